@@ -1,0 +1,26 @@
+/*
+ * coil: completion-based I/O for C on fibers and io_uring.
+ *
+ * The umbrella header. Every public call is declared in one of the headers
+ * below and documented there. Conventions that hold for all of them:
+ *   - Calls that can fail return a negative errno value (-EINVAL, -EBADF...)
+ *     and never touch the global errno. Counts are returned as >= 0.
+ *   - Blocking calls (sleep, accept, read, write...) may only be made from a
+ *     fiber running inside coil_run(); elsewhere they return -EPERM.
+ *   - Time is int64_t nanoseconds on CLOCK_MONOTONIC.
+ */
+#ifndef COIL_H
+#define COIL_H
+
+#define COIL_VERSION_MAJOR 0
+#define COIL_VERSION_MINOR 1
+#define COIL_VERSION_PATCH 0
+#define COIL_VERSION_STRING "0.1.0"
+
+#include "coil/runtime.h"
+#include "coil/task.h"
+#include "coil/time.h"
+#include "coil/net.h"
+#include "coil/fs.h"
+
+#endif

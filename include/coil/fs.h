@@ -1,0 +1,81 @@
+/* coil/fs.h: files, and closing any descriptor. */
+#ifndef COIL_FS_H
+#define COIL_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include "coil/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What coil_file_stat() reports: the common fields of statx(2). */
+struct coil_stat {
+	uint64_t size;	  /* bytes */
+	uint64_t blocks;  /* 512-byte blocks allocated */
+	uint64_t ino;
+	uint64_t dev;	  /* makedev(major, minor) of the file system */
+	uint32_t mode;	  /* type and permission bits, as st_mode */
+	uint32_t nlink;
+	uint32_t uid, gid;
+	uint32_t blksize; /* preferred I/O size */
+	int64_t atime_ns, mtime_ns, ctime_ns; /* since the epoch */
+};
+
+/*
+ * Open (or create) a file, as openat(AT_FDCWD, path, flags, mode).
+ * O_CLOEXEC is always added.
+ * Returns the fd, or -EINVAL (path NULL), -ENOENT, -EACCES, -ECANCELED,
+ * -EPERM (outside a runtime)...
+ */
+COIL_API int coil_file_open(const char *path, int flags, mode_t mode);
+
+/*
+ * Read up to len bytes at byte offset off (off == -1: at the file position,
+ * advancing it, which also suits pipes, eventfds and signalfds).
+ * Returns the count (0 at end of file) or -EINVAL (buf NULL with len > 0,
+ * off < -1), -EBADF, -EISDIR, -ECANCELED, -EPERM...
+ */
+COIL_API ssize_t coil_file_read(int fd, void *buf, size_t len, int64_t off);
+
+/* Write up to len bytes at off (-1: at the file position). May write fewer.
+ * Returns the count or -errno, as coil_file_read(). */
+COIL_API ssize_t coil_file_write(int fd, const void *buf, size_t len, int64_t off);
+
+/* Write all len bytes at off (which must be >= 0), looping over short
+ * writes. Returns len or -errno (an unknown prefix may have been written). */
+COIL_API ssize_t coil_file_write_all(int fd, const void *buf, size_t len, int64_t off);
+
+/* Scatter read / gather write of iovcnt buffers (1..IOV_MAX) at off (-1: file
+ * position). Returns the count or -errno. */
+COIL_API ssize_t coil_file_readv(int fd, const struct iovec *iov, int iovcnt,
+				 int64_t off);
+COIL_API ssize_t coil_file_writev(int fd, const struct iovec *iov, int iovcnt,
+				  int64_t off);
+
+/* Flush a file to stable storage (fsync; fdatasync when datasync is true).
+ * Returns 0 or -errno. */
+COIL_API int coil_file_sync(int fd, bool datasync);
+
+/* Describe an open file. Returns 0 or -errno (-EINVAL if st is NULL). */
+COIL_API int coil_file_stat(int fd, struct coil_stat *st);
+
+/* Describe the file at path (following symlinks). Returns 0 or -errno. */
+COIL_API int coil_path_stat(const char *path, struct coil_stat *st);
+
+/*
+ * Close any descriptor coil gave (file, socket, listener). The fd must have no
+ * operation in flight in another fiber. It closes also in a cancelled task
+ * (clean-up must stay possible), and also outside a runtime.
+ * Returns 0 or -EBADF, -EIO...
+ */
+COIL_API int coil_close(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,132 @@
+/* coil/net.h: TCP, UDP and Unix stream sockets on fibers.
+ *
+ * Sockets are plain file descriptors, created non-blocking and close-on-exec,
+ * so they can be passed to setsockopt() and friends. Close them with
+ * coil_close() (coil/fs.h), never while another fiber has an operation in
+ * flight on them.
+ */
+#ifndef COIL_NET_H
+#define COIL_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include "coil/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Flags for coil_tcp_listen(). SO_REUSEADDR is always set. */
+#define COIL_LISTEN_REUSEPORT 0x1u /* also set SO_REUSEPORT */
+#define COIL_LISTEN_V6ONLY 0x2u    /* IPv6 listener that refuses IPv4 */
+
+/*
+ * Create a TCP listener on a numeric IPv4 ("127.0.0.1") or IPv6 ("::1")
+ * address and port (0 picks a free port; see coil_sock_port()). backlog <= 0
+ * means SOMAXCONN. Setting up a listener does not block, so this also works
+ * outside a runtime.
+ * Returns the listening fd, or -EINVAL (addr not numeric, NULL, bad flags),
+ * -EADDRINUSE, -EACCES, or the socket call's error.
+ */
+COIL_API int coil_tcp_listen(const char *addr, uint16_t port, int backlog,
+			     unsigned flags);
+
+/*
+ * Accept one connection on a listener (TCP or Unix). If peer is not NULL it
+ * receives the peer's address and *peer_len its length (*peer_len must hold
+ * peer's size on entry). The new fd is non-blocking and close-on-exec.
+ * Returns the new fd, or -EBADF, -EINVAL (not listening, or the listener was
+ * shut down), -ECANCELED, -EMFILE..., -EPERM (outside a runtime).
+ */
+COIL_API int coil_tcp_accept(int listen_fd, struct sockaddr *peer,
+			     socklen_t *peer_len);
+
+/*
+ * Connect to a numeric IPv4 or IPv6 address and port.
+ * Returns the connected fd, or -EINVAL (addr not numeric), -ECONNREFUSED,
+ * -ETIMEDOUT, -ENETUNREACH, -ECANCELED, -EPERM (outside a runtime)...
+ */
+COIL_API int coil_tcp_connect(const char *addr, uint16_t port);
+
+/* Set TCP_NODELAY on (1) or off (0). Returns 0 or -errno. */
+COIL_API int coil_tcp_nodelay(int fd, int on);
+
+/* The local port a socket is bound to, or -errno. */
+COIL_API int coil_sock_port(int fd);
+
+/*
+ * Receive up to len bytes from a connected socket.
+ * Returns the count (0 means the peer closed its side: end of file), or
+ * -EINVAL (buf NULL with len > 0), -EBADF, -ECONNRESET, -ECANCELED, -EPERM.
+ */
+COIL_API ssize_t coil_sock_read(int fd, void *buf, size_t len);
+
+/*
+ * Send up to len bytes on a connected socket; may send fewer (a short write).
+ * Never raises SIGPIPE: a closed peer gives -EPIPE.
+ * Returns the count sent, or -EINVAL, -EBADF, -EPIPE, -ECONNRESET,
+ * -ECANCELED, -EPERM.
+ */
+COIL_API ssize_t coil_sock_write(int fd, const void *buf, size_t len);
+
+/*
+ * Receive exactly len bytes, looping over short reads.
+ * Returns len; or the smaller count received when the peer closed first
+ * (0 if it closed before any byte); or a negative errno if an error came
+ * first (bytes received before the error stay in buf, uncounted: use
+ * coil_sock_read() to see every partial count).
+ */
+COIL_API ssize_t coil_sock_read_exact(int fd, void *buf, size_t len);
+
+/*
+ * Send all len bytes, looping over short writes.
+ * Returns len, or a negative errno (then an unknown prefix was sent).
+ */
+COIL_API ssize_t coil_sock_write_all(int fd, const void *buf, size_t len);
+
+/* Shut down one or both directions (SHUT_RD, SHUT_WR, SHUT_RDWR).
+ * Returns 0, -EINVAL, -EBADF, -ENOTCONN, -ECANCELED, -EPERM. */
+COIL_API int coil_sock_shutdown(int fd, int how);
+
+/*
+ * Create a UDP socket bound to a numeric IPv4 or IPv6 address and port (0
+ * picks one). Works outside a runtime too.
+ * Returns the fd or -errno.
+ */
+COIL_API int coil_udp_bind(const char *addr, uint16_t port);
+
+/* Send one datagram of len bytes to a numeric address and port.
+ * Returns the count sent or -errno (-EMSGSIZE when too large). */
+COIL_API ssize_t coil_udp_sendto(int fd, const void *buf, size_t len,
+				 const char *addr, uint16_t port);
+
+/* Send one datagram to a socket address. Returns the count sent or -errno. */
+COIL_API ssize_t coil_udp_sendto_addr(int fd, const void *buf, size_t len,
+				      const struct sockaddr *to, socklen_t to_len);
+
+/*
+ * Receive one datagram into buf (a longer datagram is truncated to len). If
+ * from is not NULL it receives the sender's address and *from_len its
+ * length (*from_len must hold from's size on entry).
+ * Returns the datagram's byte count or -errno.
+ */
+COIL_API ssize_t coil_udp_recvfrom(int fd, void *buf, size_t len,
+				   struct sockaddr *from, socklen_t *from_len);
+
+/*
+ * Listen on a Unix stream socket at path (an existing socket file there is
+ * not removed: unlink it first). Works outside a runtime.
+ * Returns the fd, or -EINVAL (path NULL, empty or too long), -EADDRINUSE...
+ */
+COIL_API int coil_unix_listen(const char *path, int backlog);
+
+/* Connect to a Unix stream socket. Returns the fd or -errno
+ * (-ENOENT, -ECONNREFUSED, -EINVAL...). Accept with coil_tcp_accept(). */
+COIL_API int coil_unix_connect(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,79 @@
+/* coil/runtime.h: configuring and running a coil runtime. */
+#ifndef COIL_RUNTIME_H
+#define COIL_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(COIL_BUILDING) && defined(__GNUC__)
+#define COIL_API __attribute__((visibility("default")))
+#else
+#define COIL_API
+#endif
+
+/* The body of a fiber: takes the argument given at spawn, returns a result
+ * that a join hands back. */
+typedef void *(*coil_fn)(void *arg);
+
+/*
+ * Runtime settings. Always fill one with coil_config_init() first, then change
+ * the fields you care about: new fields may be added, and init gives each its
+ * default.
+ */
+struct coil_config {
+	/* Stack size of a fiber, in bytes; rounded up to whole pages, one guard
+	 * page added below it. Default 128 KiB. Minimum 16 KiB. */
+	size_t stack_size;
+	/* Idle stacks of the default size kept for reuse (so that spawning in
+	 * steady state makes no syscall). Default 1024. */
+	size_t stack_cache;
+	/* io_uring submission queue entries (rounded up to a power of two by the
+	 * kernel). Default 256. */
+	unsigned sq_entries;
+	/* io_uring completion queue entries; at least twice sq_entries. It also
+	 * bounds the operations in flight: a fiber that would exceed it waits
+	 * for a slot. Default 4096, maximum 65536. */
+	unsigned cq_entries;
+	/* When the main fiber returns, wait for its non-detached children to
+	 * finish (true, the default) or cancel them (false). Detached fibers
+	 * still running then are always cancelled, and the runtime waits for
+	 * each of their in-flight operations to complete before it returns. */
+	bool join_children;
+};
+
+/* Fill *cfg with the defaults. */
+COIL_API void coil_config_init(struct coil_config *cfg);
+
+/*
+ * Run fn(arg) as the main fiber of a new runtime on the calling thread, and
+ * return when it is done (see join_children). cfg may be NULL for defaults.
+ * If result is not NULL, the main fiber's return value is stored there.
+ *
+ * One runtime runs per thread at a time; runtimes on different threads are
+ * independent (no process-global state besides one SIGSEGV handler that
+ * reports fiber stack overflows).
+ *
+ * Returns 0, or:
+ *   -EINVAL  fn is NULL or a cfg field is out of range
+ *   -EBUSY   a runtime is already running on this thread
+ *   -ENOMEM  no memory for the runtime or the main fiber's stack
+ *   -EDEADLK every fiber is parked on something that no event can wake
+ *            (for example two fibers joining each other); they are left
+ *            unfinished and the runtime is torn down
+ *   other    the error the kernel gave when setting up io_uring
+ */
+COIL_API int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg,
+		      void **result);
+
+/* The name of the I/O backend of the runtime running on this thread
+ * ("io_uring"), or NULL when called outside a runtime. */
+COIL_API const char *coil_backend_name(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

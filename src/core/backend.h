@@ -1,0 +1,52 @@
+/*
+ * The backend interface: the only thing core knows about how I/O is done.
+ *
+ * A backend turns struct coil__op into work for the kernel and reports each
+ * op's result exactly once through coil__op_complete(). io_uring implements
+ * it with SQEs and CQEs (src/uring); the readiness backends (src/compat) with
+ * a try / wait-for-readiness / retry loop, a timer heap and a thread pool.
+ *
+ * Rules for a backend:
+ *   - submit() never blocks and never completes the op synchronously: the
+ *     completion comes from poll(), so the fiber always parks and resumes
+ *     in the same way (and in a well-defined order).
+ *   - cancel() only asks; the op still completes exactly once, through its
+ *     own completion, with -ECANCELED or its real result if that came first.
+ *   - poll() is the only place the worker blocks.
+ */
+#ifndef COIL_CORE_BACKEND_H
+#define COIL_CORE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/op.h"
+
+struct coil__worker;
+struct coil_config;
+
+struct coil__backend {
+	const char *name;
+	/* Set up w->backend_data. May set w->inflight_max (default: no limit).
+	 * Returns 0 or -errno (then nothing is left to clean up). */
+	int (*init)(struct coil__worker *w, const struct coil_config *cfg);
+	/* Tear down. Called only when no op is in flight. */
+	void (*fini)(struct coil__worker *w);
+	/* Start op (op->gen is set). 0, or -EAGAIN when the backend has no room
+	 * right now: core parks the fiber and tries again after a poll(). */
+	int (*submit)(struct coil__worker *w, struct coil__op *op);
+	/* Ask op, which is in flight, to finish early with -ECANCELED. */
+	void (*cancel)(struct coil__worker *w, struct coil__op *op);
+	/* Push pending work to the kernel and report what completed. With
+	 * block, wait until at least one op completes (the caller guarantees
+	 * one is in flight). Returns the number of ops completed, or -errno:
+	 * -EINTR is harmless, anything else is fatal for the runtime. */
+	int (*poll)(struct coil__worker *w, bool block);
+};
+
+/* The backend reports op's result; core makes its fiber runnable. */
+void coil__op_complete(struct coil__worker *w, struct coil__op *op, int res);
+
+extern const struct coil__backend coil__backend_uring;
+
+#endif

@@ -1,0 +1,248 @@
+/* Tasks: the fiber table, spawn, join, detach, cancel. */
+#include "coil/task.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/worker.h"
+
+uint64_t coil__task_id(const struct coil__fiber *f)
+{
+	return ((uint64_t)f->gen << 32) | f->index;
+}
+
+static struct coil__fiber *task_lookup(struct coil__worker *w, coil_task t)
+{
+	uint64_t index = t & 0xffffffffu;
+	uint32_t gen = (uint32_t)(t >> 32);
+	if (gen == 0 || index >= w->nchunks * COIL__FIBER_CHUNK)
+		return NULL;
+	struct coil__fiber *f = &w->chunks[index / COIL__FIBER_CHUNK][index % COIL__FIBER_CHUNK];
+	if (f->gen != gen || f->state == COIL__FIBER_FREE)
+		return NULL;
+	return f;
+}
+
+static int grow(struct coil__worker *w)
+{
+	if (w->nchunks == w->chunk_cap) {
+		size_t cap = w->chunk_cap ? 2 * w->chunk_cap : 16;
+		struct coil__fiber **chunks = realloc(w->chunks, cap * sizeof *chunks);
+		if (!chunks)
+			return -ENOMEM;
+		w->chunks = chunks;
+		w->chunk_cap = cap;
+	}
+	if ((w->nchunks + 1) * (size_t)COIL__FIBER_CHUNK > UINT32_MAX)
+		return -ENOMEM;
+	struct coil__fiber *chunk = calloc(COIL__FIBER_CHUNK, sizeof *chunk);
+	if (!chunk)
+		return -ENOMEM;
+	uint32_t base = (uint32_t)(w->nchunks * COIL__FIBER_CHUNK);
+	/* Push in reverse so that low indexes are handed out first. */
+	for (size_t i = COIL__FIBER_CHUNK; i-- > 0;) {
+		chunk[i].index = base + (uint32_t)i;
+		chunk[i].gen = 1;
+		chunk[i].state = COIL__FIBER_FREE;
+		chunk[i].next = w->free_fibers;
+		w->free_fibers = &chunk[i];
+	}
+	w->chunks[w->nchunks++] = chunk;
+	return 0;
+}
+
+struct coil__fiber *coil__fiber_alloc(struct coil__worker *w)
+{
+	if (!w->free_fibers && grow(w) < 0)
+		return NULL;
+	struct coil__fiber *f = w->free_fibers;
+	w->free_fibers = f->next;
+	f->next = NULL;
+	return f;
+}
+
+void coil__fiber_release(struct coil__worker *w, struct coil__fiber *f)
+{
+	uint32_t index = f->index, gen = f->gen + 1;
+	memset(f, 0, sizeof *f);
+	f->index = index;
+	f->gen = gen ? gen : 1; /* a handle is never 0 */
+	f->state = COIL__FIBER_FREE;
+	f->next = w->free_fibers;
+	w->free_fibers = f;
+}
+
+void coil__fibers_free_all(struct coil__worker *w)
+{
+	for (size_t c = 0; c < w->nchunks; c++) {
+		for (size_t i = 0; i < COIL__FIBER_CHUNK; i++) {
+			struct coil__fiber *f = &w->chunks[c][i];
+			if (f->stack) {
+				coil__stack_put(&w->stacks, f->stack);
+				f->stack = NULL;
+			}
+		}
+		free(w->chunks[c]);
+	}
+	w->nchunks = 0;
+	w->free_fibers = NULL;
+}
+
+int coil__spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, void *arg,
+		      bool detached, struct coil__fiber **out)
+{
+	struct coil__fiber *f = coil__fiber_alloc(w);
+	if (!f)
+		return -ENOMEM;
+	f->fn = fn;
+	f->arg = arg;
+	f->stack_size = stack_size;
+	f->detached = detached;
+	/* Anything spawned while the runtime winds down starts cancelled. */
+	f->cancelled = w->shutting_down;
+	w->live++;
+	if (!detached && w->main)
+		w->attached_live++;
+	coil__wake(w, f);
+	*out = f;
+	return 0;
+}
+
+int coil_task_spawn_ex(coil_task *out, const struct coil_task_opts *opts, coil_fn fn,
+		       void *arg)
+{
+	struct coil__worker *w = coil__tls_worker;
+	if (!w || !w->current)
+		return -EPERM;
+	if (!fn)
+		return -EINVAL;
+	size_t size = w->stacks.size;
+	if (opts && opts->stack_size) {
+		if (opts->stack_size < COIL__STACK_MIN || opts->stack_size > COIL__STACK_MAX)
+			return -EINVAL;
+		size = coil__stack_round(opts->stack_size);
+	}
+	struct coil__fiber *f;
+	int r = coil__spawn_fiber(w, size, fn, arg, out == NULL, &f);
+	if (r < 0)
+		return r;
+	if (out)
+		*out = coil__task_id(f);
+	return 0;
+}
+
+int coil_task_spawn(coil_task *out, coil_fn fn, void *arg)
+{
+	return coil_task_spawn_ex(out, NULL, fn, arg);
+}
+
+int coil_task_join(coil_task t, void **result)
+{
+	struct coil__worker *w = coil__tls_worker;
+	if (!w || !w->current)
+		return -EPERM;
+	struct coil__fiber *self = w->current;
+	struct coil__fiber *f = task_lookup(w, t);
+	if (!f || f->detached || f == w->main) {
+		/* main is joined by coil_run itself */
+		if (f == self)
+			return -EDEADLK;
+		return -ESRCH;
+	}
+	if (f == self)
+		return -EDEADLK;
+	if (f->joiner)
+		return -EBUSY;
+	if (f->state != COIL__FIBER_DONE) {
+		if (self->cancelled)
+			return -ECANCELED;
+		f->joiner = self;
+		self->wait = COIL__WAIT_JOIN;
+		self->wait_task = f;
+		coil__park(w);
+		self->wait = COIL__WAIT_NONE;
+		self->wait_task = NULL;
+		if (f->state != COIL__FIBER_DONE)
+			return -ECANCELED; /* coil__fiber_cancel took us off f */
+	}
+	int r = f->no_stack ? -ENOMEM : 0;
+	if (result)
+		*result = f->result;
+	coil__fiber_release(w, f);
+	return r;
+}
+
+int coil_task_detach(coil_task t)
+{
+	struct coil__worker *w = coil__tls_worker;
+	if (!w || !w->current)
+		return -EPERM;
+	struct coil__fiber *f = task_lookup(w, t);
+	if (!f || f->detached || f == w->main)
+		return -ESRCH;
+	if (f->joiner)
+		return -EBUSY;
+	if (f->state == COIL__FIBER_DONE) {
+		coil__fiber_release(w, f);
+		return 0;
+	}
+	f->detached = true;
+	w->attached_live--;
+	return 0;
+}
+
+void coil__fiber_cancel(struct coil__worker *w, struct coil__fiber *f)
+{
+	if (f->state == COIL__FIBER_FREE || f->state == COIL__FIBER_DONE)
+		return;
+	bool already = f->cancelled;
+	f->cancelled = true;
+	if (f->state != COIL__FIBER_PARKED)
+		return; /* it will see the flag at its next blocking call */
+	switch (f->wait) {
+	case COIL__WAIT_OP:
+		/* Ask once; the op completes through its own completion. */
+		if (!already)
+			w->backend->cancel(w, f->wait_op);
+		break;
+	case COIL__WAIT_ROOM:
+		coil__queue_remove(&w->room_waiters, f);
+		f->wait = COIL__WAIT_NONE;
+		coil__wake(w, f);
+		break;
+	case COIL__WAIT_JOIN:
+		f->wait_task->joiner = NULL;
+		f->wait = COIL__WAIT_NONE;
+		coil__wake(w, f);
+		break;
+	default:
+		break;
+	}
+}
+
+int coil_task_cancel(coil_task t)
+{
+	struct coil__worker *w = coil__tls_worker;
+	if (!w || !w->current)
+		return -EPERM;
+	struct coil__fiber *f = task_lookup(w, t);
+	if (!f)
+		return -ESRCH;
+	coil__fiber_cancel(w, f);
+	return 0;
+}
+
+int coil_task_cancelled(void)
+{
+	struct coil__worker *w = coil__tls_worker;
+	if (!w || !w->current)
+		return -EPERM;
+	return w->current->cancelled ? 1 : 0;
+}
+
+coil_task coil_task_current(void)
+{
+	struct coil__fiber *f = coil__self();
+	return f ? coil__task_id(f) : 0;
+}

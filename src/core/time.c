@@ -1,0 +1,47 @@
+/* The monotonic clock and sleeping. */
+#include "coil/time.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "coil/task.h"
+#include "core/op.h"
+#include "core/worker.h"
+
+int64_t coil_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * COIL_NSEC_PER_SEC + ts.tv_nsec;
+}
+
+int coil_sleep_until(int64_t deadline_ns)
+{
+	struct coil__worker *w = coil__tls_worker;
+	if (!w || !w->current)
+		return -EPERM;
+	if (w->current->cancelled)
+		return -ECANCELED;
+	if (deadline_ns <= coil_now())
+		return coil_task_yield();
+	struct coil__op op = {.code = COIL__OP_TIMEOUT};
+	op.u.timeout.deadline = deadline_ns;
+	int r = coil__op_run(&op);
+	/* The timer firing is the normal way for a sleep to end. */
+	return r == -ETIME ? 0 : r;
+}
+
+int coil_sleep(int64_t ns)
+{
+	if (ns <= 0) {
+		struct coil__worker *w = coil__tls_worker;
+		if (!w || !w->current)
+			return -EPERM;
+		if (w->current->cancelled)
+			return -ECANCELED;
+		return coil_task_yield();
+	}
+	int64_t now = coil_now();
+	int64_t deadline = ns > INT64_MAX - now ? INT64_MAX : now + ns;
+	return coil_sleep_until(deadline);
+}

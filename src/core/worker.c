@@ -1,0 +1,323 @@
+/* The worker loop, coil_run(), parking and waking. See worker.h. */
+#include "core/worker.h"
+#include "coil/task.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fiber/guard.h"
+
+__thread struct coil__worker *coil__tls_worker;
+
+_Noreturn void coil__panic(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("coil: internal error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	abort();
+}
+
+void coil_config_init(struct coil_config *cfg)
+{
+	if (!cfg)
+		return;
+	memset(cfg, 0, sizeof *cfg);
+	cfg->stack_size = 128 * 1024;
+	cfg->stack_cache = 1024;
+	cfg->sq_entries = 256;
+	cfg->cq_entries = 4096;
+	cfg->join_children = true;
+}
+
+static int config_check(const struct coil_config *c)
+{
+	if (c->stack_size < COIL__STACK_MIN || c->stack_size > COIL__STACK_MAX)
+		return -EINVAL;
+	if (c->sq_entries < 1 || c->sq_entries > 32768)
+		return -EINVAL;
+	if (c->cq_entries < 2 * c->sq_entries || c->cq_entries > 65536)
+		return -EINVAL;
+	return 0;
+}
+
+/* COIL_BACKEND chooses the backend; only io_uring exists so far. */
+static int choose_backend(const struct coil__backend **out)
+{
+	const char *want = getenv("COIL_BACKEND");
+	if (!want || !*want || !strcmp(want, "uring") || !strcmp(want, "io_uring")) {
+		*out = &coil__backend_uring;
+		return 0;
+	}
+	if (!strcmp(want, "epoll") || !strcmp(want, "poll") || !strcmp(want, "kqueue")) {
+		fprintf(stderr, "coil: COIL_BACKEND=%s is not built in this version\n", want);
+		return -ENOTSUP;
+	}
+	fprintf(stderr, "coil: unknown COIL_BACKEND=%s (uring, epoll, poll, kqueue)\n", want);
+	return -EINVAL;
+}
+
+const char *coil_backend_name(void)
+{
+	struct coil__worker *w = coil__tls_worker;
+	return w ? w->backend->name : NULL;
+}
+
+/* ---- running fibers ----------------------------------------------------- */
+
+void coil__wake(struct coil__worker *w, struct coil__fiber *f)
+{
+	f->state = COIL__FIBER_RUNNABLE;
+	coil__queue_push(&w->runq, f);
+}
+
+bool coil__queue_remove(struct coil__fiber_queue *q, struct coil__fiber *f)
+{
+	struct coil__fiber *prev = NULL;
+	for (struct coil__fiber *it = q->head; it; prev = it, it = it->next) {
+		if (it != f)
+			continue;
+		if (prev)
+			prev->next = it->next;
+		else
+			q->head = it->next;
+		if (q->tail == it)
+			q->tail = prev;
+		q->len--;
+		it->next = NULL;
+		return true;
+	}
+	return false;
+}
+
+static void fiber_finished(struct coil__worker *w, struct coil__fiber *f)
+{
+	f->state = COIL__FIBER_DONE;
+	w->live--;
+	if (!f->detached && f != w->main)
+		w->attached_live--;
+	if (f->joiner)
+		coil__wake(w, f->joiner);
+}
+
+/* Give f a stack and a fresh context on its first run. False if no stack
+ * could be had: then f is finished (its join reports -ENOMEM). */
+static bool fiber_prepare(struct coil__worker *w, struct coil__fiber *f)
+{
+	if (f->started)
+		return true;
+	struct coil__stack *st = coil__stack_get(&w->stacks, f->stack_size);
+	if (!st) {
+		f->no_stack = true;
+		fiber_finished(w, f);
+		if (f->detached)
+			coil__fiber_release(w, f);
+		return false;
+	}
+	f->stack = st;
+	f->started = true;
+	f->exec.stack_lo = st->lo;
+	f->exec.stack_size = st->size;
+	f->exec.asan_fake = NULL;
+	coil__ctx_make(&f->exec.ctx, st->lo, st->size, coil__fiber_entry, f);
+	return true;
+}
+
+/* Leave `self` (already queued or parked) for the next fiber of this turn,
+ * or for the scheduler when the turn's batch is used up. */
+static void switch_away(struct coil__worker *w, struct coil__fiber *self, bool ends)
+{
+	while (w->batch > 0) {
+		struct coil__fiber *next = coil__queue_pop(&w->runq);
+		w->batch--;
+		if (next == self) {
+			self->state = COIL__FIBER_RUNNING;
+			return;
+		}
+		if (!fiber_prepare(w, next))
+			continue;
+		next->state = COIL__FIBER_RUNNING;
+		w->current = next;
+		coil__exec_switch(&self->exec, &next->exec, ends);
+		w->current = self;
+		return;
+	}
+	w->current = NULL;
+	coil__exec_switch(&self->exec, &w->sched, ends);
+	w->current = self;
+}
+
+void coil__park(struct coil__worker *w)
+{
+	struct coil__fiber *self = w->current;
+	self->state = COIL__FIBER_PARKED;
+	switch_away(w, self, false);
+}
+
+int coil_task_yield(void)
+{
+	struct coil__worker *w = coil__tls_worker;
+	if (!w || !w->current)
+		return -EPERM;
+	struct coil__fiber *self = w->current;
+	coil__wake(w, self);
+	switch_away(w, self, false);
+	return 0;
+}
+
+void coil__fiber_entry(void *arg)
+{
+	struct coil__fiber *f = arg;
+	struct coil__worker *w = coil__tls_worker;
+	coil__exec_started(&w->sched);
+	f->result = f->fn(f->arg);
+	fiber_finished(w, f);
+	/* The scheduler frees this stack; we must be off it first. */
+	w->finished = f;
+	w->current = NULL;
+	coil__exec_switch(&f->exec, &w->sched, true);
+	coil__panic("a finished fiber was resumed");
+}
+
+static void release_finished(struct coil__worker *w)
+{
+	struct coil__fiber *f = w->finished;
+	if (!f)
+		return;
+	w->finished = NULL;
+	coil__stack_put(&w->stacks, f->stack);
+	f->stack = NULL;
+	if (f->detached)
+		coil__fiber_release(w, f);
+}
+
+static void wake_room_waiters(struct coil__worker *w)
+{
+	size_t room = 1;
+	if (w->inflight_max && w->inflight < w->inflight_max)
+		room = w->inflight_max - w->inflight;
+	while (room-- > 0 && w->room_waiters.len) {
+		struct coil__fiber *f = coil__queue_pop(&w->room_waiters);
+		f->wait = COIL__WAIT_NONE;
+		coil__wake(w, f);
+	}
+}
+
+/* Main is done: once its children are (or at once, without join_children),
+ * cancel every fiber still running so that the runtime can end. */
+static void maybe_shut_down(struct coil__worker *w)
+{
+	if (w->shutting_down || w->main->state != COIL__FIBER_DONE)
+		return;
+	if (w->cfg.join_children && w->attached_live > 0)
+		return;
+	w->shutting_down = true;
+	for (size_t c = 0; c < w->nchunks; c++)
+		for (size_t i = 0; i < COIL__FIBER_CHUNK; i++)
+			coil__fiber_cancel(w, &w->chunks[c][i]);
+}
+
+static int worker_loop(struct coil__worker *w)
+{
+	for (;;) {
+		/* One turn: run what is runnable now, once. */
+		w->batch = w->runq.len;
+		while (w->batch > 0) {
+			struct coil__fiber *f = coil__queue_pop(&w->runq);
+			w->batch--;
+			if (!fiber_prepare(w, f))
+				continue;
+			f->state = COIL__FIBER_RUNNING;
+			w->current = f;
+			coil__exec_switch(&w->sched, &f->exec, false);
+			release_finished(w);
+		}
+		if (w->main->state == COIL__FIBER_DONE)
+			maybe_shut_down(w);
+		if (w->live == 0)
+			return 0;
+		bool idle = w->runq.len == 0;
+		if (w->inflight > 0) {
+			int r = w->backend->poll(w, idle);
+			if (r < 0 && r != -EINTR)
+				return r;
+		} else if (idle) {
+			return -EDEADLK;
+		}
+		if (w->room_waiters.len)
+			wake_room_waiters(w);
+	}
+}
+
+static bool guard_lookup(void *ctx, const struct coil__stack **stack, uint64_t *task_id)
+{
+	struct coil__worker *w = ctx;
+	struct coil__fiber *f = w->current;
+	if (!f || !f->stack)
+		return false;
+	*stack = f->stack;
+	*task_id = coil__task_id(f);
+	return true;
+}
+
+int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg, void **result)
+{
+	if (!fn)
+		return -EINVAL;
+	if (coil__tls_worker)
+		return -EBUSY;
+	struct coil_config c;
+	if (cfg)
+		c = *cfg;
+	else
+		coil_config_init(&c);
+	int r = config_check(&c);
+	if (r < 0)
+		return r;
+
+	struct coil__worker *w = calloc(1, sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	w->cfg = c;
+	coil__stack_pool_init(&w->stacks, c.stack_size, c.stack_cache);
+	r = choose_backend(&w->backend);
+	if (r < 0)
+		goto out_free;
+	r = w->backend->init(w, &c);
+	if (r < 0)
+		goto out_free;
+	r = coil__guard_thread_start(guard_lookup, w);
+	if (r < 0)
+		goto out_backend;
+
+	coil__tls_worker = w;
+	r = coil__spawn_fiber(w, w->stacks.size, fn, arg, false, &w->main);
+	if (r == 0) {
+		r = worker_loop(w);
+		if (w->main->state == COIL__FIBER_DONE) {
+			if (w->main->no_stack && r == 0)
+				r = -ENOMEM;
+			if (result)
+				*result = w->main->result;
+		}
+	}
+	coil__tls_worker = NULL;
+	coil__guard_thread_stop();
+out_backend:
+	/* Ops still in flight can only remain after a fatal backend error;
+	 * their stacks are then leaked rather than handed back while the
+	 * kernel may still write into them. */
+	if (w->inflight == 0)
+		coil__fibers_free_all(w);
+	w->backend->fini(w);
+	coil__stack_pool_fini(&w->stacks);
+	free(w->chunks);
+out_free:
+	free(w);
+	return r;
+}

@@ -1,0 +1,160 @@
+/*
+ * The worker: one per thread running a runtime. It owns the run queue, the
+ * fibers, the stack pool and one backend instance, and runs the loop
+ *
+ *     run every fiber that is runnable at the start of the turn
+ *       -> backend poll: submit the turn's ops in one syscall, wait if idle
+ *       -> completions make fibers runnable -> next turn.
+ *
+ * Fibers switch straight to the next runnable fiber of the turn when they
+ * park; only when the turn's batch is used up does control go back to the
+ * scheduler context (the thread's own stack), which polls the backend. So a
+ * turn costs one switch per fiber plus one, and fibers that keep yielding
+ * cannot starve I/O: what becomes runnable during a turn runs in the next.
+ */
+#ifndef COIL_CORE_WORKER_H
+#define COIL_CORE_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coil/runtime.h"
+#include "core/backend.h"
+#include "core/op.h"
+#include "fiber/exec.h"
+#include "fiber/stack.h"
+
+enum coil__fiber_state {
+	COIL__FIBER_FREE,	/* in the free list */
+	COIL__FIBER_RUNNABLE,	/* in the run queue (maybe not started yet) */
+	COIL__FIBER_RUNNING,
+	COIL__FIBER_PARKED,	/* waiting: see wait */
+	COIL__FIBER_DONE,	/* finished, result kept until joined */
+};
+
+enum coil__wait {
+	COIL__WAIT_NONE,
+	COIL__WAIT_OP,		/* wait_op is in flight */
+	COIL__WAIT_ROOM,	/* in w->room_waiters: the backend had no room */
+	COIL__WAIT_JOIN,	/* wait_task is the task being joined */
+};
+
+struct coil__fiber {
+	struct coil__exec exec;
+	struct coil__fiber *next;	/* run queue, free list, room waiters */
+	struct coil__stack *stack;	/* NULL until first run and after finish */
+	size_t stack_size;		/* rounded request */
+	coil_fn fn;
+	void *arg;
+	void *result;
+	uint32_t index;			/* slot in the fiber table */
+	uint32_t gen;			/* bumped when the slot is reused */
+	uint8_t state;			/* enum coil__fiber_state */
+	uint8_t wait;			/* enum coil__wait */
+	bool detached;
+	bool cancelled;
+	bool no_stack;			/* finished without running: no stack */
+	bool started;
+	struct coil__fiber *joiner;	/* fiber parked joining this one */
+	struct coil__op *wait_op;	/* COIL__WAIT_OP */
+	struct coil__fiber *wait_task;	/* COIL__WAIT_JOIN */
+};
+
+#define COIL__FIBER_CHUNK 256
+
+struct coil__fiber_queue {
+	struct coil__fiber *head, *tail;
+	size_t len;
+};
+
+struct coil__worker {
+	struct coil__exec sched;	/* the scheduler: the thread's own stack */
+	struct coil__fiber *current;	/* the running fiber, NULL in the scheduler */
+	struct coil__fiber_queue runq;
+	size_t batch;			/* fibers of this turn still to run from runq */
+	struct coil__fiber_queue room_waiters;
+
+	/* Fiber table: slots in chunks that never move, so handles can be
+	 * checked (index, gen) and pointers stay valid. */
+	struct coil__fiber **chunks;
+	size_t nchunks, chunk_cap;
+	struct coil__fiber *free_fibers;
+	size_t live;			/* fibers spawned and not yet finished */
+	size_t attached_live;		/* unfinished non-detached fibers, main aside */
+
+	struct coil__stack_pool stacks;
+	struct coil__fiber *main;
+	struct coil__fiber *finished;	/* a fiber whose stack the scheduler frees */
+
+	const struct coil__backend *backend;
+	void *backend_data;
+	size_t inflight;		/* ops submitted and not completed */
+	size_t inflight_max;		/* 0: no limit */
+	uint16_t op_gen;
+
+	struct coil_config cfg;
+	bool shutting_down;		/* main is done: cancel what is left */
+};
+
+/* The worker running on this thread, or NULL. */
+extern __thread struct coil__worker *coil__tls_worker;
+
+/* The current fiber, or NULL outside a fiber. */
+static inline struct coil__fiber *coil__self(void)
+{
+	struct coil__worker *w = coil__tls_worker;
+	return w ? w->current : NULL;
+}
+
+/* Park the current fiber (its wait fields already set) and run something
+ * else; returns when it is made runnable again. */
+void coil__park(struct coil__worker *w);
+/* Make a parked fiber runnable (appends to the run queue). */
+void coil__wake(struct coil__worker *w, struct coil__fiber *f);
+
+/* A task's handle: (gen << 32) | index; gen is never 0, so neither is it. */
+uint64_t coil__task_id(const struct coil__fiber *f);
+
+/* Fiber table and spawning, in task.c */
+int coil__spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, void *arg,
+		      bool detached, struct coil__fiber **out);
+struct coil__fiber *coil__fiber_alloc(struct coil__worker *w);
+void coil__fiber_release(struct coil__worker *w, struct coil__fiber *f);
+void coil__fibers_free_all(struct coil__worker *w);
+/* Entry of every fiber, on its own stack. */
+void coil__fiber_entry(void *fiber);
+/* Cancel f: mark it and interrupt what it waits on. */
+void coil__fiber_cancel(struct coil__worker *w, struct coil__fiber *f);
+
+static inline void coil__queue_push(struct coil__fiber_queue *q, struct coil__fiber *f)
+{
+	f->next = NULL;
+	if (q->tail)
+		q->tail->next = f;
+	else
+		q->head = f;
+	q->tail = f;
+	q->len++;
+}
+
+static inline struct coil__fiber *coil__queue_pop(struct coil__fiber_queue *q)
+{
+	struct coil__fiber *f = q->head;
+	if (f) {
+		q->head = f->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->len--;
+		f->next = NULL;
+	}
+	return f;
+}
+
+/* Remove f from q (O(n); only for cancelling a room waiter). */
+bool coil__queue_remove(struct coil__fiber_queue *q, struct coil__fiber *f);
+
+/* Abort with a message: a broken internal invariant, never an I/O error. */
+_Noreturn void coil__panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,101 @@
+#include "fiber/stack.h"
+
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fiber/sanitizer.h"
+
+static size_t page_size(void)
+{
+	static size_t cached; /* idempotent: every thread computes the same */
+	if (!cached)
+		cached = (size_t)sysconf(_SC_PAGESIZE);
+	return cached;
+}
+
+size_t coil__stack_round(size_t size)
+{
+	size_t page = page_size();
+	return (size + page - 1) & ~(page - 1);
+}
+
+void coil__stack_pool_init(struct coil__stack_pool *pool, size_t size, size_t max)
+{
+	pool->size = coil__stack_round(size);
+	pool->max = max;
+	pool->idle = 0;
+	pool->free = NULL;
+}
+
+static void stack_unmap(struct coil__stack *st)
+{
+	void *map = st->map;
+	size_t map_size = st->map_size;
+	COIL__VALGRIND_STACK_DEREGISTER(st->valgrind_id);
+	/* ASan keeps shadow poison for unmapped memory; a later mapping at
+	 * the same address would inherit the dead fiber's frame poison. */
+	COIL__ASAN_UNPOISON(map, map_size);
+	munmap(map, map_size);
+}
+
+void coil__stack_pool_fini(struct coil__stack_pool *pool)
+{
+	while (pool->free) {
+		struct coil__stack *st = pool->free;
+		pool->free = st->next;
+		stack_unmap(st);
+	}
+	pool->idle = 0;
+}
+
+static struct coil__stack *stack_map(size_t size)
+{
+	size_t page = page_size();
+	/* guard page + usable size + one page that holds the descriptor */
+	size_t map_size = page + size + page;
+	char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	if (mprotect(map, page, PROT_NONE) != 0) {
+		munmap(map, map_size);
+		return NULL;
+	}
+	struct coil__stack *st =
+		(struct coil__stack *)(map + map_size - sizeof(struct coil__stack));
+	st->map = map;
+	st->map_size = map_size;
+	st->lo = map + page;
+	/* The usable stack ends where the descriptor begins, 16-aligned. */
+	st->size = ((uintptr_t)st & ~(uintptr_t)15) - (uintptr_t)st->lo;
+	st->valgrind_id = COIL__VALGRIND_STACK_REGISTER(st->lo, (char *)st->lo + st->size);
+	st->next = NULL;
+	return st;
+}
+
+struct coil__stack *coil__stack_get(struct coil__stack_pool *pool, size_t size)
+{
+	if (size == pool->size && pool->free) {
+		struct coil__stack *st = pool->free;
+		pool->free = st->next;
+		pool->idle--;
+		/* Frames of the fiber that used it last may have left ASan
+		 * poison behind; the new fiber starts from clean memory. */
+		COIL__ASAN_UNPOISON(st->lo, st->size);
+		return st;
+	}
+	return stack_map(size);
+}
+
+void coil__stack_put(struct coil__stack_pool *pool, struct coil__stack *st)
+{
+	size_t page = page_size();
+	if (st->map_size == pool->size + 2 * page && pool->idle < pool->max) {
+		st->next = pool->free;
+		pool->free = st;
+		pool->idle++;
+		return;
+	}
+	stack_unmap(st);
+}

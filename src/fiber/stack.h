@@ -1,0 +1,55 @@
+/*
+ * Fiber stacks: mmap'ed, with a PROT_NONE guard page below, and pooled so
+ * that spawning in steady state makes no syscall.
+ *
+ * One mapping per stack:
+ *
+ *   map                                                      map + map_size
+ *   | guard page (PROT_NONE) | usable stack, grows down  <-- | struct coil__stack |
+ *                            ^ lo                        lo + size ^
+ *
+ * The descriptor lives in the mapping's last bytes, so a stack needs no
+ * allocation besides its mapping. Each guard page splits the mapping in two
+ * VMAs: a process with many live stacks may need a larger vm.max_map_count
+ * (65530 by default allows about 32k live fibers).
+ *
+ * Stacks are never moved or copied: a parked fiber may have a buffer on its
+ * stack that the kernel is reading or writing.
+ */
+#ifndef COIL_FIBER_STACK_H
+#define COIL_FIBER_STACK_H
+
+#include <stddef.h>
+
+struct coil__stack {
+	void *lo;	/* lowest usable byte */
+	size_t size;	/* usable bytes, from lo up to this descriptor */
+	void *map;	/* the whole mapping, guard page included */
+	size_t map_size;
+	unsigned valgrind_id;
+	struct coil__stack *next; /* pool free list */
+};
+
+struct coil__stack_pool {
+	size_t size;	/* the pooled size (the runtime's default) */
+	size_t max;	/* idle stacks kept at most */
+	size_t idle;
+	struct coil__stack *free;
+};
+
+#define COIL__STACK_MIN ((size_t)16 * 1024)
+#define COIL__STACK_MAX ((size_t)1 << 30)
+
+/* Round a requested stack size to what coil__stack_get() will map. */
+size_t coil__stack_round(size_t size);
+
+void coil__stack_pool_init(struct coil__stack_pool *pool, size_t size, size_t max);
+/* Unmap every idle stack. */
+void coil__stack_pool_fini(struct coil__stack_pool *pool);
+
+/* A stack of at least size bytes (already rounded), or NULL (out of memory
+ * or mappings). */
+struct coil__stack *coil__stack_get(struct coil__stack_pool *pool, size_t size);
+void coil__stack_put(struct coil__stack_pool *pool, struct coil__stack *st);
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * The io_uring backend.
+ *
+ * Every op becomes one SQE whose user_data is the op's address tagged with
+ * its generation in the top 16 bits; its CQE completes it. SQEs queued while
+ * fibers run are handed to the kernel together, by poll(), in one
+ * io_uring_submit_and_wait (or submit_and_get_events when fibers are still
+ * runnable). A cancel is an IORING_OP_ASYNC_CANCEL aimed at the op's tagged
+ * user_data; its own CQE carries user_data 0 and is only counted: the op
+ * resumes its fiber from the op's own CQE, never before.
+ *
+ * CQ overflow cannot happen by construction: core keeps at most cq/2 ops in
+ * flight and each op has at most one cancel, so at most cq CQEs are owed.
+ * The overflow flag and -EBUSY are still handled, for robustness.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/backend.h"
+#include "core/worker.h"
+
+struct uring {
+	struct io_uring ring;
+	unsigned setup_flags;
+};
+
+#define TAG_SHIFT 48
+#define PTR_MASK ((UINT64_C(1) << TAG_SHIFT) - 1)
+
+static inline uint64_t op_tag(const struct coil__op *op)
+{
+	return ((uint64_t)op->gen << TAG_SHIFT) | (uint64_t)(uintptr_t)op;
+}
+
+/* ---- one table: how each op becomes an SQE ----------------------------- */
+
+typedef void prep_fn(struct io_uring_sqe *sqe, struct coil__op *op);
+
+static void prep_nop(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	(void)op;
+	io_uring_prep_nop(sqe);
+}
+
+static void prep_timeout(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	int64_t d = op->u.timeout.deadline;
+	op->u.timeout.ts.tv_sec = d / 1000000000;
+	op->u.timeout.ts.tv_nsec = d % 1000000000;
+	/* Absolute on CLOCK_MONOTONIC: never fires before the deadline, and
+	 * the kernel copies the timespec when the SQE is submitted. */
+	io_uring_prep_timeout(sqe, &op->u.timeout.ts, 0, IORING_TIMEOUT_ABS);
+}
+
+static void prep_accept(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_accept(sqe, op->fd, op->u.accept.addr, op->u.accept.addrlen,
+			     (int)op->flags);
+}
+
+static void prep_connect(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_connect(sqe, op->fd, op->u.connect.addr, op->u.connect.addrlen);
+}
+
+static void prep_recv(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_recv(sqe, op->fd, op->u.rw.buf, op->u.rw.len, (int)op->flags);
+}
+
+static void prep_send(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_send(sqe, op->fd, op->u.rw.buf, op->u.rw.len, (int)op->flags);
+}
+
+static void prep_recvmsg(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_recvmsg(sqe, op->fd, op->u.msg.msg, op->flags);
+}
+
+static void prep_sendmsg(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_sendmsg(sqe, op->fd, op->u.msg.msg, op->flags);
+}
+
+static void prep_read(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_read(sqe, op->fd, op->u.rw.buf, (unsigned)op->u.rw.len,
+			   (uint64_t)op->off);
+}
+
+static void prep_write(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_write(sqe, op->fd, op->u.rw.buf, (unsigned)op->u.rw.len,
+			    (uint64_t)op->off);
+}
+
+static void prep_readv(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_readv(sqe, op->fd, op->u.vec.iov, (unsigned)op->u.vec.iovcnt,
+			    (uint64_t)op->off);
+}
+
+static void prep_writev(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_writev(sqe, op->fd, op->u.vec.iov, (unsigned)op->u.vec.iovcnt,
+			     (uint64_t)op->off);
+}
+
+static void prep_close(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_close(sqe, op->fd);
+}
+
+static void prep_shutdown(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_shutdown(sqe, op->fd, (int)op->flags);
+}
+
+static void prep_openat(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_openat(sqe, op->fd, op->u.open.path, (int)op->flags, op->u.open.mode);
+}
+
+static void prep_fsync(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_fsync(sqe, op->fd,
+			    (op->flags & COIL__FSYNC_DATASYNC) ? IORING_FSYNC_DATASYNC : 0);
+}
+
+static void prep_statx(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_statx(sqe, op->fd, op->u.statx.path, (int)op->flags, op->u.statx.mask,
+			    op->u.statx.buf);
+}
+
+static const struct {
+	prep_fn *prep;
+	uint8_t opcode; /* the io_uring opcode, also checked by the probe */
+} opdefs[COIL__OP_COUNT] = {
+	[COIL__OP_NOP] = {prep_nop, IORING_OP_NOP},
+	[COIL__OP_TIMEOUT] = {prep_timeout, IORING_OP_TIMEOUT},
+	[COIL__OP_ACCEPT] = {prep_accept, IORING_OP_ACCEPT},
+	[COIL__OP_CONNECT] = {prep_connect, IORING_OP_CONNECT},
+	[COIL__OP_RECV] = {prep_recv, IORING_OP_RECV},
+	[COIL__OP_SEND] = {prep_send, IORING_OP_SEND},
+	[COIL__OP_RECVMSG] = {prep_recvmsg, IORING_OP_RECVMSG},
+	[COIL__OP_SENDMSG] = {prep_sendmsg, IORING_OP_SENDMSG},
+	[COIL__OP_READ] = {prep_read, IORING_OP_READ},
+	[COIL__OP_WRITE] = {prep_write, IORING_OP_WRITE},
+	[COIL__OP_READV] = {prep_readv, IORING_OP_READV},
+	[COIL__OP_WRITEV] = {prep_writev, IORING_OP_WRITEV},
+	[COIL__OP_CLOSE] = {prep_close, IORING_OP_CLOSE},
+	[COIL__OP_SHUTDOWN] = {prep_shutdown, IORING_OP_SHUTDOWN},
+	[COIL__OP_OPENAT] = {prep_openat, IORING_OP_OPENAT},
+	[COIL__OP_FSYNC] = {prep_fsync, IORING_OP_FSYNC},
+	[COIL__OP_STATX] = {prep_statx, IORING_OP_STATX},
+};
+
+/* ---- set-up ------------------------------------------------------------- */
+
+/* Every opcode coil issues, plus async cancel. A kernel lacking one is
+ * refused at start (-ENOTSUP) rather than failing later, mid-program. */
+static int probe_ops(struct io_uring *ring)
+{
+	struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+	if (!probe)
+		return -ENOTSUP; /* IORING_REGISTER_PROBE is 5.6+; we need newer */
+	int r = 0;
+	for (size_t i = 0; i < COIL__OP_COUNT; i++)
+		if (!io_uring_opcode_supported(probe, opdefs[i].opcode))
+			r = -ENOTSUP;
+	if (!io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL))
+		r = -ENOTSUP;
+	io_uring_free_probe(probe);
+	return r;
+}
+
+static int uring_init(struct coil__worker *w, const struct coil_config *cfg)
+{
+	struct uring *u = calloc(1, sizeof *u);
+	if (!u)
+		return -ENOMEM;
+	/* Best first: one thread submits and reaps (SINGLE_ISSUER), and task
+	 * work runs only when we wait (DEFER_TASKRUN, 6.1+); else cooperative
+	 * task work (5.19+); else whatever the kernel has. */
+	static const unsigned tries[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		0,
+	};
+	int r = -EINVAL;
+	for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+		struct io_uring_params p;
+		memset(&p, 0, sizeof p);
+		p.flags = tries[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = cfg->cq_entries;
+		r = io_uring_queue_init_params(cfg->sq_entries, &u->ring, &p);
+		if (r == 0) {
+			u->setup_flags = p.flags;
+			break;
+		}
+		if (r != -EINVAL)
+			break; /* ENOSYS, EPERM, ENOMEM...: no flag set helps */
+	}
+	if (r < 0)
+		goto fail;
+	r = probe_ops(&u->ring);
+	if (r < 0)
+		goto fail_ring;
+	/* Saves a file-table lookup on every io_uring_enter (5.18+). */
+	(void)io_uring_register_ring_fd(&u->ring);
+	w->backend_data = u;
+	w->inflight_max = u->ring.cq.ring_entries / 2;
+	return 0;
+fail_ring:
+	io_uring_queue_exit(&u->ring);
+fail:
+	free(u);
+	return r;
+}
+
+static void uring_fini(struct coil__worker *w)
+{
+	struct uring *u = w->backend_data;
+	if (!u)
+		return;
+	io_uring_queue_exit(&u->ring);
+	free(u);
+	w->backend_data = NULL;
+}
+
+/* ---- completions -------------------------------------------------------- */
+
+static int reap(struct coil__worker *w, struct uring *u)
+{
+	unsigned head, seen = 0;
+	int completed = 0;
+	struct io_uring_cqe *cqe;
+	io_uring_for_each_cqe(&u->ring, head, cqe) {
+		seen++;
+		uint64_t ud = cqe->user_data;
+		if (ud == 0)
+			continue; /* a cancel request's own completion */
+		struct coil__op *op = (struct coil__op *)(uintptr_t)(ud & PTR_MASK);
+		if (op->gen != (uint16_t)(ud >> TAG_SHIFT))
+			coil__panic("io_uring: stale completion (op %p gen %u, cqe gen %u)",
+				    (void *)op, op->gen, (unsigned)(ud >> TAG_SHIFT));
+		coil__op_complete(w, op, cqe->res);
+		completed++;
+	}
+	io_uring_cq_advance(&u->ring, seen);
+	return completed;
+}
+
+static bool cq_overflowed(struct uring *u)
+{
+	return IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW;
+}
+
+static int uring_poll(struct coil__worker *w, bool block)
+{
+	struct uring *u = w->backend_data;
+	int r = block ? io_uring_submit_and_wait(&u->ring, 1)
+		      : io_uring_submit_and_get_events(&u->ring);
+	if (r == -EBUSY || r == -EAGAIN)
+		r = 0; /* completions are waiting to be reaped: reap frees room */
+	if (r < 0 && r != -EINTR)
+		return r;
+	int completed = reap(w, u);
+	/* Completions the kernel could not post are flushed by entering it. */
+	while (cq_overflowed(u)) {
+		io_uring_get_events(&u->ring);
+		completed += reap(w, u);
+	}
+	return r == -EINTR && completed == 0 ? -EINTR : completed;
+}
+
+/* ---- submission --------------------------------------------------------- */
+
+/* An SQE, handing the queued ones to the kernel if the SQ is full. NULL
+ * only if the kernel takes none (its CQ backlog is full: -EBUSY). */
+static struct io_uring_sqe *get_sqe(struct uring *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (sqe)
+		return sqe;
+	io_uring_submit(&u->ring);
+	return io_uring_get_sqe(&u->ring);
+}
+
+static int uring_submit(struct coil__worker *w, struct coil__op *op)
+{
+	struct uring *u = w->backend_data;
+	if ((uintptr_t)op & ~(uintptr_t)PTR_MASK)
+		coil__panic("op address %p does not fit the user_data tag", (void *)op);
+	struct io_uring_sqe *sqe = get_sqe(u);
+	if (!sqe)
+		return -EAGAIN;
+	opdefs[op->code].prep(sqe, op);
+	io_uring_sqe_set_data64(sqe, op_tag(op));
+	return 0;
+}
+
+static void uring_cancel(struct coil__worker *w, struct coil__op *op)
+{
+	struct uring *u = w->backend_data;
+	struct io_uring_sqe *sqe;
+	/* A cancel must not be lost: if the kernel takes no SQE now, reap
+	 * until it does (the op may even complete meanwhile). */
+	while (!(sqe = get_sqe(u))) {
+		io_uring_get_events(&u->ring);
+		reap(w, u);
+		if (op->fiber->wait_op != op || op->fiber->state != COIL__FIBER_PARKED)
+			return;
+	}
+	io_uring_prep_cancel64(sqe, op_tag(op), 0);
+	io_uring_sqe_set_data64(sqe, 0);
+}
+
+const struct coil__backend coil__backend_uring = {
+	.name = "io_uring",
+	.init = uring_init,
+	.fini = uring_fini,
+	.submit = uring_submit,
+	.cancel = uring_cancel,
+	.poll = uring_poll,
+};

@@ -1,0 +1,385 @@
+/* Files: open, positional and streaming reads and writes, vectors, sync, stat, close. */
+#define _GNU_SOURCE
+#include "test_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+struct fs_arg {
+	char path[128];
+	uint64_t seed;
+};
+
+static int open_tmp(const char *path)
+{
+	int fd = coil_file_open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_msg(fd >= 0, "open(%s): %d", path, fd);
+	return fd;
+}
+
+/* ---- positional reads and writes ------------------------------------------------------ */
+
+#define FSIZE (100 * 1000)
+
+static void *rw_main(void *arg)
+{
+	struct fs_arg *a = arg;
+	struct coil_test_rng rng;
+	coil_test_rng_init(&rng, a->seed);
+	unsigned char *data = malloc(FSIZE), *got = malloc(FSIZE + 100);
+	ck_assert(data && got);
+	coil_test_rng_fill(&rng, data, FSIZE);
+
+	int fd = open_tmp(a->path);
+	ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	ck_assert_int_eq(coil_file_write_all(fd, data, FSIZE, 0), FSIZE);
+
+	/* reads at fixed and random offsets */
+	static const int64_t offs[] = {0, 1, 4095, 4096, 4097, 50000, FSIZE - 1};
+	for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
+		size_t want = FSIZE - (size_t)offs[i];
+		if (want > 8192)
+			want = 8192;
+		ssize_t r = coil_file_read(fd, got, want, offs[i]);
+		ck_assert_msg(r == (ssize_t)want, "read at %lld: %zd, want %zu",
+			      (long long)offs[i], r, want);
+		ck_assert_msg(memcmp(got, data + offs[i], want) == 0, "bytes at %lld differ",
+			      (long long)offs[i]);
+	}
+	for (int i = 0; i < 200; i++) {
+		int64_t off = (int64_t)coil_test_rng_range(&rng, 0, FSIZE - 1);
+		size_t len = (size_t)coil_test_rng_range(&rng, 1, 20000);
+		size_t avail = FSIZE - (size_t)off;
+		ssize_t r = coil_file_read(fd, got, len, off);
+		size_t expect = len < avail ? len : avail;
+		ck_assert_msg(r == (ssize_t)expect, "read %zu at %lld: %zd", len, (long long)off, r);
+		ck_assert(memcmp(got, data + off, expect) == 0);
+	}
+	/* the end of the file, and past it */
+	ck_assert_int_eq(coil_file_read(fd, got, 100, FSIZE - 10), 10);
+	ck_assert(memcmp(got, data + FSIZE - 10, 10) == 0);
+	ck_assert_int_eq(coil_file_read(fd, got, 100, FSIZE), 0);
+	ck_assert_int_eq(coil_file_read(fd, got, 100, FSIZE + 12345), 0);
+	ck_assert_int_eq(coil_file_read(fd, got, 0, 0), 0);
+
+	/* an overwrite in the middle, and a write past the end leaves a hole of zeros */
+	ck_assert_int_eq(coil_file_write(fd, "XYZ", 3, 500), 3);
+	ck_assert_int_eq(coil_file_read(fd, got, 5, 499), 5);
+	ck_assert_int_eq(got[0], data[499]);
+	ck_assert(memcmp(got + 1, "XYZ", 3) == 0);
+	ck_assert_int_eq(got[4], data[503]);
+	ck_assert_int_eq(coil_file_write_all(fd, "end", 3, FSIZE + 1000), 3);
+	ck_assert_int_eq(coil_file_read(fd, got, FSIZE, FSIZE - 1), 1004);
+	ck_assert_int_eq(got[0], data[FSIZE - 1]);
+	for (int i = 1; i <= 1000; i++)
+		ck_assert_int_eq(got[i], 0);
+	ck_assert(memcmp(got + 1001, "end", 3) == 0);
+
+	/* positional I/O does not move the file position */
+	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 0);
+
+	ck_assert_int_eq(coil_file_sync(fd, false), 0);
+	ck_assert_int_eq(coil_file_sync(fd, true), 0);
+	ck_assert_int_eq(coil_close(fd), 0);
+
+	/* and another descriptor sees the same bytes */
+	fd = coil_file_open(a->path, O_RDONLY, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(coil_file_read(fd, got, 1000, 0), 1000);
+	ck_assert(memcmp(got + 503, data + 503, 497) == 0);
+	ck_assert_int_eq(coil_close(fd), 0);
+	free(data);
+	free(got);
+	return NULL;
+}
+
+START_TEST(file_write_all_and_read_at_offsets_including_past_eof)
+{
+	struct fs_arg a;
+	coil_test_tmp_path(a.path, sizeof a.path, "rw");
+	a.seed = coil_test_seed("file_rw");
+	coil_test_run(rw_main, &a);
+	ck_assert_int_eq(unlink(a.path), 0);
+}
+END_TEST
+
+static void *pos_main(void *arg)
+{
+	struct fs_arg *a = arg;
+	int fd = open_tmp(a->path);
+	char buf[16];
+	/* off == -1 writes and reads at the file position and advances it */
+	ck_assert_int_eq(coil_file_write(fd, "abc", 3, -1), 3);
+	ck_assert_int_eq(coil_file_write(fd, "def", 3, -1), 3);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 6);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	ck_assert_int_eq(coil_file_read(fd, buf, 2, -1), 2);
+	ck_assert(memcmp(buf, "ab", 2) == 0);
+	ck_assert_int_eq(coil_file_read(fd, buf, 10, -1), 4);
+	ck_assert(memcmp(buf, "cdef", 4) == 0);
+	ck_assert_int_eq(coil_file_read(fd, buf, 10, -1), 0);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 6);
+	ck_assert_int_eq(coil_close(fd), 0);
+	return NULL;
+}
+
+START_TEST(offset_minus_one_uses_and_advances_file_position)
+{
+	struct fs_arg a;
+	coil_test_tmp_path(a.path, sizeof a.path, "pos");
+	coil_test_run(pos_main, &a);
+	ck_assert_int_eq(unlink(a.path), 0);
+}
+END_TEST
+
+/* ---- vectors ------------------------------------------------------------------------- */
+
+static void *vec_main(void *arg)
+{
+	struct fs_arg *a = arg;
+	struct coil_test_rng rng;
+	coil_test_rng_init(&rng, a->seed);
+	static unsigned char p0[100], p1[5000], p2[1];
+	static unsigned char all[5101], q0[3000], q1[2101], back[5101];
+	coil_test_rng_fill(&rng, p0, sizeof p0);
+	coil_test_rng_fill(&rng, p1, sizeof p1);
+	coil_test_rng_fill(&rng, p2, sizeof p2);
+	memcpy(all, p0, 100);
+	memcpy(all + 100, p1, 5000);
+	memcpy(all + 5100, p2, 1);
+
+	int fd = open_tmp(a->path);
+	struct iovec wv[3] = {{p0, sizeof p0}, {p1, sizeof p1}, {p2, sizeof p2}};
+	ck_assert_int_eq(coil_file_writev(fd, wv, 3, 10), 5101);
+	/* read back split differently */
+	struct iovec rv[2] = {{q0, sizeof q0}, {q1, sizeof q1}};
+	ck_assert_int_eq(coil_file_readv(fd, rv, 2, 10), 5101);
+	ck_assert(memcmp(q0, all, 3000) == 0);
+	ck_assert(memcmp(q1, all + 3000, 2101) == 0);
+	/* the first 10 bytes are a hole */
+	unsigned char head[10];
+	memset(head, 0xff, sizeof head);
+	ck_assert_int_eq(coil_file_read(fd, head, 10, 0), 10);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(head[i], 0);
+	/* a vector that reaches past EOF gets the short count */
+	struct iovec one = {back, sizeof back};
+	ck_assert_int_eq(coil_file_readv(fd, &one, 1, 110), 5001);
+	ck_assert(memcmp(back, all + 100, 5001) == 0);
+	/* at the file position */
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	struct iovec wv2[2] = {{"hello ", 6}, {"world", 5}};
+	ck_assert_int_eq(coil_file_writev(fd, wv2, 2, -1), 11);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 11);
+	char r0[4], r1[7];
+	struct iovec rv2[2] = {{r0, 4}, {r1, 7}};
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	ck_assert_int_eq(coil_file_readv(fd, rv2, 2, -1), 11);
+	ck_assert(memcmp(r0, "hell", 4) == 0);
+	ck_assert(memcmp(r1, "o world", 7) == 0);
+	ck_assert_int_eq(coil_close(fd), 0);
+	return NULL;
+}
+
+START_TEST(writev_and_readv_scatter_and_gather)
+{
+	struct fs_arg a;
+	coil_test_tmp_path(a.path, sizeof a.path, "vec");
+	a.seed = coil_test_seed("file_vec");
+	coil_test_run(vec_main, &a);
+	ck_assert_int_eq(unlink(a.path), 0);
+}
+END_TEST
+
+/* ---- stat ----------------------------------------------------------------------------------- */
+
+static void check_stat(const struct coil_stat *cs, const struct stat *st)
+{
+	ck_assert_uint_eq(cs->size, (uint64_t)st->st_size);
+	ck_assert_uint_eq(cs->mode, st->st_mode);
+	ck_assert_uint_eq(cs->ino, st->st_ino);
+	ck_assert_uint_eq(cs->dev, st->st_dev);
+	ck_assert_uint_eq(cs->nlink, st->st_nlink);
+	ck_assert_uint_eq(cs->uid, st->st_uid);
+	ck_assert_uint_eq(cs->gid, st->st_gid);
+	ck_assert_uint_eq(cs->blocks, (uint64_t)st->st_blocks);
+	ck_assert_uint_eq(cs->blksize, (uint64_t)st->st_blksize);
+	int64_t mt = (int64_t)st->st_mtim.tv_sec * COIL_NSEC_PER_SEC + st->st_mtim.tv_nsec;
+	int64_t ct = (int64_t)st->st_ctim.tv_sec * COIL_NSEC_PER_SEC + st->st_ctim.tv_nsec;
+	ck_assert_int_eq(cs->mtime_ns, mt);
+	ck_assert_int_eq(cs->ctime_ns, ct);
+}
+
+static void *stat_main(void *arg)
+{
+	struct fs_arg *a = arg;
+	int fd = coil_file_open(a->path, O_RDWR | O_CREAT | O_TRUNC, 0640);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fchmod(fd, 0640), 0); /* regardless of umask */
+	static char block[12345];
+	memset(block, 'q', sizeof block);
+	ck_assert_int_eq(coil_file_write_all(fd, block, sizeof block, 0), (ssize_t)sizeof block);
+
+	struct coil_stat cs;
+	struct stat st;
+	memset(&cs, 0xa5, sizeof cs);
+	ck_assert_int_eq(coil_file_stat(fd, &cs), 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_uint_eq(cs.size, sizeof block);
+	ck_assert(S_ISREG(cs.mode));
+	ck_assert_uint_eq(cs.mode & 07777, 0640);
+	check_stat(&cs, &st);
+
+	memset(&cs, 0x5a, sizeof cs);
+	ck_assert_int_eq(coil_path_stat(a->path, &cs), 0);
+	check_stat(&cs, &st);
+
+	/* a directory */
+	memset(&cs, 0, sizeof cs);
+	ck_assert_int_eq(coil_path_stat("/", &cs), 0);
+	ck_assert(S_ISDIR(cs.mode));
+	ck_assert_int_eq(stat("/", &st), 0);
+	ck_assert_uint_eq(cs.ino, st.st_ino);
+
+	char missing[160];
+	snprintf(missing, sizeof missing, "%s.missing", a->path);
+	ck_assert_int_eq(coil_path_stat(missing, &cs), -ENOENT);
+	ck_assert_int_eq(coil_close(fd), 0);
+	return NULL;
+}
+
+START_TEST(file_stat_and_path_stat_agree_with_fstat)
+{
+	struct fs_arg a;
+	coil_test_tmp_path(a.path, sizeof a.path, "stat");
+	coil_test_run(stat_main, &a);
+	ck_assert_int_eq(unlink(a.path), 0);
+}
+END_TEST
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+static void *errors_main(void *arg)
+{
+	struct fs_arg *a = arg;
+	char buf[64];
+	char missing[160];
+	snprintf(missing, sizeof missing, "%s.does-not-exist", a->path);
+	ck_assert_int_eq(coil_file_open(missing, O_RDONLY, 0), -ENOENT);
+	ck_assert_int_eq(coil_file_open("/nonexistent-dir-coil/x", O_RDWR | O_CREAT, 0600),
+			 -ENOENT);
+
+	/* a directory */
+	int dfd = coil_file_open("/tmp", O_RDONLY | O_DIRECTORY, 0);
+	ck_assert_int_ge(dfd, 0);
+	ck_assert_int_eq(coil_file_read(dfd, buf, sizeof buf, 0), -EISDIR);
+	ck_assert_int_eq(coil_file_read(dfd, buf, sizeof buf, -1), -EISDIR);
+	ck_assert_int_eq(coil_close(dfd), 0);
+
+	/* a closed descriptor */
+	int fd = open_tmp(a->path);
+	ck_assert_int_eq(coil_file_write_all(fd, "data", 4, 0), 4);
+	ck_assert_int_eq(coil_close(fd), 0);
+	ck_assert_int_eq(coil_file_read(fd, buf, sizeof buf, 0), -EBADF);
+	ck_assert_int_eq(coil_file_write(fd, buf, 4, 0), -EBADF);
+	ck_assert_int_eq(coil_file_sync(fd, false), -EBADF);
+	struct coil_stat cs;
+	ck_assert_int_eq(coil_file_stat(fd, &cs), -EBADF);
+	ck_assert_int_eq(coil_close(fd), -EBADF);
+
+	/* writing a read-only descriptor */
+	fd = coil_file_open(a->path, O_RDONLY, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(coil_file_write(fd, "x", 1, 0), -EBADF);
+	ck_assert_int_eq(coil_close(fd), 0);
+	return NULL;
+}
+
+START_TEST(open_missing_enoent_read_dir_eisdir_closed_ebadf)
+{
+	struct fs_arg a;
+	coil_test_tmp_path(a.path, sizeof a.path, "err");
+	coil_test_run(errors_main, &a);
+	ck_assert_int_eq(unlink(a.path), 0);
+}
+END_TEST
+
+/* ---- a pipe, at the file position -------------------------------------------------------- */
+
+struct pipe_arg {
+	int rfd;
+	char buf[32];
+	ssize_t n;
+	int64_t waited;
+};
+
+static void *pipe_reader(void *arg)
+{
+	struct pipe_arg *p = arg;
+	int64_t t0 = coil_now();
+	p->n = coil_file_read(p->rfd, p->buf, sizeof p->buf, -1);
+	p->waited = coil_now() - t0;
+	return NULL;
+}
+
+static void *pipe_main(void *arg)
+{
+	(void)arg;
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0); /* blocking pipe */
+	/* immediate data */
+	ck_assert_int_eq(coil_file_write(p[1], "abc", 3, -1), 3);
+	char buf[16];
+	ck_assert_int_eq(coil_file_read(p[0], buf, sizeof buf, -1), 3);
+	ck_assert(memcmp(buf, "abc", 3) == 0);
+
+	/* a reader parks; the worker is not blocked, so this fiber runs on */
+	struct pipe_arg pa = {.rfd = p[0], .n = -1};
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, pipe_reader, &pa), 0);
+	ck_assert_int_eq(coil_sleep(30 * COIL_NSEC_PER_MSEC), 0);
+	ck_assert_int_eq(pa.n, -1); /* still waiting */
+	ck_assert_int_eq(coil_file_write(p[1], "later", 5, -1), 5);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	ck_assert_int_eq(pa.n, 5);
+	ck_assert(memcmp(pa.buf, "later", 5) == 0);
+
+	/* EOF once the write end is closed */
+	ck_assert_int_eq(coil_close(p[1]), 0);
+	ck_assert_int_eq(coil_file_read(p[0], buf, sizeof buf, -1), 0);
+	ck_assert_int_eq(coil_close(p[0]), 0);
+	return NULL;
+}
+
+START_TEST(pipe_read_and_write_at_offset_minus_one)
+{
+	coil_test_run(pipe_main, NULL);
+}
+END_TEST
+
+static Suite *fs_suite(void)
+{
+	Suite *s = suite_create("fs");
+	TCase *tc = tcase_create("file");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, file_write_all_and_read_at_offsets_including_past_eof);
+	tcase_add_test(tc, offset_minus_one_uses_and_advances_file_position);
+	tcase_add_test(tc, writev_and_readv_scatter_and_gather);
+	tcase_add_test(tc, file_stat_and_path_stat_agree_with_fstat);
+	tcase_add_test(tc, open_missing_enoent_read_dir_eisdir_closed_ebadf);
+	tcase_add_test(tc, pipe_read_and_write_at_offset_minus_one);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return coil_test_main(fs_suite());
+}

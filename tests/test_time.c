@@ -1,0 +1,312 @@
+/* The monotonic clock and sleeping. */
+#define _GNU_SOURCE
+#include "test_util.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(now_is_monotonic_and_matches_clock_monotonic)
+{
+	int64_t prev = coil_now();
+	for (int i = 0; i < 200000; i++) {
+		int64_t n = coil_now();
+		ck_assert_msg(n >= prev, "coil_now went back: %lld < %lld", (long long)n,
+			      (long long)prev);
+		prev = n;
+	}
+	for (int i = 0; i < 1000; i++) {
+		int64_t a = coil_test_mono_ns();
+		int64_t n = coil_now();
+		int64_t b = coil_test_mono_ns();
+		ck_assert_msg(a <= n && n <= b, "coil_now %lld outside [%lld, %lld]",
+			      (long long)n, (long long)a, (long long)b);
+	}
+}
+END_TEST
+
+static void *now_inside(void *arg)
+{
+	(void)arg;
+	int64_t a = coil_test_mono_ns();
+	int64_t n = coil_now();
+	int64_t b = coil_test_mono_ns();
+	return (void *)(intptr_t)(a <= n && n <= b);
+}
+
+START_TEST(now_works_inside_a_runtime)
+{
+	ck_assert_ptr_eq(coil_test_run(now_inside, NULL), (void *)1);
+}
+END_TEST
+
+/* ---- never early ---------------------------------------------------------------------- */
+
+struct sleeper {
+	int64_t ns;     /* how long */
+	int until;      /* use coil_sleep_until */
+	int rc;
+	int64_t early;  /* > 0: woke this many ns before the deadline */
+	int woke;
+};
+
+static void *sleeper_fiber(void *arg)
+{
+	struct sleeper *s = arg;
+	int64_t deadline;
+	if (s->until) {
+		deadline = coil_now() + s->ns;
+		s->rc = coil_sleep_until(deadline);
+	} else {
+		deadline = coil_now() + s->ns;
+		s->rc = coil_sleep(s->ns);
+	}
+	int64_t now = coil_now();
+	s->early = now < deadline ? deadline - now : 0;
+	s->woke = 1;
+	return NULL;
+}
+
+struct sleepers {
+	struct sleeper *s;
+	size_t n;
+	size_t stack;
+};
+
+static void *sleepers_main(void *arg)
+{
+	struct sleepers *ss = arg;
+	coil_task *t = calloc(ss->n, sizeof *t);
+	ck_assert_ptr_nonnull(t);
+	struct coil_task_opts opts;
+	memset(&opts, 0, sizeof opts);
+	opts.stack_size = ss->stack;
+	for (size_t i = 0; i < ss->n; i++)
+		ck_assert_int_eq(coil_task_spawn_ex(&t[i], &opts, sleeper_fiber, &ss->s[i]), 0);
+	for (size_t i = 0; i < ss->n; i++)
+		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
+	free(t);
+	return NULL;
+}
+
+static void check_sleepers(struct sleepers *ss)
+{
+	for (size_t i = 0; i < ss->n; i++) {
+		struct sleeper *s = &ss->s[i];
+		ck_assert_msg(s->woke, "sleeper %zu never woke", i);
+		ck_assert_msg(s->rc == 0, "sleeper %zu: rc %d", i, s->rc);
+		ck_assert_msg(s->early == 0, "sleeper %zu (%s %lld ns) woke %lld ns early", i,
+			      s->until ? "until" : "sleep", (long long)s->ns,
+			      (long long)s->early);
+	}
+}
+
+START_TEST(sleep_never_wakes_before_its_deadline)
+{
+	uint64_t seed = coil_test_seed("never_early");
+	struct coil_test_rng rng;
+	coil_test_rng_init(&rng, seed);
+	struct sleepers ss = {calloc(1000, sizeof(struct sleeper)), 1000, 0};
+	ck_assert_ptr_nonnull(ss.s);
+	for (size_t i = 0; i < ss.n; i++) {
+		/* 0..20 ms, with a spread of sub-millisecond values too */
+		ss.s[i].ns = (int64_t)coil_test_rng_range(&rng, 0, 20 * 1000 * 1000);
+		ss.s[i].until = (int)(i & 1);
+	}
+	coil_test_run(sleepers_main, &ss);
+	check_sleepers(&ss);
+	free(ss.s);
+}
+END_TEST
+
+START_TEST(ten_thousand_concurrent_sleepers_all_wake)
+{
+	uint64_t seed = coil_test_seed("many_sleepers");
+	struct coil_test_rng rng;
+	coil_test_rng_init(&rng, seed);
+	/* more sleepers than the default cq_entries (4096) bound */
+	struct sleepers ss = {calloc(10000, sizeof(struct sleeper)), 10000, 64 * 1024};
+	ck_assert_ptr_nonnull(ss.s);
+	for (size_t i = 0; i < ss.n; i++)
+		ss.s[i].ns = (int64_t)coil_test_rng_range(&rng, 1, 50) * COIL_NSEC_PER_MSEC;
+	int64_t t0 = coil_now();
+	coil_test_run(sleepers_main, &ss);
+	int64_t took = coil_now() - t0;
+	check_sleepers(&ss);
+	ck_assert_msg(took < 15 * COIL_NSEC_PER_SEC, "10k sleepers took %lld ms",
+		      (long long)(took / COIL_NSEC_PER_MSEC));
+	free(ss.s);
+}
+END_TEST
+
+/* ---- zero and past deadlines --------------------------------------------------------- */
+
+static int g_other_ran;
+
+static void *mark_ran(void *arg)
+{
+	(void)arg;
+	g_other_ran++;
+	return NULL;
+}
+
+/* each form must return 0 promptly, and (as it yields) let a queued task run */
+static void *zero_main(void *arg)
+{
+	(void)arg;
+	int64_t t0 = coil_now();
+	for (int form = 0; form < 5; form++) {
+		coil_task t;
+		int before = g_other_ran;
+		ck_assert_int_eq(coil_task_spawn(&t, mark_ran, NULL), 0);
+		int rc;
+		switch (form) {
+		case 0: rc = coil_sleep(0); break;
+		case 1: rc = coil_sleep(-5 * COIL_NSEC_PER_SEC); break;
+		case 2: rc = coil_sleep_until(0); break;
+		case 3: rc = coil_sleep_until(coil_now() - COIL_NSEC_PER_SEC); break;
+		default: rc = coil_sleep(INT64_MIN); break;
+		}
+		ck_assert_msg(rc == 0, "form %d: rc %d", form, rc);
+		ck_assert_msg(g_other_ran == before + 1, "form %d did not yield", form);
+		ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	}
+	int64_t took = coil_now() - t0;
+	ck_assert_msg(took < 500 * COIL_NSEC_PER_MSEC, "zero sleeps took %lld ns",
+		      (long long)took);
+	return NULL;
+}
+
+START_TEST(zero_and_past_sleeps_return_zero_promptly_and_yield)
+{
+	g_other_ran = 0;
+	coil_test_run(zero_main, NULL);
+	ck_assert_int_eq(g_other_ran, 5);
+}
+END_TEST
+
+/* ---- order --------------------------------------------------------------------------- */
+
+struct order {
+	char log[8];
+	int n;
+};
+
+struct order_sleeper {
+	struct order *o;
+	int64_t ms;
+	char id;
+};
+
+static void *order_fiber(void *arg)
+{
+	struct order_sleeper *s = arg;
+	ck_assert_int_eq(coil_sleep(s->ms * COIL_NSEC_PER_MSEC), 0);
+	s->o->log[s->o->n++] = s->id;
+	return NULL;
+}
+
+static void *order_main(void *arg)
+{
+	struct order *o = arg;
+	/* spawned longest first so that FIFO order would be wrong */
+	struct order_sleeper s[3] = {{o, 90, 'c'}, {o, 50, 'b'}, {o, 10, 'a'}};
+	coil_task t[3];
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(coil_task_spawn(&t[i], order_fiber, &s[i]), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
+	return NULL;
+}
+
+START_TEST(sleepers_wake_in_deadline_order)
+{
+	static struct order o;
+	memset(&o, 0, sizeof o);
+	coil_test_run(order_main, &o);
+	ck_assert_str_eq(o.log, "abc");
+}
+END_TEST
+
+/* ---- a sleep of "forever" does not overflow into the past ------------------------- */
+
+struct forever {
+	int rc;
+	int woke;
+};
+
+static void *forever_fiber(void *arg)
+{
+	struct forever *f = arg;
+	f->rc = coil_sleep(INT64_MAX);
+	f->woke = 1;
+	return NULL;
+}
+
+static void *forever_until_fiber(void *arg)
+{
+	struct forever *f = arg;
+	f->rc = coil_sleep_until(INT64_MAX);
+	f->woke = 1;
+	return NULL;
+}
+
+static void *forever_main(void *arg)
+{
+	struct forever *f = arg;
+	coil_task t[2];
+	ck_assert_int_eq(coil_task_spawn(&t[0], forever_fiber, &f[0]), 0);
+	ck_assert_int_eq(coil_task_spawn(&t[1], forever_until_fiber, &f[1]), 0);
+	ck_assert_int_eq(coil_sleep(50 * COIL_NSEC_PER_MSEC), 0);
+	ck_assert_msg(!f[0].woke, "coil_sleep(INT64_MAX) returned %d at once", f[0].rc);
+	ck_assert_msg(!f[1].woke, "coil_sleep_until(INT64_MAX) returned %d at once", f[1].rc);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(coil_task_cancel(t[i]), 0);
+		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
+		ck_assert_int_eq(f[i].rc, -ECANCELED);
+	}
+	return NULL;
+}
+
+START_TEST(sleep_int64_max_does_not_overflow_into_the_past)
+{
+	static struct forever f[2];
+	memset(f, 0, sizeof f);
+	coil_test_run(forever_main, f);
+}
+END_TEST
+
+START_TEST(sleep_outside_a_runtime_is_eperm)
+{
+	ck_assert_int_eq(coil_sleep(COIL_NSEC_PER_MSEC), -EPERM);
+	ck_assert_int_eq(coil_sleep(0), -EPERM);
+	ck_assert_int_eq(coil_sleep_until(coil_now() + COIL_NSEC_PER_MSEC), -EPERM);
+}
+END_TEST
+
+static Suite *time_suite(void)
+{
+	Suite *s = suite_create("time");
+	TCase *tc = tcase_create("clock");
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, now_is_monotonic_and_matches_clock_monotonic);
+	tcase_add_test(tc, now_works_inside_a_runtime);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("sleep");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, sleep_never_wakes_before_its_deadline);
+	tcase_add_test(tc, ten_thousand_concurrent_sleepers_all_wake);
+	tcase_add_test(tc, zero_and_past_sleeps_return_zero_promptly_and_yield);
+	tcase_add_test(tc, sleepers_wake_in_deadline_order);
+	tcase_add_test(tc, sleep_int64_max_does_not_overflow_into_the_past);
+	tcase_add_test(tc, sleep_outside_a_runtime_is_eperm);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return coil_test_main(time_suite());
+}

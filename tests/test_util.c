@@ -1,0 +1,142 @@
+/* Helpers shared by the Check suites; see test_util.h. */
+#include "test_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void *coil_test_run_cfg(const struct coil_config *cfg, coil_fn fn, void *arg)
+{
+	void *result = NULL;
+	int rc = coil_run(cfg, fn, arg, &result);
+	ck_assert_msg(rc == 0, "coil_run returned %d (%s)", rc, strerror(-rc));
+	return result;
+}
+
+void *coil_test_run(coil_fn fn, void *arg)
+{
+	struct coil_config cfg;
+	coil_config_init(&cfg);
+	return coil_test_run_cfg(&cfg, fn, arg);
+}
+
+int coil_test_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	ck_assert_msg(d != NULL, "opendir(/proc/self/fd): %s", strerror(errno));
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		n++;
+	}
+	closedir(d);
+	return n - 1; /* the directory stream's own fd */
+}
+
+void coil_test_rng_init(struct coil_test_rng *r, uint64_t seed)
+{
+	/* splitmix64 once, so that small seeds spread out, and never 0 */
+	uint64_t z = seed + UINT64_C(0x9e3779b97f4a7c15);
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	z ^= z >> 31;
+	r->s = z ? z : UINT64_C(0x2545f4914f6cdd1d);
+}
+
+uint64_t coil_test_rng_next(struct coil_test_rng *r)
+{
+	uint64_t x = r->s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	r->s = x;
+	return x * UINT64_C(0x2545f4914f6cdd1d);
+}
+
+uint64_t coil_test_rng_range(struct coil_test_rng *r, uint64_t lo, uint64_t hi)
+{
+	ck_assert(lo <= hi);
+	uint64_t span = hi - lo + 1;
+	if (span == 0) /* the full 64-bit range */
+		return coil_test_rng_next(r);
+	return lo + coil_test_rng_next(r) % span;
+}
+
+void coil_test_rng_fill(struct coil_test_rng *r, void *buf, size_t n)
+{
+	unsigned char *p = buf;
+	while (n >= 8) {
+		uint64_t v = coil_test_rng_next(r);
+		memcpy(p, &v, 8);
+		p += 8;
+		n -= 8;
+	}
+	if (n) {
+		uint64_t v = coil_test_rng_next(r);
+		memcpy(p, &v, n);
+	}
+}
+
+uint64_t coil_test_seed(const char *tag)
+{
+	const char *env = getenv("COIL_TEST_SEED");
+	uint64_t seed;
+	if (env && *env) {
+		seed = strtoull(env, NULL, 0);
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = (uint64_t)ts.tv_sec * UINT64_C(1000000007) ^ (uint64_t)ts.tv_nsec ^
+		       ((uint64_t)getpid() << 32);
+	}
+	fprintf(stderr, "[%s] COIL_TEST_SEED=%llu\n", tag ? tag : "test",
+		(unsigned long long)seed);
+	return seed;
+}
+
+static const char *tmp_base(void)
+{
+	const char *t = getenv("TMPDIR");
+	if (t && *t && strlen(t) < 40)
+		return t;
+	return "/tmp";
+}
+
+char *coil_test_tmp_path(char *buf, size_t len, const char *tag)
+{
+	static unsigned counter;
+	int n = snprintf(buf, len, "%s/coil-test-%s-%ld-%u", tmp_base(), tag,
+			 (long)getpid(), counter++);
+	ck_assert_msg(n > 0 && (size_t)n < len, "temp path too long");
+	return buf;
+}
+
+char *coil_test_tmp_dir(char *buf, size_t len, const char *tag)
+{
+	int n = snprintf(buf, len, "%s/coil-test-%s-XXXXXX", tmp_base(), tag);
+	ck_assert_msg(n > 0 && (size_t)n < len, "temp dir path too long");
+	ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp(%s): %s", buf, strerror(errno));
+	return buf;
+}
+
+int64_t coil_test_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int coil_test_main(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,60 @@
+/*
+ * Helpers shared by the Check suites in tests/.
+ *
+ * Every suite has its own main(); it builds a Suite and hands it to
+ * coil_test_main(), which runs it in Check's default fork mode (each test in
+ * its own child process) and returns the process exit status.
+ */
+#ifndef COIL_TEST_UTIL_H
+#define COIL_TEST_UTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <coil.h>
+
+/* Run fn(arg) as the main fiber of a runtime with the default config,
+ * assert that coil_run() returned 0, and return the main fiber's result. */
+void *coil_test_run(coil_fn fn, void *arg);
+
+/* The same with a given config (NULL: defaults). */
+void *coil_test_run_cfg(const struct coil_config *cfg, coil_fn fn, void *arg);
+
+/* The number of open file descriptors of this process (/proc/self/fd). */
+int coil_test_count_fds(void);
+
+/* xorshift64* pseudo-random numbers. A state must never be 0. */
+struct coil_test_rng {
+	uint64_t s;
+};
+void coil_test_rng_init(struct coil_test_rng *r, uint64_t seed);
+uint64_t coil_test_rng_next(struct coil_test_rng *r);
+/* Uniform-ish in [lo, hi] (inclusive). */
+uint64_t coil_test_rng_range(struct coil_test_rng *r, uint64_t lo, uint64_t hi);
+/* Fill buf with n pseudo-random bytes. */
+void coil_test_rng_fill(struct coil_test_rng *r, void *buf, size_t n);
+
+/* A seed for a test: $COIL_TEST_SEED if set, else derived from the clock and
+ * the pid. It is printed to stderr (with the tag) so a failure can be
+ * replayed. */
+uint64_t coil_test_seed(const char *tag);
+
+/*
+ * Write a fresh, unused path for a temporary file into buf (at most len
+ * bytes, NUL included): <tmpdir>/coil-test-<tag>-<pid>-<n>. Nothing is
+ * created. Returns buf. tmpdir is $TMPDIR when short enough, else /tmp.
+ */
+char *coil_test_tmp_path(char *buf, size_t len, const char *tag);
+
+/* Create a fresh temporary directory (mkdtemp) and write its path into buf.
+ * Returns buf. */
+char *coil_test_tmp_dir(char *buf, size_t len, const char *tag);
+
+/* Nanoseconds on CLOCK_MONOTONIC, read directly (not through coil). */
+int64_t coil_test_mono_ns(void);
+
+/* Run the suite, free it, and return EXIT_SUCCESS iff nothing failed. */
+int coil_test_main(Suite *s);
+
+#endif
