@@ -1,0 +1,144 @@
+/*
+ * The io_uring limits: a tiny ring (2 SQEs, 4 CQEs, so at most 2 ops in
+ * flight) must still run any number of fibers correctly: a full SQ is
+ * flushed and retried, and fibers beyond the in-flight bound wait for room
+ * (and can be cancelled while they wait).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static void tiny_ring(struct coil_config *cfg)
+{
+	coil_config_init(cfg);
+	cfg->sq_entries = 2;
+	cfg->cq_entries = 4;
+}
+
+static void *pipe_pinger(void *arg)
+{
+	int *fds = arg; /* a socketpair end per fiber */
+	char out[32], in[32];
+	for (int i = 0; i < 20; i++) {
+		int len = snprintf(out, sizeof out, "ping %d", i);
+		if (coil_sock_write_all(fds[0], out, (size_t)len) != len)
+			return (void *)1;
+		if (coil_sock_read_exact(fds[1], in, (size_t)len) != len)
+			return (void *)2;
+		if (memcmp(in, out, (size_t)len) != 0)
+			return (void *)3;
+		if (coil_sleep(100 * COIL_NSEC_PER_USEC) != 0)
+			return (void *)4;
+	}
+	return NULL;
+}
+
+static void *many_fibers_on_tiny_ring(void *arg)
+{
+	enum { N = 64 };
+	int fds[N][2];
+	coil_task t[N];
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds[i]), 0);
+		ck_assert_int_eq(coil_task_spawn(&t[i], pipe_pinger, fds[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		void *res = (void *)-1;
+		ck_assert_int_eq(coil_task_join(t[i], &res), 0);
+		ck_assert_ptr_null(res);
+		coil_close(fds[i][0]);
+		coil_close(fds[i][1]);
+	}
+	return NULL;
+}
+
+START_TEST(tiny_ring_runs_64_fibers_with_io_and_timers)
+{
+	struct coil_config cfg;
+	tiny_ring(&cfg);
+	coil_test_run_cfg(&cfg, many_fibers_on_tiny_ring, NULL);
+}
+END_TEST
+
+static void *long_sleeper(void *arg)
+{
+	return (void *)(intptr_t)coil_sleep(10 * COIL_NSEC_PER_SEC);
+}
+
+static void *short_sleeper(void *arg)
+{
+	return (void *)(intptr_t)coil_sleep(COIL_NSEC_PER_MSEC);
+}
+
+static void *room_waiter_cancel_main(void *arg)
+{
+	int64_t t0 = coil_now();
+	coil_task a, b, c;
+	ck_assert_int_eq(coil_task_spawn(&a, long_sleeper, NULL), 0);
+	ck_assert_int_eq(coil_task_spawn(&b, long_sleeper, NULL), 0);
+	ck_assert_int_eq(coil_task_spawn(&c, short_sleeper, NULL), 0);
+	/* a and b take both slots and c parks waiting for room. Yields need
+	 * no slot: spin on them for 20 ms, long enough for c's 1 ms sleep to
+	 * have finished had it been given a slot it should not have. */
+	while (coil_now() - t0 < 20 * COIL_NSEC_PER_MSEC)
+		coil_task_yield();
+	ck_assert_int_eq(coil_task_cancel(c), 0);
+	void *res;
+	ck_assert_int_eq(coil_task_join(c, &res), 0);
+	ck_assert_int_eq((int)(intptr_t)res, -ECANCELED);
+	ck_assert_int_eq(coil_task_cancel(a), 0);
+	ck_assert_int_eq(coil_task_cancel(b), 0);
+	ck_assert_int_eq(coil_task_join(a, &res), 0);
+	ck_assert_int_eq((int)(intptr_t)res, -ECANCELED);
+	ck_assert_int_eq(coil_task_join(b, &res), 0);
+	ck_assert_int_eq((int)(intptr_t)res, -ECANCELED);
+	ck_assert_int_lt(coil_now() - t0, 5 * COIL_NSEC_PER_SEC);
+	return NULL;
+}
+
+START_TEST(waiting_for_room_can_be_cancelled)
+{
+	struct coil_config cfg;
+	tiny_ring(&cfg);
+	coil_test_run_cfg(&cfg, room_waiter_cancel_main, NULL);
+}
+END_TEST
+
+static void *room_is_given_back(void *arg)
+{
+	/* 3 short sleepers with room for 2: all finish, the third after room
+	 * frees up. */
+	coil_task t[3];
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(coil_task_spawn(&t[i], short_sleeper, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		void *res = (void *)1;
+		ck_assert_int_eq(coil_task_join(t[i], &res), 0);
+		ck_assert_ptr_null(res);
+	}
+	return NULL;
+}
+
+START_TEST(fibers_beyond_the_inflight_bound_wait_and_then_run)
+{
+	struct coil_config cfg;
+	tiny_ring(&cfg);
+	coil_test_run_cfg(&cfg, room_is_given_back, NULL);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ring");
+	TCase *tc = tcase_create("limits");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, tiny_ring_runs_64_fibers_with_io_and_timers);
+	tcase_add_test(tc, waiting_for_room_can_be_cancelled);
+	tcase_add_test(tc, fibers_beyond_the_inflight_bound_wait_and_then_run);
+	suite_add_tcase(s, tc);
+	return coil_test_main(s);
+}
