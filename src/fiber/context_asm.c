@@ -30,8 +30,11 @@ void coil__ctx_make(struct coil__ctx *ctx, void *stack_lo, size_t size,
 	frame[7] = (uint64_t)(uintptr_t)coil__ctx_trampoline;	/* return */
 	ctx->sp = frame;
 #elif defined(__aarch64__)
-	uint64_t *frame = (uint64_t *)(top - 160);
-	memset(frame, 0, 160);
+	uint64_t *frame = (uint64_t *)(top - 176);
+	uint64_t fpcr;
+	__asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+	memset(frame, 0, 176);
+	frame[20] = fpcr;
 	frame[0] = (uint64_t)(uintptr_t)arg;			/* x19 */
 	frame[1] = (uint64_t)(uintptr_t)entry;			/* x20 */
 	frame[11] = (uint64_t)(uintptr_t)coil__ctx_trampoline;	/* x30 */
