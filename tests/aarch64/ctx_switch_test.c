@@ -523,11 +523,9 @@ static void test_fpcr(void)
 	printf("   main sets upward and switches in; the fiber sets downward and switches back\n");
 	printf("   main then sees %s; the fiber on resume sees %s\n", rname(main_after[7]),
 	       rname(f.fib_seen[7]));
-	printf("   REPORT: FPCR rounding mode %s with the fiber context%s\n",
-	       main_kept && fib_kept ? "TRAVELS" : "does NOT travel",
-	       main_kept && fib_kept ? ""
-				     : " (it is per-thread state: whoever set it last wins;"
-				       " the AArch64 switch saves only x19-x30, sp, d8-d15)");
+	CHECK(main_kept && fib_kept,
+	      "FPCR rounding mode must travel with the context: main sees %s, fiber %s",
+	      rname(main_after[7]), rname(f.fib_seen[7]));
 	CHECK(read_fpcr_rmode() == 0 || saved != FE_TONEAREST,
 	      "FPCR.RMode %u after restoring to-nearest", read_fpcr_rmode());
 	stack_free(&st);
