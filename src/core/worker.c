@@ -10,7 +10,7 @@
 
 #include "fiber/guard.h"
 
-__thread struct coil__worker *coil__tls_worker;
+__thread struct coil__worker *coil__tls_worker __attribute__((tls_model("initial-exec")));
 
 _Noreturn void coil__panic(const char *fmt, ...)
 {

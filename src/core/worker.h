@@ -97,8 +97,10 @@ struct coil__worker {
 	bool shutting_down;		/* main is done: cancel what is left */
 };
 
-/* The worker running on this thread, or NULL. */
-extern __thread struct coil__worker *coil__tls_worker;
+/* The worker running on this thread, or NULL. initial-exec: one
+ * %fs-relative load even in libcoil.so, instead of a __tls_get_addr call. */
+extern __thread struct coil__worker *coil__tls_worker
+	__attribute__((tls_model("initial-exec")));
 
 /* The current fiber, or NULL outside a fiber. */
 static inline struct coil__fiber *coil__self(void)

@@ -9,8 +9,8 @@
  *
  * Implementations (chosen at configure time, COIL_CONTEXT):
  *   asm      switch_x86_64_sysv.S / switch_aarch64_aapcs.S: a few pushes and a
- *            stack swap; FPU control state (MXCSR + x87 CW on x86-64) travels
- *            with the fiber.
+ *            stack swap; FPU control state (MXCSR + x87 CW on x86-64, FPCR on
+ *            AArch64) travels with the fiber.
  *   ucontext context_ucontext.c: makecontext()/swapcontext() only to start a
  *            fiber, then _setjmp()/_longjmp(), which do not touch the signal
  *            mask, so a switch makes no syscall.
