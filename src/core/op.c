@@ -1,5 +1,10 @@
 /* Running one op on the calling fiber, and its completion. */
 #include <errno.h>
+#include <sys/uio.h>
+
+#ifdef COIL_HAVE_VALGRIND_H
+#include <valgrind/memcheck.h>
+#endif
 
 #include "core/op.h"
 #include "core/worker.h"
@@ -39,12 +44,63 @@ int coil__op_run(struct coil__op *op)
 	return op->res;
 }
 
+/* Memcheck cannot see the kernel write into buffers through io_uring: tell
+ * it what a completed op defined, or every byte received looks
+ * uninitialised. A few no-op instructions when not under Valgrind. */
+static void mark_defined(const struct coil__op *op, int res)
+{
+#ifdef COIL_HAVE_VALGRIND_H
+	if (res < 0)
+		return;
+	switch (op->code) {
+	case COIL__OP_RECV:
+	case COIL__OP_READ:
+		VALGRIND_MAKE_MEM_DEFINED(op->u.rw.buf, (size_t)res);
+		break;
+	case COIL__OP_READV:
+		for (int i = 0, left = res; i < op->u.vec.iovcnt && left > 0; i++) {
+			size_t n = op->u.vec.iov[i].iov_len < (size_t)left ? op->u.vec.iov[i].iov_len
+									    : (size_t)left;
+			VALGRIND_MAKE_MEM_DEFINED(op->u.vec.iov[i].iov_base, n);
+			left -= (int)n;
+		}
+		break;
+	case COIL__OP_RECVMSG: {
+		struct msghdr *m = op->u.msg.msg;
+		if (m->msg_iovlen > 0)
+			VALGRIND_MAKE_MEM_DEFINED(m->msg_iov[0].iov_base,
+						  (size_t)res < m->msg_iov[0].iov_len
+							  ? (size_t)res : m->msg_iov[0].iov_len);
+		if (m->msg_name)
+			VALGRIND_MAKE_MEM_DEFINED(m->msg_name, m->msg_namelen);
+		VALGRIND_MAKE_MEM_DEFINED(&m->msg_namelen, sizeof m->msg_namelen);
+		break;
+	}
+	case COIL__OP_ACCEPT:
+		if (op->u.accept.addrlen) {
+			VALGRIND_MAKE_MEM_DEFINED(op->u.accept.addrlen, sizeof(socklen_t));
+			VALGRIND_MAKE_MEM_DEFINED(op->u.accept.addr, *op->u.accept.addrlen);
+		}
+		break;
+	case COIL__OP_STATX:
+		VALGRIND_MAKE_MEM_DEFINED(op->u.statx.buf, sizeof *op->u.statx.buf);
+		break;
+	default:
+		break;
+	}
+#else
+	(void)op;
+	(void)res;
+#endif
+}
+
 void coil__op_complete(struct coil__worker *w, struct coil__op *op, int res)
 {
 	struct coil__fiber *f = op->fiber;
 	if (f->state != COIL__FIBER_PARKED || f->wait_op != op)
 		coil__panic("completion for an op its fiber is not waiting on (op %p)", (void *)op);
 	op->res = res;
+	mark_defined(op, res);
 	w->inflight--;
 	coil__wake(w, f);
 }
