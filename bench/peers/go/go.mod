@@ -1,0 +1,3 @@
+module coilbench/spawnjoin
+
+go 1.19
