@@ -64,10 +64,8 @@ struct coil__fiber *coil__fiber_alloc(struct coil__worker *w)
 
 void coil__fiber_release(struct coil__worker *w, struct coil__fiber *f)
 {
-	uint32_t index = f->index, gen = f->gen + 1;
-	memset(f, 0, sizeof *f);
-	f->index = index;
-	f->gen = gen ? gen : 1; /* a handle is never 0 */
+	/* The other fields are set afresh by coil__spawn_fiber. */
+	f->gen = f->gen + 1 ? f->gen + 1 : 1; /* a handle is never 0 */
 	f->state = COIL__FIBER_FREE;
 	f->next = w->free_fibers;
 	w->free_fibers = f;
@@ -97,10 +95,18 @@ int coil__spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, voi
 		return -ENOMEM;
 	f->fn = fn;
 	f->arg = arg;
+	f->result = NULL;
+	f->stack = NULL;
 	f->stack_size = stack_size;
 	f->detached = detached;
 	/* Anything spawned while the runtime winds down starts cancelled. */
 	f->cancelled = w->shutting_down;
+	f->no_stack = false;
+	f->started = false;
+	f->wait = COIL__WAIT_NONE;
+	f->joiner = NULL;
+	f->wait_op = NULL;
+	f->wait_task = NULL;
 	w->live++;
 	if (!detached && w->main)
 		w->attached_live++;

@@ -70,12 +70,6 @@ const char *coil_backend_name(void)
 
 /* ---- running fibers ----------------------------------------------------- */
 
-void coil__wake(struct coil__worker *w, struct coil__fiber *f)
-{
-	f->state = COIL__FIBER_RUNNABLE;
-	coil__queue_push(&w->runq, f);
-}
-
 bool coil__queue_remove(struct coil__fiber_queue *q, struct coil__fiber *f)
 {
 	struct coil__fiber *prev = NULL;
@@ -128,11 +122,27 @@ static bool fiber_prepare(struct coil__worker *w, struct coil__fiber *f)
 	return true;
 }
 
-/* Leave `self` (already queued or parked) for the next fiber of this turn,
- * or for the scheduler when the turn's batch is used up. */
+static void release_finished(struct coil__worker *w);
+
+/* Whether the next turn can start right here, on a fiber, instead of on the
+ * scheduler: with no op in flight the scheduler would not poll the backend
+ * (nothing to submit or reap), so going through it only costs two switches.
+ * It must still run when main is done (to wind the runtime down). */
+static inline bool turn_in_place(struct coil__worker *w)
+{
+	return w->inflight == 0 && w->runq.len > 0 && w->main->state != COIL__FIBER_DONE;
+}
+
+/* Leave `self` (already queued, parked or finished) for the next fiber of
+ * this turn, or for the scheduler when the turn's batch is used up. */
 static void switch_away(struct coil__worker *w, struct coil__fiber *self, bool ends)
 {
-	while (w->batch > 0) {
+	for (;;) {
+		if (w->batch == 0) {
+			if (!turn_in_place(w))
+				break;
+			w->batch = w->runq.len;
+		}
 		struct coil__fiber *next = coil__queue_pop(&w->runq);
 		w->batch--;
 		if (next == self) {
@@ -145,11 +155,13 @@ static void switch_away(struct coil__worker *w, struct coil__fiber *self, bool e
 		w->current = next;
 		coil__exec_switch(&self->exec, &next->exec, ends);
 		w->current = self;
+		release_finished(w);
 		return;
 	}
 	w->current = NULL;
 	coil__exec_switch(&self->exec, &w->sched, ends);
 	w->current = self;
+	release_finished(w);
 }
 
 void coil__park(struct coil__worker *w)
@@ -175,19 +187,19 @@ void coil__fiber_entry(void *arg)
 	struct coil__fiber *f = arg;
 	struct coil__worker *w = coil__tls_worker;
 	coil__exec_started(&w->sched);
+	release_finished(w);
 	f->result = f->fn(f->arg);
 	fiber_finished(w, f);
-	/* The scheduler frees this stack; we must be off it first. */
+	/* Whoever runs next frees this stack: we must be off it first. */
 	w->finished = f;
-	w->current = NULL;
-	coil__exec_switch(&f->exec, &w->sched, true);
+	switch_away(w, f, true);
 	coil__panic("a finished fiber was resumed");
 }
 
 static void release_finished(struct coil__worker *w)
 {
 	struct coil__fiber *f = w->finished;
-	if (!f)
+	if (__builtin_expect(!f, 1))
 		return;
 	w->finished = NULL;
 	coil__stack_put(&w->stacks, f->stack);

@@ -112,8 +112,6 @@ static inline struct coil__fiber *coil__self(void)
 /* Park the current fiber (its wait fields already set) and run something
  * else; returns when it is made runnable again. */
 void coil__park(struct coil__worker *w);
-/* Make a parked fiber runnable (appends to the run queue). */
-void coil__wake(struct coil__worker *w, struct coil__fiber *f);
 
 /* A task's handle: (gen << 32) | index; gen is never 0, so neither is it. */
 uint64_t coil__task_id(const struct coil__fiber *f);
@@ -151,6 +149,13 @@ static inline struct coil__fiber *coil__queue_pop(struct coil__fiber_queue *q)
 		f->next = NULL;
 	}
 	return f;
+}
+
+/* Make a parked (or new) fiber runnable: append it to the run queue. */
+static inline void coil__wake(struct coil__worker *w, struct coil__fiber *f)
+{
+	f->state = COIL__FIBER_RUNNABLE;
+	coil__queue_push(&w->runq, f);
 }
 
 /* Remove f from q (O(n); only for cancelling a room waiter). */
