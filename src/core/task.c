@@ -87,12 +87,19 @@ void coil__fibers_free_all(struct coil__worker *w)
 	w->free_fibers = NULL;
 }
 
-int coil__spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, void *arg,
-		      bool detached, struct coil__fiber **out)
+/* Inlined into both spawn calls: spawn is on the hot path of every
+ * short-lived task. */
+static inline __attribute__((always_inline)) int
+spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, void *arg, bool detached,
+	    struct coil__fiber **out)
 {
-	struct coil__fiber *f = coil__fiber_alloc(w);
-	if (!f)
+	struct coil__fiber *f = w->free_fibers;
+	if (__builtin_expect(f != NULL, 1)) {
+		w->free_fibers = f->next;
+		f->next = NULL;
+	} else if (!(f = coil__fiber_alloc(w))) {
 		return -ENOMEM;
+	}
 	f->fn = fn;
 	f->arg = arg;
 	f->result = NULL;
@@ -115,6 +122,12 @@ int coil__spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, voi
 	return 0;
 }
 
+int coil__spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, void *arg,
+		      bool detached, struct coil__fiber **out)
+{
+	return spawn_fiber(w, stack_size, fn, arg, detached, out);
+}
+
 int coil_task_spawn_ex(coil_task *out, const struct coil_task_opts *opts, coil_fn fn,
 		       void *arg)
 {
@@ -130,7 +143,7 @@ int coil_task_spawn_ex(coil_task *out, const struct coil_task_opts *opts, coil_f
 		size = coil__stack_round(opts->stack_size);
 	}
 	struct coil__fiber *f;
-	int r = coil__spawn_fiber(w, size, fn, arg, out == NULL, &f);
+	int r = spawn_fiber(w, size, fn, arg, out == NULL, &f);
 	if (r < 0)
 		return r;
 	if (out)
@@ -140,7 +153,18 @@ int coil_task_spawn_ex(coil_task *out, const struct coil_task_opts *opts, coil_f
 
 int coil_task_spawn(coil_task *out, coil_fn fn, void *arg)
 {
-	return coil_task_spawn_ex(out, NULL, fn, arg);
+	struct coil__worker *w = coil__tls_worker;
+	if (!w || !w->current)
+		return -EPERM;
+	if (!fn)
+		return -EINVAL;
+	struct coil__fiber *f;
+	int r = spawn_fiber(w, w->stacks.size, fn, arg, out == NULL, &f);
+	if (r < 0)
+		return r;
+	if (out)
+		*out = coil__task_id(f);
+	return 0;
 }
 
 int coil_task_join(coil_task t, void **result)
