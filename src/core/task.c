@@ -114,6 +114,7 @@ spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, void *arg, bo
 	f->joiner = NULL;
 	f->wait_op = NULL;
 	f->wait_task = NULL;
+	f->wait_waiter = NULL;
 	w->live++;
 	if (!detached && w->main)
 		w->attached_live++;
@@ -246,6 +247,14 @@ void coil__fiber_cancel(struct coil__worker *w, struct coil__fiber *f)
 		f->wait = COIL__WAIT_NONE;
 		coil__wake(w, f);
 		break;
+	case COIL__WAIT_WAITER: {
+		struct coil__waiter *wt = f->wait_waiter;
+		wt->cancel(wt);
+		f->wait = COIL__WAIT_NONE;
+		wt->result = -ECANCELED;
+		coil__wake(w, f);
+		break;
+	}
 	default:
 		break;
 	}
@@ -275,4 +284,32 @@ coil_task coil_task_current(void)
 {
 	struct coil__fiber *f = coil__self();
 	return f ? coil__task_id(f) : 0;
+}
+
+int coil__waiter_park(struct coil__waiter *wt)
+{
+	struct coil__worker *w = coil__tls_worker;
+	struct coil__fiber *self = w ? w->current : NULL;
+	if (!self || self->cancelled) {
+		wt->cancel(wt);
+		return self ? -ECANCELED : -EPERM;
+	}
+	wt->fiber = self;
+	self->wait = COIL__WAIT_WAITER;
+	self->wait_waiter = wt;
+	coil__park(w);
+	self->wait = COIL__WAIT_NONE;
+	self->wait_waiter = NULL;
+	return wt->result;
+}
+
+void coil__waiter_wake(struct coil__waiter *wt, int result)
+{
+	struct coil__worker *w = coil__tls_worker;
+	struct coil__fiber *f = wt->fiber;
+	if (f->state != COIL__FIBER_PARKED || f->wait_waiter != wt)
+		coil__panic("waking a waiter that is not parked");
+	wt->result = result;
+	f->wait = COIL__WAIT_NONE;
+	coil__wake(w, f);
 }

@@ -22,6 +22,7 @@
 #include "coil/runtime.h"
 #include "core/backend.h"
 #include "core/op.h"
+#include "core/wait.h"
 #include "fiber/exec.h"
 #include "fiber/stack.h"
 
@@ -38,6 +39,7 @@ enum coil__wait {
 	COIL__WAIT_OP,		/* wait_op is in flight */
 	COIL__WAIT_ROOM,	/* in w->room_waiters: the backend had no room */
 	COIL__WAIT_JOIN,	/* wait_task is the task being joined */
+	COIL__WAIT_WAITER,	/* wait_waiter: parked on a core object (wait.h) */
 };
 
 struct coil__fiber {
@@ -59,6 +61,7 @@ struct coil__fiber {
 	struct coil__fiber *joiner;	/* fiber parked joining this one */
 	struct coil__op *wait_op;	/* COIL__WAIT_OP */
 	struct coil__fiber *wait_task;	/* COIL__WAIT_JOIN */
+	struct coil__waiter *wait_waiter; /* COIL__WAIT_WAITER */
 };
 
 #define COIL__FIBER_CHUNK 256
