@@ -89,7 +89,12 @@ static void *room_waiter_cancel_main(void *arg)
 	ck_assert_int_eq(coil_task_cancel(c), 0);
 	void *res;
 	ck_assert_int_eq(coil_task_join(c, &res), 0);
-	ck_assert_int_eq((int)(intptr_t)res, -ECANCELED);
+	/* Only io_uring bounds the ops in flight (by its CQ size); the
+	 * readiness backends have no such bound, so there c simply slept. */
+	if (strcmp(coil_backend_name(), "io_uring") == 0)
+		ck_assert_int_eq((int)(intptr_t)res, -ECANCELED);
+	else
+		ck_assert_int_eq((int)(intptr_t)res, 0);
 	ck_assert_int_eq(coil_task_cancel(a), 0);
 	ck_assert_int_eq(coil_task_cancel(b), 0);
 	ck_assert_int_eq(coil_task_join(a, &res), 0);

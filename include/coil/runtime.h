@@ -38,6 +38,19 @@ struct coil_config {
 	 * bounds the operations in flight: a fiber that would exceed it waits
 	 * for a slot. Default 4096, maximum 65536. */
 	unsigned cq_entries;
+	/* The I/O backend: "uring", "epoll", "poll" or "kqueue"; NULL takes
+	 * $COIL_BACKEND, else io_uring. When the default (io_uring) cannot be
+	 * set up (ENOSYS, EPERM from seccomp or kernel.io_uring_disabled, a
+	 * kernel lacking an op coil needs), coil falls back to epoll, else
+	 * poll, and says so in one line on stderr. A backend asked for by name
+	 * is not replaced: coil_run returns its error. */
+	const char *backend;
+	/* Do not print the fallback line (also: $COIL_QUIET=1). */
+	bool quiet_fallback;
+	/* Threads of the blocking pool, which runs file operations on the
+	 * readiness backends and host-name lookups on all backends. Started on
+	 * demand. Default 4, 1..256. */
+	unsigned pool_threads;
 	/* When the main fiber returns, wait for its non-detached children to
 	 * finish (true, the default) or cancel them (false). Detached fibers
 	 * still running then are always cancelled, and the runtime waits for
@@ -61,6 +74,7 @@ COIL_API void coil_config_init(struct coil_config *cfg);
  *   -EINVAL  fn is NULL or a cfg field is out of range
  *   -EBUSY   a runtime is already running on this thread
  *   -ENOMEM  no memory for the runtime or the main fiber's stack
+ *   -ENOTSUP the backend asked for is not built into this libcoil
  *   -EDEADLK every fiber is parked on something that no event can wake
  *            (for example two fibers joining each other); they are left
  *            unfinished and the runtime is torn down
@@ -70,7 +84,7 @@ COIL_API int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg,
 		      void **result);
 
 /* The name of the I/O backend of the runtime running on this thread
- * ("io_uring"), or NULL when called outside a runtime. */
+ * ("io_uring", "epoll", "poll" or "kqueue"), or NULL outside a runtime. */
 COIL_API const char *coil_backend_name(void);
 
 #ifdef __cplusplus

@@ -7,9 +7,9 @@
  * a try / wait-for-readiness / retry loop, a timer heap and a thread pool.
  *
  * Rules for a backend:
- *   - submit() never blocks and never completes the op synchronously: the
- *     completion comes from poll(), so the fiber always parks and resumes
- *     in the same way (and in a well-defined order).
+ *   - submit() never blocks. It may finish the op at once (a readiness
+ *     backend whose first try succeeded: no wait, no switch) and say so with
+ *     COIL__SUBMIT_DONE; otherwise the completion comes from poll().
  *   - cancel() only asks; the op still completes exactly once, through its
  *     own completion, with -ECANCELED or its real result if that came first.
  *   - poll() is the only place the worker blocks.
@@ -32,8 +32,10 @@ struct coil__backend {
 	int (*init)(struct coil__worker *w, const struct coil_config *cfg);
 	/* Tear down. Called only when no op is in flight. */
 	void (*fini)(struct coil__worker *w);
-	/* Start op (op->gen is set). 0, or -EAGAIN when the backend has no room
-	 * right now: core parks the fiber and tries again after a poll(). */
+	/* Start op (op->gen is set). 0: in flight, it completes through
+	 * coil__op_complete() later; COIL__SUBMIT_DONE: finished now, op->res
+	 * holds the result; -EAGAIN: no room right now (core parks the fiber
+	 * and tries again after a poll()). */
 	int (*submit)(struct coil__worker *w, struct coil__op *op);
 	/* Ask op, which is in flight, to finish early with -ECANCELED. */
 	void (*cancel)(struct coil__worker *w, struct coil__op *op);
@@ -42,11 +44,23 @@ struct coil__backend {
 	 * one is in flight). Returns the number of ops completed, or -errno:
 	 * -EINTR is harmless, anything else is fatal for the runtime. */
 	int (*poll)(struct coil__worker *w, bool block);
+	/* Optional: coil made fd (a socket) outside any op; forget whatever
+	 * was known of an earlier fd with the same number. */
+	void (*fd_opened)(struct coil__worker *w, int fd);
 };
+
+/* Tell the running worker's backend that coil made fd (no-op outside a
+ * runtime or when the backend keeps no per-fd state). */
+void coil__fd_opened(int fd);
+
+#define COIL__SUBMIT_DONE 1
 
 /* The backend reports op's result; core makes its fiber runnable. */
 void coil__op_complete(struct coil__worker *w, struct coil__op *op, int res);
 
 extern const struct coil__backend coil__backend_uring;
+extern const struct coil__backend coil__backend_epoll;
+extern const struct coil__backend coil__backend_poll;
+extern const struct coil__backend coil__backend_kqueue;
 
 #endif

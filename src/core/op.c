@@ -9,6 +9,8 @@
 #include "core/op.h"
 #include "core/worker.h"
 
+#define COIL__INLINE_BUDGET 64
+
 int coil__op_run(struct coil__op *op)
 {
 	struct coil__worker *w = coil__tls_worker;
@@ -28,6 +30,18 @@ int coil__op_run(struct coil__op *op)
 			int r = w->backend->submit(w, op);
 			if (r == 0)
 				break;
+			if (r == COIL__SUBMIT_DONE) {
+				/* Done without waiting (a readiness backend's
+				 * first try). A fiber that never waits must
+				 * still let the others run: after a budget of
+				 * such ops, it yields (Tokio: 128 ops). */
+				if (++self->inline_streak >= COIL__INLINE_BUDGET) {
+					self->inline_streak = 0;
+					coil__wake(w, self);
+					coil__park_queued(w);
+				}
+				return op->res;
+			}
 			if (r != -EAGAIN)
 				return r;
 		}
@@ -41,6 +55,7 @@ int coil__op_run(struct coil__op *op)
 	coil__park(w);
 	self->wait = COIL__WAIT_NONE;
 	self->wait_op = NULL;
+	self->inline_streak = 0;
 	return op->res;
 }
 
@@ -103,4 +118,11 @@ void coil__op_complete(struct coil__worker *w, struct coil__op *op, int res)
 	mark_defined(op, res);
 	w->inflight--;
 	coil__wake(w, f);
+}
+
+void coil__fd_opened(int fd)
+{
+	struct coil__worker *w = coil__tls_worker;
+	if (w && w->backend->fd_opened)
+		w->backend->fd_opened(w, fd);
 }

@@ -33,6 +33,7 @@ enum coil__opcode {
 	COIL__OP_OPENAT,	/* fd = dirfd, u.open, flags = O_* */
 	COIL__OP_FSYNC,		/* fd, flags = 0 or IORING_FSYNC_DATASYNC's meaning */
 	COIL__OP_STATX,		/* fd = dirfd, u.statx, flags = AT_* */
+	COIL__OP_RESOLVE,	/* u.resolve: host name -> address (blocking pool) */
 	COIL__OP_COUNT
 };
 
@@ -50,6 +51,12 @@ struct coil__op {
 	uint8_t backend_state;	/* the backend's own bookkeeping */
 	uint16_t gen;		/* tags the backend's reference to this op */
 	int32_t res;		/* the completion: >= 0 or -errno */
+	/* Where the backend or the blocking pool keeps the op while it is in
+	 * flight: list links, a timer-heap slot, the fd's generation. */
+	struct coil__op *link_prev, *link_next;
+	uint32_t heap_index;
+	uint32_t fd_gen;
+	uint8_t pool_state;	/* blocking pool: 1 queued, 2 running (under its lock) */
 	int fd;
 	uint32_t flags;
 	int64_t off;
@@ -63,6 +70,13 @@ struct coil__op {
 		struct { const char *path; mode_t mode; } open;
 		struct { const char *path; unsigned mask; struct statx *buf; } statx;
 		struct { int64_t deadline; struct __kernel_timespec ts; } timeout;
+		struct {
+			const char *host;
+			uint16_t port;
+			int socktype;			/* SOCK_STREAM, SOCK_DGRAM */
+			struct sockaddr_storage *addr;	/* out */
+			socklen_t *addrlen;		/* out */
+		} resolve;
 	} u;
 };
 
@@ -70,5 +84,10 @@ struct coil__op {
  * completes, return its result. Returns -ECANCELED without submitting if the
  * task is cancelled, -EPERM outside a runtime. */
 int coil__op_run(struct coil__op *op);
+
+/* Do op the blocking way, on the calling thread: the blocking pool's work
+ * (files on the readiness backends, host names everywhere). Returns the
+ * result as the op would complete: >= 0 or -errno. */
+int coil__op_do_blocking(struct coil__op *op);
 
 #endif

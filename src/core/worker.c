@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pool.h"
 #include "fiber/guard.h"
 
 __thread struct coil__worker *coil__tls_worker __attribute__((tls_model("initial-exec")));
@@ -33,6 +34,7 @@ void coil_config_init(struct coil_config *cfg)
 	cfg->sq_entries = 256;
 	cfg->cq_entries = 4096;
 	cfg->join_children = true;
+	cfg->pool_threads = 4;
 }
 
 static int config_check(const struct coil_config *c)
@@ -43,23 +45,77 @@ static int config_check(const struct coil_config *c)
 		return -EINVAL;
 	if (c->cq_entries < 2 * c->sq_entries || c->cq_entries > 65536)
 		return -EINVAL;
+	if (c->pool_threads < 1 || c->pool_threads > 256)
+		return -EINVAL;
 	return 0;
 }
 
-/* COIL_BACKEND chooses the backend; only io_uring exists so far. */
-static int choose_backend(const struct coil__backend **out)
+static const struct coil__backend *backend_by_name(const char *name)
 {
-	const char *want = getenv("COIL_BACKEND");
-	if (!want || !*want || !strcmp(want, "uring") || !strcmp(want, "io_uring")) {
-		*out = &coil__backend_uring;
-		return 0;
+	if (!strcmp(name, "uring") || !strcmp(name, "io_uring"))
+		return &coil__backend_uring;
+	if (!strcmp(name, "epoll"))
+		return &coil__backend_epoll;
+	if (!strcmp(name, "poll"))
+		return &coil__backend_poll;
+	if (!strcmp(name, "kqueue"))
+		return &coil__backend_kqueue;
+	return NULL;
+}
+
+/* Set up the backend the config or $COIL_BACKEND names, else io_uring with
+ * the documented fallback. */
+static int start_backend(struct coil__worker *w, const struct coil_config *c)
+{
+	const char *want = c->backend;
+	if (!want || !*want)
+		want = getenv("COIL_BACKEND");
+	if (want && *want) {
+		const struct coil__backend *b = backend_by_name(want);
+		if (!b || !b->init) {
+			bool known = b != NULL;
+			fprintf(stderr, "coil: %s backend \"%s\"\n",
+				known ? "this libcoil has no" : "unknown", want);
+			return known ? -ENOTSUP : -EINVAL;
+		}
+		w->backend = b;
+		return b->init(w, c);
 	}
-	if (!strcmp(want, "epoll") || !strcmp(want, "poll") || !strcmp(want, "kqueue")) {
-		fprintf(stderr, "coil: COIL_BACKEND=%s is not built in this version\n", want);
-		return -ENOTSUP;
+	w->backend = &coil__backend_uring;
+	int r = w->backend->init(w, c);
+	if (r == 0 || r == -ENOMEM || r == -EMFILE || r == -ENFILE)
+		return r;
+	/* io_uring is missing, forbidden or too old: same program, readiness
+	 * model. */
+	const struct coil__backend *fallbacks[] = {&coil__backend_epoll, &coil__backend_poll};
+	for (size_t i = 0; i < sizeof fallbacks / sizeof fallbacks[0]; i++) {
+		w->backend = fallbacks[i];
+		if (w->backend->init && w->backend->init(w, c) == 0) {
+			const char *quiet = getenv("COIL_QUIET");
+			if (!c->quiet_fallback && !(quiet && *quiet && strcmp(quiet, "0")))
+				fprintf(stderr, "coil: io_uring unavailable (%s); using %s\n",
+					strerror(-r), w->backend->name);
+			return 0;
+		}
 	}
-	fprintf(stderr, "coil: unknown COIL_BACKEND=%s (uring, epoll, poll, kqueue)\n", want);
-	return -EINVAL;
+	return r;
+}
+
+int coil__worker_pool(struct coil__worker *w, struct coil__pool **out)
+{
+	if (!w->pool) {
+		struct coil__pool *pool = malloc(sizeof *pool);
+		if (!pool)
+			return -ENOMEM;
+		int r = coil__pool_init(pool, w->cfg.pool_threads);
+		if (r < 0) {
+			free(pool);
+			return r;
+		}
+		w->pool = pool;
+	}
+	*out = w->pool;
+	return 0;
 }
 
 const char *coil_backend_name(void)
@@ -176,10 +232,14 @@ int coil_task_yield(void)
 	struct coil__worker *w = coil__tls_worker;
 	if (!w || !w->current)
 		return -EPERM;
-	struct coil__fiber *self = w->current;
-	coil__wake(w, self);
-	switch_away(w, self, false);
+	coil__wake(w, w->current);
+	coil__park_queued(w);
 	return 0;
+}
+
+void coil__park_queued(struct coil__worker *w)
+{
+	switch_away(w, w->current, false);
 }
 
 void coil__fiber_entry(void *arg)
@@ -297,10 +357,7 @@ int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg, void **result
 		return -ENOMEM;
 	w->cfg = c;
 	coil__stack_pool_init(&w->stacks, c.stack_size, c.stack_cache);
-	r = choose_backend(&w->backend);
-	if (r < 0)
-		goto out_free;
-	r = w->backend->init(w, &c);
+	r = start_backend(w, &c);
 	if (r < 0)
 		goto out_free;
 	r = coil__guard_thread_start(guard_lookup, w);
@@ -327,6 +384,10 @@ out_backend:
 	if (w->inflight == 0)
 		coil__fibers_free_all(w);
 	w->backend->fini(w);
+	if (w->pool && w->pool->outstanding == 0) {
+		coil__pool_fini(w->pool);
+		free(w->pool);
+	}
 	coil__stack_pool_fini(&w->stacks);
 	free(w->chunks);
 out_free:

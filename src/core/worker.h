@@ -58,6 +58,7 @@ struct coil__fiber {
 	bool cancelled;
 	bool no_stack;			/* finished without running: no stack */
 	bool started;
+	uint8_t inline_streak;		/* ops finished at submit since it last parked */
 	struct coil__fiber *joiner;	/* fiber parked joining this one */
 	struct coil__op *wait_op;	/* COIL__WAIT_OP */
 	struct coil__fiber *wait_task;	/* COIL__WAIT_JOIN */
@@ -92,6 +93,7 @@ struct coil__worker {
 
 	const struct coil__backend *backend;
 	void *backend_data;
+	struct coil__pool *pool;	/* the blocking pool, made on first use */
 	size_t inflight;		/* ops submitted and not completed */
 	size_t inflight_max;		/* 0: no limit */
 	uint16_t op_gen;
@@ -115,6 +117,8 @@ static inline struct coil__fiber *coil__self(void)
 /* Park the current fiber (its wait fields already set) and run something
  * else; returns when it is made runnable again. */
 void coil__park(struct coil__worker *w);
+/* The same for a current fiber already put back in the run queue (yield). */
+void coil__park_queued(struct coil__worker *w);
 
 /* A task's handle: (gen << 32) | index; gen is never 0, so neither is it. */
 uint64_t coil__task_id(const struct coil__fiber *f);
@@ -163,6 +167,10 @@ static inline void coil__wake(struct coil__worker *w, struct coil__fiber *f)
 
 /* Remove f from q (O(n); only for cancelling a room waiter). */
 bool coil__queue_remove(struct coil__fiber_queue *q, struct coil__fiber *f);
+
+/* The worker's blocking pool, made on first use. Returns 0 or -errno. */
+struct coil__pool;
+int coil__worker_pool(struct coil__worker *w, struct coil__pool **out);
 
 /* Abort with a message: a broken internal invariant, never an I/O error. */
 _Noreturn void coil__panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

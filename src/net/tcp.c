@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "coil/net.h"
+#include "core/backend.h"
 #include "core/op.h"
 #include "net/sock.h"
 
@@ -18,6 +19,7 @@ static int listen_on(const struct sockaddr *sa, socklen_t len, int backlog, unsi
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	coil__fd_opened(fd);
 	int one = 1;
 	if (sa->sa_family != AF_UNIX &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
@@ -71,6 +73,7 @@ static int connect_to(const struct sockaddr *sa, socklen_t len)
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	coil__fd_opened(fd);
 	struct coil__op op = {.code = COIL__OP_CONNECT, .fd = fd};
 	op.u.connect.addr = sa;
 	op.u.connect.addrlen = len;

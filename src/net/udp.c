@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "coil/net.h"
+#include "core/backend.h"
 #include "core/op.h"
 #include "net/sock.h"
 
@@ -17,6 +18,7 @@ int coil_udp_bind(const char *addr, uint16_t port)
 	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	coil__fd_opened(fd);
 	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) != 0) {
 		int err = errno;
 		close(fd);

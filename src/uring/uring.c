@@ -15,18 +15,25 @@
  */
 #include <errno.h>
 #include <liburing.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "core/backend.h"
+#include "core/pool.h"
 #include "core/worker.h"
 
 struct uring {
 	struct io_uring ring;
 	unsigned setup_flags;
+	bool pool_armed;	/* a POLL_ADD on the blocking pool's notify fd is in flight */
 };
+
+/* user_data of our own POLL_ADD on the pool's notify fd (ops are 8-aligned,
+ * 0 is a cancel's completion). */
+#define UD_POOL 1
 
 #define TAG_SHIFT 48
 #define PTR_MASK ((UINT64_C(1) << TAG_SHIFT) - 1)
@@ -159,6 +166,9 @@ static const struct {
 	[COIL__OP_OPENAT] = {prep_openat, IORING_OP_OPENAT},
 	[COIL__OP_FSYNC] = {prep_fsync, IORING_OP_FSYNC},
 	[COIL__OP_STATX] = {prep_statx, IORING_OP_STATX},
+	/* No opcode resolves names: the blocking pool does, and a POLL_ADD on
+	 * its notify fd tells us when. */
+	[COIL__OP_RESOLVE] = {NULL, IORING_OP_POLL_ADD},
 };
 
 /* ---- set-up ------------------------------------------------------------- */
@@ -236,6 +246,8 @@ static void uring_fini(struct coil__worker *w)
 
 /* ---- completions -------------------------------------------------------- */
 
+static void arm_pool(struct coil__worker *w, struct uring *u);
+
 static int reap(struct coil__worker *w, struct uring *u)
 {
 	unsigned head, seen = 0;
@@ -246,6 +258,11 @@ static int reap(struct coil__worker *w, struct uring *u)
 		uint64_t ud = cqe->user_data;
 		if (ud == 0)
 			continue; /* a cancel request's own completion */
+		if (ud == UD_POOL) {
+			u->pool_armed = false;
+			completed += coil__pool_reap(w->pool, w, NULL, NULL);
+			continue;
+		}
 		struct coil__op *op = (struct coil__op *)(uintptr_t)(ud & PTR_MASK);
 		if (op->gen != (uint16_t)(ud >> TAG_SHIFT))
 			coil__panic("io_uring: stale completion (op %p gen %u, cqe gen %u)",
@@ -254,6 +271,8 @@ static int reap(struct coil__worker *w, struct uring *u)
 		completed++;
 	}
 	io_uring_cq_advance(&u->ring, seen);
+	if (w->pool && w->pool->outstanding && !u->pool_armed)
+		arm_pool(w, u);
 	return completed;
 }
 
@@ -293,9 +312,28 @@ static struct io_uring_sqe *get_sqe(struct uring *u)
 	return io_uring_get_sqe(&u->ring);
 }
 
+static void arm_pool(struct coil__worker *w, struct uring *u)
+{
+	struct io_uring_sqe *sqe = get_sqe(u);
+	if (!sqe)
+		return; /* the next reap tries again */
+	io_uring_prep_poll_add(sqe, w->pool->notify_fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, UD_POOL);
+	u->pool_armed = true;
+}
+
 static int uring_submit(struct coil__worker *w, struct coil__op *op)
 {
 	struct uring *u = w->backend_data;
+	if (op->code == COIL__OP_RESOLVE) {
+		struct coil__pool *pool;
+		int r = coil__worker_pool(w, &pool);
+		if (r == 0)
+			r = coil__pool_submit(pool, op);
+		if (r == 0 && !u->pool_armed)
+			arm_pool(w, u);
+		return r;
+	}
 	if ((uintptr_t)op & ~(uintptr_t)PTR_MASK)
 		coil__panic("op address %p does not fit the user_data tag", (void *)op);
 	struct io_uring_sqe *sqe = get_sqe(u);
@@ -310,6 +348,11 @@ static void uring_cancel(struct coil__worker *w, struct coil__op *op)
 {
 	struct uring *u = w->backend_data;
 	struct io_uring_sqe *sqe;
+	if (op->code == COIL__OP_RESOLVE) {
+		if (coil__pool_cancel(w->pool, op))
+			coil__op_complete(w, op, -ECANCELED);
+		return;
+	}
 	/* A cancel must not be lost: if the kernel takes no SQE now, reap
 	 * until it does (the op may even complete meanwhile). */
 	while (!(sqe = get_sqe(u))) {
