@@ -272,11 +272,14 @@ static void *bad_addr_main(void *arg)
 					  "::1::2", "127.0.0.1 "};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ck_assert_msg(coil_tcp_listen(bad[i], 0, 0, 0) == -EINVAL, "listen(\"%s\")", bad[i]);
-		ck_assert_msg(coil_tcp_connect(bad[i], 80) == -EINVAL, "connect(\"%s\")", bad[i]);
 		ck_assert_msg(coil_udp_bind(bad[i], 0) < 0, "udp_bind(\"%s\")", bad[i]);
 	}
 	ck_assert_int_eq(coil_tcp_listen(NULL, 0, 0, 0), -EINVAL);
+	/* connect takes names too (resolved on the pool; see test_net), so
+	 * only the empty and NULL hosts are invalid there: the rest would
+	 * ask the name service. */
 	ck_assert_int_eq(coil_tcp_connect(NULL, 80), -EINVAL);
+	ck_assert_int_eq(coil_tcp_connect("", 80), -EINVAL);
 	/* unknown flag bits */
 	ck_assert_int_eq(coil_tcp_listen("127.0.0.1", 0, 0, 0x80u), -EINVAL);
 	ck_assert_int_eq(coil_tcp_listen("127.0.0.1", 0, 0, ~0u), -EINVAL);

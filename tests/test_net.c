@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -813,6 +814,62 @@ static void *udp_main(void *arg)
 	return NULL;
 }
 
+/* ---- connect by name ---------------------------------------------------------------- */
+
+struct by_name {
+	int lfd;
+	char addr[64];
+};
+
+static void *accept_one_echo_byte(void *arg)
+{
+	int fd = coil_tcp_accept(*(int *)arg, NULL, NULL);
+	if (fd < 0)
+		return (void *)(intptr_t)fd;
+	char c;
+	if (coil_sock_read_exact(fd, &c, 1) == 1)
+		coil_sock_write_all(fd, &c, 1);
+	coil_close(fd);
+	return NULL;
+}
+
+static void *connect_by_name_main(void *arg)
+{
+	struct by_name *bn = arg;
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, accept_one_echo_byte, &bn->lfd), 0);
+	int fd = coil_tcp_connect("localhost", (uint16_t)coil_sock_port(bn->lfd));
+	ck_assert_msg(fd >= 0, "connect(\"localhost\") = %d (listener on %s)", fd, bn->addr);
+	char c = 'k', back = 0;
+	ck_assert_int_eq(coil_sock_write_all(fd, &c, 1), 1);
+	ck_assert_int_eq(coil_sock_read_exact(fd, &back, 1), 1);
+	ck_assert_int_eq(back, 'k');
+	coil_close(fd);
+	void *res = (void *)1;
+	ck_assert_int_eq(coil_task_join(t, &res), 0);
+	ck_assert_ptr_null(res);
+	coil_close(bn->lfd);
+	return NULL;
+}
+
+/* "localhost" is resolved (on the blocking pool, on every backend) to the
+ * loopback address getaddrinfo gives first: listen exactly there. No other
+ * name is looked up: the tests never ask a name server. */
+START_TEST(connect_resolves_localhost)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG}, *res;
+	ck_assert_int_eq(getaddrinfo("localhost", "1", &hints, &res), 0);
+	struct by_name bn;
+	void *a = res->ai_family == AF_INET6 ? (void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+					      : (void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+	ck_assert_ptr_nonnull(inet_ntop(res->ai_family, a, bn.addr, sizeof bn.addr));
+	freeaddrinfo(res);
+	bn.lfd = coil_tcp_listen(bn.addr, 0, 16, 0);
+	ck_assert_msg(bn.lfd >= 0, "listen on %s: %d", bn.addr, bn.lfd);
+	coil_test_run(connect_by_name_main, &bn);
+}
+END_TEST
+
 START_TEST(udp_sendto_recvfrom_round_trip_reports_sender)
 {
 	coil_test_run(udp_main, NULL);
@@ -902,6 +959,7 @@ static Suite *net_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, udp_sendto_recvfrom_round_trip_reports_sender);
 	tcase_add_test(tc, unix_stream_echo);
+	tcase_add_test(tc, connect_resolves_localhost);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -44,8 +44,12 @@ COIL_API int coil_tcp_accept(int listen_fd, struct sockaddr *peer,
 			     socklen_t *peer_len);
 
 /*
- * Connect to a numeric IPv4 or IPv6 address and port.
- * Returns the connected fd, or -EINVAL (addr not numeric), -ECONNREFUSED,
+ * Connect to a host and port. host is a numeric IPv4 or IPv6 address, or a
+ * name ("localhost"): names are resolved with getaddrinfo on the runtime's
+ * blocking pool (the fiber parks, the thread does not), on every backend,
+ * and the first address returned is used.
+ * Returns the connected fd, or -EINVAL (host NULL or empty), -ENOENT (no
+ * such name), -EAGAIN (name service temporarily failing), -ECONNREFUSED,
  * -ETIMEDOUT, -ENETUNREACH, -ECANCELED, -EPERM (outside a runtime)...
  */
 COIL_API int coil_tcp_connect(const char *addr, uint16_t port);

@@ -87,10 +87,24 @@ static int connect_to(const struct sockaddr *sa, socklen_t len)
 
 int coil_tcp_connect(const char *addr, uint16_t port)
 {
+	if (!addr || !*addr)
+		return -EINVAL;
 	struct sockaddr_storage ss;
 	int len = coil__addr_parse(addr, port, &ss);
-	if (len < 0)
-		return len;
+	if (len < 0) {
+		/* Not numeric: a name, resolved on the blocking pool. */
+		socklen_t slen = 0;
+		struct coil__op op = {.code = COIL__OP_RESOLVE};
+		op.u.resolve.host = addr;
+		op.u.resolve.port = port;
+		op.u.resolve.socktype = SOCK_STREAM;
+		op.u.resolve.addr = &ss;
+		op.u.resolve.addrlen = &slen;
+		int r = coil__op_run(&op);
+		if (r < 0)
+			return r;
+		len = (int)slen;
+	}
 	return connect_to((struct sockaddr *)&ss, (socklen_t)len);
 }
 

@@ -1,0 +1,190 @@
+/*
+ * Falling back from io_uring: a child process installs a seccomp filter
+ * that refuses io_uring_setup (as container runtimes' default profiles do),
+ * then runs a real echo exchange with the default configuration: coil must
+ * notice, say so in one line on stderr (unless told to be quiet), and run
+ * the same program on epoll. A backend asked for by name is not replaced.
+ */
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+#if defined(__x86_64__)
+#define THIS_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define THIS_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+/* Refuse io_uring_setup with err; allow everything else. */
+static int refuse_io_uring(int err)
+{
+#ifdef THIS_AUDIT_ARCH
+	struct sock_filter prog[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, THIS_AUDIT_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog fprog = {.len = sizeof prog / sizeof prog[0], .filter = prog};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return -errno;
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) != 0)
+		return -errno;
+	return 0;
+#else
+	(void)err;
+	return -ENOTSUP;
+#endif
+}
+
+static void *echo_once(void *arg)
+{
+	int fd = coil_tcp_accept(*(int *)arg, NULL, NULL);
+	if (fd < 0)
+		return (void *)1;
+	char buf[64];
+	ssize_t n = coil_sock_read(fd, buf, sizeof buf);
+	if (n > 0)
+		coil_sock_write_all(fd, buf, (size_t)n);
+	coil_close(fd);
+	return NULL;
+}
+
+static void *echo_exchange(void *arg)
+{
+	(void)arg;
+	if (strcmp(coil_backend_name(), "epoll") != 0)
+		return (void *)10;
+	int lfd = coil_tcp_listen("127.0.0.1", 0, 8, 0);
+	if (lfd < 0)
+		return (void *)11;
+	coil_task t;
+	if (coil_task_spawn(&t, echo_once, &lfd) != 0)
+		return (void *)12;
+	int fd = coil_tcp_connect("127.0.0.1", (uint16_t)coil_sock_port(lfd));
+	if (fd < 0)
+		return (void *)13;
+	char back[5] = {0};
+	if (coil_sock_write_all(fd, "hello", 5) != 5 || coil_sock_read_exact(fd, back, 5) != 5 ||
+	    memcmp(back, "hello", 5) != 0)
+		return (void *)14;
+	coil_close(fd);
+	void *res = (void *)1;
+	if (coil_task_join(t, &res) != 0 || res)
+		return (void *)15;
+	coil_close(lfd);
+	return NULL;
+}
+
+struct outcome {
+	int status;	/* the child's wait status */
+	char err[2048];	/* what it wrote on stderr */
+};
+
+/* In a child: refuse io_uring_setup with err, set COIL_BACKEND to backend
+ * (NULL: unset), run the echo exchange; exit code 0 = success, 1-99 = a
+ * step failed, 100+ = coil_run's -errno. */
+static void run_child(struct outcome *o, int err, const char *backend, bool quiet)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(p[1], STDERR_FILENO);
+		close(p[0]);
+		if (refuse_io_uring(err) != 0)
+			_exit(90);
+		if (backend)
+			setenv("COIL_BACKEND", backend, 1);
+		else
+			unsetenv("COIL_BACKEND");
+		unsetenv("COIL_QUIET");
+		struct coil_config cfg;
+		coil_config_init(&cfg);
+		cfg.quiet_fallback = quiet;
+		void *res = (void *)99;
+		int r = coil_run(&cfg, echo_exchange, NULL, &res);
+		if (r < 0)
+			_exit(100 + (-r > 100 ? 100 : -r));
+		_exit((int)(intptr_t)res);
+	}
+	close(p[1]);
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof o->err - 1 && (n = read(p[0], o->err + got, sizeof o->err - 1 - got)) > 0)
+		got += (size_t)n;
+	o->err[got] = '\0';
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &o->status, 0), pid);
+}
+
+static void expect_exit(const struct outcome *o, int code)
+{
+	ck_assert_msg(WIFEXITED(o->status) && WEXITSTATUS(o->status) == code,
+		      "child status %#x, wanted exit %d; stderr: %s", o->status, code, o->err);
+}
+
+START_TEST(seccomp_eperm_falls_back_to_epoll_with_one_line)
+{
+	struct outcome o;
+	run_child(&o, EPERM, NULL, false);
+	expect_exit(&o, 0);
+	ck_assert_msg(strstr(o.err, "io_uring unavailable") && strstr(o.err, "using epoll"),
+		      "no fallback line: %s", o.err);
+	ck_assert_msg(strchr(o.err, '\n') == strrchr(o.err, '\n'), "more than one line: %s", o.err);
+}
+END_TEST
+
+START_TEST(missing_io_uring_enosys_falls_back_too)
+{
+	struct outcome o;
+	run_child(&o, ENOSYS, NULL, false);
+	expect_exit(&o, 0);
+	ck_assert_ptr_nonnull(strstr(o.err, "using epoll"));
+}
+END_TEST
+
+START_TEST(quiet_fallback_prints_nothing)
+{
+	struct outcome o;
+	run_child(&o, EPERM, NULL, true);
+	expect_exit(&o, 0);
+	ck_assert_msg(o.err[0] == '\0', "stderr not empty: %s", o.err);
+}
+END_TEST
+
+START_TEST(io_uring_asked_by_name_is_not_replaced)
+{
+	struct outcome o;
+	run_child(&o, EPERM, "uring", false);
+	expect_exit(&o, 100 + EPERM);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("fallback");
+	TCase *tc = tcase_create("seccomp");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, seccomp_eperm_falls_back_to_epoll_with_one_line);
+	tcase_add_test(tc, missing_io_uring_enosys_falls_back_too);
+	tcase_add_test(tc, quiet_fallback_prints_nothing);
+	tcase_add_test(tc, io_uring_asked_by_name_is_not_replaced);
+	suite_add_tcase(s, tc);
+	return coil_test_main(s);
+}
