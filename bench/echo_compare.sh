@@ -5,6 +5,8 @@
 #                         [--warmup 1] [--syscall-seconds 2]
 #                         [--servers "raw=PATH/raw_uring_echo coil=PATH/echo_server"]
 #                         [--loadgen PATH] [--raw-out FILE] [--syscall-tool auto|strace]
+#                         [--server-env "NAME=VAR=VALUE ..."] [--loadgen-args "ARGS"]
+#                         [--unit rt] [--sys-out FILE]
 #
 # For each conns value, for each round, for each server in turn (A B, B A, A B ...):
 # start the server pinned to CPU 1 with --port 0, read its port from the line
@@ -13,8 +15,14 @@
 # /proc/PID/task/*/schedstat, ns on CPU, and utime from /proc/PID/stat exactly at
 # the window's start and end). Then, per conns value and server, one extra short
 # run under `perf stat -e syscalls:sys_enter_io_uring_enter,raw_syscalls:sys_enter
-# -p PID` (strace -f -c if perf cannot) counts syscalls per round trip.
+# -p PID` (strace -f -c if perf cannot) counts syscalls per round trip: all, and
+# io_uring_enter, epoll_wait/poll (all their variants), reads (read, readv,
+# recvfrom, recvmsg) and writes (write, writev, sendto, sendmsg) apart.
 # The first server is the baseline of the "ratio" column. See bench/README.md.
+# --server-env gives one server environment variables (e.g.
+# "coil-epoll=COIL_BACKEND=epoll"); --loadgen-args passes extra arguments to
+# every loadgen run (e.g. --churn, with --unit conn for the column names).
+# A server that does not start is left out (with a message), not fatal.
 #
 # Each server must be the executable itself (not a wrapper script: the PID we
 # measure is the one we start), accept `--port 0`, print the listening line on
@@ -37,8 +45,12 @@ SERVERS=""
 LOADGEN=""
 RAW_OUT=""
 SYSTOOL=auto
+SRV_ENV=""
+LG_ARGS=""
+UNIT=rt
+SYS_OUT=""
 
-usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -52,18 +64,25 @@ while [ $# -gt 0 ]; do
 	--loadgen) LOADGEN=$2; shift 2 ;;
 	--syscall-tool) SYSTOOL=$2; shift 2 ;;
 	--raw-out) RAW_OUT=$2; shift 2 ;;
+	--server-env) SRV_ENV=$2; shift 2 ;;
+	--loadgen-args) LG_ARGS=$2; shift 2 ;;
+	--unit) UNIT=$2; shift 2 ;;
+	--sys-out) SYS_OUT=$2; shift 2 ;;
 	-h|--help) usage ;;
 	*) echo "echo_compare: unknown argument: $1" >&2; usage ;;
 	esac
 done
 
-for v in "$SIZE" "$SECS" "$ROUNDS" "$WARMUP" "$SYS_SECS"; do
-	[[ "$v" =~ ^[0-9]+$ ]] || { echo "echo_compare: --size/--seconds/--rounds/--warmup/--syscall-seconds take whole numbers" >&2; exit 2; }
+for v in "$SIZE" "$ROUNDS"; do
+	[[ "$v" =~ ^[0-9]+$ ]] || { echo "echo_compare: --size/--rounds take whole numbers" >&2; exit 2; }
+done
+for v in "$SECS" "$WARMUP" "$SYS_SECS"; do
+	[[ "$v" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "echo_compare: --seconds/--warmup/--syscall-seconds take numbers" >&2; exit 2; }
 done
 for v in $CONNS; do
 	[[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "echo_compare: --conns takes positive whole numbers" >&2; exit 2; }
 done
-if [ "$SECS" -eq 0 ] || [ "$ROUNDS" -eq 0 ] || [ "$SIZE" -eq 0 ] || [ -z "${CONNS// /}" ]; then
+if awk -v s="$SECS" 'BEGIN { exit !(s <= 0) }' || [ "$ROUNDS" -eq 0 ] || [ "$SIZE" -eq 0 ] || [ -z "${CONNS// /}" ]; then
 	echo "echo_compare: --seconds, --rounds, --size must be > 0 and --conns not empty" >&2; exit 2
 fi
 
@@ -119,7 +138,12 @@ done
 
 # Syscall counter: perf if it can read the syscall tracepoints, else strace.
 SYSCOUNT=none
-perf_ok() { timeout 10 perf stat -x, -e syscalls:sys_enter_io_uring_enter,raw_syscalls:sys_enter -- true >/dev/null 2>&1; }
+PERF_EVENTS=raw_syscalls:sys_enter
+for e in io_uring_enter epoll_wait epoll_pwait epoll_pwait2 poll ppoll read readv recvfrom recvmsg \
+	 write writev sendto sendmsg; do
+	PERF_EVENTS="$PERF_EVENTS,syscalls:sys_enter_$e"
+done
+perf_ok() { timeout 10 perf stat -x, -e "$PERF_EVENTS" -- true >/dev/null 2>&1; }
 if ! command -v perf >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	log "perf missing: apt-get install -y linux-perf"
 	(timeout 300 apt-get install -y -qq linux-perf >/dev/null 2>&1 ||
@@ -138,17 +162,27 @@ else
 	command -v strace >/dev/null && SYSCOUNT=strace
 fi
 [ "$SYSCOUNT" = none ] && log "neither perf nor strace usable: syscall columns will be NA"
-[ "$SYS_SECS" = 0 ] && SYSCOUNT=none
+awk -v s="$SYS_SECS" 'BEGIN { exit !(s <= 0) }' && SYSCOUNT=none
 
 # Keep this script (and the tools it forks) off the server's CPU.
 taskset -cp 0 $$ >/dev/null
 
 # ---- server control ---------------------------------------------------------
 SRV_PORT=""
-start_server() { # bin
+server_env() { # name -> "VAR=VALUE ..." from --server-env
+	local e
+	for e in $SRV_ENV; do
+		[ "${e%%=*}" = "$1" ] && printf '%s ' "${e#*=}"
+	done
+	return 0
+}
+start_server() { # bin [name]
 	local bin=$1 i
+	local -a envs
+	read -r -a envs <<<"$(server_env "${2:-}")"
 	: >"$TMPD/srv.out"
-	taskset -c 1 "$bin" --port 0 >"$TMPD/srv.out" 2>"$TMPD/srv.err" </dev/null &
+	# env and taskset exec: the PID we get is the server's.
+	env "${envs[@]}" taskset -c 1 "$bin" --port 0 >"$TMPD/srv.out" 2>"$TMPD/srv.err" </dev/null &
 	SRV_PID=$!
 	SRV_PORT=""
 	for i in $(seq 100); do # up to 5 s
@@ -186,19 +220,22 @@ kv() { # key line -> value of key=value in line, or NA
 
 run_loadgen() { # conns seconds warmup [extra args] -> loadgen's line on stdout
 	local c=$1 s=$2 w=$3; shift 3
-	timeout -k 2 $((s + w + 30)) taskset -c 0 "$LOADGEN" --host 127.0.0.1 --port "$SRV_PORT" \
-		--conns "$c" --size "$SIZE" --duration "$s" --warmup "$w" "$@" 2>"$TMPD/lg.err" || true
+	local -a extra
+	read -r -a extra <<<"$LG_ARGS"
+	timeout -k 2 "$(awk -v a="$s" -v b="$w" 'BEGIN { printf "%d", a + b + 30 }')" taskset -c 0 \
+		"$LOADGEN" --host 127.0.0.1 --port "$SRV_PORT" \
+		--conns "$c" --size "$SIZE" --duration "$s" --warmup "$w" "${extra[@]}" "$@" 2>"$TMPD/lg.err" || true
 	if [ -s "$TMPD/lg.err" ]; then sed 's/^/    loadgen: /' "$TMPD/lg.err" >&2; fi
 }
 
 # ---- measured runs ----------------------------------------------------------
 RES="$TMPD/results.tsv"   # conns round server cpu_ns_rt user_ns_rt rps p50 p99 errors
-SYS="$TMPD/syscalls.tsv"  # conns server enter_rt syscalls_rt
+SYS="$TMPD/syscalls.tsv"  # conns server enter_rt syscalls_rt wait_rt read_rt write_rt
 : >"$RES"; : >"$SYS"
 CLK_TCK=$(getconf CLK_TCK)
 total_runs=$(( $(wc -w <<<"$CONNS") * ROUNDS * ${#NAMES[@]} ))
 log "servers: ${SERVERS}; loadgen: $LOADGEN; syscall counter: $SYSCOUNT"
-log "$total_runs runs of ${WARMUP}+${SECS} s, about $(( total_runs * (WARMUP + SECS + 1) )) s plus the syscall runs"
+log "$total_runs runs of ${WARMUP}+${SECS} s, about $(awk -v n="$total_runs" -v w="$WARMUP" -v s="$SECS" 'BEGIN { printf "%d", n * (w + s + 0.6) }') s plus the syscall runs"
 
 # Warn if the CPUs are not idle before we start: other work makes rps and latency
 # noisy (CPU per round trip much less so).
@@ -212,9 +249,11 @@ awk 'NR == FNR { busy[$1] = $2; idle[$1] = $3; next }
 
 # Prime: one unrecorded short run, so that the first recorded run does not pay for a
 # cold system (page cache, socket slabs, CPU frequency) alone.
-start_server "${BINS[0]}" || exit 1
-run_loadgen "$(awk '{ print $1 }' <<<"$CONNS")" 1 0 >/dev/null
-stop_server
+if start_server "${BINS[0]}" "${NAMES[0]}"; then
+	run_loadgen "$(awk '{ print $1 }' <<<"$CONNS")" 1 0 >/dev/null
+	stop_server
+fi
+declare -A BROKEN=()
 
 NSRV=${#NAMES[@]}
 for c in $CONNS; do
@@ -224,7 +263,8 @@ for c in $CONNS; do
 		for k in $(seq 0 $((NSRV - 1))); do
 			i=$(( (k + r - 1) % NSRV ))
 			n=${NAMES[$i]}
-			start_server "${BINS[$i]}" || exit 1
+			[ -z "${BROKEN[$n]:-}" ] || continue
+			start_server "${BINS[$i]}" "$n" || { log "$n: left out"; BROKEN[$n]=1; continue; }
 			line=$(run_loadgen "$c" "$SECS" "$WARMUP" --sample-pid "$SRV_PID")
 			nthreads=$(find "/proc/$SRV_PID/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l || true)
 			stop_server
@@ -241,7 +281,7 @@ for c in $CONNS; do
 			    -v p99="$(kv p99_us "$line")" -v e="$errs" 'BEGIN {
 				printf "%s\t%s\t%s\t%.1f\t%.1f\t%s\t%s\t%s\t%s\n", c, r, n, cpu / rtt,
 				       ut * 1e9 / tck / rtt, rps, p50, p99, e }' >>"$RES"
-			log "conns=$c round=$r $n: $(tail -n1 "$RES" | cut -f4) ns/rt, $(kv rps "$line") rps, server busy $(awk -v c="$cpu" -v s="$(kv seconds "$line")" 'BEGIN { printf "%.0f", (s > 0 ? c / s / 1e7 : 0) }')%, threads=$nthreads"
+			log "conns=$c round=$r $n: $(tail -n1 "$RES" | cut -f4) ns/$UNIT, $(kv rps "$line") $UNIT/s, server busy $(awk -v c="$cpu" -v s="$(kv seconds "$line")" 'BEGIN { printf "%.0f", (s > 0 ? c / s / 1e7 : 0) }')%, threads=$nthreads"
 			# Cross-check: /proc/PID/stat utime+stime (whole thread group, also threads
 			# that exited in the window; clock ticks) against the schedstat sum.
 			awk -v cpu="$cpu" -v t="$((ut + st))" -v tck="$CLK_TCK" 'BEGIN {
@@ -254,12 +294,12 @@ for c in $CONNS; do
 	# Syscalls per round trip: one separate short run per server.
 	for i in "${!NAMES[@]}"; do
 		n=${NAMES[$i]}
-		enter=NA; all=NA
+		enter=NA; all=NA; wt=NA; rd=NA; wr=NA
+		[ -z "${BROKEN[$n]:-}" ] || continue
 		if [ "$SYSCOUNT" != none ]; then
-			start_server "${BINS[$i]}" || exit 1
+			start_server "${BINS[$i]}" "$n" || { log "$n: left out"; BROKEN[$n]=1; continue; }
 			if [ "$SYSCOUNT" = perf ]; then
-				taskset -c 0 perf stat -x, -o "$TMPD/sys.out" \
-					-e syscalls:sys_enter_io_uring_enter,raw_syscalls:sys_enter \
+				taskset -c 0 perf stat -x, -o "$TMPD/sys.out" -e "$PERF_EVENTS" \
 					-p "$SRV_PID" >/dev/null 2>"$TMPD/mon.err" &
 			else
 				taskset -c 0 strace -f -c -o "$TMPD/sys.out" -p "$SRV_PID" \
@@ -275,50 +315,56 @@ for c in $CONNS; do
 			MON_PID=""
 			stop_server
 			rtt=$(kv total_rtt "$line")
+			# name count pairs, then sums per group
 			if [ "$SYSCOUNT" = perf ]; then
-				e=$(awk -F, '$3 == "syscalls:sys_enter_io_uring_enter" { print $1 }' "$TMPD/sys.out")
-				a=$(awk -F, '$3 == "raw_syscalls:sys_enter" { print $1 }' "$TMPD/sys.out")
+				awk -F, '$3 ~ /^(raw_)?syscalls:sys_enter/ { n = $3; sub(/.*sys_enter_?/, "", n); if (n == "") n = "total"; print n, ($1 ~ /^[0-9]+$/ ? $1 : 0) }' \
+					"$TMPD/sys.out" >"$TMPD/sys.cnt"
 			else # strace -c table: % time, seconds, usecs/call, calls, [errors], syscall
-				e=$(awk '$NF == "io_uring_enter" { print $4 }' "$TMPD/sys.out")
-				a=$(awk '$NF == "total" { print $4 }' "$TMPD/sys.out")
+				awk '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ { print $NF, $4 }' "$TMPD/sys.out" >"$TMPD/sys.cnt"
 			fi
+			grp() { awk -v re="$1" '$1 ~ re { s += $2; f = 1 } END { print f ? s : "NA" }' "$TMPD/sys.cnt"; }
+			e=$(grp '^io_uring_enter$'); a=$(grp '^total$')
+			w=$(grp '^(epoll_wait|epoll_pwait|epoll_pwait2|poll|ppoll)$')
+			rr=$(grp '^(read|readv|recvfrom|recvmsg)$'); ww=$(grp '^(write|writev|sendto|sendmsg)$')
+			per() { [[ "$1" =~ ^[0-9]+$ ]] && awk -v x="$1" -v y="$rtt" 'BEGIN { printf "%.3f", x / y }' || echo NA; }
 			if [[ "$rtt" =~ ^[0-9]+$ ]] && [ "$rtt" -gt 0 ]; then
-				[[ "$e" =~ ^[0-9]+$ ]] && enter=$(awk -v x="$e" -v y="$rtt" 'BEGIN { printf "%.3f", x / y }')
-				[[ "$a" =~ ^[0-9]+$ ]] && all=$(awk -v x="$a" -v y="$rtt" 'BEGIN { printf "%.3f", x / y }')
+				enter=$(per "$e"); all=$(per "$a"); wt=$(per "$w"); rd=$(per "$rr"); wr=$(per "$ww")
 			fi
 			[ "$enter" != NA ] || { log "conns=$c $n: syscall count failed"; sed 's/^/    /' "$TMPD/mon.err" >&2 || true; }
 		fi
-		printf "%s\t%s\t%s\t%s\n" "$c" "$n" "$enter" "$all" >>"$SYS"
+		printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$c" "$n" "$enter" "$all" "$wt" "$rd" "$wr" >>"$SYS"
 	done
 done
 
 [ -z "$RAW_OUT" ] || cp "$RES" "$RAW_OUT"
+[ -z "$SYS_OUT" ] || cp "$SYS" "$SYS_OUT"
 
 # ---- report -----------------------------------------------------------------
 echo
-echo "Echo servers, loopback TCP, ${SIZE}-byte messages; server on CPU 1, loadgen on CPU 0;"
+echo "Echo servers, loopback TCP, ${SIZE}-byte messages${LG_ARGS:+ (loadgen $LG_ARGS)}; server on CPU 1, loadgen on CPU 0;"
 echo "$ROUNDS rounds of ${WARMUP} s warmup + ${SECS} s, servers interleaved (first one rotated per round); median (min–max) over rounds."
 echo "Kernel $(uname -r); syscall counts from $SYSCOUNT in a separate ${SYS_SECS} s run."
 for c in $CONNS; do
 	echo
 	echo "### conns=$c"
 	echo
-	awk -F'\t' -v c="$c" -v names="${NAMES[*]}" '
+	awk -F'\t' -v c="$c" -v names="${NAMES[*]}" -v u="$UNIT" '
 	function sortv(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t } }
 	function med(a, n) { sortv(a, n); return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
 	function stat(s, col, fmt,   n, i, a) { n = 0; for (i = 1; i <= cnt[s]; i++) a[++n] = v[s, i, col];
 		if (!n) return "NA"; m = med(a, n); return sprintf(fmt " (" fmt "–" fmt ")", m, a[1], a[n]) }
 	function median_of(s, col,   n, i, a) { n = 0; for (i = 1; i <= cnt[s]; i++) a[++n] = v[s, i, col]; return n ? med(a, n) : 0 }
 	FILENAME == ARGV[1] && $1 == c { s = $3; k = ++cnt[s]; for (f = 4; f <= 9; f++) v[s, k, f] = $f; rnd[s, k] = $2; errs[s] += $9 }
-	FILENAME == ARGV[2] && $1 == c { ent[$2] = $3; sys[$2] = $4 }
+	FILENAME == ARGV[2] && $1 == c { ent[$2] = $3; sys[$2] = $4; wt[$2] = $5; rd[$2] = $6; wr[$2] = $7 }
 	END {
 		ns = split(names, N, " "); base = N[1]
-		print "| server | CPU ns/rt | ratio vs " base " | user ns/rt | rps | p50 us | p99 us | io_uring_enter/rt | syscalls/rt | errors |"
-		print "|---|---|---|---|---|---|---|---|---|---|"
+		rs = (u == "rt") ? "rps" : u "/s"
+		print "| server | CPU ns/" u " | ratio vs " base " | user ns/" u " | " rs " | p50 us | p99 us | io_uring_enter/" u " | epoll_wait+poll/" u " | read+recv/" u " | write+send/" u " | syscalls/" u " | errors |"
+		print "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 		bm = median_of(base, 4)
 		for (x = 1; x <= ns; x++) {
 			s = N[x]
-			if (!cnt[s]) { printf "| %s | no result |  |  |  |  |  |  |  |  |\n", s; continue }
+			if (!cnt[s]) { printf "| %s | no result |  |  |  |  |  |  |  |  |  |  |  |\n", s; continue }
 			# ratio: of medians, with min–max of the per-round ratios (paired by round)
 			ratio = "NA"
 			if (s == base) ratio = "1 (baseline)"
@@ -329,10 +375,11 @@ for c in $CONNS; do
 				if (n) { sortv(pr, n); ratio = sprintf("%.3f (%.3f–%.3f)", median_of(s, 4) / bm, pr[1], pr[n]) }
 				else ratio = sprintf("%.3f", median_of(s, 4) / bm)
 			}
-			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", s,
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", s,
 			       stat(s, 4, "%.0f"), ratio, stat(s, 5, "%.0f"), stat(s, 6, "%.0f"),
 			       stat(s, 7, "%.1f"), stat(s, 8, "%.1f"),
-			       (s in ent) ? ent[s] : "NA", (s in sys) ? sys[s] : "NA", errs[s]
+			       (s in ent) ? ent[s] : "NA", (s in wt) ? wt[s] : "NA", (s in rd) ? rd[s] : "NA",
+			       (s in wr) ? wr[s] : "NA", (s in sys) ? sys[s] : "NA", errs[s]
 		}
 	}' "$RES" "$SYS"
 done

@@ -2,7 +2,7 @@
  *
  *   loadgen --host 127.0.0.1 --port P --conns N --size BYTES --duration SECONDS
  *           [--warmup SECONDS] [--requests-per-conn K] [--timeout SECONDS]
- *           [--sample-pid PID]
+ *           [--sample-pid PID] [--churn] [--hold SECONDS] [--src-ips K]
  *
  * Opens N TCP connections (TCP_NODELAY). Each sends a message of BYTES, waits
  * for the whole echo (checking every byte), then sends the next message. The
@@ -16,6 +16,20 @@
  * the measured window: the sum over its threads of /proc/PID/task/T/schedstat
  * field 1 (ns on CPU) and utime/stime from /proc/PID/stat (clock ticks, whole
  * thread group).
+ *
+ * --churn: connection churn. Each of the N clients connects (non-blocking),
+ * sends one message, waits for the whole echo, closes, and connects again at
+ * once. A "round trip" is then one whole connection (connect to echo); its
+ * time, from connect() to the last byte, goes into the histogram.
+ *
+ * --hold S (with --requests-per-conn K): each connection that has finished its
+ * K round trips stays open and idle; when all have, the result line is printed
+ * (flushed) and loadgen keeps the connections open S more seconds before it
+ * closes them (for measuring a server's memory per idle connection). Connecting
+ * stops at the first connection that fails (the rest would fail alike).
+ *
+ * --src-ips K binds the client sockets to 127.0.0.1 .. 127.0.0.K in turn
+ * (IP_BIND_ADDRESS_NO_PORT), for more than ~28k connections to one port.
  *
  * Prints one line on stdout at the end:
  *   conns=50 size=64 seconds=5.00 rtt=123456 rps=24691.2 p50_us=.. p90_us=..
@@ -114,6 +128,7 @@ struct conn {
 	size_t sent, got;  /* of the current message */
 	uint64_t t_start;  /* ns, when the current message started */
 	uint64_t done;     /* round trips completed */
+	int connecting;    /* --churn: non-blocking connect in progress */
 	unsigned char *sbuf, *rbuf;
 };
 
@@ -124,6 +139,23 @@ static int n_live;
 static long long per_conn_limit = -1;
 static int measuring;
 static uint64_t rtt_measured, rtt_total;
+static int churn, src_ips;
+static double hold_secs = -1;
+static struct sockaddr_in server_addr;
+static unsigned src_next;
+
+static int bind_src(int fd)
+{
+	if (src_ips <= 1)
+		return 0;
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(0x7f000001u + (src_next++ % (unsigned)src_ips));
+	int one = 1;
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+	return bind(fd, (struct sockaddr *)&a, sizeof a);
+}
 
 static uint64_t now_ns(void)
 {
@@ -204,6 +236,63 @@ static void start_msg(struct conn *c, uint64_t t)
 	do_send(c);
 }
 
+/* --churn: a fresh non-blocking connect for slot c; the message starts once
+ * it is connected. */
+static void churn_connect(struct conn *c, uint64_t t)
+{
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c->t_start = t;
+	c->want_out = 0;
+	c->connecting = 0;
+	if (c->fd < 0) {
+		int e = errno;
+		c->fd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* so conn_fail can close */
+		conn_fail(c, "socket", e);
+		return;
+	}
+	int one = 1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (bind_src(c->fd) < 0) {
+		conn_fail(c, "bind", errno);
+		return;
+	}
+	int r = connect(c->fd, (const struct sockaddr *)&server_addr, sizeof server_addr);
+	if (r < 0 && errno != EINPROGRESS) {
+		conn_fail(c, "connect", errno);
+		return;
+	}
+	struct epoll_event ev = { .events = EPOLLIN | (r < 0 ? EPOLLOUT : 0), .data.ptr = c };
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+		conn_fail(c, "epoll_ctl", errno);
+		return;
+	}
+	if (r == 0) {
+		c->seq++;
+		fill(c);
+		c->sent = c->got = 0;
+		do_send(c);
+	} else {
+		c->connecting = 1;
+		c->want_out = 1;
+	}
+}
+
+static void churn_connected(struct conn *c)
+{
+	int soerr = 0;
+	socklen_t l = sizeof soerr;
+	getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &l);
+	if (soerr) {
+		conn_fail(c, "connect", soerr);
+		return;
+	}
+	c->connecting = 0;
+	c->seq++;
+	fill(c);
+	c->sent = c->got = 0;
+	do_send(c); /* keeps t_start: the connection's time starts at connect() */
+}
+
 static void do_recv(struct conn *c)
 {
 	for (;;) {
@@ -244,7 +333,18 @@ static void do_recv(struct conn *c)
 			rtt_measured++;
 			hist_record(t - c->t_start);
 		}
+		if (churn) {
+			close(c->fd);
+			churn_connect(c, t);
+			return;
+		}
 		if (per_conn_limit >= 0 && (long long)c->done >= per_conn_limit) {
+			if (hold_secs >= 0) { /* keep it open and idle */
+				epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+				c->dead = 2;
+				n_live--;
+				return;
+			}
 			conn_finish(c);
 			return;
 		}
@@ -315,7 +415,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: loadgen --host 127.0.0.1 --port P --conns N --size BYTES --duration SECONDS\n"
 		"               [--warmup SECONDS] [--requests-per-conn K] [--timeout SECONDS]\n"
-		"               [--sample-pid PID]\n");
+		"               [--sample-pid PID] [--churn] [--hold SECONDS] [--src-ips K]\n");
 	exit(2);
 }
 
@@ -368,6 +468,10 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		if (!strcmp(a, "--churn")) {
+			churn = 1;
+			continue;
+		}
 		if (i + 1 >= argc)
 			usage();
 		const char *v = argv[++i];
@@ -389,11 +493,16 @@ int main(int argc, char **argv)
 			timeout = atof(v);
 		else if (!strcmp(a, "--sample-pid"))
 			sample = atoi(v);
+		else if (!strcmp(a, "--hold"))
+			hold_secs = atof(v);
+		else if (!strcmp(a, "--src-ips"))
+			src_ips = atoi(v);
 		else
 			usage();
 	}
 	if (port <= 0 || port > 65535 || nconns <= 0 || msg_size == 0 || duration <= 0 ||
-	    warmup < 0 || timeout <= 0)
+	    warmup < 0 || timeout <= 0 || src_ips < 0 || src_ips > 250 ||
+	    (hold_secs >= 0 && per_conn_limit < 0) || (churn && per_conn_limit >= 0))
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 
@@ -401,6 +510,8 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)nconns + 64) {
 		rl.rlim_cur = (rlim_t)nconns + 64;
+		if (rl.rlim_max < rl.rlim_cur && nconns > 60000)
+			fprintf(stderr, "loadgen: raising RLIMIT_NOFILE to %d\n", nconns + 64);
 		if (rl.rlim_max < rl.rlim_cur)
 			rl.rlim_max = rl.rlim_cur;
 		setrlimit(RLIMIT_NOFILE, &rl);
@@ -414,6 +525,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "loadgen: --host must be an IPv4 address: %s\n", host);
 		return 2;
 	}
+	server_addr = sa;
 
 	const uint64_t t0 = now_ns();
 	const uint64_t hard_deadline = t0 + (uint64_t)((warmup + duration + timeout) * 1e9);
@@ -429,11 +541,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "loadgen: out of memory\n");
 		return 1;
 	}
+	int stop_connecting = 0;
 	for (int i = 0; i < nconns; i++) {
 		struct conn *c = &conns[i];
 		c->id = i;
 		c->sbuf = bufs + (size_t)i * 2 * msg_size;
 		c->rbuf = c->sbuf + msg_size;
+		if (churn)
+			continue; /* connected in the loop below */
+		if (stop_connecting) {
+			c->dead = 1;
+			c->fd = -1;
+			continue;
+		}
 		int err = 0;
 		uint64_t cd = now_ns() + (uint64_t)(timeout * 1e9);
 		if (cd > hard_deadline)
@@ -442,6 +562,11 @@ int main(int argc, char **argv)
 		if (c->fd < 0) {
 			c->dead = 1;
 			n_errors++;
+			if (hold_secs >= 0) {
+				stop_connecting = 1;
+				fprintf(stderr, "loadgen: --hold: connect %d failed: stopping at %d connections\n",
+					i, i);
+			}
 			if (n_errors <= 10)
 				fprintf(stderr, "loadgen: conn %d: connect: %s\n", i, strerror(err));
 			continue;
@@ -468,7 +593,12 @@ int main(int argc, char **argv)
 		sample_pid(sample, &s0);
 		t_meas0 = now_ns();
 	}
-	for (int i = 0; i < nconns; i++)
+	if (churn) {
+		n_live = nconns;
+		for (int i = 0; i < nconns; i++)
+			churn_connect(&conns[i], now_ns());
+	}
+	for (int i = 0; i < nconns && !churn; i++)
 		if (!conns[i].dead)
 			start_msg(&conns[i], now_ns());
 
@@ -512,6 +642,11 @@ int main(int argc, char **argv)
 			struct conn *c = evs[i].data.ptr;
 			if (c->dead)
 				continue;
+			if (c->connecting) {
+				if (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+					churn_connected(c);
+				continue;
+			}
 			if (evs[i].events & EPOLLOUT)
 				do_send(c);
 			if (c->dead)
@@ -526,7 +661,11 @@ int main(int argc, char **argv)
 	else
 		t_meas0 = t_meas1;
 
-	if (per_conn_limit >= 0) {
+	long held = 0;
+	for (int i = 0; i < nconns; i++)
+		if (conns[i].dead == 2)
+			held++;
+	if (per_conn_limit >= 0 && hold_secs < 0) {
 		for (int i = 0; i < nconns; i++)
 			if (!conns[i].dead && (long long)conns[i].done < per_conn_limit) {
 				n_errors++;
@@ -536,7 +675,7 @@ int main(int argc, char **argv)
 			}
 	}
 	for (int i = 0; i < nconns; i++)
-		if (!conns[i].dead)
+		if (!conns[i].dead && conns[i].fd >= 0)
 			close(conns[i].fd);
 	if (n_errors > 10)
 		fprintf(stderr, "loadgen: ... %lld errors in all\n", n_errors);
@@ -556,8 +695,17 @@ int main(int argc, char **argv)
 		else
 			printf(" srv_cpu_ns=NA");
 	}
+	if (hold_secs >= 0)
+		printf(" held=%ld", held);
 	printf("\n");
 	fflush(stdout);
+	if (hold_secs >= 0) {
+		struct timespec ts = { (time_t)hold_secs, (long)((hold_secs - (double)(time_t)hold_secs) * 1e9) };
+		nanosleep(&ts, NULL);
+		for (int i = 0; i < nconns; i++)
+			if (conns[i].dead == 2)
+				close(conns[i].fd);
+	}
 	free(conns);
 	free(bufs);
 	close(epfd);
