@@ -22,5 +22,8 @@
 #include "coil/time.h"
 #include "coil/net.h"
 #include "coil/fs.h"
+#include "coil/chan.h"
+#include "coil/sync.h"
+#include "coil/group.h"
 
 #endif
