@@ -20,6 +20,7 @@
 #include "coil/runtime.h"
 #include "coil/task.h"
 #include "coil/time.h"
+#include "coil/scope.h"
 #include "coil/net.h"
 #include "coil/fs.h"
 #include "coil/chan.h"

@@ -25,6 +25,8 @@ enum {
 	AT_FD_READ = 3,
 	AT_FD_WRITE = 4,
 	AT_TIMER = 5,
+	AT_MASK = 0x0f,
+	IN_HEAP = 0x40,		/* flag: also in the timer heap, for its deadline */
 	CONNECT_STARTED = 0x80, /* flag: connect() was called, now in progress */
 };
 
@@ -190,6 +192,7 @@ static int try_nop(struct compat *c, struct coil__op *op)
 
 static void fail_waiters(struct compat *c, struct coil__op **head, struct coil__op **tail,
 			 int res);
+static void leave_heap(struct compat *c, struct coil__op *op);
 
 static int try_close(struct compat *c, struct coil__op *op)
 {
@@ -273,6 +276,7 @@ static void fail_waiters(struct compat *c, struct coil__op **head, struct coil__
 	while (*head) {
 		struct coil__op *op = *head;
 		list_remove(head, tail, op);
+		leave_heap(c, op);
 		op->backend_state = AT_NONE;
 		coil__op_complete(c->w, op, res);
 	}
@@ -293,6 +297,7 @@ static void run_waiters(struct compat *c, struct fd_state *st, unsigned dir)
 		if (r == -EAGAIN)
 			break;
 		list_remove(head, tail, op);
+		leave_heap(c, op);
 		op->backend_state = AT_NONE;
 		coil__op_complete(c->w, op, r);
 	}
@@ -300,6 +305,7 @@ static void run_waiters(struct compat *c, struct fd_state *st, unsigned dir)
 
 static void pool_before_complete(void *ctx, struct coil__op *op)
 {
+	leave_heap(ctx, op);
 	/* A file that openat returned is a new fd for us. */
 	if (op->code == COIL__OP_OPENAT && op->res >= 0)
 		fd_reset(ctx, op->res, KIND_UNKNOWN);
@@ -323,9 +329,16 @@ void compat_fd_ready(struct compat *c, int fd, unsigned dirs)
 
 /* ---- timers: a binary min-heap on the deadline ---------------------------- */
 
+/* A sleep's own deadline, or the scope deadline of an op waiting on an fd
+ * or in the pool. */
+static int64_t heap_key(const struct coil__op *op)
+{
+	return op->code == COIL__OP_TIMEOUT ? op->u.timeout.deadline : op->link_deadline;
+}
+
 static bool heap_less(struct compat *c, uint32_t a, uint32_t b)
 {
-	return c->timers[a]->u.timeout.deadline < c->timers[b]->u.timeout.deadline;
+	return heap_key(c->timers[a]) < heap_key(c->timers[b]);
 }
 
 static void heap_swap(struct compat *c, uint32_t a, uint32_t b)
@@ -392,12 +405,54 @@ static void expire_timers(struct compat *c)
 	if (!c->ntimers)
 		return;
 	int64_t now = coil_now();
-	while (c->ntimers && c->timers[0]->u.timeout.deadline <= now) {
+	while (c->ntimers && heap_key(c->timers[0]) <= now) {
 		struct coil__op *op = c->timers[0];
 		heap_remove(c, 0);
+		if (op->code == COIL__OP_TIMEOUT) {
+			op->backend_state = AT_NONE;
+			coil__op_complete(c->w, op, -ETIME); /* as io_uring's timeout */
+			continue;
+		}
+		/* An op's scope deadline passed: as a linked timeout would,
+		 * stop it, unless a pool thread already runs it (then it
+		 * completes with its real result). */
+		op->backend_state &= (uint8_t)~IN_HEAP;
+		unsigned at = op->backend_state & AT_MASK;
+		if (at == AT_POOL) {
+			if (coil__pool_cancel(c->w->pool, op)) {
+				op->backend_state = AT_NONE;
+				coil__op_complete(c->w, op, -ETIMEDOUT);
+			}
+			continue;
+		}
+		struct fd_state *st = &c->fds[op->fd];
+		if (at == AT_FD_READ)
+			list_remove(&st->rd_head, &st->rd_tail, op);
+		else
+			list_remove(&st->wr_head, &st->wr_tail, op);
 		op->backend_state = AT_NONE;
-		coil__op_complete(c->w, op, -ETIME); /* as io_uring's timeout */
+		c->poller->watch(c, op->fd, st, waiting_dirs(st));
+		coil__op_complete(c->w, op, -ETIMEDOUT);
 	}
+}
+
+static void leave_heap(struct compat *c, struct coil__op *op)
+{
+	if (op->backend_state & IN_HEAP) {
+		heap_remove(c, op->heap_index);
+		op->backend_state &= (uint8_t)~IN_HEAP;
+	}
+}
+
+/* An op that waits (fd or pool) with a scope deadline is also a timer. */
+static int enter_heap(struct compat *c, struct coil__op *op)
+{
+	if (op->link_deadline == INT64_MAX)
+		return 0;
+	int r = heap_push(c, op);
+	if (r == 0)
+		op->backend_state |= IN_HEAP;
+	return r;
 }
 
 /* ---- the backend ---------------------------------------------------------- */
@@ -418,7 +473,12 @@ static int to_pool(struct compat *c, struct coil__op *op)
 		c->pool_fd = pool->notify_fd;
 	}
 	op->backend_state = AT_POOL;
-	return coil__pool_submit(pool, op);
+	if ((r = enter_heap(c, op)) < 0)
+		return r;
+	r = coil__pool_submit(pool, op);
+	if (r < 0)
+		leave_heap(c, op);
+	return r;
 }
 
 static int finish_now(struct coil__op *op, int res)
@@ -476,8 +536,11 @@ static int compat_submit(struct coil__worker *w, struct coil__op *op)
 	op->backend_state = (uint8_t)((op->backend_state & CONNECT_STARTED) |
 				      (dir == DIR_READ ? AT_FD_READ : AT_FD_WRITE));
 	int r = c->poller->watch(c, op->fd, st, waiting_dirs(st));
+	if (r == 0)
+		r = enter_heap(c, op);
 	if (r < 0) {
 		list_remove(head, tail, op);
+		op->backend_state = AT_NONE;
 		return finish_now(op, r);
 	}
 	return 0;
@@ -486,11 +549,14 @@ static int compat_submit(struct coil__worker *w, struct coil__op *op)
 static void compat_cancel(struct coil__worker *w, struct coil__op *op)
 {
 	struct compat *c = w->backend_data;
-	switch (op->backend_state & ~CONNECT_STARTED) {
+	unsigned at = op->backend_state & AT_MASK;
+	if (at == AT_FD_READ || at == AT_FD_WRITE)
+		leave_heap(c, op);
+	switch (at) {
 	case AT_FD_READ:
 	case AT_FD_WRITE: {
 		struct fd_state *st = &c->fds[op->fd];
-		if ((op->backend_state & ~CONNECT_STARTED) == AT_FD_READ)
+		if (at == AT_FD_READ)
 			list_remove(&st->rd_head, &st->rd_tail, op);
 		else
 			list_remove(&st->wr_head, &st->wr_tail, op);
@@ -507,22 +573,27 @@ static void compat_cancel(struct coil__worker *w, struct coil__op *op)
 	case AT_POOL:
 		/* Still queued: taken back. Running: it completes with its
 		 * real result. */
-		if (coil__pool_cancel(w->pool, op))
+		if (coil__pool_cancel(w->pool, op)) {
+			leave_heap(c, op);
+			op->backend_state = AT_NONE;
 			coil__op_complete(w, op, -ECANCELED);
+		}
 		break;
 	default:
 		break;
 	}
 }
 
-static int compat_poll(struct coil__worker *w, bool block)
+static int compat_poll(struct coil__worker *w, bool block, int64_t deadline)
 {
 	struct compat *c = w->backend_data;
 	int64_t timeout = 0;
 	if (block) {
 		timeout = -1;
-		if (c->ntimers) {
-			int64_t d = c->timers[0]->u.timeout.deadline - coil_now();
+		if (c->ntimers && heap_key(c->timers[0]) < deadline)
+			deadline = heap_key(c->timers[0]);
+		if (deadline != INT64_MAX) {
+			int64_t d = deadline - coil_now();
 			timeout = d > 0 ? d : 0;
 		}
 	}

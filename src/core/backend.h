@@ -32,7 +32,9 @@ struct coil__backend {
 	int (*init)(struct coil__worker *w, const struct coil_config *cfg);
 	/* Tear down. Called only when no op is in flight. */
 	void (*fini)(struct coil__worker *w);
-	/* Start op (op->gen is set). 0: in flight, it completes through
+	/* Start op (op->gen is set; op->link_deadline is the scope deadline,
+	 * INT64_MAX for none: past it the op must complete with -ETIMEDOUT,
+	 * unless it completed first). 0: in flight, it completes through
 	 * coil__op_complete() later; COIL__SUBMIT_DONE: finished now, op->res
 	 * holds the result; -EAGAIN: no room right now (core parks the fiber
 	 * and tries again after a poll()). */
@@ -40,10 +42,11 @@ struct coil__backend {
 	/* Ask op, which is in flight, to finish early with -ECANCELED. */
 	void (*cancel)(struct coil__worker *w, struct coil__op *op);
 	/* Push pending work to the kernel and report what completed. With
-	 * block, wait until at least one op completes (the caller guarantees
-	 * one is in flight). Returns the number of ops completed, or -errno:
-	 * -EINTR is harmless, anything else is fatal for the runtime. */
-	int (*poll)(struct coil__worker *w, bool block);
+	 * block, wait until at least one op completes or, if deadline is not
+	 * INT64_MAX, until that CLOCK_MONOTONIC time (core's own timers).
+	 * Returns the number of ops completed, or -errno: -EINTR and -ETIME
+	 * are harmless, anything else is fatal for the runtime. */
+	int (*poll)(struct coil__worker *w, bool block, int64_t deadline);
 	/* Optional: coil made fd (a socket) outside any op; forget whatever
 	 * was known of an earlier fd with the same number. */
 	void (*fd_opened)(struct coil__worker *w, int fd);

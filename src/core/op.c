@@ -18,8 +18,10 @@ int coil__op_run(struct coil__op *op)
 		return -EPERM;
 	struct coil__fiber *self = w->current;
 	for (;;) {
-		if (self->cancelled)
-			return -ECANCELED;
+		int64_t deadline;
+		int r = coil__fiber_may_block(self, &deadline);
+		if (r < 0)
+			return r;
 		/* Bounded in-flight ops: wait for room rather than overflow
 		 * the completion queue. */
 		if (!w->inflight_max || w->inflight < w->inflight_max) {
@@ -27,7 +29,10 @@ int coil__op_run(struct coil__op *op)
 			op->gen = ++w->op_gen;
 			op->res = 0;
 			op->backend_state = 0;
-			int r = w->backend->submit(w, op);
+			/* A sleep is its own deadline (coil_sleep_until clamps
+			 * it to the scope's); anything else carries it. */
+			op->link_deadline = op->code == COIL__OP_TIMEOUT ? INT64_MAX : deadline;
+			r = w->backend->submit(w, op);
 			if (r == 0)
 				break;
 			if (r == COIL__SUBMIT_DONE) {
@@ -46,12 +51,23 @@ int coil__op_run(struct coil__op *op)
 				return r;
 		}
 		self->wait = COIL__WAIT_ROOM;
+		self->wait_result = 0;
 		coil__queue_push(&w->room_waiters, self);
+		if (deadline != INT64_MAX && coil__timer_add(w, self, deadline) < 0) {
+			coil__queue_remove(&w->room_waiters, self);
+			self->wait = COIL__WAIT_NONE;
+			return -ENOMEM;
+		}
 		coil__park(w);
+		coil__timer_del(w, self);
+		self->wait = COIL__WAIT_NONE;
+		if (self->wait_result < 0)
+			return self->wait_result;
 	}
 	w->inflight++;
 	self->wait = COIL__WAIT_OP;
 	self->wait_op = op;
+	self->op_cancel_sent = false;
 	coil__park(w);
 	self->wait = COIL__WAIT_NONE;
 	self->wait_op = NULL;

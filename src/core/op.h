@@ -56,6 +56,9 @@ struct coil__op {
 	struct coil__op *link_prev, *link_next;
 	uint32_t heap_index;
 	uint32_t fd_gen;
+	int64_t link_deadline;	/* scope deadline for this op, INT64_MAX: none */
+	int32_t aux_res;	/* io_uring: the linked timeout's own result */
+	struct __kernel_timespec link_ts; /* io_uring: the linked timeout */
 	uint8_t pool_state;	/* blocking pool: 1 queued, 2 running (under its lock) */
 	int fd;
 	uint32_t flags;

@@ -111,10 +111,12 @@ spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, void *arg, bo
 	f->no_stack = false;
 	f->started = false;
 	f->wait = COIL__WAIT_NONE;
-	f->joiner = NULL;
+	f->join_case = NULL;
 	f->wait_op = NULL;
-	f->wait_task = NULL;
 	f->wait_waiter = NULL;
+	f->scope = NULL;
+	f->timer_slot = 0;
+	f->inline_streak = 0;
 	w->live++;
 	if (!detached && w->main)
 		w->attached_live++;
@@ -168,6 +170,13 @@ int coil_task_spawn(coil_task *out, coil_fn fn, void *arg)
 	return 0;
 }
 
+static void join_unlink(struct coil__waiter *wt)
+{
+	struct coil__join_case *jc = wt->data;
+	if (jc->target->join_case == jc)
+		jc->target->join_case = NULL;
+}
+
 int coil_task_join(coil_task t, void **result)
 {
 	struct coil__worker *w = coil__tls_worker;
@@ -175,27 +184,21 @@ int coil_task_join(coil_task t, void **result)
 		return -EPERM;
 	struct coil__fiber *self = w->current;
 	struct coil__fiber *f = task_lookup(w, t);
-	if (!f || f->detached || f == w->main) {
-		/* main is joined by coil_run itself */
-		if (f == self)
-			return -EDEADLK;
-		return -ESRCH;
-	}
 	if (f == self)
 		return -EDEADLK;
-	if (f->joiner)
+	/* main is joined by coil_run itself */
+	if (!f || f->detached || f == w->main)
+		return -ESRCH;
+	if (f->join_case)
 		return -EBUSY;
 	if (f->state != COIL__FIBER_DONE) {
-		if (self->cancelled)
-			return -ECANCELED;
-		f->joiner = self;
-		self->wait = COIL__WAIT_JOIN;
-		self->wait_task = f;
-		coil__park(w);
-		self->wait = COIL__WAIT_NONE;
-		self->wait_task = NULL;
-		if (f->state != COIL__FIBER_DONE)
-			return -ECANCELED; /* coil__fiber_cancel took us off f */
+		struct coil__waiter wt = {.cancel = join_unlink};
+		struct coil__join_case jc = {.wt = &wt, .target = f};
+		wt.data = &jc;
+		f->join_case = &jc;
+		int r = coil__waiter_park(&wt);
+		if (r < 0)
+			return r; /* cancelled or timed out: f stays joinable */
 	}
 	int r = f->no_stack ? -ENOMEM : 0;
 	if (result)
@@ -212,7 +215,7 @@ int coil_task_detach(coil_task t)
 	struct coil__fiber *f = task_lookup(w, t);
 	if (!f || f->detached || f == w->main)
 		return -ESRCH;
-	if (f->joiner)
+	if (f->join_case)
 		return -EBUSY;
 	if (f->state == COIL__FIBER_DONE) {
 		coil__fiber_release(w, f);
@@ -223,41 +226,45 @@ int coil_task_detach(coil_task t)
 	return 0;
 }
 
-void coil__fiber_cancel(struct coil__worker *w, struct coil__fiber *f)
+void coil__fiber_interrupt(struct coil__worker *w, struct coil__fiber *f, int code)
 {
-	if (f->state == COIL__FIBER_FREE || f->state == COIL__FIBER_DONE)
-		return;
-	bool already = f->cancelled;
-	f->cancelled = true;
 	if (f->state != COIL__FIBER_PARKED)
-		return; /* it will see the flag at its next blocking call */
+		return; /* it sees the reason at its next blocking call */
 	switch (f->wait) {
 	case COIL__WAIT_OP:
-		/* Ask once; the op completes through its own completion. */
-		if (!already)
+		/* Ask once; the op completes through its own completion, with
+		 * -ECANCELED or its real result if that came first. */
+		if (!f->op_cancel_sent) {
+			f->op_cancel_sent = true;
 			w->backend->cancel(w, f->wait_op);
+		}
 		break;
 	case COIL__WAIT_ROOM:
 		coil__queue_remove(&w->room_waiters, f);
 		f->wait = COIL__WAIT_NONE;
-		coil__wake(w, f);
-		break;
-	case COIL__WAIT_JOIN:
-		f->wait_task->joiner = NULL;
-		f->wait = COIL__WAIT_NONE;
+		f->wait_result = code;
 		coil__wake(w, f);
 		break;
 	case COIL__WAIT_WAITER: {
 		struct coil__waiter *wt = f->wait_waiter;
 		wt->cancel(wt);
 		f->wait = COIL__WAIT_NONE;
-		wt->result = -ECANCELED;
+		wt->result = code;
 		coil__wake(w, f);
 		break;
 	}
 	default:
 		break;
 	}
+}
+
+void coil__fiber_cancel(struct coil__worker *w, struct coil__fiber *f)
+{
+	if (f->state == COIL__FIBER_FREE || f->state == COIL__FIBER_DONE)
+		return;
+	f->cancelled = true;
+	if (coil__scope_reaches(f, NULL))
+		coil__fiber_interrupt(w, f, -ECANCELED);
 }
 
 int coil_task_cancel(coil_task t)
@@ -290,14 +297,26 @@ int coil__waiter_park(struct coil__waiter *wt)
 {
 	struct coil__worker *w = coil__tls_worker;
 	struct coil__fiber *self = w ? w->current : NULL;
-	if (!self || self->cancelled) {
+	if (!self) {
 		wt->cancel(wt);
-		return self ? -ECANCELED : -EPERM;
+		return -EPERM;
+	}
+	int64_t deadline;
+	int r = coil__fiber_may_block(self, &deadline);
+	if (r < 0) {
+		wt->cancel(wt);
+		return r;
 	}
 	wt->fiber = self;
+	wt->result = 0;
+	if (deadline != INT64_MAX && (r = coil__timer_add(w, self, deadline)) < 0) {
+		wt->cancel(wt);
+		return r;
+	}
 	self->wait = COIL__WAIT_WAITER;
 	self->wait_waiter = wt;
 	coil__park(w);
+	coil__timer_del(w, self);
 	self->wait = COIL__WAIT_NONE;
 	self->wait_waiter = NULL;
 	return wt->result;

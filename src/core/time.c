@@ -20,15 +20,21 @@ int coil_sleep_until(int64_t deadline_ns)
 	struct coil__worker *w = coil__tls_worker;
 	if (!w || !w->current)
 		return -EPERM;
-	if (w->current->cancelled)
-		return -ECANCELED;
+	int64_t scope_deadline;
+	int r = coil__fiber_may_block(w->current, &scope_deadline);
+	if (r < 0)
+		return r;
 	if (deadline_ns <= coil_now())
 		return coil_task_yield();
+	/* A scope deadline before ours ends the sleep early, as -ETIMEDOUT. */
+	int64_t until = deadline_ns < scope_deadline ? deadline_ns : scope_deadline;
 	struct coil__op op = {.code = COIL__OP_TIMEOUT};
-	op.u.timeout.deadline = deadline_ns;
-	int r = coil__op_run(&op);
+	op.u.timeout.deadline = until;
+	r = coil__op_run(&op);
 	/* The timer firing is the normal way for a sleep to end. */
-	return r == -ETIME ? 0 : r;
+	if (r == -ETIME)
+		return until < deadline_ns ? -ETIMEDOUT : 0;
+	return r;
 }
 
 int coil_sleep(int64_t ns)
@@ -37,8 +43,10 @@ int coil_sleep(int64_t ns)
 		struct coil__worker *w = coil__tls_worker;
 		if (!w || !w->current)
 			return -EPERM;
-		if (w->current->cancelled)
-			return -ECANCELED;
+		int64_t d;
+		int r = coil__fiber_may_block(w->current, &d);
+		if (r < 0)
+			return r;
 		return coil_task_yield();
 	}
 	int64_t now = coil_now();

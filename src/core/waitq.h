@@ -85,7 +85,8 @@ static inline int coil__checkpoint(void)
 	struct coil__fiber *self = coil__self();
 	if (!self)
 		return -EPERM;
-	return self->cancelled ? -ECANCELED : 0;
+	int64_t deadline;
+	return coil__fiber_may_block(self, &deadline);
 }
 
 #endif

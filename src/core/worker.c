@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coil/time.h"
 #include "core/pool.h"
 #include "fiber/guard.h"
 
@@ -151,8 +152,14 @@ static void fiber_finished(struct coil__worker *w, struct coil__fiber *f)
 	w->live--;
 	if (!f->detached && f != w->main)
 		w->attached_live--;
-	if (f->joiner)
-		coil__wake(w, f->joiner);
+	struct coil__join_case *jc = f->join_case;
+	if (jc) {
+		f->join_case = NULL;
+		if (jc->fire)
+			jc->fire(jc, 0);
+		else
+			coil__waiter_wake(jc->wt, 0);
+	}
 }
 
 /* Give f a stack and a fresh context on its first run. False if no stack
@@ -268,6 +275,83 @@ static void release_finished(struct coil__worker *w)
 		coil__fiber_release(w, f);
 }
 
+/* ---- core timers: deadlines of fibers parked on core objects ----------- */
+
+static void timer_swap(struct coil__worker *w, uint32_t a, uint32_t b)
+{
+	struct coil__fiber *t = w->timers[a];
+	w->timers[a] = w->timers[b];
+	w->timers[b] = t;
+	w->timers[a]->timer_slot = a + 1;
+	w->timers[b]->timer_slot = b + 1;
+}
+
+static void timer_up(struct coil__worker *w, uint32_t i)
+{
+	while (i > 0 && w->timers[i]->park_deadline < w->timers[(i - 1) / 2]->park_deadline) {
+		timer_swap(w, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void timer_down(struct coil__worker *w, uint32_t i)
+{
+	for (;;) {
+		uint32_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < w->ntimers && w->timers[l]->park_deadline < w->timers[m]->park_deadline)
+			m = l;
+		if (r < w->ntimers && w->timers[r]->park_deadline < w->timers[m]->park_deadline)
+			m = r;
+		if (m == i)
+			return;
+		timer_swap(w, i, m);
+		i = m;
+	}
+}
+
+int coil__timer_add(struct coil__worker *w, struct coil__fiber *f, int64_t deadline)
+{
+	if (w->ntimers == w->timers_cap) {
+		uint32_t cap = w->timers_cap ? 2 * w->timers_cap : 64;
+		struct coil__fiber **t = realloc(w->timers, cap * sizeof *t);
+		if (!t)
+			return -ENOMEM;
+		w->timers = t;
+		w->timers_cap = cap;
+	}
+	f->park_deadline = deadline;
+	w->timers[w->ntimers] = f;
+	f->timer_slot = ++w->ntimers;
+	timer_up(w, w->ntimers - 1);
+	return 0;
+}
+
+void coil__timer_del(struct coil__worker *w, struct coil__fiber *f)
+{
+	if (!f->timer_slot)
+		return;
+	uint32_t i = f->timer_slot - 1, last = --w->ntimers;
+	if (i != last) {
+		timer_swap(w, i, last);
+		timer_down(w, i);
+		timer_up(w, i);
+	}
+	f->timer_slot = 0;
+}
+
+/* Interrupt the parked fibers whose deadline has passed. */
+static void expire_timers(struct coil__worker *w)
+{
+	if (!w->ntimers)
+		return;
+	int64_t now = coil_now();
+	while (w->ntimers && w->timers[0]->park_deadline <= now) {
+		struct coil__fiber *f = w->timers[0];
+		coil__timer_del(w, f);
+		coil__fiber_interrupt(w, f, -ETIMEDOUT);
+	}
+}
+
 static void wake_room_waiters(struct coil__worker *w)
 {
 	size_t room = 1;
@@ -276,6 +360,7 @@ static void wake_room_waiters(struct coil__worker *w)
 	while (room-- > 0 && w->room_waiters.len) {
 		struct coil__fiber *f = coil__queue_pop(&w->room_waiters);
 		f->wait = COIL__WAIT_NONE;
+		coil__timer_del(w, f);
 		coil__wake(w, f);
 	}
 }
@@ -314,13 +399,15 @@ static int worker_loop(struct coil__worker *w)
 		if (w->live == 0)
 			return 0;
 		bool idle = w->runq.len == 0;
-		if (w->inflight > 0) {
-			int r = w->backend->poll(w, idle);
-			if (r < 0 && r != -EINTR)
+		int64_t timer = w->ntimers ? w->timers[0]->park_deadline : INT64_MAX;
+		if (w->inflight > 0 || (idle && timer != INT64_MAX)) {
+			int r = w->backend->poll(w, idle, timer);
+			if (r < 0 && r != -EINTR && r != -ETIME)
 				return r;
 		} else if (idle) {
 			return -EDEADLK;
 		}
+		expire_timers(w);
 		if (w->room_waiters.len)
 			wake_room_waiters(w);
 	}
@@ -390,6 +477,7 @@ out_backend:
 	}
 	coil__stack_pool_fini(&w->stacks);
 	free(w->chunks);
+	free(w->timers);
 out_free:
 	free(w);
 	return r;

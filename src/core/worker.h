@@ -22,6 +22,7 @@
 #include "coil/runtime.h"
 #include "core/backend.h"
 #include "core/op.h"
+#include "core/scope.h"
 #include "core/wait.h"
 #include "fiber/exec.h"
 #include "fiber/stack.h"
@@ -38,8 +39,8 @@ enum coil__wait {
 	COIL__WAIT_NONE,
 	COIL__WAIT_OP,		/* wait_op is in flight */
 	COIL__WAIT_ROOM,	/* in w->room_waiters: the backend had no room */
-	COIL__WAIT_JOIN,	/* wait_task is the task being joined */
-	COIL__WAIT_WAITER,	/* wait_waiter: parked on a core object (wait.h) */
+	COIL__WAIT_WAITER,	/* wait_waiter: parked on a core object (wait.h);
+				 * joins are one of these */
 };
 
 struct coil__fiber {
@@ -59,10 +60,24 @@ struct coil__fiber {
 	bool no_stack;			/* finished without running: no stack */
 	bool started;
 	uint8_t inline_streak;		/* ops finished at submit since it last parked */
-	struct coil__fiber *joiner;	/* fiber parked joining this one */
+	bool op_cancel_sent;		/* the backend was asked to cancel wait_op */
+	struct coil__join_case *join_case; /* who waits for this one to finish */
 	struct coil__op *wait_op;	/* COIL__WAIT_OP */
-	struct coil__fiber *wait_task;	/* COIL__WAIT_JOIN */
 	struct coil__waiter *wait_waiter; /* COIL__WAIT_WAITER */
+	int wait_result;		/* COIL__WAIT_ROOM: set when interrupted */
+	struct coil__scope *scope;	/* innermost cancel scope, NULL: none */
+	int64_t park_deadline;		/* core timer while parked (not on an op) */
+	uint32_t timer_slot;		/* index + 1 in w->timers, 0: none */
+};
+
+/* A fiber waiting for a task to finish: the plain join, or a select case. */
+struct coil__join_case {
+	struct coil__waiter *wt;
+	/* Called when the task finishes, after unlinking; NULL:
+	 * coil__waiter_wake(wt, 0). */
+	void (*fire)(struct coil__join_case *jc, int result);
+	struct coil__fiber *target;
+	void *data;
 };
 
 #define COIL__FIBER_CHUNK 256
@@ -97,6 +112,12 @@ struct coil__worker {
 	size_t inflight;		/* ops submitted and not completed */
 	size_t inflight_max;		/* 0: no limit */
 	uint16_t op_gen;
+
+	/* Deadlines of fibers parked on core objects (channels, locks, joins,
+	 * room): a min-heap on park_deadline. I/O ops carry their deadline to
+	 * the backend instead (io_uring: linked timeouts). */
+	struct coil__fiber **timers;
+	uint32_t ntimers, timers_cap;
 
 	struct coil_config cfg;
 	bool shutting_down;		/* main is done: cancel what is left */
@@ -133,6 +154,10 @@ void coil__fibers_free_all(struct coil__worker *w);
 void coil__fiber_entry(void *fiber);
 /* Cancel f: mark it and interrupt what it waits on. */
 void coil__fiber_cancel(struct coil__worker *w, struct coil__fiber *f);
+
+/* Arm / disarm the core timer of the current fiber for a park. */
+int coil__timer_add(struct coil__worker *w, struct coil__fiber *f, int64_t deadline);
+void coil__timer_del(struct coil__worker *w, struct coil__fiber *f);
 
 static inline void coil__queue_push(struct coil__fiber_queue *q, struct coil__fiber *f)
 {

@@ -9,8 +9,12 @@
  * user_data; its own CQE carries user_data 0 and is only counted: the op
  * resumes its fiber from the op's own CQE, never before.
  *
- * CQ overflow cannot happen by construction: core keeps at most cq/2 ops in
- * flight and each op has at most one cancel, so at most cq CQEs are owed.
+ * A scope deadline is an IORING_OP_LINK_TIMEOUT linked to the op (tag: the
+ * op's, low bit set); the op then owes two CQEs and completes after both.
+ *
+ * CQ overflow cannot happen by construction: core keeps at most cq/3 ops in
+ * flight and each op owes at most 3 CQEs (its own, its linked timeout's, one
+ * cancel's), so at most cq CQEs are owed.
  * The overflow flag and -EBUSY are still handled, for robustness.
  */
 #include <errno.h>
@@ -21,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "coil/time.h"
 #include "core/backend.h"
 #include "core/pool.h"
 #include "core/worker.h"
@@ -34,6 +39,8 @@ struct uring {
 /* user_data of our own POLL_ADD on the pool's notify fd (ops are 8-aligned,
  * 0 is a cancel's completion). */
 #define UD_POOL 1
+/* Low bit of an op's tag: the CQE is its linked timeout's. */
+#define UD_LINK UINT64_C(1)
 
 #define TAG_SHIFT 48
 #define PTR_MASK ((UINT64_C(1) << TAG_SHIFT) - 1)
@@ -225,7 +232,9 @@ static int uring_init(struct coil__worker *w, const struct coil_config *cfg)
 	/* Saves a file-table lookup on every io_uring_enter (5.18+). */
 	(void)io_uring_register_ring_fd(&u->ring);
 	w->backend_data = u;
-	w->inflight_max = u->ring.cq.ring_entries / 2;
+	/* Each op owes at most 3 CQEs: its own, its linked timeout's and a
+	 * cancel's. */
+	w->inflight_max = u->ring.cq.ring_entries / 3;
 	return 0;
 fail_ring:
 	io_uring_queue_exit(&u->ring);
@@ -263,11 +272,22 @@ static int reap(struct coil__worker *w, struct uring *u)
 			completed += coil__pool_reap(w->pool, w, NULL, NULL);
 			continue;
 		}
-		struct coil__op *op = (struct coil__op *)(uintptr_t)(ud & PTR_MASK);
+		struct coil__op *op = (struct coil__op *)(uintptr_t)(ud & PTR_MASK & ~UD_LINK);
 		if (op->gen != (uint16_t)(ud >> TAG_SHIFT))
 			coil__panic("io_uring: stale completion (op %p gen %u, cqe gen %u)",
 				    (void *)op, op->gen, (unsigned)(ud >> TAG_SHIFT));
-		coil__op_complete(w, op, cqe->res);
+		if (ud & UD_LINK)
+			op->aux_res = cqe->res; /* the linked timeout's own CQE */
+		else
+			op->res = cqe->res;
+		/* An op with a linked timeout owes two CQEs; its fiber resumes
+		 * only after both, since the timeout's user_data points here. */
+		if (--op->backend_state > 0)
+			continue;
+		int res = op->res;
+		if (res == -ECANCELED && op->link_deadline != INT64_MAX && op->aux_res == -ETIME)
+			res = -ETIMEDOUT; /* the deadline, not a cancel, stopped it */
+		coil__op_complete(w, op, res);
 		completed++;
 	}
 	io_uring_cq_advance(&u->ring, seen);
@@ -281,11 +301,24 @@ static bool cq_overflowed(struct uring *u)
 	return IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW;
 }
 
-static int uring_poll(struct coil__worker *w, bool block)
+static int uring_poll(struct coil__worker *w, bool block, int64_t deadline)
 {
 	struct uring *u = w->backend_data;
-	int r = block ? io_uring_submit_and_wait(&u->ring, 1)
-		      : io_uring_submit_and_get_events(&u->ring);
+	int r;
+	if (!block) {
+		r = io_uring_submit_and_get_events(&u->ring);
+	} else if (deadline == INT64_MAX) {
+		r = io_uring_submit_and_wait(&u->ring, 1);
+	} else {
+		/* Core has a timer (a fiber parked with a deadline): wait no
+		 * longer than that (one syscall with IORING_FEAT_EXT_ARG). */
+		int64_t d = deadline - coil_now();
+		if (d < 0)
+			d = 0;
+		struct __kernel_timespec ts = {.tv_sec = d / 1000000000, .tv_nsec = d % 1000000000};
+		struct io_uring_cqe *cqe;
+		r = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+	}
 	if (r == -EBUSY || r == -EAGAIN)
 		r = 0; /* completions are waiting to be reaped: reap frees room */
 	if (r < 0 && r != -EINTR)
@@ -296,6 +329,8 @@ static int uring_poll(struct coil__worker *w, bool block)
 		io_uring_get_events(&u->ring);
 		completed += reap(w, u);
 	}
+	if (r == -ETIME)
+		return completed;
 	return r == -EINTR && completed == 0 ? -EINTR : completed;
 }
 
@@ -336,11 +371,30 @@ static int uring_submit(struct coil__worker *w, struct coil__op *op)
 	}
 	if ((uintptr_t)op & ~(uintptr_t)PTR_MASK)
 		coil__panic("op address %p does not fit the user_data tag", (void *)op);
+	bool linked = op->link_deadline != INT64_MAX;
+	/* The op and its linked timeout must be adjacent in the SQ. */
+	if (linked && io_uring_sq_space_left(&u->ring) < 2)
+		io_uring_submit(&u->ring);
+	if (linked && io_uring_sq_space_left(&u->ring) < 2)
+		return -EAGAIN;
 	struct io_uring_sqe *sqe = get_sqe(u);
 	if (!sqe)
 		return -EAGAIN;
 	opdefs[op->code].prep(sqe, op);
 	io_uring_sqe_set_data64(sqe, op_tag(op));
+	op->backend_state = 1; /* CQEs owed */
+	if (linked) {
+		/* The scope's deadline: an absolute IORING_OP_LINK_TIMEOUT
+		 * cancels the op when it passes; no timer in user space. */
+		sqe->flags |= IOSQE_IO_LINK;
+		op->link_ts.tv_sec = op->link_deadline / 1000000000;
+		op->link_ts.tv_nsec = op->link_deadline % 1000000000;
+		struct io_uring_sqe *t = io_uring_get_sqe(&u->ring);
+		io_uring_prep_link_timeout(t, &op->link_ts, IORING_TIMEOUT_ABS);
+		io_uring_sqe_set_data64(t, op_tag(op) | UD_LINK);
+		op->aux_res = 0;
+		op->backend_state = 2;
+	}
 	return 0;
 }
 

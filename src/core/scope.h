@@ -1,0 +1,41 @@
+/*
+ * Scopes, inside core: what a blocking call must check, and interrupting a
+ * parked fiber. See include/coil/scope.h for the semantics.
+ */
+#ifndef COIL_CORE_SCOPE_H
+#define COIL_CORE_SCOPE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct coil__fiber;
+struct coil__worker;
+
+struct coil__scope {
+	struct coil__scope *parent;	/* the next scope out, NULL at the top */
+	struct coil__fiber *fiber;
+	int64_t deadline;		/* its own, INT64_MAX: none */
+	int64_t eff_deadline;		/* earliest of it and its parents, up to a shield */
+	uint32_t magic;
+	bool shielded;
+	bool cancelled;
+};
+
+/*
+ * The check every blocking call makes before it starts (and every park
+ * after it wakes): 0 if it may block, with *deadline the effective deadline
+ * (INT64_MAX: none); -ECANCELED if a scope that applies (or the task) is
+ * cancelled; -ETIMEDOUT if the effective deadline has passed.
+ */
+int coil__fiber_may_block(struct coil__fiber *f, int64_t *deadline);
+
+/* Interrupt what f is parked in (if anything), making that call return
+ * code (-ECANCELED or -ETIMEDOUT) once any operation it has in flight has
+ * completed. */
+void coil__fiber_interrupt(struct coil__worker *w, struct coil__fiber *f, int code);
+
+/* Whether cancelling at scope s (NULL: the task itself) reaches f's current
+ * blocking call, i.e. no shield stands between. */
+bool coil__scope_reaches(const struct coil__fiber *f, const struct coil__scope *s);
+
+#endif
