@@ -12,7 +12,7 @@ uint64_t coil__task_id(const struct coil__fiber *f)
 	return ((uint64_t)f->gen << 32) | f->index;
 }
 
-static struct coil__fiber *task_lookup(struct coil__worker *w, coil_task t)
+struct coil__fiber *coil__task_lookup(struct coil__worker *w, coil_task t)
 {
 	uint64_t index = t & 0xffffffffu;
 	uint32_t gen = (uint32_t)(t >> 32);
@@ -183,7 +183,7 @@ int coil_task_join(coil_task t, void **result)
 	if (!w || !w->current)
 		return -EPERM;
 	struct coil__fiber *self = w->current;
-	struct coil__fiber *f = task_lookup(w, t);
+	struct coil__fiber *f = coil__task_lookup(w, t);
 	if (f == self)
 		return -EDEADLK;
 	/* main is joined by coil_run itself */
@@ -212,7 +212,7 @@ int coil_task_detach(coil_task t)
 	struct coil__worker *w = coil__tls_worker;
 	if (!w || !w->current)
 		return -EPERM;
-	struct coil__fiber *f = task_lookup(w, t);
+	struct coil__fiber *f = coil__task_lookup(w, t);
 	if (!f || f->detached || f == w->main)
 		return -ESRCH;
 	if (f->join_case)
@@ -272,7 +272,7 @@ int coil_task_cancel(coil_task t)
 	struct coil__worker *w = coil__tls_worker;
 	if (!w || !w->current)
 		return -EPERM;
-	struct coil__fiber *f = task_lookup(w, t);
+	struct coil__fiber *f = coil__task_lookup(w, t);
 	if (!f)
 		return -ESRCH;
 	coil__fiber_cancel(w, f);

@@ -144,6 +144,9 @@ void coil__park_queued(struct coil__worker *w);
 /* A task's handle: (gen << 32) | index; gen is never 0, so neither is it. */
 uint64_t coil__task_id(const struct coil__fiber *f);
 
+/* The fiber a task handle names, or NULL (stale, unknown, freed). */
+struct coil__fiber *coil__task_lookup(struct coil__worker *w, uint64_t t);
+
 /* Fiber table and spawning, in task.c */
 int coil__spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, void *arg,
 		      bool detached, struct coil__fiber **out);
