@@ -21,6 +21,7 @@
 #include "coil/task.h"
 #include "coil/time.h"
 #include "coil/scope.h"
+#include "coil/race.h"
 #include "coil/net.h"
 #include "coil/fs.h"
 #include "coil/chan.h"

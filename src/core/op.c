@@ -7,6 +7,7 @@
 #endif
 
 #include "core/op.h"
+#include "core/race.h"
 #include "core/worker.h"
 
 #define COIL__INLINE_BUDGET 64
@@ -28,6 +29,7 @@ int coil__op_run(struct coil__op *op)
 			op->fiber = self;
 			op->gen = ++w->op_gen;
 			op->res = 0;
+			op->completed = false;
 			op->backend_state = 0;
 			/* A sleep is its own deadline (coil_sleep_until clamps
 			 * it to the scope's); anything else carries it. */
@@ -128,6 +130,14 @@ static void mark_defined(const struct coil__op *op, int res)
 void coil__op_complete(struct coil__worker *w, struct coil__op *op, int res)
 {
 	struct coil__fiber *f = op->fiber;
+	op->completed = true;
+	if (f->wait == COIL__WAIT_RACE) {
+		op->res = res;
+		mark_defined(op, res);
+		w->inflight--;
+		coil__race_op_done(w, f, op);
+		return;
+	}
 	if (f->state != COIL__FIBER_PARKED || f->wait_op != op)
 		coil__panic("completion for an op its fiber is not waiting on (op %p)", (void *)op);
 	op->res = res;

@@ -8,6 +8,7 @@
 #ifndef COIL_CORE_OP_H
 #define COIL_CORE_OP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -60,6 +61,7 @@ struct coil__op {
 	int32_t aux_res;	/* io_uring: the linked timeout's own result */
 	struct __kernel_timespec link_ts; /* io_uring: the linked timeout */
 	uint8_t pool_state;	/* blocking pool: 1 queued, 2 running (under its lock) */
+	bool completed;		/* coil__op_complete ran (cleared at submit) */
 	int fd;
 	uint32_t flags;
 	int64_t off;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/race.h"
 #include "core/worker.h"
 
 uint64_t coil__task_id(const struct coil__fiber *f)
@@ -238,6 +239,9 @@ void coil__fiber_interrupt(struct coil__worker *w, struct coil__fiber *f, int co
 			f->op_cancel_sent = true;
 			w->backend->cancel(w, f->wait_op);
 		}
+		break;
+	case COIL__WAIT_RACE:
+		coil__race_interrupt(w, f);
 		break;
 	case COIL__WAIT_ROOM:
 		coil__queue_remove(&w->room_waiters, f);

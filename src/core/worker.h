@@ -38,6 +38,7 @@ enum coil__fiber_state {
 enum coil__wait {
 	COIL__WAIT_NONE,
 	COIL__WAIT_OP,		/* wait_op is in flight */
+	COIL__WAIT_RACE,	/* race: several ops in flight (core/race.c) */
 	COIL__WAIT_ROOM,	/* in w->room_waiters: the backend had no room */
 	COIL__WAIT_WAITER,	/* wait_waiter: parked on a core object (wait.h);
 				 * joins are one of these */
@@ -61,6 +62,7 @@ struct coil__fiber {
 	bool started;
 	uint8_t inline_streak;		/* ops finished at submit since it last parked */
 	bool op_cancel_sent;		/* the backend was asked to cancel wait_op */
+	struct coil__race *race;	/* COIL__WAIT_RACE */
 	struct coil__join_case *join_case; /* who waits for this one to finish */
 	struct coil__op *wait_op;	/* COIL__WAIT_OP */
 	struct coil__waiter *wait_waiter; /* COIL__WAIT_WAITER */

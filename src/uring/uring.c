@@ -412,7 +412,7 @@ static void uring_cancel(struct coil__worker *w, struct coil__op *op)
 	while (!(sqe = get_sqe(u))) {
 		io_uring_get_events(&u->ring);
 		reap(w, u);
-		if (op->fiber->wait_op != op || op->fiber->state != COIL__FIBER_PARKED)
+		if (op->completed)
 			return;
 	}
 	io_uring_prep_cancel64(sqe, op_tag(op), 0);
