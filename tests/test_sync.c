@@ -381,6 +381,55 @@ static void *sem_main(void *arg)
 	return NULL;
 }
 
+struct holder {
+	coil_mutex m;
+	coil_cond c;
+	int held_after;
+};
+
+static void *hold_mutex_a_while(void *arg)
+{
+	struct holder *h = arg;
+	coil_mutex_lock(&h->m);
+	coil_sleep(30 * COIL_NSEC_PER_MSEC);
+	coil_mutex_unlock(&h->m);
+	return NULL;
+}
+
+static void *cond_deadline_main(void *arg)
+{
+	struct holder h;
+	memset(&h, 0, sizeof h);
+	ck_assert_int_eq(coil_mutex_init(&h.m), 0);
+	ck_assert_int_eq(coil_cond_init(&h.c), 0);
+	ck_assert_int_eq(coil_mutex_lock(&h.m), 0);
+	int64_t t0 = coil_now();
+	ck_assert_int_eq(coil_cond_wait_until(&h.c, &h.m, t0 + 10 * COIL_NSEC_PER_MSEC), -ETIMEDOUT);
+	ck_assert_int_ge(coil_now() - t0, 10 * COIL_NSEC_PER_MSEC);
+	/* m is held again: unlock works */
+	ck_assert_int_eq(coil_mutex_unlock(&h.m), 0);
+
+	/* A scope deadline that passes while the mutex is held by another
+	 * fiber: the wait ends, the re-lock still completes (shielded). */
+	coil_task t;
+	ck_assert_int_eq(coil_mutex_lock(&h.m), 0);
+	ck_assert_int_eq(coil_task_spawn(&t, hold_mutex_a_while, &h), 0);
+	coil_scope s;
+	coil_scope_enter_timeout(&s, 5 * COIL_NSEC_PER_MSEC);
+	/* the child takes the mutex while we wait, and holds it past our deadline */
+	ck_assert_int_eq(coil_cond_wait(&h.c, &h.m), -ETIMEDOUT);
+	coil_scope_exit(&s);
+	ck_assert_int_eq(coil_mutex_unlock(&h.m), 0);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	return NULL;
+}
+
+START_TEST(cond_wait_deadline_times_out_with_the_mutex_held)
+{
+	coil_test_run(cond_deadline_main, NULL);
+}
+END_TEST
+
 START_TEST(semaphore_counts_units_and_hands_them_to_waiters)
 {
 	coil_test_run(sem_main, NULL);
@@ -705,6 +754,7 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, event_notify_one_wakes_one_or_keeps_a_permit_notify_all_wakes_all);
 	tcase_add_test(tc, once_runs_init_once_while_concurrent_callers_wait);
 	tcase_add_test(tc, bad_arguments_and_outside_a_runtime);
+	tcase_add_test(tc, cond_wait_deadline_times_out_with_the_mutex_held);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -84,15 +84,16 @@ COIL_API int coil_cond_destroy(coil_cond *c);	/* 0, -EBUSY, -EINVAL */
  * Atomically unlock m (which the caller must own) and wait on c; re-lock m
  * before returning. m is held again on every return except -EINVAL/-EPERM.
  * Returns 0 (signalled), -ECANCELED (cancelled before or while waiting:
- * then no signal was consumed; m is held), -EPERM (the caller does not own
- * m, or outside a fiber), -EINVAL.
- *
- * Deadlines: coil_cond_wait will observe the fiber's deadline scope when
- * scopes exist (returning -ETIMEDOUT, m held), and a
- * coil_cond_wait_until(c, m, deadline_ns) may be added beside it; both are
- * the -ECANCELED path of this call with another code.
+ * then no signal was consumed; m is held), -ETIMEDOUT (the deadline of an
+ * enclosing scope passed: likewise, m held), -EPERM (the caller does not
+ * own m, or outside a fiber), -EINVAL. Re-locking m after the wait cannot
+ * be cut short by a cancel or a deadline.
  */
 COIL_API int coil_cond_wait(coil_cond *c, coil_mutex *m);
+
+/* coil_cond_wait with an absolute CLOCK_MONOTONIC deadline (as if inside a
+ * coil_scope with that deadline): -ETIMEDOUT once it passes, m held. */
+COIL_API int coil_cond_wait_until(coil_cond *c, coil_mutex *m, int64_t deadline_ns);
 
 /* Wake the first waiter, if any. Returns 0 or -EINVAL. */
 COIL_API int coil_cond_signal(coil_cond *c);

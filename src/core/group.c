@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "coil/scope.h"
 #include "core/waitq.h"
 #include "core/worker.h"
 
@@ -222,11 +223,15 @@ int coil_group_wait(coil_group *g)
 	while (r == 0 && g->nrunning > 0)
 		r = park_on(g);
 	if (r < 0) {
-		/* Cancelled (or, later, timed out): the children go too, and
-		 * the caller still leaves only once they are done. */
+		/* Cancelled or timed out: the children go too, and the caller
+		 * still leaves only once they are done (a shielded wait: the
+		 * group cannot be left while its children run). */
 		cancel_running(g);
+		coil_scope shield;
+		coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
 		while (g->nrunning > 0)
-			coil_task_yield();
+			park_on(g);
+		coil_scope_exit(&shield);
 	}
 	drop_finished(g);
 	g->users--;

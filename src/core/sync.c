@@ -12,6 +12,7 @@
 #include <stdalign.h>
 #include <string.h>
 
+#include "coil/scope.h"
 #include "core/waitq.h"
 #include "core/worker.h"
 
@@ -168,10 +169,9 @@ int coil_mutex_unlock(coil_mutex *m)
 
 /*
  * Take x back for a condition wait, whatever happens: the caller must hold
- * it on return. Normally a cancellable wait in the FIFO; if the task is
- * cancelled (its park fails at once), it keeps its place in the FIFO with a
- * waiter that is never parked on, and yields until mutex_release hands the
- * mutex over. (A shielded park will replace the yielding when scopes come.)
+ * it on return. The wait is shielded (core/scope.h), so neither a cancel
+ * nor a deadline can cut it short: it ends when mutex_release hands the
+ * mutex over, in FIFO order.
  */
 static void relock(struct mutex *x, struct coil__fiber *self)
 {
@@ -179,21 +179,12 @@ static void relock(struct mutex *x, struct coil__fiber *self)
 		x->owner = self;
 		return;
 	}
-	if (wait_on(&x->w.q) == 0)
-		return;
-	struct coil__waiter wt = {.fiber = self, .result = 0};
-	/* wt is unlinked by mutex_release before the loop ends; GCC cannot see
-	 * that through the yield. */
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdangling-pointer"
-#endif
-	coil__waitq_push(&x->w.q, &wt);
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
-#pragma GCC diagnostic pop
-#endif
-	while (!wt.result)
-		coil_task_yield();
+	coil_scope shield;
+	coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
+	int r = wait_on(&x->w.q);
+	coil_scope_exit(&shield);
+	if (r != 0)
+		coil__panic("a shielded mutex re-lock failed (%d)", r);
 }
 
 /* ---- condition variable ---------------------------------------------------------- */
@@ -234,6 +225,17 @@ int coil_cond_wait(coil_cond *c, coil_mutex *m)
 	r = coil__waiter_park(&wt);
 	/* r: 0 signalled; < 0 cancelled (and later: deadline), not linked. */
 	relock(x, self);
+	return r;
+}
+
+int coil_cond_wait_until(coil_cond *c, coil_mutex *m, int64_t deadline_ns)
+{
+	coil_scope s;
+	int r = coil_scope_enter(&s, deadline_ns);
+	if (r < 0)
+		return r;
+	r = coil_cond_wait(c, m);
+	coil_scope_exit(&s);
 	return r;
 }
 
