@@ -25,12 +25,10 @@ bool coil__scope_reaches(const struct coil__fiber *f, const struct coil__scope *
 	return s == NULL;
 }
 
-int coil__fiber_may_block(struct coil__fiber *f, int64_t *deadline)
+int coil__fiber_may_block_scoped(struct coil__fiber *f, int64_t *deadline)
 {
 	const struct coil__scope *s = f->scope;
 	*deadline = INT64_MAX;
-	if (!s) /* the common case: no scope at all */
-		return f->cancelled ? -ECANCELED : 0;
 	bool shielded = false;
 	for (const struct coil__scope *sc = s; sc; sc = sc->parent) {
 		if (sc->cancelled)

@@ -27,7 +27,9 @@ struct coil__scope {
  * (INT64_MAX: none); -ECANCELED if a scope that applies (or the task) is
  * cancelled; -ETIMEDOUT if the effective deadline has passed.
  */
-int coil__fiber_may_block(struct coil__fiber *f, int64_t *deadline);
+int coil__fiber_may_block_scoped(struct coil__fiber *f, int64_t *deadline);
+/* coil__fiber_may_block(f, deadline): inline in core/worker.h, taking the
+ * fast path when f has no scope. */
 
 /* Interrupt what f is parked in (if anything), making that call return
  * code (-ECANCELED or -ETIMEDOUT) once any operation it has in flight has

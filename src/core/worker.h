@@ -15,6 +15,7 @@
 #ifndef COIL_CORE_WORKER_H
 #define COIL_CORE_WORKER_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -135,6 +136,17 @@ static inline struct coil__fiber *coil__self(void)
 {
 	struct coil__worker *w = coil__tls_worker;
 	return w ? w->current : NULL;
+}
+
+/* See core/scope.h. Inline: most fibers have no scope, and every blocking
+ * call asks. */
+static inline int coil__fiber_may_block(struct coil__fiber *f, int64_t *deadline)
+{
+	if (__builtin_expect(f->scope == NULL, 1)) {
+		*deadline = INT64_MAX;
+		return f->cancelled ? -ECANCELED : 0;
+	}
+	return coil__fiber_may_block_scoped(f, deadline);
 }
 
 /* Park the current fiber (its wait fields already set) and run something
