@@ -35,8 +35,9 @@ struct coil_config {
 	 * kernel). Default 256. */
 	unsigned sq_entries;
 	/* io_uring completion queue entries; at least twice sq_entries. It also
-	 * bounds the operations in flight: a fiber that would exceed it waits
-	 * for a slot. Default 4096, maximum 65536. */
+	 * bounds the operations in flight on io_uring to cq_entries / 3: a
+	 * fiber that would exceed it waits for a slot. Default 4096, maximum
+	 * 65536. */
 	unsigned cq_entries;
 	/* The I/O backend: "uring", "epoll", "poll" or "kqueue"; NULL takes
 	 * $COIL_BACKEND, else io_uring. When the default (io_uring) cannot be
