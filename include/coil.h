@@ -27,5 +27,6 @@
 #include "coil/chan.h"
 #include "coil/sync.h"
 #include "coil/group.h"
+#include "coil/select.h"
 
 #endif
