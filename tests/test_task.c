@@ -378,6 +378,51 @@ static void *join_busy_main(void *arg)
 	return NULL;
 }
 
+static void *recv_then_42(void *arg)
+{
+	int v;
+	coil_chan_recv(arg, &v);
+	return (void *)(intptr_t)42;
+}
+
+static void *join_target(void *arg)
+{
+	void *res = NULL;
+	int r = coil_task_join(*(coil_task *)arg, &res);
+	return (void *)(intptr_t)(r == 0 ? (intptr_t)res : r);
+}
+
+static void *finished_but_not_yet_reaped_main(void *arg)
+{
+	(void)arg;
+	coil_chan *ch;
+	ck_assert_int_eq(coil_chan_new(&ch, sizeof(int), 1), 0);
+	coil_task child, joiner;
+	ck_assert_int_eq(coil_task_spawn(&child, recv_then_42, ch), 0);
+	ck_assert_int_eq(coil_task_spawn(&joiner, join_target, &child), 0);
+	coil_task_yield(); /* the child parks on the channel, the joiner on the child */
+	int v = 1;
+	ck_assert_int_eq(coil_chan_send(ch, &v), 0);
+	/* The child runs, finishes and wakes its joiner, which runs after us:
+	 * the child is finished but still the joiner's, so another join or a
+	 * detach must not take it (it would be released twice). */
+	coil_task_yield();
+	ck_assert_int_eq(coil_task_join(child, NULL), -EBUSY);
+	ck_assert_int_eq(coil_task_detach(child), -EBUSY);
+	void *res = NULL;
+	ck_assert_int_eq(coil_task_join(joiner, &res), 0);
+	ck_assert_int_eq((int)(intptr_t)res, 42);
+	ck_assert_int_eq(coil_task_join(child, NULL), -ESRCH);
+	ck_assert_int_eq(coil_chan_free(ch), 0);
+	return NULL;
+}
+
+START_TEST(a_finished_task_belongs_to_its_joiner_until_reaped)
+{
+	coil_test_run(finished_but_not_yet_reaped_main, NULL);
+}
+END_TEST
+
 START_TEST(second_joiner_gets_ebusy)
 {
 	g_first_join_rc = 1;
@@ -764,6 +809,7 @@ static Suite *task_suite(void)
 	tcase_add_test(tc, spawn_ex_custom_stack_sizes_are_usable);
 	tcase_add_test(tc, join_reports_esrch_and_edeadlk);
 	tcase_add_test(tc, second_joiner_gets_ebusy);
+	tcase_add_test(tc, a_finished_task_belongs_to_its_joiner_until_reaped);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("detach_children");

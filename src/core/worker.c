@@ -154,7 +154,8 @@ static void fiber_finished(struct coil__worker *w, struct coil__fiber *f)
 		w->attached_live--;
 	struct coil__join_case *jc = f->join_case;
 	if (jc) {
-		f->join_case = NULL;
+		/* join_case stays set until the woken joiner releases f: until
+		 * then nobody else may join or detach it (-EBUSY). */
 		if (jc->fire)
 			jc->fire(jc, 0);
 		else

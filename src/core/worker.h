@@ -76,7 +76,8 @@ struct coil__fiber {
 /* A fiber waiting for a task to finish: the plain join, or a select case. */
 struct coil__join_case {
 	struct coil__waiter *wt;
-	/* Called when the task finishes, after unlinking; NULL:
+	/* Called when the task finishes; target->join_case stays pointing at
+	 * jc until the joiner releases the target. NULL:
 	 * coil__waiter_wake(wt, 0). */
 	void (*fire)(struct coil__join_case *jc, int result);
 	struct coil__fiber *target;
