@@ -50,6 +50,18 @@ START_TEST(group_wait_returns_when_every_child_has_finished)
 }
 END_TEST
 
+static int64_t next_base;
+
+/* Sleeps until next_base + arg ms: deadlines fixed at spawn time, so their
+ * order does not depend on when each child first runs (a loaded machine or
+ * qemu may stall between two children's starts). */
+static void *sleeper_from_base(void *arg)
+{
+	int ms = (int)(intptr_t)arg;
+	coil_sleep_until(next_base + ms * COIL_NSEC_PER_MSEC);
+	return (void *)(intptr_t)(ms * 10);
+}
+
 static void *group_next_main(void *arg)
 {
 	(void)arg;
@@ -58,8 +70,9 @@ static void *group_next_main(void *arg)
 	/* spawned slowest first: they finish fastest first */
 	int ms[] = {40, 30, 20, 10, 1};
 	coil_task t[5];
+	next_base = coil_now();
 	for (int i = 0; i < 5; i++)
-		ck_assert_int_eq(coil_group_spawn(g, &t[i], sleeper, (void *)(intptr_t)ms[i]), 0);
+		ck_assert_int_eq(coil_group_spawn(g, &t[i], sleeper_from_base, (void *)(intptr_t)ms[i]), 0);
 	ck_assert_int_eq(coil_group_try_next(g, NULL, NULL), -EAGAIN);
 	for (int k = 4; k >= 0; k--) {
 		coil_task who = 0;

@@ -147,6 +147,17 @@ int kevent(int kq, const struct kevent *changelist, int nchanges, struct kevent 
 	if (max > 128)
 		max = 128;
 	int n = epoll_pwait2(kq, evs, max, timeout, NULL);
+	if (n < 0 && errno == ENOSYS) {
+		/* Kernels before 5.11 and qemu-user (7.2) lack epoll_pwait2:
+		 * milliseconds, rounded up so that a timer never wakes early. */
+		int ms = -1;
+		if (timeout) {
+			long long t = ((long long)timeout->tv_sec * 1000000000 + timeout->tv_nsec +
+				       999999) / 1000000;
+			ms = t > 1000000000 ? 1000000000 : (int)t;
+		}
+		n = epoll_wait(kq, evs, max, ms);
+	}
 	if (n < 0)
 		return -1;
 	int out = 0;
