@@ -111,11 +111,14 @@ for s in $SERVERS; do
 	lg=$!
 	for _ in $(seq 3000); do [ -s "$TMPD/lg.out" ] && break; kill -0 "$lg" 2>/dev/null || break; sleep 0.1; done
 	r1=$(rss_kib "$SRV_PID")
+	alive=1; grep -q '^State:[[:space:]]*[RSD]' "/proc/$SRV_PID/status" 2>/dev/null || alive=0
 	wait "$lg" 2>/dev/null || true
 	line=$(cat "$TMPD/lg.out")
 	held=$(kv held "$line"); held=${held:-0}
 	note=""
 	[ "$held" -lt "$CONNS" ] && note="stopped accepting or echoing at $held; $(grep -m1 -v '^loadgen: conn' "$TMPD/lg.err" | head -c 120)"
+	[ "$alive" = 1 ] || { note="server was not running when its RSS was read: no result; $note"; held=0; }
+	[ -n "$r1" ] && [ "$r1" -gt "$r0" ] || { note="server RSS did not grow (read ${r1:-nothing}): no result; $note"; held=0; }
 	kill -TERM "$SRV_PID" 2>/dev/null || true
 	for _ in $(seq 40); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.05; done
 	kill -KILL "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=""
