@@ -814,6 +814,71 @@ static void *udp_main(void *arg)
 	return NULL;
 }
 
+/* ---- fd table growth under a waiting accept ----------------------------------------- */
+
+struct accept_many {
+	int lfd;
+	int want;
+	int fds[450];
+	int n;
+};
+
+static void *accept_many_parked(void *arg)
+{
+	struct accept_many *am = arg;
+	while (am->n < am->want) {
+		int fd = coil_tcp_accept(am->lfd, NULL, NULL);
+		if (fd < 0)
+			return (void *)(intptr_t)fd;
+		am->fds[am->n++] = fd;
+	}
+	return NULL;
+}
+
+static void *accept_many_main(void *arg)
+{
+	(void)arg;
+	struct accept_many am = {.want = 450};
+	am.lfd = coil_tcp_listen("127.0.0.1", 0, 512, 0);
+	ck_assert_int_ge(am.lfd, 0);
+	uint16_t port = (uint16_t)coil_sock_port(am.lfd);
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, accept_many_parked, &am), 0);
+	int clients[450];
+	for (int i = 0; i < am.want; i++) {
+		/* The acceptor is parked waiting, so each connection is accepted
+		 * by the readiness backends while they retry the listener's wait
+		 * list; the new fd numbers run past where the fd table must grow
+		 * (which once moved the list being retried). */
+		coil_task_yield();
+		clients[i] = coil_tcp_connect("127.0.0.1", port);
+		ck_assert_int_ge(clients[i], 0);
+	}
+	void *res = (void *)1;
+	ck_assert_int_eq(coil_task_join(t, &res), 0);
+	ck_assert_ptr_null(res);
+	ck_assert_int_eq(am.n, am.want);
+	/* every accepted connection works */
+	for (int i = 0; i < am.want; i++) {
+		char c = (char)i, back = 0;
+		ck_assert_int_eq(coil_sock_write_all(clients[i], &c, 1), 1);
+		ck_assert_int_eq(coil_sock_read_exact(am.fds[i], &back, 1), 1);
+		ck_assert_int_eq(back, c);
+	}
+	for (int i = 0; i < am.want; i++) {
+		coil_close(clients[i]);
+		coil_close(am.fds[i]);
+	}
+	coil_close(am.lfd);
+	return NULL;
+}
+
+START_TEST(accepts_while_waiting_survive_fd_table_growth)
+{
+	coil_test_run(accept_many_main, NULL);
+}
+END_TEST
+
 /* ---- connect by name ---------------------------------------------------------------- */
 
 struct by_name {
@@ -960,6 +1025,7 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, udp_sendto_recvfrom_round_trip_reports_sender);
 	tcase_add_test(tc, unix_stream_echo);
 	tcase_add_test(tc, connect_resolves_localhost);
+	tcase_add_test(tc, accepts_while_waiting_survive_fd_table_growth);
 	suite_add_tcase(s, tc);
 	return s;
 }

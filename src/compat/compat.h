@@ -72,8 +72,11 @@ struct compat {
 	const struct coil__poller *poller;
 	void *poller_data;
 
-	struct fd_state *fds;		/* indexed by fd */
-	int nfds;
+	/* Indexed by fd, in chunks that never move: a pointer to an fd's
+	 * state stays valid while an accept in the middle of retrying a wait
+	 * list grows the table. */
+	struct fd_state **fd_chunks;
+	int nchunks;
 
 	struct coil__op **timers;	/* min-heap on u.timeout.deadline */
 	uint32_t ntimers, timers_cap;
@@ -84,8 +87,18 @@ struct compat {
 /* The poller reports fd ready in dirs (it may report more than asked). */
 void compat_fd_ready(struct compat *c, int fd, unsigned dirs);
 /* The fd's state, growing the table; NULL if fd is out of range or no
- * memory. */
+ * memory. The pointer stays valid until the backend ends. */
 struct fd_state *compat_fd(struct compat *c, int fd);
+
+#define FD_CHUNK 256
+
+/* The fd's state if the table has it, else NULL (never grows). */
+static inline struct fd_state *compat_fd_if(struct compat *c, int fd)
+{
+	if (fd < 0 || fd / FD_CHUNK >= c->nchunks || !c->fd_chunks[fd / FD_CHUNK])
+		return NULL;
+	return &c->fd_chunks[fd / FD_CHUNK][fd % FD_CHUNK];
+}
 
 extern const struct coil__poller coil__poller_epoll;
 extern const struct coil__poller coil__poller_poll;

@@ -36,18 +36,24 @@ struct fd_state *compat_fd(struct compat *c, int fd)
 {
 	if (fd < 0)
 		return NULL;
-	if (fd >= c->nfds) {
-		int n = c->nfds ? c->nfds : 64;
-		while (n <= fd)
+	int chunk = fd / FD_CHUNK;
+	if (chunk >= c->nchunks) {
+		int n = c->nchunks ? c->nchunks : 4;
+		while (n <= chunk)
 			n *= 2;
-		struct fd_state *fds = realloc(c->fds, (size_t)n * sizeof *fds);
-		if (!fds)
+		struct fd_state **t = realloc(c->fd_chunks, (size_t)n * sizeof *t);
+		if (!t)
 			return NULL;
-		memset(fds + c->nfds, 0, (size_t)(n - c->nfds) * sizeof *fds);
-		c->fds = fds;
-		c->nfds = n;
+		memset(t + c->nchunks, 0, (size_t)(n - c->nchunks) * sizeof *t);
+		c->fd_chunks = t;
+		c->nchunks = n;
 	}
-	return &c->fds[fd];
+	if (!c->fd_chunks[chunk]) {
+		c->fd_chunks[chunk] = calloc(FD_CHUNK, sizeof(struct fd_state));
+		if (!c->fd_chunks[chunk])
+			return NULL;
+	}
+	return &c->fd_chunks[chunk][fd % FD_CHUNK];
 }
 
 /* A new fd with this number: nothing known of an earlier one carries over. */
@@ -96,7 +102,7 @@ static bool ready_now(int fd, unsigned dir)
 
 static int try_accept(struct compat *c, struct coil__op *op)
 {
-	if (c->fds[op->fd].kind == KIND_BLOCKING && !ready_now(op->fd, DIR_READ))
+	if (compat_fd_if(c, op->fd)->kind == KIND_BLOCKING && !ready_now(op->fd, DIR_READ))
 		return -EAGAIN;
 	int r = neg(accept4(op->fd, op->u.accept.addr, op->u.accept.addrlen, (int)op->flags));
 	if (r >= 0)
@@ -157,7 +163,7 @@ static int try_stream(struct compat *c, struct coil__op *op)
 {
 	unsigned dir = (op->code == COIL__OP_READ || op->code == COIL__OP_READV) ? DIR_READ
 										   : DIR_WRITE;
-	if (c->fds[op->fd].kind == KIND_BLOCKING && !ready_now(op->fd, dir))
+	if (compat_fd_if(c, op->fd)->kind == KIND_BLOCKING && !ready_now(op->fd, dir))
 		return -EAGAIN;
 	int r;
 	switch (op->code) {
@@ -197,8 +203,8 @@ static void leave_heap(struct compat *c, struct coil__op *op);
 static int try_close(struct compat *c, struct coil__op *op)
 {
 	int fd = op->fd;
-	if (fd < c->nfds) {
-		struct fd_state *st = &c->fds[fd];
+	struct fd_state *st = compat_fd_if(c, fd);
+	if (st) {
 		/* Ops of other fibers still waiting on it (a caller's bug):
 		 * they fail now, rather than wait on a number that may soon
 		 * name another file. */
@@ -317,9 +323,9 @@ void compat_fd_ready(struct compat *c, int fd, unsigned dirs)
 		coil__pool_reap(c->w->pool, c->w, pool_before_complete, c);
 		return;
 	}
-	if (fd < 0 || fd >= c->nfds)
+	struct fd_state *st = compat_fd_if(c, fd);
+	if (!st)
 		return;
-	struct fd_state *st = &c->fds[fd];
 	if (dirs & DIR_READ)
 		run_waiters(c, st, DIR_READ);
 	if (dirs & DIR_WRITE)
@@ -425,7 +431,7 @@ static void expire_timers(struct compat *c)
 			}
 			continue;
 		}
-		struct fd_state *st = &c->fds[op->fd];
+		struct fd_state *st = compat_fd_if(c, op->fd);
 		if (at == AT_FD_READ)
 			list_remove(&st->rd_head, &st->rd_tail, op);
 		else
@@ -555,7 +561,7 @@ static void compat_cancel(struct coil__worker *w, struct coil__op *op)
 	switch (at) {
 	case AT_FD_READ:
 	case AT_FD_WRITE: {
-		struct fd_state *st = &c->fds[op->fd];
+		struct fd_state *st = compat_fd_if(c, op->fd);
 		if (at == AT_FD_READ)
 			list_remove(&st->rd_head, &st->rd_tail, op);
 		else
@@ -633,7 +639,9 @@ static void compat_fini(struct coil__worker *w)
 	if (!c)
 		return;
 	c->poller->fini(c);
-	free(c->fds);
+	for (int i = 0; i < c->nchunks; i++)
+		free(c->fd_chunks[i]);
+	free(c->fd_chunks);
 	free(c->timers);
 	free(c);
 	w->backend_data = NULL;
