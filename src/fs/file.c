@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 
 #include "coil/fs.h"
+#include "coil/scope.h"
 #include <unistd.h>
 
 #include "core/op.h"
@@ -147,12 +148,17 @@ int coil_close(int fd)
 {
 	if (fd < 0)
 		return -EBADF;
-	/* Closing is clean-up: a cancelled task must still be able to do it,
-	 * so it bypasses cancellation, and works outside a runtime (close(2) does not block on sockets,
+	/* Outside a runtime: a plain close (it does not block on sockets,
 	 * pipes or files without SO_LINGER). */
-	struct coil__fiber *self = coil__self();
-	if (!self || self->cancelled)
+	if (!coil__self())
 		return close(fd) == 0 ? 0 : -errno;
+	/* Closing is clean-up: it runs shielded, so a cancelled task or a
+	 * passed deadline cannot skip it, and it still goes through the
+	 * backend (which forgets the fd's registration and wait lists). */
+	coil_scope shield;
+	coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
 	struct coil__op op = {.code = COIL__OP_CLOSE, .fd = fd};
-	return coil__op_run(&op);
+	int r = coil__op_run(&op);
+	coil_scope_exit(&shield);
+	return r;
 }
