@@ -17,6 +17,7 @@ static void tiny_ring(struct coil_config *cfg)
 	coil_config_init(cfg);
 	cfg->sq_entries = 2;
 	cfg->cq_entries = 4;
+	cfg->max_inflight = 2; /* the default would be 16 x the CQ size */
 }
 
 static void *pipe_pinger(void *arg)
@@ -136,6 +137,57 @@ START_TEST(fibers_beyond_the_inflight_bound_wait_and_then_run)
 }
 END_TEST
 
+static int64_t burst_deadline;
+
+static void *sleep_to_burst(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)coil_sleep_until(burst_deadline);
+}
+
+static void *overflow_burst(void *arg)
+{
+	(void)arg;
+	/* 200 timers firing together, and 100 reads pending on idle sockets:
+	 * far more than an 8-entry CQ holds at once. */
+	enum { N = 200, R = 100 };
+	int sv[R][2];
+	coil_task readers[R], t[N];
+	for (int i = 0; i < R; i++) {
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv[i]), 0);
+		ck_assert_int_eq(coil_task_spawn(&readers[i], pipe_pinger, sv[i]), 0);
+	}
+	burst_deadline = coil_now() + 20 * COIL_NSEC_PER_MSEC;
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(coil_task_spawn(&t[i], sleep_to_burst, NULL), 0);
+	for (int i = 0; i < N; i++) {
+		void *res = (void *)1;
+		ck_assert_int_eq(coil_task_join(t[i], &res), 0);
+		ck_assert_ptr_null(res);
+	}
+	for (int i = 0; i < R; i++) {
+		void *res = (void *)1;
+		ck_assert_int_eq(coil_task_join(readers[i], &res), 0);
+		ck_assert_ptr_null(res);
+		coil_close(sv[i][0]);
+		coil_close(sv[i][1]);
+	}
+	return NULL;
+}
+
+/* More ops in flight than the CQ has entries (the default bound on NODROP
+ * kernels is 16 x the CQ): a burst of completions that overflows the CQ is
+ * kept by the kernel and flushed by coil; none is lost. */
+START_TEST(completions_beyond_the_cq_size_are_not_lost)
+{
+	struct coil_config cfg;
+	coil_config_init(&cfg);
+	cfg.sq_entries = 4;
+	cfg.cq_entries = 8;
+	coil_test_run_cfg(&cfg, overflow_burst, NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ring");
@@ -144,6 +196,7 @@ int main(void)
 	tcase_add_test(tc, tiny_ring_runs_64_fibers_with_io_and_timers);
 	tcase_add_test(tc, waiting_for_room_can_be_cancelled);
 	tcase_add_test(tc, fibers_beyond_the_inflight_bound_wait_and_then_run);
+	tcase_add_test(tc, completions_beyond_the_cq_size_are_not_lost);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);
 }

@@ -34,11 +34,19 @@ struct coil_config {
 	/* io_uring submission queue entries (rounded up to a power of two by the
 	 * kernel). Default 256. */
 	unsigned sq_entries;
-	/* io_uring completion queue entries; at least twice sq_entries. It also
-	 * bounds the operations in flight on io_uring to cq_entries / 3: a
-	 * fiber that would exceed it waits for a slot. Default 4096, maximum
-	 * 65536. */
+	/* io_uring completion queue entries; at least twice sq_entries.
+	 * Default 4096, maximum 65536. */
 	unsigned cq_entries;
+	/* Operations in flight at most (io_uring); a fiber that would exceed
+	 * it waits for a slot. Every idle connection's pending read counts, so
+	 * this caps concurrent connections too. 0 (the default) means 16 x the
+	 * CQ size on kernels that never drop completions (IORING_FEAT_NODROP,
+	 * every kernel coil supports: 65536 with the defaults), where a burst
+	 * of more completions than the CQ holds is kept by the kernel and
+	 * flushed by coil; else cq_entries / 3 (an op may owe 3 CQEs: its
+	 * own, a linked timeout's, a cancel's). The readiness backends have no
+	 * such bound. */
+	unsigned max_inflight;
 	/* The I/O backend: "uring", "epoll", "poll" or "kqueue"; NULL takes
 	 * $COIL_BACKEND, else io_uring. When the default (io_uring) cannot be
 	 * set up (ENOSYS, EPERM from seccomp or kernel.io_uring_disabled, a

@@ -48,6 +48,8 @@ static int config_check(const struct coil_config *c)
 		return -EINVAL;
 	if (c->pool_threads < 1 || c->pool_threads > 256)
 		return -EINVAL;
+	if (c->max_inflight > (1u << 24))
+		return -EINVAL;
 	return 0;
 }
 

@@ -12,10 +12,12 @@
  * A scope deadline is an IORING_OP_LINK_TIMEOUT linked to the op (tag: the
  * op's, low bit set); the op then owes two CQEs and completes after both.
  *
- * CQ overflow cannot happen by construction: core keeps at most cq/3 ops in
- * flight and each op owes at most 3 CQEs (its own, its linked timeout's, one
- * cancel's), so at most cq CQEs are owed.
- * The overflow flag and -EBUSY are still handled, for robustness.
+ * In-flight ops are bounded (coil_config.max_inflight; by default 16 x the
+ * CQ size on IORING_FEAT_NODROP kernels, else cq/3, which makes overflow
+ * impossible since an op owes at most 3 CQEs). A burst of more completions
+ * than the CQ holds is kept by a NODROP kernel: coil reaps, sees
+ * IORING_SQ_CQ_OVERFLOW and flushes; a submit refused with -EBUSY waits
+ * for the next reap.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -33,6 +35,7 @@
 struct uring {
 	struct io_uring ring;
 	unsigned setup_flags;
+	unsigned features;	/* IORING_FEAT_* */
 	bool pool_armed;	/* a POLL_ADD on the blocking pool's notify fd is in flight */
 };
 
@@ -219,6 +222,7 @@ static int uring_init(struct coil__worker *w, const struct coil_config *cfg)
 		r = io_uring_queue_init_params(cfg->sq_entries, &u->ring, &p);
 		if (r == 0) {
 			u->setup_flags = p.flags;
+			u->features = p.features;
 			break;
 		}
 		if (r != -EINVAL)
@@ -233,8 +237,17 @@ static int uring_init(struct coil__worker *w, const struct coil_config *cfg)
 	(void)io_uring_register_ring_fd(&u->ring);
 	w->backend_data = u;
 	/* Each op owes at most 3 CQEs: its own, its linked timeout's and a
-	 * cancel's. */
-	w->inflight_max = u->ring.cq.ring_entries / 3;
+	 * cancel's. Bounding ops at cq/3 makes an overflow impossible, but
+	 * also caps idle connections (each holds a read) at cq/3. Kernels with
+	 * IORING_FEAT_NODROP keep what does not fit in the CQ and coil flushes
+	 * it (reap, the overflow flag, -EBUSY), so there the bound only has to
+	 * keep memory sane. */
+	if (cfg->max_inflight)
+		w->inflight_max = cfg->max_inflight;
+	else if (u->features & IORING_FEAT_NODROP)
+		w->inflight_max = (size_t)u->ring.cq.ring_entries * 16;
+	else
+		w->inflight_max = u->ring.cq.ring_entries / 3;
 	return 0;
 fail_ring:
 	io_uring_queue_exit(&u->ring);
