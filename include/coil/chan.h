@@ -73,7 +73,9 @@ COIL_API int coil_chan_free(coil_chan *ch);
  * rendezvous: until a receiver takes the value).
  * Returns 0 (sent), or:
  *   -EPIPE      the channel is closed (also if it was closed while blocked)
- *   -ECANCELED  the calling task is cancelled; nothing was sent
+ *   -ECANCELED  the calling task (or an enclosing scope) is cancelled;
+ *               nothing was sent
+ *   -ETIMEDOUT  an enclosing scope's deadline passed; nothing was sent
  *   -ENOMEM     unbounded channel: no memory for a new chunk
  *   -EINVAL     ch NULL, or elem NULL with elem_size > 0
  *   -EPERM      not inside a fiber
@@ -85,7 +87,9 @@ COIL_API int coil_chan_send(coil_chan *ch, const void *elem);
  * empty and open.
  * Returns 0 (received), or:
  *   -EPIPE      the channel is closed and drained
- *   -ECANCELED  the calling task is cancelled; nothing was consumed
+ *   -ECANCELED  the calling task (or an enclosing scope) is cancelled;
+ *               nothing was consumed
+ *   -ETIMEDOUT  an enclosing scope's deadline passed; nothing was consumed
  *   -EINVAL     ch NULL, or out NULL with elem_size > 0
  *   -EPERM      not inside a fiber
  */

@@ -56,13 +56,13 @@ COIL_API int coil_group_spawn_ex(coil_group *g, coil_task *out,
  * Wait until every child has finished, and drop their results (use
  * coil_group_wait_next to get them). Returns at once if none runs.
  *
- * If the calling task is cancelled (before or while waiting), the group's
- * children are cancelled and the call still waits until every one has
- * finished, then returns -ECANCELED: when it returns, no child of g runs,
- * whatever the code. (That wait is the winding down of cancelled children;
- * it yields rather than parks until scopes offer a shielded park.)
+ * If the calling task is cancelled, or an enclosing scope's deadline passes
+ * (before or while waiting), the group's children are cancelled and the call
+ * still waits, shielded, until every one has finished, then returns
+ * -ECANCELED or -ETIMEDOUT: when it returns, no child of g runs, whatever
+ * the code.
  *
- * Returns 0, -ECANCELED, -EPERM (outside a fiber), -EINVAL.
+ * Returns 0, -ECANCELED, -ETIMEDOUT, -EPERM (outside a fiber), -EINVAL.
  */
 COIL_API int coil_group_wait(coil_group *g);
 
