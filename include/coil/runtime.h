@@ -60,6 +60,14 @@ struct coil_config {
 	 * readiness backends and host-name lookups on all backends. Started on
 	 * demand. Default 4, 1..256. */
 	unsigned pool_threads;
+	/* How sleeps wait. false (the default): each sleep is its own timer op
+	 * (on io_uring one IORING_OP_TIMEOUT, so the kernel arms one timer per
+	 * sleeping fiber). true: sleeps are kept in the worker's timer heap and
+	 * the backend's wait is bounded by the earliest (io_uring: one
+	 * io_uring_enter with a timeout, no SQE per sleep): much cheaper with
+	 * many short sleepers. Same results and codes either way. Also
+	 * $COIL_COALESCE_SLEEPS=1. */
+	bool coalesce_sleeps;
 	/* When the main fiber returns, wait for its non-detached children to
 	 * finish (true, the default) or cancel them (false). Detached fibers
 	 * still running then are always cancelled, and the runtime waits for

@@ -299,6 +299,11 @@ coil_task coil_task_current(void)
 
 int coil__waiter_park(struct coil__waiter *wt)
 {
+	return coil__waiter_park_until(wt, INT64_MAX);
+}
+
+int coil__waiter_park_until(struct coil__waiter *wt, int64_t until)
+{
 	struct coil__worker *w = coil__tls_worker;
 	struct coil__fiber *self = w ? w->current : NULL;
 	if (!self) {
@@ -311,6 +316,8 @@ int coil__waiter_park(struct coil__waiter *wt)
 		wt->cancel(wt);
 		return r;
 	}
+	if (until < deadline)
+		deadline = until;
 	wt->fiber = self;
 	wt->result = 0;
 	if (deadline != INT64_MAX && (r = coil__timer_add(w, self, deadline)) < 0) {

@@ -6,6 +6,7 @@
 
 #include "coil/task.h"
 #include "core/op.h"
+#include "core/wait.h"
 #include "core/worker.h"
 
 int64_t coil_now(void)
@@ -13,6 +14,11 @@ int64_t coil_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * COIL_NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static void no_unlink(struct coil__waiter *wt)
+{
+	(void)wt; /* a sleep is linked nowhere: only its timer can end it */
 }
 
 int coil_sleep_until(int64_t deadline_ns)
@@ -28,6 +34,15 @@ int coil_sleep_until(int64_t deadline_ns)
 		return coil_task_yield();
 	/* A scope deadline before ours ends the sleep early, as -ETIMEDOUT. */
 	int64_t until = deadline_ns < scope_deadline ? deadline_ns : scope_deadline;
+	if (w->cfg.coalesce_sleeps) {
+		/* A core timer: the worker's wait is bounded by the earliest
+		 * one (one io_uring_enter with a timeout, no SQE per sleep). */
+		struct coil__waiter wt = {.cancel = no_unlink};
+		r = coil__waiter_park_until(&wt, deadline_ns);
+		if (r == -ETIMEDOUT && deadline_ns <= scope_deadline)
+			return 0;
+		return r;
+	}
 	struct coil__op op = {.code = COIL__OP_TIMEOUT};
 	op.u.timeout.deadline = until;
 	r = coil__op_run(&op);

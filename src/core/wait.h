@@ -19,6 +19,8 @@
 #ifndef COIL_CORE_WAIT_H
 #define COIL_CORE_WAIT_H
 
+#include <stdint.h>
+
 struct coil__fiber;
 
 struct coil__waiter {
@@ -33,6 +35,10 @@ struct coil__waiter {
  * result given to coil__waiter_wake, or -ECANCELED (then wt->cancel ran),
  * or -EPERM outside a fiber (wt->cancel ran too). */
 int coil__waiter_park(struct coil__waiter *wt);
+
+/* The same, also ending with -ETIMEDOUT at until (CLOCK_MONOTONIC ns) if
+ * that comes before the scope's deadline. */
+int coil__waiter_park_until(struct coil__waiter *wt, int64_t until);
 
 /* Wake the fiber parked on wt with result. wt must already be unlinked. It
  * runs in a later turn (never at once). */

@@ -445,6 +445,9 @@ int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg, void **result
 	struct coil__worker *w = calloc(1, sizeof *w);
 	if (!w)
 		return -ENOMEM;
+	const char *coalesce = getenv("COIL_COALESCE_SLEEPS");
+	if (coalesce && *coalesce && strcmp(coalesce, "0"))
+		c.coalesce_sleeps = true;
 	w->cfg = c;
 	coil__stack_pool_init(&w->stacks, c.stack_size, c.stack_cache);
 	r = start_backend(w, &c);
