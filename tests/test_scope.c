@@ -456,7 +456,10 @@ static void *cancel_accept_main(void *arg)
 		coil_close(c);
 	}
 	ck_assert_int_eq(coil_test_count_fds(), before);
-	ck_assert_int_gt(cancelled, 0);
+	/* Which side wins depends on the backend and on when the kernel runs
+	 * the accept (with io_uring's DEFER_TASKRUN the cancel mostly wins;
+	 * with COOP_TASKRUN the accept does): both are correct, and neither
+	 * may leak. */
 	fprintf(stderr, "cancel-accept race: %d accepted anyway, %d cancelled\n", accepted, cancelled);
 	coil_close(lfd);
 	return NULL;
