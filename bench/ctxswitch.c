@@ -45,6 +45,8 @@
 
 #include <coil.h>
 
+#include "bench_util.h"
+
 #include "fiber/context.h"
 
 /* Boost.Context's C-linkage fcontext API (boost/context/detail/fcontext.hpp). */
@@ -57,17 +59,10 @@ transfer_t jump_fcontext(fcontext_t to, void *vp);
 fcontext_t make_fcontext(void *sp, size_t size, void (*fn)(transfer_t));
 
 #define STACK_SIZE ((size_t)256 * 1024)
-#define MAX_REPS 101
+#define MAX_REPS BENCH_MAX_REPS
 
 static long g_iters = 10000000;
 static int g_reps = 7;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void *stack_alloc(size_t size)
 {
@@ -78,12 +73,6 @@ static void *stack_alloc(size_t size)
 		exit(1);
 	}
 	return p;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
 }
 
 struct result {
@@ -98,12 +87,7 @@ struct result {
 
 static void summarize(struct result *r)
 {
-	double s[MAX_REPS];
-	memcpy(s, r->v, (size_t)r->n * sizeof s[0]);
-	qsort(s, (size_t)r->n, sizeof s[0], cmp_double);
-	r->min = s[0];
-	r->max = s[r->n - 1];
-	r->med = r->n % 2 ? s[r->n / 2] : (s[r->n / 2 - 1] + s[r->n / 2]) / 2;
+	bench_stats(r->v, r->n, &r->med, &r->min, &r->max);
 	r->done = 1;
 }
 
@@ -120,10 +104,10 @@ static void coil_peer(void *arg)
 
 static double coil_round_trips(long n)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	for (long i = 0; i < n; i++)
 		coil__ctx_switch(&coil_main_ctx, &coil_peer_ctx);
-	uint64_t t1 = now_ns();
+	uint64_t t1 = bench_now_ns();
 	return (double)(t1 - t0) / (2.0 * (double)n);
 }
 
@@ -150,10 +134,10 @@ static void boost_peer(transfer_t t)
 static double boost_round_trips(long n)
 {
 	fcontext_t c = boost_peer_ctx;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	for (long i = 0; i < n; i++)
 		c = jump_fcontext(c, NULL).fctx;
-	uint64_t t1 = now_ns();
+	uint64_t t1 = bench_now_ns();
 	boost_peer_ctx = c;
 	return (double)(t1 - t0) / (2.0 * (double)n);
 }
@@ -180,10 +164,10 @@ static void uc_peer_fn(void)
 
 static double uc_round_trips(long n)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	for (long i = 0; i < n; i++)
 		swapcontext(&uc_main, &uc_peer);
-	uint64_t t1 = now_ns();
+	uint64_t t1 = bench_now_ns();
 	return (double)(t1 - t0) / (2.0 * (double)n);
 }
 
@@ -219,10 +203,10 @@ static void *yield_peer(void *arg)
 
 static double yield_main_loop(long n)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	for (long i = 0; i < n; i++)
 		coil_task_yield();
-	uint64_t t1 = now_ns();
+	uint64_t t1 = bench_now_ns();
 	/* main yielded n times, the peer n times in between */
 	return (double)(t1 - t0) / (2.0 * (double)n);
 }
@@ -262,22 +246,6 @@ static void usage(void)
 	exit(2);
 }
 
-static int selected(const char *only, const char *name)
-{
-	if (!only)
-		return 1;
-	size_t len = strlen(name);
-	for (const char *p = only; *p;) {
-		const char *end = strchr(p, ',');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if (n == len && strncmp(p, name, n) == 0)
-			return 1;
-		if (!end)
-			break;
-		p = end + 1;
-	}
-	return 0;
-}
 
 int main(int argc, char **argv)
 {
@@ -329,7 +297,7 @@ int main(int argc, char **argv)
 		res[b].name = benches[b].name;
 		res[b].what = benches[b].what;
 		res[b].iters = g_iters;
-		if (!selected(only, benches[b].name))
+		if (!bench_selected(only, benches[b].name))
 			continue;
 		benches[b].fn(&res[b]);
 		summarize(&res[b]);

@@ -32,24 +32,13 @@
 
 #include <coil.h>
 
-#define MAX_REPS 101
+#include "bench_util.h"
+
+#define MAX_REPS BENCH_MAX_REPS
 
 static long g_iters = 1000000;
 static int g_reps = 7;
 static int g_tsv;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static void check(int e, const char *what)
 {
@@ -80,7 +69,7 @@ static double ready_select(int ncases, int nready, long n)
 		cs[i] = COIL_SELECT_RECV_CASE(ch[i], &vals[i]);
 	}
 	uint64_t sum = 0;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	if (ncases == 0) {
 		for (long k = 0; k < n; k++) {
 			check(coil_chan_try_recv(ch[0], &vals[0]), "try_recv");
@@ -93,7 +82,7 @@ static double ready_select(int ncases, int nready, long n)
 			sum += vals[r];
 		}
 	}
-	uint64_t t1 = now_ns();
+	uint64_t t1 = bench_now_ns();
 	if (nready <= 1 && sum != (uint64_t)n * (uint64_t)(n - 1) / 2) {
 		fprintf(stderr, "select_bench: checksum wrong\n");
 		exit(1);
@@ -171,12 +160,12 @@ static double pingpong(int ncases, long n)
 	coil_task t;
 	check(coil_task_spawn(&t, ponger, &p), "spawn");
 	uint64_t v = 0;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	for (long i = 0; i < n; i++) {
 		check(coil_chan_send(p.ab, &v), "send");
 		recv_via(&p, p.ba, &v);
 	}
-	uint64_t t1 = now_ns();
+	uint64_t t1 = bench_now_ns();
 	check(coil_task_join(t, NULL), "join");
 	if (v != (uint64_t)n) {
 		fprintf(stderr, "select_bench: value %llu after %ld round trips\n",
@@ -220,15 +209,7 @@ static void *bench_main(void *arg)
 		vr->fn(vr->ncases, g_iters / 10 + 1); /* warm-up */
 		for (int r = 0; r < g_reps; r++)
 			v[r] = vr->fn(vr->ncases, g_iters);
-		qsort(v, (size_t)g_reps, sizeof v[0], cmp_double);
-		double med = v[g_reps / 2];
-		if (g_tsv)
-			printf("%s\t%.1f\t%.1f\t%.1f\t%ld\t%d\n", vr->name, med, v[0],
-			       v[g_reps - 1], g_iters, g_reps);
-		else
-			printf("%-18s %10.1f %10.1f %10.1f  %s\n", vr->name, med, v[0],
-			       v[g_reps - 1], vr->unit);
-		fflush(stdout);
+		bench_print(g_tsv, vr->name, vr->unit, v, g_reps, g_iters);
 	}
 	return NULL;
 }

@@ -45,26 +45,15 @@
 
 #include <coil.h>
 
-#define MAX_REPS 101
+#include "bench_util.h"
+
+#define MAX_REPS BENCH_MAX_REPS
 #define MAX_BATCH 4096
 
 static long g_iters = 1000000;
 static int g_reps = 7;
 static int g_batch = 100;
 static int g_count = 1;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 /* ---- syscall counter: raw_syscalls:sys_enter of this thread ------------- */
 
@@ -174,22 +163,6 @@ static struct result res[] = {
 enum { NRES = sizeof res / sizeof res[0] };
 static const char *g_only;
 
-static int selected(const char *name)
-{
-	if (!g_only)
-		return 1;
-	size_t len = strlen(name);
-	for (const char *p = g_only; *p;) {
-		const char *end = strchr(p, ',');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if (n == len && strncmp(p, name, n) == 0)
-			return 1;
-		if (!end)
-			break;
-		p = end + 1;
-	}
-	return 0;
-}
 
 static void run_one(struct result *r, int counter)
 {
@@ -199,9 +172,9 @@ static void run_one(struct result *r, int counter)
 	r->iters = n;
 	r->loop(n / 10 > g_batch ? n / 10 : g_batch); /* warm-up: fills the caches */
 	for (int i = 0; i < g_reps; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 		r->loop(n);
-		uint64_t t1 = now_ns();
+		uint64_t t1 = bench_now_ns();
 		r->v[r->n++] = (double)(t1 - t0) / (double)n;
 	}
 	r->syscalls = -1;
@@ -214,12 +187,7 @@ static void run_one(struct result *r, int counter)
 		if (c >= 0 && base >= 0)
 			r->syscalls = c - base;
 	}
-	double s[MAX_REPS];
-	memcpy(s, r->v, (size_t)r->n * sizeof s[0]);
-	qsort(s, (size_t)r->n, sizeof s[0], cmp_double);
-	r->min = s[0];
-	r->max = s[r->n - 1];
-	r->med = r->n % 2 ? s[r->n / 2] : (s[r->n / 2 - 1] + s[r->n / 2]) / 2;
+	bench_stats(r->v, r->n, &r->med, &r->min, &r->max);
 	r->done = 1;
 }
 
@@ -231,7 +199,7 @@ static void *bench_main(void *arg)
 		fprintf(stderr, "spawn_join: no syscall counter (perf_event_open: %s)\n",
 			strerror(errno));
 	for (int i = 0; i < NRES; i++)
-		if (selected(res[i].name))
+		if (bench_selected(g_only, res[i].name))
 			run_one(&res[i], counter);
 	if (counter >= 0)
 		close(counter);
