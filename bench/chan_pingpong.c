@@ -27,13 +27,9 @@
 
 #include <coil.h>
 
-#include "bench_util.h"
+#include "bench_variants.h"
 
-#define MAX_REPS BENCH_MAX_REPS
 
-static long g_iters = 1000000;
-static int g_reps = 7;
-static int g_tsv;
 
 static void check(int e, const char *what)
 {
@@ -119,60 +115,14 @@ static double stream(size_t cap, long n)
 	return (double)(t1 - t0) / (double)n;
 }
 
-struct variant {
-	const char *name;
-	const char *unit;
-	double (*fn)(size_t cap, long n);
-	size_t cap;
-};
-
-static const struct variant variants[] = {
+static const struct bench_variant variants[] = {
 	{"pingpong-rdv", "ns/round trip", pingpong, 0},
 	{"pingpong-cap1", "ns/round trip", pingpong, 1},
 	{"stream-cap128", "ns/message", stream, 128},
 	{"stream-unbounded", "ns/message", stream, COIL_CHAN_UNBOUNDED},
 };
 
-static void *bench_main(void *arg)
-{
-	(void)arg;
-	if (!g_tsv)
-		printf("%-18s %10s %10s %10s  %s (%ld iterations, %d reps, backend %s)\n",
-		       "variant", "median", "min", "max", "unit", g_iters, g_reps,
-		       coil_backend_name());
-	for (size_t k = 0; k < sizeof variants / sizeof variants[0]; k++) {
-		const struct variant *vr = &variants[k];
-		double v[MAX_REPS];
-		vr->fn(vr->cap, g_iters / 10 + 1); /* warm-up */
-		for (int r = 0; r < g_reps; r++)
-			v[r] = vr->fn(vr->cap, g_iters);
-		bench_print(g_tsv, vr->name, vr->unit, v, g_reps, g_iters);
-	}
-	return NULL;
-}
-
 int main(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--iters") && i + 1 < argc)
-			g_iters = atol(argv[++i]);
-		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-			g_reps = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--tsv"))
-			g_tsv = 1;
-		else {
-			fprintf(stderr, "usage: chan_pingpong [--iters N] [--reps R] [--tsv]\n");
-			return 2;
-		}
-	}
-	if (g_iters < 1 || g_reps < 1 || g_reps > MAX_REPS) {
-		fprintf(stderr, "chan_pingpong: bad --iters or --reps\n");
-		return 2;
-	}
-	int r = coil_run(NULL, bench_main, NULL, NULL);
-	if (r < 0) {
-		fprintf(stderr, "chan_pingpong: coil_run: %s\n", strerror(-r));
-		return 1;
-	}
-	return 0;
+	return bench_variants_main(argc, argv, "chan_pingpong", variants, sizeof variants / sizeof variants[0]);
 }

@@ -32,13 +32,9 @@
 
 #include <coil.h>
 
-#include "bench_util.h"
+#include "bench_variants.h"
 
-#define MAX_REPS BENCH_MAX_REPS
 
-static long g_iters = 1000000;
-static int g_reps = 7;
-static int g_tsv;
 
 static void check(int e, const char *what)
 {
@@ -92,20 +88,20 @@ static double ready_select(int ncases, int nready, long n)
 	return (double)(t1 - t0) / (double)n;
 }
 
-static double try_recv_base(int unused, long n)
+static double try_recv_base(size_t unused, long n)
 {
 	(void)unused;
 	return ready_select(0, 1, n);
 }
 
-static double select_1ready(int ncases, long n)
+static double select_1ready(size_t ncases, long n)
 {
-	return ready_select(ncases, 1, n);
+	return ready_select((int)ncases, 1, n);
 }
 
-static double select_allready(int ncases, long n)
+static double select_allready(size_t ncases, long n)
 {
-	return ready_select(ncases, ncases, n);
+	return ready_select((int)ncases, (int)ncases, n);
 }
 
 /* ---- ping-pong ---------------------------------------------------------------------- */
@@ -150,9 +146,9 @@ static void *ponger(void *arg)
 }
 
 /* ns per round trip */
-static double pingpong(int ncases, long n)
+static double pingpong(size_t ncases, long n)
 {
-	struct pair p = {.ncases = ncases, .n = n};
+	struct pair p = {.ncases = (int)ncases, .n = n};
 	check(coil_chan_new(&p.ab, sizeof(uint64_t), 0), "coil_chan_new");
 	check(coil_chan_new(&p.ba, sizeof(uint64_t), 0), "coil_chan_new");
 	for (int i = 0; i < 7; i++)
@@ -179,14 +175,7 @@ static double pingpong(int ncases, long n)
 	return (double)(t1 - t0) / (double)n;
 }
 
-struct variant {
-	const char *name;
-	const char *unit;
-	double (*fn)(int ncases, long n);
-	int ncases;
-};
-
-static const struct variant variants[] = {
+static const struct bench_variant variants[] = {
 	{"try-recv", "ns/recv", try_recv_base, 0},
 	{"select2-1ready", "ns/select", select_1ready, 2},
 	{"select8-1ready", "ns/select", select_1ready, 8},
@@ -196,46 +185,7 @@ static const struct variant variants[] = {
 	{"pingpong-select8", "ns/round trip", pingpong, 8},
 };
 
-static void *bench_main(void *arg)
-{
-	(void)arg;
-	if (!g_tsv)
-		printf("%-18s %10s %10s %10s  %s (%ld iterations, %d reps, backend %s)\n",
-		       "variant", "median", "min", "max", "unit", g_iters, g_reps,
-		       coil_backend_name());
-	for (size_t k = 0; k < sizeof variants / sizeof variants[0]; k++) {
-		const struct variant *vr = &variants[k];
-		double v[MAX_REPS];
-		vr->fn(vr->ncases, g_iters / 10 + 1); /* warm-up */
-		for (int r = 0; r < g_reps; r++)
-			v[r] = vr->fn(vr->ncases, g_iters);
-		bench_print(g_tsv, vr->name, vr->unit, v, g_reps, g_iters);
-	}
-	return NULL;
-}
-
 int main(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--iters") && i + 1 < argc)
-			g_iters = atol(argv[++i]);
-		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-			g_reps = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--tsv"))
-			g_tsv = 1;
-		else {
-			fprintf(stderr, "usage: select_bench [--iters N] [--reps R] [--tsv]\n");
-			return 2;
-		}
-	}
-	if (g_iters < 1 || g_reps < 1 || g_reps > MAX_REPS) {
-		fprintf(stderr, "select_bench: bad --iters or --reps\n");
-		return 2;
-	}
-	int r = coil_run(NULL, bench_main, NULL, NULL);
-	if (r < 0) {
-		fprintf(stderr, "select_bench: coil_run: %s\n", strerror(-r));
-		return 1;
-	}
-	return 0;
+	return bench_variants_main(argc, argv, "select_bench", variants, sizeof variants / sizeof variants[0]);
 }
