@@ -246,7 +246,6 @@ static void usage(void)
 	exit(2);
 }
 
-
 int main(int argc, char **argv)
 {
 	int cpu = -1, tsv = 0;
