@@ -49,16 +49,48 @@ void coil__stack_pool_fini(struct coil__stack_pool *pool)
 	pool->idle = 0;
 }
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13; glibc 2.36 does not name it */
+#endif
+
+/* The guard below each stack: large, so that a frame bigger than a page
+ * (a big local array) cannot step over it into the next stack; code built
+ * with -fstack-clash-protection probes every page of a big frame, which
+ * catches even larger ones. */
+#define GUARD_SIZE ((size_t)64 * 1024)
+
+/* 1: MADV_GUARD_INSTALL works (a guard region inside the mapping: no VMA
+ * split, so stacks do not eat vm.max_map_count), 0: it does not
+ * (mprotect, one split per stack), -1: not tried yet. Every thread finds
+ * the same answer. */
+static int guard_install_works = -1;
+
+static int install_guard(char *map)
+{
+	if (guard_install_works != 0) {
+		if (madvise(map, GUARD_SIZE, MADV_GUARD_INSTALL) == 0) {
+			guard_install_works = 1;
+			return 0;
+		}
+		guard_install_works = 0;
+	}
+	return mprotect(map, GUARD_SIZE, PROT_NONE);
+}
+
+static size_t map_size_for(size_t size)
+{
+	/* guard + usable size + one page that holds the descriptor */
+	return GUARD_SIZE + size + page_size();
+}
+
 static struct coil__stack *stack_map(size_t size)
 {
-	size_t page = page_size();
-	/* guard page + usable size + one page that holds the descriptor */
-	size_t map_size = page + size + page;
+	size_t map_size = map_size_for(size);
 	char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (map == MAP_FAILED)
 		return NULL;
-	if (mprotect(map, page, PROT_NONE) != 0) {
+	if (install_guard(map) != 0) {
 		munmap(map, map_size);
 		return NULL;
 	}
@@ -66,7 +98,7 @@ static struct coil__stack *stack_map(size_t size)
 		(struct coil__stack *)(map + map_size - sizeof(struct coil__stack));
 	st->map = map;
 	st->map_size = map_size;
-	st->lo = map + page;
+	st->lo = map + GUARD_SIZE;
 	/* The usable stack ends where the descriptor begins, 16-aligned. */
 	st->size = ((uintptr_t)st & ~(uintptr_t)15) - (uintptr_t)st->lo;
 	st->valgrind_id = COIL__VALGRIND_STACK_REGISTER(st->lo, (char *)st->lo + st->size);
@@ -90,8 +122,7 @@ struct coil__stack *coil__stack_get(struct coil__stack_pool *pool, size_t size)
 
 void coil__stack_put(struct coil__stack_pool *pool, struct coil__stack *st)
 {
-	size_t page = page_size();
-	if (st->map_size == pool->size + 2 * page && pool->idle < pool->max) {
+	if (st->map_size == map_size_for(pool->size) && pool->idle < pool->max) {
 		st->next = pool->free;
 		pool->free = st;
 		pool->idle++;

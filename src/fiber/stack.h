@@ -1,17 +1,19 @@
 /*
- * Fiber stacks: mmap'ed, with a PROT_NONE guard page below, and pooled so
+ * Fiber stacks: mmap'ed, with a 64 KiB guard region below, and pooled so
  * that spawning in steady state makes no syscall.
  *
  * One mapping per stack:
  *
  *   map                                                      map + map_size
- *   | guard page (PROT_NONE) | usable stack, grows down  <-- | struct coil__stack |
+ *   | guard (64 KiB)         | usable stack, grows down  <-- | struct coil__stack |
  *                            ^ lo                        lo + size ^
  *
  * The descriptor lives in the mapping's last bytes, so a stack needs no
- * allocation besides its mapping. Each guard page splits the mapping in two
- * VMAs: a process with many live stacks may need a larger vm.max_map_count
- * (65530 by default allows about 32k live fibers).
+ * allocation besides its mapping. The guard is a MADV_GUARD_INSTALL region
+ * (Linux 6.13+): it splits nothing, so live stacks do not count against
+ * vm.max_map_count. On older kernels it is mprotect(PROT_NONE), which
+ * splits the mapping in two VMAs: then 65530 (the default) allows about
+ * 32k live fibers. Each fiber holds its stack from spawn to its end.
  *
  * Stacks are never moved or copied: a parked fiber may have a buffer on its
  * stack that the kernel is reading or writing.
@@ -20,6 +22,8 @@
 #define COIL_FIBER_STACK_H
 
 #include <stddef.h>
+
+#include "base/config.h" /* COIL__STACK_MIN, COIL__STACK_MAX */
 
 struct coil__stack {
 	void *lo;	/* lowest usable byte */
@@ -37,8 +41,6 @@ struct coil__stack_pool {
 	struct coil__stack *free;
 };
 
-#define COIL__STACK_MIN ((size_t)16 * 1024)
-#define COIL__STACK_MAX ((size_t)1 << 30)
 
 /* Round a requested stack size to what coil__stack_get() will map. */
 size_t coil__stack_round(size_t size);

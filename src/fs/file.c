@@ -1,4 +1,4 @@
-/* Files, and closing any descriptor. */
+/* Files. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -7,12 +7,7 @@
 #include <sys/sysmacros.h>
 
 #include "coil/fs.h"
-#include "coil/scope.h"
-#include <unistd.h>
-
-#include "core/op.h"
-#include "core/worker.h"
-
+#include "io/op.h"
 
 int coil_file_open(const char *path, int flags, mode_t mode)
 {
@@ -142,23 +137,4 @@ int coil_path_stat(const char *path, struct coil_stat *st)
 	if (!path || !st)
 		return -EINVAL;
 	return do_statx(AT_FDCWD, path, 0, st);
-}
-
-int coil_close(int fd)
-{
-	if (fd < 0)
-		return -EBADF;
-	/* Outside a runtime: a plain close (it does not block on sockets,
-	 * pipes or files without SO_LINGER). */
-	if (!coil__self())
-		return close(fd) == 0 ? 0 : -errno;
-	/* Closing is clean-up: it runs shielded, so a cancelled task or a
-	 * passed deadline cannot skip it, and it still goes through the
-	 * backend (which forgets the fd's registration and wait lists). */
-	coil_scope shield;
-	coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
-	struct coil__op op = {.code = COIL__OP_CLOSE, .fd = fd};
-	int r = coil__op_run(&op);
-	coil_scope_exit(&shield);
-	return r;
 }

@@ -3,7 +3,7 @@
 #include <sys/socket.h>
 
 #include "coil/net.h"
-#include "core/op.h"
+#include "io/op.h"
 #include "net/sock.h"
 
 static ssize_t sock_io(int code, int fd, void *buf, size_t len, unsigned flags)

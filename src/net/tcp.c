@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "coil/net.h"
-#include "core/backend.h"
-#include "core/op.h"
+#include "io/backend.h"
+#include "io/op.h"
 #include "net/sock.h"
 
 /* socket + options + bind + listen: none of these block, so they are plain
@@ -37,7 +37,7 @@ static int listen_on(const struct sockaddr *sa, socklen_t len, int backlog, unsi
 	return fd;
 fail:;
 	int err = errno;
-	close(fd);
+	coil__fd_close(fd);
 	return -err;
 }
 
@@ -79,7 +79,7 @@ static int connect_to(const struct sockaddr *sa, socklen_t len)
 	op.u.connect.addrlen = len;
 	int r = coil__op_run(&op);
 	if (r < 0) {
-		close(fd);
+		coil__fd_close(fd);
 		return r;
 	}
 	return fd;

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include "coil/net.h"
-#include "core/backend.h"
-#include "core/op.h"
+#include "io/backend.h"
+#include "io/op.h"
 #include "net/sock.h"
 
 int coil_udp_bind(const char *addr, uint16_t port)
@@ -21,7 +21,7 @@ int coil_udp_bind(const char *addr, uint16_t port)
 	coil__fd_opened(fd);
 	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) != 0) {
 		int err = errno;
-		close(fd);
+		coil__fd_close(fd);
 		return -err;
 	}
 	return fd;

@@ -1,0 +1,67 @@
+/* Settings and the environment. See config.h. */
+#include "base/config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void coil_config_init(struct coil_config *cfg)
+{
+	if (!cfg)
+		return;
+	memset(cfg, 0, sizeof *cfg);
+	cfg->stack_size = 128 * 1024;
+	cfg->stack_cache = 1024;
+	cfg->sq_entries = 256;
+	cfg->cq_entries = 4096;
+	cfg->join_children = true;
+	cfg->pool_threads = 4;
+}
+
+static int check(const struct coil_config *c)
+{
+	if (c->stack_size < COIL__STACK_MIN || c->stack_size > COIL__STACK_MAX)
+		return -EINVAL;
+	if (c->sq_entries < 1 || c->sq_entries > 32768)
+		return -EINVAL;
+	if (c->cq_entries < 2 * c->sq_entries || c->cq_entries > 65536)
+		return -EINVAL;
+	if (c->pool_threads < 1 || c->pool_threads > 256)
+		return -EINVAL;
+	if (c->max_inflight > (1u << 24))
+		return -EINVAL;
+	return 0;
+}
+
+/* Set and not "0". */
+static bool env_on(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v && strcmp(v, "0");
+}
+
+int coil__config_load(struct coil__config *out, const struct coil_config *cfg)
+{
+	memset(out, 0, sizeof *out);
+	if (cfg)
+		out->pub = *cfg;
+	else
+		coil_config_init(&out->pub);
+	int r = check(&out->pub);
+	if (r < 0)
+		return r;
+	struct coil_config *c = &out->pub;
+	if (!c->backend || !*c->backend) {
+		const char *env = getenv("COIL_BACKEND");
+		c->backend = env && *env ? env : NULL;
+	}
+	out->quiet = c->quiet_fallback || env_on("COIL_QUIET");
+	if (env_on("COIL_COALESCE_SLEEPS"))
+		c->coalesce_sleeps = true;
+	const char *setup = getenv("COIL_URING_SETUP");
+	if (setup && !strcmp(setup, "coop"))
+		out->uring_setup = COIL__URING_SETUP_COOP;
+	else if (setup && !strcmp(setup, "plain"))
+		out->uring_setup = COIL__URING_SETUP_PLAIN;
+	return 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * The runtime's settings: the public struct coil_config checked and
+ * completed from the environment. Every COIL_* environment variable coil
+ * reads is read here, once per runtime, so what a run obeys is in one place:
+ *
+ *   COIL_BACKEND          backend when coil_config.backend is NULL
+ *   COIL_QUIET            no line on stderr when io_uring falls back
+ *   COIL_COALESCE_SLEEPS  coil_config.coalesce_sleeps
+ *   COIL_URING_SETUP      coop | plain: start lower in io_uring's set-up list
+ */
+#ifndef COIL_BASE_CONFIG_H
+#define COIL_BASE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "coil/runtime.h"
+
+/* Fiber stack sizes accepted by coil_config and coil_task_opts. */
+#define COIL__STACK_MIN ((size_t)16 * 1024)
+#define COIL__STACK_MAX ((size_t)1 << 30)
+
+enum coil__uring_setup {
+	COIL__URING_SETUP_BEST,		/* SINGLE_ISSUER | DEFER_TASKRUN first */
+	COIL__URING_SETUP_COOP,		/* COOP_TASKRUN | TASKRUN_FLAG first */
+	COIL__URING_SETUP_PLAIN,	/* no task-run flags */
+};
+
+struct coil__config {
+	struct coil_config pub;		/* backend is NULL or a name, never "" */
+	bool quiet;			/* quiet_fallback or $COIL_QUIET */
+	unsigned uring_setup;		/* enum coil__uring_setup */
+};
+
+/* Check cfg (NULL: the defaults) and complete it from the environment.
+ * Returns 0 or -EINVAL. */
+int coil__config_load(struct coil__config *out, const struct coil_config *cfg);
+
+#endif

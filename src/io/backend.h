@@ -1,0 +1,84 @@
+/*
+ * The backend interface: the only thing the io layer knows about how I/O
+ * is done.
+ *
+ * A backend turns struct coil__op into work for the kernel and reports each
+ * op's result exactly once through coil__op_complete(). io_uring implements
+ * it with SQEs and CQEs (src/io/uring); the readiness backends
+ * (src/io/compat) with a try / wait-for-readiness / retry loop and the
+ * blocking pool.
+ *
+ * Rules for a backend:
+ *   - submit() never blocks. It may finish the op at once (a readiness
+ *     backend whose first try succeeded: no wait, no switch) and say so with
+ *     COIL__SUBMIT_DONE; otherwise the completion comes from poll(), or
+ *     from cancel() (a readiness backend takes the op back at once).
+ *   - cancel() only asks; the op still completes exactly once, through its
+ *     own completion, with -ECANCELED or its real result if that came first.
+ *   - poll() is the only place the worker blocks.
+ */
+#ifndef COIL_IO_BACKEND_H
+#define COIL_IO_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/config.h"
+#include "io/op.h"
+
+struct coil__io;
+
+struct coil__backend {
+	const char *name;
+	/* Deadlines are the backend's own: it times single ops (op->deadline;
+	 * past it the op completes with -ETIMEDOUT unless it completed first)
+	 * and runs COIL__OP_TIMEOUT. Without, sched's timer heap times every
+	 * wait and a deadline cancels the op (coil__op_complete reports the
+	 * -ECANCELED as -ETIMEDOUT), and sleeps never reach the backend. */
+	bool native_deadlines;
+	/* Set up io->be. May set io->inflight_max (default: no limit).
+	 * Returns 0 or -errno (then nothing is left to clean up). */
+	int (*init)(struct coil__io *io, const struct coil__config *cfg);
+	/* Tear down. Called only when no op is in flight. */
+	void (*fini)(struct coil__io *io);
+	/* Start op (op->gen is set). 0: in flight, it completes through
+	 * coil__op_complete() later; COIL__SUBMIT_DONE: finished now, op->res
+	 * holds the result; COIL__SUBMIT_FULL: no room right now (the fiber
+	 * waits for room and tries again after a poll); -errno: the op cannot
+	 * start, that is its result. */
+	int (*submit)(struct coil__io *io, struct coil__op *op);
+	/* Ask op, which is in flight, to finish early with -ECANCELED. */
+	void (*cancel)(struct coil__io *io, struct coil__op *op);
+	/* Push pending work to the kernel and report what completed. With
+	 * block, wait until at least one op completes or, if deadline is not
+	 * INT64_MAX, until that CLOCK_MONOTONIC time (sched's timers).
+	 * Returns the number of ops completed, or -errno: -EINTR is harmless,
+	 * anything else is fatal for the runtime. */
+	int (*poll)(struct coil__io *io, bool block, int64_t deadline);
+	/* Optional: coil made fd (a socket) outside any op; forget whatever
+	 * was known of an earlier fd with the same number. */
+	void (*fd_opened)(struct coil__io *io, int fd);
+};
+
+/* Tell the running worker's backend that coil made fd (no-op outside a
+ * runtime or when the backend keeps no per-fd state). */
+void coil__fd_opened(int fd);
+
+/* Close fd the one way coil closes an fd it knows: through the backend,
+ * which fails or cancels the ops still waiting on it (-EBADF) and forgets
+ * its registration. Outside a runtime: a plain close. Runs shielded (a
+ * cancelled task still closes). Returns 0 or -errno. */
+int coil__fd_close(int fd);
+
+#define COIL__SUBMIT_DONE 1
+#define COIL__SUBMIT_FULL 2
+
+/* The backend reports op's result; its fiber (or race) is woken. */
+void coil__op_complete(struct coil__io *io, struct coil__op *op, int res);
+
+extern const struct coil__backend coil__backend_uring;
+extern const struct coil__backend coil__backend_epoll;
+extern const struct coil__backend coil__backend_poll;
+extern const struct coil__backend coil__backend_kqueue;
+
+#endif

@@ -1,0 +1,562 @@
+/*
+ * Completions emulated on readiness: the part of the epoll, poll and kqueue
+ * backends that does not depend on the mechanism. See compat.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "coil/time.h"
+#include "io/compat/compat.h"
+#include "io/backend.h"
+#include "io/pool.h"
+#include "io/io.h"
+
+/* Where an op is while in flight (op->be.compat.state). */
+enum {
+	AT_NONE = 0,
+	AT_POOL = 2,
+	AT_FD_READ = 3,
+	AT_FD_WRITE = 4,
+	AT_MASK = 0x0f,
+	CONNECT_STARTED = 0x80, /* flag: connect() was called, now in progress */
+};
+
+/* A try's answer besides a result and -EAGAIN: this fd cannot do the op
+ * without blocking the worker; the blocking pool does it. */
+#define COIL__TRY_POOL (-100000)
+
+static int to_pool(struct coil__compat *c, struct coil__op *op);
+
+/* ---- the fd table ------------------------------------------------------- */
+
+struct coil__fd_state *coil__compat_fd(struct coil__compat *c, int fd)
+{
+	if (fd < 0)
+		return NULL;
+	int chunk = fd / COIL__FD_CHUNK;
+	if (chunk >= c->nchunks) {
+		int n = c->nchunks ? c->nchunks : 4;
+		while (n <= chunk)
+			n *= 2;
+		struct coil__fd_state **t = realloc(c->fd_chunks, (size_t)n * sizeof *t);
+		if (!t)
+			return NULL;
+		memset(t + c->nchunks, 0, (size_t)(n - c->nchunks) * sizeof *t);
+		c->fd_chunks = t;
+		c->nchunks = n;
+	}
+	if (!c->fd_chunks[chunk]) {
+		c->fd_chunks[chunk] = calloc(COIL__FD_CHUNK, sizeof(struct coil__fd_state));
+		if (!c->fd_chunks[chunk])
+			return NULL;
+	}
+	return &c->fd_chunks[chunk][fd % COIL__FD_CHUNK];
+}
+
+/* A new fd with this number: nothing known of an earlier one carries over. */
+static void fd_reset(struct coil__compat *c, int fd, uint8_t kind)
+{
+	struct coil__fd_state *st = coil__compat_fd(c, fd);
+	if (!st)
+		return;
+	st->kind = kind;
+	st->no_nowait = 0;
+	st->registered = 0;
+	/* poll(2)'s slot, if any, was dropped when the old fd was forgotten;
+	 * an fd closed behind coil's back may still hold one: keep it. */
+}
+
+static int fd_kind(struct coil__fd_state *st, int fd, bool socket_op)
+{
+	if (st->kind)
+		return st->kind;
+	if (!socket_op) {
+		struct stat sb;
+		if (fstat(fd, &sb) != 0)
+			return -errno;
+		if (S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode) || S_ISDIR(sb.st_mode))
+			return st->kind = COIL__KIND_FILE;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	return st->kind = (fl & O_NONBLOCK) ? COIL__KIND_NONBLOCK : COIL__KIND_BLOCKING;
+}
+
+/* ---- one try of each op ------------------------------------------------- */
+
+static int neg(long r)
+{
+	return r < 0 ? -errno : (int)r;
+}
+
+/* A blocking fd would block the worker: call it only when poll says ready. */
+static bool ready_now(int fd, unsigned dir)
+{
+	struct pollfd p = {.fd = fd, .events = dir == COIL__DIR_READ ? POLLIN : POLLOUT};
+	return poll(&p, 1, 0) > 0;
+}
+
+static int try_accept(struct coil__compat *c, struct coil__op *op)
+{
+	if (coil__compat_fd_if(c, op->fd)->kind == COIL__KIND_BLOCKING && !ready_now(op->fd, COIL__DIR_READ))
+		return -EAGAIN;
+	int r = neg(accept4(op->fd, op->u.accept.addr, op->u.accept.addrlen, (int)op->flags));
+	if (r >= 0)
+		fd_reset(c, r, (op->flags & SOCK_NONBLOCK) ? COIL__KIND_NONBLOCK : COIL__KIND_UNKNOWN);
+	return r == -EWOULDBLOCK ? -EAGAIN : r;
+}
+
+static int try_connect(struct coil__compat *c, struct coil__op *op)
+{
+	(void)c;
+	int r = neg(connect(op->fd, op->u.connect.addr, op->u.connect.addrlen));
+	if (!(op->be.compat.state & CONNECT_STARTED)) {
+		if (r == -EINPROGRESS || r == -EAGAIN) {
+			op->be.compat.state |= CONNECT_STARTED;
+			return -EAGAIN;
+		}
+		return r;
+	}
+	/* A second connect() tells how the first one ended. */
+	if (r == -EISCONN)
+		return 0;
+	if (r == -EALREADY || r == -EINPROGRESS)
+		return -EAGAIN;
+	return r;
+}
+
+static int try_recv(struct coil__compat *c, struct coil__op *op)
+{
+	(void)c;
+	int r = neg(recv(op->fd, op->u.rw.buf, op->u.rw.len, (int)op->flags | MSG_DONTWAIT));
+	return r == -EWOULDBLOCK ? -EAGAIN : r;
+}
+
+static int try_send(struct coil__compat *c, struct coil__op *op)
+{
+	(void)c;
+	int r = neg(send(op->fd, op->u.rw.buf, op->u.rw.len, (int)op->flags | MSG_DONTWAIT));
+	return r == -EWOULDBLOCK ? -EAGAIN : r;
+}
+
+static int try_recvmsg(struct coil__compat *c, struct coil__op *op)
+{
+	(void)c;
+	int r = neg(recvmsg(op->fd, op->u.msg.msg, (int)op->flags | MSG_DONTWAIT));
+	return r == -EWOULDBLOCK ? -EAGAIN : r;
+}
+
+static int try_sendmsg(struct coil__compat *c, struct coil__op *op)
+{
+	(void)c;
+	int r = neg(sendmsg(op->fd, op->u.msg.msg, (int)op->flags | MSG_DONTWAIT));
+	return r == -EWOULDBLOCK ? -EAGAIN : r;
+}
+
+/* read/write family on a stream (pipe, socket, tty, eventfd...): the
+ * offset means nothing there and is ignored, as io_uring does. */
+/* The blocking form of a stream op, for an fd that is not O_NONBLOCK. */
+static int stream_call(struct coil__op *op, int rwf)
+{
+	struct iovec one = {op->u.rw.buf, op->u.rw.len};
+	bool vec = op->code == COIL__OP_READV || op->code == COIL__OP_WRITEV;
+	const struct iovec *iov = vec ? op->u.vec.iov : &one;
+	int cnt = vec ? op->u.vec.iovcnt : 1;
+	bool rd = op->code == COIL__OP_READ || op->code == COIL__OP_READV;
+#ifdef RWF_NOWAIT
+	if (rwf)
+		return neg(rd ? preadv2(op->fd, iov, cnt, -1, rwf) : pwritev2(op->fd, iov, cnt, -1, rwf));
+#endif
+	(void)rwf;
+	return neg(rd ? readv(op->fd, iov, cnt) : writev(op->fd, iov, cnt));
+}
+
+/* read/write family on a stream (pipe, socket, tty, eventfd...). An
+ * O_NONBLOCK fd is simply tried. A blocking one must never block the
+ * worker: RWF_NOWAIT makes one call non-blocking (a 4 MiB write into a
+ * pipe writes what fits and returns); where the fd does not support it,
+ * a read waits for readiness first, and a write (which may block however
+ * ready the fd is) goes to the blocking pool. */
+static int try_stream(struct coil__compat *c, struct coil__op *op)
+{
+	bool rd = op->code == COIL__OP_READ || op->code == COIL__OP_READV;
+	struct coil__fd_state *st = coil__compat_fd_if(c, op->fd);
+	int r;
+	if (st->kind == COIL__KIND_BLOCKING) {
+#ifdef RWF_NOWAIT
+		if (!st->no_nowait) {
+			r = stream_call(op, RWF_NOWAIT);
+			if (r != -EOPNOTSUPP && r != -EINVAL)
+				return r == -EWOULDBLOCK ? -EAGAIN : r;
+			st->no_nowait = 1;
+		}
+#endif
+		if (!rd)
+			return COIL__TRY_POOL;
+		if (!ready_now(op->fd, COIL__DIR_READ))
+			return -EAGAIN;
+	}
+	r = stream_call(op, 0);
+	return r == -EWOULDBLOCK ? -EAGAIN : r;
+}
+
+static int try_shutdown(struct coil__compat *c, struct coil__op *op)
+{
+	(void)c;
+	return neg(shutdown(op->fd, (int)op->flags));
+}
+
+static int try_nop(struct coil__compat *c, struct coil__op *op)
+{
+	(void)c;
+	(void)op;
+	return 0;
+}
+
+static void fail_waiters(struct coil__compat *c, struct coil__op **head, struct coil__op **tail,
+			 int res);
+
+static int try_close(struct coil__compat *c, struct coil__op *op)
+{
+	int fd = op->fd;
+	struct coil__fd_state *st = coil__compat_fd_if(c, fd);
+	if (st) {
+		/* Ops of other fibers still waiting on it (a caller's bug):
+		 * they fail now, rather than wait on a number that may soon
+		 * name another file. */
+		fail_waiters(c, &st->rd_head, &st->rd_tail, -EBADF);
+		fail_waiters(c, &st->wr_head, &st->wr_tail, -EBADF);
+		if (st->registered || st->poll_slot)
+			c->poller->forget(c, fd, st);
+		fd_reset(c, fd, COIL__KIND_UNKNOWN);
+	}
+	return neg(close(fd));
+}
+
+enum route {
+	ROUTE_NOW,	/* one syscall that does not block: done at submit */
+	ROUTE_FD,	/* try, else wait for readiness of fd */
+	ROUTE_FILE,	/* a regular file -> pool; a stream -> ROUTE_FD */
+	ROUTE_POOL,	/* always the blocking pool */
+	ROUTE_NONE,	/* never here (COIL__OP_TIMEOUT: sched's timers) */
+};
+
+static const struct {
+	int (*try)(struct coil__compat *c, struct coil__op *op);
+	uint8_t dir;
+	uint8_t route;
+} opdefs[COIL__OP_COUNT] = {
+	[COIL__OP_NOP] = {try_nop, 0, ROUTE_NOW},
+	[COIL__OP_TIMEOUT] = {NULL, 0, ROUTE_NONE},
+	[COIL__OP_ACCEPT] = {try_accept, COIL__DIR_READ, ROUTE_FD},
+	[COIL__OP_CONNECT] = {try_connect, COIL__DIR_WRITE, ROUTE_FD},
+	[COIL__OP_RECV] = {try_recv, COIL__DIR_READ, ROUTE_FD},
+	[COIL__OP_SEND] = {try_send, COIL__DIR_WRITE, ROUTE_FD},
+	[COIL__OP_RECVMSG] = {try_recvmsg, COIL__DIR_READ, ROUTE_FD},
+	[COIL__OP_SENDMSG] = {try_sendmsg, COIL__DIR_WRITE, ROUTE_FD},
+	[COIL__OP_READ] = {try_stream, COIL__DIR_READ, ROUTE_FILE},
+	[COIL__OP_WRITE] = {try_stream, COIL__DIR_WRITE, ROUTE_FILE},
+	[COIL__OP_READV] = {try_stream, COIL__DIR_READ, ROUTE_FILE},
+	[COIL__OP_WRITEV] = {try_stream, COIL__DIR_WRITE, ROUTE_FILE},
+	[COIL__OP_CLOSE] = {try_close, 0, ROUTE_NOW},
+	[COIL__OP_SHUTDOWN] = {try_shutdown, 0, ROUTE_NOW},
+	[COIL__OP_OPENAT] = {NULL, 0, ROUTE_POOL},
+	[COIL__OP_FSYNC] = {NULL, 0, ROUTE_POOL},
+	[COIL__OP_STATX] = {NULL, 0, ROUTE_POOL},
+	[COIL__OP_RESOLVE] = {NULL, 0, ROUTE_POOL},
+};
+
+/* ---- fd wait lists ------------------------------------------------------ */
+
+static void list_append(struct coil__op **head, struct coil__op **tail, struct coil__op *op)
+{
+	op->be.compat.next = NULL;
+	op->be.compat.prev = *tail;
+	if (*tail)
+		(*tail)->be.compat.next = op;
+	else
+		*head = op;
+	*tail = op;
+}
+
+static void list_remove(struct coil__op **head, struct coil__op **tail, struct coil__op *op)
+{
+	if (op->be.compat.prev)
+		op->be.compat.prev->be.compat.next = op->be.compat.next;
+	else
+		*head = op->be.compat.next;
+	if (op->be.compat.next)
+		op->be.compat.next->be.compat.prev = op->be.compat.prev;
+	else
+		*tail = op->be.compat.prev;
+	op->be.compat.prev = op->be.compat.next = NULL;
+}
+
+static void fail_waiters(struct coil__compat *c, struct coil__op **head, struct coil__op **tail,
+			 int res)
+{
+	while (*head) {
+		struct coil__op *op = *head;
+		list_remove(head, tail, op);
+		op->be.compat.state = AT_NONE;
+		coil__op_complete(c->io, op, res);
+	}
+}
+
+static unsigned waiting_dirs(const struct coil__fd_state *st)
+{
+	return (st->rd_head ? COIL__DIR_READ : 0) | (st->wr_head ? COIL__DIR_WRITE : 0);
+}
+
+static void run_waiters(struct coil__compat *c, struct coil__fd_state *st, unsigned dir)
+{
+	struct coil__op **head = dir == COIL__DIR_READ ? &st->rd_head : &st->wr_head;
+	struct coil__op **tail = dir == COIL__DIR_READ ? &st->rd_tail : &st->wr_tail;
+	while (*head) {
+		struct coil__op *op = *head;
+		int r = opdefs[op->code].try(c, op);
+		if (r == -EAGAIN)
+			break;
+		list_remove(head, tail, op);
+		op->be.compat.state = AT_NONE;
+		if (r == COIL__TRY_POOL) {
+			/* The fd cannot say "would block" for this op (a tty,
+			 * say): a pool thread waits instead of the worker. */
+			r = to_pool(c, op);
+			if (r == 0)
+				continue;
+		}
+		coil__op_complete(c->io, op, r);
+	}
+}
+
+static void pool_before_complete(void *ctx, struct coil__op *op)
+{
+	op->be.compat.state = AT_NONE;
+	/* A file that openat returned is a new fd for us. */
+	if (op->code == COIL__OP_OPENAT && op->res >= 0)
+		fd_reset(ctx, op->res, COIL__KIND_UNKNOWN);
+}
+
+void coil__compat_fd_ready(struct coil__compat *c, int fd, unsigned dirs)
+{
+	if (fd == c->pool_fd) {
+		coil__pool_reap(c->io->pool, c->io, pool_before_complete, c);
+		return;
+	}
+	struct coil__fd_state *st = coil__compat_fd_if(c, fd);
+	if (!st)
+		return;
+	if (dirs & COIL__DIR_READ)
+		run_waiters(c, st, COIL__DIR_READ);
+	if (dirs & COIL__DIR_WRITE)
+		run_waiters(c, st, COIL__DIR_WRITE);
+	c->poller->watch(c, fd, st, waiting_dirs(st));
+}
+
+/* ---- the backend ---------------------------------------------------------- */
+
+static int to_pool(struct coil__compat *c, struct coil__op *op)
+{
+	struct coil__pool *pool;
+	int r = coil__io_pool(c->io, &pool);
+	if (r < 0)
+		return r;
+	if (c->pool_fd < 0) {
+		/* A new fd for us, whatever an earlier fd of that number left. */
+		fd_reset(c, pool->notify_fd, COIL__KIND_NONBLOCK);
+		struct coil__fd_state *st = coil__compat_fd(c, pool->notify_fd);
+		if (!st)
+			return -ENOMEM;
+		r = c->poller->watch(c, pool->notify_fd, st, COIL__DIR_READ);
+		if (r < 0)
+			return r;
+		c->pool_fd = pool->notify_fd;
+	}
+	r = coil__pool_submit(pool, op);
+	if (r == 0)
+		op->be.compat.state = AT_POOL;
+	return r;
+}
+
+static int finish_now(struct coil__op *op, int res)
+{
+	op->res = res;
+	return COIL__SUBMIT_DONE;
+}
+
+static int compat_submit(struct coil__io *io, struct coil__op *op)
+{
+	struct coil__compat *c = io->be.compat;
+	unsigned route = opdefs[op->code].route;
+	unsigned dir = opdefs[op->code].dir;
+	struct coil__fd_state *st;
+
+	op->be.compat.state = AT_NONE;
+	switch (route) {
+	case ROUTE_POOL:
+		return to_pool(c, op);
+	case ROUTE_NOW:
+		return finish_now(op, opdefs[op->code].try(c, op));
+	case ROUTE_NONE:
+		return -ENOTSUP; /* sleeps are sched's timers here */
+	default:
+		break;
+	}
+
+	st = coil__compat_fd(c, op->fd);
+	if (!st)
+		return finish_now(op, op->fd < 0 ? -EBADF : -ENOMEM);
+	int kind = fd_kind(st, op->fd, route == ROUTE_FD);
+	if (kind < 0)
+		return finish_now(op, kind);
+	if (kind == COIL__KIND_FILE) {
+		if (route == ROUTE_FILE)
+			return to_pool(c, op);
+		return finish_now(op, -ENOTSOCK);
+	}
+	/* A stream has no offsets: as pread(2) on a pipe says. */
+	if (route == ROUTE_FILE && op->off >= 0)
+		return finish_now(op, -ESPIPE);
+
+	struct coil__op **head = dir == COIL__DIR_READ ? &st->rd_head : &st->wr_head;
+	struct coil__op **tail = dir == COIL__DIR_READ ? &st->rd_tail : &st->wr_tail;
+	/* Try at once, unless others already wait in this direction: they go
+	 * first (a stream's writes must not overtake each other). */
+	if (!*head) {
+		int r = opdefs[op->code].try(c, op);
+		if (r == COIL__TRY_POOL)
+			return to_pool(c, op);
+		if (r != -EAGAIN)
+			return finish_now(op, r);
+	}
+	list_append(head, tail, op);
+	op->be.compat.state = (uint8_t)((op->be.compat.state & CONNECT_STARTED) |
+					(dir == COIL__DIR_READ ? AT_FD_READ : AT_FD_WRITE));
+	int r = c->poller->watch(c, op->fd, st, waiting_dirs(st));
+	if (r < 0) {
+		list_remove(head, tail, op);
+		op->be.compat.state = AT_NONE;
+		return finish_now(op, r);
+	}
+	return 0;
+}
+
+static void compat_cancel(struct coil__io *io, struct coil__op *op)
+{
+	struct coil__compat *c = io->be.compat;
+	unsigned at = op->be.compat.state & AT_MASK;
+	switch (at) {
+	case AT_FD_READ:
+	case AT_FD_WRITE: {
+		struct coil__fd_state *st = coil__compat_fd_if(c, op->fd);
+		if (at == AT_FD_READ)
+			list_remove(&st->rd_head, &st->rd_tail, op);
+		else
+			list_remove(&st->wr_head, &st->wr_tail, op);
+		op->be.compat.state = AT_NONE;
+		c->poller->watch(c, op->fd, st, waiting_dirs(st));
+		coil__op_complete(io, op, -ECANCELED);
+		break;
+	}
+	case AT_POOL:
+		/* Still queued: taken back. Running: it completes with its
+		 * real result. */
+		if (coil__pool_cancel(io->pool, op)) {
+			op->be.compat.state = AT_NONE;
+			coil__op_complete(io, op, -ECANCELED);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static int compat_poll(struct coil__io *io, bool block, int64_t deadline)
+{
+	struct coil__compat *c = io->be.compat;
+	int64_t timeout = 0;
+	if (block) {
+		timeout = -1;
+		if (deadline != INT64_MAX) {
+			int64_t d = deadline - coil_now();
+			timeout = d > 0 ? d : 0;
+		}
+	}
+	int r = c->poller->wait(c, timeout);
+	return r < 0 ? r : 0;
+}
+
+static void compat_fd_opened(struct coil__io *io, int fd)
+{
+	fd_reset(io->be.compat, fd, COIL__KIND_UNKNOWN);
+}
+
+static int compat_init(struct coil__io *io, const struct coil__poller *p)
+{
+	if (!p->init)
+		return -ENOTSUP;
+	struct coil__compat *c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	c->io = io;
+	c->poller = p;
+	c->pool_fd = -1;
+	int r = p->init(c);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	io->be.compat = c;
+	io->inflight_max = 0; /* memory is the only bound */
+	return 0;
+}
+
+static void compat_fini(struct coil__io *io)
+{
+	struct coil__compat *c = io->be.compat;
+	if (!c)
+		return;
+	c->poller->fini(c);
+	for (int i = 0; i < c->nchunks; i++)
+		free(c->fd_chunks[i]);
+	free(c->fd_chunks);
+	free(c);
+	io->be.compat = NULL;
+}
+
+#define DEFINE_BACKEND(mech)                                                          \
+	static int init_##mech(struct coil__io *io, const struct coil__config *cfg)        \
+	{                                                                              \
+		(void)cfg;                                                             \
+		return compat_init(io, &coil__poller_##mech);                          \
+	}                                                                              \
+	const struct coil__backend coil__backend_##mech = {                            \
+		.name = #mech,                                                         \
+		.init = init_##mech,                                                   \
+		.fini = compat_fini,                                                   \
+		.submit = compat_submit,                                               \
+		.cancel = compat_cancel,                                               \
+		.poll = compat_poll,                                                   \
+		.fd_opened = compat_fd_opened,                                         \
+	}
+
+#ifdef __linux__
+DEFINE_BACKEND(epoll);
+#else
+const struct coil__backend coil__backend_epoll = {.name = "epoll"};
+#endif
+DEFINE_BACKEND(poll);
+#ifdef COIL_HAVE_KQUEUE
+DEFINE_BACKEND(kqueue);
+#else
+const struct coil__backend coil__backend_kqueue = {.name = "kqueue"};
+#endif

@@ -1,0 +1,74 @@
+/*
+ * The I/O layer of one worker: its backend instance, the blocking pool,
+ * the count of ops in flight and their bound, and the fibers waiting for
+ * room under that bound. It sits on sched: a fiber running an op parks
+ * through sched/park.h, and the backend's poll is the turn's poll hook
+ * (coil__io_poll), installed by the runtime.
+ */
+#ifndef COIL_IO_IO_H
+#define COIL_IO_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/config.h"
+#include "sched/sched.h"
+#include "sched/waitq.h"
+
+struct coil__backend;
+struct coil__pool;
+
+struct coil__io {
+	struct coil__worker *w;
+	const struct coil__backend *backend;
+	/* The backend's own state, named for its owner. */
+	union {
+		struct coil__uring *uring;
+		struct coil__compat *compat;
+	} be;
+	struct coil__pool *pool;	/* the blocking pool, made on first use */
+	const struct coil__config *cfg;
+	size_t inflight;		/* ops handed to the backend, not completed */
+	size_t inflight_max;		/* 0: no limit */
+	struct coil__waitq room;	/* fibers waiting for inflight < max */
+	uint16_t op_gen;
+};
+
+/* The I/O layer of the worker on this thread, or NULL. */
+extern __thread struct coil__io *coil__tls_io __attribute__((tls_model("initial-exec")));
+
+/* Choose and set up the backend the config names, else io_uring with the
+ * documented fallback to epoll, then poll. Returns 0 or -errno. */
+int coil__io_init(struct coil__io *io, struct coil__worker *w, const struct coil__config *cfg);
+/* Tear down (no op may be in flight, else the backend and the pool are
+ * left as they are: the kernel may still use them). */
+void coil__io_fini(struct coil__io *io);
+
+/* The turn's poll hook (sched.h): the backend's poll, then wake the fibers
+ * waiting for room. ctx is the struct coil__io. */
+int coil__io_poll(void *ctx, bool block, int64_t deadline);
+
+/* The worker's blocking pool, made on first use. Returns 0 or -errno. */
+int coil__io_pool(struct coil__io *io, struct coil__pool **out);
+
+/* Park the calling fiber until the next poll made room (ops completed).
+ * The caller checks the bound again after. Returns 0, or -ECANCELED /
+ * -ETIMEDOUT (deadline, the scope's) / -ENOMEM. */
+int coil__io_wait_room(struct coil__io *io, int64_t deadline);
+
+/* An op was handed to the backend / its completion came back: the count
+ * sched reads to know a poll is needed. */
+static inline void coil__io_started(struct coil__io *io)
+{
+	io->inflight++;
+	io->w->pending++;
+}
+
+static inline void coil__io_finished(struct coil__io *io)
+{
+	io->inflight--;
+	io->w->pending--;
+}
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * struct coil__op: one I/O operation, built on the stack of the fiber that
+ * asks for it. The fiber hands it to the worker's backend and parks; the
+ * backend completes it exactly once (coil__op_complete) and only then does
+ * the fiber resume, so every pointer in it (buffers, addresses, the op
+ * itself) stays valid for as long as the kernel may use it.
+ */
+#ifndef COIL_IO_OP_H
+#define COIL_IO_OP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <linux/time_types.h>
+
+#include "sched/park.h"
+
+enum coil__opcode {
+	COIL__OP_NOP,
+	COIL__OP_TIMEOUT,	/* u.timeout: absolute CLOCK_MONOTONIC deadline */
+	COIL__OP_ACCEPT,	/* fd, u.accept */
+	COIL__OP_CONNECT,	/* fd, u.connect */
+	COIL__OP_RECV,		/* fd, u.rw, flags = MSG_* */
+	COIL__OP_SEND,		/* fd, u.rw, flags = MSG_* */
+	COIL__OP_RECVMSG,	/* fd, u.msg, flags = MSG_* */
+	COIL__OP_SENDMSG,	/* fd, u.msg, flags = MSG_* */
+	COIL__OP_READ,		/* fd, u.rw, off (-1: file position) */
+	COIL__OP_WRITE,		/* fd, u.rw, off */
+	COIL__OP_READV,		/* fd, u.vec, off */
+	COIL__OP_WRITEV,	/* fd, u.vec, off */
+	COIL__OP_CLOSE,		/* fd */
+	COIL__OP_SHUTDOWN,	/* fd, flags = SHUT_* */
+	COIL__OP_OPENAT,	/* fd = dirfd, u.open, flags = O_* */
+	COIL__OP_FSYNC,		/* fd, flags = 0 or IORING_FSYNC_DATASYNC's meaning */
+	COIL__OP_STATX,		/* fd = dirfd, u.statx, flags = AT_* */
+	COIL__OP_RESOLVE,	/* u.resolve: host name -> address (blocking pool) */
+	COIL__OP_COUNT
+};
+
+/* One read or write is capped at this many bytes (the kernel caps at about
+ * 2 GiB anyway); a larger request simply comes back short. */
+#define COIL__IO_MAX ((size_t)1 << 30)
+
+/* flags for COIL__OP_FSYNC */
+#define COIL__FSYNC_DATASYNC 1u
+
+struct coil__race;
+
+struct coil__op {
+	uint8_t code;		/* enum coil__opcode */
+	bool completed;		/* coil__op_complete ran (cleared at start) */
+	uint16_t gen;		/* tags the backend's reference to this op */
+	int32_t res;		/* the completion: >= 0 or -errno */
+	/* What an -ECANCELED completion means: set when the fiber's park was
+	 * cancelled (-ECANCELED, -ETIMEDOUT: a deadline that sched timed);
+	 * 0 when coil did not ask, so a cancel came from a close of the fd. */
+	int32_t cancel_code;
+	int fd;
+	uint32_t flags;
+	int64_t off;
+	/* The deadline the backend itself enforces (backends with native
+	 * deadlines: io_uring's linked timeout), INT64_MAX: none. */
+	int64_t deadline;
+	struct coil__park park;		/* the fiber waits here (single op) */
+	struct coil__race *race;	/* or its race waits for it (coil_race) */
+	/* The backend's bookkeeping while in flight, named for its owner. */
+	union {
+		struct {
+			uint8_t cqes_owed;	/* the op's and its linked timeout's */
+			int32_t link_res;	/* the linked timeout's own result */
+			struct __kernel_timespec link_ts;
+		} uring;
+		struct {
+			struct coil__op *prev, *next;	/* the fd's wait list */
+			uint8_t state;			/* readiness.c: where it waits */
+		} compat;
+	} be;
+	/* The blocking pool's, while it holds the op (under its lock). */
+	struct {
+		struct coil__op *next;
+		uint8_t state;		/* 1 queued, 2 running */
+	} pool;
+	union {
+		struct { void *buf; size_t len; } rw;
+		struct { const struct iovec *iov; int iovcnt; } vec;
+		struct { struct sockaddr *addr; socklen_t *addrlen; } accept;
+		struct { const struct sockaddr *addr; socklen_t addrlen; } connect;
+		struct { struct msghdr *msg; } msg;
+		struct { const char *path; mode_t mode; } open;
+		struct { const char *path; unsigned mask; struct statx *buf; } statx;
+		struct { int64_t deadline; struct __kernel_timespec ts; } timeout;
+		struct {
+			const char *host;
+			uint16_t port;
+			int socktype;			/* SOCK_STREAM, SOCK_DGRAM */
+			struct sockaddr_storage *addr;	/* out */
+			socklen_t *addrlen;		/* out */
+		} resolve;
+	} u;
+};
+
+/* Run op on the calling fiber: hand it to the backend, park until it
+ * completes, return its result. Returns -ECANCELED without submitting if the
+ * task is cancelled, -EPERM outside a runtime. */
+int coil__op_run(struct coil__op *op);
+
+/* Do op the blocking way, on the calling thread: the blocking pool's work
+ * (files on the readiness backends, host names everywhere). Returns the
+ * result as the op would complete: >= 0 or -errno. */
+int coil__op_do_blocking(struct coil__op *op);
+
+#endif

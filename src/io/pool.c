@@ -1,0 +1,300 @@
+/* The blocking pool, and ops done the blocking way. See pool.h. */
+#include "io/pool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
+
+#include "io/backend.h"
+
+/* ---- ops done the blocking way ----------------------------------------- */
+
+static int neg_errno(long r)
+{
+	return r < 0 ? -errno : (int)r;
+}
+
+static int do_resolve(struct coil__op *op)
+{
+	char port[8];
+	snprintf(port, sizeof port, "%u", (unsigned)op->u.resolve.port);
+	struct addrinfo hints, *res = NULL;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = op->u.resolve.socktype;
+	hints.ai_flags = AI_ADDRCONFIG;
+	int r = getaddrinfo(op->u.resolve.host, port, &hints, &res);
+	if (r != 0) {
+		switch (r) {
+		case EAI_NONAME:
+#ifdef EAI_NODATA
+		case EAI_NODATA:
+#endif
+			return -ENOENT;
+		case EAI_AGAIN:
+			return -EAGAIN;
+		case EAI_MEMORY:
+			return -ENOMEM;
+		case EAI_SYSTEM:
+			return -errno;
+		default:
+			return -EINVAL;
+		}
+	}
+	/* The first answer, in getaddrinfo's (RFC 6724) order. */
+	memcpy(op->u.resolve.addr, res->ai_addr, res->ai_addrlen);
+	*op->u.resolve.addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+bool coil__op_has_blocking(uint8_t code)
+{
+	switch (code) {
+	case COIL__OP_READ:
+	case COIL__OP_WRITE:
+	case COIL__OP_READV:
+	case COIL__OP_WRITEV:
+	case COIL__OP_OPENAT:
+	case COIL__OP_FSYNC:
+	case COIL__OP_STATX:
+	case COIL__OP_CLOSE:
+	case COIL__OP_RESOLVE:
+	case COIL__OP_NOP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int coil__op_do_blocking(struct coil__op *op)
+{
+	switch (op->code) {
+	case COIL__OP_READ:
+		return op->off < 0 ? neg_errno(read(op->fd, op->u.rw.buf, op->u.rw.len))
+				   : neg_errno(pread(op->fd, op->u.rw.buf, op->u.rw.len, op->off));
+	case COIL__OP_WRITE:
+		return op->off < 0 ? neg_errno(write(op->fd, op->u.rw.buf, op->u.rw.len))
+				   : neg_errno(pwrite(op->fd, op->u.rw.buf, op->u.rw.len, op->off));
+	case COIL__OP_READV:
+		return op->off < 0 ? neg_errno(readv(op->fd, op->u.vec.iov, op->u.vec.iovcnt))
+				   : neg_errno(preadv(op->fd, op->u.vec.iov, op->u.vec.iovcnt,
+						      op->off));
+	case COIL__OP_WRITEV:
+		return op->off < 0 ? neg_errno(writev(op->fd, op->u.vec.iov, op->u.vec.iovcnt))
+				   : neg_errno(pwritev(op->fd, op->u.vec.iov, op->u.vec.iovcnt,
+						       op->off));
+	case COIL__OP_OPENAT:
+		return neg_errno(openat(op->fd, op->u.open.path, (int)op->flags, op->u.open.mode));
+	case COIL__OP_FSYNC:
+		return neg_errno((op->flags & COIL__FSYNC_DATASYNC) ? fdatasync(op->fd)
+								    : fsync(op->fd));
+	case COIL__OP_STATX:
+#ifdef __linux__
+		return neg_errno(statx(op->fd, op->u.statx.path, (int)op->flags,
+				       op->u.statx.mask, op->u.statx.buf));
+#else
+		return -ENOSYS;
+#endif
+	case COIL__OP_CLOSE:
+		return neg_errno(close(op->fd));
+	case COIL__OP_RESOLVE:
+		return do_resolve(op);
+	case COIL__OP_NOP:
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* ---- the pool ------------------------------------------------------------ */
+
+static void notify(struct coil__pool *pool)
+{
+	uint64_t one = 1;
+	ssize_t n;
+	do
+		n = write(pool->notify_wfd, &one, pool->notify_wfd == pool->notify_fd ? 8 : 1);
+	while (n < 0 && errno == EINTR);
+	/* EAGAIN: the counter or pipe is full, so it is readable already. */
+}
+
+static void *pool_thread(void *arg)
+{
+	struct coil__pool *pool = arg;
+	pthread_mutex_lock(&pool->lock);
+	for (;;) {
+		while (!pool->queue_head && !pool->stopping) {
+			pool->idle++;
+			pthread_cond_wait(&pool->work, &pool->lock);
+			pool->idle--;
+		}
+		if (!pool->queue_head)
+			break; /* stopping, nothing left */
+		struct coil__op *op = pool->queue_head;
+		pool->queue_head = op->pool.next;
+		if (!pool->queue_head)
+			pool->queue_tail = NULL;
+		op->pool.next = NULL;
+		op->pool.state = 2; /* running: no longer cancellable */
+		pthread_mutex_unlock(&pool->lock);
+
+		int res = coil__op_do_blocking(op);
+
+		pthread_mutex_lock(&pool->lock);
+		op->res = res;
+		op->pool.next = NULL;
+		if (pool->done_tail)
+			pool->done_tail->pool.next = op;
+		else
+			pool->done_head = op;
+		pool->done_tail = op;
+		bool first = pool->done_head == op;
+		pthread_mutex_unlock(&pool->lock);
+		if (first)
+			notify(pool);
+		pthread_mutex_lock(&pool->lock);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return NULL;
+}
+
+int coil__pool_init(struct coil__pool *pool, unsigned max_threads)
+{
+	memset(pool, 0, sizeof *pool);
+	pool->max_threads = max_threads ? max_threads : 1;
+	pool->threads = calloc(pool->max_threads, sizeof *pool->threads);
+	if (!pool->threads)
+		return -ENOMEM;
+#ifdef __linux__
+	pool->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (pool->notify_fd < 0) {
+		int err = errno;
+		free(pool->threads);
+		return -err;
+	}
+	pool->notify_wfd = pool->notify_fd;
+#else
+	int p[2];
+	if (pipe(p) != 0) {
+		int err = errno;
+		free(pool->threads);
+		return -err;
+	}
+	for (int i = 0; i < 2; i++) {
+		fcntl(p[i], F_SETFL, fcntl(p[i], F_GETFL) | O_NONBLOCK);
+		fcntl(p[i], F_SETFD, FD_CLOEXEC);
+	}
+	pool->notify_fd = p[0];
+	pool->notify_wfd = p[1];
+#endif
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->work, NULL);
+	return 0;
+}
+
+void coil__pool_fini(struct coil__pool *pool)
+{
+	pthread_mutex_lock(&pool->lock);
+	pool->stopping = true;
+	pthread_cond_broadcast(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+	for (unsigned i = 0; i < pool->nthreads; i++)
+		pthread_join(pool->threads[i], NULL);
+	free(pool->threads);
+	pthread_mutex_destroy(&pool->lock);
+	pthread_cond_destroy(&pool->work);
+	close(pool->notify_fd);
+	if (pool->notify_wfd != pool->notify_fd)
+		close(pool->notify_wfd);
+}
+
+int coil__pool_submit(struct coil__pool *pool, struct coil__op *op)
+{
+	pthread_mutex_lock(&pool->lock);
+	if (pool->idle == 0 && pool->nthreads < pool->max_threads) {
+		/* Pool threads must not take the process's signals. */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		int r = pthread_create(&pool->threads[pool->nthreads], NULL, pool_thread, pool);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (r == 0)
+			pool->nthreads++;
+		else if (pool->nthreads == 0) {
+			pthread_mutex_unlock(&pool->lock);
+			return -r;
+		}
+	}
+	op->pool.state = 1; /* queued */
+	op->pool.next = NULL;
+	if (pool->queue_tail)
+		pool->queue_tail->pool.next = op;
+	else
+		pool->queue_head = op;
+	pool->queue_tail = op;
+	pthread_cond_signal(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+	pool->outstanding++;
+	return 0;
+}
+
+bool coil__pool_cancel(struct coil__pool *pool, struct coil__op *op)
+{
+	bool taken = false;
+	pthread_mutex_lock(&pool->lock);
+	if (op->pool.state == 1) {
+		struct coil__op *prev = NULL;
+		for (struct coil__op *it = pool->queue_head; it; prev = it, it = it->pool.next) {
+			if (it != op)
+				continue;
+			if (prev)
+				prev->pool.next = it->pool.next;
+			else
+				pool->queue_head = it->pool.next;
+			if (pool->queue_tail == it)
+				pool->queue_tail = prev;
+			taken = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pool->lock);
+	if (taken)
+		pool->outstanding--;
+	return taken;
+}
+
+int coil__pool_reap(struct coil__pool *pool, struct coil__io *io,
+		    void (*before_complete)(void *ctx, struct coil__op *op), void *ctx)
+{
+	uint64_t buf;
+	while (read(pool->notify_fd, &buf, sizeof buf) > 0) {
+	}
+	pthread_mutex_lock(&pool->lock);
+	struct coil__op *op = pool->done_head;
+	pool->done_head = pool->done_tail = NULL;
+	pthread_mutex_unlock(&pool->lock);
+	int n = 0;
+	while (op) {
+		struct coil__op *next = op->pool.next;
+		pool->outstanding--;
+		if (before_complete)
+			before_complete(ctx, op);
+		coil__op_complete(io, op, op->res);
+		op = next;
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,492 @@
+/*
+ * The io_uring backend.
+ *
+ * Every op becomes one SQE whose user_data is the op's address tagged with
+ * its generation in the top 16 bits; its CQE completes it. SQEs queued while
+ * fibers run are handed to the kernel together, by poll(), in one
+ * io_uring_submit_and_wait (or submit_and_get_events when fibers are still
+ * runnable). A cancel is an IORING_OP_ASYNC_CANCEL aimed at the op's tagged
+ * user_data; its own CQE carries user_data 0 and is only counted: the op
+ * resumes its fiber from the op's own CQE, never before.
+ *
+ * A scope deadline is an IORING_OP_LINK_TIMEOUT linked to the op (tag: the
+ * op's, low bit set); the op then owes two CQEs and completes after both.
+ *
+ * In-flight ops are bounded (coil_config.max_inflight; by default 16 x the
+ * CQ size on IORING_FEAT_NODROP kernels, else cq/3, which makes overflow
+ * impossible since an op owes at most 3 CQEs). A burst of more completions
+ * than the CQ holds is kept by a NODROP kernel: coil reaps, sees
+ * IORING_SQ_CQ_OVERFLOW and flushes; a submit refused with -EBUSY waits
+ * for the next reap.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "coil/time.h"
+#include "base/panic.h"
+#include "io/backend.h"
+#include "io/io.h"
+#include "io/pool.h"
+
+struct coil__uring {
+	struct io_uring ring;
+	unsigned setup_flags;
+	unsigned features;	/* IORING_FEAT_* */
+	bool pool_armed;	/* a POLL_ADD on the blocking pool's notify fd is in flight */
+	int error;		/* the ring failed (a submit's own error): fatal */
+	/* Ops whose opcode this kernel lacks and that the blocking pool can
+	 * do instead (per-op fallback: the ring is kept for the rest). */
+	bool to_pool[COIL__OP_COUNT];
+};
+
+/* user_data of our own POLL_ADD on the pool's notify fd (ops are 8-aligned,
+ * 0 is a cancel's completion). */
+#define UD_POOL 1
+/* Low bit of an op's tag: the CQE is its linked timeout's. */
+#define UD_LINK UINT64_C(1)
+
+#define TAG_SHIFT 48
+#define PTR_MASK ((UINT64_C(1) << TAG_SHIFT) - 1)
+
+static inline uint64_t op_tag(const struct coil__op *op)
+{
+	return ((uint64_t)op->gen << TAG_SHIFT) | (uint64_t)(uintptr_t)op;
+}
+
+/* ---- one table: how each op becomes an SQE ----------------------------- */
+
+typedef void prep_fn(struct io_uring_sqe *sqe, struct coil__op *op);
+
+static void prep_nop(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	(void)op;
+	io_uring_prep_nop(sqe);
+}
+
+static void prep_timeout(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	int64_t d = op->u.timeout.deadline;
+	op->u.timeout.ts.tv_sec = d / 1000000000;
+	op->u.timeout.ts.tv_nsec = d % 1000000000;
+	/* Absolute on CLOCK_MONOTONIC: never fires before the deadline, and
+	 * the kernel copies the timespec when the SQE is submitted. */
+	io_uring_prep_timeout(sqe, &op->u.timeout.ts, 0, IORING_TIMEOUT_ABS);
+}
+
+static void prep_accept(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_accept(sqe, op->fd, op->u.accept.addr, op->u.accept.addrlen,
+			     (int)op->flags);
+}
+
+static void prep_connect(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_connect(sqe, op->fd, op->u.connect.addr, op->u.connect.addrlen);
+}
+
+static void prep_recv(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_recv(sqe, op->fd, op->u.rw.buf, op->u.rw.len, (int)op->flags);
+}
+
+static void prep_send(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_send(sqe, op->fd, op->u.rw.buf, op->u.rw.len, (int)op->flags);
+}
+
+static void prep_recvmsg(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_recvmsg(sqe, op->fd, op->u.msg.msg, op->flags);
+}
+
+static void prep_sendmsg(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_sendmsg(sqe, op->fd, op->u.msg.msg, op->flags);
+}
+
+static void prep_read(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_read(sqe, op->fd, op->u.rw.buf, (unsigned)op->u.rw.len,
+			   (uint64_t)op->off);
+}
+
+static void prep_write(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_write(sqe, op->fd, op->u.rw.buf, (unsigned)op->u.rw.len,
+			    (uint64_t)op->off);
+}
+
+static void prep_readv(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_readv(sqe, op->fd, op->u.vec.iov, (unsigned)op->u.vec.iovcnt,
+			    (uint64_t)op->off);
+}
+
+static void prep_writev(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_writev(sqe, op->fd, op->u.vec.iov, (unsigned)op->u.vec.iovcnt,
+			     (uint64_t)op->off);
+}
+
+static void prep_close(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_close(sqe, op->fd);
+}
+
+static void prep_shutdown(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_shutdown(sqe, op->fd, (int)op->flags);
+}
+
+static void prep_openat(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_openat(sqe, op->fd, op->u.open.path, (int)op->flags, op->u.open.mode);
+}
+
+static void prep_fsync(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_fsync(sqe, op->fd,
+			    (op->flags & COIL__FSYNC_DATASYNC) ? IORING_FSYNC_DATASYNC : 0);
+}
+
+static void prep_statx(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_statx(sqe, op->fd, op->u.statx.path, (int)op->flags, op->u.statx.mask,
+			    op->u.statx.buf);
+}
+
+static const struct {
+	prep_fn *prep;
+	uint8_t opcode; /* the io_uring opcode, also checked by the probe */
+} opdefs[COIL__OP_COUNT] = {
+	[COIL__OP_NOP] = {prep_nop, IORING_OP_NOP},
+	[COIL__OP_TIMEOUT] = {prep_timeout, IORING_OP_TIMEOUT},
+	[COIL__OP_ACCEPT] = {prep_accept, IORING_OP_ACCEPT},
+	[COIL__OP_CONNECT] = {prep_connect, IORING_OP_CONNECT},
+	[COIL__OP_RECV] = {prep_recv, IORING_OP_RECV},
+	[COIL__OP_SEND] = {prep_send, IORING_OP_SEND},
+	[COIL__OP_RECVMSG] = {prep_recvmsg, IORING_OP_RECVMSG},
+	[COIL__OP_SENDMSG] = {prep_sendmsg, IORING_OP_SENDMSG},
+	[COIL__OP_READ] = {prep_read, IORING_OP_READ},
+	[COIL__OP_WRITE] = {prep_write, IORING_OP_WRITE},
+	[COIL__OP_READV] = {prep_readv, IORING_OP_READV},
+	[COIL__OP_WRITEV] = {prep_writev, IORING_OP_WRITEV},
+	[COIL__OP_CLOSE] = {prep_close, IORING_OP_CLOSE},
+	[COIL__OP_SHUTDOWN] = {prep_shutdown, IORING_OP_SHUTDOWN},
+	[COIL__OP_OPENAT] = {prep_openat, IORING_OP_OPENAT},
+	[COIL__OP_FSYNC] = {prep_fsync, IORING_OP_FSYNC},
+	[COIL__OP_STATX] = {prep_statx, IORING_OP_STATX},
+	/* No opcode resolves names: the blocking pool does, and a POLL_ADD on
+	 * its notify fd tells us when. */
+	[COIL__OP_RESOLVE] = {NULL, IORING_OP_POLL_ADD},
+};
+
+/* ---- set-up ------------------------------------------------------------- */
+
+/* Every opcode coil issues, plus async cancel. An op the kernel lacks goes
+ * to the blocking pool if the pool can do it (files, open, stat, sync,
+ * close); a kernel lacking a socket op or cancel is refused at start
+ * (-ENOTSUP: coil falls back to epoll) rather than failing mid-program. */
+static int probe_ops(struct io_uring *ring, bool *to_pool)
+{
+	struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+	if (!probe)
+		return -ENOTSUP; /* IORING_REGISTER_PROBE is 5.6+; we need newer */
+	int r = 0;
+	for (size_t i = 0; i < COIL__OP_COUNT; i++) {
+		if (io_uring_opcode_supported(probe, opdefs[i].opcode))
+			continue;
+		if (coil__op_has_blocking((uint8_t)i))
+			to_pool[i] = true;
+		else
+			r = -ENOTSUP;
+	}
+	if (!io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL))
+		r = -ENOTSUP;
+	io_uring_free_probe(probe);
+	return r;
+}
+
+static int uring_init(struct coil__io *io, const struct coil__config *cfg)
+{
+	struct coil__uring *u = calloc(1, sizeof *u);
+	if (!u)
+		return -ENOMEM;
+	/* Best first: one thread submits and reaps (SINGLE_ISSUER), and task
+	 * work runs only when we wait (DEFER_TASKRUN, 6.1+); else cooperative
+	 * task work (5.19+); else whatever the kernel has. */
+	static const unsigned tries[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		0,
+	};
+	int r = -EINVAL;
+	/* $COIL_URING_SETUP=coop|plain starts lower down the list: how the
+	 * tests run the fallbacks of older kernels on a new one. */
+	size_t first = cfg->uring_setup; /* enum coil__uring_setup: an index here */
+	for (size_t i = first; i < sizeof tries / sizeof tries[0]; i++) {
+		struct io_uring_params p;
+		memset(&p, 0, sizeof p);
+		p.flags = tries[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = cfg->pub.cq_entries;
+		r = io_uring_queue_init_params(cfg->pub.sq_entries, &u->ring, &p);
+		if (r == 0) {
+			u->setup_flags = p.flags;
+			u->features = p.features;
+			break;
+		}
+		if (r != -EINVAL)
+			break; /* ENOSYS, EPERM, ENOMEM...: no flag set helps */
+	}
+	if (r < 0)
+		goto fail;
+	r = probe_ops(&u->ring, u->to_pool);
+	if (r < 0)
+		goto fail_ring;
+	/* Saves a file-table lookup on every io_uring_enter (5.18+). */
+	(void)io_uring_register_ring_fd(&u->ring);
+	io->be.uring = u;
+	/* Each op owes at most 3 CQEs: its own, its linked timeout's and a
+	 * cancel's. Bounding ops at cq/3 makes an overflow impossible, but
+	 * also caps idle connections (each holds a read) at cq/3. Kernels with
+	 * IORING_FEAT_NODROP keep what does not fit in the CQ and coil flushes
+	 * it (reap, the overflow flag, -EBUSY), so there the bound only has to
+	 * keep memory sane. */
+	if (cfg->pub.max_inflight)
+		io->inflight_max = cfg->pub.max_inflight;
+	else if (u->features & IORING_FEAT_NODROP)
+		io->inflight_max = (size_t)u->ring.cq.ring_entries * 16;
+	else
+		io->inflight_max = u->ring.cq.ring_entries / 3;
+	return 0;
+fail_ring:
+	io_uring_queue_exit(&u->ring);
+fail:
+	free(u);
+	return r;
+}
+
+static void uring_fini(struct coil__io *io)
+{
+	struct coil__uring *u = io->be.uring;
+	if (!u)
+		return;
+	io_uring_queue_exit(&u->ring);
+	free(u);
+	io->be.uring = NULL;
+}
+
+/* ---- completions -------------------------------------------------------- */
+
+static void arm_pool(struct coil__io *io, struct coil__uring *u);
+static void get_events(struct coil__uring *u);
+static void submit_now(struct coil__uring *u);
+
+static int reap(struct coil__io *io, struct coil__uring *u)
+{
+	unsigned head, seen = 0;
+	int completed = 0;
+	struct io_uring_cqe *cqe;
+	io_uring_for_each_cqe(&u->ring, head, cqe) {
+		seen++;
+		uint64_t ud = cqe->user_data;
+		if (ud == 0)
+			continue; /* a cancel request's own completion */
+		if (ud == UD_POOL) {
+			u->pool_armed = false;
+			completed += coil__pool_reap(io->pool, io, NULL, NULL);
+			continue;
+		}
+		struct coil__op *op = (struct coil__op *)(uintptr_t)(ud & PTR_MASK & ~UD_LINK);
+		if (op->gen != (uint16_t)(ud >> TAG_SHIFT))
+			coil__panic("io_uring: stale completion (op %p gen %u, cqe gen %u)",
+				    (void *)op, op->gen, (unsigned)(ud >> TAG_SHIFT));
+		if (ud & UD_LINK)
+			op->be.uring.link_res = cqe->res; /* the linked timeout's own CQE */
+		else
+			op->res = cqe->res;
+		/* An op with a linked timeout owes two CQEs; its fiber resumes
+		 * only after both, since the timeout's user_data points here. */
+		if (--op->be.uring.cqes_owed > 0)
+			continue;
+		int res = op->res;
+		if (res == -ECANCELED && op->deadline != INT64_MAX && op->be.uring.link_res == -ETIME)
+			res = -ETIMEDOUT; /* the deadline, not a cancel, stopped it */
+		coil__op_complete(io, op, res);
+		completed++;
+	}
+	io_uring_cq_advance(&u->ring, seen);
+	if (io->pool && io->pool->outstanding && !u->pool_armed)
+		arm_pool(io, u);
+	return completed;
+}
+
+static bool cq_overflowed(struct coil__uring *u)
+{
+	return IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW;
+}
+
+static int uring_poll(struct coil__io *io, bool block, int64_t deadline)
+{
+	struct coil__uring *u = io->be.uring;
+	int r;
+	if (u->error)
+		return u->error;
+	if (!block) {
+		r = io_uring_submit_and_get_events(&u->ring);
+	} else if (deadline == INT64_MAX) {
+		r = io_uring_submit_and_wait(&u->ring, 1);
+	} else {
+		/* sched has a timer (a fiber parked with a deadline): wait no
+		 * longer than that (one syscall with IORING_FEAT_EXT_ARG). */
+		int64_t d = deadline - coil_now();
+		if (d < 0)
+			d = 0;
+		struct __kernel_timespec ts = {.tv_sec = d / 1000000000, .tv_nsec = d % 1000000000};
+		struct io_uring_cqe *cqe;
+		r = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+	}
+	if (r == -EBUSY || r == -EAGAIN || r == -ETIME)
+		r = 0; /* completions wait to be reaped (reap frees room); or the
+			* wait reached sched's timer: a normal end */
+	if (r < 0 && r != -EINTR)
+		return r;
+	int completed = reap(io, u);
+	/* Completions the kernel could not post are flushed by entering it. */
+	while (cq_overflowed(u) && !u->error) {
+		get_events(u);
+		completed += reap(io, u);
+	}
+	if (u->error)
+		return u->error;
+	return r == -EINTR && completed == 0 ? -EINTR : completed;
+}
+
+/* ---- submission --------------------------------------------------------- */
+
+/* Hand the queued SQEs to the kernel now. -EBUSY / -EAGAIN (its CQ
+ * backlog is full) pass: the next reap makes room. Any other error is the
+ * ring failing: kept, and the next poll ends the runtime with it. */
+static void submit_now(struct coil__uring *u)
+{
+	int r = io_uring_submit(&u->ring);
+	if (r < 0 && r != -EBUSY && r != -EAGAIN && r != -EINTR && !u->error)
+		u->error = r;
+}
+
+/* The same for io_uring_get_events (flush task work and overflowed CQEs). */
+static void get_events(struct coil__uring *u)
+{
+	int r = io_uring_get_events(&u->ring);
+	if (r < 0 && r != -EBUSY && r != -EAGAIN && r != -EINTR && !u->error)
+		u->error = r;
+}
+
+/* An SQE, handing the queued ones to the kernel if the SQ is full. NULL
+ * only if the kernel takes none (its CQ backlog is full: -EBUSY). */
+static struct io_uring_sqe *get_sqe(struct coil__uring *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (sqe)
+		return sqe;
+	submit_now(u);
+	return io_uring_get_sqe(&u->ring);
+}
+
+static void arm_pool(struct coil__io *io, struct coil__uring *u)
+{
+	struct io_uring_sqe *sqe = get_sqe(u);
+	if (!sqe)
+		return; /* the next reap tries again */
+	io_uring_prep_poll_add(sqe, io->pool->notify_fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, UD_POOL);
+	u->pool_armed = true;
+}
+
+static int uring_submit(struct coil__io *io, struct coil__op *op)
+{
+	struct coil__uring *u = io->be.uring;
+	if (op->code == COIL__OP_RESOLVE || u->to_pool[op->code]) {
+		struct coil__pool *pool;
+		int r = coil__io_pool(io, &pool);
+		if (r == 0)
+			r = coil__pool_submit(pool, op);
+		if (r == 0 && !u->pool_armed)
+			arm_pool(io, u);
+		return r; /* -errno: no pool thread could start, say */
+	}
+	if ((uintptr_t)op & ~(uintptr_t)PTR_MASK)
+		coil__panic("op address %p does not fit the user_data tag", (void *)op);
+	bool linked = op->deadline != INT64_MAX;
+	/* The op and its linked timeout must be adjacent in the SQ. */
+	if (u->error)
+		return u->error;
+	unsigned need = (linked ? 2 : 1) + (op->code == COIL__OP_CLOSE);
+	if (io_uring_sq_space_left(&u->ring) < need)
+		submit_now(u);
+	if (io_uring_sq_space_left(&u->ring) < need)
+		return COIL__SUBMIT_FULL;
+	if (op->code == COIL__OP_CLOSE) {
+		/* Ops still waiting on the fd (another fiber's read...) end
+		 * with it, as on the readiness backends: cancel them, then
+		 * close (hard-linked: the close runs whatever the cancel
+		 * found). Their -ECANCELED is reported as -EBADF. */
+		struct io_uring_sqe *c = io_uring_get_sqe(&u->ring);
+		io_uring_prep_cancel_fd(c, op->fd, IORING_ASYNC_CANCEL_ALL);
+		io_uring_sqe_set_data64(c, 0);
+		c->flags |= IOSQE_IO_HARDLINK;
+	}
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	opdefs[op->code].prep(sqe, op);
+	io_uring_sqe_set_data64(sqe, op_tag(op));
+	op->be.uring.cqes_owed = 1; /* CQEs owed */
+	if (linked) {
+		/* The scope's deadline: an absolute IORING_OP_LINK_TIMEOUT
+		 * cancels the op when it passes; no timer in user space. */
+		sqe->flags |= IOSQE_IO_LINK;
+		op->be.uring.link_ts.tv_sec = op->deadline / 1000000000;
+		op->be.uring.link_ts.tv_nsec = op->deadline % 1000000000;
+		struct io_uring_sqe *t = io_uring_get_sqe(&u->ring);
+		io_uring_prep_link_timeout(t, &op->be.uring.link_ts, IORING_TIMEOUT_ABS);
+		io_uring_sqe_set_data64(t, op_tag(op) | UD_LINK);
+		op->be.uring.link_res = 0;
+		op->be.uring.cqes_owed = 2;
+	}
+	return 0;
+}
+
+static void uring_cancel(struct coil__io *io, struct coil__op *op)
+{
+	struct coil__uring *u = io->be.uring;
+	struct io_uring_sqe *sqe;
+	if (op->code == COIL__OP_RESOLVE || u->to_pool[op->code]) {
+		if (coil__pool_cancel(io->pool, op))
+			coil__op_complete(io, op, -ECANCELED);
+		return;
+	}
+	/* A cancel must not be lost: if the kernel takes no SQE now, reap
+	 * until it does (the op may even complete meanwhile). */
+	while (!(sqe = get_sqe(u))) {
+		get_events(u);
+		reap(io, u);
+		if (op->completed || u->error)
+			return; /* a failed ring ends the runtime */
+	}
+	io_uring_prep_cancel64(sqe, op_tag(op), 0);
+	io_uring_sqe_set_data64(sqe, 0);
+}
+
+const struct coil__backend coil__backend_uring = {
+	.name = "io_uring",
+	.native_deadlines = true,
+	.init = uring_init,
+	.fini = uring_fini,
+	.submit = uring_submit,
+	.cancel = uring_cancel,
+	.poll = uring_poll,
+};

@@ -1,0 +1,65 @@
+/*
+ * The one way a fiber waits. Every blocking call (an I/O op, a race, a wait
+ * for room in the ring, a channel, a lock, a join, a select, a coalesced
+ * sleep) fills a struct coil__park on the waiting fiber's stack, links it
+ * wherever its waker will find it, and parks on it:
+ *
+ *     struct coil__park p = {.cancel = my_cancel, .data = obj};
+ *     my_list_append(obj, &p);
+ *     int r = coil__park(&p, deadline);   // what the waker said, or a code
+ *
+ * Whoever satisfies the wait unlinks the park and calls
+ * coil__park_wake(p, result): the one path back to runnable. To end the
+ * wait early (the task or a scope is cancelled: -ECANCELED; the deadline
+ * passed: -ETIMEDOUT; the runtime found a deadlock: -EDEADLK), sched calls
+ * p->cancel(p, code), at most once per park. The callback must lead to
+ * exactly one coil__park_wake, now (a park on an object: unlink, then wake
+ * with code) or later (an op: ask the backend, and wake from the op's own
+ * completion, since the kernel owns the op's buffers until then).
+ *
+ * The deadline (CLOCK_MONOTONIC ns, INT64_MAX: none) sits in the worker's
+ * one timer heap while the fiber is parked; the wake takes it out.
+ */
+#ifndef COIL_SCHED_PARK_H
+#define COIL_SCHED_PARK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/heap.h"
+
+struct coil__fiber;
+
+struct coil__park {
+	struct coil__fiber *fiber;		/* set by coil__park */
+	void (*cancel)(struct coil__park *p, int code);
+	void *data;				/* the waker's and cancel's use */
+	struct coil__park *prev, *next;		/* the object's wait list, its own use */
+	int result;
+	bool cancel_sent;			/* cancel ran for this wait */
+	struct coil__heap_node timer;
+};
+
+/* Park the calling fiber on p until coil__park_wake(p, result); returns
+ * result. With a deadline, p->cancel(p, -ETIMEDOUT) runs when it passes
+ * (and the result is what the wake that follows says). If the deadline
+ * cannot be armed (no memory), p->cancel(p, -ENOMEM) runs at once. The
+ * caller has checked that it may block (coil__fiber_may_block). */
+int coil__park(struct coil__park *p, int64_t deadline);
+
+/* The same for a wait on an object, after linking p: the deadline is the
+ * earlier of until and the scope's; if the fiber may not block (its task
+ * or a scope is cancelled: -ECANCELED; past a scope's deadline:
+ * -ETIMEDOUT), p->cancel runs at once with that code (unlinking p), and
+ * that is the result. Must run on a fiber. */
+int coil__park_checked(struct coil__park *p, int64_t until);
+
+/* Make p's fiber runnable with result. p must be the park it waits on. It
+ * runs in a later turn (never at once). */
+void coil__park_wake(struct coil__park *p, int result);
+
+/* End f's wait early with code if it is parked (p->cancel, once). A fiber
+ * that is not parked sees the reason at its next blocking call. */
+void coil__fiber_interrupt(struct coil__fiber *f, int code);
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * The scheduler of one worker (one thread): the fiber table, the run queue,
+ * the stack pool, the one timer heap, and the turn.
+ *
+ * A turn (coil__sched_tick) runs every fiber that is runnable at its start,
+ * once, then polls I/O through the hook the runtime installed (no wait if
+ * fibers are runnable, else until the earliest timer or the caller's
+ * timeout), then expires the timers that are due. Fibers switch straight to
+ * the next runnable fiber of the turn when they park; only when the turn's
+ * batch is used up does control go back to the scheduler context (the
+ * thread's own stack). When nothing is pending in I/O, the next round may
+ * start right on the parking fiber, without the two switches through the
+ * scheduler, but only when no timer is due: a fiber that keeps yielding can
+ * never starve a deadline.
+ *
+ * sched knows nothing of ops or backends: I/O is the poll hook, and the
+ * count of things that will wake a fiber from outside (pending).
+ */
+#ifndef COIL_SCHED_SCHED_H
+#define COIL_SCHED_SCHED_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/heap.h"
+#include "base/list.h"
+#include "coil/runtime.h"
+#include "fiber/exec.h"
+#include "fiber/stack.h"
+#include "sched/park.h"
+#include "sched/scope.h"
+
+enum coil__fiber_state {
+	COIL__FIBER_FREE,	/* in the free list */
+	COIL__FIBER_RUNNABLE,	/* in the run queue (maybe not started yet) */
+	COIL__FIBER_RUNNING,
+	COIL__FIBER_PARKED,	/* waiting on park */
+	COIL__FIBER_DONE,	/* finished, result kept until joined */
+};
+
+struct coil__fiber {
+	struct coil__exec exec;
+	struct coil__list link;		/* run queue or free list */
+	struct coil__park *park;	/* what it waits on while PARKED */
+	struct coil__stack *stack;	/* from spawn until the fiber ends */
+	coil_fn fn;
+	void *arg;
+	void *result;
+	uint32_t index;			/* slot in the fiber table */
+	uint32_t gen;			/* bumped when the slot is reused */
+	uint8_t state;			/* enum coil__fiber_state */
+	uint8_t budget;			/* calls done without parking (coil__sched_budget) */
+	bool detached;
+	bool cancelled;
+	bool started;			/* its context was made */
+	struct coil__join_case *join_case; /* who waits for this one to finish */
+	struct coil__scope *scope;	/* innermost cancel scope, NULL: none */
+};
+
+/* A fiber waiting for a task to finish: the plain join, or a select case. */
+struct coil__join_case {
+	struct coil__park *park;
+	/* Called when the task finishes; target->join_case stays pointing at
+	 * jc until the joiner releases the target. NULL:
+	 * coil__park_wake(park, 0). */
+	void (*fire)(struct coil__join_case *jc, int result);
+	struct coil__fiber *target;
+	void *data;
+};
+
+#define COIL__FIBER_CHUNK 256
+
+/* The I/O hook: submit, wait (block: until something completes or, if
+ * deadline is not INT64_MAX, until that CLOCK_MONOTONIC time), reap.
+ * Returns >= 0, or -errno: -EINTR is harmless, anything else ends the
+ * runtime. */
+typedef int coil__poll_fn(void *ctx, bool block, int64_t deadline);
+
+struct coil__worker {
+	struct coil__exec sched;	/* the scheduler: the thread's own stack */
+	struct coil__fiber *current;	/* the running fiber, NULL in the scheduler */
+	struct coil__list runq;
+	size_t runq_len;
+	size_t batch;			/* fibers of this turn still to run from runq */
+
+	/* Fiber table: slots in chunks that never move, so handles can be
+	 * checked (index, gen) and pointers stay valid. */
+	struct coil__fiber **chunks;
+	size_t nchunks, chunk_cap;
+	struct coil__list free_fibers;
+	size_t live;			/* fibers spawned and not yet finished */
+	size_t attached_live;		/* unfinished non-detached fibers, main aside */
+
+	struct coil__stack_pool stacks;
+	struct coil__fiber *main;
+	struct coil__fiber *finished;	/* a fiber whose stack the next to run frees */
+
+	/* Deadlines of parked fibers, and coalesced sleeps. */
+	struct coil__heap timers;
+
+	/* Fibers that something outside sched will wake (ops in flight):
+	 * kept by the I/O layer. While it is 0 the turn need not poll. */
+	size_t pending;
+	coil__poll_fn *poll;
+	void *poll_ctx;
+
+	bool join_children;
+	bool shutting_down;		/* main is done: cancel what is left */
+};
+
+/* The worker running on this thread, or NULL. initial-exec: one
+ * %fs-relative load even in libcoil.so, instead of a __tls_get_addr call. */
+extern __thread struct coil__worker *coil__tls_worker
+	__attribute__((tls_model("initial-exec")));
+
+/* The current fiber, or NULL outside a fiber. */
+static inline struct coil__fiber *coil__self(void)
+{
+	struct coil__worker *w = coil__tls_worker;
+	return w ? w->current : NULL;
+}
+
+/* See sched/scope.h. Inline: most fibers have no scope, and every blocking
+ * call asks. */
+static inline int coil__fiber_may_block(struct coil__fiber *f, int64_t *deadline)
+{
+	if (__builtin_expect(f->scope == NULL, 1)) {
+		*deadline = INT64_MAX;
+		return f->cancelled ? -ECANCELED : 0;
+	}
+	return coil__fiber_may_block_scoped(f, deadline);
+}
+
+/* Set up w (not yet running: coil__tls_worker is the caller's to set). */
+void coil__sched_init(struct coil__worker *w, const struct coil_config *cfg,
+		      coil__poll_fn *poll, void *poll_ctx);
+/* Free what w holds. Fibers whose stacks the kernel may still write into
+ * (pending > 0 after a fatal poll error) keep them: leaked, not reused. */
+void coil__sched_fini(struct coil__worker *w);
+/* Spawn the main fiber. Returns 0 or -ENOMEM. */
+int coil__sched_start(struct coil__worker *w, coil_fn fn, void *arg);
+
+/* One turn; see the head of this file. timeout_ns: how long the poll may
+ * wait when nothing is runnable (-1: until a timer or an I/O completion).
+ * Returns 1 when fibers remain, 0 when all have finished, -EDEADLK when
+ * every fiber is parked on something nothing can wake, or the poll's
+ * fatal error. Runs on the scheduler context only. */
+int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns);
+
+/* After -EDEADLK: detach every parked fiber from what it waits on (each
+ * park's cancel, with -EDEADLK), so that no object keeps a pointer into a
+ * stack about to be freed. The fibers never run again. */
+void coil__sched_abandon(struct coil__worker *w);
+
+/* Cooperative budget: a fiber whose calls complete without parking must
+ * still let others run. Returns true (and resets it) when the caller should
+ * yield now (after 64 such calls; Tokio uses 128 ops). */
+static inline bool coil__sched_budget(struct coil__fiber *f)
+{
+	if (__builtin_expect(++f->budget < 64, 1))
+		return false;
+	f->budget = 0;
+	return true;
+}
+
+/* Put the current fiber at the back of the run queue and run others. */
+void coil__yield(struct coil__worker *w);
+
+/* Make a fiber runnable (append it to the run queue). Only for a fiber
+ * that is PARKED (through coil__park_wake) or new. */
+static inline void coil__make_runnable(struct coil__worker *w, struct coil__fiber *f)
+{
+	f->state = COIL__FIBER_RUNNABLE;
+	coil__list_push_back(&w->runq, &f->link);
+	w->runq_len++;
+}
+
+/* A task's handle: (gen << 32) | index; gen is never 0, so neither is it. */
+uint64_t coil__task_id(const struct coil__fiber *f);
+
+/* The fiber a task handle names, or NULL (stale, unknown, freed). */
+struct coil__fiber *coil__task_lookup(struct coil__worker *w, uint64_t t);
+
+/* Spawn a fiber: it gets its stack now, so a spawn that cannot have one
+ * fails (-ENOMEM) while the caller can still clean up. */
+int coil__spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, void *arg,
+		      bool detached, struct coil__fiber **out);
+void coil__fiber_release(struct coil__worker *w, struct coil__fiber *f);
+void coil__fibers_free_all(struct coil__worker *w);
+/* Entry of every fiber, on its own stack. */
+void coil__fiber_entry(void *fiber);
+/* The fiber finished: wake its joiner. */
+void coil__fiber_finished(struct coil__worker *w, struct coil__fiber *f);
+/* Cancel f: mark it and interrupt what it waits on. */
+void coil__fiber_cancel(struct coil__worker *w, struct coil__fiber *f);
+
+/* Leave the current fiber (already queued, parked or finished) for the
+ * next fiber of this turn, or for the scheduler. */
+void coil__switch_away(struct coil__worker *w, struct coil__fiber *self, bool ends);
+
+#endif

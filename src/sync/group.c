@@ -1,0 +1,273 @@
+/* Task groups: see coil/group.h.
+ *
+ * Each child is a detached task running child_main, which calls the user's
+ * function and then, before the fiber ends (with no switch in between),
+ * moves the child's record from the group's running list to its finished
+ * FIFO and wakes the group's waiters. The group never joins its children:
+ * their handles go stale when they end, so a group that outlives a runtime
+ * holds nothing that a later runtime could confuse with its own tasks.
+ *
+ * Known limit: a child that cannot get a stack when it first runs ends
+ * without running child_main (see coil_task_spawn); its record then stays
+ * "running" and a wait on the group never returns (coil_run ends with
+ * -EDEADLK if nothing else can happen). It needs a hook in the worker
+ * (a callback when a fiber ends) to be reported as -ENOMEM.
+ */
+#include "coil/group.h"
+#include "coil/task.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "coil/scope.h"
+#include "sched/waitq.h"
+#include "sched/sched.h"
+
+struct child {
+	struct child *prev, *next;	/* running list, finished FIFO, free list */
+	struct coil__group *g;
+	coil_fn fn;
+	void *arg;
+	void *result;
+	coil_task task;
+};
+
+struct list {
+	struct child *head, *tail;
+};
+
+struct coil__group {
+	struct list running, finished;
+	struct child *free;		/* records kept for reuse */
+	size_t nrunning, nfinished;
+	unsigned users;			/* fibers inside a wait call */
+	bool cancelled;
+	struct coil__waitq waiters;
+};
+
+static void list_push(struct list *l, struct child *c)
+{
+	c->next = NULL;
+	c->prev = l->tail;
+	if (l->tail)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+static void list_remove(struct list *l, struct child *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+int coil_group_new(coil_group **out)
+{
+	if (!out)
+		return -EINVAL;
+	struct coil__group *g = calloc(1, sizeof *g);
+	if (!g)
+		return -ENOMEM;
+	*out = g;
+	return 0;
+}
+
+static void free_chain(struct child *c)
+{
+	while (c) {
+		struct child *next = c->next;
+		free(c);
+		c = next;
+	}
+}
+
+int coil_group_free(coil_group *g)
+{
+	if (!g)
+		return 0;
+	if (g->nrunning || g->users || !coil__waitq_empty(&g->waiters))
+		return -EBUSY;
+	free_chain(g->finished.head);
+	free_chain(g->free);
+	free(g);
+	return 0;
+}
+
+static void *child_main(void *arg)
+{
+	struct child *c = arg;
+	c->result = c->fn(c->arg);
+	struct coil__group *g = c->g;
+	list_remove(&g->running, c);
+	g->nrunning--;
+	list_push(&g->finished, c);
+	g->nfinished++;
+	/* Each waiter re-checks what it waits for (next, or all). */
+	coil__waitq_wake_all(&g->waiters, 0);
+	return NULL;
+}
+
+int coil_group_spawn_ex(coil_group *g, coil_task *out, const struct coil_task_opts *opts,
+			coil_fn fn, void *arg)
+{
+	if (!g || !fn)
+		return -EINVAL;
+	if (!coil__self())
+		return -EPERM;
+	struct child *c = g->free;
+	if (c)
+		g->free = c->next;
+	else if (!(c = malloc(sizeof *c)))
+		return -ENOMEM;
+	c->g = g;
+	c->fn = fn;
+	c->arg = arg;
+	c->result = NULL;
+	coil_task t;
+	int r = coil_task_spawn_ex(&t, opts, child_main, c);
+	if (r < 0) {
+		c->next = g->free;
+		g->free = c;
+		return r;
+	}
+	/* Not yet run, so it cannot have finished: detaching only hands the
+	 * reaping to the fiber itself. */
+	coil_task_detach(t);
+	c->task = t;
+	list_push(&g->running, c);
+	g->nrunning++;
+	if (g->cancelled)
+		coil_task_cancel(t);
+	if (out)
+		*out = t;
+	return 0;
+}
+
+int coil_group_spawn(coil_group *g, coil_task *out, coil_fn fn, void *arg)
+{
+	return coil_group_spawn_ex(g, out, NULL, fn, arg);
+}
+
+static int cancel_running(struct coil__group *g)
+{
+	int n = 0;
+	for (struct child *c = g->running.head; c; c = c->next)
+		if (coil_task_cancel(c->task) == 0)
+			n++;
+	return n;
+}
+
+int coil_group_cancel(coil_group *g)
+{
+	if (!g)
+		return -EINVAL;
+	g->cancelled = true;
+	if (!coil__self())
+		return 0; /* no runtime: no child can be running */
+	return cancel_running(g);
+}
+
+static void recycle(struct coil__group *g, struct child *c)
+{
+	c->next = g->free;
+	g->free = c;
+}
+
+static void take(struct coil__group *g, coil_task *task, void **result)
+{
+	struct child *c = g->finished.head;
+	list_remove(&g->finished, c);
+	g->nfinished--;
+	if (task)
+		*task = c->task;
+	if (result)
+		*result = c->result;
+	recycle(g, c);
+}
+
+static void drop_finished(struct coil__group *g)
+{
+	while (g->finished.head)
+		take(g, NULL, NULL);
+}
+
+/* Park until a child finishes (0), or the park fails (< 0, unlinked). */
+static int park_on(struct coil__group *g)
+{
+	return coil__waitq_wait(&g->waiters, INT64_MAX);
+}
+
+int coil_group_wait(coil_group *g)
+{
+	if (!g)
+		return -EINVAL;
+	int r = coil__checkpoint();
+	if (r == -EPERM)
+		return r;
+	g->users++;
+	while (r == 0 && g->nrunning > 0)
+		r = park_on(g);
+	if (r < 0) {
+		/* Cancelled or timed out: the children go too, and the caller
+		 * still leaves only once they are done (a shielded wait: the
+		 * group cannot be left while its children run). */
+		cancel_running(g);
+		coil_scope shield;
+		coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
+		while (g->nrunning > 0)
+			park_on(g);
+		coil_scope_exit(&shield);
+	}
+	drop_finished(g);
+	g->users--;
+	return r;
+}
+
+int coil_group_try_next(coil_group *g, coil_task *task, void **result)
+{
+	if (!g)
+		return -EINVAL;
+	if (g->nfinished) {
+		take(g, task, result);
+		return 0;
+	}
+	return g->nrunning ? -EAGAIN : -ECHILD;
+}
+
+int coil_group_wait_next(coil_group *g, coil_task *task, void **result)
+{
+	if (!g)
+		return -EINVAL;
+	int r = coil__checkpoint();
+	if (r < 0)
+		return r;
+	g->users++;
+	for (;;) {
+		r = coil_group_try_next(g, task, result);
+		if (r != -EAGAIN)
+			break;
+		r = park_on(g);
+		if (r < 0)
+			break;
+	}
+	g->users--;
+	return r;
+}
+
+ptrdiff_t coil_group_running(const coil_group *g)
+{
+	return g ? (ptrdiff_t)g->nrunning : -EINVAL;
+}
+
+ptrdiff_t coil_group_finished(const coil_group *g)
+{
+	return g ? (ptrdiff_t)g->nfinished : -EINVAL;
+}

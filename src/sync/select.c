@@ -1,0 +1,318 @@
+/*
+ * Select: see coil/select.h (semantics) and sync/chan.h (how the channel
+ * cases hook into channels).
+ *
+ *   1. One pass over the cases validates them all and collects the ready
+ *      ones (coil__chan_*_ready; a JOIN target that is DONE). Nothing fires
+ *      before every case has been checked, so a bad case means no effect.
+ *   2. Some ready: pick one uniformly at random and do it now
+ *      (coil__chan_*_now, or release the finished task).
+ *   3. None ready: every case becomes a struct coil__chan_case or
+ *      struct coil__join_case (on this fiber's stack) sharing one waiter,
+ *      all linked without a switch in between, then the fiber parks. The
+ *      first peer to complete a case calls its fire callback, which unlinks
+ *      all the other cases before anything else can run, records which case
+ *      and how, and wakes the waiter. A cancel or deadline instead runs the
+ *      waiter's cancel callback, which unlinks every case: nothing fired.
+ */
+#include "coil/select.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coil/scope.h"
+#include "coil/time.h"
+#include "sync/chan.h"
+#include "sched/park.h"
+#include "base/panic.h"
+#include "sched/sched.h"
+
+/* ---- randomness: xorshift64*, one state per thread ---------------------------- */
+
+static __thread uint64_t rng_state;
+
+static __attribute__((noinline)) uint64_t rng_seed(void)
+{
+	/* splitmix64 of the clock and this thread's state address */
+	uint64_t z = (uint64_t)coil_now() ^ ((uint64_t)(uintptr_t)&rng_state << 16);
+	z += 0x9e3779b97f4a7c15u;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	z ^= z >> 31;
+	return z ? z : 0x2545f4914f6cdd1du;
+}
+
+/* A number in [0, n). */
+static inline uint32_t rng_below(uint32_t n)
+{
+	uint64_t x = rng_state;
+	if (__builtin_expect(x == 0, 0))
+		x = rng_seed();
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	rng_state = x;
+	uint32_t r = (uint32_t)((x * 0x2545f4914f6cdd1du) >> 32);
+	return (uint32_t)(((uint64_t)r * n) >> 32);
+}
+
+/* ---- validation ------------------------------------------------------------------ */
+
+/* The JOIN case i's target, or an error (the rules of coil_task_join, plus
+ * "one JOIN case per task"). */
+static int join_target(struct coil__worker *w, const struct coil_select_case *cases, int i,
+		       struct coil__fiber **out)
+{
+	coil_task t = cases[i].task;
+	struct coil__fiber *f = coil__task_lookup(w, t);
+	if (f == w->current)
+		return -EDEADLK;
+	if (!f || f->detached || f == w->main)
+		return -ESRCH;
+	if (f->join_case)
+		return -EBUSY;
+	for (int j = 0; j < i; j++)
+		if (cases[j].kind == COIL_SELECT_JOIN && cases[j].task == t)
+			return -EINVAL;
+	*out = f;
+	return 0;
+}
+
+/* Release the handle of a task whose JOIN case fired (jc), as
+ * coil_task_join does. Defensive: only if the handle still names the
+ * finished task and nobody else has become its joiner: between the fire and
+ * this fiber running, core may let another fiber join it (worker.c clears
+ * join_case before the fire), and a double release would corrupt the free
+ * list. */
+static void join_release(struct coil__worker *w, coil_task t, struct coil__fiber *f,
+			 const struct coil__join_case *jc)
+{
+	if (coil__task_lookup(w, t) == f && f->state == COIL__FIBER_DONE &&
+	    (!f->join_case || f->join_case == jc))
+		coil__fiber_release(w, f);
+}
+
+/* ---- waiting on all the cases ------------------------------------------------------ */
+
+struct sel;
+
+struct slot {
+	union {
+		struct coil__chan_case cc;
+		struct coil__join_case jc;
+	} u;
+	struct sel *sel;
+	int idx;
+	int kind;
+};
+
+struct sel {
+	struct coil__park wt;
+	struct slot *slots;
+	int n;
+	int fired;		/* the index of the case that fired, -1: none */
+	int res;		/* its result */
+	void *join_result;	/* a fired JOIN: the task's return value */
+};
+
+static void unlink_slot(struct slot *s)
+{
+	if (s->kind == COIL_SELECT_JOIN) {
+		struct coil__fiber *f = s->u.jc.target;
+		if (f->join_case == &s->u.jc)
+			f->join_case = NULL;
+	} else {
+		coil__chan_case_dequeue(&s->u.cc);
+	}
+}
+
+static void unlink_all_but(struct sel *sel, int keep)
+{
+	for (int i = 0; i < sel->n; i++)
+		if (i != keep)
+			unlink_slot(&sel->slots[i]);
+}
+
+/* The waiter's cancel: cancelled or timed out while parked (or before). */
+static void sel_cancel(struct coil__park *wt, int code)
+{
+	unlink_all_but(wt->data, -1);
+	coil__park_wake(wt, code);
+}
+
+static void fired(struct sel *sel, int idx, int result)
+{
+	unlink_all_but(sel, idx);
+	sel->fired = idx;
+	sel->res = result;
+	coil__park_wake(&sel->wt, 0);
+}
+
+/* A channel completed this case: the value is already copied (or the
+ * channel is closed: -EPIPE), and the case unlinked. */
+static void chan_fire(struct coil__chan_case *c, int result)
+{
+	struct slot *s = (struct slot *)((char *)c - offsetof(struct slot, u.cc));
+	fired(s->sel, s->idx, result);
+}
+
+/* The target finished (its join_case is already cleared). */
+static void join_fire(struct coil__join_case *jc, int result)
+{
+	struct slot *s = (struct slot *)((char *)jc - offsetof(struct slot, u.jc));
+	struct sel *sel = s->sel;
+	sel->join_result = jc->target->result;
+	fired(sel, s->idx, result);
+}
+
+/* Nothing is ready: link every case and park. A separate function so that
+ * the fast path does not reserve the slots' stack space. */
+static __attribute__((noinline)) int block(struct coil__worker *w,
+					   struct coil_select_case *cases, int n,
+					   int64_t deadline_ns)
+{
+	struct slot slots[n];
+	struct sel sel = {.wt = {.cancel = sel_cancel}, .slots = slots, .n = n, .fired = -1};
+	sel.wt.data = &sel;
+	/* No switch from the ready scan to the park: no case can have become
+	 * ready in between, as coil__chan_case_enqueue requires. */
+	for (int i = 0; i < n; i++) {
+		struct coil_select_case *c = &cases[i];
+		struct slot *s = &slots[i];
+		s->sel = &sel;
+		s->idx = i;
+		s->kind = c->kind;
+		if (c->kind == COIL_SELECT_JOIN) {
+			struct coil__fiber *f = coil__task_lookup(w, c->task);
+			s->u.jc = (struct coil__join_case){
+				.park = &sel.wt, .fire = join_fire, .target = f, .data = &sel};
+			f->join_case = &s->u.jc;
+		} else {
+			/* field by field: enqueue sets the links, ch and linked */
+			struct coil__chan_case *cc = &s->u.cc;
+			cc->buf = c->buf;
+			cc->wt = &sel.wt;
+			cc->fire = chan_fire;
+			cc->data = &sel;
+			cc->dir = c->kind == COIL_SELECT_SEND ? COIL__CHAN_SEND : COIL__CHAN_RECV;
+			coil__chan_case_enqueue(c->chan, cc);
+		}
+	}
+
+	coil_scope scope;
+	bool scoped = deadline_ns != COIL_NO_DEADLINE;
+	if (scoped)
+		coil_scope_enter(&scope, deadline_ns); /* cannot fail: in a fiber, scope set */
+	int r = coil__park_checked(&sel.wt, INT64_MAX);
+	if (scoped)
+		coil_scope_exit(&scope); /* a case that fired wins over the deadline */
+	if (r < 0)
+		return r; /* cancelled or timed out: sel_cancel unlinked every case */
+	if (sel.fired < 0)
+		coil__panic("select woken without a case firing");
+
+	struct coil_select_case *c = &cases[sel.fired];
+	c->res = sel.res;
+	if (c->kind == COIL_SELECT_JOIN) {
+		if (c->result)
+			*c->result = sel.join_result;
+		join_release(w, c->task, slots[sel.fired].u.jc.target, &slots[sel.fired].u.jc);
+	}
+	return sel.fired;
+}
+
+/* ---- the call ---------------------------------------------------------------------- */
+
+static inline int bad_case(struct coil_select_case *c, int code)
+{
+	c->res = code;
+	return code;
+}
+
+int coil_select(struct coil_select_case *cases, int n, int64_t deadline_ns, unsigned flags)
+{
+	struct coil__worker *w = coil__tls_worker;
+	struct coil__fiber *self = w ? w->current : NULL;
+	if (!self)
+		return -EPERM;
+	if (!cases || n <= 0 || n > COIL_SELECT_MAX || (flags & ~COIL_SELECT_NONBLOCK))
+		return -EINVAL;
+
+	/* 1. Validate everything and note what is ready. */
+	uint8_t ready[COIL_SELECT_MAX];
+	int nready = 0;
+	for (int i = 0; i < n; i++) {
+		struct coil_select_case *c = &cases[i];
+		bool rdy;
+		switch (c->kind) {
+		case COIL_SELECT_SEND:
+			if (!c->chan || (!c->buf && coil__chan_elem_size(c->chan)))
+				return bad_case(c, -EINVAL);
+			rdy = coil__chan_send_ready(c->chan);
+			break;
+		case COIL_SELECT_RECV:
+			if (!c->chan || (!c->buf && coil__chan_elem_size(c->chan)))
+				return bad_case(c, -EINVAL);
+			rdy = coil__chan_recv_ready(c->chan);
+			break;
+		case COIL_SELECT_JOIN: {
+			struct coil__fiber *f;
+			int r = join_target(w, cases, i, &f);
+			if (r < 0)
+				return bad_case(c, r);
+			rdy = f->state == COIL__FIBER_DONE;
+			break;
+		}
+		default:
+			return bad_case(c, -EINVAL);
+		}
+		if (rdy)
+			ready[nready++] = (uint8_t)i;
+	}
+
+	/* A blocking select is a cancellation point even when a case is
+	 * ready: a cancelled task's blocking call does nothing. */
+	bool nonblock = flags & COIL_SELECT_NONBLOCK;
+	if (!nonblock) {
+		int64_t scope_deadline;
+		int r = coil__fiber_may_block(self, &scope_deadline);
+		if (r < 0)
+			return r;
+	}
+
+	/* 2. Do one of the ready cases, chosen at random. */
+	if (nready > 0) {
+		int i = ready[nready == 1 ? 0 : rng_below((uint32_t)nready)];
+		struct coil_select_case *c = &cases[i];
+		int r;
+		switch (c->kind) {
+		case COIL_SELECT_SEND:
+			r = coil__chan_send_now(c->chan, c->buf);
+			break;
+		case COIL_SELECT_RECV:
+			r = coil__chan_recv_now(c->chan, c->buf);
+			break;
+		default: {
+			struct coil__fiber *f = coil__task_lookup(w, c->task);
+			if (c->result)
+				*c->result = f->result;
+			r = 0;
+			coil__fiber_release(w, f);
+			break;
+		}
+		}
+		if (r == -EAGAIN)
+			coil__panic("select: a ready channel case would block");
+		c->res = r;
+		return i;
+	}
+
+	/* 3. Wait for one. */
+	if (nonblock)
+		return -EAGAIN;
+	if (deadline_ns != COIL_NO_DEADLINE && deadline_ns <= coil_now())
+		return -ETIMEDOUT;
+	return block(w, cases, n, deadline_ns);
+}
