@@ -54,7 +54,16 @@ char *coil_test_tmp_dir(char *buf, size_t len, const char *tag);
 /* Nanoseconds on CLOCK_MONOTONIC, read directly (not through coil). */
 int64_t coil_test_mono_ns(void);
 
-/* Run the suite, free it, and return EXIT_SUCCESS iff nothing failed. */
+/* ctest's SKIP_RETURN_CODE for every suite. */
+#define COIL_TEST_SKIP 77
+
+/* The running test cannot run here (say why): it returns right after, and
+ * the suite then exits COIL_TEST_SKIP instead of passing, unless a test
+ * failed. Never count a skipped test as a pass. */
+void coil_test_skip(const char *why);
+
+/* Run the suite, free it, and return EXIT_FAILURE if a test failed,
+ * COIL_TEST_SKIP if one was skipped, else EXIT_SUCCESS. */
 int coil_test_main(Suite *s);
 
 #endif

@@ -109,7 +109,8 @@ typedef struct coil_sem {
 } coil_sem;
 #define COIL_SEM_INIT(n) {{0, 0, (uint64_t)(n), 0}}
 
-/* Make *s a semaphore with count units. Returns 0 or -EINVAL. */
+/* Make *s a semaphore with count units (at most PTRDIFF_MAX, so that
+ * coil_sem_value can report it). Returns 0 or -EINVAL. */
 COIL_API int coil_sem_init(coil_sem *s, size_t count);
 COIL_API int coil_sem_destroy(coil_sem *s);		/* 0, -EBUSY, -EINVAL */
 
@@ -121,7 +122,7 @@ COIL_API int coil_sem_acquire(coil_sem *s);
 COIL_API int coil_sem_try_acquire(coil_sem *s);
 
 /* Give one unit back (to the first waiter, if any). Works anywhere on the
- * runtime's thread. Returns 0, -EOVERFLOW (count at SIZE_MAX), -EINVAL. */
+ * runtime's thread. Returns 0, -EOVERFLOW (count at PTRDIFF_MAX), -EINVAL. */
 COIL_API int coil_sem_release(coil_sem *s);
 
 /* The free units now (>= 0), or -EINVAL. */
@@ -191,7 +192,8 @@ typedef struct coil_once {
  * If fn returns < 0 this caller gets that value, nothing is marked done, and
  * the next caller (a waiter, if any) runs fn again.
  * Returns 0, fn's negative result, -ECANCELED (before running fn, or while
- * waiting), -EPERM (outside a fiber, unless already done), -EINVAL.
+ * waiting), -EDEADLK (fn itself called coil_once_call on o: it would wait
+ * for itself), -EPERM (outside a fiber, unless already done), -EINVAL.
  */
 COIL_API int coil_once_call(coil_once *o, int (*fn)(void *arg), void *arg);
 

@@ -4,6 +4,7 @@
 
 #include "coil/net.h"
 #include "io/op.h"
+#include "sched/waitq.h"
 #include "net/sock.h"
 
 static ssize_t sock_io(int code, int fd, void *buf, size_t len, unsigned flags)
@@ -20,6 +21,11 @@ static ssize_t sock_io(int code, int fd, void *buf, size_t len, unsigned flags)
 
 ssize_t coil_sock_read(int fd, void *buf, size_t len)
 {
+	/* Nothing to read into: 0 at once, as read(2) does, rather than a
+	 * receive that waits for data it cannot take. Still a cancellation
+	 * point. */
+	if (len == 0 && fd >= 0)
+		return coil__checkpoint();
 	return sock_io(COIL__OP_RECV, fd, buf, len, 0);
 }
 

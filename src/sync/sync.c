@@ -54,6 +54,7 @@ enum { ONCE_NEW, ONCE_RUNNING, ONCE_DONE };
 struct once {
 	union qslot w;
 	uint64_t state;
+	struct coil__fiber *runner;	/* running fn (ONCE_RUNNING) */
 };
 
 #define FITS(priv, pub)                                                        \
@@ -257,7 +258,8 @@ int coil_cond_broadcast(coil_cond *c)
 
 int coil_sem_init(coil_sem *s, size_t count)
 {
-	if (!s)
+	/* coil_sem_value reports the count as a ptrdiff_t. */
+	if (!s || count > (size_t)PTRDIFF_MAX)
 		return -EINVAL;
 	memset(s, 0, sizeof *s);
 	SEM(s)->count = count;
@@ -460,9 +462,13 @@ int coil_once_call(coil_once *o, int (*fn)(void *arg), void *arg)
 	for (;;) {
 		if (x->state == ONCE_DONE)
 			return 0;
+		if (x->state == ONCE_RUNNING && x->runner == coil__self())
+			return -EDEADLK; /* fn calls coil_once_call on its own o */
 		if (x->state == ONCE_NEW) {
 			x->state = ONCE_RUNNING;
+			x->runner = coil__self();
 			r = fn(arg);
+			x->runner = NULL;
 			if (r >= 0) {
 				x->state = ONCE_DONE;
 				coil__waitq_wake_all(&x->w.q, 0);

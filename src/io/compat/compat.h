@@ -58,7 +58,7 @@ struct coil__poller {
 	const char *name;
 	int (*init)(struct coil__compat *c);
 	void (*fini)(struct coil__compat *c);
-	/* Make sure readiness of fd in dirs (DIR_* bits; may be 0) is reported.
+	/* Make sure readiness of fd in dirs (COIL__DIR_* bits; may be 0) is reported.
 	 * Edge-triggered pollers register once and ignore dirs; level-
 	 * triggered ones must stop watching directions nobody waits on. */
 	int (*watch)(struct coil__compat *c, int fd, struct coil__fd_state *st, unsigned dirs);

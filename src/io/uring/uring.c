@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "coil/time.h"
 #include "base/panic.h"
@@ -42,7 +43,41 @@ struct coil__uring {
 	/* Ops whose opcode this kernel lacks and that the blocking pool can
 	 * do instead (per-op fallback: the ring is kept for the rest). */
 	bool to_pool[COIL__OP_COUNT];
+	/* Per fd number: whether it can seek (see seekable()). */
+	uint8_t *fd_seek;
+	size_t fd_seek_len;
 };
+
+enum { SEEK_UNKNOWN, SEEK_YES, SEEK_NO };
+
+/* A new fd (or none) has this number: forget what was known. */
+static void fd_forget(struct coil__uring *u, int fd)
+{
+	if (fd >= 0 && (size_t)fd < u->fd_seek_len)
+		u->fd_seek[fd] = SEEK_UNKNOWN;
+}
+
+/* Whether fd has offsets. io_uring ignores the offset of a read or write
+ * on a pipe or socket; the readiness backends and pread(2) say -ESPIPE,
+ * and so does coil everywhere. Asked once per fd (lseek), remembered until
+ * coil closes it or a new fd of that number comes through coil. */
+static bool seekable(struct coil__uring *u, int fd)
+{
+	if ((size_t)fd >= u->fd_seek_len) {
+		size_t n = u->fd_seek_len ? u->fd_seek_len : 256;
+		while (n <= (size_t)fd)
+			n *= 2;
+		uint8_t *t = realloc(u->fd_seek, n);
+		if (!t)
+			return true; /* no memory to remember: let the kernel decide */
+		memset(t + u->fd_seek_len, SEEK_UNKNOWN, n - u->fd_seek_len);
+		u->fd_seek = t;
+		u->fd_seek_len = n;
+	}
+	if (u->fd_seek[fd] == SEEK_UNKNOWN)
+		u->fd_seek[fd] = lseek(fd, 0, SEEK_CUR) < 0 && errno == ESPIPE ? SEEK_NO : SEEK_YES;
+	return u->fd_seek[fd] == SEEK_YES;
+}
 
 /* user_data of our own POLL_ADD on the pool's notify fd (ops are 8-aligned,
  * 0 is a cancel's completion). */
@@ -277,6 +312,7 @@ static void uring_fini(struct coil__io *io)
 	if (!u)
 		return;
 	io_uring_queue_exit(&u->ring);
+	free(u->fd_seek);
 	free(u);
 	io->be.uring = NULL;
 }
@@ -315,6 +351,8 @@ static int reap(struct coil__io *io, struct coil__uring *u)
 		if (--op->be.uring.cqes_owed > 0)
 			continue;
 		int res = op->res;
+		if (res >= 0 && (op->code == COIL__OP_ACCEPT || op->code == COIL__OP_OPENAT))
+			fd_forget(u, res);
 		if (res == -ECANCELED && op->deadline != INT64_MAX && op->be.uring.link_res == -ETIME)
 			res = -ETIMEDOUT; /* the deadline, not a cancel, stopped it */
 		coil__op_complete(io, op, res);
@@ -420,6 +458,20 @@ static int uring_submit(struct coil__io *io, struct coil__op *op)
 			arm_pool(io, u);
 		return r; /* -errno: no pool thread could start, say */
 	}
+	switch (op->code) {
+	case COIL__OP_READ:
+	case COIL__OP_WRITE:
+	case COIL__OP_READV:
+	case COIL__OP_WRITEV:
+		if (op->off >= 0 && !seekable(u, op->fd))
+			return -ESPIPE;
+		break;
+	case COIL__OP_CLOSE:
+		fd_forget(u, op->fd);
+		break;
+	default:
+		break;
+	}
 	if ((uintptr_t)op & ~(uintptr_t)PTR_MASK)
 		coil__panic("op address %p does not fit the user_data tag", (void *)op);
 	bool linked = op->deadline != INT64_MAX;
@@ -481,6 +533,11 @@ static void uring_cancel(struct coil__io *io, struct coil__op *op)
 	io_uring_sqe_set_data64(sqe, 0);
 }
 
+static void uring_fd_opened(struct coil__io *io, int fd)
+{
+	fd_forget(io->be.uring, fd);
+}
+
 const struct coil__backend coil__backend_uring = {
 	.name = "io_uring",
 	.native_deadlines = true,
@@ -489,4 +546,5 @@ const struct coil__backend coil__backend_uring = {
 	.submit = uring_submit,
 	.cancel = uring_cancel,
 	.poll = uring_poll,
+	.fd_opened = uring_fd_opened,
 };
