@@ -26,7 +26,8 @@ static ssize_t file_io(int code, int fd, void *buf, size_t len, int64_t off)
 		return -EBADF;
 	if ((!buf && len > 0) || off < -1)
 		return -EINVAL;
-	struct coil__op op = {.code = (uint8_t)code, .fd = fd, .off = off};
+	struct coil__op op;
+	coil__op_init(&op, (uint8_t)code, fd, 0, off);
 	op.u.rw.buf = buf;
 	op.u.rw.len = len > COIL__IO_MAX ? COIL__IO_MAX : len;
 	return coil__op_run(&op);
@@ -67,7 +68,8 @@ static ssize_t file_iov(int code, int fd, const struct iovec *iov, int iovcnt, i
 		return -EBADF;
 	if (!iov || iovcnt <= 0 || iovcnt > IOV_MAX || off < -1)
 		return -EINVAL;
-	struct coil__op op = {.code = (uint8_t)code, .fd = fd, .off = off};
+	struct coil__op op;
+	coil__op_init(&op, (uint8_t)code, fd, 0, off);
 	op.u.vec.iov = iov;
 	op.u.vec.iovcnt = iovcnt;
 	return coil__op_run(&op);

@@ -22,41 +22,57 @@ static void op_cancel(struct coil__park *p, int code)
 	io->backend->cancel(io, op);
 }
 
+/* Wait for room under the in-flight bound, or after a backend said it
+ * was full. Out of line: rare. */
+static __attribute__((noinline)) int wait_room(struct coil__io *io, struct coil__fiber *self,
+					       int64_t *deadline)
+{
+	int r = coil__io_wait_room(io, *deadline);
+	if (r < 0)
+		return r;
+	return coil__fiber_may_block(self, deadline);
+}
+
 int coil__op_run(struct coil__op *op)
 {
-	struct coil__io *io = coil__tls_io;
 	struct coil__fiber *self = coil__self();
-	if (!self)
+	if (__builtin_expect(!self, 0))
 		return -EPERM;
+	struct coil__io *io = coil__tls_io;
+	int64_t deadline;
+	int r = coil__fiber_may_block(self, &deadline);
+	if (r < 0)
+		return r;
+	const struct coil__backend *be = io->backend;
 	for (;;) {
-		int64_t deadline;
-		int r = coil__fiber_may_block(self, &deadline);
-		if (r < 0)
-			return r;
 		/* Bounded in-flight ops: wait for room rather than overflow
 		 * the completion queue. */
-		if (io->inflight_max && io->inflight >= io->inflight_max) {
-			if ((r = coil__io_wait_room(io, deadline)) < 0)
+		if (__builtin_expect(io->inflight_max && io->inflight >= io->inflight_max, 0)) {
+			if ((r = wait_room(io, self, &deadline)) < 0)
 				return r;
 			continue;
 		}
 		op->gen = ++io->op_gen;
-		op->res = 0;
 		op->cancel_code = 0;
 		op->completed = false;
 		op->race = NULL;
+		op->park.cancel = op_cancel;
+		op->park.data = op;
 		/* A sleep is its own deadline (coil_sleep_until clamps it to
 		 * the scope's); a backend without native deadlines has sched
 		 * time the wait instead. */
-		bool native = io->backend->native_deadlines;
-		op->deadline = native && op->code != COIL__OP_TIMEOUT ? deadline : INT64_MAX;
-		op->park.cancel = op_cancel;
-		op->park.data = op;
-		r = io->backend->submit(io, op);
+		int64_t park_deadline = INT64_MAX;
+		op->deadline = INT64_MAX;
+		if (__builtin_expect(deadline != INT64_MAX, 0)) {
+			if (!be->native_deadlines)
+				park_deadline = deadline;
+			else if (op->code != COIL__OP_TIMEOUT)
+				op->deadline = deadline;
+		}
+		r = be->submit(io, op);
 		if (__builtin_expect(r == 0, 1)) {
 			coil__io_started(io);
-			r = coil__park(&op->park, native ? INT64_MAX : deadline);
-			return r;
+			return coil__park(&op->park, park_deadline);
 		}
 		if (r == COIL__SUBMIT_DONE) {
 			/* Done without waiting (a readiness backend's first
@@ -68,7 +84,7 @@ int coil__op_run(struct coil__op *op)
 		}
 		if (r != COIL__SUBMIT_FULL)
 			return r;
-		if ((r = coil__io_wait_room(io, deadline)) < 0)
+		if ((r = wait_room(io, self, &deadline)) < 0)
 			return r;
 	}
 }

@@ -102,6 +102,18 @@ struct coil__op {
 	} u;
 };
 
+/* Set up the fields every op reads (code, fd, flags, offset) without
+ * zeroing the whole struct: the hot path of every read and write. The
+ * caller fills u; coil__op_run and the backend set the rest. */
+static inline void coil__op_init(struct coil__op *op, uint8_t code, int fd, uint32_t flags,
+				 int64_t off)
+{
+	op->code = code;
+	op->fd = fd;
+	op->flags = flags;
+	op->off = off;
+}
+
 /* Run op on the calling fiber: hand it to the backend, park until it
  * completes, return its result. Returns -ECANCELED without submitting if the
  * task is cancelled, -EPERM outside a runtime. */

@@ -13,7 +13,8 @@ static ssize_t sock_io(int code, int fd, void *buf, size_t len, unsigned flags)
 		return -EBADF;
 	if (!buf && len > 0)
 		return -EINVAL;
-	struct coil__op op = {.code = (uint8_t)code, .fd = fd, .flags = flags};
+	struct coil__op op;
+	coil__op_init(&op, (uint8_t)code, fd, flags, -1);
 	op.u.rw.buf = buf;
 	op.u.rw.len = len > COIL__IO_MAX ? COIL__IO_MAX : len;
 	return coil__op_run(&op);

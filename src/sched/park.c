@@ -3,6 +3,7 @@
 
 #include "base/panic.h"
 #include "sched/sched.h"
+#include "sched/switch.h"
 #include "sched/waitq.h"
 
 /* Park; code < 0: end the wait at once with it (p->cancel runs first
@@ -22,6 +23,11 @@ static int park(struct coil__park *p, int64_t deadline, int code)
 	else if (deadline != INT64_MAX && coil__heap_push(&w->timers, &p->timer, deadline) < 0)
 		coil__fiber_interrupt(self, -ENOMEM);
 	coil__switch_away(w, self, false);
+	/* Woken by something else than its deadline: the timer goes here,
+	 * not in the wake (the hot path has no timer). Until now it was
+	 * harmless: an expiry finds the fiber no longer parked. */
+	if (__builtin_expect(p->timer.slot != 0, 0))
+		coil__heap_remove(&w->timers, &p->timer);
 	self->budget = 0;
 	return p->result;
 }
@@ -41,17 +47,9 @@ int coil__park_checked(struct coil__park *p, int64_t until)
 	return park(p, deadline, r);
 }
 
-void coil__park_wake(struct coil__park *p, int result)
+_Noreturn void coil__park_wake_bad(void)
 {
-	struct coil__worker *w = coil__tls_worker;
-	struct coil__fiber *f = p->fiber;
-	if (__builtin_expect(f->park != p || f->state != COIL__FIBER_PARKED, 0))
-		coil__panic("waking a park its fiber does not wait on");
-	if (p->timer.slot)
-		coil__heap_remove(&w->timers, &p->timer);
-	p->result = result;
-	f->park = NULL;
-	coil__make_runnable(w, f);
+	coil__panic("waking a park its fiber does not wait on");
 }
 
 void coil__fiber_interrupt(struct coil__fiber *f, int code)

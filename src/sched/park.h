@@ -18,7 +18,8 @@
  * completion, since the kernel owns the op's buffers until then).
  *
  * The deadline (CLOCK_MONOTONIC ns, INT64_MAX: none) sits in the worker's
- * one timer heap while the fiber is parked; the wake takes it out.
+ * one timer heap while the fiber is parked; the parker takes it out when
+ * it resumes (an expiry in between finds the fiber no longer parked).
  */
 #ifndef COIL_SCHED_PARK_H
 #define COIL_SCHED_PARK_H
@@ -54,9 +55,9 @@ int coil__park(struct coil__park *p, int64_t deadline);
  * that is the result. Must run on a fiber. */
 int coil__park_checked(struct coil__park *p, int64_t until);
 
-/* Make p's fiber runnable with result. p must be the park it waits on. It
- * runs in a later turn (never at once). */
-void coil__park_wake(struct coil__park *p, int result);
+/* coil__park_wake(p, result): make p's fiber runnable with result; p must
+ * be the park it waits on; it runs in a later turn (never at once). Inline,
+ * in sched/sched.h: every channel hand-over and completion calls it. */
 
 /* End f's wait early with code if it is parked (p->cancel, once). A fiber
  * that is not parked sees the reason at its next blocking call. */

@@ -177,6 +177,18 @@ static inline void coil__make_runnable(struct coil__worker *w, struct coil__fibe
 	w->runq_len++;
 }
 
+_Noreturn void coil__park_wake_bad(void);
+
+static inline void coil__park_wake(struct coil__park *p, int result)
+{
+	struct coil__fiber *f = p->fiber;
+	if (__builtin_expect(f->park != p || f->state != COIL__FIBER_PARKED, 0))
+		coil__park_wake_bad();
+	p->result = result;
+	f->park = NULL;
+	coil__make_runnable(coil__tls_worker, f);
+}
+
 /* A task's handle: (gen << 32) | index; gen is never 0, so neither is it. */
 uint64_t coil__task_id(const struct coil__fiber *f);
 
@@ -196,8 +208,6 @@ void coil__fiber_finished(struct coil__worker *w, struct coil__fiber *f);
 /* Cancel f: mark it and interrupt what it waits on. */
 void coil__fiber_cancel(struct coil__worker *w, struct coil__fiber *f);
 
-/* Leave the current fiber (already queued, parked or finished) for the
- * next fiber of this turn, or for the scheduler. */
-void coil__switch_away(struct coil__worker *w, struct coil__fiber *self, bool ends);
+/* Leaving the current fiber for the next: sched/switch.h. */
 
 #endif

@@ -6,87 +6,9 @@
 
 #include "base/panic.h"
 #include "coil/time.h"
+#include "sched/switch.h"
 
 __thread struct coil__worker *coil__tls_worker __attribute__((tls_model("initial-exec")));
-
-static inline struct coil__fiber *runq_pop(struct coil__worker *w)
-{
-	struct coil__list *n = coil__list_pop_front(&w->runq);
-	if (!n)
-		return NULL;
-	w->runq_len--;
-	return coil__container_of(n, struct coil__fiber, link);
-}
-
-/* Make f's context on its first run (its stack came with the spawn). */
-static inline void fiber_prepare(struct coil__fiber *f)
-{
-	if (__builtin_expect(f->started, 1))
-		return;
-	f->started = true;
-	f->exec.stack_lo = f->stack->lo;
-	f->exec.stack_size = f->stack->size;
-	f->exec.asan_fake = NULL;
-	coil__ctx_make(&f->exec.ctx, f->stack->lo, f->stack->size, coil__fiber_entry, f);
-}
-
-/* A finished fiber's stack goes back to the pool once we are off it. */
-static inline void release_finished(struct coil__worker *w)
-{
-	struct coil__fiber *f = w->finished;
-	if (__builtin_expect(!f, 1))
-		return;
-	w->finished = NULL;
-	coil__stack_put(&w->stacks, f->stack);
-	f->stack = NULL;
-	if (f->detached)
-		coil__fiber_release(w, f);
-}
-
-/* Whether a timer is due: then the next round must go through the
- * scheduler, which expires it. Reads the clock only when a timer exists. */
-static inline bool timer_due(struct coil__worker *w)
-{
-	return w->timers.n && coil__heap_min_key(&w->timers) <= coil_now();
-}
-
-/* Whether the next round can start right here, on a fiber, instead of on
- * the scheduler: with nothing pending the scheduler would not poll I/O, so
- * going through it only costs two switches. Not when a timer is due (the
- * scheduler expires timers), nor when main is done (it winds down). */
-static inline bool turn_in_place(struct coil__worker *w)
-{
-	return w->pending == 0 && w->runq_len > 0 && w->main->state != COIL__FIBER_DONE &&
-	       !timer_due(w);
-}
-
-void coil__switch_away(struct coil__worker *w, struct coil__fiber *self, bool ends)
-{
-	for (;;) {
-		if (w->batch == 0) {
-			if (!turn_in_place(w))
-				break;
-			w->batch = w->runq_len;
-		}
-		struct coil__fiber *next = runq_pop(w);
-		w->batch--;
-		if (next == self) {
-			self->state = COIL__FIBER_RUNNING;
-			return;
-		}
-		fiber_prepare(next);
-		next->state = COIL__FIBER_RUNNING;
-		w->current = next;
-		coil__exec_switch(&self->exec, &next->exec, ends);
-		w->current = self;
-		release_finished(w);
-		return;
-	}
-	w->current = NULL;
-	coil__exec_switch(&self->exec, &w->sched, ends);
-	w->current = self;
-	release_finished(w);
-}
 
 void coil__yield(struct coil__worker *w)
 {
@@ -101,7 +23,7 @@ void coil__fiber_entry(void *arg)
 	struct coil__fiber *f = arg;
 	struct coil__worker *w = coil__tls_worker;
 	coil__exec_started(&w->sched);
-	release_finished(w);
+	coil__release_finished(w);
 	f->result = f->fn(f->arg);
 	coil__fiber_finished(w, f);
 	/* Whoever runs next frees this stack: we must be off it first. */
@@ -145,13 +67,13 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns)
 	/* Run what is runnable now, once. */
 	w->batch = w->runq_len;
 	while (w->batch > 0) {
-		struct coil__fiber *f = runq_pop(w);
+		struct coil__fiber *f = coil__runq_pop(w);
 		w->batch--;
-		fiber_prepare(f);
+		coil__fiber_prepare(f);
 		f->state = COIL__FIBER_RUNNING;
 		w->current = f;
 		coil__exec_switch(&w->sched, &f->exec, false);
-		release_finished(w);
+		coil__release_finished(w);
 	}
 	if (w->main->state == COIL__FIBER_DONE)
 		maybe_shut_down(w);

@@ -83,15 +83,23 @@ int coil__waitq_wait(struct coil__waitq *q, int64_t until);
  * -EPERM outside a fiber, -ECANCELED if the calling task is cancelled,
  * -ETIMEDOUT past a scope's deadline (the call does nothing then, even if
  * it could have completed at once: each blocking call is a cancellation
- * point, as coil_sleep() and I/O are). Returns 0 when the call may go on.
+ * point, as coil_sleep() and I/O are). Returns 0 when the call may go on,
+ * with *deadline the scope's (INT64_MAX: none) for a park that follows
+ * with no switch in between.
  */
-static inline int coil__checkpoint(void)
+static inline int coil__checkpoint_until(int64_t *deadline)
 {
 	struct coil__fiber *self = coil__self();
 	if (!self)
 		return -EPERM;
+	return coil__fiber_may_block(self, deadline);
+}
+
+/* The same, when the caller will not park with the deadline itself. */
+static inline int coil__checkpoint(void)
+{
 	int64_t deadline;
-	return coil__fiber_may_block(self, &deadline);
+	return coil__checkpoint_until(&deadline);
 }
 
 #endif

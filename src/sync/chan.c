@@ -272,42 +272,51 @@ static void case_cancel(struct coil__park *wt, int code)
 	coil__park_wake(wt, code);
 }
 
-/* Block on ch for one case. Returns what the channel fired it with (0 or
+/* Block on ch for one case, until deadline (the scope's, from the entry
+ * check: no switch since). Returns what the channel fired it with (0 or
  * -EPIPE), or the park's error (-ECANCELED...; the case is then unlinked
- * and nothing happened). */
-static int block_on(struct coil__chan *ch, uint8_t dir, void *buf)
+ * and nothing happened). Fields are set one by one: the hot path of every
+ * blocking send and receive, and enqueue and park set the rest. */
+static int block_on(struct coil__chan *ch, uint8_t dir, void *buf, int64_t deadline)
 {
-	struct coil__park wt = {.cancel = case_cancel};
-	struct coil__chan_case c = {.buf = buf, .wt = &wt, .dir = dir};
+	struct coil__park wt;
+	struct coil__chan_case c;
+	wt.cancel = case_cancel;
 	wt.data = &c;
+	c.buf = buf;
+	c.wt = &wt;
+	c.fire = NULL;
+	c.dir = dir;
 	coil__chan_case_enqueue(ch, &c);
-	return coil__park_checked(&wt, INT64_MAX);
+	return coil__park(&wt, deadline);
 }
 
 int coil_chan_send(coil_chan *ch, const void *elem)
 {
 	if (!ch || (!elem && ch->elem_size))
 		return -EINVAL;
-	int r = coil__checkpoint();
+	int64_t deadline;
+	int r = coil__checkpoint_until(&deadline);
 	if (r < 0)
 		return r;
 	r = coil__chan_send_now(ch, elem);
 	if (r != -EAGAIN)
 		return r;
-	return block_on(ch, COIL__CHAN_SEND, (void *)elem);
+	return block_on(ch, COIL__CHAN_SEND, (void *)elem, deadline);
 }
 
 int coil_chan_recv(coil_chan *ch, void *out)
 {
 	if (!ch || (!out && ch->elem_size))
 		return -EINVAL;
-	int r = coil__checkpoint();
+	int64_t deadline;
+	int r = coil__checkpoint_until(&deadline);
 	if (r < 0)
 		return r;
 	r = coil__chan_recv_now(ch, out);
 	if (r != -EAGAIN)
 		return r;
-	return block_on(ch, COIL__CHAN_RECV, out);
+	return block_on(ch, COIL__CHAN_RECV, out, deadline);
 }
 
 int coil_chan_try_send(coil_chan *ch, const void *elem)

@@ -43,6 +43,8 @@ struct coil__uring {
 	/* Ops whose opcode this kernel lacks and that the blocking pool can
 	 * do instead (per-op fallback: the ring is kept for the rest). */
 	bool to_pool[COIL__OP_COUNT];
+	/* Ops that take submit_special() (and a look at their completion). */
+	bool special[COIL__OP_COUNT];
 	/* Per fd number: whether it can seek (see seekable()). */
 	uint8_t *fd_seek;
 	size_t fd_seek_len;
@@ -283,6 +285,13 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 	r = probe_ops(&u->ring, u->to_pool);
 	if (r < 0)
 		goto fail_ring;
+	static const uint8_t special[] = {COIL__OP_RESOLVE, COIL__OP_READ, COIL__OP_WRITE,
+					  COIL__OP_READV, COIL__OP_WRITEV, COIL__OP_CLOSE,
+					  COIL__OP_ACCEPT, COIL__OP_OPENAT};
+	for (size_t i = 0; i < sizeof special; i++)
+		u->special[special[i]] = true;
+	for (size_t i = 0; i < COIL__OP_COUNT; i++)
+		u->special[i] |= u->to_pool[i];
 	/* Saves a file-table lookup on every io_uring_enter (5.18+). */
 	(void)io_uring_register_ring_fd(&u->ring);
 	io->be.uring = u;
@@ -351,8 +360,9 @@ static int reap(struct coil__io *io, struct coil__uring *u)
 		if (--op->be.uring.cqes_owed > 0)
 			continue;
 		int res = op->res;
-		if (res >= 0 && (op->code == COIL__OP_ACCEPT || op->code == COIL__OP_OPENAT))
-			fd_forget(u, res);
+		if (__builtin_expect(u->special[op->code], 0) && res >= 0 &&
+		    (op->code == COIL__OP_ACCEPT || op->code == COIL__OP_OPENAT))
+			fd_forget(u, res); /* a new fd */
 		if (res == -ECANCELED && op->deadline != INT64_MAX && op->be.uring.link_res == -ETIME)
 			res = -ETIMEDOUT; /* the deadline, not a cancel, stopped it */
 		coil__op_complete(io, op, res);
@@ -446,9 +456,11 @@ static void arm_pool(struct coil__io *io, struct coil__uring *u)
 	u->pool_armed = true;
 }
 
-static int uring_submit(struct coil__io *io, struct coil__op *op)
+/* The ops that need more than an SQE: the pool's, positional reads and
+ * writes (-ESPIPE on a stream), close (cancels the fd's ops), and a
+ * deadline (a linked timeout). Out of line: the hot path is one SQE. */
+static int submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 {
-	struct coil__uring *u = io->be.uring;
 	if (op->code == COIL__OP_RESOLVE || u->to_pool[op->code]) {
 		struct coil__pool *pool;
 		int r = coil__io_pool(io, &pool);
@@ -472,12 +484,9 @@ static int uring_submit(struct coil__io *io, struct coil__op *op)
 	default:
 		break;
 	}
-	if ((uintptr_t)op & ~(uintptr_t)PTR_MASK)
-		coil__panic("op address %p does not fit the user_data tag", (void *)op);
 	bool linked = op->deadline != INT64_MAX;
-	/* The op and its linked timeout must be adjacent in the SQ. */
-	if (u->error)
-		return u->error;
+	/* The op and its linked timeout must be adjacent in the SQ, and so
+	 * must a close and the cancel before it. */
 	unsigned need = (linked ? 2 : 1) + (op->code == COIL__OP_CLOSE);
 	if (io_uring_sq_space_left(&u->ring) < need)
 		submit_now(u);
@@ -496,7 +505,7 @@ static int uring_submit(struct coil__io *io, struct coil__op *op)
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 	opdefs[op->code].prep(sqe, op);
 	io_uring_sqe_set_data64(sqe, op_tag(op));
-	op->be.uring.cqes_owed = 1; /* CQEs owed */
+	op->be.uring.cqes_owed = 1;
 	if (linked) {
 		/* The scope's deadline: an absolute IORING_OP_LINK_TIMEOUT
 		 * cancels the op when it passes; no timer in user space. */
@@ -509,6 +518,24 @@ static int uring_submit(struct coil__io *io, struct coil__op *op)
 		op->be.uring.link_res = 0;
 		op->be.uring.cqes_owed = 2;
 	}
+	return 0;
+}
+
+static int uring_submit(struct coil__io *io, struct coil__op *op)
+{
+	struct coil__uring *u = io->be.uring;
+	if (__builtin_expect(u->error != 0, 0))
+		return u->error;
+	if ((uintptr_t)op & ~(uintptr_t)PTR_MASK)
+		coil__panic("op address %p does not fit the user_data tag", (void *)op);
+	if (__builtin_expect(u->special[op->code] || op->deadline != INT64_MAX, 0))
+		return submit_special(io, u, op);
+	struct io_uring_sqe *sqe = get_sqe(u);
+	if (__builtin_expect(!sqe, 0))
+		return COIL__SUBMIT_FULL;
+	opdefs[op->code].prep(sqe, op);
+	io_uring_sqe_set_data64(sqe, op_tag(op));
+	op->be.uring.cqes_owed = 1;
 	return 0;
 }
 

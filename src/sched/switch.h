@@ -1,0 +1,92 @@
+/*
+ * The run queue and the switch between fibers, inline: every park, wake
+ * and yield goes through here, so it is kept in one header that the turn
+ * (turn.c) and parking (park.c) both compile in, rather than a call.
+ */
+#ifndef COIL_SCHED_SWITCH_H
+#define COIL_SCHED_SWITCH_H
+
+#include "coil/time.h"
+#include "sched/sched.h"
+
+static inline struct coil__fiber *coil__runq_pop(struct coil__worker *w)
+{
+	struct coil__list *n = coil__list_pop_front(&w->runq);
+	if (!n)
+		return NULL;
+	w->runq_len--;
+	return coil__container_of(n, struct coil__fiber, link);
+}
+
+/* Make f's context on its first run (its stack came with the spawn). */
+static inline void coil__fiber_prepare(struct coil__fiber *f)
+{
+	if (__builtin_expect(f->started, 1))
+		return;
+	f->started = true;
+	f->exec.stack_lo = f->stack->lo;
+	f->exec.stack_size = f->stack->size;
+	f->exec.asan_fake = NULL;
+	coil__ctx_make(&f->exec.ctx, f->stack->lo, f->stack->size, coil__fiber_entry, f);
+}
+
+/* A finished fiber's stack goes back to the pool once we are off it. */
+static inline void coil__release_finished(struct coil__worker *w)
+{
+	struct coil__fiber *f = w->finished;
+	if (__builtin_expect(!f, 1))
+		return;
+	w->finished = NULL;
+	coil__stack_put(&w->stacks, f->stack);
+	f->stack = NULL;
+	if (f->detached)
+		coil__fiber_release(w, f);
+}
+
+/* Whether a timer is due: then the next round must go through the
+ * scheduler, which expires it. Reads the clock only when a timer exists. */
+static inline bool coil__timer_due(struct coil__worker *w)
+{
+	return w->timers.n && coil__heap_min_key(&w->timers) <= coil_now();
+}
+
+/* Whether the next round can start right here, on a fiber, instead of on
+ * the scheduler: with nothing pending the scheduler would not poll I/O, so
+ * going through it only costs two switches. Not when a timer is due (the
+ * scheduler expires timers), nor when main is done (it winds down). */
+static inline bool coil__turn_in_place(struct coil__worker *w)
+{
+	return w->pending == 0 && w->runq_len > 0 && w->main->state != COIL__FIBER_DONE &&
+	       !coil__timer_due(w);
+}
+
+static inline __attribute__((always_inline)) void
+coil__switch_away(struct coil__worker *w, struct coil__fiber *self, bool ends)
+{
+	for (;;) {
+		if (w->batch == 0) {
+			if (!coil__turn_in_place(w))
+				break;
+			w->batch = w->runq_len;
+		}
+		struct coil__fiber *next = coil__runq_pop(w);
+		w->batch--;
+		if (next == self) {
+			self->state = COIL__FIBER_RUNNING;
+			return;
+		}
+		coil__fiber_prepare(next);
+		next->state = COIL__FIBER_RUNNING;
+		w->current = next;
+		coil__exec_switch(&self->exec, &next->exec, ends);
+		w->current = self;
+		coil__release_finished(w);
+		return;
+	}
+	w->current = NULL;
+	coil__exec_switch(&self->exec, &w->sched, ends);
+	w->current = self;
+	coil__release_finished(w);
+}
+
+#endif
