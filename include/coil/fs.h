@@ -46,8 +46,9 @@ COIL_API ssize_t coil_file_read(int fd, void *buf, size_t len, int64_t off);
  * Returns the count or -errno, as coil_file_read(). */
 COIL_API ssize_t coil_file_write(int fd, const void *buf, size_t len, int64_t off);
 
-/* Write all len bytes at off (which must be >= 0), looping over short
- * writes. Returns len or -errno (an unknown prefix may have been written). */
+/* Write all len bytes at off (-1: at the file position, and the way to
+ * write all of a buffer to a pipe or socket), looping over short writes.
+ * Returns len or -errno (an unknown prefix may have been written). */
 COIL_API ssize_t coil_file_write_all(int fd, const void *buf, size_t len, int64_t off);
 
 /* Scatter read / gather write of iovcnt buffers (1..IOV_MAX) at off (-1: file

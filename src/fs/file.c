@@ -47,12 +47,12 @@ ssize_t coil_file_write_all(int fd, const void *buf, size_t len, int64_t off)
 {
 	if (fd < 0)
 		return -EBADF;
-	if ((!buf && len > 0) || off < 0)
+	if ((!buf && len > 0) || off < -1)
 		return -EINVAL;
 	size_t done = 0;
 	while (done < len) {
 		ssize_t n = coil_file_write(fd, (const char *)buf + done, len - done,
-					    off + (int64_t)done);
+					    off < 0 ? -1 : off + (int64_t)done);
 		if (n < 0)
 			return n;
 		if (n == 0)
