@@ -18,6 +18,9 @@ static void tiny_ring(struct coil_config *cfg)
 	cfg->sq_entries = 2;
 	cfg->cq_entries = 4;
 	cfg->max_inflight = 2; /* the default would be 16 x the CQ size */
+	/* Sleeps as ops (IORING_OP_TIMEOUT on io_uring), so that they take
+	 * room in the ring like any I/O. */
+	cfg->coalesce_sleeps = false;
 }
 
 static void *pipe_pinger(void *arg)

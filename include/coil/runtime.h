@@ -43,9 +43,8 @@ struct coil_config {
 	 * CQ size on kernels that never drop completions (IORING_FEAT_NODROP,
 	 * every kernel coil supports: 65536 with the defaults), where a burst
 	 * of more completions than the CQ holds is kept by the kernel and
-	 * flushed by coil; else cq_entries / 3 (an op may owe 3 CQEs: its
-	 * own, a linked timeout's, a cancel's). The readiness backends have no
-	 * such bound. */
+	 * flushed by coil; else cq_entries / 2 (an op may owe 2 CQEs: its
+	 * own and a cancel's). The readiness backends have no such bound. */
 	unsigned max_inflight;
 	/* The I/O backend: "uring", "epoll", "poll" or "kqueue"; NULL takes
 	 * $COIL_BACKEND, else io_uring. When the default (io_uring) cannot be
@@ -60,13 +59,14 @@ struct coil_config {
 	 * readiness backends and host-name lookups on all backends. Started on
 	 * demand. Default 4, 1..256. */
 	unsigned pool_threads;
-	/* How sleeps wait. false (the default): each sleep is its own timer op
-	 * (on io_uring one IORING_OP_TIMEOUT, so the kernel arms one timer per
-	 * sleeping fiber). true: sleeps are kept in the worker's timer heap and
-	 * the backend's wait is bounded by the earliest (io_uring: one
-	 * io_uring_enter with a timeout, no SQE per sleep): much cheaper with
-	 * many short sleepers. Same results and codes either way. Also
-	 * $COIL_COALESCE_SLEEPS=1. */
+	/* How sleeps wait. true (the default): in the worker's timer heap, with
+	 * every other deadline; the backend's wait is bounded by the earliest
+	 * (io_uring: one io_uring_enter with a timeout, no SQE and no kernel
+	 * timer per sleep). false: on io_uring each sleep is its own
+	 * IORING_OP_TIMEOUT, one kernel timer per sleeping fiber: measured
+	 * here, 2000 fibers sleeping 0.1-5 ms then wake 10 ms late, against
+	 * 15 us coalesced; kept for the lab. Same results and codes either
+	 * way. Also $COIL_COALESCE_SLEEPS (0 or 1). */
 	bool coalesce_sleeps;
 	/* When the main fiber returns, wait for its non-detached children to
 	 * finish (true, the default) or cancel them (false). Detached fibers

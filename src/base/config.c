@@ -16,6 +16,7 @@ void coil_config_init(struct coil_config *cfg)
 	cfg->cq_entries = 4096;
 	cfg->join_children = true;
 	cfg->pool_threads = 4;
+	cfg->coalesce_sleeps = true;
 }
 
 static int check(const struct coil_config *c)
@@ -56,8 +57,9 @@ int coil__config_load(struct coil__config *out, const struct coil_config *cfg)
 		c->backend = env && *env ? env : NULL;
 	}
 	out->quiet = c->quiet_fallback || env_on("COIL_QUIET");
-	if (env_on("COIL_COALESCE_SLEEPS"))
-		c->coalesce_sleeps = true;
+	const char *coalesce = getenv("COIL_COALESCE_SLEEPS");
+	if (coalesce && *coalesce)
+		c->coalesce_sleeps = strcmp(coalesce, "0") != 0;
 	const char *setup = getenv("COIL_URING_SETUP");
 	if (setup && !strcmp(setup, "coop"))
 		out->uring_setup = COIL__URING_SETUP_COOP;

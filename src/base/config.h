@@ -5,7 +5,7 @@
  *
  *   COIL_BACKEND          backend when coil_config.backend is NULL
  *   COIL_QUIET            no line on stderr when io_uring falls back
- *   COIL_COALESCE_SLEEPS  coil_config.coalesce_sleeps
+ *   COIL_COALESCE_SLEEPS  coil_config.coalesce_sleeps (0 or 1)
  *   COIL_URING_SETUP      coop | plain: start lower in io_uring's set-up list
  */
 #ifndef COIL_BASE_CONFIG_H

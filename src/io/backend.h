@@ -30,12 +30,12 @@ struct coil__io;
 
 struct coil__backend {
 	const char *name;
-	/* Deadlines are the backend's own: it times single ops (op->deadline;
-	 * past it the op completes with -ETIMEDOUT unless it completed first)
-	 * and runs COIL__OP_TIMEOUT. Without, sched's timer heap times every
-	 * wait and a deadline cancels the op (coil__op_complete reports the
-	 * -ECANCELED as -ETIMEDOUT), and sleeps never reach the backend. */
-	bool native_deadlines;
+	/* It runs COIL__OP_TIMEOUT (io_uring: IORING_OP_TIMEOUT), for sleeps
+	 * when coil_config.coalesce_sleeps is off. Every other deadline, and
+	 * sleeps otherwise, are sched's timers: past one, the op is
+	 * cancelled and coil__op_complete reports its -ECANCELED as
+	 * -ETIMEDOUT. */
+	bool timer_ops;
 	/* Set up io->be. May set io->inflight_max (default: no limit).
 	 * Returns 0 or -errno (then nothing is left to clean up). */
 	int (*init)(struct coil__io *io, const struct coil__config *cfg);

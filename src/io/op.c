@@ -58,21 +58,14 @@ int coil__op_run(struct coil__op *op)
 		op->race = NULL;
 		op->park.cancel = op_cancel;
 		op->park.data = op;
-		/* A sleep is its own deadline (coil_sleep_until clamps it to
-		 * the scope's); a backend without native deadlines has sched
-		 * time the wait instead. */
-		int64_t park_deadline = INT64_MAX;
-		op->deadline = INT64_MAX;
-		if (__builtin_expect(deadline != INT64_MAX, 0)) {
-			if (!be->native_deadlines)
-				park_deadline = deadline;
-			else if (op->code != COIL__OP_TIMEOUT)
-				op->deadline = deadline;
-		}
 		r = be->submit(io, op);
 		if (__builtin_expect(r == 0, 1)) {
 			coil__io_started(io);
-			return coil__park(&op->park, park_deadline);
+			/* sched times the deadline; past it, op_cancel asks the
+			 * backend. A timer op is its own deadline
+			 * (coil_sleep_until clamps it to the scope's). */
+			return coil__park(&op->park,
+					  op->code == COIL__OP_TIMEOUT ? INT64_MAX : deadline);
 		}
 		if (r == COIL__SUBMIT_DONE) {
 			/* Done without waiting (a readiness backend's first

@@ -61,18 +61,10 @@ struct coil__op {
 	int fd;
 	uint32_t flags;
 	int64_t off;
-	/* The deadline the backend itself enforces (backends with native
-	 * deadlines: io_uring's linked timeout), INT64_MAX: none. */
-	int64_t deadline;
 	struct coil__park park;		/* the fiber waits here (single op) */
 	struct coil__race *race;	/* or its race waits for it (coil_race) */
 	/* The backend's bookkeeping while in flight, named for its owner. */
 	union {
-		struct {
-			uint8_t cqes_owed;	/* the op's and its linked timeout's */
-			int32_t link_res;	/* the linked timeout's own result */
-			struct __kernel_timespec link_ts;
-		} uring;
 		struct {
 			struct coil__op *prev, *next;	/* the fd's wait list */
 			uint8_t state;			/* readiness.c: where it waits */

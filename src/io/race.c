@@ -108,7 +108,6 @@ int coil__race_run(struct coil__op *ops, int n)
 		op->cancel_code = 0;
 		op->completed = false;
 		op->race = &race;
-		op->deadline = INT64_MAX; /* the race's park times it */
 		int r = io->backend->submit(io, op);
 		if (r == 0) {
 			race.state[i] = OP_IN_FLIGHT;

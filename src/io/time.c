@@ -1,8 +1,8 @@
 /* Sleeping. A sleep is a park with a deadline in sched's timer heap (the
- * backend's wait is bounded by the earliest: no syscall per sleep), or, on
- * a backend with native timers when coil_config.coalesce_sleeps is off, one
- * timer op of its own (io_uring: an absolute IORING_OP_TIMEOUT). Same
- * results and codes either way. */
+ * backend's wait is bounded by the earliest: no syscall, no kernel timer
+ * per sleep), or, on a backend with timer ops when
+ * coil_config.coalesce_sleeps is off, one timer op of its own (io_uring: an
+ * absolute IORING_OP_TIMEOUT; for the lab). Same results and codes. */
 #include "coil/time.h"
 
 #include <errno.h>
@@ -32,7 +32,7 @@ int coil_sleep_until(int64_t deadline_ns)
 		return coil_task_yield();
 	/* A scope deadline before ours ends the sleep early, as -ETIMEDOUT. */
 	int64_t until = deadline_ns < scope_deadline ? deadline_ns : scope_deadline;
-	if (io->cfg->pub.coalesce_sleeps || !io->backend->native_deadlines) {
+	if (io->cfg->pub.coalesce_sleeps || !io->backend->timer_ops) {
 		struct coil__park p = {.cancel = sleep_cancel};
 		r = coil__park(&p, until);
 		if (r == -ETIMEDOUT && until == deadline_ns)

@@ -9,12 +9,17 @@
  * user_data; its own CQE carries user_data 0 and is only counted: the op
  * resumes its fiber from the op's own CQE, never before.
  *
- * A scope deadline is an IORING_OP_LINK_TIMEOUT linked to the op (tag: the
- * op's, low bit set); the op then owes two CQEs and completes after both.
+ * Deadlines are sched's timers, not linked timeouts: a kernel timer per op
+ * costs an SQE and an hrtimer even when it never fires, and every one that
+ * fires is an interrupt (here, in a VM, ~4 us of CPU: 2000 fibers sleeping
+ * through IORING_OP_TIMEOUTs saturated a core and woke 10 ms late). A
+ * deadline that passes cancels the op (IORING_OP_ASYNC_CANCEL); the ring's
+ * wait is bounded by the earliest timer. IORING_OP_TIMEOUT is still there
+ * for sleeps when coil_config.coalesce_sleeps is off (the lab compares).
  *
  * In-flight ops are bounded (coil_config.max_inflight; by default 16 x the
- * CQ size on IORING_FEAT_NODROP kernels, else cq/3, which makes overflow
- * impossible since an op owes at most 3 CQEs). A burst of more completions
+ * CQ size on IORING_FEAT_NODROP kernels, else cq/2, which makes overflow
+ * impossible since an op owes at most 2 CQEs). A burst of more completions
  * than the CQ holds is kept by a NODROP kernel: coil reaps, sees
  * IORING_SQ_CQ_OVERFLOW and flushes; a submit refused with -EBUSY waits
  * for the next reap.
@@ -84,8 +89,6 @@ static bool seekable(struct coil__uring *u, int fd)
 /* user_data of our own POLL_ADD on the pool's notify fd (ops are 8-aligned,
  * 0 is a cancel's completion). */
 #define UD_POOL 1
-/* Low bit of an op's tag: the CQE is its linked timeout's. */
-#define UD_LINK UINT64_C(1)
 
 #define TAG_SHIFT 48
 #define PTR_MASK ((UINT64_C(1) << TAG_SHIFT) - 1)
@@ -295,9 +298,10 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 	/* Saves a file-table lookup on every io_uring_enter (5.18+). */
 	(void)io_uring_register_ring_fd(&u->ring);
 	io->be.uring = u;
-	/* Each op owes at most 3 CQEs: its own, its linked timeout's and a
-	 * cancel's. Bounding ops at cq/3 makes an overflow impossible, but
-	 * also caps idle connections (each holds a read) at cq/3. Kernels with
+	/* Each op owes at most 2 CQEs: its own and a cancel's (a close: its
+	 * own and its fd-cancel's). Bounding ops at cq/2 makes an overflow
+	 * impossible, but also caps idle connections (each holds a read) at
+	 * cq/2. Kernels with
 	 * IORING_FEAT_NODROP keep what does not fit in the CQ and coil flushes
 	 * it (reap, the overflow flag, -EBUSY), so there the bound only has to
 	 * keep memory sane. */
@@ -306,7 +310,7 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 	else if (u->features & IORING_FEAT_NODROP)
 		io->inflight_max = (size_t)u->ring.cq.ring_entries * 16;
 	else
-		io->inflight_max = u->ring.cq.ring_entries / 3;
+		io->inflight_max = u->ring.cq.ring_entries / 2;
 	return 0;
 fail_ring:
 	io_uring_queue_exit(&u->ring);
@@ -347,24 +351,14 @@ static int reap(struct coil__io *io, struct coil__uring *u)
 			completed += coil__pool_reap(io->pool, io, NULL, NULL);
 			continue;
 		}
-		struct coil__op *op = (struct coil__op *)(uintptr_t)(ud & PTR_MASK & ~UD_LINK);
+		struct coil__op *op = (struct coil__op *)(uintptr_t)(ud & PTR_MASK);
 		if (op->gen != (uint16_t)(ud >> TAG_SHIFT))
 			coil__panic("io_uring: stale completion (op %p gen %u, cqe gen %u)",
 				    (void *)op, op->gen, (unsigned)(ud >> TAG_SHIFT));
-		if (ud & UD_LINK)
-			op->be.uring.link_res = cqe->res; /* the linked timeout's own CQE */
-		else
-			op->res = cqe->res;
-		/* An op with a linked timeout owes two CQEs; its fiber resumes
-		 * only after both, since the timeout's user_data points here. */
-		if (--op->be.uring.cqes_owed > 0)
-			continue;
-		int res = op->res;
+		int res = cqe->res;
 		if (__builtin_expect(u->special[op->code], 0) && res >= 0 &&
 		    (op->code == COIL__OP_ACCEPT || op->code == COIL__OP_OPENAT))
 			fd_forget(u, res); /* a new fd */
-		if (res == -ECANCELED && op->deadline != INT64_MAX && op->be.uring.link_res == -ETIME)
-			res = -ETIMEDOUT; /* the deadline, not a cancel, stopped it */
 		coil__op_complete(io, op, res);
 		completed++;
 	}
@@ -457,8 +451,8 @@ static void arm_pool(struct coil__io *io, struct coil__uring *u)
 }
 
 /* The ops that need more than an SQE: the pool's, positional reads and
- * writes (-ESPIPE on a stream), close (cancels the fd's ops), and a
- * deadline (a linked timeout). Out of line: the hot path is one SQE. */
+ * writes (-ESPIPE on a stream), close (cancels the fd's ops first). Out of
+ * line: the hot path is one SQE. */
 static int submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 {
 	if (op->code == COIL__OP_RESOLVE || u->to_pool[op->code]) {
@@ -480,19 +474,11 @@ static int submit_special(struct coil__io *io, struct coil__uring *u, struct coi
 		break;
 	case COIL__OP_CLOSE:
 		fd_forget(u, op->fd);
-		break;
-	default:
-		break;
-	}
-	bool linked = op->deadline != INT64_MAX;
-	/* The op and its linked timeout must be adjacent in the SQ, and so
-	 * must a close and the cancel before it. */
-	unsigned need = (linked ? 2 : 1) + (op->code == COIL__OP_CLOSE);
-	if (io_uring_sq_space_left(&u->ring) < need)
-		submit_now(u);
-	if (io_uring_sq_space_left(&u->ring) < need)
-		return COIL__SUBMIT_FULL;
-	if (op->code == COIL__OP_CLOSE) {
+		/* The cancel and the close must be adjacent in the SQ. */
+		if (io_uring_sq_space_left(&u->ring) < 2)
+			submit_now(u);
+		if (io_uring_sq_space_left(&u->ring) < 2)
+			return COIL__SUBMIT_FULL;
 		/* Ops still waiting on the fd (another fiber's read...) end
 		 * with it, as on the readiness backends: cancel them, then
 		 * close (hard-linked: the close runs whatever the cancel
@@ -501,23 +487,15 @@ static int submit_special(struct coil__io *io, struct coil__uring *u, struct coi
 		io_uring_prep_cancel_fd(c, op->fd, IORING_ASYNC_CANCEL_ALL);
 		io_uring_sqe_set_data64(c, 0);
 		c->flags |= IOSQE_IO_HARDLINK;
+		break;
+	default:
+		break;
 	}
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	struct io_uring_sqe *sqe = get_sqe(u);
+	if (!sqe)
+		return COIL__SUBMIT_FULL;
 	opdefs[op->code].prep(sqe, op);
 	io_uring_sqe_set_data64(sqe, op_tag(op));
-	op->be.uring.cqes_owed = 1;
-	if (linked) {
-		/* The scope's deadline: an absolute IORING_OP_LINK_TIMEOUT
-		 * cancels the op when it passes; no timer in user space. */
-		sqe->flags |= IOSQE_IO_LINK;
-		op->be.uring.link_ts.tv_sec = op->deadline / 1000000000;
-		op->be.uring.link_ts.tv_nsec = op->deadline % 1000000000;
-		struct io_uring_sqe *t = io_uring_get_sqe(&u->ring);
-		io_uring_prep_link_timeout(t, &op->be.uring.link_ts, IORING_TIMEOUT_ABS);
-		io_uring_sqe_set_data64(t, op_tag(op) | UD_LINK);
-		op->be.uring.link_res = 0;
-		op->be.uring.cqes_owed = 2;
-	}
 	return 0;
 }
 
@@ -528,14 +506,13 @@ static int uring_submit(struct coil__io *io, struct coil__op *op)
 		return u->error;
 	if ((uintptr_t)op & ~(uintptr_t)PTR_MASK)
 		coil__panic("op address %p does not fit the user_data tag", (void *)op);
-	if (__builtin_expect(u->special[op->code] || op->deadline != INT64_MAX, 0))
+	if (__builtin_expect(u->special[op->code], 0))
 		return submit_special(io, u, op);
 	struct io_uring_sqe *sqe = get_sqe(u);
 	if (__builtin_expect(!sqe, 0))
 		return COIL__SUBMIT_FULL;
 	opdefs[op->code].prep(sqe, op);
 	io_uring_sqe_set_data64(sqe, op_tag(op));
-	op->be.uring.cqes_owed = 1;
 	return 0;
 }
 
@@ -567,7 +544,7 @@ static void uring_fd_opened(struct coil__io *io, int fd)
 
 const struct coil__backend coil__backend_uring = {
 	.name = "io_uring",
-	.native_deadlines = true,
+	.timer_ops = true,
 	.init = uring_init,
 	.fini = uring_fini,
 	.submit = uring_submit,
