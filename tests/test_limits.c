@@ -1,0 +1,138 @@
+/*
+ * When coil's own resources run out, the error reaches the caller:
+ *   - a spawn whose fiber cannot have a stack fails with -ENOMEM at the
+ *     spawn, while its caller can still clean up (before the re-cut the
+ *     stack was taken at the first run: the spawn said yes and the fiber
+ *     silently never ran);
+ *   - a file op (readiness backends) or a name lookup (every backend) whose
+ *     blocking pool cannot start a thread fails with that error instead of
+ *     hanging.
+ * A suite of its own: it lowers RLIMIT_AS and installs seccomp filters,
+ * which ASan or qemu-user refuse, and a skip there must not hide others.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static int ran;
+
+static void *count_run(void *arg)
+{
+	ran++;
+	return NULL;
+}
+
+static void *spawn_until_no_memory(void *arg)
+{
+	struct coil_task_opts opts = {.stack_size = 64u << 20};
+	coil_task t[64];
+	int n = 0, r = 0;
+	ran = 0;
+	while (n < 64 && (r = coil_task_spawn_ex(&t[n], &opts, count_run, NULL)) == 0)
+		n++;
+	ck_assert_int_eq(r, -ENOMEM);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
+	ck_assert_int_eq(ran, n); /* every spawn that said yes ran */
+	return NULL;
+}
+
+START_TEST(spawn_fails_with_enomem_when_no_stack_can_be_had)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	coil_test_skip("ASan reserves terabytes of shadow: RLIMIT_AS cannot be lowered");
+	return;
+#elif defined(COIL_TEST_CROSS)
+	coil_test_skip("under qemu-user RLIMIT_AS limits the emulator's own reservation");
+	return;
+#else
+	/* Room for the runtime and a few 64 MiB stacks, not 64 of them. */
+	struct rlimit rl = {.rlim_cur = (rlim_t)1 << 30, .rlim_max = RLIM_INFINITY};
+	ck_assert_int_eq(setrlimit(RLIMIT_AS, &rl), 0);
+	coil_test_run(spawn_until_no_memory, NULL);
+#endif
+}
+END_TEST
+
+#if defined(__x86_64__)
+#define THIS_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define THIS_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+/* No new thread for this process: clone fails with EAGAIN (what a full
+ * RLIMIT_NPROC or pids cgroup gives), clone3 with ENOSYS (so that glibc
+ * falls back to clone). */
+static int refuse_threads(void)
+{
+#ifdef THIS_AUDIT_ARCH
+	struct sock_filter prog[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, THIS_AUDIT_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog fprog = {.len = sizeof prog / sizeof prog[0], .filter = prog};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return -errno;
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) != 0)
+		return -errno;
+	return 0;
+#else
+	return -ENOTSUP;
+#endif
+}
+
+static void *ops_without_pool_threads(void *arg)
+{
+	/* A name lookup always goes to the pool. */
+	coil_scope s;
+	coil_scope_enter_timeout(&s, 10 * COIL_NSEC_PER_SEC);
+	ck_assert_int_eq(coil_tcp_connect("localhost", 9), -EAGAIN);
+	/* A file op goes to the pool on the readiness backends; io_uring
+	 * opens files itself. */
+	int fd = coil_file_open("/dev/null", O_RDONLY, 0);
+	if (fd >= 0)
+		coil_close(fd);
+	else
+		ck_assert_int_eq(fd, -EAGAIN);
+	coil_scope_exit(&s);
+	return NULL;
+}
+
+START_TEST(pool_op_fails_when_no_thread_can_start)
+{
+	int r = refuse_threads();
+	if (r < 0) {
+		coil_test_skip("cannot install a seccomp filter here (qemu-user refuses it)");
+		return;
+	}
+	coil_test_run(ops_without_pool_threads, NULL);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("limits");
+	TCase *tc = tcase_create("limits");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, spawn_fails_with_enomem_when_no_stack_can_be_had);
+	tcase_add_test(tc, pool_op_fails_when_no_thread_can_start);
+	suite_add_tcase(s, tc);
+	return coil_test_main(s);
+}
