@@ -8,12 +8,14 @@
  * received, then closes. A client's error closes that client only.
  * SIGINT or SIGTERM, or --exit-after N closed connections, end it with
  * status 0 (the second is for runs under valgrind, where a process parked in
- * io_uring_enter takes no signal).
+ * io_uring_enter takes no signal). It exits 1, with a message, when it
+ * cannot listen, cannot watch its signals, or its listener fails.
  */
 #include <coil.h>
 
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,15 +50,40 @@ static void *serve_conn(void *arg)
 	return NULL;
 }
 
-/* Turns SIGINT/SIGTERM into a cancel of the accept loop. */
+/* Turns SIGINT/SIGTERM into a cancel of the accept loop. A failed read
+ * (not a cancel at the end) is reported, and stops the server too: a
+ * server that cannot hear SIGTERM must not keep running deaf. */
 static void *watch_signals(void *arg)
 {
 	struct server *srv = arg;
 	struct signalfd_siginfo si;
 	ssize_t n = coil_file_read(srv->sigfd, &si, sizeof si, -1);
-	if (n == (ssize_t)sizeof si)
+	if (n != (ssize_t)sizeof si && n != -ECANCELED)
+		fprintf(stderr, "echo_server: reading signals: %s\n",
+			n < 0 ? strerror((int)-n) : "short read");
+	if (n != -ECANCELED)
 		coil_task_cancel(srv->main);
 	return NULL;
+}
+
+/* Accept errors that say nothing about the listener: a client gave up
+ * (ECONNABORTED...), or a resource ran out for now (EMFILE, ENOBUFS...). */
+static bool accept_error_is_transient(int err)
+{
+	switch (err) {
+	case -ECONNABORTED:
+	case -EPROTO:
+	case -EPERM: /* a firewall said no to this one */
+	case -EINTR:
+	case -EAGAIN:
+	case -EMFILE:
+	case -ENFILE:
+	case -ENOBUFS:
+	case -ENOMEM:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static void *run_server(void *arg)
@@ -69,18 +96,29 @@ static void *run_server(void *arg)
 			strerror(-lfd));
 		return (void *)1;
 	}
+	int r = coil_task_spawn(NULL, watch_signals, srv);
+	if (r < 0) {
+		fprintf(stderr, "echo_server: watching signals: %s\n", strerror(-r));
+		coil_close(lfd);
+		return (void *)1;
+	}
 	printf("listening on %s:%d\n", srv->host, coil_sock_port(lfd));
 	fflush(stdout);
-	if (srv->sigfd >= 0)
-		coil_task_spawn(NULL, watch_signals, srv);
 
+	void *result = NULL;
 	for (;;) {
 		int fd = coil_tcp_accept(lfd, NULL, NULL);
 		if (fd == -ECANCELED)
 			break; /* a signal or --exit-after */
 		if (fd < 0) {
-			/* EMFILE, ECONNABORTED...: this client's problem, not ours */
-			if (fd == -EMFILE || fd == -ENFILE)
+			if (!accept_error_is_transient(fd)) {
+				fprintf(stderr, "echo_server: accept: %s\n", strerror(-fd));
+				result = (void *)1;
+				break;
+			}
+			/* Out of fds or memory: the connections we hold are
+			 * served meanwhile; give them a moment to close. */
+			if (fd != -ECONNABORTED && fd != -EPROTO && fd != -EPERM)
 				coil_sleep(10 * COIL_NSEC_PER_MSEC);
 			continue;
 		}
@@ -98,10 +136,10 @@ static void *run_server(void *arg)
 		}
 	}
 	/* Returning ends the runtime: it cancels the connection fibers and
-	 * waits for each of their operations to finish. Close the listener
-	 * with a plain close: this task is cancelled, so coil calls refuse. */
-	close(lfd);
-	return NULL;
+	 * waits for each of their operations to finish. coil_close works in a
+	 * cancelled task (closing is clean-up). */
+	coil_close(lfd);
+	return result;
 }
 
 static void usage(void)
@@ -130,8 +168,11 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) == 0)
-		srv.sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0 ||
+	    (srv.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		fprintf(stderr, "echo_server: cannot watch SIGINT/SIGTERM: %s\n", strerror(errno));
+		return 1;
+	}
 
 	void *result = NULL;
 	int r = coil_run(NULL, run_server, &srv, &result);
