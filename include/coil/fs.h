@@ -36,13 +36,16 @@ COIL_API int coil_file_open(const char *path, int flags, mode_t mode);
 
 /*
  * Read up to len bytes at byte offset off (off == -1: at the file position,
- * advancing it, which also suits pipes, eventfds and signalfds).
+ * advancing it, which also suits pipes, eventfds and signalfds; an offset on
+ * a pipe or socket is -ESPIPE, on every backend). A blocking pipe or tty
+ * never blocks the worker thread.
  * Returns the count (0 at end of file) or -EINVAL (buf NULL with len > 0,
- * off < -1), -EBADF, -EISDIR, -ECANCELED, -EPERM...
+ * off < -1), -ESPIPE, -EBADF, -EISDIR, -ECANCELED, -EPERM...
  */
 COIL_API ssize_t coil_file_read(int fd, void *buf, size_t len, int64_t off);
 
 /* Write up to len bytes at off (-1: at the file position). May write fewer.
+ * To a pipe or socket whose reader is gone: -EPIPE, never SIGPIPE.
  * Returns the count or -errno, as coil_file_read(). */
 COIL_API ssize_t coil_file_write(int fd, const void *buf, size_t len, int64_t off);
 
@@ -69,9 +72,12 @@ COIL_API int coil_file_stat(int fd, struct coil_stat *st);
 COIL_API int coil_path_stat(const char *path, struct coil_stat *st);
 
 /*
- * Close any descriptor coil gave (file, socket, listener). The fd must have no
- * operation in flight in another fiber. It closes also in a cancelled task
- * (clean-up must stay possible), and also outside a runtime.
+ * Close any descriptor (file, socket, listener, pipe...): every fd coil
+ * uses should be closed here, not with close(2), so that the backend forgets
+ * it (a new fd of that number starts clean). Operations other fibers have
+ * in flight on fd end first, with -EBADF, on every backend (io_uring cancels
+ * them, IORING_ASYNC_CANCEL_FD, before the close). It closes also in a
+ * cancelled task (clean-up must stay possible), and also outside a runtime.
  * Returns 0 or -EBADF, -EIO...
  */
 COIL_API int coil_close(int fd);

@@ -85,7 +85,11 @@ COIL_API void coil_config_init(struct coil_config *cfg);
  *
  * One runtime runs per thread at a time; runtimes on different threads are
  * independent (no process-global state besides one SIGSEGV handler that
- * reports fiber stack overflows).
+ * reports fiber stack overflows). While it runs, the calling thread blocks
+ * SIGPIPE (no coil call raises it: a write to a closed pipe or socket is
+ * -EPIPE; a SIGPIPE that became pending meanwhile is dropped) and its timer
+ * slack is 1 ns (so that waits end when timers are due); both are restored
+ * when coil_run returns.
  *
  * Returns 0, or:
  *   -EINVAL  fn is NULL or a cfg field is out of range
@@ -94,7 +98,10 @@ COIL_API void coil_config_init(struct coil_config *cfg);
  *   -ENOTSUP the backend asked for is not built into this libcoil
  *   -EDEADLK every fiber is parked on something that no event can wake
  *            (for example two fibers joining each other); they are left
- *            unfinished and the runtime is torn down
+ *            unfinished, each unlinked first from what it waited on (so
+ *            events, channels, locks and groups can be used, destroyed or
+ *            freed later, also by another runtime; a mutex such a fiber
+ *            held stays locked), and the runtime is torn down
  *   other    the error the kernel gave when setting up io_uring
  */
 COIL_API int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg,

@@ -74,9 +74,7 @@ struct coil_select_case {
 	 *            handle is released, as by coil_task_join)
 	 *   -EPIPE   SEND/RECV: the channel is closed (a send did not send; a
 	 *            receive found it closed and drained)
-	 *   -ENOMEM  SEND on an unbounded channel: no memory (nothing sent);
-	 *            JOIN: the task could not get a stack and never ran (the
-	 *            handle is released)
+	 *   -ENOMEM  SEND on an unbounded channel: no memory (nothing sent)
 	 */
 	int res;
 };

@@ -31,12 +31,15 @@ struct coil_task_opts {
  * cannot be joined and is reclaimed when it finishes); otherwise *out receives
  * its handle, which must be joined or detached.
  *
- * The stack is taken from the runtime's cache when the fiber first runs; if
- * no stack can be had then, the task finishes without running and its join
- * returns -ENOMEM.
+ * The fiber gets its stack now (from the runtime's cache, else a new
+ * mapping), so a task that was spawned always runs; when no stack can be
+ * had (memory, vm.max_map_count) the spawn fails with -ENOMEM and nothing
+ * was started: the caller still owns whatever it meant to hand over.
+ * Stacks have a 64 KiB guard below them; build fiber code with
+ * -fstack-clash-protection so that a larger frame cannot step over it.
  *
  * Returns 0, -EINVAL (fn NULL, stack size out of range), -EPERM (not inside
- * a runtime), -ENOMEM.
+ * a runtime), -ENOMEM (no fiber slot or no stack).
  */
 COIL_API int coil_task_spawn(coil_task *out, coil_fn fn, void *arg);
 COIL_API int coil_task_spawn_ex(coil_task *out, const struct coil_task_opts *opts,
@@ -54,7 +57,6 @@ COIL_API int coil_task_spawn_ex(coil_task *out, const struct coil_task_opts *opt
  *              joined, detached, or the main fiber)
  *   -EDEADLK   t is the calling task
  *   -EBUSY     another fiber is already joining t
- *   -ENOMEM    t could not get a stack and never ran (the handle is released)
  *   -ECANCELED the calling task was cancelled while waiting; t stays joinable
  *   -EPERM     not inside a runtime
  */
