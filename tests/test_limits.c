@@ -20,10 +20,12 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_util.h"
 
+#if !defined(__SANITIZE_ADDRESS__) && !defined(COIL_TEST_CROSS)
 static int ran;
 
 static void *count_run(void *arg)
@@ -46,6 +48,7 @@ static void *spawn_until_no_memory(void *arg)
 	ck_assert_int_eq(ran, n); /* every spawn that said yes ran */
 	return NULL;
 }
+#endif
 
 START_TEST(spawn_fails_with_enomem_when_no_stack_can_be_had)
 {
@@ -98,31 +101,49 @@ static int refuse_threads(void)
 #endif
 }
 
+/* Runs in a child of the test (the filter stays there): 0 when every
+ * check held, else the number of the failed one. */
 static void *ops_without_pool_threads(void *arg)
 {
 	/* A name lookup always goes to the pool. */
 	coil_scope s;
 	coil_scope_enter_timeout(&s, 10 * COIL_NSEC_PER_SEC);
-	ck_assert_int_eq(coil_tcp_connect("localhost", 9), -EAGAIN);
+	intptr_t failed = 0;
+	if (coil_tcp_connect("localhost", 9) != -EAGAIN)
+		failed = 1;
 	/* A file op goes to the pool on the readiness backends; io_uring
 	 * opens files itself. */
 	int fd = coil_file_open("/dev/null", O_RDONLY, 0);
 	if (fd >= 0)
 		coil_close(fd);
-	else
-		ck_assert_int_eq(fd, -EAGAIN);
+	else if (fd != -EAGAIN)
+		failed = 2;
 	coil_scope_exit(&s);
-	return NULL;
+	return (void *)failed;
 }
 
 START_TEST(pool_op_fails_when_no_thread_can_start)
 {
-	int r = refuse_threads();
-	if (r < 0) {
+	/* In a child of its own: with the filter on, not even the sanitizers'
+	 * exit-time threads could start, so it leaves with _exit. */
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (refuse_threads() < 0)
+			_exit(77);
+		void *res = (void *)99;
+		int r = coil_run(NULL, ops_without_pool_threads, NULL, &res);
+		_exit(r < 0 ? 98 : (int)(intptr_t)res);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st), "child status %#x", st);
+	if (WEXITSTATUS(st) == 77) {
 		coil_test_skip("cannot install a seccomp filter here (qemu-user refuses it)");
 		return;
 	}
-	coil_test_run(ops_without_pool_threads, NULL);
+	ck_assert_msg(WEXITSTATUS(st) == 0, "check %d failed (98: coil_run failed)",
+		      WEXITSTATUS(st));
 }
 END_TEST
 
