@@ -11,11 +11,12 @@
  */
 #include <coil.h>
 
+#include "bench_util.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 static long fibers = 2000, waits = 25;
 static int scope_mode;
@@ -60,14 +61,6 @@ static int cmp64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static double cpu_ns(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
-	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
-}
-
 static void *run(void *arg)
 {
 	(void)arg;
@@ -75,7 +68,7 @@ static void *run(void *arg)
 	late = calloc((size_t)(fibers * waits), sizeof *late);
 	if (!t || !late || coil_chan_new(&never, sizeof(int), 0) < 0)
 		return (void *)1;
-	double c0 = cpu_ns();
+	double c0 = bench_cpu_ns();
 	for (long i = 0; i < fibers; i++)
 		if (coil_task_spawn(&t[i], waiter, NULL) < 0)
 			return (void *)1;
@@ -85,7 +78,7 @@ static void *run(void *arg)
 		if (coil_task_join(t[i], &r) < 0 || r)
 			bad++;
 	}
-	double cpu = cpu_ns() - c0;
+	double cpu = bench_cpu_ns() - c0;
 	qsort(late, (size_t)nlate, sizeof *late, cmp64);
 	printf("backend=%s mode=%s fibers=%ld waits=%ld late_us p50=%.1f p99=%.1f max=%.1f "
 	       "cpu_ns_per_wait=%.0f failed=%ld\n",

@@ -10,10 +10,11 @@
  */
 #include <coil.h>
 
+#include "bench_util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 static long fibers = 1000, sleeps = 1000;
 static int64_t dur = 1000; /* ns */
@@ -33,21 +34,13 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
-static double cpu_ns(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
-	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
-}
-
 static void *run(void *arg)
 {
 	(void)arg;
 	coil_task *t = calloc((size_t)fibers, sizeof *t);
 	if (!t)
 		return (void *)1;
-	double c0 = cpu_ns();
+	double c0 = bench_cpu_ns();
 	int64_t w0 = coil_now();
 	for (long i = 0; i < fibers; i++)
 		if (coil_task_spawn(&t[i], sleeper, NULL) != 0)
@@ -59,7 +52,7 @@ static void *run(void *arg)
 		failed += r != NULL;
 	}
 	int64_t wall = coil_now() - w0;
-	double cpu = cpu_ns() - c0;
+	double cpu = bench_cpu_ns() - c0;
 	long n = fibers * sleeps;
 	printf("timers backend=%s fibers=%ld sleeps=%ld ns=%lld total=%ld wall_ms=%.1f cpu_ns_per_sleep=%.1f mean_late_us=%.1f failed=%ld\n",
 	       coil_backend_name(), fibers, sleeps, (long long)dur, n, wall / 1e6, cpu / (double)n,

@@ -54,6 +54,13 @@ char *coil_test_tmp_dir(char *buf, size_t len, const char *tag);
 /* Nanoseconds on CLOCK_MONOTONIC, read directly (not through coil). */
 int64_t coil_test_mono_ns(void);
 
+/* Install a seccomp filter on the calling thread (and what it starts): the
+ * syscalls nrs[0..n-1] fail with errs[i] (an errno), everything else is
+ * allowed. For tests that fake a kernel refusing something. Returns 0, or
+ * -errno (-ENOTSUP on an architecture this does not know; qemu-user
+ * refuses filters with -EINVAL). */
+int coil_test_refuse_syscalls(const long *nrs, const int *errs, int n);
+
 /* ctest's SKIP_RETURN_CODE for every suite. */
 #define COIL_TEST_SKIP 77
 
