@@ -338,12 +338,25 @@ static void submit_now(struct coil__uring *u);
 
 static int reap(struct coil__io *io, struct coil__uring *u)
 {
-	unsigned head, seen = 0;
+	/* The ring is set up without IORING_SETUP_CQE32, so a CQE is
+	 * cqes[index & mask]. Each CQE is consumed (head stored) before it
+	 * is handled: handling may cancel another op, and a cancel that finds
+	 * the SQ full reaps from in here; that nested reap must start after
+	 * this CQE, and this loop after whatever it took. */
+	struct io_uring_cq *cq = &u->ring.cq;
+	unsigned tail = io_uring_smp_load_acquire(cq->ktail);
 	int completed = 0;
-	struct io_uring_cqe *cqe;
-	io_uring_for_each_cqe(&u->ring, head, cqe) {
-		seen++;
+	for (;;) {
+		unsigned head = *cq->khead;
+		if (head == tail) {
+			tail = io_uring_smp_load_acquire(cq->ktail);
+			if (head == tail)
+				break;
+		}
+		struct io_uring_cqe *cqe = &cq->cqes[head & cq->ring_mask];
 		uint64_t ud = cqe->user_data;
+		int res = cqe->res;
+		io_uring_smp_store_release(cq->khead, head + 1);
 		if (ud == 0)
 			continue; /* a cancel request's own completion */
 		if (ud == UD_POOL) {
@@ -355,14 +368,12 @@ static int reap(struct coil__io *io, struct coil__uring *u)
 		if (op->gen != (uint16_t)(ud >> TAG_SHIFT))
 			coil__panic("io_uring: stale completion (op %p gen %u, cqe gen %u)",
 				    (void *)op, op->gen, (unsigned)(ud >> TAG_SHIFT));
-		int res = cqe->res;
 		if (__builtin_expect(u->special[op->code], 0) && res >= 0 &&
 		    (op->code == COIL__OP_ACCEPT || op->code == COIL__OP_OPENAT))
 			fd_forget(u, res); /* a new fd */
 		coil__op_complete(io, op, res);
 		completed++;
 	}
-	io_uring_cq_advance(&u->ring, seen);
 	if (io->pool && io->pool->outstanding && !u->pool_armed)
 		arm_pool(io, u);
 	return completed;
@@ -431,13 +442,18 @@ static void get_events(struct coil__uring *u)
 
 /* An SQE, handing the queued ones to the kernel if the SQ is full. NULL
  * only if the kernel takes none (its CQ backlog is full: -EBUSY). */
-static struct io_uring_sqe *get_sqe(struct coil__uring *u)
+static __attribute__((noinline)) struct io_uring_sqe *get_sqe_after_submit(struct coil__uring *u)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-	if (sqe)
-		return sqe;
 	submit_now(u);
 	return io_uring_get_sqe(&u->ring);
+}
+
+static inline __attribute__((always_inline)) struct io_uring_sqe *get_sqe(struct coil__uring *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (__builtin_expect(sqe != NULL, 1))
+		return sqe;
+	return get_sqe_after_submit(u);
 }
 
 static void arm_pool(struct coil__io *io, struct coil__uring *u)
