@@ -30,8 +30,7 @@
  *
  * Threads: a channel belongs to one runtime and is used by the fibers of
  * that runtime (one thread). The non-blocking calls also work outside a
- * fiber, on the runtime's thread (for example before coil_run). Channels that
- * cross threads come later.
+ * fiber, on the runtime's thread (for example before coil_run).
  */
 #ifndef COIL_CHAN_H
 #define COIL_CHAN_H

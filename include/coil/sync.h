@@ -22,8 +22,7 @@
  * Common errors: -EINVAL for a NULL object, -EPERM for a blocking call (or an
  * owner-checked one) outside a fiber.
  *
- * Threads: these objects serve the fibers of one runtime (one thread);
- * objects shared between runtimes come later.
+ * Threads: these objects serve the fibers of one runtime (one thread).
  */
 #ifndef COIL_SYNC_H
 #define COIL_SYNC_H

@@ -38,8 +38,8 @@
  *      them, and no value goes into a buffer that select will not report),
  *      record which case and result, then coil__park_wake() the waiter.
  *   4. On wake, report the fired case. If the park returned < 0 (cancelled,
- *      later a deadline), the cancel callback already unlinked everything
- *      and no case fired.
+ *      a deadline), the cancel callback already unlinked everything and no
+ *      case fired.
  *
  * A plain blocking send/recv is the one-case form of the same thing, with
  * fire == NULL meaning coil__park_wake(c->wt, result).

@@ -213,7 +213,7 @@ int coil_cond_wait(coil_cond *c, coil_mutex *m)
 	coil__waitq_push(&COND(c)->w.q, &wt);
 	mutex_release(x);
 	r = coil__park_checked(&wt, INT64_MAX);
-	/* r: 0 signalled; < 0 cancelled (and later: deadline), not linked. */
+	/* r: 0 signalled; < 0 cancelled or a deadline, not linked. */
 	relock(x, self);
 	return r;
 }
