@@ -6,12 +6,9 @@
  * FIFO and wakes the group's waiters. The group never joins its children:
  * their handles go stale when they end, so a group that outlives a runtime
  * holds nothing that a later runtime could confuse with its own tasks.
- *
- * Known limit: a child that cannot get a stack when it first runs ends
- * without running child_main (see coil_task_spawn); its record then stays
- * "running" and a wait on the group never returns (coil_run ends with
- * -EDEADLK if nothing else can happen). It needs a hook in the worker
- * (a callback when a fiber ends) to be reported as -ENOMEM.
+ * A child that was spawned always runs child_main: its stack comes with the
+ * spawn, and a spawn that cannot have one fails (coil_group_spawn returns
+ * -ENOMEM, no record is left running).
  */
 #include "coil/group.h"
 #include "coil/task.h"
