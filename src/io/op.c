@@ -10,6 +10,7 @@
 #include "io/io.h"
 #include "io/op.h"
 #include "io/race.h"
+#include "sched/switch.h"
 
 static void op_cancel(struct coil__park *p, int code)
 {
@@ -64,8 +65,8 @@ int coil__op_run(struct coil__op *op)
 			/* sched times the deadline; past it, op_cancel asks the
 			 * backend. A timer op is its own deadline
 			 * (coil_sleep_until clamps it to the scope's). */
-			return coil__park(&op->park,
-					  op->code == COIL__OP_TIMEOUT ? INT64_MAX : deadline);
+			return coil__park_inline(&op->park,
+						 op->code == COIL__OP_TIMEOUT ? INT64_MAX : deadline, 0);
 		}
 		if (r == COIL__SUBMIT_DONE) {
 			/* Done without waiting (a readiness backend's first

@@ -6,35 +6,9 @@
 #include "sched/switch.h"
 #include "sched/waitq.h"
 
-/* Park; code < 0: end the wait at once with it (p->cancel runs first
- * thing, so it unlinks p the one way it always does). */
-static int park(struct coil__park *p, int64_t deadline, int code)
-{
-	struct coil__worker *w = coil__tls_worker;
-	struct coil__fiber *self = w->current;
-	p->fiber = self;
-	p->result = 0;
-	p->cancel_sent = false;
-	p->timer.slot = 0;
-	self->park = p;
-	self->state = COIL__FIBER_PARKED;
-	if (code < 0)
-		coil__fiber_interrupt(self, code);
-	else if (deadline != INT64_MAX && coil__heap_push(&w->timers, &p->timer, deadline) < 0)
-		coil__fiber_interrupt(self, -ENOMEM);
-	coil__switch_away(w, self, false);
-	/* Woken by something else than its deadline: the timer goes here,
-	 * not in the wake (the hot path has no timer). Until now it was
-	 * harmless: an expiry finds the fiber no longer parked. */
-	if (__builtin_expect(p->timer.slot != 0, 0))
-		coil__heap_remove(&w->timers, &p->timer);
-	self->budget = 0;
-	return p->result;
-}
-
 int coil__park(struct coil__park *p, int64_t deadline)
 {
-	return park(p, deadline, 0);
+	return coil__park_inline(p, deadline, 0);
 }
 
 int coil__park_checked(struct coil__park *p, int64_t until)
@@ -44,7 +18,7 @@ int coil__park_checked(struct coil__park *p, int64_t until)
 	int r = coil__fiber_may_block(self, &deadline);
 	if (until < deadline)
 		deadline = until;
-	return park(p, deadline, r);
+	return coil__park_inline(p, deadline, r);
 }
 
 _Noreturn void coil__park_wake_bad(void)

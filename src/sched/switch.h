@@ -6,7 +6,9 @@
 #ifndef COIL_SCHED_SWITCH_H
 #define COIL_SCHED_SWITCH_H
 
+#include "base/heap.h"
 #include "coil/time.h"
+#include "sched/park.h"
 #include "sched/sched.h"
 
 static inline struct coil__fiber *coil__runq_pop(struct coil__worker *w)
@@ -87,6 +89,34 @@ coil__switch_away(struct coil__worker *w, struct coil__fiber *self, bool ends)
 	coil__exec_switch(&self->exec, &w->sched, ends);
 	w->current = self;
 	coil__release_finished(w);
+}
+
+/* coil__park, inline for the hot callers (an op, a channel case); code <
+ * 0: end the wait at once with it (p->cancel runs first thing, so it
+ * unlinks p the one way it always does). */
+static inline __attribute__((always_inline)) int
+coil__park_inline(struct coil__park *p, int64_t deadline, int code)
+{
+	struct coil__worker *w = coil__tls_worker;
+	struct coil__fiber *self = w->current;
+	p->fiber = self;
+	p->result = 0;
+	p->cancel_sent = false;
+	p->timer.slot = 0;
+	self->park = p;
+	self->state = COIL__FIBER_PARKED;
+	if (code < 0)
+		coil__fiber_interrupt(self, code);
+	else if (deadline != INT64_MAX && coil__heap_push(&w->timers, &p->timer, deadline) < 0)
+		coil__fiber_interrupt(self, -ENOMEM);
+	coil__switch_away(w, self, false);
+	/* Woken by something else than its deadline: the timer goes here,
+	 * not in the wake (the hot path has no timer). Until now it was
+	 * harmless: an expiry finds the fiber no longer parked. */
+	if (__builtin_expect(p->timer.slot != 0, 0))
+		coil__heap_remove(&w->timers, &p->timer);
+	self->budget = 0;
+	return p->result;
 }
 
 #endif
