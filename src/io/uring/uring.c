@@ -469,7 +469,8 @@ static void arm_pool(struct coil__io *io, struct coil__uring *u)
 /* The ops that need more than an SQE: the pool's, positional reads and
  * writes (-ESPIPE on a stream), close (cancels the fd's ops first). Out of
  * line: the hot path is one SQE. */
-static int submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
+static __attribute__((noinline)) int
+submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 {
 	if (op->code == COIL__OP_RESOLVE || u->to_pool[op->code]) {
 		struct coil__pool *pool;
