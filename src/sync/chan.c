@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/list.h"
 #include "sync/chan.h"
 #include "sched/waitq.h"
 
@@ -19,10 +20,6 @@
 struct chunk {
 	struct chunk *next;
 	_Alignas(16) unsigned char data[];
-};
-
-struct caseq {
-	struct coil__chan_case *head, *tail;
 };
 
 struct coil__chan {
@@ -41,7 +38,7 @@ struct coil__chan {
 	struct chunk *first, *last, *spare;
 	size_t chunk_elems;
 	size_t rd, wr;
-	struct caseq sendq, recvq;
+	struct coil__list sendq, recvq;	/* of struct coil__chan_case, FIFO */
 };
 
 struct coil__oneshot {
@@ -53,33 +50,7 @@ struct coil__oneshot {
 
 /* ---- case queues ------------------------------------------------------------- */
 
-static void caseq_push(struct caseq *q, struct coil__chan_case *c)
-{
-	c->next = NULL;
-	c->prev = q->tail;
-	if (q->tail)
-		q->tail->next = c;
-	else
-		q->head = c;
-	q->tail = c;
-	c->linked = true;
-}
-
-static void caseq_remove(struct caseq *q, struct coil__chan_case *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		q->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		q->tail = c->prev;
-	c->prev = c->next = NULL;
-	c->linked = false;
-}
-
-static inline struct caseq *queue_of(struct coil__chan *ch, const struct coil__chan_case *c)
+static inline struct coil__list *queue_of(struct coil__chan *ch, const struct coil__chan_case *c)
 {
 	return c->dir == COIL__CHAN_SEND ? &ch->sendq : &ch->recvq;
 }
@@ -87,21 +58,21 @@ static inline struct caseq *queue_of(struct coil__chan *ch, const struct coil__c
 void coil__chan_case_enqueue(struct coil__chan *ch, struct coil__chan_case *c)
 {
 	c->ch = ch;
-	caseq_push(queue_of(ch, c), c);
+	coil__list_push_back(queue_of(ch, c), &c->link);
 }
 
 void coil__chan_case_dequeue(struct coil__chan_case *c)
 {
-	if (c->linked)
-		caseq_remove(queue_of(c->ch, c), c);
+	/* A fired or cancelled case was removed, which leaves it self-linked. */
+	if (coil__list_linked(&c->link))
+		coil__list_remove(&c->link);
 }
 
 /* Unlink the first case of q and complete it with result. */
-static inline struct coil__chan_case *caseq_pop(struct caseq *q)
+/* Unlink the first case of a non-empty queue. */
+static inline struct coil__chan_case *caseq_pop(struct coil__list *q)
 {
-	struct coil__chan_case *c = q->head;
-	caseq_remove(q, c);
-	return c;
+	return coil__container_of(coil__list_pop_front(q), struct coil__chan_case, link);
 }
 
 static inline void fire(struct coil__chan_case *c, int result)
@@ -217,19 +188,19 @@ size_t coil__chan_elem_size(const struct coil__chan *ch)
 
 bool coil__chan_send_ready(const struct coil__chan *ch)
 {
-	return ch->closed || ch->recvq.head || ch->unbounded || ch->len < ch->cap;
+	return ch->closed || !coil__list_empty(&ch->recvq) || ch->unbounded || ch->len < ch->cap;
 }
 
 bool coil__chan_recv_ready(const struct coil__chan *ch)
 {
-	return ch->len > 0 || ch->sendq.head || ch->closed;
+	return ch->len > 0 || !coil__list_empty(&ch->sendq) || ch->closed;
 }
 
 int coil__chan_send_now(struct coil__chan *ch, const void *elem)
 {
 	if (ch->closed)
 		return -EPIPE;
-	if (ch->recvq.head) {
+	if (!coil__list_empty(&ch->recvq)) {
 		/* A receiver waits, so nothing is buffered: hand over directly. */
 		struct coil__chan_case *c = caseq_pop(&ch->recvq);
 		copy(c->buf, elem, ch->elem_size);
@@ -245,7 +216,7 @@ int coil__chan_recv_now(struct coil__chan *ch, void *out)
 {
 	if (ch->len > 0) {
 		buf_pop(ch, out);
-		if (ch->sendq.head) {
+		if (!coil__list_empty(&ch->sendq)) {
 			/* The ring was full: the first blocked sender's value
 			 * takes the freed slot, behind everything buffered. */
 			struct coil__chan_case *c = caseq_pop(&ch->sendq);
@@ -254,7 +225,7 @@ int coil__chan_recv_now(struct coil__chan *ch, void *out)
 		}
 		return 0;
 	}
-	if (ch->sendq.head) {
+	if (!coil__list_empty(&ch->sendq)) {
 		/* Rendezvous: take the value from the sender's own buffer. */
 		struct coil__chan_case *c = caseq_pop(&ch->sendq);
 		copy(out, c->buf, ch->elem_size);
@@ -338,6 +309,8 @@ int coil_chan_try_recv(coil_chan *ch, void *out)
 static void chan_init(struct coil__chan *ch, size_t elem_size, size_t capacity)
 {
 	memset(ch, 0, sizeof *ch);
+	coil__list_init(&ch->sendq);
+	coil__list_init(&ch->recvq);
 	ch->elem_size = elem_size;
 	ch->cap = capacity;
 	ch->unbounded = capacity == COIL_CHAN_UNBOUNDED;
@@ -378,7 +351,7 @@ int coil_chan_new(coil_chan **out, size_t elem_size, size_t capacity)
 
 static bool chan_busy(const struct coil__chan *ch)
 {
-	return ch->sendq.head || ch->recvq.head;
+	return !coil__list_empty(&ch->sendq) || !coil__list_empty(&ch->recvq);
 }
 
 static void chan_release(struct coil__chan *ch)
@@ -411,9 +384,9 @@ static void chan_close(struct coil__chan *ch)
 	/* Receivers block only on an empty channel, so they get nothing;
 	 * blocked senders did not send. Pop one at a time: a select's fire
 	 * may unlink its other cases from these same queues. */
-	while (ch->recvq.head)
+	while (!coil__list_empty(&ch->recvq))
 		fire(caseq_pop(&ch->recvq), -EPIPE);
-	while (ch->sendq.head)
+	while (!coil__list_empty(&ch->sendq))
 		fire(caseq_pop(&ch->sendq), -EPIPE);
 }
 

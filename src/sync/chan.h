@@ -51,6 +51,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/list.h"
 #include "sched/park.h"
 
 struct coil__chan;
@@ -61,7 +62,7 @@ enum coil__chan_dir {
 };
 
 struct coil__chan_case {
-	struct coil__chan_case *prev, *next;	/* in ch->sendq or ch->recvq */
+	struct coil__list link;			/* in ch->sendq or ch->recvq */
 	struct coil__chan *ch;			/* set by enqueue; kept after */
 	/* SEND: the elem_size bytes to send; RECV: where to copy the value
 	 * (must stay valid while linked: it is on the parked fiber's stack). */
@@ -73,7 +74,6 @@ struct coil__chan_case {
 	void (*fire)(struct coil__chan_case *c, int result);
 	void *data;				/* the fire callback's use */
 	uint8_t dir;				/* enum coil__chan_dir */
-	bool linked;
 };
 
 /* Whether coil__chan_send_now would not return -EAGAIN: closed, a receiver

@@ -16,12 +16,13 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "base/list.h"
 #include "coil/scope.h"
 #include "sched/waitq.h"
 #include "sched/sched.h"
 
 struct child {
-	struct child *prev, *next;	/* running list, finished FIFO, free list */
+	struct coil__list link;		/* running list, finished FIFO or free list */
 	struct coil__group *g;
 	coil_fn fn;
 	void *arg;
@@ -29,41 +30,18 @@ struct child {
 	coil_task task;
 };
 
-struct list {
-	struct child *head, *tail;
-};
-
 struct coil__group {
-	struct list running, finished;
-	struct child *free;		/* records kept for reuse */
+	struct coil__list running, finished;
+	struct coil__list free;		/* records kept for reuse */
 	size_t nrunning, nfinished;
 	unsigned users;			/* fibers inside a wait call */
 	bool cancelled;
 	struct coil__waitq waiters;
 };
 
-static void list_push(struct list *l, struct child *c)
+static struct child *child_of(struct coil__list *n)
 {
-	c->next = NULL;
-	c->prev = l->tail;
-	if (l->tail)
-		l->tail->next = c;
-	else
-		l->head = c;
-	l->tail = c;
-}
-
-static void list_remove(struct list *l, struct child *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		l->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		l->tail = c->prev;
-	c->prev = c->next = NULL;
+	return coil__container_of(n, struct child, link);
 }
 
 int coil_group_new(coil_group **out)
@@ -73,17 +51,18 @@ int coil_group_new(coil_group **out)
 	struct coil__group *g = calloc(1, sizeof *g);
 	if (!g)
 		return -ENOMEM;
+	coil__list_init(&g->running);
+	coil__list_init(&g->finished);
+	coil__list_init(&g->free);
 	*out = g;
 	return 0;
 }
 
-static void free_chain(struct child *c)
+static void free_all(struct coil__list *l)
 {
-	while (c) {
-		struct child *next = c->next;
-		free(c);
-		c = next;
-	}
+	struct coil__list *n;
+	while ((n = coil__list_pop_front(l)) != NULL)
+		free(child_of(n));
 }
 
 int coil_group_free(coil_group *g)
@@ -92,8 +71,8 @@ int coil_group_free(coil_group *g)
 		return 0;
 	if (g->nrunning || g->users || !coil__waitq_empty(&g->waiters))
 		return -EBUSY;
-	free_chain(g->finished.head);
-	free_chain(g->free);
+	free_all(&g->finished);
+	free_all(&g->free);
 	free(g);
 	return 0;
 }
@@ -103,9 +82,9 @@ static void *child_main(void *arg)
 	struct child *c = arg;
 	c->result = c->fn(c->arg);
 	struct coil__group *g = c->g;
-	list_remove(&g->running, c);
+	coil__list_remove(&c->link);
 	g->nrunning--;
-	list_push(&g->finished, c);
+	coil__list_push_back(&g->finished, &c->link);
 	g->nfinished++;
 	/* Each waiter re-checks what it waits for (next, or all). */
 	coil__waitq_wake_all(&g->waiters, 0);
@@ -119,10 +98,9 @@ int coil_group_spawn_ex(coil_group *g, coil_task *out, const struct coil_task_op
 		return -EINVAL;
 	if (!coil__self())
 		return -EPERM;
-	struct child *c = g->free;
-	if (c)
-		g->free = c->next;
-	else if (!(c = malloc(sizeof *c)))
+	struct coil__list *n = coil__list_pop_front(&g->free);
+	struct child *c = n ? child_of(n) : malloc(sizeof *c);
+	if (!c)
 		return -ENOMEM;
 	c->g = g;
 	c->fn = fn;
@@ -131,15 +109,14 @@ int coil_group_spawn_ex(coil_group *g, coil_task *out, const struct coil_task_op
 	coil_task t;
 	int r = coil_task_spawn_ex(&t, opts, child_main, c);
 	if (r < 0) {
-		c->next = g->free;
-		g->free = c;
+		coil__list_push_back(&g->free, &c->link);
 		return r;
 	}
 	/* Not yet run, so it cannot have finished: detaching only hands the
 	 * reaping to the fiber itself. */
 	coil_task_detach(t);
 	c->task = t;
-	list_push(&g->running, c);
+	coil__list_push_back(&g->running, &c->link);
 	g->nrunning++;
 	if (g->cancelled)
 		coil_task_cancel(t);
@@ -156,8 +133,9 @@ int coil_group_spawn(coil_group *g, coil_task *out, coil_fn fn, void *arg)
 static int cancel_running(struct coil__group *g)
 {
 	int n = 0;
-	for (struct child *c = g->running.head; c; c = c->next)
-		if (coil_task_cancel(c->task) == 0)
+	struct coil__list *pos, *tmp;
+	coil__list_for_each_safe(pos, tmp, &g->running)
+		if (coil_task_cancel(child_of(pos)->task) == 0)
 			n++;
 	return n;
 }
@@ -174,14 +152,12 @@ int coil_group_cancel(coil_group *g)
 
 static void recycle(struct coil__group *g, struct child *c)
 {
-	c->next = g->free;
-	g->free = c;
+	coil__list_push_back(&g->free, &c->link);
 }
 
 static void take(struct coil__group *g, coil_task *task, void **result)
 {
-	struct child *c = g->finished.head;
-	list_remove(&g->finished, c);
+	struct child *c = child_of(coil__list_pop_front(&g->finished));
 	g->nfinished--;
 	if (task)
 		*task = c->task;
@@ -192,7 +168,7 @@ static void take(struct coil__group *g, coil_task *task, void **result)
 
 static void drop_finished(struct coil__group *g)
 {
-	while (g->finished.head)
+	while (!coil__list_empty(&g->finished))
 		take(g, NULL, NULL);
 }
 

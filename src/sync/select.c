@@ -190,7 +190,7 @@ static __attribute__((noinline)) int block(struct coil__worker *w,
 				.park = &sel.wt, .fire = join_fire, .target = f, .data = &sel};
 			f->join_case = &s->u.jc;
 		} else {
-			/* field by field: enqueue sets the links, ch and linked */
+			/* field by field: enqueue sets the link and ch */
 			struct coil__chan_case *cc = &s->u.cc;
 			cc->buf = c->buf;
 			cc->wt = &sel.wt;
