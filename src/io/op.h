@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <linux/time_types.h>
 
+#include "base/list.h"
 #include "sched/park.h"
 
 enum coil__opcode {
@@ -66,7 +67,7 @@ struct coil__op {
 	/* The backend's bookkeeping while in flight, named for its owner. */
 	union {
 		struct {
-			struct coil__op *prev, *next;	/* the fd's wait list */
+			struct coil__list link;		/* the fd's wait list */
 			uint8_t state;			/* readiness.c: where it waits */
 		} compat;
 	} be;

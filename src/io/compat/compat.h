@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/list.h"
 #include "io/op.h"
 
 struct coil__io;
@@ -46,8 +47,7 @@ enum coil__fd_kind {
 };
 
 struct coil__fd_state {
-	struct coil__op *rd_head, *rd_tail;	/* waiting to read (FIFO) */
-	struct coil__op *wr_head, *wr_tail;	/* waiting to write */
+	struct coil__list rd, wr;	/* ops waiting to read / write (FIFO) */
 	uint8_t kind;			/* enum coil__fd_kind */
 	uint8_t no_nowait;		/* a blocking fd refused RWF_NOWAIT */
 	uint8_t registered;		/* the poller's own flag */

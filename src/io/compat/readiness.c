@@ -53,9 +53,14 @@ struct coil__fd_state *coil__compat_fd(struct coil__compat *c, int fd)
 		c->nchunks = n;
 	}
 	if (!c->fd_chunks[chunk]) {
-		c->fd_chunks[chunk] = calloc(COIL__FD_CHUNK, sizeof(struct coil__fd_state));
-		if (!c->fd_chunks[chunk])
+		struct coil__fd_state *states = calloc(COIL__FD_CHUNK, sizeof *states);
+		if (!states)
 			return NULL;
+		for (int i = 0; i < COIL__FD_CHUNK; i++) {
+			coil__list_init(&states[i].rd);
+			coil__list_init(&states[i].wr);
+		}
+		c->fd_chunks[chunk] = states;
 	}
 	return &c->fd_chunks[chunk][fd % COIL__FD_CHUNK];
 }
@@ -221,8 +226,7 @@ static int try_nop(struct coil__compat *c, struct coil__op *op)
 	return 0;
 }
 
-static void fail_waiters(struct coil__compat *c, struct coil__op **head, struct coil__op **tail,
-			 int res);
+static void fail_waiters(struct coil__compat *c, struct coil__list *waiters, int res);
 
 static int try_close(struct coil__compat *c, struct coil__op *op)
 {
@@ -232,8 +236,8 @@ static int try_close(struct coil__compat *c, struct coil__op *op)
 		/* Ops of other fibers still waiting on it (a caller's bug):
 		 * they fail now, rather than wait on a number that may soon
 		 * name another file. */
-		fail_waiters(c, &st->rd_head, &st->rd_tail, -EBADF);
-		fail_waiters(c, &st->wr_head, &st->wr_tail, -EBADF);
+		fail_waiters(c, &st->rd, -EBADF);
+		fail_waiters(c, &st->wr, -EBADF);
 		if (st->registered || st->poll_slot)
 			c->poller->forget(c, fd, st);
 		fd_reset(c, fd, COIL__KIND_UNKNOWN);
@@ -276,36 +280,16 @@ static const struct {
 
 /* ---- fd wait lists ------------------------------------------------------ */
 
-static void list_append(struct coil__op **head, struct coil__op **tail, struct coil__op *op)
+static struct coil__op *op_of(struct coil__list *n)
 {
-	op->be.compat.next = NULL;
-	op->be.compat.prev = *tail;
-	if (*tail)
-		(*tail)->be.compat.next = op;
-	else
-		*head = op;
-	*tail = op;
+	return coil__container_of(n, struct coil__op, be.compat.link);
 }
 
-static void list_remove(struct coil__op **head, struct coil__op **tail, struct coil__op *op)
+static void fail_waiters(struct coil__compat *c, struct coil__list *waiters, int res)
 {
-	if (op->be.compat.prev)
-		op->be.compat.prev->be.compat.next = op->be.compat.next;
-	else
-		*head = op->be.compat.next;
-	if (op->be.compat.next)
-		op->be.compat.next->be.compat.prev = op->be.compat.prev;
-	else
-		*tail = op->be.compat.prev;
-	op->be.compat.prev = op->be.compat.next = NULL;
-}
-
-static void fail_waiters(struct coil__compat *c, struct coil__op **head, struct coil__op **tail,
-			 int res)
-{
-	while (*head) {
-		struct coil__op *op = *head;
-		list_remove(head, tail, op);
+	struct coil__list *n;
+	while ((n = coil__list_pop_front(waiters)) != NULL) {
+		struct coil__op *op = op_of(n);
 		op->be.compat.state = AT_NONE;
 		coil__op_complete(c->io, op, res);
 	}
@@ -313,19 +297,20 @@ static void fail_waiters(struct coil__compat *c, struct coil__op **head, struct 
 
 static unsigned waiting_dirs(const struct coil__fd_state *st)
 {
-	return (st->rd_head ? COIL__DIR_READ : 0) | (st->wr_head ? COIL__DIR_WRITE : 0);
+	return (coil__list_empty(&st->rd) ? 0 : COIL__DIR_READ) |
+	       (coil__list_empty(&st->wr) ? 0 : COIL__DIR_WRITE);
 }
 
 static void run_waiters(struct coil__compat *c, struct coil__fd_state *st, unsigned dir)
 {
-	struct coil__op **head = dir == COIL__DIR_READ ? &st->rd_head : &st->wr_head;
-	struct coil__op **tail = dir == COIL__DIR_READ ? &st->rd_tail : &st->wr_tail;
-	while (*head) {
-		struct coil__op *op = *head;
+	struct coil__list *waiters = dir == COIL__DIR_READ ? &st->rd : &st->wr;
+	struct coil__list *n;
+	while ((n = coil__list_first(waiters)) != NULL) {
+		struct coil__op *op = op_of(n);
 		int r = opdefs[op->code].try(c, op);
 		if (r == -EAGAIN)
 			break;
-		list_remove(head, tail, op);
+		coil__list_remove(n);
 		op->be.compat.state = AT_NONE;
 		if (r == COIL__TRY_POOL) {
 			/* The fd cannot say "would block" for this op (a tty,
@@ -427,23 +412,22 @@ static int compat_submit(struct coil__io *io, struct coil__op *op)
 	if (route == ROUTE_FILE && op->off >= 0)
 		return finish_now(op, -ESPIPE);
 
-	struct coil__op **head = dir == COIL__DIR_READ ? &st->rd_head : &st->wr_head;
-	struct coil__op **tail = dir == COIL__DIR_READ ? &st->rd_tail : &st->wr_tail;
+	struct coil__list *waiters = dir == COIL__DIR_READ ? &st->rd : &st->wr;
 	/* Try at once, unless others already wait in this direction: they go
 	 * first (a stream's writes must not overtake each other). */
-	if (!*head) {
+	if (coil__list_empty(waiters)) {
 		int r = opdefs[op->code].try(c, op);
 		if (r == COIL__TRY_POOL)
 			return to_pool(c, op);
 		if (r != -EAGAIN)
 			return finish_now(op, r);
 	}
-	list_append(head, tail, op);
+	coil__list_push_back(waiters, &op->be.compat.link);
 	op->be.compat.state = (uint8_t)((op->be.compat.state & CONNECT_STARTED) |
 					(dir == COIL__DIR_READ ? AT_FD_READ : AT_FD_WRITE));
 	int r = c->poller->watch(c, op->fd, st, waiting_dirs(st));
 	if (r < 0) {
-		list_remove(head, tail, op);
+		coil__list_remove(&op->be.compat.link);
 		op->be.compat.state = AT_NONE;
 		return finish_now(op, r);
 	}
@@ -458,10 +442,7 @@ static void compat_cancel(struct coil__io *io, struct coil__op *op)
 	case AT_FD_READ:
 	case AT_FD_WRITE: {
 		struct coil__fd_state *st = coil__compat_fd_if(c, op->fd);
-		if (at == AT_FD_READ)
-			list_remove(&st->rd_head, &st->rd_tail, op);
-		else
-			list_remove(&st->wr_head, &st->wr_tail, op);
+		coil__list_remove(&op->be.compat.link);
 		op->be.compat.state = AT_NONE;
 		c->poller->watch(c, op->fd, st, waiting_dirs(st));
 		coil__op_complete(io, op, -ECANCELED);
