@@ -67,6 +67,18 @@ static inline struct coil__list *coil__list_pop_front(struct coil__list *l)
 	return n;
 }
 
+/* Move every node of src to the back of dst, in order; src ends empty. */
+static inline void coil__list_splice_back(struct coil__list *dst, struct coil__list *src)
+{
+	if (coil__list_empty(src))
+		return;
+	src->next->prev = dst->prev;
+	dst->prev->next = src->next;
+	src->prev->next = dst;
+	dst->prev = src->prev;
+	coil__list_init(src);
+}
+
 #define coil__list_for_each_safe(pos, tmp, head)                             \
 	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head);      \
 	     (pos) = (tmp), (tmp) = (pos)->next)

@@ -73,7 +73,7 @@ struct coil__op {
 	} be;
 	/* The blocking pool's, while it holds the op (under its lock). */
 	struct {
-		struct coil__op *next;
+		struct coil__list link;	/* its queue or done list */
 		uint8_t state;		/* 1 queued, 2 running */
 	} pool;
 	union {

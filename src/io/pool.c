@@ -136,18 +136,15 @@ static void *pool_thread(void *arg)
 	struct coil__pool *pool = arg;
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
-		while (!pool->queue_head && !pool->stopping) {
+		while (coil__list_empty(&pool->queue) && !pool->stopping) {
 			pool->idle++;
 			pthread_cond_wait(&pool->work, &pool->lock);
 			pool->idle--;
 		}
-		if (!pool->queue_head)
+		struct coil__list *n = coil__list_pop_front(&pool->queue);
+		if (!n)
 			break; /* stopping, nothing left */
-		struct coil__op *op = pool->queue_head;
-		pool->queue_head = op->pool.next;
-		if (!pool->queue_head)
-			pool->queue_tail = NULL;
-		op->pool.next = NULL;
+		struct coil__op *op = coil__container_of(n, struct coil__op, pool.link);
 		op->pool.state = 2; /* running: no longer cancellable */
 		pthread_mutex_unlock(&pool->lock);
 
@@ -155,13 +152,8 @@ static void *pool_thread(void *arg)
 
 		pthread_mutex_lock(&pool->lock);
 		op->res = res;
-		op->pool.next = NULL;
-		if (pool->done_tail)
-			pool->done_tail->pool.next = op;
-		else
-			pool->done_head = op;
-		pool->done_tail = op;
-		bool first = pool->done_head == op;
+		bool first = coil__list_empty(&pool->done);
+		coil__list_push_back(&pool->done, &op->pool.link);
 		pthread_mutex_unlock(&pool->lock);
 		if (first)
 			notify(pool);
@@ -174,6 +166,8 @@ static void *pool_thread(void *arg)
 int coil__pool_init(struct coil__pool *pool, unsigned max_threads)
 {
 	memset(pool, 0, sizeof *pool);
+	coil__list_init(&pool->queue);
+	coil__list_init(&pool->done);
 	pool->max_threads = max_threads ? max_threads : 1;
 	pool->threads = calloc(pool->max_threads, sizeof *pool->threads);
 	if (!pool->threads)
@@ -239,12 +233,7 @@ int coil__pool_submit(struct coil__pool *pool, struct coil__op *op)
 		}
 	}
 	op->pool.state = 1; /* queued */
-	op->pool.next = NULL;
-	if (pool->queue_tail)
-		pool->queue_tail->pool.next = op;
-	else
-		pool->queue_head = op;
-	pool->queue_tail = op;
+	coil__list_push_back(&pool->queue, &op->pool.link);
 	pthread_cond_signal(&pool->work);
 	pthread_mutex_unlock(&pool->lock);
 	pool->outstanding++;
@@ -256,19 +245,9 @@ bool coil__pool_cancel(struct coil__pool *pool, struct coil__op *op)
 	bool taken = false;
 	pthread_mutex_lock(&pool->lock);
 	if (op->pool.state == 1) {
-		struct coil__op *prev = NULL;
-		for (struct coil__op *it = pool->queue_head; it; prev = it, it = it->pool.next) {
-			if (it != op)
-				continue;
-			if (prev)
-				prev->pool.next = it->pool.next;
-			else
-				pool->queue_head = it->pool.next;
-			if (pool->queue_tail == it)
-				pool->queue_tail = prev;
-			taken = true;
-			break;
-		}
+		coil__list_remove(&op->pool.link);
+		op->pool.state = 0;
+		taken = true;
 	}
 	pthread_mutex_unlock(&pool->lock);
 	if (taken)
@@ -282,18 +261,19 @@ int coil__pool_reap(struct coil__pool *pool, struct coil__io *io,
 	uint64_t buf;
 	while (read(pool->notify_fd, &buf, sizeof buf) > 0) {
 	}
+	struct coil__list done;
+	coil__list_init(&done);
 	pthread_mutex_lock(&pool->lock);
-	struct coil__op *op = pool->done_head;
-	pool->done_head = pool->done_tail = NULL;
+	coil__list_splice_back(&done, &pool->done);
 	pthread_mutex_unlock(&pool->lock);
 	int n = 0;
-	while (op) {
-		struct coil__op *next = op->pool.next;
+	struct coil__list *node;
+	while ((node = coil__list_pop_front(&done)) != NULL) {
+		struct coil__op *op = coil__container_of(node, struct coil__op, pool.link);
 		pool->outstanding--;
 		if (before_complete)
 			before_complete(ctx, op);
 		coil__op_complete(io, op, op->res);
-		op = next;
 		n++;
 	}
 	return n;

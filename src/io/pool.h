@@ -1,7 +1,9 @@
 /*
  * The blocking pool: a few threads that run ops the blocking way, for work
  * no readiness mechanism covers (regular files are never "ready") and that
- * io_uring has no opcode for (host-name resolution).
+ * io_uring has no opcode for (host-name resolution, or an op this kernel's
+ * io_uring lacks). Its queue and done list are base/list rings of the ops'
+ * pool links: a cancel takes a queued op back in O(1).
  *
  * The worker hands an op to the pool and parks the fiber as usual. A pool
  * thread runs coil__op_do_blocking(op), puts the op on the done list and
@@ -19,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/list.h"
 #include "io/op.h"
 
 struct coil__io;
@@ -26,8 +29,8 @@ struct coil__io;
 struct coil__pool {
 	pthread_mutex_t lock;
 	pthread_cond_t work;		/* signalled when a job is queued */
-	struct coil__op *queue_head, *queue_tail; /* jobs not yet taken */
-	struct coil__op *done_head, *done_tail;   /* finished, not reaped */
+	struct coil__list queue;	/* ops not yet taken (FIFO) */
+	struct coil__list done;		/* finished, not reaped */
 	pthread_t *threads;
 	unsigned nthreads, max_threads, idle;
 	bool stopping;
