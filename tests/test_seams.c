@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -476,22 +477,20 @@ END_TEST
 
 static int close_sv[2], close_pipe[2];
 
-static void *parked_sock_reader(void *arg)
-{
-	char c;
-	coil_scope s;
-	coil_scope_enter_timeout(&s, 5 * COIL_NSEC_PER_SEC);
-	ssize_t r = coil_sock_read(close_sv[0], &c, 1);
-	coil_scope_exit(&s);
-	return (void *)(intptr_t)r;
-}
+/* Reads one byte from *arg (a socket: coil_sock_read; else coil_file_read)
+ * under a 5 s deadline; returns the result. */
+struct parked_read {
+	int fd;
+	bool sock;
+};
 
-static void *parked_pipe_reader(void *arg)
+static void *parked_reader(void *arg)
 {
+	struct parked_read *pr = arg;
 	char c;
 	coil_scope s;
 	coil_scope_enter_timeout(&s, 5 * COIL_NSEC_PER_SEC);
-	ssize_t r = coil_file_read(close_pipe[0], &c, 1, -1);
+	ssize_t r = pr->sock ? coil_sock_read(pr->fd, &c, 1) : coil_file_read(pr->fd, &c, 1, -1);
 	coil_scope_exit(&s);
 	return (void *)(intptr_t)r;
 }
@@ -501,8 +500,9 @@ static void *close_under_reader(void *arg)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, close_sv), 0);
 	ck_assert_int_eq(pipe2(close_pipe, O_NONBLOCK | O_CLOEXEC), 0);
 	coil_task a, b;
-	ck_assert_int_eq(coil_task_spawn(&a, parked_sock_reader, NULL), 0);
-	ck_assert_int_eq(coil_task_spawn(&b, parked_pipe_reader, NULL), 0);
+	struct parked_read ra_arg = {close_sv[0], true}, rb_arg = {close_pipe[0], false};
+	ck_assert_int_eq(coil_task_spawn(&a, parked_reader, &ra_arg), 0);
+	ck_assert_int_eq(coil_task_spawn(&b, parked_reader, &rb_arg), 0);
 	coil_sleep(5 * MS);
 	int64_t t0 = coil_now();
 	ck_assert_int_eq(coil_close(close_sv[0]), 0);
