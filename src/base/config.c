@@ -60,6 +60,8 @@ int coil__config_load(struct coil__config *out, const struct coil_config *cfg)
 	const char *coalesce = getenv("COIL_COALESCE_SLEEPS");
 	if (coalesce && *coalesce)
 		c->coalesce_sleeps = strcmp(coalesce, "0") != 0;
+	const char *without = getenv("COIL_URING_WITHOUT");
+	out->uring_without = without && *without ? without : NULL;
 	const char *setup = getenv("COIL_URING_SETUP");
 	if (setup && !strcmp(setup, "coop"))
 		out->uring_setup = COIL__URING_SETUP_COOP;

@@ -7,6 +7,9 @@
  *   COIL_QUIET            no line on stderr when io_uring falls back
  *   COIL_COALESCE_SLEEPS  coil_config.coalesce_sleeps (0 or 1)
  *   COIL_URING_SETUP      coop | plain: start lower in io_uring's set-up list
+ *   COIL_URING_WITHOUT    io_uring opcodes to treat as missing, by name
+ *                         ("openat,read"): how the tests run the per-op
+ *                         fallback of a kernel that lacks them
  */
 #ifndef COIL_BASE_CONFIG_H
 #define COIL_BASE_CONFIG_H
@@ -30,6 +33,7 @@ struct coil__config {
 	struct coil_config pub;		/* backend is NULL or a name, never "" */
 	bool quiet;			/* quiet_fallback or $COIL_QUIET */
 	unsigned uring_setup;		/* enum coil__uring_setup */
+	const char *uring_without;	/* $COIL_URING_WITHOUT, or NULL */
 };
 
 /* Check cfg (NULL: the defaults) and complete it from the environment.

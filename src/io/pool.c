@@ -60,13 +60,9 @@ static int do_resolve(struct coil__op *op)
 	return 0;
 }
 
-bool coil__op_has_blocking(uint8_t code)
+bool coil__op_pool_stands_in(uint8_t code)
 {
 	switch (code) {
-	case COIL__OP_READ:
-	case COIL__OP_WRITE:
-	case COIL__OP_READV:
-	case COIL__OP_WRITEV:
 	case COIL__OP_OPENAT:
 	case COIL__OP_FSYNC:
 	case COIL__OP_STATX:

@@ -39,8 +39,12 @@ struct coil__pool {
 	size_t outstanding;		/* submitted, not reaped: worker only */
 };
 
-/* Whether coil__op_do_blocking can do ops of this code. */
-bool coil__op_has_blocking(uint8_t code);
+/* Whether the pool can stand in for ops of this code when io_uring lacks
+ * their opcode: ops that never wait on a peer (open, stat, fsync, close).
+ * Not reads and writes: on a pipe or socket the pool's call would either
+ * fail with EAGAIN or block a pool thread where no cancel or deadline can
+ * reach it. */
+bool coil__op_pool_stands_in(uint8_t code);
 
 /* Returns 0 or -errno. max_threads >= 1. */
 int coil__pool_init(struct coil__pool *pool, unsigned max_threads);

@@ -203,45 +203,63 @@ static void prep_statx(struct io_uring_sqe *sqe, struct coil__op *op)
 static const struct {
 	prep_fn *prep;
 	uint8_t opcode; /* the io_uring opcode, also checked by the probe */
+	const char *name; /* for $COIL_URING_WITHOUT */
 } opdefs[COIL__OP_COUNT] = {
-	[COIL__OP_NOP] = {prep_nop, IORING_OP_NOP},
-	[COIL__OP_TIMEOUT] = {prep_timeout, IORING_OP_TIMEOUT},
-	[COIL__OP_ACCEPT] = {prep_accept, IORING_OP_ACCEPT},
-	[COIL__OP_CONNECT] = {prep_connect, IORING_OP_CONNECT},
-	[COIL__OP_RECV] = {prep_recv, IORING_OP_RECV},
-	[COIL__OP_SEND] = {prep_send, IORING_OP_SEND},
-	[COIL__OP_RECVMSG] = {prep_recvmsg, IORING_OP_RECVMSG},
-	[COIL__OP_SENDMSG] = {prep_sendmsg, IORING_OP_SENDMSG},
-	[COIL__OP_READ] = {prep_read, IORING_OP_READ},
-	[COIL__OP_WRITE] = {prep_write, IORING_OP_WRITE},
-	[COIL__OP_READV] = {prep_readv, IORING_OP_READV},
-	[COIL__OP_WRITEV] = {prep_writev, IORING_OP_WRITEV},
-	[COIL__OP_CLOSE] = {prep_close, IORING_OP_CLOSE},
-	[COIL__OP_SHUTDOWN] = {prep_shutdown, IORING_OP_SHUTDOWN},
-	[COIL__OP_OPENAT] = {prep_openat, IORING_OP_OPENAT},
-	[COIL__OP_FSYNC] = {prep_fsync, IORING_OP_FSYNC},
-	[COIL__OP_STATX] = {prep_statx, IORING_OP_STATX},
+	[COIL__OP_NOP] = {prep_nop, IORING_OP_NOP, "nop"},
+	[COIL__OP_TIMEOUT] = {prep_timeout, IORING_OP_TIMEOUT, "timeout"},
+	[COIL__OP_ACCEPT] = {prep_accept, IORING_OP_ACCEPT, "accept"},
+	[COIL__OP_CONNECT] = {prep_connect, IORING_OP_CONNECT, "connect"},
+	[COIL__OP_RECV] = {prep_recv, IORING_OP_RECV, "recv"},
+	[COIL__OP_SEND] = {prep_send, IORING_OP_SEND, "send"},
+	[COIL__OP_RECVMSG] = {prep_recvmsg, IORING_OP_RECVMSG, "recvmsg"},
+	[COIL__OP_SENDMSG] = {prep_sendmsg, IORING_OP_SENDMSG, "sendmsg"},
+	[COIL__OP_READ] = {prep_read, IORING_OP_READ, "read"},
+	[COIL__OP_WRITE] = {prep_write, IORING_OP_WRITE, "write"},
+	[COIL__OP_READV] = {prep_readv, IORING_OP_READV, "readv"},
+	[COIL__OP_WRITEV] = {prep_writev, IORING_OP_WRITEV, "writev"},
+	[COIL__OP_CLOSE] = {prep_close, IORING_OP_CLOSE, "close"},
+	[COIL__OP_SHUTDOWN] = {prep_shutdown, IORING_OP_SHUTDOWN, "shutdown"},
+	[COIL__OP_OPENAT] = {prep_openat, IORING_OP_OPENAT, "openat"},
+	[COIL__OP_FSYNC] = {prep_fsync, IORING_OP_FSYNC, "fsync"},
+	[COIL__OP_STATX] = {prep_statx, IORING_OP_STATX, "statx"},
 	/* No opcode resolves names: the blocking pool does, and a POLL_ADD on
 	 * its notify fd tells us when. */
-	[COIL__OP_RESOLVE] = {NULL, IORING_OP_POLL_ADD},
+	[COIL__OP_RESOLVE] = {NULL, IORING_OP_POLL_ADD, "resolve"},
 };
 
 /* ---- set-up ------------------------------------------------------------- */
 
+/* Whether list (comma-separated op names, from $COIL_URING_WITHOUT) names
+ * the op. */
+static bool listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p && *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len == n && !strncmp(p, name, n))
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
 /* Every opcode coil issues, plus async cancel. An op the kernel lacks goes
- * to the blocking pool if the pool can do it (files, open, stat, sync,
- * close); a kernel lacking a socket op or cancel is refused at start
- * (-ENOTSUP: coil falls back to epoll) rather than failing mid-program. */
-static int probe_ops(struct io_uring *ring, bool *to_pool)
+ * to the blocking pool if the pool can stand in for it (open, stat, fsync,
+ * close); a kernel lacking any other (reads, writes, socket ops) or cancel
+ * is refused at start (-ENOTSUP: coil falls back to epoll) rather than
+ * failing mid-program. */
+static int probe_ops(struct io_uring *ring, bool *to_pool, const char *without)
 {
 	struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
 	if (!probe)
 		return -ENOTSUP; /* IORING_REGISTER_PROBE is 5.6+; we need newer */
 	int r = 0;
 	for (size_t i = 0; i < COIL__OP_COUNT; i++) {
-		if (io_uring_opcode_supported(probe, opdefs[i].opcode))
+		if (io_uring_opcode_supported(probe, opdefs[i].opcode) &&
+		    !listed(without, opdefs[i].name))
 			continue;
-		if (coil__op_has_blocking((uint8_t)i))
+		if (coil__op_pool_stands_in((uint8_t)i))
 			to_pool[i] = true;
 		else
 			r = -ENOTSUP;
@@ -285,7 +303,7 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 	}
 	if (r < 0)
 		goto fail;
-	r = probe_ops(&u->ring, u->to_pool);
+	r = probe_ops(&u->ring, u->to_pool, cfg->uring_without);
 	if (r < 0)
 		goto fail_ring;
 	static const uint8_t special[] = {COIL__OP_RESOLVE, COIL__OP_READ, COIL__OP_WRITE,
@@ -473,6 +491,18 @@ static __attribute__((noinline)) int
 submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 {
 	if (op->code == COIL__OP_RESOLVE || u->to_pool[op->code]) {
+		if (op->code == COIL__OP_CLOSE) {
+			/* The fd's ops end with it here too: the cancel must
+			 * reach the kernel while the number still names the
+			 * file, so before the pool closes it. */
+			struct io_uring_sqe *c = get_sqe(u);
+			if (!c)
+				return COIL__SUBMIT_FULL;
+			io_uring_prep_cancel_fd(c, op->fd, IORING_ASYNC_CANCEL_ALL);
+			io_uring_sqe_set_data64(c, 0);
+			submit_now(u);
+			fd_forget(u, op->fd);
+		}
 		struct coil__pool *pool;
 		int r = coil__io_pool(io, &pool);
 		if (r == 0)
