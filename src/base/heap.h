@@ -1,8 +1,9 @@
 /*
  * The one indexed min-heap: nodes keyed (key, seq), so equal keys come out
  * in the order they went in (FIFO), and each node knows its slot, so
- * removing any node is O(log n). coil keeps its timers in one of these:
- * park deadlines and coalesced sleeps (sched/park.c).
+ * removing any node is O(log n). coil keeps all its timers in one of these
+ * per worker: the deadlines of parked fibers, sleeps included
+ * (sched/switch.h arms them, sched/turn.c expires them).
  */
 #ifndef COIL_BASE_HEAP_H
 #define COIL_BASE_HEAP_H

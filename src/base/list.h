@@ -1,9 +1,11 @@
 /*
  * The one intrusive list: circular, doubly linked, with a sentinel head.
- * Every queue in coil (run queue, wait queues of channels and locks, room
- * waiters, the readiness backends' per-fd waiters, the blocking pool's
- * queues) is one of these, so insert and remove are O(1) everywhere and a
- * node removed twice stays harmless (remove leaves it self-linked).
+ * The run queue, the free fibers, channels' case queues, task groups'
+ * lists, the readiness backends' per-fd waiters and the blocking pool's
+ * queues are each one of these: insert and remove are O(1), and a node
+ * removed twice stays harmless (remove leaves it self-linked). The one
+ * other queue, sched/waitq.h, is NULL-terminated because it lives in
+ * public objects that must be valid when all-zero.
  *
  * A node is embedded in its owner; coil__container_of gets the owner back.
  * An all-zero list is not valid: initialise with coil__list_init.

@@ -91,11 +91,16 @@ int coil__io_poll(void *ctx, bool block, int64_t deadline)
 	return r;
 }
 
-int coil__io_wait_room(struct coil__io *io, int64_t deadline)
+int coil__io_wait_room(struct coil__io *io, int64_t *deadline)
 {
 	struct coil__park p = {.cancel = coil__waitq_cancel, .data = &io->room};
 	coil__waitq_push(&io->room, &p);
-	return coil__park(&p, deadline);
+	int r = coil__park(&p, *deadline);
+	if (r < 0)
+		return r;
+	/* Woken to look again: the task or its scope may have ended
+	 * meanwhile (waiters are woken each poll, room or not). */
+	return coil__fiber_may_block(p.fiber, deadline);
 }
 
 int coil__io_pool(struct coil__io *io, struct coil__pool **out)

@@ -52,10 +52,12 @@ int coil__io_poll(void *ctx, bool block, int64_t deadline);
 /* The worker's blocking pool, made on first use. Returns 0 or -errno. */
 int coil__io_pool(struct coil__io *io, struct coil__pool **out);
 
-/* Park the calling fiber until the next poll made room (ops completed).
- * The caller checks the bound again after. Returns 0, or -ECANCELED /
- * -ETIMEDOUT (deadline, the scope's) / -ENOMEM. */
-int coil__io_wait_room(struct coil__io *io, int64_t deadline);
+/* Park the calling fiber until the next poll (which may have made room:
+ * ops completed), under *deadline (the scope's). Then the entry check
+ * again, which refreshes *deadline: the caller looks at the bound again
+ * only if the call may still go on. Returns 0, or -ECANCELED / -ETIMEDOUT /
+ * -ENOMEM. Out of line: rare. */
+int coil__io_wait_room(struct coil__io *io, int64_t *deadline);
 
 /* An op was handed to the backend / its completion came back: the count
  * sched reads to know a poll is needed. */

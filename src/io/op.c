@@ -23,17 +23,6 @@ static void op_cancel(struct coil__park *p, int code)
 	io->backend->cancel(io, op);
 }
 
-/* Wait for room under the in-flight bound, or after a backend said it
- * was full. Out of line: rare. */
-static __attribute__((noinline)) int wait_room(struct coil__io *io, struct coil__fiber *self,
-					       int64_t *deadline)
-{
-	int r = coil__io_wait_room(io, *deadline);
-	if (r < 0)
-		return r;
-	return coil__fiber_may_block(self, deadline);
-}
-
 int coil__op_run(struct coil__op *op)
 {
 	struct coil__fiber *self = coil__self();
@@ -49,7 +38,7 @@ int coil__op_run(struct coil__op *op)
 		/* Bounded in-flight ops: wait for room rather than overflow
 		 * the completion queue. */
 		if (__builtin_expect(io->inflight_max && io->inflight >= io->inflight_max, 0)) {
-			if ((r = wait_room(io, self, &deadline)) < 0)
+			if ((r = coil__io_wait_room(io, &deadline)) < 0)
 				return r;
 			continue;
 		}
@@ -78,7 +67,7 @@ int coil__op_run(struct coil__op *op)
 		}
 		if (r != COIL__SUBMIT_FULL)
 			return r;
-		if ((r = wait_room(io, self, &deadline)) < 0)
+		if ((r = coil__io_wait_room(io, &deadline)) < 0)
 			return r;
 	}
 }

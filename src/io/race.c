@@ -94,10 +94,7 @@ int coil__race_run(struct coil__op *ops, int n)
 	/* Room for all of them at once (n is small next to the bound); the
 	 * scope's deadline holds meanwhile. */
 	while (io->inflight_max && io->inflight + nops > io->inflight_max) {
-		if ((rc = coil__io_wait_room(io, deadline)) < 0)
-			return rc;
-		/* Woken to look again: the scope may have ended meanwhile. */
-		if ((rc = coil__fiber_may_block(self, &deadline)) < 0)
+		if ((rc = coil__io_wait_room(io, &deadline)) < 0)
 			return rc;
 	}
 	int64_t until = race.sleep_deadline < deadline ? race.sleep_deadline : deadline;

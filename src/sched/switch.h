@@ -1,7 +1,8 @@
 /*
- * The run queue and the switch between fibers, inline: every park, wake
- * and yield goes through here, so it is kept in one header that the turn
- * (turn.c) and parking (park.c) both compile in, rather than a call.
+ * The run queue, the switch between fibers and parking, inline: every
+ * park, wake and yield goes through here, so it is one header that the
+ * turn (turn.c), parking (park.c) and the op path (io/op.c) compile in,
+ * rather than a call each.
  */
 #ifndef COIL_SCHED_SWITCH_H
 #define COIL_SCHED_SWITCH_H
