@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -301,6 +302,32 @@ START_TEST(file_write_to_broken_pipe_is_epipe_not_sigpipe)
 }
 END_TEST
 
+/* What coil_run does to its thread (timer slack, SIGPIPE) it undoes. */
+static void *slack_inside(void *arg)
+{
+	return (void *)(intptr_t)prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+}
+
+START_TEST(run_tightens_timer_slack_and_restores_thread_state)
+{
+	ck_assert_int_eq(prctl(PR_SET_TIMERSLACK, 123456UL, 0, 0, 0), 0);
+	sigset_t none, mask;
+	sigemptyset(&none);
+	ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &none, NULL), 0);
+	/* Waits end when timers are due, not up to 123 us later. */
+	ck_assert_int_eq((int)(intptr_t)coil_test_run(slack_inside, NULL), 1);
+	ck_assert_int_eq(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), 123456);
+	ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, NULL, &mask), 0);
+	ck_assert(!sigismember(&mask, SIGPIPE));
+	/* A caller that blocks SIGPIPE itself keeps it blocked. */
+	sigaddset(&none, SIGPIPE);
+	ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &none, NULL), 0);
+	coil_test_run(slack_inside, NULL);
+	ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, NULL, &mask), 0);
+	ck_assert(sigismember(&mask, SIGPIPE));
+}
+END_TEST
+
 /* ---- 6. a big write into a blocking pipe blocked the worker --------------------- */
 
 static int slow_pipe[2];
@@ -408,6 +435,11 @@ static void *offset_on_streams(void *arg)
 	ck_assert_int_eq(coil_file_write(p[1], &c, 1, -1), 1);
 	ck_assert_int_eq(coil_file_read(p[0], &c, 1, 0), -ESPIPE);
 	ck_assert_int_eq(coil_file_read(p[0], &c, 1, -1), 1);
+	/* -1 is how to write all of a buffer to a stream. */
+	char two[2];
+	ck_assert_int_eq(coil_file_write_all(p[1], "ab", 2, -1), 2);
+	ck_assert_int_eq(coil_file_read(p[0], two, 2, -1), 2);
+	ck_assert_int_eq(coil_file_write_all(p[1], "ab", 2, 0), -ESPIPE);
 	int sv[2];
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	ck_assert_int_eq(coil_file_write(sv[0], &c, 1, 4096), -ESPIPE);
@@ -538,6 +570,7 @@ int main(void)
 	tcase_add_test(tc, deadlock_leaves_no_fiber_waiting_on_objects);
 	tcase_add_test(tc, deadlock_unlinks_mutex_waiters);
 	tcase_add_test(tc, file_write_to_broken_pipe_is_epipe_not_sigpipe);
+	tcase_add_test(tc, run_tightens_timer_slack_and_restores_thread_state);
 	tcase_add_test(tc, blocking_pipe_write_never_blocks_the_worker);
 	tcase_add_test(tc, sem_init_rejects_counts_value_cannot_report);
 	tcase_add_test(tc, zero_byte_sock_read_returns_at_once);
