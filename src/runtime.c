@@ -1,10 +1,14 @@
 /*
- * coil_run: a worker on the calling thread, its I/O layer, and the main
- * fiber, driven by a loop of turns until every fiber has finished.
+ * coil_run: the crew of workers (the calling thread is worker 0, the others
+ * threads of their own), each with its I/O layer, and the main fiber on
+ * worker 0, each worker driven by a loop of turns until every fiber of the
+ * crew has finished.
  */
 #include "coil/runtime.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <string.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,12 +18,32 @@
 #include "base/config.h"
 #include "fiber/guard.h"
 #include "io/io.h"
+#include "sched/crew.h"
 #include "sched/sched.h"
+
+struct runtime;
+
+/* A worker with its I/O layer, and the thread it runs on. */
+struct slot {
+	struct runtime *rt;
+	struct coil__worker w;
+	struct coil__io io;
+	pthread_t thread;		/* workers 1..: started by coil_run */
+	bool inited;			/* coil__sched_init done */
+	bool io_ok;			/* coil__io_init done */
+	int setup;			/* its thread's set-up: 0 or -errno */
+	int rc;				/* what its turns ended with */
+};
 
 struct runtime {
 	struct coil__config cfg;
-	struct coil__worker w;
-	struct coil__io io;
+	struct coil__crew crew;
+	struct coil__worker **workers;
+	struct slot *slots;
+	pthread_mutex_t gate_mu;
+	pthread_cond_t gate_cv;
+	unsigned ready;			/* workers 1.. set up (or failed) */
+	int gate;			/* 0: wait; 1: run; -1: give up */
 };
 
 static bool guard_lookup(void *ctx, const struct coil__stack **stack, uint64_t *task_id)
@@ -91,6 +115,135 @@ static void slack_restore(long old)
 		prctl(PR_SET_TIMERSLACK, (unsigned long)old, 0, 0, 0);
 }
 
+/* Pin the calling thread to the index-th CPU it may run on (round robin).
+ * Best effort: a refused pin leaves the thread where it was. */
+static void pin_to(unsigned index)
+{
+	cpu_set_t allowed, one;
+	if (sched_getaffinity(0, sizeof allowed, &allowed) < 0)
+		return;
+	int count = CPU_COUNT(&allowed);
+	if (count <= 0)
+		return;
+	int want = (int)(index % (unsigned)count);
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed))
+			continue;
+		if (want-- == 0) {
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+			return;
+		}
+	}
+}
+
+/* What a worker's thread is set up with while it runs, and gives back. */
+struct thread_state {
+	struct sigpipe_guard sg;
+	long slack;
+	bool guard;
+	bool pinned;
+	bool entered;			/* fully set up */
+	cpu_set_t affinity;
+};
+
+static int thread_enter(struct slot *sl, struct thread_state *ts)
+{
+	struct runtime *rt = sl->rt;
+	memset(ts, 0, sizeof *ts);
+	if (rt->cfg.pub.pin_workers) {
+		ts->pinned = sched_getaffinity(0, sizeof ts->affinity, &ts->affinity) == 0;
+		pin_to(sl->w.index);
+	}
+	/* The ring is made on the thread that submits to it (SINGLE_ISSUER). */
+	int r = coil__io_init(&sl->io, &sl->w, &rt->cfg);
+	if (r < 0)
+		return r;
+	sl->io_ok = true;
+	r = coil__guard_thread_start(guard_lookup, &sl->w);
+	if (r < 0)
+		return r;
+	ts->guard = true;
+	sigpipe_block(&ts->sg);
+	ts->slack = slack_tighten();
+	coil__tls_worker = &sl->w;
+	coil__tls_io = &sl->io;
+	ts->entered = true;
+	return 0;
+}
+
+static void thread_leave(struct slot *sl, struct thread_state *ts)
+{
+	if (ts->entered) {
+		coil__tls_worker = NULL;
+		coil__tls_io = NULL;
+		slack_restore(ts->slack);
+		sigpipe_restore(&ts->sg);
+	}
+	if (ts->guard)
+		coil__guard_thread_stop();
+	/* The I/O layer stays until every worker has stopped (another may
+	 * still kick this one's ring): runtime_free. */
+	if (ts->pinned)
+		pthread_setaffinity_np(pthread_self(), sizeof ts->affinity, &ts->affinity);
+}
+
+/* Turns until the crew is done; -EDEADLK leaves no fiber linked anywhere. */
+static int run_worker(struct coil__worker *w)
+{
+	int r;
+	while ((r = coil__sched_tick(w, -1)) > 0) {
+	}
+	if (r == -EDEADLK)
+		coil__sched_abandon(w);
+	return r;
+}
+
+/* Start gate: workers 1.. set up on their threads, then wait until worker
+ * 0 says go (1) or abort (-1). */
+static void gate_set(struct runtime *rt, int v)
+{
+	pthread_mutex_lock(&rt->gate_mu);
+	rt->gate = v;
+	pthread_cond_broadcast(&rt->gate_cv);
+	pthread_mutex_unlock(&rt->gate_mu);
+}
+
+static void *worker_thread(void *arg)
+{
+	struct slot *sl = arg;
+	struct runtime *rt = sl->rt;
+	struct thread_state ts;
+	sl->setup = thread_enter(sl, &ts);
+	pthread_mutex_lock(&rt->gate_mu);
+	rt->ready++;
+	pthread_cond_broadcast(&rt->gate_cv);
+	while (rt->gate == 0)
+		pthread_cond_wait(&rt->gate_cv, &rt->gate_mu);
+	bool go = rt->gate > 0;
+	pthread_mutex_unlock(&rt->gate_mu);
+	if (go && sl->setup == 0)
+		sl->rc = run_worker(&sl->w);
+	thread_leave(sl, &ts);
+	return NULL;
+}
+
+static void runtime_free(struct runtime *rt)
+{
+	for (unsigned i = 0; i < rt->crew.n; i++) {
+		if (rt->slots[i].io_ok)
+			coil__io_fini(&rt->slots[i].io);
+		if (rt->slots[i].inited)
+			coil__sched_fini(&rt->slots[i].w);
+	}
+	pthread_mutex_destroy(&rt->gate_mu);
+	pthread_cond_destroy(&rt->gate_cv);
+	free(rt->slots);
+	free(rt->workers);
+	free(rt);
+}
+
 int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg, void **result)
 {
 	if (!fn)
@@ -100,42 +253,69 @@ int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg, void **result
 	struct runtime *rt = calloc(1, sizeof *rt);
 	if (!rt)
 		return -ENOMEM;
+	pthread_mutex_init(&rt->gate_mu, NULL);
+	pthread_cond_init(&rt->gate_cv, NULL);
 	int r = coil__config_load(&rt->cfg, cfg);
 	if (r < 0)
 		goto out_free;
-	struct coil__worker *w = &rt->w;
-	coil__sched_init(w, &rt->cfg.pub, coil__io_poll, &rt->io);
-	r = coil__io_init(&rt->io, w, &rt->cfg);
-	if (r < 0)
-		goto out_sched;
-	r = coil__guard_thread_start(guard_lookup, w);
-	if (r < 0)
-		goto out_io;
-
-	struct sigpipe_guard sg;
-	sigpipe_block(&sg);
-	long slack = slack_tighten();
-	coil__tls_worker = w;
-	coil__tls_io = &rt->io;
-	r = coil__sched_start(w, fn, arg);
-	if (r == 0) {
-		while ((r = coil__sched_tick(w, -1)) > 0) {
-		}
-		if (r == -EDEADLK)
-			coil__sched_abandon(w);
-		if (w->main->state == COIL__FIBER_DONE && result)
-			*result = w->main->result;
+	unsigned n = rt->cfg.pub.workers;
+	rt->slots = calloc(n, sizeof *rt->slots);
+	rt->workers = calloc(n, sizeof *rt->workers);
+	r = -ENOMEM;
+	if (!rt->slots || !rt->workers)
+		goto out_free;
+	struct coil__crew *crew = &rt->crew;
+	crew->n = n;
+	crew->workers = rt->workers;
+	crew->place = rt->cfg.pub.place;
+	crew->join_children = rt->cfg.pub.join_children;
+	for (unsigned i = 0; i < n; i++) {
+		struct slot *sl = &rt->slots[i];
+		sl->rt = rt;
+		rt->workers[i] = &sl->w;
+		r = coil__sched_init(&sl->w, crew, i, &rt->cfg.pub, coil__io_poll, &sl->io);
+		if (r < 0)
+			goto out_free;
+		sl->inited = true;
 	}
-	coil__tls_worker = NULL;
-	coil__tls_io = NULL;
-	slack_restore(slack);
-	sigpipe_restore(&sg);
-	coil__guard_thread_stop();
-out_io:
-	coil__io_fini(&rt->io);
-out_sched:
-	coil__sched_fini(w);
+
+	/* Workers 1..n-1 on threads of their own, each set up there. */
+	unsigned started = 0;
+	for (unsigned i = 1; i < n; i++) {
+		r = -pthread_create(&rt->slots[i].thread, NULL, worker_thread, &rt->slots[i]);
+		if (r < 0)
+			break;
+		started++;
+	}
+	struct slot *s0 = &rt->slots[0];
+	struct thread_state ts;
+	bool entered0 = r == 0;
+	int r0 = entered0 ? thread_enter(s0, &ts) : r;
+	pthread_mutex_lock(&rt->gate_mu);
+	while (rt->ready < started)
+		pthread_cond_wait(&rt->gate_cv, &rt->gate_mu);
+	pthread_mutex_unlock(&rt->gate_mu);
+	r = r0;
+	for (unsigned i = 1; i <= started && r == 0; i++)
+		r = rt->slots[i].setup;
+	if (r == 0)
+		r = coil__sched_start(&s0->w, fn, arg);
+	gate_set(rt, r == 0 ? 1 : -1);
+	if (r == 0) {
+		r = run_worker(&s0->w);
+		if (crew->main->state == COIL__FIBER_DONE && result)
+			*result = crew->main->result;
+	}
+	if (entered0)
+		thread_leave(s0, &ts);
+	for (unsigned i = 1; i <= started; i++) {
+		pthread_join(rt->slots[i].thread, NULL);
+		if (r == 0 && rt->slots[i].rc < 0)
+			r = rt->slots[i].rc;
+	}
+	if (n > 1 && r == 0 && crew->error)
+		r = crew->error;
 out_free:
-	free(rt);
+	runtime_free(rt);
 	return r;
 }

@@ -103,7 +103,11 @@ START_TEST(pool_op_fails_when_no_thread_can_start)
 		if (refuse_threads() < 0)
 			_exit(77);
 		void *res = (void *)99;
-		int r = coil_run(NULL, ops_without_pool_threads, NULL, &res);
+		/* One worker whatever $COIL_WORKERS says: no thread can start. */
+		struct coil_config cfg;
+		coil_config_init(&cfg);
+		setenv("COIL_WORKERS", "1", 1);
+		int r = coil_run(&cfg, ops_without_pool_threads, NULL, &res);
 		_exit(r < 0 ? 98 : (int)(intptr_t)res);
 	}
 	int st;

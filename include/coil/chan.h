@@ -28,9 +28,16 @@
  * a receive consumed nothing. A call that completed (the value was handed
  * over) returns 0 even if a cancel comes right after.
  *
- * Threads: a channel belongs to one runtime and is used by the fibers of
- * that runtime (one thread). The non-blocking calls also work outside a
- * fiber, on the runtime's thread (for example before coil_run).
+ * Threads: fibers on any worker of a runtime may share a channel (with
+ * several workers each call takes the channel's lock). A channel made with
+ * COIL_CHAN_THREADS (coil_chan_new_ex) may also be used by plain threads
+ * that are no coil workers, and by the fibers of several runtimes: the
+ * try forms, and coil_chan_send_until / coil_chan_recv_until, which block
+ * a plain thread (on a futex) and a fiber (parked) alike. Other channels
+ * are for the fibers of one runtime, and for its thread outside coil_run
+ * (the non-blocking calls, for example before it starts). A fiber parked
+ * on a COIL_CHAN_THREADS channel keeps its runtime alive: coil_run never
+ * calls that a deadlock, since a plain thread may still send.
  */
 #ifndef COIL_CHAN_H
 #define COIL_CHAN_H
@@ -58,6 +65,13 @@ typedef struct coil__chan coil_chan;
  * or is above 1 GiB for a bounded channel; elem_size above 1 GiB), -ENOMEM.
  */
 COIL_API int coil_chan_new(coil_chan **out, size_t elem_size, size_t capacity);
+
+/* Plain threads (not coil workers) may use the channel too. */
+#define COIL_CHAN_THREADS 1u
+
+/* coil_chan_new with flags (0 or COIL_CHAN_THREADS); -EINVAL for others. */
+COIL_API int coil_chan_new_ex(coil_chan **out, size_t elem_size, size_t capacity,
+			      unsigned flags);
 
 /*
  * Free a channel and what it buffers. Values still buffered are dropped
@@ -93,6 +107,21 @@ COIL_API int coil_chan_send(coil_chan *ch, const void *elem);
  *   -EPERM      not inside a fiber
  */
 COIL_API int coil_chan_recv(coil_chan *ch, void *out);
+
+/*
+ * Send, blocking until deadline_ns (CLOCK_MONOTONIC, coil_now(); 
+ * COIL_NO_DEADLINE: none) at most. From a fiber: as coil_chan_send, also
+ * bounded by the deadline. From a plain thread (the channel must have
+ * COIL_CHAN_THREADS): the thread sleeps until a receiver takes the value
+ * (rendezvous), there is room, the channel closes, or the deadline.
+ * Returns as coil_chan_send, and -ETIMEDOUT at the deadline (nothing
+ * sent), -EPERM from a plain thread on a channel without COIL_CHAN_THREADS.
+ */
+COIL_API int coil_chan_send_until(coil_chan *ch, const void *elem, int64_t deadline_ns);
+
+/* Receive, blocking until deadline_ns at most; the counterpart of
+ * coil_chan_send_until (-ETIMEDOUT: nothing consumed). */
+COIL_API int coil_chan_recv_until(coil_chan *ch, void *out, int64_t deadline_ns);
 
 /*
  * Send without blocking: only if a receiver is waiting or there is room.

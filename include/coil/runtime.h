@@ -19,6 +19,16 @@ extern "C" {
  * that a join hands back. */
 typedef void *(*coil_fn)(void *arg);
 
+/* Where a spawn that names no worker puts the new fiber. */
+enum coil_place {
+	/* On the spawning fiber's worker (the default). */
+	COIL_PLACE_LOCAL = 0,
+	/* Detached fibers (spawned with no handle: connection handlers...)
+	 * on the worker with the fewest live fibers; fibers with a handle
+	 * stay local. */
+	COIL_PLACE_SPREAD = 1,
+};
+
 /*
  * Runtime settings. Always fill one with coil_config_init() first, then change
  * the fields you care about: new fields may be added, and init gives each its
@@ -73,6 +83,19 @@ struct coil_config {
 	 * still running then are always cancelled, and the runtime waits for
 	 * each of their in-flight operations to complete before it returns. */
 	bool join_children;
+	/* Worker threads, each with its own backend instance (ring), run
+	 * queue, timers and stack pool. The thread calling coil_run is worker
+	 * 0; the others are started by coil_run and joined before it returns.
+	 * Default 1 (or $COIL_WORKERS when this is left at 1); 0: one per
+	 * online CPU; at most 256. A fiber runs on one worker for its whole
+	 * life; see coil_task_spawn_on and coil/chan.h for what crosses. */
+	unsigned workers;
+	/* Pin worker i to the i-th CPU the process may run on (round robin
+	 * when there are more workers than CPUs). Default false. */
+	bool pin_workers;
+	/* enum coil_place: where spawns that name no worker go. Default
+	 * COIL_PLACE_LOCAL (also: $COIL_PLACE=local|spread). */
+	unsigned place;
 };
 
 /* Fill *cfg with the defaults. */
@@ -85,7 +108,9 @@ COIL_API void coil_config_init(struct coil_config *cfg);
  *
  * One runtime runs per thread at a time; runtimes on different threads are
  * independent (no process-global state besides one SIGSEGV handler that
- * reports fiber stack overflows). While it runs, the calling thread blocks
+ * reports fiber stack overflows): their fibers may share channels made
+ * with COIL_CHAN_THREADS, nothing else. With several workers (cfg.workers),
+ * every worker thread is set up as the calling one. While it runs, the calling thread blocks
  * SIGPIPE (no coil call raises it: a write to a closed pipe or socket is
  * -EPIPE; a SIGPIPE that became pending meanwhile is dropped) and its timer
  * slack is 1 ns (so that waits end when timers are due); both are restored
@@ -96,8 +121,10 @@ COIL_API void coil_config_init(struct coil_config *cfg);
  *   -EBUSY   a runtime is already running on this thread
  *   -ENOMEM  no memory for the runtime or the main fiber's stack
  *   -ENOTSUP the backend asked for is not built into this libcoil
- *   -EDEADLK every fiber is parked on something that no event can wake
- *            (for example two fibers joining each other); they are left
+ *   -EDEADLK every fiber of every worker is parked on something that no
+ *            event can wake (for example two fibers joining each other;
+ *            a fiber waiting on a COIL_CHAN_THREADS channel never counts:
+ *            a plain thread may still use it); they are left
  *            unfinished, each unlinked first from what it waited on (so
  *            events, channels, locks and groups can be used, destroyed or
  *            freed later, also by another runtime; a mutex such a fiber
@@ -106,6 +133,14 @@ COIL_API void coil_config_init(struct coil_config *cfg);
  */
 COIL_API int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg,
 		      void **result);
+
+/* The index of the worker running the calling fiber (0 .. count - 1), or
+ * -EPERM outside a runtime. */
+COIL_API int coil_worker_index(void);
+
+/* The number of workers of the runtime running on this thread, or -EPERM
+ * outside a runtime. */
+COIL_API int coil_worker_count(void);
 
 /* The name of the I/O backend of the runtime running on this thread
  * ("io_uring", "epoll", "poll" or "kqueue"), or NULL outside a runtime. */

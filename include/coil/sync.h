@@ -22,7 +22,11 @@
  * Common errors: -EINVAL for a NULL object, -EPERM for a blocking call (or an
  * owner-checked one) outside a fiber.
  *
- * Threads: these objects serve the fibers of one runtime (one thread).
+ * Threads: these objects serve the fibers of one runtime, on any of its
+ * workers (with several workers each call takes the object's spin lock for
+ * a few instructions; with one it takes none). Plain threads and other
+ * runtimes must not use them (channels made with COIL_CHAN_THREADS are the
+ * way to reach fibers from outside).
  */
 #ifndef COIL_SYNC_H
 #define COIL_SYNC_H
@@ -72,7 +76,7 @@ COIL_API int coil_mutex_unlock(coil_mutex *m);
  * predicate in a loop, as with pthreads.
  */
 typedef struct coil_cond {
-	uint64_t opaque_[2];
+	uint64_t opaque_[4];
 } coil_cond;
 #define COIL_COND_INIT {{0}}
 
@@ -106,7 +110,7 @@ COIL_API int coil_cond_broadcast(coil_cond *c);
 typedef struct coil_sem {
 	uint64_t opaque_[4];
 } coil_sem;
-#define COIL_SEM_INIT(n) {{0, 0, (uint64_t)(n), 0}}
+#define COIL_SEM_INIT(n) {{0, 0, 0, (uint64_t)(n)}}
 
 /* Make *s a semaphore with count units (at most PTRDIFF_MAX, so that
  * coil_sem_value can report it). Returns 0 or -EINVAL. */

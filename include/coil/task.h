@@ -23,7 +23,12 @@ struct coil_task_opts {
 	/* Stack size in bytes for this fiber; 0 means the runtime's default.
 	 * Rounded up to whole pages; minimum 16 KiB. */
 	size_t stack_size;
+	/* COIL_TASK_ON_WORKER: run it on worker `worker`. */
+	unsigned flags;
+	unsigned worker;
 };
+
+#define COIL_TASK_ON_WORKER 1u
 
 /*
  * Spawn a fiber running fn(arg). It is queued, not run at once: it first runs
@@ -46,6 +51,17 @@ COIL_API int coil_task_spawn_ex(coil_task *out, const struct coil_task_opts *opt
 				coil_fn fn, void *arg);
 
 /*
+ * Spawn fn(arg) on worker `worker` (0 .. coil_worker_count() - 1) of the
+ * calling fiber's runtime; otherwise as coil_task_spawn. It starts there at
+ * the worker's next turn (a sleeping worker is woken) and stays there; the
+ * handle can be joined, detached and cancelled from any worker.
+ * Spawns that name no worker put the fiber on the caller's worker (see
+ * coil_config.place). Returns as coil_task_spawn, and -EINVAL for a worker
+ * out of range.
+ */
+COIL_API int coil_task_spawn_on(unsigned worker, coil_task *out, coil_fn fn, void *arg);
+
+/*
  * Wait for task t to finish; store its return value in *result (if result is
  * not NULL) and release the handle.
  *
@@ -53,6 +69,8 @@ COIL_API int coil_task_spawn_ex(coil_task *out, const struct coil_task_opts *opt
  * joining it returns -ESRCH (or -EDEADLK from main itself).
  *
  * Returns 0, or:
+ * t may run on any worker of the runtime.
+ *
  *   -ESRCH     t is not a joinable task of this runtime (never was, already
  *              joined, detached, or the main fiber)
  *   -EDEADLK   t is the calling task

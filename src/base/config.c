@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void coil_config_init(struct coil_config *cfg)
 {
@@ -17,6 +18,8 @@ void coil_config_init(struct coil_config *cfg)
 	cfg->join_children = true;
 	cfg->pool_threads = 4;
 	cfg->coalesce_sleeps = true;
+	cfg->workers = 1;
+	cfg->place = COIL_PLACE_LOCAL;
 }
 
 static int check(const struct coil_config *c)
@@ -30,6 +33,8 @@ static int check(const struct coil_config *c)
 	if (c->pool_threads < 1 || c->pool_threads > 256)
 		return -EINVAL;
 	if (c->max_inflight > (1u << 24))
+		return -EINVAL;
+	if (c->workers > 256 || c->place > COIL_PLACE_SPREAD)
 		return -EINVAL;
 	return 0;
 }
@@ -60,6 +65,21 @@ int coil__config_load(struct coil__config *out, const struct coil_config *cfg)
 	const char *coalesce = getenv("COIL_COALESCE_SLEEPS");
 	if (coalesce && *coalesce)
 		c->coalesce_sleeps = strcmp(coalesce, "0") != 0;
+	const char *workers = getenv("COIL_WORKERS");
+	if (c->workers == 1 && workers && *workers) {
+		char *end;
+		unsigned long n = strtoul(workers, &end, 10);
+		if (*end || n > 256)
+			return -EINVAL;
+		c->workers = (unsigned)n;
+	}
+	if (c->workers == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		c->workers = cpus < 1 ? 1 : cpus > 256 ? 256 : (unsigned)cpus;
+	}
+	const char *place = getenv("COIL_PLACE");
+	if (c->place == COIL_PLACE_LOCAL && place && !strcmp(place, "spread"))
+		c->place = COIL_PLACE_SPREAD;
 	const char *without = getenv("COIL_URING_WITHOUT");
 	out->uring_without = without && *without ? without : NULL;
 	const char *setup = getenv("COIL_URING_SETUP");

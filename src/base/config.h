@@ -7,6 +7,8 @@
  *   COIL_QUIET            no line on stderr when io_uring falls back
  *   COIL_COALESCE_SLEEPS  coil_config.coalesce_sleeps (0 or 1)
  *   COIL_URING_SETUP      coop | plain: start lower in io_uring's set-up list
+ *   COIL_WORKERS          coil_config.workers when the program left it at 1
+ *   COIL_PLACE            local | spread: coil_config.place when left local
  *   COIL_URING_WITHOUT    io_uring opcodes to treat as missing, by name
  *                         ("openat,read"): how the tests run the per-op
  *                         fallback of a kernel that lacks them

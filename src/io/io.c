@@ -8,6 +8,7 @@
 
 #include "io/backend.h"
 #include "io/pool.h"
+#include "sched/crew.h"
 
 __thread struct coil__io *coil__tls_io __attribute__((tls_model("initial-exec")));
 
@@ -51,7 +52,9 @@ int coil__io_init(struct coil__io *io, struct coil__worker *w, const struct coil
 	for (size_t i = 0; i < sizeof fallbacks / sizeof fallbacks[0]; i++) {
 		io->backend = fallbacks[i];
 		if (io->backend->init && io->backend->init(io, cfg) == 0) {
-			if (!cfg->quiet)
+			/* One line per runtime, not per worker. */
+			if (!cfg->quiet && !__atomic_exchange_n(&w->crew->said_fallback, 1,
+								 __ATOMIC_RELAXED))
 				fprintf(stderr, "coil: io_uring unavailable (%s); using %s\n",
 					strerror(-r), io->backend->name);
 			return 0;

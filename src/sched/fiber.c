@@ -1,40 +1,53 @@
-/* Tasks: the fiber table, spawn, join, detach, cancel. */
+/* Tasks: the fiber table, spawn, join, detach, cancel, on any worker of
+ * the crew. A fiber's slot is in its home worker's table; another worker
+ * reads or changes it only under that table's lock (sched.h). */
 #include "coil/task.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sched/crew.h"
 #include "sched/sched.h"
 
 uint64_t coil__task_id(const struct coil__fiber *f)
 {
-	return ((uint64_t)f->gen << 32) | f->index;
+	return ((uint64_t)f->gen << 32) | ((uint64_t)f->home->index << COIL__INDEX_BITS) |
+	       f->index;
 }
 
-struct coil__fiber *coil__task_lookup(struct coil__worker *w, coil_task t)
+struct coil__worker *coil__task_worker(struct coil__worker *w, coil_task t)
 {
-	uint64_t index = t & 0xffffffffu;
-	uint32_t gen = (uint32_t)(t >> 32);
-	if (gen == 0 || index >= w->nchunks * COIL__FIBER_CHUNK)
+	unsigned wi = (unsigned)(t >> COIL__INDEX_BITS) & (COIL__WORKERS_MAX - 1);
+	return wi < w->crew->n ? w->crew->workers[wi] : NULL;
+}
+
+struct coil__fiber *coil__task_lookup(struct coil__worker *tw, coil_task t)
+{
+	if (!tw)
 		return NULL;
-	struct coil__fiber *f = &w->chunks[index / COIL__FIBER_CHUNK][index % COIL__FIBER_CHUNK];
+	uint64_t index = t & (((uint64_t)1 << COIL__INDEX_BITS) - 1);
+	uint32_t gen = (uint32_t)(t >> 32);
+	if (gen == 0 || index >= tw->nchunks * COIL__FIBER_CHUNK)
+		return NULL;
+	struct coil__fiber *f = &tw->chunks[index / COIL__FIBER_CHUNK][index % COIL__FIBER_CHUNK];
 	if (f->gen != gen || f->state == COIL__FIBER_FREE)
 		return NULL;
 	return f;
 }
 
+/* Another chunk of slots for w (under its table lock). */
 static int grow(struct coil__worker *w)
 {
-	if (w->nchunks == w->chunk_cap) {
-		size_t cap = w->chunk_cap ? 2 * w->chunk_cap : 16;
-		struct coil__fiber **chunks = realloc(w->chunks, cap * sizeof *chunks);
-		if (!chunks)
+	if (!w->chunks) {
+		/* Room for every chunk at once, so that the array never moves
+		 * under a reader on another worker (untouched pages cost no
+		 * memory). */
+		w->chunks = calloc(COIL__CHUNKS_MAX, sizeof *w->chunks);
+		if (!w->chunks)
 			return -ENOMEM;
-		w->chunks = chunks;
-		w->chunk_cap = cap;
 	}
-	if ((w->nchunks + 1) * (size_t)COIL__FIBER_CHUNK > UINT32_MAX)
+	if (w->nchunks == COIL__CHUNKS_MAX)
 		return -ENOMEM;
 	struct coil__fiber *chunk = calloc(COIL__FIBER_CHUNK, sizeof *chunk);
 	if (!chunk)
@@ -43,6 +56,7 @@ static int grow(struct coil__worker *w)
 	for (size_t i = 0; i < COIL__FIBER_CHUNK; i++) {
 		chunk[i].index = base + (uint32_t)i;
 		chunk[i].gen = 1;
+		chunk[i].home = w;
 		chunk[i].state = COIL__FIBER_FREE;
 		coil__list_push_back(&w->free_fibers, &chunk[i].link);
 	}
@@ -50,12 +64,19 @@ static int grow(struct coil__worker *w)
 	return 0;
 }
 
-void coil__fiber_release(struct coil__worker *w, struct coil__fiber *f)
+void coil__fiber_release_locked(struct coil__worker *home, struct coil__fiber *f)
 {
-	/* The other fields are set afresh by coil__spawn_fiber. */
+	/* The other fields are set afresh by spawn. */
 	f->gen = f->gen + 1 ? f->gen + 1 : 1; /* a handle is never 0 */
 	f->state = COIL__FIBER_FREE;
-	coil__list_push_back(&w->free_fibers, &f->link);
+	coil__list_push_back(&home->free_fibers, &f->link);
+}
+
+void coil__fiber_release(struct coil__worker *home, struct coil__fiber *f)
+{
+	coil__table_lock(home);
+	coil__fiber_release_locked(home, f);
+	coil__table_unlock(home);
 }
 
 void coil__fibers_free_all(struct coil__worker *w)
@@ -74,38 +95,58 @@ void coil__fibers_free_all(struct coil__worker *w)
 	coil__list_init(&w->free_fibers);
 }
 
+static inline bool counts_as_attached(struct coil__worker *w, struct coil__fiber *f)
+{
+	return !f->detached && f != w->crew->main;
+}
+
 void coil__fiber_finished(struct coil__worker *w, struct coil__fiber *f)
 {
+	coil__table_lock(w);
 	f->state = COIL__FIBER_DONE;
-	w->live--;
-	if (!f->detached && f != w->main)
-		w->attached_live--;
+	__atomic_store_n(&w->live, w->live - 1, __ATOMIC_RELAXED);
+	bool attached = counts_as_attached(w, f);
 	struct coil__join_case *jc = f->join_case;
 	if (jc) {
 		/* join_case stays set until the woken joiner releases f: until
 		 * then nobody else may join or detach it (-EBUSY). */
+		jc->fired = true;
 		if (jc->fire)
 			jc->fire(jc, 0);
 		else
 			coil__park_wake(jc->park, 0);
 	}
+	coil__table_unlock(w);
+	if (f == w->crew->main)
+		__atomic_store_n(&w->crew->main_done, 1, __ATOMIC_SEQ_CST);
+	if (w->multi)
+		coil__crew_fiber_gone(w, attached);
+	else if (attached)
+		w->attached_live--;
 }
 
-/* Inlined into both spawn calls: spawn is on the hot path of every
- * short-lived task. */
+/* Inlined into the spawn calls: spawn is on the hot path of every
+ * short-lived task. *id (if id) gets the handle, taken before a fiber
+ * spawned on another worker is posted there (after the post it may run
+ * and end at once). *out: the fiber, for a spawn on w itself. */
 static inline __attribute__((always_inline)) int
-spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, void *arg, bool detached,
-	    struct coil__fiber **out)
+spawn_fiber(struct coil__worker *w, struct coil__worker *on, size_t stack_size, coil_fn fn,
+	    void *arg, bool detached, struct coil__fiber **out, coil_task *id)
 {
-	if (__builtin_expect(coil__list_empty(&w->free_fibers), 0) && grow(w) < 0)
-		return -ENOMEM;
 	/* The stack now, not at the first run: a spawn that cannot have one
 	 * fails while its caller can still clean up (close the connection it
-	 * meant to hand over...). */
+	 * meant to hand over...). It comes from the spawner's pool and goes
+	 * back to the pool of the worker it ran on. */
 	struct coil__stack *st = coil__stack_get(&w->stacks, stack_size);
 	if (__builtin_expect(!st, 0))
 		return -ENOMEM;
-	struct coil__list *n = coil__list_pop_front(&w->free_fibers);
+	coil__table_lock(on);
+	if (__builtin_expect(coil__list_empty(&on->free_fibers), 0) && grow(on) < 0) {
+		coil__table_unlock(on);
+		coil__stack_put(&w->stacks, st);
+		return -ENOMEM;
+	}
+	struct coil__list *n = coil__list_pop_front(&on->free_fibers);
 	struct coil__fiber *f = coil__container_of(n, struct coil__fiber, link);
 	f->fn = fn;
 	f->arg = arg;
@@ -113,24 +154,46 @@ spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, void *arg, bo
 	f->stack = st;
 	f->detached = detached;
 	/* Anything spawned while the runtime winds down starts cancelled. */
-	f->cancelled = w->shutting_down;
+	f->cancelled = on->shutting_down ||
+		       (on->multi && __atomic_load_n(&on->crew->shutting_down, __ATOMIC_RELAXED));
 	f->started = false;
 	f->park = NULL;
 	f->join_case = NULL;
 	f->scope = NULL;
 	f->budget = 0;
-	w->live++;
-	if (!detached && w->main)
-		w->attached_live++;
-	coil__make_runnable(w, f);
-	*out = f;
+	__atomic_store_n(&on->live, on->live + 1, __ATOMIC_RELAXED);
+	bool attached = !detached && w->crew->main;
+	if (on->multi)
+		coil__crew_fiber_born(on, attached);
+	else if (attached)
+		on->attached_live++;
+	if (id)
+		*id = coil__task_id(f);
+	if (on == w) {
+		coil__table_unlock(on);
+		coil__make_runnable(w, f);
+		*out = f;
+		return 0;
+	}
+	f->state = COIL__FIBER_RUNNABLE;
+	coil__table_unlock(on);
+	f->run_msg.kind = COIL__MSG_RUN;
+	coil__crew_post(on, &f->run_msg);
+	*out = NULL;
 	return 0;
 }
 
-int coil__spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, void *arg,
-		      bool detached, struct coil__fiber **out)
+int coil__spawn_fiber(struct coil__worker *w, struct coil__worker *on, size_t stack_size,
+		      coil_fn fn, void *arg, bool detached, struct coil__fiber **out)
 {
-	return spawn_fiber(w, stack_size, fn, arg, detached, out);
+	return spawn_fiber(w, on, stack_size, fn, arg, detached, out, NULL);
+}
+
+static inline struct coil__worker *placed(struct coil__worker *w, bool detached)
+{
+	if (__builtin_expect(w->crew->place == COIL_PLACE_LOCAL, 1))
+		return w;
+	return coil__crew_place(w, detached);
 }
 
 int coil_task_spawn_ex(coil_task *out, const struct coil_task_opts *opts, coil_fn fn,
@@ -142,18 +205,31 @@ int coil_task_spawn_ex(coil_task *out, const struct coil_task_opts *opts, coil_f
 	if (!fn)
 		return -EINVAL;
 	size_t size = w->stacks.size;
-	if (opts && opts->stack_size) {
-		if (opts->stack_size < COIL__STACK_MIN || opts->stack_size > COIL__STACK_MAX)
+	struct coil__worker *on = NULL;
+	if (opts) {
+		if (opts->stack_size) {
+			if (opts->stack_size < COIL__STACK_MIN || opts->stack_size > COIL__STACK_MAX)
+				return -EINVAL;
+			size = coil__stack_round(opts->stack_size);
+		}
+		if (opts->flags & ~COIL_TASK_ON_WORKER)
 			return -EINVAL;
-		size = coil__stack_round(opts->stack_size);
+		if (opts->flags & COIL_TASK_ON_WORKER) {
+			if (opts->worker >= w->crew->n)
+				return -EINVAL;
+			on = w->crew->workers[opts->worker];
+		}
 	}
+	if (!on)
+		on = placed(w, out == NULL);
 	struct coil__fiber *f;
-	int r = spawn_fiber(w, size, fn, arg, out == NULL, &f);
-	if (r < 0)
-		return r;
-	if (out)
-		*out = coil__task_id(f);
-	return 0;
+	return spawn_fiber(w, on, size, fn, arg, out == NULL, &f, out);
+}
+
+int coil_task_spawn_on(unsigned worker, coil_task *out, coil_fn fn, void *arg)
+{
+	struct coil_task_opts o = {.flags = COIL_TASK_ON_WORKER, .worker = worker};
+	return coil_task_spawn_ex(out, &o, fn, arg);
 }
 
 int coil_task_spawn(coil_task *out, coil_fn fn, void *arg)
@@ -164,20 +240,24 @@ int coil_task_spawn(coil_task *out, coil_fn fn, void *arg)
 	if (!fn)
 		return -EINVAL;
 	struct coil__fiber *f;
-	int r = spawn_fiber(w, w->stacks.size, fn, arg, out == NULL, &f);
-	if (r < 0)
-		return r;
-	if (out)
-		*out = coil__task_id(f);
-	return 0;
+	return spawn_fiber(w, placed(w, out == NULL), w->stacks.size, fn, arg, out == NULL, &f,
+			   out);
 }
 
+/* The joiner's cancel. The target may live on another worker: under its
+ * table lock, either the target has not finished (unhook and wake now) or
+ * it has and its wake is on the way (nothing to do). */
 static void join_cancel(struct coil__park *p, int code)
 {
 	struct coil__join_case *jc = p->data;
-	if (jc->target->join_case == jc)
+	struct coil__worker *tw = jc->target->home;
+	coil__table_lock(tw);
+	bool mine = !jc->fired;
+	if (mine && jc->target->join_case == jc)
 		jc->target->join_case = NULL;
-	coil__park_wake(p, code);
+	coil__table_unlock(tw);
+	if (mine)
+		coil__park_wake(p, code);
 }
 
 int coil_task_join(coil_task t, void **result)
@@ -186,30 +266,44 @@ int coil_task_join(coil_task t, void **result)
 	if (!w || !w->current)
 		return -EPERM;
 	struct coil__fiber *self = w->current;
-	struct coil__fiber *f = coil__task_lookup(w, t);
-	if (f == self)
-		return -EDEADLK;
-	/* main is joined by coil_run itself */
-	if (!f || f->detached || f == w->main)
+	struct coil__worker *tw = coil__task_worker(w, t);
+	if (!tw)
 		return -ESRCH;
-	if (f->join_case)
-		return -EBUSY;
+	coil__table_lock(tw);
+	struct coil__fiber *f = coil__task_lookup(tw, t);
+	int r = 0;
+	if (f == self)
+		r = -EDEADLK;
+	/* main is joined by coil_run itself */
+	else if (!f || f->detached || f == w->crew->main)
+		r = -ESRCH;
+	else if (f->join_case)
+		r = -EBUSY;
+	if (r < 0) {
+		coil__table_unlock(tw);
+		return r;
+	}
 	if (f->state != COIL__FIBER_DONE) {
 		int64_t deadline;
-		int r = coil__fiber_may_block(self, &deadline);
-		if (r < 0)
+		r = coil__fiber_may_block(self, &deadline);
+		if (r < 0) {
+			coil__table_unlock(tw);
 			return r;
-		struct coil__park p = {.cancel = join_cancel};
+		}
+		struct coil__park p = {.cancel = join_cancel, .fiber = self};
 		struct coil__join_case jc = {.park = &p, .target = f};
 		p.data = &jc;
 		f->join_case = &jc;
+		coil__table_unlock(tw);
 		r = coil__park(&p, deadline);
 		if (r < 0)
 			return r; /* cancelled or timed out: f stays joinable */
+		coil__table_lock(tw);
 	}
 	if (result)
 		*result = f->result;
-	coil__fiber_release(w, f);
+	coil__fiber_release_locked(tw, f);
+	coil__table_unlock(tw);
 	return 0;
 }
 
@@ -218,25 +312,37 @@ int coil_task_detach(coil_task t)
 	struct coil__worker *w = coil__tls_worker;
 	if (!w || !w->current)
 		return -EPERM;
-	struct coil__fiber *f = coil__task_lookup(w, t);
-	if (!f || f->detached || f == w->main)
+	struct coil__worker *tw = coil__task_worker(w, t);
+	if (!tw)
 		return -ESRCH;
-	if (f->join_case)
-		return -EBUSY;
-	if (f->state == COIL__FIBER_DONE) {
-		coil__fiber_release(w, f);
-		return 0;
+	coil__table_lock(tw);
+	struct coil__fiber *f = coil__task_lookup(tw, t);
+	int r = 0;
+	bool now_detached = false;
+	if (!f || f->detached || f == w->crew->main) {
+		r = -ESRCH;
+	} else if (f->join_case) {
+		r = -EBUSY;
+	} else if (f->state == COIL__FIBER_DONE) {
+		coil__fiber_release_locked(tw, f);
+	} else {
+		f->detached = true;
+		now_detached = true;
+		if (!w->multi)
+			tw->attached_live--;
 	}
-	f->detached = true;
-	w->attached_live--;
-	return 0;
+	coil__table_unlock(tw);
+	if (now_detached && w->multi)
+		coil__crew_fiber_detached(w);
+	return r;
 }
 
 void coil__fiber_cancel(struct coil__worker *w, struct coil__fiber *f)
 {
+	(void)w;
 	if (f->state == COIL__FIBER_FREE || f->state == COIL__FIBER_DONE)
 		return;
-	f->cancelled = true;
+	__atomic_store_n(&f->cancelled, true, __ATOMIC_RELAXED);
 	if (coil__scope_reaches(f, NULL))
 		coil__fiber_interrupt(f, -ECANCELED);
 }
@@ -246,10 +352,27 @@ int coil_task_cancel(coil_task t)
 	struct coil__worker *w = coil__tls_worker;
 	if (!w || !w->current)
 		return -EPERM;
-	struct coil__fiber *f = coil__task_lookup(w, t);
-	if (!f)
+	struct coil__worker *tw = coil__task_worker(w, t);
+	if (!tw)
 		return -ESRCH;
-	coil__fiber_cancel(w, f);
+	coil__table_lock(tw);
+	struct coil__fiber *f = coil__task_lookup(tw, t);
+	if (!f) {
+		coil__table_unlock(tw);
+		return -ESRCH;
+	}
+	if (tw == w) {
+		/* Ours: interrupt it here (its park's cancel may take locks,
+		 * so not under the table lock; nothing else changes it). */
+		coil__table_unlock(tw);
+		coil__fiber_cancel(w, f);
+		return 0;
+	}
+	if (f->state != COIL__FIBER_DONE) {
+		__atomic_store_n(&f->cancelled, true, __ATOMIC_RELAXED);
+		coil__crew_poke(f);
+	}
+	coil__table_unlock(tw);
 	return 0;
 }
 
@@ -258,7 +381,7 @@ int coil_task_cancelled(void)
 	struct coil__worker *w = coil__tls_worker;
 	if (!w || !w->current)
 		return -EPERM;
-	return w->current->cancelled ? 1 : 0;
+	return coil__fiber_cancelled(w->current) ? 1 : 0;
 }
 
 coil_task coil_task_current(void)
@@ -274,4 +397,16 @@ int coil_task_yield(void)
 		return -EPERM;
 	coil__yield(w);
 	return 0;
+}
+
+int coil_worker_index(void)
+{
+	struct coil__worker *w = coil__tls_worker;
+	return w && w->current ? (int)w->index : -EPERM;
+}
+
+int coil_worker_count(void)
+{
+	struct coil__worker *w = coil__tls_worker;
+	return w ? (int)w->crew->n : -EPERM;
 }

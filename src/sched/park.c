@@ -47,3 +47,24 @@ int coil__waitq_wait(struct coil__waitq *q, int64_t until)
 	coil__waitq_push(q, &p);
 	return coil__park_checked(&p, until);
 }
+
+void coil__lockq_cancel(struct coil__park *p, int code)
+{
+	struct coil__lockq *lq = p->data;
+	bool lk = coil__lockq_on();
+	coil__spin_lock_if(&lq->lock, lk);
+	bool linked = coil__waitq_linked(&lq->q, p);
+	if (linked)
+		coil__waitq_remove(&lq->q, p);
+	coil__spin_unlock_if(&lq->lock, lk);
+	if (linked)
+		coil__park_wake(p, code);
+}
+
+int coil__lockq_wait(struct coil__lockq *lq, bool lk, int64_t until)
+{
+	struct coil__park p = {.cancel = coil__lockq_cancel, .data = lq, .fiber = coil__self()};
+	coil__waitq_push(&lq->q, &p);
+	coil__spin_unlock_if(&lq->lock, lk);
+	return coil__park_checked(&p, until);
+}

@@ -17,6 +17,15 @@
  * with code) or later (an op: ask the backend, and wake from the op's own
  * completion, since the kernel owns the op's buffers until then).
  *
+ * A waker on another thread (a fiber of another worker, a plain thread)
+ * cannot touch the fiber: coil__park_wake sets the result and posts the park
+ * to the fiber's worker's inbox, which wakes it there. So a cancel that
+ * runs on the fiber's worker can find the park already unlinked by such a
+ * waker: it must then do nothing, the wake is on its way. Objects that
+ * cross threads therefore unlink and check "still linked?" under their lock.
+ * A park whose fiber is NULL is a plain thread's (coil_chan_send_until from
+ * a pthread): its wake stores thread_woken and wakes the futex.
+ *
  * The deadline (CLOCK_MONOTONIC ns, INT64_MAX: none) sits in the worker's
  * one timer heap while the fiber is parked; the parker takes it out when
  * it resumes (an expiry in between finds the fiber no longer parked).
@@ -31,6 +40,14 @@
 
 struct coil__fiber;
 
+/* An entry of a worker's inbox (sched/crew.h): what another thread asks
+ * of it. Embedded in what it is about, so a cross-thread wake allocates
+ * nothing. */
+struct coil__msg {
+	struct coil__msg *next;
+	uint8_t kind;			/* enum coil__msg_kind */
+};
+
 struct coil__park {
 	struct coil__fiber *fiber;		/* set by coil__park */
 	void (*cancel)(struct coil__park *p, int code);
@@ -39,6 +56,9 @@ struct coil__park {
 	int result;
 	bool cancel_sent;			/* cancel ran for this wait */
 	struct coil__heap_node timer;
+	struct coil__msg msg;			/* the wake, when it comes from another thread */
+	int far_result;				/* ...and its result (result is the parker's to reset) */
+	uint32_t thread_woken;			/* fiber NULL: a plain thread's futex word */
 };
 
 /* Park the calling fiber on p until coil__park_wake(p, result); returns

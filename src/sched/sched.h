@@ -15,6 +15,11 @@
  *
  * sched knows nothing of ops or backends: I/O is the poll hook, and the
  * count of things that will wake a fiber from outside (pending).
+ *
+ * A runtime has one or more workers (its crew, sched/crew.h), one per
+ * thread. A fiber lives on one worker (home) from spawn to end and only
+ * that worker's thread runs it, touches its state or links it in a queue;
+ * other threads reach it through the home's inbox.
  */
 #ifndef COIL_SCHED_SCHED_H
 #define COIL_SCHED_SCHED_H
@@ -26,6 +31,7 @@
 
 #include "base/heap.h"
 #include "base/list.h"
+#include "base/spin.h"
 #include "coil/runtime.h"
 #include "fiber/exec.h"
 #include "fiber/stack.h"
@@ -40,10 +46,13 @@ enum coil__fiber_state {
 	COIL__FIBER_DONE,	/* finished, result kept until joined */
 };
 
+struct coil__worker;
+
 struct coil__fiber {
 	struct coil__exec exec;
 	struct coil__list link;		/* run queue or free list */
 	struct coil__park *park;	/* what it waits on while PARKED */
+	struct coil__worker *home;	/* the worker that runs it, for its life */
 	struct coil__stack *stack;	/* from spawn until the fiber ends */
 	coil_fn fn;
 	void *arg;
@@ -53,8 +62,12 @@ struct coil__fiber {
 	uint8_t state;			/* enum coil__fiber_state */
 	uint8_t budget;			/* calls done without parking (coil__sched_budget) */
 	bool detached;
-	bool cancelled;
+	bool cancelled;			/* another worker may set it: atomic access */
 	bool started;			/* its context was made */
+	uint8_t poke_queued;		/* poke_msg is in home's inbox (atomic) */
+	uint32_t poke_gen;		/* the gen the queued poke is for */
+	struct coil__msg run_msg;	/* spawned from another worker: "run it" */
+	struct coil__msg poke_msg;	/* cancelled from another thread: "look" */
 	struct coil__join_case *join_case; /* who waits for this one to finish */
 	struct coil__scope *scope;	/* innermost cancel scope, NULL: none */
 };
@@ -68,9 +81,14 @@ struct coil__join_case {
 	void (*fire)(struct coil__join_case *jc, int result);
 	struct coil__fiber *target;
 	void *data;
+	bool fired;	/* the target finished and fire ran (under its table lock) */
 };
 
 #define COIL__FIBER_CHUNK 256
+/* A task handle is gen << 32 | worker << 24 | index. */
+#define COIL__INDEX_BITS 24
+#define COIL__WORKERS_MAX 256
+#define COIL__CHUNKS_MAX (((size_t)1 << COIL__INDEX_BITS) / COIL__FIBER_CHUNK)
 
 /* The I/O hook: submit, wait (block: until something completes or, if
  * deadline is not INT64_MAX, until that CLOCK_MONOTONIC time), reap.
@@ -78,23 +96,33 @@ struct coil__join_case {
  * runtime. */
 typedef int coil__poll_fn(void *ctx, bool block, int64_t deadline);
 
+struct coil__crew;
+
 struct coil__worker {
 	struct coil__exec sched;	/* the scheduler: the thread's own stack */
+	struct coil__crew *crew;	/* the runtime's workers */
+	unsigned index;			/* in crew */
+	bool multi;			/* crew has more than one worker */
 	struct coil__fiber *current;	/* the running fiber, NULL in the scheduler */
 	struct coil__list runq;
 	size_t runq_len;
 	size_t batch;			/* fibers of this turn still to run from runq */
 
 	/* Fiber table: slots in chunks that never move, so handles can be
-	 * checked (index, gen) and pointers stay valid. */
+	 * checked (index, gen) and pointers stay valid. The chunk array has
+	 * room for every chunk from the start, so another worker can read it
+	 * (under table_lock) while this one grows it. */
 	struct coil__fiber **chunks;
-	size_t nchunks, chunk_cap;
+	size_t nchunks;
+	/* With more than one worker: the fiber table, free list, join cases and
+	 * detach state are shared with the other workers (spawn_on, join,
+	 * cancel of a fiber of this worker), under this lock. */
+	uint32_t table_lock;
 	struct coil__list free_fibers;
-	size_t live;			/* fibers spawned and not yet finished */
-	size_t attached_live;		/* unfinished non-detached fibers, main aside */
+	size_t live;			/* its fibers not yet finished (others read it) */
+	size_t attached_live;		/* one worker: unfinished non-detached fibers, main aside */
 
 	struct coil__stack_pool stacks;
-	struct coil__fiber *main;
 	struct coil__fiber *finished;	/* a fiber whose stack the next to run frees */
 
 	/* Deadlines of parked fibers, and coalesced sleeps. */
@@ -108,6 +136,17 @@ struct coil__worker {
 
 	bool join_children;
 	bool shutting_down;		/* main is done: cancel what is left */
+
+	/* Cross-thread (sched/crew.h). */
+	struct coil__msg *inbox;	/* LIFO pushed by others, drained here */
+	uint32_t sleeping;		/* 1: blocked (or about to) in the poll */
+	uint32_t stuck;			/* 1: counted in crew->stuck */
+	int wake_fd;			/* eventfd: a kick from a plain thread */
+	int ring_fd;			/* io_uring: a kick by IORING_OP_MSG_RING, else -1 */
+	/* Kick `to` from this worker by its own means (io_uring: MSG_RING to
+	 * to->ring_fd); false: use to->wake_fd. Set by the I/O layer. */
+	bool (*kick_from)(struct coil__worker *self, struct coil__worker *to);
+	size_t outside_waits;		/* fibers parked where a plain thread can wake them */
 };
 
 /* The worker running on this thread, or NULL. initial-exec: one
@@ -122,31 +161,39 @@ static inline struct coil__fiber *coil__self(void)
 	return w ? w->current : NULL;
 }
 
+/* Whether f was cancelled (another worker may set the flag). */
+static inline bool coil__fiber_cancelled(const struct coil__fiber *f)
+{
+	return __atomic_load_n(&f->cancelled, __ATOMIC_RELAXED);
+}
+
 /* See sched/scope.h. Inline: most fibers have no scope, and every blocking
  * call asks. */
 static inline int coil__fiber_may_block(struct coil__fiber *f, int64_t *deadline)
 {
 	if (__builtin_expect(f->scope == NULL, 1)) {
 		*deadline = INT64_MAX;
-		return f->cancelled ? -ECANCELED : 0;
+		return coil__fiber_cancelled(f) ? -ECANCELED : 0;
 	}
 	return coil__fiber_may_block_scoped(f, deadline);
 }
 
-/* Set up w (not yet running: coil__tls_worker is the caller's to set). */
-void coil__sched_init(struct coil__worker *w, const struct coil_config *cfg,
-		      coil__poll_fn *poll, void *poll_ctx);
+/* Set up w, worker index of crew (not yet running: coil__tls_worker is
+ * the caller's to set). Returns 0 or -errno (its wake eventfd). */
+int coil__sched_init(struct coil__worker *w, struct coil__crew *crew, unsigned index,
+		     const struct coil_config *cfg, coil__poll_fn *poll, void *poll_ctx);
 /* Free what w holds. Fibers whose stacks the kernel may still write into
  * (pending > 0 after a fatal poll error) keep them: leaked, not reused. */
 void coil__sched_fini(struct coil__worker *w);
-/* Spawn the main fiber. Returns 0 or -ENOMEM. */
+/* Spawn the main fiber (crew->main). Returns 0 or -ENOMEM. */
 int coil__sched_start(struct coil__worker *w, coil_fn fn, void *arg);
 
 /* One turn; see the head of this file. timeout_ns: how long the poll may
  * wait when nothing is runnable (-1: until a timer or an I/O completion).
- * Returns 1 when fibers remain, 0 when all have finished, -EDEADLK when
- * every fiber is parked on something nothing can wake, or the poll's
- * fatal error. Runs on the scheduler context only. */
+ * Returns 1 when fibers remain, 0 when all have finished (on every
+ * worker), -EDEADLK when every fiber is parked on something nothing can
+ * wake, or a poll's fatal error (this worker's or, with several, any
+ * worker's). Runs on the scheduler context only. */
 int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns);
 
 /* After -EDEADLK: detach every parked fiber from what it waits on (each
@@ -179,33 +226,74 @@ static inline void coil__make_runnable(struct coil__worker *w, struct coil__fibe
 
 _Noreturn void coil__park_wake_bad(void);
 
-static inline void coil__park_wake(struct coil__park *p, int result)
+/* Wake p's fiber, on this thread's worker. */
+static inline void coil__park_wake_here(struct coil__worker *w, struct coil__park *p, int result)
 {
 	struct coil__fiber *f = p->fiber;
 	if (__builtin_expect(f->park != p || f->state != COIL__FIBER_PARKED, 0))
 		coil__park_wake_bad();
 	p->result = result;
 	f->park = NULL;
-	coil__make_runnable(coil__tls_worker, f);
+	coil__make_runnable(w, f);
 }
 
-/* A task's handle: (gen << 32) | index; gen is never 0, so neither is it. */
+/* The wake of a park whose fiber lives on another worker, or of a plain
+ * thread's park: sched/crew.c. */
+void coil__park_wake_far(struct coil__park *p, int result);
+
+static inline void coil__park_wake(struct coil__park *p, int result)
+{
+	struct coil__worker *w = coil__tls_worker;
+	struct coil__fiber *f = p->fiber;
+	if (__builtin_expect(f != NULL && w != NULL && f->home == w, 1))
+		coil__park_wake_here(w, p, result);
+	else
+		coil__park_wake_far(p, result);
+}
+
+
+/* A task's handle: gen << 32 | worker << 24 | index; gen is never 0, so
+ * neither is it. */
 uint64_t coil__task_id(const struct coil__fiber *f);
 
-/* The fiber a task handle names, or NULL (stale, unknown, freed). */
-struct coil__fiber *coil__task_lookup(struct coil__worker *w, uint64_t t);
+/* The worker a task handle names (NULL: none of w's crew). */
+struct coil__worker *coil__task_worker(struct coil__worker *w, uint64_t t);
 
-/* Spawn a fiber: it gets its stack now, so a spawn that cannot have one
- * fails (-ENOMEM) while the caller can still clean up. */
-int coil__spawn_fiber(struct coil__worker *w, size_t stack_size, coil_fn fn, void *arg,
-		      bool detached, struct coil__fiber **out);
-void coil__fiber_release(struct coil__worker *w, struct coil__fiber *f);
+/* The fiber a task handle names on its worker tw (coil__task_worker), or
+ * NULL (stale, unknown, freed). With more than one worker the caller holds
+ * tw->table_lock (coil__table_lock). */
+struct coil__fiber *coil__task_lookup(struct coil__worker *tw, uint64_t t);
+
+/* The table lock of tw, taken only when the crew has several workers. */
+static inline void coil__table_lock(struct coil__worker *tw)
+{
+	if (tw->multi)
+		coil__spin_lock(&tw->table_lock);
+}
+
+static inline void coil__table_unlock(struct coil__worker *tw)
+{
+	if (tw->multi)
+		coil__spin_unlock(&tw->table_lock);
+}
+
+/* Spawn a fiber on worker `on` (w itself, or another of its crew), from w's
+ * thread: it gets its stack now (from w's pool), so a spawn that cannot
+ * have one fails (-ENOMEM) while the caller can still clean up. */
+int coil__spawn_fiber(struct coil__worker *w, struct coil__worker *on, size_t stack_size,
+		      coil_fn fn, void *arg, bool detached, struct coil__fiber **out);
+/* Give f's slot back (under its home's table lock with several workers). */
+void coil__fiber_release(struct coil__worker *home, struct coil__fiber *f);
+/* The same, with home's table lock held (coil__table_lock). */
+void coil__fiber_release_locked(struct coil__worker *home, struct coil__fiber *f);
 void coil__fibers_free_all(struct coil__worker *w);
 /* Entry of every fiber, on its own stack. */
 void coil__fiber_entry(void *fiber);
 /* The fiber finished: wake its joiner. */
 void coil__fiber_finished(struct coil__worker *w, struct coil__fiber *f);
-/* Cancel f: mark it and interrupt what it waits on. */
+/* Cancel f: mark it and interrupt what it waits on (f on another worker:
+ * that worker does, through its inbox; the caller holds f's home's table
+ * lock then). */
 void coil__fiber_cancel(struct coil__worker *w, struct coil__fiber *f);
 
 /* Leaving the current fiber for the next: sched/switch.h. */

@@ -5,6 +5,7 @@
 
 #include "coil/time.h"
 #include "sched/scope.h"
+#include "sched/crew.h"
 #include "sched/sched.h"
 
 #define SCOPE_MAGIC 0x636f696cu /* "coil" */
@@ -31,14 +32,14 @@ int coil__fiber_may_block_scoped(struct coil__fiber *f, int64_t *deadline)
 	*deadline = INT64_MAX;
 	bool shielded = false;
 	for (const struct coil__scope *sc = s; sc; sc = sc->parent) {
-		if (sc->cancelled)
+		if (__atomic_load_n(&sc->cancelled, __ATOMIC_RELAXED))
 			return -ECANCELED;
 		if (sc->shielded) {
 			shielded = true;
 			break;
 		}
 	}
-	if (!shielded && f->cancelled)
+	if (!shielded && coil__fiber_cancelled(f))
 		return -ECANCELED;
 	if (s->eff_deadline != INT64_MAX) {
 		if (s->eff_deadline <= coil_now())
@@ -96,7 +97,7 @@ int coil_scope_exit(coil_scope *cs)
 		return -EINVAL;
 	f->scope = s->parent;
 	s->magic = 0;
-	if (s->cancelled)
+	if (__atomic_load_n(&s->cancelled, __ATOMIC_RELAXED))
 		return -ECANCELED;
 	if (s->deadline != INT64_MAX && coil_now() >= s->deadline)
 		return -ETIMEDOUT;
@@ -111,10 +112,18 @@ int coil_scope_cancel(coil_scope *cs)
 	struct coil__scope *s = (struct coil__scope *)cs;
 	if (!s || s->magic != SCOPE_MAGIC)
 		return -EINVAL;
-	if (s->cancelled)
+	if (__atomic_load_n(&s->cancelled, __ATOMIC_RELAXED))
 		return 0;
-	s->cancelled = true;
-	if (coil__scope_reaches(s->fiber, s))
-		coil__fiber_interrupt(s->fiber, -ECANCELED);
+	__atomic_store_n(&s->cancelled, true, __ATOMIC_RELAXED);
+	struct coil__fiber *f = s->fiber;
+	if (f->home != w) {
+		/* Its fiber runs on another worker: that worker interrupts it. */
+		coil__table_lock(f->home);
+		coil__crew_poke(f);
+		coil__table_unlock(f->home);
+		return 0;
+	}
+	if (coil__scope_reaches(f, s))
+		coil__fiber_interrupt(f, -ECANCELED);
 	return 0;
 }

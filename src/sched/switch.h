@@ -9,6 +9,7 @@
 
 #include "base/heap.h"
 #include "coil/time.h"
+#include "sched/crew.h"
 #include "sched/park.h"
 #include "sched/sched.h"
 
@@ -56,11 +57,13 @@ static inline bool coil__timer_due(struct coil__worker *w)
 /* Whether the next round can start right here, on a fiber, instead of on
  * the scheduler: with nothing pending the scheduler would not poll I/O, so
  * going through it only costs two switches. Not when a timer is due (the
- * scheduler expires timers), nor when main is done (it winds down). */
+ * scheduler expires timers), nor when another thread posted to the inbox
+ * (the scheduler drains it), nor when main is done (it winds down). */
 static inline bool coil__turn_in_place(struct coil__worker *w)
 {
-	return w->pending == 0 && w->runq_len > 0 && w->main->state != COIL__FIBER_DONE &&
-	       !coil__timer_due(w);
+	return w->pending == 0 && w->runq_len > 0 &&
+	       __atomic_load_n(&w->inbox, __ATOMIC_RELAXED) == NULL &&
+	       !__atomic_load_n(&w->crew->main_done, __ATOMIC_RELAXED) && !coil__timer_due(w);
 }
 
 static inline __attribute__((always_inline)) void

@@ -2,10 +2,14 @@
  * sched.h. */
 #include "sched/sched.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "base/panic.h"
 #include "coil/time.h"
+#include "sched/crew.h"
 #include "sched/switch.h"
 
 __thread struct coil__worker *coil__tls_worker __attribute__((tls_model("initial-exec")));
@@ -48,22 +52,90 @@ static void expire_timers(struct coil__worker *w)
 	}
 }
 
-/* Main is done: once its children are (or at once, without join_children),
- * cancel every fiber still running so that the runtime can end. */
-static void maybe_shut_down(struct coil__worker *w)
+/* Cancel every fiber of w still running, so that the runtime can end. */
+static void wind_down(struct coil__worker *w)
 {
-	if (w->shutting_down || w->main->state != COIL__FIBER_DONE)
-		return;
-	if (w->join_children && w->attached_live > 0)
-		return;
 	w->shutting_down = true;
 	for (size_t c = 0; c < w->nchunks; c++)
 		for (size_t i = 0; i < COIL__FIBER_CHUNK; i++)
 			coil__fiber_cancel(w, &w->chunks[c][i]);
 }
 
+/* Main is done: once its children are (or at once, without join_children),
+ * cancel every fiber still running, on every worker. */
+static void maybe_shut_down(struct coil__worker *w)
+{
+	struct coil__crew *c = w->crew;
+	if (w->shutting_down)
+		return;
+	if (!w->multi) {
+		if (c->main_done && !(w->join_children && w->attached_live > 0))
+			wind_down(w);
+		return;
+	}
+	if (!__atomic_load_n(&c->shutting_down, __ATOMIC_SEQ_CST)) {
+		if (w->index != 0 || !__atomic_load_n(&c->main_done, __ATOMIC_SEQ_CST))
+			return;
+		if (c->join_children && __atomic_load_n(&c->attached, __ATOMIC_SEQ_CST) > 0)
+			return;
+		__atomic_store_n(&c->shutting_down, 1, __ATOMIC_SEQ_CST);
+		coil__crew_announce(c);
+	}
+	wind_down(w);
+}
+
+/* Several workers: nothing runnable, no I/O, no timer, and nothing a plain
+ * thread could wake: only another worker can give w work. Count w stuck
+ * while it waits; the worker whose count makes every worker stuck with no
+ * message in flight has found a deadlock. */
+static int wait_stuck(struct coil__worker *w, uint32_t seen)
+{
+	struct coil__crew *c = w->crew;
+	uint64_t v = __atomic_add_fetch(&c->stuck, 1, __ATOMIC_SEQ_CST);
+	if (v == c->n) {
+		__atomic_store_n(&c->deadlock, 1, __ATOMIC_SEQ_CST);
+		coil__crew_announce(c);
+	}
+	int r = 0;
+	if (coil__crew_sleep_begin(w, seen)) {
+		r = w->poll(w->poll_ctx, true, INT64_MAX);
+		coil__crew_sleep_end(w);
+	}
+	__atomic_sub_fetch(&c->stuck, 1, __ATOMIC_SEQ_CST);
+	return r;
+}
+
+/* The crew ended: every fiber is done (0), a deadlock (-EDEADLK), a fatal
+ * error of some worker; 1: go on. */
+static int crew_state(struct coil__worker *w)
+{
+	struct coil__crew *c = w->crew;
+	int e = __atomic_load_n(&c->error, __ATOMIC_SEQ_CST);
+	if (e)
+		return e;
+	if (__atomic_load_n(&c->deadlock, __ATOMIC_SEQ_CST))
+		return -EDEADLK;
+	if (__atomic_load_n(&c->live, __ATOMIC_SEQ_CST) == 0 && w->pending == 0)
+		return 0;
+	return 1;
+}
+
+static int fatal(struct coil__worker *w, int r)
+{
+	if (w->multi) {
+		int zero = 0;
+		__atomic_compare_exchange_n(&w->crew->error, &zero, r, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST);
+		coil__crew_announce(w->crew);
+	}
+	return r;
+}
+
 int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns)
 {
+	uint32_t seen = __atomic_load_n(&w->crew->epoch, __ATOMIC_SEQ_CST);
+	if (!coil__inbox_empty(w))
+		coil__crew_drain(w);
 	/* Run what is runnable now, once. */
 	w->batch = w->runq_len;
 	while (w->batch > 0) {
@@ -75,11 +147,15 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns)
 		coil__exec_switch(&w->sched, &f->exec, false);
 		coil__release_finished(w);
 	}
-	if (w->main->state == COIL__FIBER_DONE)
-		maybe_shut_down(w);
-	if (w->live == 0)
+	maybe_shut_down(w);
+	if (w->multi) {
+		int s = crew_state(w);
+		if (s <= 0)
+			return s;
+	} else if (w->live == 0) {
 		return 0;
-	bool idle = w->runq_len == 0;
+	}
+	bool idle = w->runq_len == 0 && coil__inbox_empty(w);
 	int64_t deadline = coil__heap_min_key(&w->timers);
 	if (idle && timeout_ns >= 0) {
 		int64_t now = coil_now();
@@ -87,13 +163,23 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns)
 		if (until < deadline)
 			deadline = until;
 	}
-	if (w->pending > 0 || (idle && deadline != INT64_MAX)) {
-		int r = w->poll(w->poll_ctx, idle, deadline);
-		if (r < 0 && r != -EINTR)
-			return r;
+	int r = 0;
+	if (idle && w->multi && w->pending == 0 && deadline == INT64_MAX && w->outside_waits == 0) {
+		r = wait_stuck(w, seen);
+	} else if (w->pending > 0 || (idle && deadline != INT64_MAX) ||
+		   (idle && (w->multi || w->outside_waits > 0))) {
+		/* A worker that waits must hear posts from other threads. */
+		bool block = idle && coil__crew_sleep_begin(w, seen);
+		r = w->poll(w->poll_ctx, block, deadline);
+		if (block)
+			coil__crew_sleep_end(w);
 	} else if (idle) {
 		return -EDEADLK;
 	}
+	if (r < 0 && r != -EINTR)
+		return fatal(w, r);
+	if (!coil__inbox_empty(w))
+		coil__crew_drain(w);
 	expire_timers(w);
 	return 1;
 }
@@ -116,20 +202,32 @@ void coil__sched_abandon(struct coil__worker *w)
 	}
 }
 
-void coil__sched_init(struct coil__worker *w, const struct coil_config *cfg,
-		      coil__poll_fn *poll, void *poll_ctx)
+int coil__sched_init(struct coil__worker *w, struct coil__crew *crew, unsigned index,
+		     const struct coil_config *cfg, coil__poll_fn *poll, void *poll_ctx)
 {
+	w->crew = crew;
+	w->index = index;
+	w->multi = crew->n > 1;
+	w->ring_fd = -1;
+	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->wake_fd < 0)
+		return -errno;
 	coil__list_init(&w->runq);
 	coil__list_init(&w->free_fibers);
 	coil__stack_pool_init(&w->stacks, cfg->stack_size, cfg->stack_cache);
 	w->join_children = cfg->join_children;
 	w->poll = poll;
 	w->poll_ctx = poll_ctx;
+	return 0;
 }
 
 int coil__sched_start(struct coil__worker *w, coil_fn fn, void *arg)
 {
-	return coil__spawn_fiber(w, w->stacks.size, fn, arg, false, &w->main);
+	struct coil__fiber *main;
+	int r = coil__spawn_fiber(w, w, w->stacks.size, fn, arg, false, &main);
+	if (r == 0)
+		w->crew->main = main;
+	return r;
 }
 
 void coil__sched_fini(struct coil__worker *w)
@@ -142,4 +240,6 @@ void coil__sched_fini(struct coil__worker *w)
 	coil__stack_pool_fini(&w->stacks);
 	free(w->chunks);
 	coil__heap_fini(&w->timers);
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
 }

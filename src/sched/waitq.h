@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/spin.h"
 #include "sched/park.h"
 #include "sched/sched.h"
 
@@ -71,6 +72,41 @@ static inline void coil__waitq_wake_all(struct coil__waitq *q, int result)
 /* The cancel of a park that sits in the waitq p->data: unlink it and wake
  * it with the code. */
 void coil__waitq_cancel(struct coil__park *p, int code);
+
+/* Whether p is in q (O(1)): objects that cross threads ask under their
+ * lock, since a waker on another thread may have unlinked it. */
+static inline bool coil__waitq_linked(const struct coil__waitq *q, const struct coil__park *p)
+{
+	return p->prev != NULL || q->head == p;
+}
+
+/*
+ * A waitq with its object's lock: the wait list of a mutex, a semaphore,
+ * a group... With several workers, every look at the object and its queue
+ * is made under the lock (coil__lockq_on says whether to take it), and the
+ * park's cancel unlinks it only if it is still linked (else a waker on
+ * another thread has taken it, and its wake is on the way).
+ */
+struct coil__lockq {
+	struct coil__waitq q;
+	uint32_t lock;
+	uint32_t spare;			/* the object's own use */
+};
+
+/* Whether objects take their locks here: the runtime has several workers. */
+static inline bool coil__lockq_on(void)
+{
+	struct coil__worker *w = coil__tls_worker;
+	return w && w->multi;
+}
+
+/* The cancel of a park in the lockq p->data. */
+void coil__lockq_cancel(struct coil__park *p, int code);
+
+/* With lq's lock held (if lk): link a park for the calling fiber at the
+ * tail, drop the lock, park until woken or until / the scope's deadline.
+ * Returns as coil__waitq_wait. */
+int coil__lockq_wait(struct coil__lockq *lq, bool lk, int64_t until);
 
 /* Link a park for the calling fiber at the tail of q and park until woken
  * or until (CLOCK_MONOTONIC ns, INT64_MAX: none) or the scope's deadline.

@@ -6,8 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "base/list.h"
+#include "base/spin.h"
+#include "coil/time.h"
 #include "sync/chan.h"
+#include "sched/sched.h"
+#include "sched/switch.h"
 #include "sched/waitq.h"
 
 /* Largest element, and largest ring of a bounded channel. */
@@ -23,6 +32,8 @@ struct chunk {
 };
 
 struct coil__chan {
+	uint32_t lock;		/* see coil__chan_locking */
+	bool threads;		/* COIL_CHAN_THREADS: plain threads may use it */
 	size_t elem_size;
 	size_t cap;		/* as given: 0, N, or COIL_CHAN_UNBOUNDED */
 	size_t len;		/* values buffered */
@@ -68,11 +79,56 @@ void coil__chan_case_dequeue(struct coil__chan_case *c)
 		coil__list_remove(&c->link);
 }
 
-/* Unlink the first case of q and complete it with result. */
-/* Unlink the first case of a non-empty queue. */
+bool coil__chan_locking(const struct coil__chan *ch)
+{
+	struct coil__worker *w = coil__tls_worker;
+	return ch->threads || (w && w->multi);
+}
+
+bool coil__chan_threads(const struct coil__chan *ch)
+{
+	return ch->threads;
+}
+
+uint32_t *coil__chan_lock_word(struct coil__chan *ch)
+{
+	return &ch->lock;
+}
+
+/* Whether a select case can still fire: its select was not claimed yet
+ * (by another case firing, or its cancel). Claims it. */
+static inline bool claim(struct coil__chan_case *c)
+{
+	if (!c->claim)
+		return true;
+	uint32_t zero = 0;
+	return __atomic_compare_exchange_n(c->claim, &zero, 1, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_RELAXED);
+}
+
+/* Drop the cases at the head of q whose select is already claimed: they
+ * are stale (their select unlinks the rest when it wakes). */
+static inline void caseq_purge(struct coil__list *q)
+{
+	while (!coil__list_empty(q)) {
+		struct coil__chan_case *c =
+			coil__container_of(q->next, struct coil__chan_case, link);
+		if (!c->claim || !__atomic_load_n(c->claim, __ATOMIC_ACQUIRE))
+			return;
+		coil__list_remove(&c->link);
+	}
+}
+
+/* Unlink the first case of q that can still fire, claimed; NULL: none. */
 static inline struct coil__chan_case *caseq_pop(struct coil__list *q)
 {
-	return coil__container_of(coil__list_pop_front(q), struct coil__chan_case, link);
+	struct coil__list *n;
+	while ((n = coil__list_pop_front(q)) != NULL) {
+		struct coil__chan_case *c = coil__container_of(n, struct coil__chan_case, link);
+		if (__builtin_expect(claim(c), 1))
+			return c;
+	}
+	return NULL;
 }
 
 static inline void fire(struct coil__chan_case *c, int result)
@@ -186,13 +242,15 @@ size_t coil__chan_elem_size(const struct coil__chan *ch)
 	return ch->elem_size;
 }
 
-bool coil__chan_send_ready(const struct coil__chan *ch)
+bool coil__chan_send_ready(struct coil__chan *ch)
 {
+	caseq_purge(&ch->recvq);
 	return ch->closed || !coil__list_empty(&ch->recvq) || ch->unbounded || ch->len < ch->cap;
 }
 
-bool coil__chan_recv_ready(const struct coil__chan *ch)
+bool coil__chan_recv_ready(struct coil__chan *ch)
 {
+	caseq_purge(&ch->sendq);
 	return ch->len > 0 || !coil__list_empty(&ch->sendq) || ch->closed;
 }
 
@@ -200,9 +258,9 @@ int coil__chan_send_now(struct coil__chan *ch, const void *elem)
 {
 	if (ch->closed)
 		return -EPIPE;
-	if (!coil__list_empty(&ch->recvq)) {
+	struct coil__chan_case *c = caseq_pop(&ch->recvq);
+	if (c) {
 		/* A receiver waits, so nothing is buffered: hand over directly. */
-		struct coil__chan_case *c = caseq_pop(&ch->recvq);
 		copy(c->buf, elem, ch->elem_size);
 		fire(c, 0);
 		return 0;
@@ -216,18 +274,18 @@ int coil__chan_recv_now(struct coil__chan *ch, void *out)
 {
 	if (ch->len > 0) {
 		buf_pop(ch, out);
-		if (!coil__list_empty(&ch->sendq)) {
+		struct coil__chan_case *c = caseq_pop(&ch->sendq);
+		if (c) {
 			/* The ring was full: the first blocked sender's value
 			 * takes the freed slot, behind everything buffered. */
-			struct coil__chan_case *c = caseq_pop(&ch->sendq);
 			buf_push(ch, c->buf); /* bounded: cannot fail */
 			fire(c, 0);
 		}
 		return 0;
 	}
-	if (!coil__list_empty(&ch->sendq)) {
+	struct coil__chan_case *c = caseq_pop(&ch->sendq);
+	if (c) {
 		/* Rendezvous: take the value from the sender's own buffer. */
-		struct coil__chan_case *c = caseq_pop(&ch->sendq);
 		copy(out, c->buf, ch->elem_size);
 		fire(c, 0);
 		return 0;
@@ -237,71 +295,192 @@ int coil__chan_recv_now(struct coil__chan *ch, void *out)
 
 /* ---- blocking ---------------------------------------------------------------------- */
 
+/* The parked case's cancel (deadline, task cancelled). Under the lock: a
+ * case still linked was not fired, so unlink it and wake with the code; an
+ * unlinked one was fired by a thread that is waking it: nothing to do. */
 static void case_cancel(struct coil__park *wt, int code)
 {
-	coil__chan_case_dequeue(wt->data);
-	coil__park_wake(wt, code);
+	struct coil__chan_case *c = wt->data;
+	struct coil__chan *ch = c->ch;
+	bool lk = coil__chan_locking(ch);
+	coil__spin_lock_if(&ch->lock, lk);
+	bool linked = coil__list_linked(&c->link);
+	if (linked)
+		coil__list_remove(&c->link);
+	coil__spin_unlock_if(&ch->lock, lk);
+	if (linked)
+		coil__park_wake(wt, code);
 }
 
-/* Block on ch for one case, until deadline (the scope's, from the entry
- * check: no switch since). Returns what the channel fired it with (0 or
- * -EPIPE), or the park's error (-ECANCELED...; the case is then unlinked
- * and nothing happened). Fields are set one by one: the hot path of every
- * blocking send and receive, and enqueue and park set the rest. */
-static int block_on(struct coil__chan *ch, uint8_t dir, void *buf, int64_t deadline)
+/* Block on ch for one case, until deadline; the caller holds ch's lock (if
+ * lk), which this releases once the case is linked. Returns what the
+ * channel fired it with (0 or -EPIPE), or the park's error (-ECANCELED...;
+ * the case is then unlinked and nothing happened). Fields are set one by
+ * one: the hot path of every blocking send and receive. */
+static int block_on(struct coil__chan *ch, bool lk, uint8_t dir, void *buf, int64_t deadline)
 {
+	struct coil__worker *w = coil__tls_worker;
 	struct coil__park wt;
 	struct coil__chan_case c;
 	wt.cancel = case_cancel;
 	wt.data = &c;
+	wt.fiber = w->current; /* before it is linked: a waker may read it */
 	c.buf = buf;
 	c.wt = &wt;
 	c.fire = NULL;
+	c.claim = NULL;
 	c.dir = dir;
 	coil__chan_case_enqueue(ch, &c);
-	return coil__park(&wt, deadline);
+	coil__spin_unlock_if(&ch->lock, lk);
+	if (__builtin_expect(!ch->threads, 1))
+		return coil__park_inline(&wt, deadline, 0);
+	/* A plain thread may wake it: this worker is never deadlocked. */
+	w->outside_waits++;
+	int r = coil__park_inline(&wt, deadline, 0);
+	w->outside_waits--;
+	return r;
+}
+
+/* ---- plain threads --------------------------------------------------------------- */
+
+static long futex_wait(uint32_t *word, uint32_t val, const struct timespec *abs_mono)
+{
+	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time. */
+	return syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, val, abs_mono, NULL,
+		       FUTEX_BITSET_MATCH_ANY);
+}
+
+/* A plain thread's blocking send or receive on a COIL_CHAN_THREADS channel,
+ * whose lock the caller holds: link a case whose park has no fiber, and
+ * sleep on its futex word until fired or deadline. */
+static int thread_block_on(struct coil__chan *ch, uint8_t dir, void *buf, int64_t deadline)
+{
+	struct coil__park wt;
+	struct coil__chan_case c;
+	memset(&wt, 0, sizeof wt);
+	wt.data = &c;
+	c.buf = buf;
+	c.wt = &wt;
+	c.fire = NULL;
+	c.claim = NULL;
+	c.dir = dir;
+	coil__chan_case_enqueue(ch, &c);
+	coil__spin_unlock(&ch->lock);
+	struct timespec ts, *tsp = NULL;
+	if (deadline != INT64_MAX) {
+		ts.tv_sec = deadline / 1000000000;
+		ts.tv_nsec = deadline % 1000000000;
+		tsp = &ts;
+	}
+	while (!__atomic_load_n(&wt.thread_woken, __ATOMIC_ACQUIRE)) {
+		long r = futex_wait(&wt.thread_woken, 0, tsp);
+		if (r < 0 && errno == ETIMEDOUT) {
+			coil__spin_lock(&ch->lock);
+			bool linked = coil__list_linked(&c.link);
+			if (linked)
+				coil__list_remove(&c.link);
+			coil__spin_unlock(&ch->lock);
+			if (linked)
+				return -ETIMEDOUT;
+			tsp = NULL; /* fired meanwhile: the wake is a moment away */
+		}
+	}
+	return wt.result;
+}
+
+/* ---- the calls --------------------------------------------------------------------- */
+
+/* Send or receive, blocking until deadline (INT64_MAX: none). From a fiber:
+ * the scope's deadline and cancellation apply too. From a plain thread:
+ * only on a COIL_CHAN_THREADS channel. */
+static inline __attribute__((always_inline)) int
+chan_op(struct coil__chan *ch, uint8_t dir, void *buf, int64_t until, bool fiber_only)
+{
+	struct coil__fiber *self = coil__self();
+	int r;
+	if (__builtin_expect(self != NULL, 1)) {
+		int64_t deadline;
+		r = coil__fiber_may_block(self, &deadline);
+		if (r < 0)
+			return r;
+		if (until < deadline)
+			deadline = until;
+		bool lk = coil__chan_locking(ch);
+		coil__spin_lock_if(&ch->lock, lk);
+		r = dir == COIL__CHAN_SEND ? coil__chan_send_now(ch, buf) : coil__chan_recv_now(ch, buf);
+		if (r != -EAGAIN) {
+			coil__spin_unlock_if(&ch->lock, lk);
+			return r;
+		}
+		if (deadline <= coil_now()) {
+			coil__spin_unlock_if(&ch->lock, lk);
+			return -ETIMEDOUT;
+		}
+		return block_on(ch, lk, dir, buf, deadline);
+	}
+	if (fiber_only || !ch->threads)
+		return -EPERM;
+	coil__spin_lock(&ch->lock);
+	r = dir == COIL__CHAN_SEND ? coil__chan_send_now(ch, buf) : coil__chan_recv_now(ch, buf);
+	if (r != -EAGAIN) {
+		coil__spin_unlock(&ch->lock);
+		return r;
+	}
+	if (until <= coil_now()) {
+		coil__spin_unlock(&ch->lock);
+		return -ETIMEDOUT;
+	}
+	return thread_block_on(ch, dir, buf, until);
 }
 
 int coil_chan_send(coil_chan *ch, const void *elem)
 {
 	if (!ch || (!elem && ch->elem_size))
 		return -EINVAL;
-	int64_t deadline;
-	int r = coil__checkpoint_until(&deadline);
-	if (r < 0)
-		return r;
-	r = coil__chan_send_now(ch, elem);
-	if (r != -EAGAIN)
-		return r;
-	return block_on(ch, COIL__CHAN_SEND, (void *)elem, deadline);
+	return chan_op(ch, COIL__CHAN_SEND, (void *)elem, INT64_MAX, true);
 }
 
 int coil_chan_recv(coil_chan *ch, void *out)
 {
 	if (!ch || (!out && ch->elem_size))
 		return -EINVAL;
-	int64_t deadline;
-	int r = coil__checkpoint_until(&deadline);
-	if (r < 0)
-		return r;
-	r = coil__chan_recv_now(ch, out);
-	if (r != -EAGAIN)
-		return r;
-	return block_on(ch, COIL__CHAN_RECV, out, deadline);
+	return chan_op(ch, COIL__CHAN_RECV, out, INT64_MAX, true);
+}
+
+int coil_chan_send_until(coil_chan *ch, const void *elem, int64_t deadline_ns)
+{
+	if (!ch || (!elem && ch->elem_size))
+		return -EINVAL;
+	return chan_op(ch, COIL__CHAN_SEND, (void *)elem, deadline_ns, false);
+}
+
+int coil_chan_recv_until(coil_chan *ch, void *out, int64_t deadline_ns)
+{
+	if (!ch || (!out && ch->elem_size))
+		return -EINVAL;
+	return chan_op(ch, COIL__CHAN_RECV, out, deadline_ns, false);
 }
 
 int coil_chan_try_send(coil_chan *ch, const void *elem)
 {
 	if (!ch || (!elem && ch->elem_size))
 		return -EINVAL;
-	return coil__chan_send_now(ch, elem);
+	bool lk = coil__chan_locking(ch);
+	coil__spin_lock_if(&ch->lock, lk);
+	int r = coil__chan_send_now(ch, elem);
+	coil__spin_unlock_if(&ch->lock, lk);
+	return r;
 }
 
 int coil_chan_try_recv(coil_chan *ch, void *out)
 {
 	if (!ch || (!out && ch->elem_size))
 		return -EINVAL;
-	return coil__chan_recv_now(ch, out);
+	bool lk = coil__chan_locking(ch);
+	coil__spin_lock_if(&ch->lock, lk);
+	int r = coil__chan_recv_now(ch, out);
+	coil__spin_unlock_if(&ch->lock, lk);
+	return r;
 }
 
 /* ---- life cycle ------------------------------------------------------------------- */
@@ -320,9 +499,9 @@ static void chan_init(struct coil__chan *ch, size_t elem_size, size_t capacity)
 	}
 }
 
-int coil_chan_new(coil_chan **out, size_t elem_size, size_t capacity)
+int coil_chan_new_ex(coil_chan **out, size_t elem_size, size_t capacity, unsigned flags)
 {
-	if (!out || elem_size > ELEM_MAX)
+	if (!out || elem_size > ELEM_MAX || (flags & ~COIL_CHAN_THREADS))
 		return -EINVAL;
 	bool unbounded = capacity == COIL_CHAN_UNBOUNDED;
 	size_t ring = 0;
@@ -337,6 +516,7 @@ int coil_chan_new(coil_chan **out, size_t elem_size, size_t capacity)
 	if (!ch)
 		return -ENOMEM;
 	chan_init(ch, elem_size, capacity);
+	ch->threads = flags & COIL_CHAN_THREADS;
 	if (ring) {
 		ch->ring = malloc(ring);
 		if (!ch->ring) {
@@ -347,6 +527,11 @@ int coil_chan_new(coil_chan **out, size_t elem_size, size_t capacity)
 	}
 	*out = ch;
 	return 0;
+}
+
+int coil_chan_new(coil_chan **out, size_t elem_size, size_t capacity)
+{
+	return coil_chan_new_ex(out, elem_size, capacity, 0);
 }
 
 static bool chan_busy(const struct coil__chan *ch)
@@ -367,44 +552,68 @@ static void chan_release(struct coil__chan *ch)
 	free(ch->spare);
 }
 
+/* Whether ch has waiters, stale select cases dropped first (under the
+ * lock). */
+static bool chan_busy_locked(struct coil__chan *ch)
+{
+	bool lk = coil__chan_locking(ch);
+	coil__spin_lock_if(&ch->lock, lk);
+	caseq_purge(&ch->sendq);
+	caseq_purge(&ch->recvq);
+	bool busy = chan_busy(ch);
+	coil__spin_unlock_if(&ch->lock, lk);
+	return busy;
+}
+
 int coil_chan_free(coil_chan *ch)
 {
 	if (!ch)
 		return 0;
-	if (chan_busy(ch))
+	if (chan_busy_locked(ch))
 		return -EBUSY;
 	chan_release(ch);
 	free(ch);
 	return 0;
 }
 
+/* Under the lock. */
 static void chan_close(struct coil__chan *ch)
 {
 	ch->closed = true;
 	/* Receivers block only on an empty channel, so they get nothing;
-	 * blocked senders did not send. Pop one at a time: a select's fire
-	 * may unlink its other cases from these same queues. */
-	while (!coil__list_empty(&ch->recvq))
-		fire(caseq_pop(&ch->recvq), -EPIPE);
-	while (!coil__list_empty(&ch->sendq))
-		fire(caseq_pop(&ch->sendq), -EPIPE);
+	 * blocked senders did not send. */
+	struct coil__chan_case *c;
+	while ((c = caseq_pop(&ch->recvq)) != NULL)
+		fire(c, -EPIPE);
+	while ((c = caseq_pop(&ch->sendq)) != NULL)
+		fire(c, -EPIPE);
 }
 
 int coil_chan_close(coil_chan *ch)
 {
 	if (!ch)
 		return -EINVAL;
+	bool lk = coil__chan_locking(ch);
+	coil__spin_lock_if(&ch->lock, lk);
+	int r = 0;
 	if (ch->closed)
-		return -EALREADY;
-	chan_close(ch);
-	return 0;
+		r = -EALREADY;
+	else
+		chan_close(ch);
+	coil__spin_unlock_if(&ch->lock, lk);
+	return r;
 }
 
 ptrdiff_t coil_chan_len(const coil_chan *ch)
 {
 	if (!ch)
 		return -EINVAL;
-	return (ptrdiff_t)ch->len;
+	struct coil__chan *c = (struct coil__chan *)ch;
+	bool lk = coil__chan_locking(c);
+	coil__spin_lock_if(&c->lock, lk);
+	size_t n = c->len;
+	coil__spin_unlock_if(&c->lock, lk);
+	return (ptrdiff_t)n;
 }
 
 size_t coil_chan_cap(const coil_chan *ch)
@@ -416,7 +625,12 @@ int coil_chan_closed(const coil_chan *ch)
 {
 	if (!ch)
 		return -EINVAL;
-	return ch->closed ? 1 : 0;
+	struct coil__chan *c = (struct coil__chan *)ch;
+	bool lk = coil__chan_locking(c);
+	coil__spin_lock_if(&c->lock, lk);
+	bool closed = c->closed;
+	coil__spin_unlock_if(&c->lock, lk);
+	return closed ? 1 : 0;
 }
 
 /* ---- oneshot ------------------------------------------------------------------------ */
@@ -440,19 +654,27 @@ int coil_oneshot_send(coil_oneshot *os, const void *elem)
 {
 	if (!os || (!elem && os->ch.elem_size))
 		return -EINVAL;
-	if (os->sent)
-		return -EALREADY;
-	if (os->sender_closed)
-		return -EPIPE;
-	/* Capacity 1 and never sent: there is room (or a receiver waits). */
-	int r = coil__chan_send_now(&os->ch, elem);
-	if (r < 0)
-		return r;
-	os->sent = true;
-	/* The value stays buffered for the receiver; a second receive, after
-	 * it, gets -EPIPE. */
-	chan_close(&os->ch);
-	return 0;
+	struct coil__chan *ch = &os->ch;
+	bool lk = coil__chan_locking(ch);
+	coil__spin_lock_if(&ch->lock, lk);
+	int r;
+	if (os->sent) {
+		r = -EALREADY;
+	} else if (os->sender_closed) {
+		r = -EPIPE;
+	} else {
+		/* Capacity 1 and never sent: there is room (or a receiver
+		 * waits). */
+		r = coil__chan_send_now(ch, elem);
+		if (r == 0) {
+			os->sent = true;
+			/* The value stays buffered for the receiver; a second
+			 * receive, after it, gets -EPIPE. */
+			chan_close(ch);
+		}
+	}
+	coil__spin_unlock_if(&ch->lock, lk);
+	return r;
 }
 
 int coil_oneshot_recv(coil_oneshot *os, void *out)
@@ -473,19 +695,26 @@ int coil_oneshot_close(coil_oneshot *os)
 {
 	if (!os)
 		return -EINVAL;
-	if (os->sender_closed)
-		return -EALREADY;
-	os->sender_closed = true;
-	if (!os->ch.closed)
-		chan_close(&os->ch);
-	return 0;
+	struct coil__chan *ch = &os->ch;
+	bool lk = coil__chan_locking(ch);
+	coil__spin_lock_if(&ch->lock, lk);
+	int r = 0;
+	if (os->sender_closed) {
+		r = -EALREADY;
+	} else {
+		os->sender_closed = true;
+		if (!ch->closed)
+			chan_close(ch);
+	}
+	coil__spin_unlock_if(&ch->lock, lk);
+	return r;
 }
 
 int coil_oneshot_free(coil_oneshot *os)
 {
 	if (!os)
 		return 0;
-	if (chan_busy(&os->ch))
+	if (chan_busy_locked(&os->ch))
 		return -EBUSY;
 	free(os);
 	return 0;

@@ -12,7 +12,15 @@
  * return: cancelling it after the fire changes nothing (the waiter is no
  * longer parked, see sched/park.h), so a value is never lost or duplicated.
  *
- * Invariants (one runtime, one thread, so no locking):
+ * Threads: with several workers, or on a COIL_CHAN_THREADS channel, every
+ * step below happens under the channel's lock (select takes the locks of
+ * all its channels, sorted by address, for its ready scan and linking).
+ * A fire runs under the firing channel's lock and takes no other lock:
+ * a select's fire only records which case won (its claim was won in the
+ * pop) and wakes it; the select unlinks its other cases after it wakes,
+ * one channel lock at a time, and meanwhile they are stale: skipped.
+ *
+ * Invariants:
  *   - recvq is non-empty only while nothing is buffered;
  *   - sendq is non-empty only while the buffer is full (always, for
  *     rendezvous; never, for unbounded);
@@ -73,16 +81,28 @@ struct coil__chan_case {
 	 * receive got nothing). NULL: coil__park_wake(wt, result). */
 	void (*fire)(struct coil__chan_case *c, int result);
 	void *data;				/* the fire callback's use */
+	/* A select's claim word (NULL for a plain send or receive): the
+	 * channel that pops this case claims it (0 -> 1) before it fires it;
+	 * a case whose select is already claimed is stale and skipped. */
+	uint32_t *claim;
 	uint8_t dir;				/* enum coil__chan_dir */
 };
 
+/* Whether operations on ch take its lock: it is made for plain threads, or
+ * the calling worker's runtime has several workers. Then every function
+ * below is called with the lock (coil__chan_lock_word) held. */
+bool coil__chan_locking(const struct coil__chan *ch);
+uint32_t *coil__chan_lock_word(struct coil__chan *ch);
+/* Whether ch was made with COIL_CHAN_THREADS. */
+bool coil__chan_threads(const struct coil__chan *ch);
+
 /* Whether coil__chan_send_now would not return -EAGAIN: closed, a receiver
  * waits, or there is room. */
-bool coil__chan_send_ready(const struct coil__chan *ch);
+bool coil__chan_send_ready(struct coil__chan *ch);
 
 /* Whether coil__chan_recv_now would not return -EAGAIN: something buffered,
  * a sender waits, or closed. */
-bool coil__chan_recv_ready(const struct coil__chan *ch);
+bool coil__chan_recv_ready(struct coil__chan *ch);
 
 /* Send now if that does not block: 0 (sent; a blocked receiver was fired),
  * -EPIPE (closed), -EAGAIN (would block). elem may be NULL when elem_size

@@ -337,6 +337,13 @@ void coil__compat_fd_ready(struct coil__compat *c, int fd, unsigned dirs)
 		coil__pool_reap(c->io->pool, c->io, pool_before_complete, c);
 		return;
 	}
+	if (fd == c->io->w->wake_fd) {
+		/* A kick: sched drains the inbox after the poll. */
+		uint64_t n;
+		while (read(fd, &n, sizeof n) > 0) {
+		}
+		return;
+	}
 	struct coil__fd_state *st = coil__compat_fd_if(c, fd);
 	if (!st)
 		return;
@@ -493,6 +500,19 @@ static int compat_init(struct coil__io *io, const struct coil__poller *p)
 	c->pool_fd = -1;
 	int r = p->init(c);
 	if (r < 0) {
+		free(c);
+		return r;
+	}
+	/* The worker's wake eventfd: how other threads end its wait. */
+	int wfd = io->w->wake_fd;
+	fd_reset(c, wfd, COIL__KIND_NONBLOCK);
+	struct coil__fd_state *st = coil__compat_fd(c, wfd);
+	r = st ? p->watch(c, wfd, st, COIL__DIR_READ) : -ENOMEM;
+	if (r < 0) {
+		p->fini(c);
+		for (int i = 0; i < c->nchunks; i++)
+			free(c->fd_chunks[i]);
+		free(c->fd_chunks);
 		free(c);
 		return r;
 	}

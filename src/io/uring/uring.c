@@ -44,6 +44,7 @@ struct coil__uring {
 	unsigned setup_flags;
 	unsigned features;	/* IORING_FEAT_* */
 	bool pool_armed;	/* a POLL_ADD on the blocking pool's notify fd is in flight */
+	bool wake_armed;	/* a POLL_ADD on the worker's wake eventfd is in flight */
 	int error;		/* the ring failed (a submit's own error): fatal */
 	/* Ops whose opcode this kernel lacks and that the blocking pool can
 	 * do instead (per-op fallback: the ring is kept for the rest). */
@@ -89,6 +90,15 @@ static bool seekable(struct coil__uring *u, int fd)
 /* user_data of our own POLL_ADD on the pool's notify fd (ops are 8-aligned,
  * 0 is a cancel's completion). */
 #define UD_POOL 1
+/* The CQE another worker's IORING_OP_MSG_RING posts here: a kick. */
+#define UD_KICK 2
+/* Our own POLL_ADD on the worker's wake eventfd (kicks from plain threads). */
+#define UD_WAKE_FD 4
+/* A MSG_RING of ours that failed (only failures post: CQE_SKIP_SUCCESS):
+ * the target worker's address | this; it is kicked by its eventfd. */
+#define UD_KICK_FAILED 3
+
+static bool uring_kick(struct coil__worker *self, struct coil__worker *to);
 
 #define TAG_SHIFT 48
 #define PTR_MASK ((UINT64_C(1) << TAG_SHIFT) - 1)
@@ -316,6 +326,10 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 	/* Saves a file-table lookup on every io_uring_enter (5.18+). */
 	(void)io_uring_register_ring_fd(&u->ring);
 	io->be.uring = u;
+	/* Other workers of the crew kick this one by MSG_RING (the ring's own
+	 * fd: the registered index is ours only). */
+	io->w->ring_fd = u->ring.ring_fd;
+	io->w->kick_from = uring_kick;
 	/* Each op owes at most 2 CQEs: its own and a cancel's (a close: its
 	 * own and its fd-cancel's). Bounding ops at cq/2 makes an overflow
 	 * impossible, but also caps idle connections (each holds a read) at
@@ -351,8 +365,27 @@ static void uring_fini(struct coil__io *io)
 /* ---- completions -------------------------------------------------------- */
 
 static void arm_pool(struct coil__io *io, struct coil__uring *u);
+static void arm_wake(struct coil__io *io, struct coil__uring *u);
 static void get_events(struct coil__uring *u);
 static void submit_now(struct coil__uring *u);
+
+/* A CQE about kicks: the worker woken (nothing to do: sched drains its
+ * inbox after the poll), the wake eventfd readable (drain it), or a kick of
+ * ours refused (the target's CQ full...: kick it through its eventfd). */
+static __attribute__((noinline)) void kick_cqe(struct coil__io *io, struct coil__uring *u,
+					       uint64_t ud)
+{
+	uint64_t n;
+	if (ud == UD_WAKE_FD) {
+		u->wake_armed = false;
+		while (read(io->w->wake_fd, &n, sizeof n) > 0) {
+		}
+	} else if ((ud & 7) == UD_KICK_FAILED) {
+		struct coil__worker *to = (struct coil__worker *)(uintptr_t)(ud & ~(uint64_t)7);
+		n = 1;
+		(void)!write(to->wake_fd, &n, sizeof n);
+	}
+}
 
 static int reap(struct coil__io *io, struct coil__uring *u)
 {
@@ -382,6 +415,10 @@ static int reap(struct coil__io *io, struct coil__uring *u)
 			completed += coil__pool_reap(io->pool, io, NULL, NULL);
 			continue;
 		}
+		if (__builtin_expect(ud < 8 || (ud & 7) == UD_KICK_FAILED, 0)) {
+			kick_cqe(io, u, ud);
+			continue;
+		}
 		struct coil__op *op = (struct coil__op *)(uintptr_t)(ud & PTR_MASK);
 		if (op->gen != (uint16_t)(ud >> TAG_SHIFT))
 			coil__panic("io_uring: stale completion (op %p gen %u, cqe gen %u)",
@@ -408,6 +445,8 @@ static int uring_poll(struct coil__io *io, bool block, int64_t deadline)
 	int r;
 	if (u->error)
 		return u->error;
+	if (block && !u->wake_armed)
+		arm_wake(io, u);
 	if (!block) {
 		r = io_uring_submit_and_get_events(&u->ring);
 	} else if (deadline == INT64_MAX) {
@@ -472,6 +511,36 @@ static inline __attribute__((always_inline)) struct io_uring_sqe *get_sqe(struct
 	if (__builtin_expect(sqe != NULL, 1))
 		return sqe;
 	return get_sqe_after_submit(u);
+}
+
+/* Before the worker blocks: its wake eventfd readable ends the wait (a
+ * plain thread posted to its inbox). Not an op: not counted as pending. */
+static void arm_wake(struct coil__io *io, struct coil__uring *u)
+{
+	struct io_uring_sqe *sqe = get_sqe(u);
+	if (!sqe)
+		return; /* the next poll tries again */
+	io_uring_prep_poll_add(sqe, io->w->wake_fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, UD_WAKE_FD);
+	u->wake_armed = true;
+}
+
+/* The worker's kick_from: post a CQE into to's ring (IORING_OP_MSG_RING),
+ * which ends its wait; submitted now, since to sleeps. */
+static bool uring_kick(struct coil__worker *self, struct coil__worker *to)
+{
+	struct coil__io *io = coil__tls_io;
+	if (to->ring_fd < 0 || !io || io->w != self || io->backend != &coil__backend_uring)
+		return false;
+	struct coil__uring *u = io->be.uring;
+	struct io_uring_sqe *sqe = get_sqe(u);
+	if (!sqe)
+		return false;
+	io_uring_prep_msg_ring(sqe, to->ring_fd, 0, UD_KICK, 0);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)to | UD_KICK_FAILED);
+	submit_now(u);
+	return true;
 }
 
 static void arm_pool(struct coil__io *io, struct coil__uring *u)

@@ -1,0 +1,198 @@
+/* What crosses between the workers of a runtime. See crew.h. */
+#include "sched/crew.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/panic.h"
+#include "coil/runtime.h"
+#include "sched/switch.h"
+
+#define MSG_ONE ((uint64_t)1 << 32)
+
+void coil__crew_kick(struct coil__worker *to)
+{
+	if (!__atomic_load_n(&to->sleeping, __ATOMIC_SEQ_CST) ||
+	    !__atomic_exchange_n(&to->sleeping, 0, __ATOMIC_SEQ_CST))
+		return;
+	struct coil__worker *me = coil__tls_worker;
+	if (me && me != to && me->crew == to->crew && me->kick_from && me->kick_from(me, to))
+		return;
+	uint64_t one = 1;
+	ssize_t n;
+	do
+		n = write(to->wake_fd, &one, sizeof one);
+	while (n < 0 && errno == EINTR);
+	/* EAGAIN: the counter is full, so the fd is readable: woken anyway. */
+}
+
+void coil__crew_post(struct coil__worker *to, struct coil__msg *m)
+{
+	__atomic_add_fetch(&to->crew->stuck, MSG_ONE, __ATOMIC_SEQ_CST);
+	struct coil__msg *head = __atomic_load_n(&to->inbox, __ATOMIC_RELAXED);
+	do
+		m->next = head;
+	while (!__atomic_compare_exchange_n(&to->inbox, &head, m, true, __ATOMIC_SEQ_CST,
+					    __ATOMIC_RELAXED));
+	coil__crew_kick(to);
+}
+
+void coil__park_wake_far(struct coil__park *p, int result)
+{
+	struct coil__fiber *f = p->fiber;
+	if (!f) {
+		/* A plain thread's park: it may return (and its park go) as
+		 * soon as it sees the store, so the futex call uses only the
+		 * address. */
+		p->result = result;
+		__atomic_store_n(&p->thread_woken, 1, __ATOMIC_RELEASE);
+		syscall(SYS_futex, &p->thread_woken, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+		return;
+	}
+	p->far_result = result;
+	p->msg.kind = COIL__MSG_WAKE;
+	coil__crew_post(f->home, &p->msg);
+}
+
+void coil__crew_poke(struct coil__fiber *f)
+{
+	f->poke_gen = f->gen;
+	if (__atomic_exchange_n(&f->poke_queued, 1, __ATOMIC_ACQ_REL))
+		return; /* already on its way; it reads poke_gen when handled */
+	f->poke_msg.kind = COIL__MSG_POKE;
+	coil__crew_post(f->home, &f->poke_msg);
+}
+
+static void poked(struct coil__worker *w, struct coil__fiber *f)
+{
+	coil__table_lock(w);
+	__atomic_store_n(&f->poke_queued, 0, __ATOMIC_RELEASE);
+	bool same = f->poke_gen == f->gen;
+	coil__table_unlock(w);
+	if (!same || f->state != COIL__FIBER_PARKED)
+		return; /* gone, or running: its next blocking call sees it */
+	int64_t deadline;
+	int r = coil__fiber_may_block(f, &deadline);
+	if (r == -ECANCELED)
+		coil__fiber_interrupt(f, r);
+}
+
+static void handle(struct coil__worker *w, struct coil__msg *m)
+{
+	switch (m->kind) {
+	case COIL__MSG_WAKE: {
+		struct coil__park *p = coil__container_of(m, struct coil__park, msg);
+		coil__park_wake_here(w, p, p->far_result);
+		break;
+	}
+	case COIL__MSG_RUN:
+		coil__make_runnable(w, coil__container_of(m, struct coil__fiber, run_msg));
+		break;
+	case COIL__MSG_POKE:
+		poked(w, coil__container_of(m, struct coil__fiber, poke_msg));
+		break;
+	default:
+		coil__panic("inbox: unknown message %u", m->kind);
+	}
+}
+
+bool coil__crew_drain(struct coil__worker *w)
+{
+	struct coil__msg *m = __atomic_exchange_n(&w->inbox, NULL, __ATOMIC_ACQUIRE);
+	if (!m)
+		return false;
+	/* Pushed newest first: reverse, so each poster's messages are
+	 * handled in the order it posted them. */
+	struct coil__msg *fifo = NULL;
+	uint64_t k = 0;
+	while (m) {
+		struct coil__msg *next = m->next;
+		m->next = fifo;
+		fifo = m;
+		m = next;
+		k++;
+	}
+	while (fifo) {
+		struct coil__msg *next = fifo->next;
+		handle(w, fifo); /* may free fifo's owner's memory: next first */
+		fifo = next;
+	}
+	__atomic_sub_fetch(&w->crew->stuck, k * MSG_ONE, __ATOMIC_SEQ_CST);
+	return true;
+}
+
+void coil__crew_announce(struct coil__crew *c)
+{
+	__atomic_add_fetch(&c->epoch, 1, __ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < c->n; i++)
+		coil__crew_kick(c->workers[i]);
+}
+
+bool coil__crew_sleep_begin(struct coil__worker *w, uint32_t seen)
+{
+	__atomic_store_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
+	if (coil__inbox_empty(w) && __atomic_load_n(&w->crew->epoch, __ATOMIC_SEQ_CST) == seen)
+		return true;
+	__atomic_store_n(&w->sleeping, 0, __ATOMIC_SEQ_CST);
+	return false;
+}
+
+void coil__crew_sleep_end(struct coil__worker *w)
+{
+	/* A kicker that already cleared it has kicked (or will): the kick is
+	 * then absorbed by a later poll, a wake-up for nothing. */
+	__atomic_store_n(&w->sleeping, 0, __ATOMIC_SEQ_CST);
+}
+
+struct coil__worker *coil__crew_place(struct coil__worker *w, bool detached)
+{
+	struct coil__crew *c = w->crew;
+	if (c->place != COIL_PLACE_SPREAD || !detached || c->n == 1)
+		return w;
+	/* The worker with the fewest live fibers, this one on a tie; the scan
+	 * starts at a rotating index so ties elsewhere spread. */
+	struct coil__worker *best = w;
+	size_t best_live = __atomic_load_n(&w->live, __ATOMIC_RELAXED);
+	unsigned start = __atomic_fetch_add(&c->next, 1, __ATOMIC_RELAXED);
+	for (unsigned k = 0; k < c->n && best_live > 0; k++) {
+		struct coil__worker *o = c->workers[(start + k) % c->n];
+		size_t live = __atomic_load_n(&o->live, __ATOMIC_RELAXED);
+		if (live < best_live) {
+			best = o;
+			best_live = live;
+		}
+	}
+	return best;
+}
+
+void coil__crew_fiber_born(struct coil__worker *w, bool attached)
+{
+	struct coil__crew *c = w->crew;
+	__atomic_add_fetch(&c->live, 1, __ATOMIC_SEQ_CST);
+	if (attached)
+		__atomic_add_fetch(&c->attached, 1, __ATOMIC_SEQ_CST);
+}
+
+void coil__crew_fiber_gone(struct coil__worker *w, bool attached)
+{
+	struct coil__crew *c = w->crew;
+	bool news = false;
+	if (attached && __atomic_sub_fetch(&c->attached, 1, __ATOMIC_SEQ_CST) == 0)
+		news = __atomic_load_n(&c->main_done, __ATOMIC_SEQ_CST);
+	if (__atomic_sub_fetch(&c->live, 1, __ATOMIC_SEQ_CST) == 0)
+		news = true;
+	if (news)
+		coil__crew_announce(c);
+}
+
+void coil__crew_fiber_detached(struct coil__worker *w)
+{
+	struct coil__crew *c = w->crew;
+	if (__atomic_sub_fetch(&c->attached, 1, __ATOMIC_SEQ_CST) == 0 &&
+	    __atomic_load_n(&c->main_done, __ATOMIC_SEQ_CST))
+		coil__crew_announce(c);
+}

@@ -1,0 +1,109 @@
+/*
+ * The workers of one runtime (its crew) and what crosses between their
+ * threads.
+ *
+ * Each worker owns its fibers, run queue, timers and backend; nothing of
+ * another worker's is touched directly except through:
+ *
+ *   - its inbox: a lock-free LIFO of struct coil__msg that any thread pushes
+ *     and only the owner drains (in FIFO order, at the start of each turn,
+ *     after its poll, and before a turn starts in place). A message is
+ *     embedded in what it is about: a park to wake (WAKE), a fiber spawned
+ *     there by another worker (RUN), a fiber to look at because it was
+ *     cancelled from elsewhere (POKE). Nothing is allocated.
+ *   - its sleeping word: set (seq_cst) before it blocks in its poll, after
+ *     which it looks at its inbox and the crew's epoch once more. A poster
+ *     pushes, then, if the word is set, clears it and kicks: a wake costs a
+ *     syscall only when the target sleeps. The kick is IORING_OP_MSG_RING
+ *     from the poster's ring to the target's when both are io_uring
+ *     workers, else a write to the target's eventfd (plain threads,
+ *     readiness backends).
+ *   - its table lock (sched.h): spawn on it, join, detach, cancel its
+ *     fibers.
+ *
+ * Crew-wide state (several workers only): fibers alive anywhere (live), the
+ * unfinished non-detached ones besides main (attached), and the stuck word
+ * for deadlock detection: low 32 bits the workers that have nothing to do
+ * and nothing that could wake them but another worker, high 32 bits the
+ * messages posted and not yet handled. All workers stuck and no message in
+ * flight is a deadlock: nothing can ever run again. Changes every worker
+ * must see (shut down, all done, deadlock, a fatal error) bump the epoch
+ * and kick everyone.
+ *
+ * A runtime with one worker pays nothing for this but a load of its inbox
+ * per turn: it has no shared state, its objects take no locks (except
+ * channels made for plain threads), and only plain threads post to it.
+ */
+#ifndef COIL_SCHED_CREW_H
+#define COIL_SCHED_CREW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sched/sched.h"
+
+enum coil__msg_kind {
+	COIL__MSG_WAKE,		/* struct coil__park.msg: wake it with far_result */
+	COIL__MSG_RUN,		/* struct coil__fiber.run_msg: make it runnable */
+	COIL__MSG_POKE,		/* struct coil__fiber.poke_msg: cancelled? interrupt */
+};
+
+struct coil__crew {
+	unsigned n;
+	struct coil__worker **workers;
+	unsigned place;			/* enum coil_place */
+	struct coil__fiber *main;	/* on worker 0, once started */
+	bool join_children;
+	uint32_t next;			/* rotates the start of the least-loaded scan */
+	uint32_t said_fallback;		/* the io_uring fallback line was printed */
+	/* Several workers only, atomic: */
+	size_t live;			/* fibers alive anywhere, and spawns in flight */
+	size_t attached;		/* unfinished non-detached fibers besides main */
+	uint64_t stuck;			/* see above */
+	uint32_t epoch;			/* bumped on every crew-wide change */
+	uint32_t main_done;
+	uint32_t shutting_down;
+	uint32_t deadlock;
+	int error;			/* a worker's fatal poll error: everyone stops */
+};
+
+/* Post m (kind set) to worker to's inbox and kick it if it sleeps. Any
+ * thread. After it returns, m may already be handled: the caller must not
+ * touch what m is embedded in. */
+void coil__crew_post(struct coil__worker *to, struct coil__msg *m);
+
+/* Handle w's inbox (w's thread). Returns whether there was anything. */
+bool coil__crew_drain(struct coil__worker *w);
+
+static inline bool coil__inbox_empty(struct coil__worker *w)
+{
+	return __atomic_load_n(&w->inbox, __ATOMIC_RELAXED) == NULL;
+}
+
+/* Kick w out of its poll if it sleeps there. */
+void coil__crew_kick(struct coil__worker *w);
+
+/* Something every worker must see happened: bump the epoch, kick all. */
+void coil__crew_announce(struct coil__crew *c);
+
+/* Before a blocking poll: mark w sleeping; false (and not sleeping) if its
+ * inbox has something or the crew's epoch moved past *seen. */
+bool coil__crew_sleep_begin(struct coil__worker *w, uint32_t seen);
+void coil__crew_sleep_end(struct coil__worker *w);
+
+/* Ask f (on another worker, whose table lock the caller holds) to look at
+ * its cancellation state: it is interrupted there if it is parked. */
+void coil__crew_poke(struct coil__fiber *f);
+
+/* The worker a new fiber goes to under the crew's placement policy, for a
+ * spawn from w with no placement asked. */
+struct coil__worker *coil__crew_place(struct coil__worker *w, bool detached);
+
+/* Liveness across workers (several workers only). */
+void coil__crew_fiber_born(struct coil__worker *w, bool attached);
+void coil__crew_fiber_gone(struct coil__worker *w, bool attached);
+/* An attached fiber was detached: one fewer for main to wait for. */
+void coil__crew_fiber_detached(struct coil__worker *w);
+
+#endif
