@@ -246,17 +246,17 @@ END_TEST
 
 /* a runtime on one thread is invisible to another */
 struct observer {
-	volatile int in_runtime;
-	volatile int release;
+	int in_runtime;		/* atomics: read by the other thread */
+	int release;
 	int rc;
 };
 
 static void *observed_main(void *arg)
 {
 	struct observer *o = arg;
-	o->in_runtime = 1;
+	__atomic_store_n(&o->in_runtime, 1, __ATOMIC_RELEASE);
 	int64_t give_up = coil_now() + 10 * COIL_NSEC_PER_SEC;
-	while (!o->release && coil_now() < give_up)
+	while (!__atomic_load_n(&o->release, __ATOMIC_ACQUIRE) && coil_now() < give_up)
 		coil_sleep(COIL_NSEC_PER_MSEC);
 	return NULL;
 }
@@ -274,9 +274,9 @@ START_TEST(runtime_state_is_per_thread)
 	pthread_t th;
 	ck_assert_int_eq(pthread_create(&th, NULL, observed_thread, &o), 0);
 	int64_t give_up = coil_now() + 10 * COIL_NSEC_PER_SEC;
-	while (!o.in_runtime && coil_now() < give_up)
+	while (!__atomic_load_n(&o.in_runtime, __ATOMIC_ACQUIRE) && coil_now() < give_up)
 		usleep(1000);
-	ck_assert(o.in_runtime);
+	ck_assert(__atomic_load_n(&o.in_runtime, __ATOMIC_ACQUIRE));
 	/* this thread is still outside any runtime */
 	ck_assert(coil_task_current() == 0);
 	ck_assert_ptr_null(coil_backend_name());
@@ -289,7 +289,7 @@ START_TEST(runtime_state_is_per_thread)
 	tr.seed = coil_test_seed("per_thread");
 	thread_body(&tr);
 	check_run(&tr);
-	o.release = 1;
+	__atomic_store_n(&o.release, 1, __ATOMIC_RELEASE);
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_int_eq(o.rc, 0);
 }

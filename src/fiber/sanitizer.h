@@ -1,5 +1,5 @@
 /*
- * Telling ASan and Valgrind about stacks that are switched by hand. Without
+ * Telling ASan, TSan and Valgrind about stacks that are switched by hand. Without
  * this, ASan reports false stack-buffer errors after a switch and Valgrind
  * takes a stack switch for a huge stack-pointer jump. All of it compiles to
  * nothing in normal builds (Valgrind's client requests are a few no-op
@@ -24,6 +24,24 @@
 #define COIL__ASAN_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
 #else
 #define COIL__ASAN_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define COIL__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define COIL__TSAN 1
+#endif
+#endif
+
+/* ThreadSanitizer must be told which fiber runs: each has a TSan context
+ * of its own, or TSan takes the switches for one thread's stack jumping
+ * around (and the happens-before of the wrong fiber). */
+#ifdef COIL__TSAN
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #endif
 
 #ifdef COIL_HAVE_VALGRIND_H

@@ -9,9 +9,12 @@
 static size_t page_size(void)
 {
 	static size_t cached; /* idempotent: every thread computes the same */
-	if (!cached)
-		cached = (size_t)sysconf(_SC_PAGESIZE);
-	return cached;
+	size_t page = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	if (!page) {
+		page = (size_t)sysconf(_SC_PAGESIZE);
+		__atomic_store_n(&cached, page, __ATOMIC_RELAXED);
+	}
+	return page;
 }
 
 size_t coil__stack_round(size_t size)
@@ -67,12 +70,12 @@ static int guard_install_works = -1;
 
 static int install_guard(char *map)
 {
-	if (guard_install_works != 0) {
+	if (__atomic_load_n(&guard_install_works, __ATOMIC_RELAXED) != 0) {
 		if (madvise(map, GUARD_SIZE, MADV_GUARD_INSTALL) == 0) {
-			guard_install_works = 1;
+			__atomic_store_n(&guard_install_works, 1, __ATOMIC_RELAXED);
 			return 0;
 		}
-		guard_install_works = 0;
+		__atomic_store_n(&guard_install_works, 0, __ATOMIC_RELAXED);
 	}
 	return mprotect(map, GUARD_SIZE, PROT_NONE);
 }

@@ -31,7 +31,7 @@ struct coil__fiber *coil__task_lookup(struct coil__worker *tw, coil_task t)
 	if (gen == 0 || index >= tw->nchunks * COIL__FIBER_CHUNK)
 		return NULL;
 	struct coil__fiber *f = &tw->chunks[index / COIL__FIBER_CHUNK][index % COIL__FIBER_CHUNK];
-	if (f->gen != gen || f->state == COIL__FIBER_FREE)
+	if (f->gen != gen || f->life == COIL__FIBER_FREE)
 		return NULL;
 	return f;
 }
@@ -58,6 +58,7 @@ static int grow(struct coil__worker *w)
 		chunk[i].gen = 1;
 		chunk[i].home = w;
 		chunk[i].state = COIL__FIBER_FREE;
+		chunk[i].life = COIL__FIBER_FREE;
 		coil__list_push_back(&w->free_fibers, &chunk[i].link);
 	}
 	w->chunks[w->nchunks++] = chunk;
@@ -68,7 +69,9 @@ void coil__fiber_release_locked(struct coil__worker *home, struct coil__fiber *f
 {
 	/* The other fields are set afresh by spawn. */
 	f->gen = f->gen + 1 ? f->gen + 1 : 1; /* a handle is never 0 */
-	f->state = COIL__FIBER_FREE;
+	/* state stays DONE (the home's own field; this may run on another
+	 * worker): life says the slot is free. */
+	f->life = COIL__FIBER_FREE;
 	coil__list_push_back(&home->free_fibers, &f->link);
 }
 
@@ -88,6 +91,7 @@ void coil__fibers_free_all(struct coil__worker *w)
 				coil__stack_put(&w->stacks, f->stack);
 				f->stack = NULL;
 			}
+			coil__exec_tsan_free(&f->exec);
 		}
 		free(w->chunks[c]);
 	}
@@ -104,6 +108,7 @@ void coil__fiber_finished(struct coil__worker *w, struct coil__fiber *f)
 {
 	coil__table_lock(w);
 	f->state = COIL__FIBER_DONE;
+	f->life = COIL__FIBER_DONE;
 	__atomic_store_n(&w->live, w->live - 1, __ATOMIC_RELAXED);
 	bool attached = counts_as_attached(w, f);
 	struct coil__join_case *jc = f->join_case;
@@ -161,6 +166,7 @@ spawn_fiber(struct coil__worker *w, struct coil__worker *on, size_t stack_size, 
 	f->join_case = NULL;
 	f->scope = NULL;
 	f->budget = 0;
+	f->life = COIL__FIBER_RUNNABLE;
 	__atomic_store_n(&on->live, on->live + 1, __ATOMIC_RELAXED);
 	bool attached = !detached && w->crew->main;
 	if (on->multi)
@@ -283,7 +289,7 @@ int coil_task_join(coil_task t, void **result)
 		coil__table_unlock(tw);
 		return r;
 	}
-	if (f->state != COIL__FIBER_DONE) {
+	if (f->life != COIL__FIBER_DONE) {
 		int64_t deadline;
 		r = coil__fiber_may_block(self, &deadline);
 		if (r < 0) {
@@ -323,7 +329,7 @@ int coil_task_detach(coil_task t)
 		r = -ESRCH;
 	} else if (f->join_case) {
 		r = -EBUSY;
-	} else if (f->state == COIL__FIBER_DONE) {
+	} else if (f->life == COIL__FIBER_DONE) {
 		coil__fiber_release_locked(tw, f);
 	} else {
 		f->detached = true;
@@ -368,7 +374,7 @@ int coil_task_cancel(coil_task t)
 		coil__fiber_cancel(w, f);
 		return 0;
 	}
-	if (f->state != COIL__FIBER_DONE) {
+	if (f->life != COIL__FIBER_DONE) {
 		__atomic_store_n(&f->cancelled, true, __ATOMIC_RELAXED);
 		coil__crew_poke(f);
 	}

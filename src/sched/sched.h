@@ -59,7 +59,10 @@ struct coil__fiber {
 	void *result;
 	uint32_t index;			/* slot in the fiber table */
 	uint32_t gen;			/* bumped when the slot is reused */
-	uint8_t state;			/* enum coil__fiber_state */
+	uint8_t state;			/* enum coil__fiber_state: its worker's own */
+	/* What other workers may look at, under the home's table lock:
+	 * FREE, DONE, or RUNNABLE for anything in between. */
+	uint8_t life;
 	uint8_t budget;			/* calls done without parking (coil__sched_budget) */
 	bool detached;
 	bool cancelled;			/* another worker may set it: atomic access */

@@ -31,6 +31,7 @@ static inline void coil__fiber_prepare(struct coil__fiber *f)
 	f->exec.stack_lo = f->stack->lo;
 	f->exec.stack_size = f->stack->size;
 	f->exec.asan_fake = NULL;
+	coil__exec_tsan_make(&f->exec);
 	coil__ctx_make(&f->exec.ctx, f->stack->lo, f->stack->size, coil__fiber_entry, f);
 }
 
@@ -41,6 +42,7 @@ static inline void coil__release_finished(struct coil__worker *w)
 	if (__builtin_expect(!f, 1))
 		return;
 	w->finished = NULL;
+	coil__exec_tsan_free(&f->exec); /* TSan counts its contexts as threads */
 	coil__stack_put(&w->stacks, f->stack);
 	f->stack = NULL;
 	if (f->detached)
@@ -103,7 +105,10 @@ coil__park_inline(struct coil__park *p, int64_t deadline, int code)
 {
 	struct coil__worker *w = coil__tls_worker;
 	struct coil__fiber *self = w->current;
-	p->fiber = self;
+	/* A park linked where another thread can see it had its fiber set
+	 * before (a waker reads it): not written again. */
+	if (p->fiber != self)
+		p->fiber = self;
 	p->result = 0;
 	p->cancel_sent = false;
 	p->timer.slot = 0;

@@ -351,7 +351,7 @@ int coil_select(struct coil_select_case *cases, int n, int64_t deadline_ns, unsi
 				locks_drop(&ls);
 				return bad_case(c, r);
 			}
-			rdy = f->state == COIL__FIBER_DONE;
+			rdy = f->life == COIL__FIBER_DONE;
 		}
 		if (rdy)
 			ready[nready++] = (uint8_t)i;
