@@ -79,10 +79,15 @@ void coil__chan_case_dequeue(struct coil__chan_case *c)
 		coil__list_remove(&c->link);
 }
 
-bool coil__chan_locking(const struct coil__chan *ch)
+static inline bool locking(const struct coil__chan *ch)
 {
 	struct coil__worker *w = coil__tls_worker;
 	return ch->threads || (w && w->multi);
+}
+
+bool coil__chan_locking(const struct coil__chan *ch)
+{
+	return locking(ch);
 }
 
 bool coil__chan_threads(const struct coil__chan *ch)
@@ -164,7 +169,7 @@ static inline void copy(void *dst, const void *src, size_t n)
 
 /* Append a value. Bounded: the caller checked len < cap. Unbounded: may
  * fail with -ENOMEM. */
-static int buf_push(struct coil__chan *ch, const void *elem)
+static inline __attribute__((always_inline)) int buf_push(struct coil__chan *ch, const void *elem)
 {
 	size_t es = ch->elem_size;
 	if (!ch->unbounded) {
@@ -207,7 +212,7 @@ static int buf_push(struct coil__chan *ch, const void *elem)
 }
 
 /* Take the first value (the caller checked len > 0). */
-static void buf_pop(struct coil__chan *ch, void *out)
+static inline __attribute__((always_inline)) void buf_pop(struct coil__chan *ch, void *out)
 {
 	size_t es = ch->elem_size;
 	ch->len--;
@@ -254,7 +259,10 @@ bool coil__chan_recv_ready(struct coil__chan *ch)
 	return ch->len > 0 || !coil__list_empty(&ch->sendq) || ch->closed;
 }
 
-int coil__chan_send_now(struct coil__chan *ch, const void *elem)
+/* Inline in the blocking and try calls (their hot path); select calls the
+ * out-of-line coil__chan_*_now. */
+static inline __attribute__((always_inline)) int send_now(struct coil__chan *ch,
+							  const void *elem)
 {
 	if (ch->closed)
 		return -EPIPE;
@@ -270,7 +278,7 @@ int coil__chan_send_now(struct coil__chan *ch, const void *elem)
 	return -EAGAIN;
 }
 
-int coil__chan_recv_now(struct coil__chan *ch, void *out)
+static inline __attribute__((always_inline)) int recv_now(struct coil__chan *ch, void *out)
 {
 	if (ch->len > 0) {
 		buf_pop(ch, out);
@@ -293,6 +301,16 @@ int coil__chan_recv_now(struct coil__chan *ch, void *out)
 	return ch->closed ? -EPIPE : -EAGAIN;
 }
 
+int coil__chan_send_now(struct coil__chan *ch, const void *elem)
+{
+	return send_now(ch, elem);
+}
+
+int coil__chan_recv_now(struct coil__chan *ch, void *out)
+{
+	return recv_now(ch, out);
+}
+
 /* ---- blocking ---------------------------------------------------------------------- */
 
 /* The parked case's cancel (deadline, task cancelled). Under the lock: a
@@ -302,7 +320,7 @@ static void case_cancel(struct coil__park *wt, int code)
 {
 	struct coil__chan_case *c = wt->data;
 	struct coil__chan *ch = c->ch;
-	bool lk = coil__chan_locking(ch);
+	bool lk = locking(ch);
 	coil__spin_lock_if(&ch->lock, lk);
 	bool linked = coil__list_linked(&c->link);
 	if (linked)
@@ -317,7 +335,8 @@ static void case_cancel(struct coil__park *wt, int code)
  * channel fired it with (0 or -EPIPE), or the park's error (-ECANCELED...;
  * the case is then unlinked and nothing happened). Fields are set one by
  * one: the hot path of every blocking send and receive. */
-static int block_on(struct coil__chan *ch, bool lk, uint8_t dir, void *buf, int64_t deadline)
+static inline __attribute__((always_inline)) int
+block_on(struct coil__chan *ch, bool lk, uint8_t dir, void *buf, int64_t deadline)
 {
 	struct coil__worker *w = coil__tls_worker;
 	struct coil__park wt;
@@ -405,14 +424,14 @@ chan_op(struct coil__chan *ch, uint8_t dir, void *buf, int64_t until, bool fiber
 			return r;
 		if (until < deadline)
 			deadline = until;
-		bool lk = coil__chan_locking(ch);
+		bool lk = locking(ch);
 		coil__spin_lock_if(&ch->lock, lk);
-		r = dir == COIL__CHAN_SEND ? coil__chan_send_now(ch, buf) : coil__chan_recv_now(ch, buf);
+		r = dir == COIL__CHAN_SEND ? send_now(ch, buf) : recv_now(ch, buf);
 		if (r != -EAGAIN) {
 			coil__spin_unlock_if(&ch->lock, lk);
 			return r;
 		}
-		if (deadline <= coil_now()) {
+		if (__builtin_expect(deadline != INT64_MAX, 0) && deadline <= coil_now()) {
 			coil__spin_unlock_if(&ch->lock, lk);
 			return -ETIMEDOUT;
 		}
@@ -426,7 +445,7 @@ chan_op(struct coil__chan *ch, uint8_t dir, void *buf, int64_t until, bool fiber
 		coil__spin_unlock(&ch->lock);
 		return r;
 	}
-	if (until <= coil_now()) {
+	if (until != INT64_MAX && until <= coil_now()) {
 		coil__spin_unlock(&ch->lock);
 		return -ETIMEDOUT;
 	}
@@ -465,9 +484,9 @@ int coil_chan_try_send(coil_chan *ch, const void *elem)
 {
 	if (!ch || (!elem && ch->elem_size))
 		return -EINVAL;
-	bool lk = coil__chan_locking(ch);
+	bool lk = locking(ch);
 	coil__spin_lock_if(&ch->lock, lk);
-	int r = coil__chan_send_now(ch, elem);
+	int r = send_now(ch, elem);
 	coil__spin_unlock_if(&ch->lock, lk);
 	return r;
 }
@@ -476,9 +495,9 @@ int coil_chan_try_recv(coil_chan *ch, void *out)
 {
 	if (!ch || (!out && ch->elem_size))
 		return -EINVAL;
-	bool lk = coil__chan_locking(ch);
+	bool lk = locking(ch);
 	coil__spin_lock_if(&ch->lock, lk);
-	int r = coil__chan_recv_now(ch, out);
+	int r = recv_now(ch, out);
 	coil__spin_unlock_if(&ch->lock, lk);
 	return r;
 }
@@ -556,7 +575,7 @@ static void chan_release(struct coil__chan *ch)
  * lock). */
 static bool chan_busy_locked(struct coil__chan *ch)
 {
-	bool lk = coil__chan_locking(ch);
+	bool lk = locking(ch);
 	coil__spin_lock_if(&ch->lock, lk);
 	caseq_purge(&ch->sendq);
 	caseq_purge(&ch->recvq);
@@ -593,7 +612,7 @@ int coil_chan_close(coil_chan *ch)
 {
 	if (!ch)
 		return -EINVAL;
-	bool lk = coil__chan_locking(ch);
+	bool lk = locking(ch);
 	coil__spin_lock_if(&ch->lock, lk);
 	int r = 0;
 	if (ch->closed)
@@ -609,7 +628,7 @@ ptrdiff_t coil_chan_len(const coil_chan *ch)
 	if (!ch)
 		return -EINVAL;
 	struct coil__chan *c = (struct coil__chan *)ch;
-	bool lk = coil__chan_locking(c);
+	bool lk = locking(c);
 	coil__spin_lock_if(&c->lock, lk);
 	size_t n = c->len;
 	coil__spin_unlock_if(&c->lock, lk);
@@ -626,7 +645,7 @@ int coil_chan_closed(const coil_chan *ch)
 	if (!ch)
 		return -EINVAL;
 	struct coil__chan *c = (struct coil__chan *)ch;
-	bool lk = coil__chan_locking(c);
+	bool lk = locking(c);
 	coil__spin_lock_if(&c->lock, lk);
 	bool closed = c->closed;
 	coil__spin_unlock_if(&c->lock, lk);
@@ -655,7 +674,7 @@ int coil_oneshot_send(coil_oneshot *os, const void *elem)
 	if (!os || (!elem && os->ch.elem_size))
 		return -EINVAL;
 	struct coil__chan *ch = &os->ch;
-	bool lk = coil__chan_locking(ch);
+	bool lk = locking(ch);
 	coil__spin_lock_if(&ch->lock, lk);
 	int r;
 	if (os->sent) {
@@ -696,7 +715,7 @@ int coil_oneshot_close(coil_oneshot *os)
 	if (!os)
 		return -EINVAL;
 	struct coil__chan *ch = &os->ch;
-	bool lk = coil__chan_locking(ch);
+	bool lk = locking(ch);
 	coil__spin_lock_if(&ch->lock, lk);
 	int r = 0;
 	if (os->sender_closed) {
