@@ -2,6 +2,13 @@
  * echo_server: a TCP echo server, one fiber per connection.
  *
  *   echo_server [--port N] [--host ADDR] [--exit-after N]
+ *               [--workers N] [--listen handoff|reuseport]
+ *
+ * --workers N runs N worker threads (0: one per CPU; default 1).
+ * Connections are spread over them by one accepting fiber that hands each
+ * to the least-loaded worker (handoff, the default), or by one
+ * SO_REUSEPORT listener per worker (reuseport: the kernel spreads by a
+ * hash, which can leave long-lived connections uneven).
  *
  * Prints "listening on ADDR:PORT" (flushed) once it accepts connections.
  * Echoes each connection until end of file; on a half-close it echoes all it
@@ -25,18 +32,18 @@
 struct server {
 	const char *host;
 	int port;
+	unsigned mode;     /* COIL_SERVE_HANDOFF or COIL_SERVE_REUSEPORT */
 	long exit_after;   /* 0: never */
-	long closed;       /* connections closed so far */
+	long closed;       /* connections closed so far (atomic: any worker) */
 	coil_task main;
 	int sigfd;
 };
 
-static void *serve_conn(void *arg)
+static void serve_conn(int fd, void *arg)
 {
-	struct server *srv = *(struct server **)arg;
-	int fd = (int)(intptr_t)((void **)arg)[1];
-	free(arg);
+	struct server *srv = arg;
 	char buf[16384];
+	coil_tcp_nodelay(fd, 1);
 	for (;;) {
 		ssize_t n = coil_sock_read(fd, buf, sizeof buf);
 		if (n <= 0)
@@ -45,9 +52,9 @@ static void *serve_conn(void *arg)
 			break;
 	}
 	coil_close(fd);
-	if (srv->exit_after && ++srv->closed == srv->exit_after)
+	if (srv->exit_after &&
+	    __atomic_add_fetch(&srv->closed, 1, __ATOMIC_RELAXED) == srv->exit_after)
 		coil_task_cancel(srv->main);
-	return NULL;
 }
 
 /* Turns SIGINT/SIGTERM into a cancel of the accept loop. A failed read
@@ -66,91 +73,54 @@ static void *watch_signals(void *arg)
 	return NULL;
 }
 
-/* Accept errors that say nothing about the listener: a client gave up
- * (ECONNABORTED...), or a resource ran out for now (EMFILE, ENOBUFS...). */
-static bool accept_error_is_transient(int err)
-{
-	switch (err) {
-	case -ECONNABORTED:
-	case -EPROTO:
-	case -EPERM: /* a firewall said no to this one */
-	case -EINTR:
-	case -EAGAIN:
-	case -EMFILE:
-	case -ENFILE:
-	case -ENOBUFS:
-	case -ENOMEM:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static void *run_server(void *arg)
 {
 	struct server *srv = arg;
 	srv->main = coil_task_current();
-	int lfd = coil_tcp_listen(srv->host, (uint16_t)srv->port, 1024, 0);
-	if (lfd < 0) {
+	coil_server *server;
+	int r = coil_server_open(&server, srv->host, (uint16_t)srv->port, 1024, srv->mode);
+	if (r < 0) {
 		fprintf(stderr, "echo_server: listen on %s:%d: %s\n", srv->host, srv->port,
-			strerror(-lfd));
+			strerror(-r));
 		return (void *)1;
 	}
-	int r = coil_task_spawn(NULL, watch_signals, srv);
+	r = coil_task_spawn(NULL, watch_signals, srv);
 	if (r < 0) {
 		fprintf(stderr, "echo_server: watching signals: %s\n", strerror(-r));
-		coil_close(lfd);
+		coil_server_close(server);
 		return (void *)1;
 	}
-	printf("listening on %s:%d\n", srv->host, coil_sock_port(lfd));
+	printf("listening on %s:%d\n", srv->host, coil_server_port(server));
 	fflush(stdout);
 
+	/* Until a signal or --exit-after cancels this fiber (-ECANCELED), or
+	 * a listener fails. */
+	r = coil_server_run(server, serve_conn, srv);
 	void *result = NULL;
-	for (;;) {
-		int fd = coil_tcp_accept(lfd, NULL, NULL);
-		if (fd == -ECANCELED)
-			break; /* a signal or --exit-after */
-		if (fd < 0) {
-			if (!accept_error_is_transient(fd)) {
-				fprintf(stderr, "echo_server: accept: %s\n", strerror(-fd));
-				result = (void *)1;
-				break;
-			}
-			/* Out of fds or memory: the connections we hold are
-			 * served meanwhile; give them a moment to close. */
-			if (fd != -ECONNABORTED && fd != -EPROTO && fd != -EPERM)
-				coil_sleep(10 * COIL_NSEC_PER_MSEC);
-			continue;
-		}
-		coil_tcp_nodelay(fd, 1);
-		void **conn = malloc(2 * sizeof *conn);
-		if (!conn) {
-			coil_close(fd);
-			continue;
-		}
-		conn[0] = srv;
-		conn[1] = (void *)(intptr_t)fd;
-		if (coil_task_spawn(NULL, serve_conn, conn) < 0) {
-			free(conn);
-			coil_close(fd);
-		}
+	if (r != -ECANCELED) {
+		fprintf(stderr, "echo_server: accept: %s\n", strerror(-r));
+		result = (void *)1;
 	}
 	/* Returning ends the runtime: it cancels the connection fibers and
-	 * waits for each of their operations to finish. coil_close works in a
-	 * cancelled task (closing is clean-up). */
-	coil_close(lfd);
+	 * waits for each of their operations to finish. coil_server_close
+	 * works in a cancelled task (closing is clean-up). */
+	coil_server_close(server);
 	return result;
 }
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: echo_server [--port N] [--host ADDR] [--exit-after N]\n");
+	fprintf(stderr, "usage: echo_server [--port N] [--host ADDR] [--exit-after N]\n"
+			"                   [--workers N] [--listen handoff|reuseport]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	struct server srv = {.host = "127.0.0.1", .port = 0, .sigfd = -1};
+	struct server srv = {.host = "127.0.0.1", .port = 0, .sigfd = -1,
+			     .mode = COIL_SERVE_HANDOFF};
+	struct coil_config cfg;
+	coil_config_init(&cfg);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--port") && i + 1 < argc)
 			srv.port = atoi(argv[++i]);
@@ -158,7 +128,17 @@ int main(int argc, char **argv)
 			srv.host = argv[++i];
 		else if (!strcmp(argv[i], "--exit-after") && i + 1 < argc)
 			srv.exit_after = atol(argv[++i]);
-		else
+		else if (!strcmp(argv[i], "--workers") && i + 1 < argc)
+			cfg.workers = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
+			const char *m = argv[++i];
+			if (!strcmp(m, "handoff"))
+				srv.mode = COIL_SERVE_HANDOFF;
+			else if (!strcmp(m, "reuseport"))
+				srv.mode = COIL_SERVE_REUSEPORT;
+			else
+				usage();
+		} else
 			usage();
 	}
 	if (srv.port < 0 || srv.port > 65535 || srv.exit_after < 0)
@@ -175,7 +155,7 @@ int main(int argc, char **argv)
 	}
 
 	void *result = NULL;
-	int r = coil_run(NULL, run_server, &srv, &result);
+	int r = coil_run(&cfg, run_server, &srv, &result);
 	if (r < 0) {
 		fprintf(stderr, "echo_server: %s\n", strerror(-r));
 		return 1;

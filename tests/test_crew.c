@@ -907,6 +907,102 @@ START_TEST(shutdown_under_load_loses_no_op_and_leaks_no_fd)
 }
 END_TEST
 
+/* ---- a server over the workers ----------------------------------------------------------- */
+
+#define SERVER_CONNS 40
+
+struct srv_test {
+	unsigned mode;
+	int port;
+	coil_chan *port_ready;
+	int per_worker[4];
+	int served;
+	int run_rc;
+};
+
+static void echo_once(int fd, void *ctx)
+{
+	struct srv_test *t = ctx;
+	ADD(&t->per_worker[coil_worker_index()], 1);
+	char buf[8];
+	ssize_t n = coil_sock_read_exact(fd, buf, sizeof buf);
+	if (n == (ssize_t)sizeof buf && coil_sock_write_all(fd, buf, sizeof buf) == (ssize_t)sizeof buf)
+		ADD(&t->served, 1);
+	coil_close(fd);
+}
+
+static void *server_fiber(void *arg)
+{
+	struct srv_test *t = arg;
+	coil_server *s;
+	ck_assert_int_eq(coil_server_open(&s, "127.0.0.1", 0, 64, t->mode), 0);
+	int port = coil_server_port(s);
+	ck_assert_int_gt(port, 0);
+	ck_assert_int_eq(coil_chan_send(t->port_ready, &port), 0);
+	t->run_rc = coil_server_run(s, echo_once, t);
+	ck_assert_int_eq(coil_server_close(s), 0);
+	return NULL;
+}
+
+static void *client(void *arg)
+{
+	struct srv_test *t = arg;
+	int fd = coil_tcp_connect("127.0.0.1", (uint16_t)t->port);
+	ck_assert_int_ge(fd, 0);
+	char out[8] = "abcdefg", in[8];
+	ck_assert_int_eq(coil_sock_write_all(fd, out, sizeof out), sizeof out);
+	ck_assert_int_eq(coil_sock_read_exact(fd, in, sizeof in), sizeof in);
+	ck_assert_int_eq(memcmp(in, out, sizeof in), 0);
+	coil_close(fd);
+	return NULL;
+}
+
+static void *server_main(void *arg)
+{
+	struct srv_test *t = arg;
+	coil_server *s;
+	ck_assert_int_eq(coil_server_open(&s, "127.0.0.1", 0, 8, 7), -EINVAL);
+	ck_assert_int_eq(coil_server_open(NULL, "127.0.0.1", 0, 8, COIL_SERVE_HANDOFF), -EINVAL);
+	ck_assert_int_eq(coil_server_run(NULL, echo_once, t), -EINVAL);
+	ck_assert_int_eq(coil_chan_new(&t->port_ready, sizeof(int), 1), 0);
+	coil_task srv;
+	ck_assert_int_eq(coil_task_spawn_on(0, &srv, server_fiber, t), 0);
+	ck_assert_int_eq(coil_chan_recv(t->port_ready, &t->port), 0);
+	coil_task c[SERVER_CONNS];
+	for (int i = 0; i < SERVER_CONNS; i++)
+		ck_assert_int_eq(coil_task_spawn_on((unsigned)i % 2, &c[i], client, t), 0);
+	for (int i = 0; i < SERVER_CONNS; i++)
+		ck_assert_int_eq(coil_task_join(c[i], NULL), 0);
+	while (LOAD(&t->served) < SERVER_CONNS)
+		coil_sleep(1000 * 1000);
+	ck_assert_int_eq(coil_task_cancel(srv), 0);
+	ck_assert_int_eq(coil_task_join(srv, NULL), 0);
+	coil_chan_free(t->port_ready);
+	return NULL;
+}
+
+START_TEST(server_spreads_connections_over_workers_and_stops_on_cancel)
+{
+	int fds = coil_test_count_fds();
+	coil_server *s;
+	ck_assert_int_eq(coil_server_open(&s, "127.0.0.1", 0, 8, COIL_SERVE_HANDOFF), -EPERM);
+	unsigned modes[] = {COIL_SERVE_HANDOFF, COIL_SERVE_REUSEPORT};
+	for (int m = 0; m < 2; m++) {
+		struct srv_test t = {.mode = modes[m]};
+		run_on(2, server_main, &t);
+		ck_assert_int_eq(t.run_rc, -ECANCELED);
+		ck_assert_int_eq(t.served, SERVER_CONNS);
+		ck_assert_int_eq(t.per_worker[0] + t.per_worker[1], SERVER_CONNS);
+		if (modes[m] == COIL_SERVE_HANDOFF) {
+			/* Handed to the least-loaded worker: both get some. */
+			ck_assert_int_gt(t.per_worker[0], 0);
+			ck_assert_int_gt(t.per_worker[1], 0);
+		}
+		ck_assert_int_eq(coil_test_count_fds(), fds); /* listeners closed */
+	}
+}
+END_TEST
+
 static Suite *crew_suite(void)
 {
 	Suite *s = suite_create("crew");
@@ -927,6 +1023,7 @@ static Suite *crew_suite(void)
 	tcase_add_test(tc, fiber_waiting_on_a_thread_channel_is_not_a_deadlock);
 	tcase_add_test(tc, deadlock_across_workers_is_edeadlk);
 	tcase_add_test(tc, shutdown_under_load_loses_no_op_and_leaks_no_fd);
+	tcase_add_test(tc, server_spreads_connections_over_workers_and_stops_on_cancel);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("storm");
 	tcase_set_timeout(tc, 300);

@@ -33,6 +33,52 @@ extern "C" {
 COIL_API int coil_tcp_listen(const char *addr, uint16_t port, int backlog,
 			     unsigned flags);
 
+/* ---- a server over every worker ------------------------------------------
+ *
+ * One listening address served by all the workers of the runtime. Two ways
+ * to spread the connections:
+ */
+/* One SO_REUSEPORT listener per worker, each accepting on its worker; the
+ * kernel spreads connections by a hash of their addresses (long-lived
+ * connections can pile up on one worker). */
+#define COIL_SERVE_REUSEPORT 1u
+/* One listener and one accepting fiber (the caller of coil_server_run),
+ * handing each connection to the worker with the fewest live fibers. */
+#define COIL_SERVE_HANDOFF 2u
+
+typedef struct coil__server coil_server;
+
+/* A connection's handler: runs in a fiber of its own (detached) on the
+ * worker the connection went to, and owns fd (close it with coil_close). */
+typedef void (*coil_server_fn)(int fd, void *ctx);
+
+/*
+ * Listen on addr:port (numeric; port 0 picks a free port, shared by all the
+ * listeners: coil_server_port) in mode COIL_SERVE_REUSEPORT or
+ * COIL_SERVE_HANDOFF. From a fiber.
+ * Returns 0 and *out, or -EINVAL (mode, out NULL, addr), -EPERM (not in a
+ * fiber), -ENOMEM, or coil_tcp_listen's error (nothing is left open).
+ */
+COIL_API int coil_server_open(coil_server **out, const char *addr, uint16_t port,
+			      int backlog, unsigned mode);
+
+/* The port the server listens on, or -EINVAL. */
+COIL_API int coil_server_port(const coil_server *s);
+
+/*
+ * Accept connections until the calling task is cancelled (-ECANCELED) or a
+ * listener fails (its error); each connection runs handler(fd, ctx) in a
+ * new detached fiber. Transient accept errors (a client gone, out of fds
+ * for a moment) are skipped. REUSEPORT: one accepting fiber per worker,
+ * all stopped (and waited for) before this returns. Connections already
+ * handed out keep running.
+ */
+COIL_API int coil_server_run(coil_server *s, coil_server_fn handler, void *ctx);
+
+/* Close the listeners and free s (s NULL: 0). Returns 0 or the first
+ * close error. */
+COIL_API int coil_server_close(coil_server *s);
+
 /*
  * Accept one connection on a listener (TCP or Unix). If peer is not NULL it
  * receives the peer's address and *peer_len its length (*peer_len must hold
