@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,39 @@ START_TEST(worker_index_count_and_spawn_on)
 	run_on(3, index_and_count_main, NULL);
 	struct coil_config cfg = workers_cfg(257);
 	ck_assert_int_eq(coil_run(&cfg, index_and_count_main, NULL, NULL), -EINVAL);
+}
+END_TEST
+
+static void *cpus_of_worker(void *arg)
+{
+	(void)arg;
+	cpu_set_t set;
+	ck_assert_int_eq(sched_getaffinity(0, sizeof set, &set), 0);
+	return (void *)(intptr_t)CPU_COUNT(&set);
+}
+
+static void *pinned_main(void *arg)
+{
+	(void)arg;
+	for (unsigned w = 0; w < 2; w++) {
+		coil_task t;
+		ck_assert_int_eq(coil_task_spawn_on(w, &t, cpus_of_worker, NULL), 0);
+		void *n;
+		ck_assert_int_eq(coil_task_join(t, &n), 0);
+		ck_assert_int_eq((int)(intptr_t)n, 1); /* one CPU each */
+	}
+	return NULL;
+}
+
+START_TEST(pinned_workers_run_on_one_cpu_each_and_the_caller_gets_its_mask_back)
+{
+	cpu_set_t before, after;
+	ck_assert_int_eq(sched_getaffinity(0, sizeof before, &before), 0);
+	struct coil_config cfg = workers_cfg(2);
+	cfg.pin_workers = true;
+	coil_test_run_cfg(&cfg, pinned_main, NULL);
+	ck_assert_int_eq(sched_getaffinity(0, sizeof after, &after), 0);
+	ck_assert(CPU_EQUAL(&before, &after));
 }
 END_TEST
 
@@ -1009,6 +1043,7 @@ static Suite *crew_suite(void)
 	TCase *tc = tcase_create("crew");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, worker_index_count_and_spawn_on);
+	tcase_add_test(tc, pinned_workers_run_on_one_cpu_each_and_the_caller_gets_its_mask_back);
 	tcase_add_test(tc, chan_8_producers_8_consumers_4_workers_exactly_once);
 	tcase_add_test(tc, each_senders_values_arrive_in_order_across_workers);
 	tcase_add_test(tc, select_over_channels_fed_from_other_workers_loses_nothing);

@@ -445,8 +445,16 @@ static int uring_poll(struct coil__io *io, bool block, int64_t deadline)
 	int r;
 	if (u->error)
 		return u->error;
-	if (block && !u->wake_armed)
+	if (block && !u->wake_armed) {
 		arm_wake(io, u);
+		/* No SQE for it now (the kernel took none): wait no longer
+		 * than a millisecond, so a plain thread's post is not lost. */
+		if (!u->wake_armed) {
+			int64_t soon = coil_now() + 1000000;
+			if (soon < deadline)
+				deadline = soon;
+		}
+	}
 	if (!block) {
 		r = io_uring_submit_and_get_events(&u->ring);
 	} else if (deadline == INT64_MAX) {
