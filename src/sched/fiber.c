@@ -181,7 +181,7 @@ spawn_fiber(struct coil__worker *w, struct coil__worker *on, size_t stack_size, 
 		*out = f;
 		return 0;
 	}
-	f->state = COIL__FIBER_RUNNABLE;
+	/* state is on's own: it becomes RUNNABLE when on takes the message. */
 	coil__table_unlock(on);
 	f->run_msg.kind = COIL__MSG_RUN;
 	coil__crew_post(on, &f->run_msg);
