@@ -48,6 +48,7 @@ int coil__op_run(struct coil__op *op)
 		op->race = NULL;
 		op->park.cancel = op_cancel;
 		op->park.data = op;
+		op->park.fiber = NULL; /* set by the park (read there first) */
 		r = be->submit(io, op);
 		if (__builtin_expect(r == 0, 1)) {
 			coil__io_started(io);

@@ -100,6 +100,7 @@ int coil__race_run(struct coil__op *ops, int n)
 	int64_t until = race.sleep_deadline < deadline ? race.sleep_deadline : deadline;
 	race.park.cancel = race_cancel;
 	race.park.data = &race;
+	race.park.fiber = NULL; /* set by the park (read there first) */
 	for (int i = 0; i < n && race.winner < 0; i++) {
 		struct coil__op *op = &ops[i];
 		if (op->code == COIL__OP_TIMEOUT)
