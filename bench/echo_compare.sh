@@ -6,7 +6,8 @@
 #                         [--servers "raw=PATH/raw_uring_echo coil=PATH/echo_server"]
 #                         [--loadgen PATH] [--raw-out FILE] [--syscall-tool auto|strace]
 #                         [--server-env "NAME=VAR=VALUE ..."] [--loadgen-args "ARGS"]
-#                         [--unit rt] [--sys-out FILE]
+#                         [--unit rt] [--sys-out FILE] [--server-args "NAME=ARG ..."]
+#                         [--server-cpus LIST] [--loadgen-cpus LIST]
 #
 # For each conns value, for each round, for each server in turn (A B, B A, A B ...):
 # start the server pinned to CPU 1 with --port 0, read its port from the line
@@ -21,7 +22,12 @@
 # The first server is the baseline of the "ratio" column. See bench/README.md.
 # --server-env gives one server environment variables (e.g.
 # "coil-epoll=COIL_BACKEND=epoll"); --loadgen-args passes extra arguments to
-# every loadgen run (e.g. --churn, with --unit conn for the column names).
+# every loadgen run (e.g. --churn, with --unit conn for the column names);
+# --server-args appends arguments to one server's command line, one word per
+# NAME=ARG (e.g. "tokio2=--threads tokio2=2"). --server-cpus / --loadgen-cpus
+# (taskset lists; 1 and 0 by default) let a server with several threads use
+# both CPUs: they then share them with loadgen, and CPU per round trip is
+# still the server's own (every thread's schedstat).
 # A server that does not start is left out (with a message), not fatal.
 #
 # Each server must be the executable itself (not a wrapper script: the PID we
@@ -49,8 +55,11 @@ SRV_ENV=""
 LG_ARGS=""
 UNIT=rt
 SYS_OUT=""
+SRV_ARGS=""
+SRV_CPUS=1
+LG_CPUS=0
 
-usage() { sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,42p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -68,6 +77,9 @@ while [ $# -gt 0 ]; do
 	--loadgen-args) LG_ARGS=$2; shift 2 ;;
 	--unit) UNIT=$2; shift 2 ;;
 	--sys-out) SYS_OUT=$2; shift 2 ;;
+	--server-args) SRV_ARGS=$2; shift 2 ;;
+	--server-cpus) SRV_CPUS=$2; shift 2 ;;
+	--loadgen-cpus) LG_CPUS=$2; shift 2 ;;
 	-h|--help) usage ;;
 	*) echo "echo_compare: unknown argument: $1" >&2; usage ;;
 	esac
@@ -176,13 +188,21 @@ server_env() { # name -> "VAR=VALUE ..." from --server-env
 	done
 	return 0
 }
+server_args() { # name -> "ARG ..." from --server-args
+	local e
+	for e in $SRV_ARGS; do
+		[ "${e%%=*}" = "$1" ] && printf '%s ' "${e#*=}"
+	done
+	return 0
+}
 start_server() { # bin [name]
 	local bin=$1 i
-	local -a envs
+	local -a envs args
 	read -r -a envs <<<"$(server_env "${2:-}")"
+	read -r -a args <<<"$(server_args "${2:-}")"
 	: >"$TMPD/srv.out"
 	# env and taskset exec: the PID we get is the server's.
-	env "${envs[@]}" taskset -c 1 "$bin" --port 0 >"$TMPD/srv.out" 2>"$TMPD/srv.err" </dev/null &
+	env "${envs[@]}" taskset -c "$SRV_CPUS" "$bin" --port 0 "${args[@]}" >"$TMPD/srv.out" 2>"$TMPD/srv.err" </dev/null &
 	SRV_PID=$!
 	SRV_PORT=""
 	for i in $(seq 100); do # up to 5 s
@@ -222,7 +242,7 @@ run_loadgen() { # conns seconds warmup [extra args] -> loadgen's line on stdout
 	local c=$1 s=$2 w=$3; shift 3
 	local -a extra
 	read -r -a extra <<<"$LG_ARGS"
-	timeout -k 2 "$(awk -v a="$s" -v b="$w" 'BEGIN { printf "%d", a + b + 30 }')" taskset -c 0 \
+	timeout -k 2 "$(awk -v a="$s" -v b="$w" 'BEGIN { printf "%d", a + b + 30 }')" taskset -c "$LG_CPUS" \
 		"$LOADGEN" --host 127.0.0.1 --port "$SRV_PORT" \
 		--conns "$c" --size "$SIZE" --duration "$s" --warmup "$w" "${extra[@]}" "$@" 2>"$TMPD/lg.err" || true
 	if [ -s "$TMPD/lg.err" ]; then sed 's/^/    loadgen: /' "$TMPD/lg.err" >&2; fi
@@ -341,7 +361,7 @@ done
 
 # ---- report -----------------------------------------------------------------
 echo
-echo "Echo servers, loopback TCP, ${SIZE}-byte messages${LG_ARGS:+ (loadgen $LG_ARGS)}; server on CPU 1, loadgen on CPU 0;"
+echo "Echo servers, loopback TCP, ${SIZE}-byte messages${LG_ARGS:+ (loadgen $LG_ARGS)}; server on CPU $SRV_CPUS, loadgen on CPU $LG_CPUS;"
 echo "$ROUNDS rounds of ${WARMUP} s warmup + ${SECS} s, servers interleaved (first one rotated per round); median (min–max) over rounds."
 echo "Kernel $(uname -r); syscall counts from $SYSCOUNT in a separate ${SYS_SECS} s run."
 for c in $CONNS; do

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "base/panic.h"
+#include "base/spin.h"
+#include "coil/time.h"
 #include "coil/runtime.h"
 #include "sched/switch.h"
 
@@ -16,6 +18,9 @@
 
 void coil__crew_kick(struct coil__worker *to)
 {
+	/* The caller's post or epoch bump (a seq_cst read-modify-write)
+	 * comes before this seq_cst load in the single total order, on
+	 * AArch64 too (STLXR/CASAL then LDAR): see coil__crew_sleep_begin. */
 	if (!__atomic_load_n(&to->sleeping, __ATOMIC_SEQ_CST) ||
 	    !__atomic_exchange_n(&to->sleeping, 0, __ATOMIC_SEQ_CST))
 		return;
@@ -132,10 +137,43 @@ void coil__crew_announce(struct coil__crew *c)
 		coil__crew_kick(c->workers[i]);
 }
 
+bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t deadline)
+{
+	struct coil__crew *c = w->crew;
+	uint32_t k = __atomic_load_n(&c->spinning, __ATOMIC_RELAXED);
+	do
+		if (k >= c->spin_max)
+			return false;
+	while (!__atomic_compare_exchange_n(&c->spinning, &k, k + 1, true, __ATOMIC_ACQUIRE,
+					    __ATOMIC_RELAXED));
+	int64_t now = coil_now();
+	int64_t end = deadline - now < COIL__CREW_SPIN_NS ? deadline : now + COIL__CREW_SPIN_NS;
+	bool got = false;
+	while (!got) {
+		for (int i = 0; i < 64 && !got; i++) {
+			got = !coil__inbox_empty(w) ||
+			      __atomic_load_n(&c->epoch, __ATOMIC_RELAXED) != seen;
+			coil__cpu_relax();
+		}
+		if (!got && coil_now() >= end)
+			break;
+	}
+	__atomic_sub_fetch(&c->spinning, 1, __ATOMIC_RELEASE);
+	w->spin = got;
+	return got;
+}
+
 bool coil__crew_sleep_begin(struct coil__worker *w, uint32_t seen)
 {
+	/* Dekker with coil__crew_post (push, then load sleeping): the store
+	 * must be visible before the inbox is read. A relaxed load after a
+	 * seq_cst store may pass it on AArch64 (STLR then LDR): a post and
+	 * this check then miss each other and the wake is lost (seen under
+	 * qemu-aarch64). Hence the fence and seq_cst loads. */
 	__atomic_store_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
-	if (coil__inbox_empty(w) && __atomic_load_n(&w->crew->epoch, __ATOMIC_SEQ_CST) == seen)
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&w->inbox, __ATOMIC_SEQ_CST) == NULL &&
+	    __atomic_load_n(&w->crew->epoch, __ATOMIC_SEQ_CST) == seen)
 		return true;
 	__atomic_store_n(&w->sleeping, 0, __ATOMIC_SEQ_CST);
 	return false;

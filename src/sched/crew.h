@@ -66,6 +66,11 @@ struct coil__crew {
 	uint32_t shutting_down;
 	uint32_t deadlock;
 	int error;			/* a worker's fatal poll error: everyone stops */
+	/* Workers that may spin at once (coil__crew_spin), and those that
+	 * do: half the workers, none when there are more workers than CPUs
+	 * (a spinner would take the CPU of the worker it waits for). */
+	uint32_t spin_max;
+	uint32_t spinning;
 };
 
 /* Post m (kind set) to worker to's inbox and kick it if it sleeps. Any
@@ -86,6 +91,21 @@ void coil__crew_kick(struct coil__worker *w);
 
 /* Something every worker must see happened: bump the epoch, kick all. */
 void coil__crew_announce(struct coil__crew *c);
+
+/*
+ * Before going to sleep with the inbox empty, right after messages came:
+ * spin on the inbox for up to COIL__CREW_SPIN_NS (never past deadline).
+ * A kick of a sleeping worker costs ~15 us one way here (MSG_RING or
+ * eventfd, and the scheduler's wake-up); a post to a spinning worker is
+ * a cache-line transfer. Go's spinning Ms and Tokio's searching workers
+ * do the same. A spin that finds nothing clears w->spin, so a worker that
+ * stopped hearing from others spins once and then sleeps; at most
+ * crew->spin_max workers spin at a time. True if the
+ * inbox has messages or the crew's epoch moved. Only a worker with no
+ * I/O in flight spins (the inbox is all it watches).
+ */
+#define COIL__CREW_SPIN_NS 20000
+bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t deadline);
 
 /* Before a blocking poll: mark w sleeping; false (and not sleeping) if its
  * inbox has something or the crew's epoch moved past *seen. */

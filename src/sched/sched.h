@@ -144,6 +144,7 @@ struct coil__worker {
 	struct coil__msg *inbox;	/* LIFO pushed by others, drained here */
 	uint32_t sleeping;		/* 1: blocked (or about to) in the poll */
 	uint32_t stuck;			/* 1: counted in crew->stuck */
+	bool spin;			/* messages came last turn: spin before sleeping */
 	int wake_fd;			/* eventfd: a kick from a plain thread */
 	int ring_fd;			/* io_uring: a kick by IORING_OP_MSG_RING, else -1 */
 	/* Kick `to` from this worker by its own means (io_uring: MSG_RING to

@@ -135,7 +135,7 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns)
 {
 	uint32_t seen = __atomic_load_n(&w->crew->epoch, __ATOMIC_SEQ_CST);
 	if (!coil__inbox_empty(w))
-		coil__crew_drain(w);
+		w->spin = coil__crew_drain(w);
 	/* Run what is runnable now, once. */
 	w->batch = w->runq_len;
 	while (w->batch > 0) {
@@ -163,6 +163,10 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns)
 		if (until < deadline)
 			deadline = until;
 	}
+	/* Only a worker with no I/O in flight spins: spinning on the inbox
+	 * would hold back completions. */
+	if (idle && w->spin && w->pending == 0 && coil__crew_spin(w, seen, deadline))
+		return 1; /* the next turn drains it */
 	int r = 0;
 	if (idle && w->multi && w->pending == 0 && deadline == INT64_MAX && w->outside_waits == 0) {
 		r = wait_stuck(w, seen);
@@ -179,7 +183,7 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns)
 	if (r < 0 && r != -EINTR)
 		return fatal(w, r);
 	if (!coil__inbox_empty(w))
-		coil__crew_drain(w);
+		w->spin = coil__crew_drain(w);
 	expire_timers(w);
 	return 1;
 }

@@ -1,9 +1,10 @@
 // echo-go: the Go peer of coil's echo_server. One goroutine per connection,
 // a 16 KiB buffer, Read then Write of what came; GOMAXPROCS=1 (set here, so
 // the runtime runs Go code on one thread, like the other single-threaded
-// servers). Go's net package sets TCP_NODELAY on accepted connections.
+// servers; --procs N sets GOMAXPROCS=N). Go's net package sets TCP_NODELAY
+// on accepted connections.
 //
-//	echo-go --port N [--exit-after N]
+//	echo-go --port N [--exit-after N] [--procs N]
 //
 // --port 0 picks a free port; prints "listening on 127.0.0.1:PORT" (stdout is
 // unbuffered in Go). --exit-after N: exit 0 after N connections have closed
@@ -22,10 +23,15 @@ import (
 )
 
 func main() {
-	runtime.GOMAXPROCS(1)
 	port := flag.Int("port", 0, "port (0: any)")
 	exitAfter := flag.Int64("exit-after", -1, "exit after N closed connections")
+	procs := flag.Int("procs", 1, "GOMAXPROCS")
 	flag.Parse()
+	if *procs < 1 {
+		fmt.Fprintln(os.Stderr, "echo-go: --procs must be >= 1")
+		os.Exit(2)
+	}
+	runtime.GOMAXPROCS(*procs)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)

@@ -1,8 +1,9 @@
 //! echo-tokio: the Tokio peer of coil's echo_server. A current_thread runtime
 //! (one thread, I/O driver on), one task per connection, a 16 KiB buffer,
 //! read then write_all of what came; TCP_NODELAY on each accepted socket.
+//! --threads N (N >= 1): a multi_thread runtime with N workers instead.
 //!
-//!   echo-tokio --port N [--exit-after N]
+//!   echo-tokio --port N [--exit-after N] [--threads N]
 //!
 //! --port 0 picks a free port; prints "listening on 127.0.0.1:PORT" (flushed).
 //! --exit-after N: exit 0 after N connections have closed (for valgrind).
@@ -15,23 +16,29 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 fn usage() -> ! {
-    eprintln!("usage: echo-tokio --port N [--exit-after N]");
+    eprintln!("usage: echo-tokio --port N [--exit-after N] [--threads N]");
     std::process::exit(2)
 }
 
 fn main() {
     let mut port: u16 = 0;
     let mut exit_after: i64 = -1;
+    let mut threads: usize = 0;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_else(|| usage());
         match a.as_str() {
             "--port" => port = v.parse().unwrap_or_else(|_| usage()),
             "--exit-after" => exit_after = v.parse().unwrap_or_else(|_| usage()),
+            "--threads" => threads = v.parse().unwrap_or_else(|_| usage()),
             _ => usage(),
         }
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = if threads == 0 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().unwrap()
+    };
     rt.block_on(async move {
         let ln = TcpListener::bind(("127.0.0.1", port)).await.unwrap_or_else(|e| {
             eprintln!("echo-tokio: bind: {e}");

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# xworker_compare.sh: crossing workers, coil (2 workers, bench/xworker.c)
+# against Go (GOMAXPROCS=2, bench/peers/go/xworker) and Tokio's multi_thread
+# runtime with 2 workers (bench/peers/tokio/src/bin/xworker-tokio.rs), in one
+# run: contenders interleaved for ROUNDS rounds, not pinned (two workers take
+# both CPUs of the lab VM); median of the round medians, min-max over rounds,
+# ratio to Go. coil places fibers on workers, so its "cross" rows really
+# cross threads; Go and Tokio decide themselves (a woken goroutine or task
+# usually runs on its waker's thread), which is their default behaviour and
+# what their users get. coil's local-pingpong-rdv row is what coil gives for
+# the same program with both fibers on one worker.
+#
+#   bench/xworker_compare.sh [--rounds R] [--iters N] [--wakes W] [--backend NAME]
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+ROUNDS=3 ITERS=200000 WAKES=2000 BACKEND=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--iters) ITERS=$2; shift 2 ;;
+	--wakes) WAKES=$2; shift 2 ;;
+	--backend) BACKEND=$2; shift 2 ;;
+	*) echo "usage: $0 [--rounds R] [--iters N] [--wakes W] [--backend NAME]" >&2; exit 2 ;;
+	esac
+done
+OUT="$ROOT/build/bench/peers"
+mkdir -p "$OUT"
+TMPD=$(mktemp -d)
+trap 'rm -rf "$TMPD"' EXIT
+
+(cd "$ROOT" && cmake --preset bench >/dev/null && cmake --build --preset bench --target xworker >/dev/null)
+command -v go >/dev/null || apt-get install -y -qq golang-go >/dev/null
+(cd "$HERE/peers/go" && GOFLAGS=-mod=mod timeout 300 go build -o "$OUT/xworker-go" ./xworker)
+CARGO=$(command -v cargo || echo /root/.cargo/bin/cargo)
+TOKIO=""
+if [ -x "$CARGO" ] && ls -d /usr/share/cargo/registry/tokio-1.* >/dev/null 2>&1; then
+	(cd "$HERE/peers/tokio" && CARGO_TARGET_DIR="$OUT/tokio-target" \
+		timeout 600 "$CARGO" build --release --offline --bin xworker-tokio >"$TMPD/cargo.log" 2>&1) &&
+		TOKIO="$OUT/tokio-target/release/xworker-tokio"
+fi
+
+declare -A CMD=(
+	[coil]="$ROOT/build/bench/xworker --iters $ITERS --wakes $WAKES --reps 5 --tsv"
+	[go]="$OUT/xworker-go -iters $ITERS -wakes $WAKES -reps 5"
+)
+names=(coil go)
+if [ -n "$TOKIO" ]; then CMD[tokio]="$TOKIO --iters $ITERS --wakes $WAKES --reps 5"; names+=(tokio); fi
+
+for r in $(seq "$ROUNDS"); do
+	for n in "${names[@]}"; do
+		# shellcheck disable=SC2086
+		COIL_BACKEND=$BACKEND ${CMD[$n]} | awk -v who="$n" -v r="$r" '{print who "\t" r "\t" $1 "\t" $2}' >>"$TMPD/all.tsv"
+	done
+done
+
+echo "Crossing workers, 2 workers/threads each, $ROUNDS interleaved rounds (5 repetitions each, $ITERS round trips, $WAKES wakes); coil backend ${BACKEND:-uring}; kernel $(uname -r)"
+echo
+echo "| workload | runtime | ns (median over rounds) | min-max | ratio vs Go |"
+echo "|---|---|---|---|---|"
+awk -F'\t' '
+	{ v[$3 "|" $1] = v[$3 "|" $1] " " $4; seen[$3] = 1 }
+	function stats(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+		MED = a[int((n + 1) / 2)]; MIN = a[1]; MAX = a[n]
+	}
+	END {
+		nw = split("local-pingpong-rdv cross-pingpong-rdv cross-pingpong-cap1 cross-spawn-join wake-worker-p50 wake-worker-p99 wake-thread-p50 wake-thread-p99", wl, " ")
+		split("coil go tokio", rt, " ")
+		for (w = 1; w <= nw; w++) {
+			if (!seen[wl[w]]) continue
+			base = ""
+			if ((wl[w] "|go") in v) { stats(v[wl[w] "|go"]); base = MED }
+			for (k = 1; k <= 3; k++) {
+				key = wl[w] "|" rt[k]
+				if (!(key in v)) continue
+				stats(v[key])
+				ratio = base != "" ? sprintf("%.2f", MED / base) : "-"
+				printf "| %s | %s | %.1f | %.1f-%.1f | %s |\n", wl[w], rt[k], MED, MIN, MAX, ratio
+			}
+		}
+	}' "$TMPD/all.tsv"
