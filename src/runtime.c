@@ -271,7 +271,7 @@ int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg, void **result
 	crew->join_children = rt->cfg.pub.join_children;
 	cpu_set_t cpus;
 	unsigned ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? (unsigned)CPU_COUNT(&cpus) : 1;
-	crew->spin_max = n > 1 && n <= ncpu ? (n / 2 > 0 ? n / 2 : 1) : 0;
+	crew->may_spin = n > 1 && n <= ncpu;
 	for (unsigned i = 0; i < n; i++) {
 		struct slot *sl = &rt->slots[i];
 		sl->rt = rt;

@@ -29,6 +29,7 @@ void coil__stack_pool_init(struct coil__stack_pool *pool, size_t size, size_t ma
 	pool->max = max;
 	pool->idle = 0;
 	pool->free = NULL;
+	pool->returned = NULL;
 }
 
 static void stack_unmap(struct coil__stack *st)
@@ -42,8 +43,27 @@ static void stack_unmap(struct coil__stack *st)
 	munmap(map, map_size);
 }
 
+void coil__stack_free(struct coil__stack *st)
+{
+	stack_unmap(st);
+}
+
+/* Take what other threads gave back (the pool's thread). */
+static void take_returned(struct coil__stack_pool *pool)
+{
+	struct coil__stack *st = __atomic_exchange_n(&pool->returned, NULL, __ATOMIC_ACQUIRE);
+	while (st) {
+		struct coil__stack *next = st->next;
+		st->next = pool->free;
+		pool->free = st;
+		pool->idle++;
+		st = next;
+	}
+}
+
 void coil__stack_pool_fini(struct coil__stack_pool *pool)
 {
+	take_returned(pool);
 	while (pool->free) {
 		struct coil__stack *st = pool->free;
 		pool->free = st->next;
@@ -111,20 +131,39 @@ static struct coil__stack *stack_map(size_t size)
 
 struct coil__stack *coil__stack_get(struct coil__stack_pool *pool, size_t size)
 {
-	if (size == pool->size && pool->free) {
-		struct coil__stack *st = pool->free;
-		pool->free = st->next;
-		pool->idle--;
-		/* Frames of the fiber that used it last may have left ASan
-		 * poison behind; the new fiber starts from clean memory. */
-		COIL__ASAN_UNPOISON(st->lo, st->size);
-		return st;
+	if (size == pool->size) {
+		if (!pool->free && __atomic_load_n(&pool->returned, __ATOMIC_RELAXED))
+			take_returned(pool);
+		if (pool->free) {
+			struct coil__stack *st = pool->free;
+			pool->free = st->next;
+			pool->idle--;
+			/* Frames of the fiber that used it last may have left
+			 * ASan poison behind; the new fiber starts from clean
+			 * memory. */
+			COIL__ASAN_UNPOISON(st->lo, st->size);
+			st->home = pool;
+			return st;
+		}
 	}
-	return stack_map(size);
+	struct coil__stack *st = stack_map(size);
+	if (st)
+		st->home = pool;
+	return st;
 }
 
 void coil__stack_put(struct coil__stack_pool *pool, struct coil__stack *st)
 {
+	struct coil__stack_pool *home = st->home;
+	if (home != pool && st->map_size == map_size_for(home->size)) {
+		/* Its pool's thread takes it when its free list runs dry. */
+		struct coil__stack *head = __atomic_load_n(&home->returned, __ATOMIC_RELAXED);
+		do
+			st->next = head;
+		while (!__atomic_compare_exchange_n(&home->returned, &head, st, true,
+						    __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+		return;
+	}
 	if (st->map_size == map_size_for(pool->size) && pool->idle < pool->max) {
 		st->next = pool->free;
 		pool->free = st;

@@ -66,11 +66,10 @@ struct coil__crew {
 	uint32_t shutting_down;
 	uint32_t deadlock;
 	int error;			/* a worker's fatal poll error: everyone stops */
-	/* Workers that may spin at once (coil__crew_spin), and those that
-	 * do: half the workers, none when there are more workers than CPUs
-	 * (a spinner would take the CPU of the worker it waits for). */
-	uint32_t spin_max;
-	uint32_t spinning;
+	/* Workers may spin (coil__crew_spin): not when there are more
+	 * workers than CPUs (a spinner would take the CPU of the worker it
+	 * waits for). */
+	bool may_spin;
 };
 
 /* Post m (kind set) to worker to's inbox and kick it if it sleeps. Any
@@ -99,8 +98,8 @@ void coil__crew_announce(struct coil__crew *c);
  * eventfd, and the scheduler's wake-up); a post to a spinning worker is
  * a cache-line transfer. Go's spinning Ms and Tokio's searching workers
  * do the same. A spin that finds nothing clears w->spin, so a worker that
- * stopped hearing from others spins once and then sleeps; at most
- * crew->spin_max workers spin at a time. True if the
+ * stopped hearing from others spins once and then sleeps. Only when
+ * every worker can have a CPU (crew->may_spin). True if the
  * inbox has messages or the crew's epoch moved. Only a worker with no
  * I/O in flight spins (the inbox is all it watches).
  */

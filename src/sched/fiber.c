@@ -88,7 +88,7 @@ void coil__fibers_free_all(struct coil__worker *w)
 		for (size_t i = 0; i < COIL__FIBER_CHUNK; i++) {
 			struct coil__fiber *f = &w->chunks[c][i];
 			if (f->stack) {
-				coil__stack_put(&w->stacks, f->stack);
+				coil__stack_free(f->stack); /* its home may be gone */
 				f->stack = NULL;
 			}
 			coil__exec_tsan_free(&f->exec);
