@@ -166,9 +166,10 @@ bool coil__crew_sleep_begin(struct coil__worker *w, uint32_t seen)
 	 * must be visible before the inbox is read. A relaxed load after a
 	 * seq_cst store may pass it on AArch64 (STLR then LDR): a post and
 	 * this check then miss each other and the wake is lost (seen under
-	 * qemu-aarch64). Hence the fence and seq_cst loads. */
-	__atomic_store_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	 * qemu-aarch64). The store is a seq_cst read-modify-write, a full
+	 * barrier everywhere (qemu-user on x86 too, where STLR then LDAR was
+	 * still reordered); not a fence, which TSan does not model. */
+	__atomic_exchange_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&w->inbox, __ATOMIC_SEQ_CST) == NULL &&
 	    __atomic_load_n(&w->crew->epoch, __ATOMIC_SEQ_CST) == seen)
 		return true;
