@@ -28,5 +28,6 @@
 #include "coil/sync.h"
 #include "coil/group.h"
 #include "coil/select.h"
+#include "coil/loop.h"
 
 #endif

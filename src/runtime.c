@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "base/config.h"
+#include "base/threadenv.h"
 #include "fiber/guard.h"
 #include "io/io.h"
 #include "sched/crew.h"
@@ -57,64 +58,6 @@ static bool guard_lookup(void *ctx, const struct coil__stack **stack, uint64_t *
 	return true;
 }
 
-/*
- * No coil call may raise SIGPIPE: sockets are written with MSG_NOSIGNAL,
- * but a write(2) to a pipe or a socket through a file op has no such flag.
- * The worker thread blocks SIGPIPE while it runs (the write then fails with
- * EPIPE), and drops a SIGPIPE that became pending meanwhile before the
- * caller's mask comes back, unless one was pending before.
- */
-struct sigpipe_guard {
-	sigset_t old;
-	bool was_pending;
-};
-
-static void sigpipe_block(struct sigpipe_guard *g)
-{
-	sigset_t pipe_set, pending;
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	sigpending(&pending);
-	g->was_pending = sigismember(&pending, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &g->old);
-}
-
-static void sigpipe_restore(struct sigpipe_guard *g)
-{
-	sigset_t pipe_set, pending;
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	if (!g->was_pending) {
-		sigpending(&pending);
-		if (sigismember(&pending, SIGPIPE)) {
-			struct timespec zero = {0, 0};
-			sigtimedwait(&pipe_set, NULL, &zero);
-		}
-	}
-	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
-/*
- * The worker's waits end at timers that are already late by the time they
- * are due: the thread's default timer slack (50 us) would add up to that
- * much again to every epoll_pwait2/ppoll/io_uring wait. 1 ns while the
- * runtime runs (measured here: an idle 1 ms sleep on epoll woke 71 us late
- * with the default slack); the caller's slack comes back after.
- */
-static long slack_tighten(void)
-{
-	long old = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
-	if (old > 1)
-		prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-	return old;
-}
-
-static void slack_restore(long old)
-{
-	if (old > 1)
-		prctl(PR_SET_TIMERSLACK, (unsigned long)old, 0, 0, 0);
-}
-
 /* Pin the calling thread to the index-th CPU it may run on (round robin).
  * Best effort: a refused pin leaves the thread where it was. */
 static void pin_to(unsigned index)
@@ -140,7 +83,7 @@ static void pin_to(unsigned index)
 
 /* What a worker's thread is set up with while it runs, and gives back. */
 struct thread_state {
-	struct sigpipe_guard sg;
+	struct coil__sigpipe_guard sg;
 	long slack;
 	bool guard;
 	bool pinned;
@@ -165,8 +108,8 @@ static int thread_enter(struct slot *sl, struct thread_state *ts)
 	if (r < 0)
 		return r;
 	ts->guard = true;
-	sigpipe_block(&ts->sg);
-	ts->slack = slack_tighten();
+	coil__sigpipe_block(&ts->sg);
+	ts->slack = coil__slack_tighten();
 	coil__tls_worker = &sl->w;
 	coil__tls_io = &sl->io;
 	ts->entered = true;
@@ -178,8 +121,8 @@ static void thread_leave(struct slot *sl, struct thread_state *ts)
 	if (ts->entered) {
 		coil__tls_worker = NULL;
 		coil__tls_io = NULL;
-		slack_restore(ts->slack);
-		sigpipe_restore(&ts->sg);
+		coil__slack_restore(ts->slack);
+		coil__sigpipe_restore(&ts->sg);
 	}
 	if (ts->guard)
 		coil__guard_thread_stop();
@@ -193,7 +136,7 @@ static void thread_leave(struct slot *sl, struct thread_state *ts)
 static int run_worker(struct coil__worker *w)
 {
 	int r;
-	while ((r = coil__sched_tick(w, -1)) > 0) {
+	while ((r = coil__sched_tick(w, -1, 0)) > 0) {
 	}
 	if (r == -EDEADLK)
 		coil__sched_abandon(w);

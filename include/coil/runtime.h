@@ -96,6 +96,9 @@ struct coil_config {
 	/* enum coil_place: where spawns that name no worker go. Default
 	 * COIL_PLACE_LOCAL (also: $COIL_PLACE=local|spread). */
 	unsigned place;
+	/* coil_loop_post's queue (coil/loop.h): functions queued at most.
+	 * Default (and 0) 1024, at most 1048576. */
+	unsigned loop_posts;
 };
 
 /* Fill *cfg with the defaults. */

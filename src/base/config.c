@@ -20,6 +20,7 @@ void coil_config_init(struct coil_config *cfg)
 	cfg->coalesce_sleeps = true;
 	cfg->workers = 1;
 	cfg->place = COIL_PLACE_LOCAL;
+	cfg->loop_posts = 1024;
 }
 
 static int check(const struct coil_config *c)
@@ -35,6 +36,8 @@ static int check(const struct coil_config *c)
 	if (c->max_inflight > (1u << 24))
 		return -EINVAL;
 	if (c->workers > 256 || c->place > COIL_PLACE_SPREAD)
+		return -EINVAL;
+	if (c->loop_posts > (1u << 20))
 		return -EINVAL;
 	return 0;
 }
@@ -57,6 +60,8 @@ int coil__config_load(struct coil__config *out, const struct coil_config *cfg)
 	if (r < 0)
 		return r;
 	struct coil_config *c = &out->pub;
+	if (c->loop_posts == 0)
+		c->loop_posts = 1024;
 	if (!c->backend || !*c->backend) {
 		const char *env = getenv("COIL_BACKEND");
 		c->backend = env && *env ? env : NULL;

@@ -58,6 +58,11 @@ struct coil__backend {
 	/* Optional: coil made fd (a socket) outside any op; forget whatever
 	 * was known of an earlier fd with the same number. */
 	void (*fd_opened)(struct coil__io *io, int fd);
+	/* For coil_loop: the fd an embedder polls, readable while there are
+	 * completions to reap (or -EOPNOTSUPP), and in *signal_fd the fd a
+	 * write to which makes it readable. efd is an eventfd the caller
+	 * owns, there for backends that need one. */
+	int (*embed)(struct coil__io *io, int efd, int *signal_fd);
 };
 
 /* Tell the running worker's backend that coil made fd (no-op outside a

@@ -189,6 +189,12 @@ spawn_fiber(struct coil__worker *w, struct coil__worker *on, size_t stack_size, 
 	return 0;
 }
 
+int coil__spawn_task(struct coil__worker *w, coil_fn fn, void *arg, coil_task *out)
+{
+	struct coil__fiber *f;
+	return spawn_fiber(w, w, w->stacks.size, fn, arg, out == NULL, &f, out);
+}
+
 int coil__spawn_fiber(struct coil__worker *w, struct coil__worker *on, size_t stack_size,
 		      coil_fn fn, void *arg, bool detached, struct coil__fiber **out)
 {

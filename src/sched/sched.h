@@ -33,6 +33,7 @@
 #include "base/list.h"
 #include "base/spin.h"
 #include "coil/runtime.h"
+#include "coil/task.h"
 #include "fiber/exec.h"
 #include "fiber/stack.h"
 #include "sched/park.h"
@@ -139,6 +140,7 @@ struct coil__worker {
 
 	bool join_children;
 	bool shutting_down;		/* main is done: cancel what is left */
+	bool embedded;			/* a coil_loop's: each tick returns */
 
 	/* Cross-thread (sched/crew.h). */
 	struct coil__msg *inbox;	/* LIFO pushed by others, drained here */
@@ -192,13 +194,14 @@ void coil__sched_fini(struct coil__worker *w);
 /* Spawn the main fiber (crew->main). Returns 0 or -ENOMEM. */
 int coil__sched_start(struct coil__worker *w, coil_fn fn, void *arg);
 
-/* One turn; see the head of this file. timeout_ns: how long the poll may
+/* One turn; see the head of this file. budget: run at most that many
+ * fibers (0: all that are runnable at the start). timeout_ns: how long the poll may
  * wait when nothing is runnable (-1: until a timer or an I/O completion).
  * Returns 1 when fibers remain, 0 when all have finished (on every
  * worker), -EDEADLK when every fiber is parked on something nothing can
  * wake, or a poll's fatal error (this worker's or, with several, any
  * worker's). Runs on the scheduler context only. */
-int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns);
+int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns, unsigned budget);
 
 /* After -EDEADLK: detach every parked fiber from what it waits on (each
  * park's cancel, with -EDEADLK), so that no object keeps a pointer into a
@@ -280,6 +283,10 @@ static inline void coil__table_unlock(struct coil__worker *tw)
 	if (tw->multi)
 		coil__spin_unlock(&tw->table_lock);
 }
+
+/* Spawn fn(arg) on w from w's thread, in or outside a fiber (coil_loop):
+ * *out gets the handle, or NULL out: detached. Returns 0 or -ENOMEM. */
+int coil__spawn_task(struct coil__worker *w, coil_fn fn, void *arg, coil_task *out);
 
 /* Spawn a fiber on worker `on` (w itself, or another of its crew), from w's
  * thread: it gets its stack now (from w's pool), so a spawn that cannot

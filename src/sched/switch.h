@@ -60,10 +60,11 @@ static inline bool coil__timer_due(struct coil__worker *w)
  * the scheduler: with nothing pending the scheduler would not poll I/O, so
  * going through it only costs two switches. Not when a timer is due (the
  * scheduler expires timers), nor when another thread posted to the inbox
- * (the scheduler drains it), nor when main is done (it winds down). */
+ * (the scheduler drains it), nor when main is done (it winds down), nor in
+ * a coil_loop (its tick must return to the embedder). */
 static inline bool coil__turn_in_place(struct coil__worker *w)
 {
-	return w->pending == 0 && w->runq_len > 0 &&
+	return w->pending == 0 && w->runq_len > 0 && !w->embedded &&
 	       __atomic_load_n(&w->inbox, __ATOMIC_RELAXED) == NULL &&
 	       !__atomic_load_n(&w->crew->main_done, __ATOMIC_RELAXED) && !coil__timer_due(w);
 }

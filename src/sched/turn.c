@@ -131,13 +131,13 @@ static int fatal(struct coil__worker *w, int r)
 	return r;
 }
 
-int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns)
+int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns, unsigned budget)
 {
 	uint32_t seen = __atomic_load_n(&w->crew->epoch, __ATOMIC_SEQ_CST);
 	if (!coil__inbox_empty(w))
 		w->spin = coil__crew_drain(w);
 	/* Run what is runnable now, once. */
-	w->batch = w->runq_len;
+	w->batch = budget && budget < w->runq_len ? budget : w->runq_len;
 	while (w->batch > 0) {
 		struct coil__fiber *f = coil__runq_pop(w);
 		w->batch--;

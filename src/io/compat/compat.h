@@ -67,6 +67,9 @@ struct coil__poller {
 	/* Wait up to timeout_ns (-1: no limit, 0: do not block) and call
 	 * coil__compat_fd_ready() for each ready fd. Returns >= 0 or -errno. */
 	int (*wait)(struct coil__compat *c, int64_t timeout_ns);
+	/* Optional: the poller's own fd, readable (edge-registered fds:
+	 * only after new readiness) while wait would report something. */
+	int (*pollable_fd)(struct coil__compat *c);
 };
 
 struct coil__compat {

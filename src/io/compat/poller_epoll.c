@@ -105,6 +105,11 @@ static int ep_wait(struct coil__compat *c, int64_t timeout_ns)
 	return n;
 }
 
+static int ep_pollable_fd(struct coil__compat *c)
+{
+	return ((struct ep *)c->poller_data)->epfd;
+}
+
 const struct coil__poller coil__poller_epoll = {
 	.name = "epoll",
 	.init = ep_init,
@@ -112,4 +117,5 @@ const struct coil__poller coil__poller_epoll = {
 	.watch = ep_watch,
 	.forget = ep_forget,
 	.wait = ep_wait,
+	.pollable_fd = ep_pollable_fd,
 };

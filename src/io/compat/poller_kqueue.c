@@ -88,6 +88,11 @@ static int kq_wait(struct coil__compat *c, int64_t timeout_ns)
 	return n;
 }
 
+static int kq_pollable_fd(struct coil__compat *c)
+{
+	return ((struct kq *)c->poller_data)->kq;
+}
+
 const struct coil__poller coil__poller_kqueue = {
 	.name = "kqueue",
 	.init = kq_init,
@@ -95,4 +100,5 @@ const struct coil__poller coil__poller_kqueue = {
 	.watch = kq_watch,
 	.forget = kq_forget,
 	.wait = kq_wait,
+	.pollable_fd = kq_pollable_fd,
 };

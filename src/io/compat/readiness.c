@@ -534,6 +534,16 @@ static void compat_fini(struct coil__io *io)
 	io->be.compat = NULL;
 }
 
+/* The poller's fd (epoll, kqueue: the wake eventfd is in its set, so a
+ * write to that makes it readable too); poll(2) has none. */
+static int compat_embed(struct coil__io *io, int efd, int *signal_fd)
+{
+	struct coil__compat *c = io->be.compat;
+	(void)efd;
+	*signal_fd = io->w->wake_fd;
+	return c->poller->pollable_fd ? c->poller->pollable_fd(c) : -EOPNOTSUPP;
+}
+
 #define DEFINE_BACKEND(mech)                                                          \
 	static int init_##mech(struct coil__io *io, const struct coil__config *cfg)        \
 	{                                                                              \
@@ -548,6 +558,7 @@ static void compat_fini(struct coil__io *io)
 		.cancel = compat_cancel,                                               \
 		.poll = compat_poll,                                                   \
 		.fd_opened = compat_fd_opened,                                         \
+		.embed = compat_embed,                                                 \
 	}
 
 #ifdef __linux__

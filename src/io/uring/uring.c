@@ -666,6 +666,18 @@ static void uring_fd_opened(struct coil__io *io, int fd)
 	fd_forget(io->be.uring, fd);
 }
 
+/* The eventfd, registered with the ring: the kernel signals it when a
+ * completion is queued (also for DEFER_TASKRUN's deferred work, which the
+ * ring fd itself never signals to epoll). */
+static int uring_embed(struct coil__io *io, int efd, int *signal_fd)
+{
+	int r = io_uring_register_eventfd(&io->be.uring->ring, efd);
+	if (r < 0)
+		return r;
+	*signal_fd = efd;
+	return efd;
+}
+
 const struct coil__backend coil__backend_uring = {
 	.name = "io_uring",
 	.timer_ops = true,
@@ -675,4 +687,5 @@ const struct coil__backend coil__backend_uring = {
 	.cancel = uring_cancel,
 	.poll = uring_poll,
 	.fd_opened = uring_fd_opened,
+	.embed = uring_embed,
 };
