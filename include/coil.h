@@ -29,5 +29,6 @@
 #include "coil/group.h"
 #include "coil/select.h"
 #include "coil/loop.h"
+#include "coil/bg.h"
 
 #endif

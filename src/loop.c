@@ -102,6 +102,7 @@ static int owner_check(coil_loop *l)
 
 static void loop_teardown(coil_loop *l)
 {
+	coil__crew_wait_posters(&l->crew);
 	if (l->io_ok)
 		coil__io_fini(&l->io);
 	coil__sched_fini(&l->w);
@@ -294,10 +295,13 @@ int coil_loop_post(coil_loop *l, coil_loop_fn fn, void *arg)
 		tail -= l->cap;
 	l->posts[tail] = (struct post){fn, arg};
 	__atomic_store_n(&l->len, l->len + 1, __ATOMIC_RELEASE);
+	/* Counted until the kick is done: coil_loop_free waits for it. */
+	__atomic_add_fetch(&l->crew.outside_posters, 1, __ATOMIC_SEQ_CST);
 	coil__spin_unlock(&l->lock);
 	signal_loop(l);
 	/* The owner may be blocked inside a tick: end its wait. */
 	coil__crew_kick(&l->w);
+	__atomic_sub_fetch(&l->crew.outside_posters, 1, __ATOMIC_RELEASE);
 	return 0;
 }
 

@@ -174,6 +174,7 @@ static void *worker_thread(void *arg)
 
 static void runtime_free(struct runtime *rt)
 {
+	coil__crew_wait_posters(&rt->crew);
 	for (unsigned i = 0; i < rt->crew.n; i++) {
 		if (rt->slots[i].io_ok)
 			coil__io_fini(&rt->slots[i].io);

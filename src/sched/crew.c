@@ -2,6 +2,7 @@
 #include "sched/crew.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdint.h>
@@ -36,13 +37,29 @@ void coil__crew_kick(struct coil__worker *to)
 
 void coil__crew_post(struct coil__worker *to, struct coil__msg *m)
 {
-	__atomic_add_fetch(&to->crew->stuck, MSG_ONE, __ATOMIC_SEQ_CST);
+	struct coil__crew *c = to->crew;
+	struct coil__worker *me = coil__tls_worker;
+	/* A poster outside the crew (a plain thread) is counted until its
+	 * kick is done: once m is pushed, the fiber may run and the runtime
+	 * end, and its memory must wait for the kick to leave `to`. */
+	bool outside = !me || me->crew != c;
+	if (outside)
+		__atomic_add_fetch(&c->outside_posters, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&c->stuck, MSG_ONE, __ATOMIC_SEQ_CST);
 	struct coil__msg *head = __atomic_load_n(&to->inbox, __ATOMIC_RELAXED);
 	do
 		m->next = head;
 	while (!__atomic_compare_exchange_n(&to->inbox, &head, m, true, __ATOMIC_SEQ_CST,
 					    __ATOMIC_RELAXED));
 	coil__crew_kick(to);
+	if (outside)
+		__atomic_sub_fetch(&c->outside_posters, 1, __ATOMIC_RELEASE);
+}
+
+void coil__crew_wait_posters(struct coil__crew *c)
+{
+	while (__atomic_load_n(&c->outside_posters, __ATOMIC_ACQUIRE) != 0)
+		sched_yield();
 }
 
 void coil__park_wake_far(struct coil__park *p, int result)

@@ -70,12 +70,17 @@ struct coil__crew {
 	 * workers than CPUs (a spinner would take the CPU of the worker it
 	 * waits for). */
 	bool may_spin;
+	uint32_t outside_posters;	/* plain threads inside coil__crew_post */
 };
 
 /* Post m (kind set) to worker to's inbox and kick it if it sleeps. Any
  * thread. After it returns, m may already be handled: the caller must not
  * touch what m is embedded in. */
 void coil__crew_post(struct coil__worker *to, struct coil__msg *m);
+
+/* Before the crew's memory goes: wait for plain threads still in
+ * coil__crew_post (a few instructions and a kick). */
+void coil__crew_wait_posters(struct coil__crew *c);
 
 /* Handle w's inbox (w's thread). Returns whether there was anything. */
 bool coil__crew_drain(struct coil__worker *w);
