@@ -101,9 +101,7 @@ static int take_events(struct view *v, long max_ids)
 	return 0;
 }
 
-/* Wait (poll on every node's event fd) until done(views) or 10 s. (An
- * event fd may read ready a moment before its event can be taken: the
- * emitter counts it first; so the limit is time, not rounds.) */
+/* Wait (poll on every node's event fd) until done(views) or 10 s. */
 static bool wait_for(struct view *v, int nodes, long max_ids, bool (*done)(struct view *, int))
 {
 	int64_t end = coil_now() + 10 * 1000000000LL;

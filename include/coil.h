@@ -12,11 +12,7 @@
 #ifndef COIL_H
 #define COIL_H
 
-#define COIL_VERSION_MAJOR 0
-#define COIL_VERSION_MINOR 1
-#define COIL_VERSION_PATCH 0
-#define COIL_VERSION_STRING "0.1.0"
-
+#include "coil/version.h"
 #include "coil/runtime.h"
 #include "coil/task.h"
 #include "coil/time.h"

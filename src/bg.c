@@ -9,8 +9,11 @@
  * no emitter waits any longer and the events channel (unbounded) takes
  * everything to the end: the runtime never blocks on an embedder that is
  * busy stopping it, and no event is dropped. The event fd is a semaphore
- * eventfd, written before an event is queued and read after one is taken,
- * so it is readable exactly while events wait (or are about to).
+ * eventfd, written after an event is queued and read after one is taken:
+ * every event makes a new edge after it can be taken (an edge-triggered
+ * waiter such as Tokio's AsyncFd never misses one). A taker that got the
+ * event before its write landed owes that read (`debt`), paid at its next
+ * call, so the fd is never left readable for nothing but once.
  */
 #include "coil/bg.h"
 
@@ -30,6 +33,7 @@ struct coil_bg {
 	coil_chan *events;	/* struct coil_bg_event *, unbounded */
 	coil_chan *room;	/* cap tokens (no payload) */
 	int efd;
+	uint32_t debt;		/* eventfd reads owed (see the top) */
 	struct coil_config cfg;
 	coil_bg_main_fn main;
 	void *arg;
@@ -51,13 +55,21 @@ static void efd_add(int fd)
 	while (n < 0 && errno == EINTR);
 }
 
-static void efd_take(int fd)
+/* Take one count if there is one (EFD_SEMAPHORE: a read takes 1). */
+static bool efd_take(int fd)
 {
 	uint64_t v;
 	ssize_t n;
 	do
-		n = read(fd, &v, sizeof v); /* EFD_SEMAPHORE: takes 1 */
+		n = read(fd, &v, sizeof v);
 	while (n < 0 && errno == EINTR);
+	return n == sizeof v;
+}
+
+static void pay_debts(coil_bg *bg)
+{
+	while (__atomic_load_n(&bg->debt, __ATOMIC_ACQUIRE) > 0 && efd_take(bg->efd))
+		__atomic_sub_fetch(&bg->debt, 1, __ATOMIC_ACQ_REL);
 }
 
 static void *copy_of(const void *data, size_t len, int *err)
@@ -81,10 +93,9 @@ static int push_event(coil_bg *bg, struct coil_bg_event *ev, bool bounded)
 		if (r < 0 && r != -EPIPE)
 			return r; /* cancelled: not emitted */
 	}
-	efd_add(bg->efd);
 	int r = coil_chan_send_until(bg->events, &ev, COIL_NO_DEADLINE);
-	if (r < 0)
-		efd_take(bg->efd);
+	if (r == 0)
+		efd_add(bg->efd); /* ev may be taken already: then it is a debt */
 	return r;
 }
 
@@ -242,12 +253,14 @@ static int next_event(coil_bg *bg, struct coil_bg_event **out, bool try, int64_t
 	if (!bg || !out)
 		return -EINVAL;
 	*out = NULL;
+	pay_debts(bg);
 	struct coil_bg_event *ev;
 	int r = try ? coil_chan_try_recv(bg->events, &ev)
 		    : coil_chan_recv_until(bg->events, &ev, deadline);
 	if (r < 0)
 		return r;
-	efd_take(bg->efd);
+	if (!efd_take(bg->efd))
+		__atomic_add_fetch(&bg->debt, 1, __ATOMIC_ACQ_REL); /* its write is on the way */
 	if (ev->kind != COIL_BG_CLOSED)
 		coil_chan_try_send(bg->room, NULL); /* -EPIPE once stopping: fine */
 	*out = ev;

@@ -39,6 +39,9 @@ static void expect_closed(coil_bg *bg, int result)
 	ck_assert_int_eq(ev->kind, COIL_BG_CLOSED);
 	ck_assert_int_eq(ev->result, result);
 	coil_bg_event_free(ev);
+	/* After stop (joined: every fd write landed), a call pays what the
+	 * taker owed and the fd reads empty. */
+	ck_assert_int_eq(coil_bg_stop(bg), result);
 	ck_assert_int_eq(coil_bg_try_next_event(bg, &ev), -EPIPE);
 	ck_assert_ptr_null(ev);
 	ck_assert(!readable(coil_bg_event_fd(bg)));

@@ -106,8 +106,11 @@ COIL_API int coil_bg_next_event(coil_bg *bg, struct coil_bg_event **out, int64_t
 COIL_API void coil_bg_event_free(struct coil_bg_event *ev);
 
 /*
- * An fd readable (level-triggered) while events wait, for an embedder that
- * multiplexes; poll it, never read or close it. Returns the fd or -EINVAL.
+ * An fd readable while events wait, for an embedder that multiplexes; poll
+ * it, never read or close it. Each event makes it readable after the event
+ * can be taken, so an edge-triggered waiter (epoll ET, Tokio's AsyncFd)
+ * sees every one; a level-triggered one may see it readable once with
+ * nothing to take (then the next call clears it). Returns the fd or -EINVAL.
  */
 COIL_API int coil_bg_event_fd(coil_bg *bg);
 

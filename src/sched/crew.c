@@ -110,9 +110,17 @@ static void handle(struct coil__worker *w, struct coil__msg *m)
 		coil__park_wake_here(w, p, p->far_result);
 		break;
 	}
-	case COIL__MSG_RUN:
-		coil__make_runnable(w, coil__container_of(m, struct coil__fiber, run_msg));
+	case COIL__MSG_RUN: {
+		struct coil__fiber *f = coil__container_of(m, struct coil__fiber, run_msg);
+		/* Spawned before the crew began to shut down but arriving
+		 * after this worker wound down: it starts cancelled, like
+		 * everything else here (else it would run, e.g. sleep, and
+		 * hold coil_run up). */
+		if (w->shutting_down)
+			__atomic_store_n(&f->cancelled, true, __ATOMIC_RELAXED);
+		coil__make_runnable(w, f);
 		break;
+	}
 	case COIL__MSG_POKE:
 		poked(w, coil__container_of(m, struct coil__fiber, poke_msg));
 		break;
