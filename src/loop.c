@@ -82,12 +82,12 @@ static void signal_loop(coil_loop *l)
 static void drain_signal(coil_loop *l)
 {
 	__atomic_store_n(&l->signalled, 0, __ATOMIC_SEQ_CST);
+	/* io_uring: the registered eventfd; epoll, kqueue, poll: the wake
+	 * eventfd (read here too, so the poller's fd stops reading ready
+	 * even when the tick does not poll). */
 	uint64_t n;
-	while (read(l->efd, &n, sizeof n) > 0) {
+	while (read(l->signal_fd, &n, sizeof n) > 0) {
 	}
-	if (l->signal_fd != l->efd)
-		while (read(l->signal_fd, &n, sizeof n) > 0) {
-		}
 }
 
 /* From the owner thread, not inside a fiber: 0, or -EPERM / -EBUSY. */
