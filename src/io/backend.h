@@ -82,6 +82,17 @@ int coil__fd_close(int fd);
 void coil__op_complete(struct coil__io *io, struct coil__op *op, int res);
 
 extern const struct coil__backend coil__backend_uring;
+
+/* The io_uring backend's op table, for tools/coil-probe: each op coil
+ * submits, its opcode, and whether the blocking pool stands in when the
+ * kernel lacks it (else such a kernel is refused). Returns the rows
+ * written (at most max). */
+struct coil__uring_op_row {
+	const char *name;
+	unsigned opcode;
+	bool pool_stands_in;
+};
+size_t coil__uring_ops(struct coil__uring_op_row *rows, size_t max);
 extern const struct coil__backend coil__backend_epoll;
 extern const struct coil__backend coil__backend_poll;
 extern const struct coil__backend coil__backend_kqueue;

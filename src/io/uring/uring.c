@@ -237,6 +237,17 @@ static const struct {
 	[COIL__OP_RESOLVE] = {NULL, IORING_OP_POLL_ADD, "resolve"},
 };
 
+size_t coil__uring_ops(struct coil__uring_op_row *rows, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < COIL__OP_COUNT && n < max; i++, n++) {
+		rows[n].name = opdefs[i].name;
+		rows[n].opcode = opdefs[i].opcode;
+		rows[n].pool_stands_in = coil__op_pool_stands_in((uint8_t)i);
+	}
+	return n;
+}
+
 /* ---- set-up ------------------------------------------------------------- */
 
 /* Whether list (comma-separated op names, from $COIL_URING_WITHOUT) names
