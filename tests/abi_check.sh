@@ -33,7 +33,8 @@ if grep -v '^coil_' "$tmp/have"; then
 	status=1
 fi
 nm -g --defined-only "$a" 2>/dev/null | awk 'NF == 3 && $2 ~ /^[TDBRVWCi]$/ { print $3 }' |
-	grep -v -e '^coil_' -e '^coil__' >"$tmp/bad0" || true
+	grep -v -e '^coil_' -e '^coil__' -e '^__odr_asan\.' -e '^__asan_' -e '^__tsan_' -e '^__ubsan_' \
+		-e '^__sanitizer_' >"$tmp/bad0" || true # sanitizer builds add their own
 : >"$tmp/bad"
 while read -r name; do
 	case " $* " in *" $name "*) ;; *) echo "$name" >>"$tmp/bad" ;; esac
