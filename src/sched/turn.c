@@ -172,8 +172,10 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns, unsigned budget
 		r = wait_stuck(w, seen);
 	} else if (w->pending > 0 || (idle && deadline != INT64_MAX) ||
 		   (idle && (w->multi || w->outside_waits > 0))) {
-		/* A worker that waits must hear posts from other threads. */
-		bool block = idle && coil__crew_sleep_begin(w, seen);
+		/* A worker that waits must hear posts from other threads. A
+		 * tick told not to wait (timeout 0: coil_loop) polls without
+		 * blocking: a zero-length timed wait costs ~16 us on io_uring. */
+		bool block = idle && timeout_ns != 0 && coil__crew_sleep_begin(w, seen);
 		r = w->poll(w->poll_ctx, block, deadline);
 		if (block)
 			coil__crew_sleep_end(w);
