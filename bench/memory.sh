@@ -3,6 +3,7 @@
 #
 #   bench/memory.sh [--fibers 100000] [--conns 100000] [--hold 2]
 #                   [--servers "NAME=PATH ..."] [--server-env "NAME=VAR=VALUE ..."]
+#                   [--server-args "NAME=ARG,ARG ..."]
 #
 # 1. Fibers: build/bench/mem_fibers --fibers N --cq-entries 65536, and once
 #    more with N = 30000 (below coil's in-flight bound of cq_entries/2 =
@@ -26,6 +27,7 @@ CONNS=100000
 HOLD=2
 SERVERS=""
 SRV_ENV=""
+SRV_ARGS=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--fibers) FIBERS=$2; shift 2 ;;
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
 	--hold) HOLD=$2; shift 2 ;;
 	--servers) SERVERS=$2; shift 2 ;;
 	--server-env) SRV_ENV=$2; shift 2 ;;
+	--server-args) SRV_ARGS=$2; shift 2 ;;
 	-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	*) echo "memory: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -92,11 +95,14 @@ echo "| server | connections held | RSS before | RSS with them held | RSS per co
 echo "|---|---|---|---|---|---|"
 
 server_env() { local e; for e in $SRV_ENV; do [ "${e%%=*}" = "$1" ] && printf '%s ' "${e#*=}"; done; return 0; }
+# Extra arguments of a server, comma-separated ("coil-lend=--read,lend").
+server_args() { local e; for e in $SRV_ARGS; do [ "${e%%=*}" = "$1" ] && printf '%s ' "${e#*=}" | tr , ' '; done; return 0; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 for s in $SERVERS; do
 	name=${s%%=*} bin=${s#*=}
 	read -r -a envs <<<"$(server_env "$name")"
-	env "${envs[@]}" "$bin" --port 0 >"$TMPD/srv.out" 2>"$TMPD/srv.err" </dev/null &
+	read -r -a args <<<"$(server_args "$name")"
+	env "${envs[@]}" "$bin" "${args[@]}" --port 0 >"$TMPD/srv.out" 2>"$TMPD/srv.err" </dev/null &
 	SRV_PID=$!
 	port=""
 	for _ in $(seq 100); do

@@ -2,13 +2,16 @@
  * echo_server: a TCP echo server, one fiber per connection.
  *
  *   echo_server [--port N] [--host ADDR] [--exit-after N]
- *               [--workers N] [--listen handoff|reuseport]
+ *               [--workers N] [--listen handoff|reuseport] [--read copy|lend]
  *
  * --workers N runs N worker threads (0: one per CPU; default 1).
  * Connections are spread over them by one accepting fiber that hands each
  * to the least-loaded worker (handoff, the default), or by one
  * SO_REUSEPORT listener per worker (reuseport: the kernel spreads by a
  * hash, which can leave long-lived connections uneven).
+ * --read lend reads through a coil_reader (coil/reader.h): buffers lent by
+ * coil, none held by an idle connection; copy (the default) reads into a
+ * buffer on the connection fiber's stack.
  *
  * Prints "listening on ADDR:PORT" (flushed) once it accepts connections.
  * Echoes each connection until end of file; on a half-close it echoes all it
@@ -33,17 +36,31 @@ struct server {
 	const char *host;
 	int port;
 	unsigned mode;     /* COIL_SERVE_HANDOFF or COIL_SERVE_REUSEPORT */
+	bool lend;         /* --read lend */
 	long exit_after;   /* 0: never */
 	long closed;       /* connections closed so far (atomic: any worker) */
 	coil_task main;
 	int sigfd;
 };
 
-static void serve_conn(int fd, void *arg)
+/* Echo into buffers coil lends: an idle connection holds none. */
+static __attribute__((noinline)) void echo_lent(int fd)
 {
-	struct server *srv = arg;
+	coil_reader *r;
+	if (coil_reader_open(&r, fd) < 0)
+		return;
+	const void *p;
+	ssize_t n;
+	while ((n = coil_reader_read(r, &p)) > 0)
+		if (coil_sock_write_all(fd, p, (size_t)n) < 0)
+			break;
+	coil_reader_close(r);
+}
+
+/* noinline: its 16 KiB buffer must not sit in serve_conn's frame under --read lend. */
+static __attribute__((noinline)) void echo_copied(int fd)
+{
 	char buf[16384];
-	coil_tcp_nodelay(fd, 1);
 	for (;;) {
 		ssize_t n = coil_sock_read(fd, buf, sizeof buf);
 		if (n <= 0)
@@ -51,6 +68,16 @@ static void serve_conn(int fd, void *arg)
 		if (coil_sock_write_all(fd, buf, (size_t)n) < 0)
 			break;
 	}
+}
+
+static void serve_conn(int fd, void *arg)
+{
+	struct server *srv = arg;
+	coil_tcp_nodelay(fd, 1);
+	if (srv->lend)
+		echo_lent(fd);
+	else
+		echo_copied(fd);
 	coil_close(fd);
 	if (srv->exit_after &&
 	    __atomic_add_fetch(&srv->closed, 1, __ATOMIC_RELAXED) == srv->exit_after)
@@ -111,7 +138,8 @@ static void *run_server(void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: echo_server [--port N] [--host ADDR] [--exit-after N]\n"
-			"                   [--workers N] [--listen handoff|reuseport]\n");
+			"                   [--workers N] [--listen handoff|reuseport]\n"
+			"                   [--read copy|lend]\n");
 	exit(2);
 }
 
@@ -137,6 +165,12 @@ int main(int argc, char **argv)
 			else if (!strcmp(m, "reuseport"))
 				srv.mode = COIL_SERVE_REUSEPORT;
 			else
+				usage();
+		} else if (!strcmp(argv[i], "--read") && i + 1 < argc) {
+			const char *m = argv[++i];
+			if (!strcmp(m, "lend"))
+				srv.lend = true;
+			else if (strcmp(m, "copy"))
 				usage();
 		} else
 			usage();

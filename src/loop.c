@@ -26,6 +26,7 @@
 #include "fiber/guard.h"
 #include "io/backend.h"
 #include "io/io.h"
+#include "io/lend.h"
 #include "sched/crew.h"
 #include "sched/sched.h"
 
@@ -338,6 +339,13 @@ int coil_loop_free(coil_loop *l)
 			break; /* fatal backend error: sched_fini leaves what the kernel may hold */
 		if (t == 0 && l->w.pending == 0)
 			break;
+	}
+	if (l->io_ok) {
+		coil__tls_worker = &l->w;
+		coil__tls_io = &l->io;
+		coil__lend_wind_down(&l->io);
+		coil__tls_worker = NULL;
+		coil__tls_io = NULL;
 	}
 	loop_teardown(l);
 	return 0;

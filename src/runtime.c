@@ -19,6 +19,7 @@
 #include "base/threadenv.h"
 #include "fiber/guard.h"
 #include "io/io.h"
+#include "io/lend.h"
 #include "sched/crew.h"
 #include "sched/sched.h"
 
@@ -132,14 +133,16 @@ static void thread_leave(struct slot *sl, struct thread_state *ts)
 		pthread_setaffinity_np(pthread_self(), sizeof ts->affinity, &ts->affinity);
 }
 
-/* Turns until the crew is done; -EDEADLK leaves no fiber linked anywhere. */
-static int run_worker(struct coil__worker *w)
+/* Turns until the crew is done; -EDEADLK leaves no fiber linked anywhere.
+ * Then, on this thread (the ring's), the readers left open are closed. */
+static int run_worker(struct coil__worker *w, struct coil__io *io)
 {
 	int r;
 	while ((r = coil__sched_tick(w, -1, 0)) > 0) {
 	}
 	if (r == -EDEADLK)
 		coil__sched_abandon(w);
+	coil__lend_wind_down(io);
 	return r;
 }
 
@@ -167,7 +170,7 @@ static void *worker_thread(void *arg)
 	bool go = rt->gate > 0;
 	pthread_mutex_unlock(&rt->gate_mu);
 	if (go && sl->setup == 0)
-		sl->rc = run_worker(&sl->w);
+		sl->rc = run_worker(&sl->w, &sl->io);
 	thread_leave(sl, &ts);
 	return NULL;
 }
@@ -249,7 +252,7 @@ int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg, void **result
 		r = coil__sched_start(&s0->w, fn, arg);
 	gate_set(rt, r == 0 ? 1 : -1);
 	if (r == 0) {
-		r = run_worker(&s0->w);
+		r = run_worker(&s0->w, &s0->io);
 		if (crew->main->state == COIL__FIBER_DONE && result)
 			*result = crew->main->result;
 	}

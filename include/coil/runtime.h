@@ -30,6 +30,24 @@ enum coil_place {
 };
 
 /*
+ * io_uring features coil climbs to when the kernel has them (tools/coil-probe
+ * says which this machine has). Each is probed when a worker's ring is set
+ * up and used where it pays; coil_config.features_on forces one on wherever
+ * it applies, features_off keeps it off (also $COIL_FEATURES, e.g.
+ * "bufring,-sqpoll" or "all": how the lab compares and the tests run every
+ * path). A feature the kernel, RLIMIT_MEMLOCK or seccomp refuses falls back
+ * to what coil does without it: the same calls return the same results.
+ * coil_features() says what a worker got.
+ */
+enum coil_feature {
+	/* A provided buffer ring per worker and multishot recv for coil_reader
+	 * (coil/reader.h): an idle reader holds no buffer; the kernel picks one
+	 * when data arrives (Linux 6.0). Default: on. Off, or on the readiness
+	 * backends, a reader takes a buffer from the same pool for each recv. */
+	COIL_FEATURE_BUF_RING = 1u << 0,
+};
+
+/*
  * Runtime settings. Always fill one with coil_config_init() first, then change
  * the fields you care about: new fields may be added, and init gives each its
  * default.
@@ -99,6 +117,18 @@ struct coil_config {
 	/* coil_loop_post's queue (coil/loop.h): functions queued at most.
 	 * Default (and 0) 1024, at most 1048576. */
 	unsigned loop_posts;
+	/* enum coil_feature bits: force on / keep off (off wins). Default 0:
+	 * coil's choice. Also $COIL_FEATURES (names: bufring; "-name" off;
+	 * "all"), read when these are left 0. */
+	unsigned features_on;
+	unsigned features_off;
+	/* Buffers a worker lends to coil_reader (coil/reader.h): how many, and
+	 * bytes each (a read returns at most that much). Default 256 x 16 KiB
+	 * (virtual memory: a page is resident once data has landed in it);
+	 * count 1..32768 (a power of two on io_uring: rounded up), size
+	 * 64 B..16 MiB. */
+	unsigned recv_buffers;
+	unsigned recv_buffer_size;
 };
 
 /* Fill *cfg with the defaults. */
@@ -148,6 +178,11 @@ COIL_API int coil_worker_count(void);
 /* The name of the I/O backend of the runtime running on this thread
  * ("io_uring", "epoll", "poll" or "kqueue"), or NULL outside a runtime. */
 COIL_API const char *coil_backend_name(void);
+
+/* The enum coil_feature bits the calling fiber's worker uses now (a
+ * feature set up on first use, such as COIL_FEATURE_BUF_RING at the first
+ * coil_reader_open, shows from then on); 0 outside a runtime. */
+COIL_API unsigned coil_features(void);
 
 #ifdef __cplusplus
 }

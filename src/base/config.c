@@ -21,6 +21,8 @@ void coil_config_init(struct coil_config *cfg)
 	cfg->workers = 1;
 	cfg->place = COIL_PLACE_LOCAL;
 	cfg->loop_posts = 1024;
+	cfg->recv_buffers = 256;
+	cfg->recv_buffer_size = 16 * 1024;
 }
 
 static int check(const struct coil_config *c)
@@ -39,6 +41,36 @@ static int check(const struct coil_config *c)
 		return -EINVAL;
 	if (c->loop_posts > (1u << 20))
 		return -EINVAL;
+	if (c->recv_buffers < 1 || c->recv_buffers > 32768 || c->recv_buffer_size < 64 ||
+	    c->recv_buffer_size > (16u << 20))
+		return -EINVAL;
+	if ((c->features_on | c->features_off) & ~COIL__FEATURES_ALL)
+		return -EINVAL;
+	return 0;
+}
+
+/* Feature names for $COIL_FEATURES, by bit. */
+static const char *const feature_names[] = {"bufring"};
+
+/* "name,-name,all": features on and off. Returns 0 or -EINVAL. */
+static int parse_features(const char *v, unsigned *on, unsigned *off)
+{
+	while (*v) {
+		size_t len = strcspn(v, ",");
+		bool neg = *v == '-';
+		const char *name = v + neg;
+		size_t nlen = len - neg;
+		unsigned bit = 0;
+		if (nlen == 3 && !strncmp(name, "all", 3))
+			bit = COIL__FEATURES_ALL;
+		for (size_t i = 0; i < sizeof feature_names / sizeof feature_names[0]; i++)
+			if (strlen(feature_names[i]) == nlen && !strncmp(name, feature_names[i], nlen))
+				bit = 1u << i;
+		if (!bit && nlen)
+			return -EINVAL;
+		*(neg ? off : on) |= bit;
+		v += len + (v[len] == ',');
+	}
 	return 0;
 }
 
@@ -85,6 +117,11 @@ int coil__config_load(struct coil__config *out, const struct coil_config *cfg)
 	const char *place = getenv("COIL_PLACE");
 	if (c->place == COIL_PLACE_LOCAL && place && !strcmp(place, "spread"))
 		c->place = COIL_PLACE_SPREAD;
+	const char *features = getenv("COIL_FEATURES");
+	if (!c->features_on && !c->features_off && features &&
+	    parse_features(features, &c->features_on, &c->features_off) < 0)
+		return -EINVAL;
+	c->features_on &= ~c->features_off;
 	const char *without = getenv("COIL_URING_WITHOUT");
 	out->uring_without = without && *without ? without : NULL;
 	const char *setup = getenv("COIL_URING_SETUP");

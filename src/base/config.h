@@ -9,6 +9,7 @@
  *   COIL_URING_SETUP      coop | plain: start lower in io_uring's set-up list
  *   COIL_WORKERS          coil_config.workers when the program left it at 1
  *   COIL_PLACE            local | spread: coil_config.place when left local
+ *   COIL_FEATURES         coil_config.features_on / _off when both are 0
  *   COIL_URING_WITHOUT    io_uring opcodes to treat as missing, by name
  *                         ("openat,read"): how the tests run the per-op
  *                         fallback of a kernel that lacks them
@@ -24,6 +25,14 @@
 /* Fiber stack sizes accepted by coil_config and coil_task_opts. */
 #define COIL__STACK_MIN ((size_t)16 * 1024)
 #define COIL__STACK_MAX ((size_t)1 << 30)
+
+/* Every enum coil_feature bit. */
+#define COIL__FEATURES_ALL (COIL_FEATURE_BUF_RING)
+
+/* Whether cfg lets coil use feature f: forced on, or coil's choice (dflt)
+ * and not forced off. */
+#define COIL__FEATURE(cfg, f, dflt) \
+	(((cfg)->pub.features_on & (f)) || ((dflt) && !((cfg)->pub.features_off & (f))))
 
 enum coil__uring_setup {
 	COIL__URING_SETUP_BEST,		/* SINGLE_ISSUER | DEFER_TASKRUN first */

@@ -27,6 +27,8 @@
 #include "io/op.h"
 
 struct coil__io;
+struct coil__lend;
+struct coil_reader;
 
 struct coil__backend {
 	const char *name;
@@ -63,6 +65,19 @@ struct coil__backend {
 	 * write to which makes it readable. efd is an eventfd the caller
 	 * owns, there for backends that need one. */
 	int (*embed)(struct coil__io *io, int efd, int *signal_fd);
+	/* Optional (io/lend.h): put l's buffers in a ring the kernel picks
+	 * from: 0, or -errno (l stays a free list). lend_give hands buffer id
+	 * back to that ring; lend_fini takes the ring down (nothing armed).
+	 * recv_multi arms a multishot recv of fd into the ring for reader r,
+	 * tagged gen: 0, COIL__SUBMIT_FULL (no room now) or -errno; each of
+	 * its completions goes to coil__lend_cqe, the last without "more".
+	 * recv_multi_stop asks that arm to end (its last completion says
+	 * when). */
+	int (*lend_init)(struct coil__io *io, struct coil__lend *l);
+	void (*lend_give)(struct coil__io *io, struct coil__lend *l, uint32_t id);
+	void (*lend_fini)(struct coil__io *io, struct coil__lend *l);
+	int (*recv_multi)(struct coil__io *io, struct coil_reader *r, int fd, uint16_t gen);
+	void (*recv_multi_stop)(struct coil__io *io, struct coil_reader *r, uint16_t gen);
 };
 
 /* Tell the running worker's backend that coil made fd (no-op outside a

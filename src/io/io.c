@@ -128,3 +128,9 @@ const char *coil_backend_name(void)
 	struct coil__io *io = coil__tls_io;
 	return io ? io->backend->name : NULL;
 }
+
+unsigned coil_features(void)
+{
+	struct coil__io *io = coil__tls_io;
+	return io ? io->features : 0;
+}

@@ -38,6 +38,7 @@ enum coil__opcode {
 	COIL__OP_FSYNC,		/* fd, flags = 0 or IORING_FSYNC_DATASYNC's meaning */
 	COIL__OP_STATX,		/* fd = dirfd, u.statx, flags = AT_* */
 	COIL__OP_RESOLVE,	/* u.resolve: host name -> address (blocking pool) */
+	COIL__OP_RECV_MULTI,	/* not an op: io_uring's row for a reader's multishot recv (io/lend.h) */
 	COIL__OP_COUNT
 };
 

@@ -276,6 +276,7 @@ static const struct {
 	[COIL__OP_FSYNC] = {NULL, 0, ROUTE_POOL},
 	[COIL__OP_STATX] = {NULL, 0, ROUTE_POOL},
 	[COIL__OP_RESOLVE] = {NULL, 0, ROUTE_POOL},
+	[COIL__OP_RECV_MULTI] = {NULL, 0, ROUTE_NONE}, /* io_uring's only (io/lend.h) */
 };
 
 /* ---- fd wait lists ------------------------------------------------------ */

@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@
 #include "base/panic.h"
 #include "io/backend.h"
 #include "io/io.h"
+#include "io/lend.h"
 #include "io/pool.h"
 
 struct coil__uring {
@@ -51,6 +53,12 @@ struct coil__uring {
 	bool to_pool[COIL__OP_COUNT];
 	/* Ops that take submit_special() (and a look at their completion). */
 	bool special[COIL__OP_COUNT];
+	/* Multishot recv with provided buffers (6.0) is there. */
+	bool has_recv_multi;
+	/* The provided buffer ring of io/lend.h (group 0), or NULL. */
+	struct io_uring_buf_ring *br;
+	size_t br_bytes;
+	int br_mask;
 	/* Per fd number: whether it can seek (see seekable()). */
 	uint8_t *fd_seek;
 	size_t fd_seek_len;
@@ -97,8 +105,14 @@ static bool seekable(struct coil__uring *u, int fd)
 /* A MSG_RING of ours that failed (only failures post: CQE_SKIP_SUCCESS):
  * the target worker's address | this; it is kicked by its eventfd. */
 #define UD_KICK_FAILED 3
+/* A reader's multishot recv (io/lend.h): its address | this, tagged like
+ * an op with its generation. */
+#define UD_READER 5
 
 static bool uring_kick(struct coil__worker *self, struct coil__worker *to);
+
+/* The buffer group of the ring that io/lend.h's buffers sit in. */
+#define COIL__LEND_BGID 0
 
 #define TAG_SHIFT 48
 #define PTR_MASK ((UINT64_C(1) << TAG_SHIFT) - 1)
@@ -235,6 +249,9 @@ static const struct {
 	/* No opcode resolves names: the blocking pool does, and a POLL_ADD on
 	 * its notify fd tells us when. */
 	[COIL__OP_RESOLVE] = {NULL, IORING_OP_POLL_ADD, "resolve"},
+	/* Not an op: a reader's multishot recv (uring_recv_multi). Optional:
+	 * without it readers take plain recvs (lend_init says no). */
+	[COIL__OP_RECV_MULTI] = {NULL, IORING_OP_RECV, "recv_multishot"},
 };
 
 size_t coil__uring_ops(struct coil__uring_op_row *rows, size_t max)
@@ -270,13 +287,21 @@ static bool listed(const char *list, const char *name)
  * close); a kernel lacking any other (reads, writes, socket ops) or cancel
  * is refused at start (-ENOTSUP: coil falls back to epoll) rather than
  * failing mid-program. */
-static int probe_ops(struct io_uring *ring, bool *to_pool, const char *without)
+static int probe_ops(struct coil__uring *u, const char *without)
 {
+	struct io_uring *ring = &u->ring;
+	bool *to_pool = u->to_pool;
 	struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
 	if (!probe)
 		return -ENOTSUP; /* IORING_REGISTER_PROBE is 5.6+; we need newer */
+	/* No probe tells flags apart: multishot recv came in 6.0 with
+	 * IORING_OP_SEND_ZC, whose presence stands for it. */
+	u->has_recv_multi = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) &&
+			    !listed(without, opdefs[COIL__OP_RECV_MULTI].name);
 	int r = 0;
 	for (size_t i = 0; i < COIL__OP_COUNT; i++) {
+		if (i == COIL__OP_RECV_MULTI)
+			continue; /* optional: has_recv_multi */
 		if (io_uring_opcode_supported(probe, opdefs[i].opcode) &&
 		    !listed(without, opdefs[i].name))
 			continue;
@@ -324,7 +349,7 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 	}
 	if (r < 0)
 		goto fail;
-	r = probe_ops(&u->ring, u->to_pool, cfg->uring_without);
+	r = probe_ops(u, cfg->uring_without);
 	if (r < 0)
 		goto fail_ring;
 	static const uint8_t special[] = {COIL__OP_RESOLVE, COIL__OP_READ, COIL__OP_WRITE,
@@ -368,6 +393,8 @@ static void uring_fini(struct coil__io *io)
 	if (!u)
 		return;
 	io_uring_queue_exit(&u->ring);
+	if (u->br)
+		munmap(u->br, u->br_bytes);
 	free(u->fd_seek);
 	free(u);
 	io->be.uring = NULL;
@@ -418,12 +445,20 @@ static int reap(struct coil__io *io, struct coil__uring *u)
 		struct io_uring_cqe *cqe = &cq->cqes[head & cq->ring_mask];
 		uint64_t ud = cqe->user_data;
 		int res = cqe->res;
+		unsigned flags = cqe->flags;
 		io_uring_smp_store_release(cq->khead, head + 1);
 		if (ud == 0)
 			continue; /* a cancel request's own completion */
 		if (ud == UD_POOL) {
 			u->pool_armed = false;
 			completed += coil__pool_reap(io->pool, io, NULL, NULL);
+			continue;
+		}
+		if ((ud & 7) == UD_READER) {
+			/* Completes many times: not an op's end. */
+			coil__lend_cqe(io, (struct coil_reader *)(uintptr_t)(ud & PTR_MASK & ~(uint64_t)7),
+				       (uint16_t)(ud >> TAG_SHIFT), res, flags & IORING_CQE_F_BUFFER,
+				       flags >> IORING_CQE_BUFFER_SHIFT, flags & IORING_CQE_F_MORE);
 			continue;
 		}
 		if (__builtin_expect(ud < 8 || (ud & 7) == UD_KICK_FAILED, 0)) {
@@ -689,6 +724,96 @@ static int uring_embed(struct coil__io *io, int efd, int *signal_fd)
 	return efd;
 }
 
+/* ---- buffers lent to readers (io/lend.h) -------------------------------- */
+
+/* The ring of l's buffers, registered as buffer group COIL__LEND_BGID.
+ * Refused without multishot recv (the reader would gain nothing), or
+ * when the kernel (5.19+), memory or memlock says no. */
+static int uring_lend_init(struct coil__io *io, struct coil__lend *l)
+{
+	struct coil__uring *u = io->be.uring;
+	if (!u->has_recv_multi || l->count > 32768)
+		return -ENOTSUP;
+	size_t bytes = l->count * sizeof(struct io_uring_buf);
+	void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return -ENOMEM;
+	struct io_uring_buf_ring *br = m;
+	io_uring_buf_ring_init(br);
+	struct io_uring_buf_reg reg = {
+		.ring_addr = (uint64_t)(uintptr_t)br,
+		.ring_entries = l->count,
+		.bgid = COIL__LEND_BGID,
+	};
+	int r = io_uring_register_buf_ring(&u->ring, &reg, 0);
+	if (r < 0) {
+		munmap(m, bytes);
+		return r;
+	}
+	u->br = br;
+	u->br_bytes = bytes;
+	u->br_mask = io_uring_buf_ring_mask(l->count);
+	for (uint32_t i = 0; i < l->count; i++)
+		io_uring_buf_ring_add(br, coil__lend_buf(l, i), (unsigned)l->size, (unsigned short)i,
+				      u->br_mask, (int)i);
+	io_uring_buf_ring_advance(br, (int)l->count);
+	return 0;
+}
+
+static void uring_lend_give(struct coil__io *io, struct coil__lend *l, uint32_t id)
+{
+	struct coil__uring *u = io->be.uring;
+	io_uring_buf_ring_add(u->br, coil__lend_buf(l, id), (unsigned)l->size, (unsigned short)id,
+			      u->br_mask, 0);
+	io_uring_buf_ring_advance(u->br, 1);
+}
+
+static uint64_t reader_tag(struct coil_reader *r, uint16_t gen)
+{
+	return ((uint64_t)gen << TAG_SHIFT) | (uint64_t)(uintptr_t)r | UD_READER;
+}
+
+/* Armed once, it completes each time data arrives, into a buffer the
+ * kernel takes from the ring. */
+static int uring_recv_multi(struct coil__io *io, struct coil_reader *r, int fd, uint16_t gen)
+{
+	struct coil__uring *u = io->be.uring;
+	if (u->error)
+		return u->error;
+	struct io_uring_sqe *sqe = get_sqe(u);
+	if (!sqe)
+		return COIL__SUBMIT_FULL;
+	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = COIL__LEND_BGID;
+	io_uring_sqe_set_data64(sqe, reader_tag(r, gen));
+	return 0;
+}
+
+static void uring_recv_multi_stop(struct coil__io *io, struct coil_reader *r, uint16_t gen)
+{
+	struct coil__uring *u = io->be.uring;
+	struct io_uring_sqe *sqe;
+	/* As uring_cancel: a stop must not be lost. */
+	while (!(sqe = get_sqe(u))) {
+		get_events(u);
+		reap(io, u);
+		if (u->error)
+			return;
+	}
+	io_uring_prep_cancel64(sqe, reader_tag(r, gen), 0);
+	io_uring_sqe_set_data64(sqe, 0);
+}
+
+static void uring_lend_fini(struct coil__io *io, struct coil__lend *l)
+{
+	(void)l;
+	struct coil__uring *u = io->be.uring;
+	(void)io_uring_unregister_buf_ring(&u->ring, COIL__LEND_BGID);
+	munmap(u->br, u->br_bytes);
+	u->br = NULL;
+}
+
 const struct coil__backend coil__backend_uring = {
 	.name = "io_uring",
 	.timer_ops = true,
@@ -699,4 +824,9 @@ const struct coil__backend coil__backend_uring = {
 	.poll = uring_poll,
 	.fd_opened = uring_fd_opened,
 	.embed = uring_embed,
+	.lend_init = uring_lend_init,
+	.lend_give = uring_lend_give,
+	.lend_fini = uring_lend_fini,
+	.recv_multi = uring_recv_multi,
+	.recv_multi_stop = uring_recv_multi_stop,
 };

@@ -1,0 +1,471 @@
+/* Readers and the buffers lent to them. See io/lend.h and coil/reader.h. */
+#include "io/lend.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#ifdef COIL_HAVE_VALGRIND_H
+#include <valgrind/memcheck.h>
+#endif
+
+#include "coil/reader.h"
+#include "coil/scope.h"
+#include "io/backend.h"
+#include "io/io.h"
+#include "io/op.h"
+#include "base/panic.h"
+#include "sched/switch.h"
+
+#define NO_BUF UINT32_MAX
+/* Buffers a reader may hold unread before its multishot is stopped (the
+ * data then waits in the socket): one slow reader cannot take every
+ * buffer of the worker. */
+#define QUEUE_HIGH 4
+/* Data held in the reader itself before the queue needs the heap. */
+#define QUEUE_INLINE 2
+
+struct chunk {
+	uint32_t id;
+	uint32_t len;
+};
+
+struct coil_reader {
+	struct coil__list link;		/* lend->readers */
+	struct coil__list starve_link;	/* lend->starved, while starved */
+	struct coil__io *io;
+	int fd;
+	bool armed;		/* its multishot recv is in the kernel */
+	bool stopping;		/* coil asked that multishot to end */
+	bool starved;		/* it ended for want of buffers: rearmed on a give */
+	bool closing;
+	int end;		/* 1: end of stream; -errno: sticky error; 0: none */
+	uint32_t lent;		/* the buffer the caller holds, or NO_BUF */
+	struct coil__park *waiter;	/* a fiber in read or close */
+	struct coil__fiber *plain_reader; /* a fiber in read_plain */
+	/* Data received, not yet read: a FIFO ring of chunks. */
+	struct chunk *q;
+	uint32_t qhead, qlen, qcap;
+	struct chunk qinline[QUEUE_INLINE];
+	uint16_t gen;		/* tags the completions of its current arm */
+};
+
+/* ---- the buffer set ------------------------------------------------------ */
+
+static int lend_get(struct coil__io *io, struct coil__lend **out)
+{
+	if (io->lend) {
+		*out = io->lend;
+		return 0;
+	}
+	const struct coil_config *c = &io->cfg->pub;
+	struct coil__lend *l = calloc(1, sizeof *l);
+	if (!l)
+		return -ENOMEM;
+	l->count = c->recv_buffers;
+	/* A ring's size is a power of two. */
+	while (l->count & (l->count - 1))
+		l->count += l->count & -l->count;
+	l->size = c->recv_buffer_size;
+	void *m = mmap(NULL, l->size * l->count, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		free(l);
+		return -ENOMEM;
+	}
+	l->base = m;
+	coil__list_init(&l->readers);
+	coil__list_init(&l->starved);
+	const struct coil__backend *be = io->backend;
+	if (be->lend_init && COIL__FEATURE(io->cfg, COIL_FEATURE_BUF_RING, true) &&
+	    be->lend_init(io, l) == 0) {
+		l->ring = true;
+		io->features |= COIL_FEATURE_BUF_RING;
+	} else {
+		l->free_ids = malloc(sizeof *l->free_ids * l->count);
+		if (!l->free_ids) {
+			munmap(l->base, l->size * l->count);
+			free(l);
+			return -ENOMEM;
+		}
+		/* Lowest ids on top: a quiet worker keeps reusing the same
+		 * few buffers (pages). */
+		for (uint32_t i = 0; i < l->count; i++)
+			l->free_ids[i] = l->count - 1 - i;
+		l->nfree = l->count;
+	}
+	io->lend = l;
+	*out = l;
+	return 0;
+}
+
+static void reader_arm(struct coil_reader *r);
+
+/* Buffer id is free again. */
+static void lend_give(struct coil__io *io, struct coil__lend *l, uint32_t id)
+{
+	if (!l->ring) {
+		l->free_ids[l->nfree++] = id;
+		struct coil__park *p = coil__waitq_pop(&l->room);
+		if (p)
+			coil__park_wake(p, 0);
+		return;
+	}
+	io->backend->lend_give(io, l, id);
+	/* A reader whose recv stopped for want of buffers receives again. */
+	if (!coil__list_empty(&l->starved)) {
+		struct coil_reader *r =
+			coil__container_of(l->starved.next, struct coil_reader, starve_link);
+		coil__list_remove(&r->starve_link);
+		r->starved = false;
+		if (!r->armed && !r->end && !r->closing)
+			reader_arm(r);
+	}
+}
+
+/* ---- the reader's queue -------------------------------------------------- */
+
+static bool queue_push(struct coil_reader *r, uint32_t id, uint32_t len)
+{
+	if (r->qlen == r->qcap) {
+		/* Grows only while a stop is on its way: bounded by the
+		 * worker's buffers. */
+		uint32_t cap = r->qcap * 2;
+		struct chunk *q = malloc(sizeof *q * cap);
+		if (!q)
+			return false;
+		for (uint32_t i = 0; i < r->qlen; i++)
+			q[i] = r->q[(r->qhead + i) % r->qcap];
+		if (r->q != r->qinline)
+			free(r->q);
+		r->q = q;
+		r->qhead = 0;
+		r->qcap = cap;
+	}
+	r->q[(r->qhead + r->qlen) % r->qcap] = (struct chunk){id, len};
+	r->qlen++;
+	return true;
+}
+
+static struct chunk queue_pop(struct coil_reader *r)
+{
+	struct chunk c = r->q[r->qhead];
+	r->qhead = (r->qhead + 1) % r->qcap;
+	r->qlen--;
+	return c;
+}
+
+/* ---- the multishot recv (io_uring) --------------------------------------- */
+
+static void wake_waiter(struct coil_reader *r, int code)
+{
+	struct coil__park *p = r->waiter;
+	if (p) {
+		r->waiter = NULL;
+		coil__park_wake(p, code);
+	}
+}
+
+/* Arm r's multishot recv. A kernel that takes no SQE now (its CQ backlog is
+ * full) leaves r starved: the next buffer given back, or the next read,
+ * tries again. */
+static void reader_arm(struct coil_reader *r)
+{
+	struct coil__io *io = r->io;
+	r->gen = ++io->op_gen;
+	r->stopping = false;
+	int rc = io->backend->recv_multi(io, r, r->fd, r->gen);
+	if (rc == 0) {
+		r->armed = true;
+	} else if (rc == COIL__SUBMIT_FULL) {
+		if (!r->starved) {
+			r->starved = true;
+			coil__list_push_back(&io->lend->starved, &r->starve_link);
+		}
+	} else {
+		r->end = rc < 0 ? rc : -EIO;
+	}
+}
+
+/* Ask the kernel to end r's multishot; its last completion says when. */
+static void reader_stop(struct coil_reader *r)
+{
+	if (r->armed && !r->stopping) {
+		r->stopping = true;
+		r->io->backend->recv_multi_stop(r->io, r, r->gen);
+	}
+}
+
+void coil__lend_cqe(struct coil__io *io, struct coil_reader *r, uint16_t gen, int res,
+		    bool has_buf, uint32_t id, bool more)
+{
+	struct coil__lend *l = io->lend;
+	if (gen != r->gen)
+		coil__panic("reader %p: stale completion (gen %u, cqe gen %u)", (void *)r, r->gen,
+			    gen);
+	if (has_buf) {
+		if (res > 0 && !r->closing && queue_push(r, id, (uint32_t)res)) {
+#ifdef COIL_HAVE_VALGRIND_H
+			VALGRIND_MAKE_MEM_DEFINED(coil__lend_buf(l, id), (size_t)res);
+#endif
+		} else {
+			lend_give(io, l, id);
+			if (res > 0 && !r->closing && !r->end)
+				r->end = -ENOMEM; /* no room to keep data: it would be lost */
+		}
+	} else if (res == 0) {
+		if (!r->end)
+			r->end = 1;
+	} else if (res == -ENOBUFS) {
+		/* Every buffer is out: receiving waits for one to come back
+		 * (backpressure; the data waits in the socket). */
+		if (!more && !r->starved && !r->closing) {
+			r->starved = true;
+			coil__list_push_back(&l->starved, &r->starve_link);
+		}
+	} else if (res == -ECANCELED) {
+		/* Not asked by coil: coil_close cancelled the fd's ops. */
+		if (!r->stopping && !r->end)
+			r->end = -EBADF;
+	} else if (res < 0 && !r->end) {
+		r->end = res;
+	}
+	if (!more) {
+		r->armed = false;
+		r->stopping = false;
+	} else if (r->qlen >= QUEUE_HIGH) {
+		reader_stop(r); /* the data waits in the socket until read */
+	}
+	if (r->qlen || r->end || !r->armed)
+		wake_waiter(r, 0);
+}
+
+/* ---- the calls ----------------------------------------------------------- */
+
+int coil_reader_open(coil_reader **out, int fd)
+{
+	if (!out)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	struct coil__io *io = coil__tls_io;
+	if (!io || !coil__self())
+		return -EPERM;
+	int type;
+	socklen_t tlen = sizeof type;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0)
+		return -errno;
+	if (type != SOCK_STREAM)
+		return -EINVAL;
+	struct coil__lend *l;
+	int rc = lend_get(io, &l);
+	if (rc < 0)
+		return rc;
+	struct coil_reader *r = calloc(1, sizeof *r);
+	if (!r)
+		return -ENOMEM;
+	r->io = io;
+	r->fd = fd;
+	r->lent = NO_BUF;
+	r->q = r->qinline;
+	r->qcap = QUEUE_INLINE;
+	coil__list_push_back(&l->readers, &r->link);
+	*out = r;
+	return 0;
+}
+
+/* The caller is done with what it was lent. */
+static void give_back_lent(struct coil_reader *r)
+{
+	if (r->lent != NO_BUF) {
+		uint32_t id = r->lent;
+		r->lent = NO_BUF;
+		lend_give(r->io, r->io->lend, id);
+	}
+}
+
+static void wait_cancel(struct coil__park *p, int code)
+{
+	struct coil_reader *r = p->data;
+	if (r->waiter == p)
+		r->waiter = NULL;
+	coil__park_wake(p, code);
+}
+
+/* Park until the multishot side has news for r. Counted as pending: the
+ * worker must poll for it. */
+static int wait_news(struct coil_reader *r, int64_t deadline)
+{
+	struct coil__park p = {.cancel = wait_cancel, .data = r};
+	r->waiter = &p;
+	struct coil__worker *w = coil__tls_worker;
+	w->pending++;
+	int rc = coil__park(&p, deadline);
+	w->pending--;
+	return rc;
+}
+
+/* Without a ring: take a free buffer and receive into it. */
+static ssize_t read_plain(struct coil_reader *r, const void **data, int64_t deadline)
+{
+	struct coil__lend *l = r->io->lend;
+	r->plain_reader = coil__self();
+	int n = 0;
+	while (l->nfree == 0 && n == 0) {
+		/* Every buffer is lent: wait for one (backpressure). */
+		struct coil__park p = {.cancel = coil__waitq_cancel, .data = &l->room};
+		coil__waitq_push(&l->room, &p);
+		n = coil__park(&p, deadline);
+	}
+	if (n == 0) {
+		uint32_t id = l->free_ids[--l->nfree];
+		struct coil__op op;
+		coil__op_init(&op, COIL__OP_RECV, r->fd, 0, -1);
+		op.u.rw.buf = coil__lend_buf(l, id);
+		op.u.rw.len = l->size;
+		n = coil__op_run(&op);
+		if (n > 0 && !r->closing) {
+			r->lent = id;
+			*data = coil__lend_buf(l, id);
+		} else {
+			lend_give(r->io, l, id);
+		}
+	}
+	r->plain_reader = NULL;
+	if (r->closing) {
+		wake_waiter(r, 0); /* the closer waits for us to let go */
+		return -EBADF;
+	}
+	if (n == 0)
+		r->end = 1;
+	else if (n < 0 && n != -ECANCELED && n != -ETIMEDOUT && n != -ENOMEM && n != -EINTR)
+		r->end = n;
+	return n;
+}
+
+ssize_t coil_reader_read(coil_reader *r, const void **data)
+{
+	if (!r || !data)
+		return -EINVAL;
+	struct coil__fiber *self = coil__self();
+	if (!self)
+		return -EPERM;
+	if (r->io != coil__tls_io)
+		return -EXDEV;
+	if (r->closing)
+		return -EBADF;
+	if (r->waiter || r->plain_reader)
+		return -EBUSY; /* another fiber of this worker is reading it */
+	give_back_lent(r);
+	int64_t deadline;
+	int rc = coil__fiber_may_block(self, &deadline);
+	if (rc < 0)
+		return rc;
+	struct coil__lend *l = r->io->lend;
+	for (;;) {
+		if (r->qlen) {
+			struct chunk c = queue_pop(r);
+			r->lent = c.id;
+			*data = coil__lend_buf(l, c.id);
+			/* A reader that never waits must still let others run. */
+			if (coil__sched_budget(self))
+				coil__yield(coil__tls_worker);
+			return (ssize_t)c.len;
+		}
+		if (r->end)
+			return r->end > 0 ? 0 : r->end;
+		if (!l->ring)
+			return read_plain(r, data, deadline);
+		if (!r->armed && !r->starved)
+			reader_arm(r);
+		if (r->end)
+			continue;
+		if ((rc = wait_news(r, deadline)) < 0)
+			return rc;
+		if (r->closing)
+			return -EBADF;
+	}
+}
+
+/* Free r (nothing armed, nobody waiting). */
+static void reader_free(struct coil_reader *r)
+{
+	struct coil__lend *l = r->io->lend;
+	give_back_lent(r);
+	while (r->qlen)
+		lend_give(r->io, l, queue_pop(r).id);
+	if (r->starved)
+		coil__list_remove(&r->starve_link);
+	coil__list_remove(&r->link);
+	if (r->q != r->qinline)
+		free(r->q);
+	free(r);
+}
+
+int coil_reader_close(coil_reader *r)
+{
+	if (!r)
+		return -EINVAL;
+	if (!coil__self())
+		return -EPERM;
+	if (r->io != coil__tls_io)
+		return -EXDEV;
+	if (r->closing)
+		return -EBADF;
+	r->closing = true;
+	/* A fiber waiting on the multishot is told at once; one in
+	 * read_plain is interrupted (its recv cancelled) and lets go when it
+	 * returns. */
+	wake_waiter(r, -EBADF);
+	if (r->plain_reader)
+		coil__fiber_interrupt(r->plain_reader, -EBADF);
+	if (r->armed || r->plain_reader) {
+		/* Clean-up: shielded, so a cancelled task still waits for the
+		 * kernel to let go of the reader. */
+		coil_scope shield;
+		coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
+		reader_stop(r);
+		while (r->armed || r->plain_reader)
+			(void)wait_news(r, INT64_MAX);
+		coil_scope_exit(&shield);
+	}
+	reader_free(r);
+	return 0;
+}
+
+void coil__lend_wind_down(struct coil__io *io)
+{
+	struct coil__lend *l = io->lend;
+	if (!l)
+		return;
+	struct coil__list *n;
+	for (n = l->readers.next; n != &l->readers; n = n->next) {
+		struct coil_reader *r = coil__container_of(n, struct coil_reader, link);
+		r->closing = true;
+		reader_stop(r);
+	}
+	for (;;) {
+		bool armed = false;
+		for (n = l->readers.next; n != &l->readers; n = n->next)
+			armed |= coil__container_of(n, struct coil_reader, link)->armed;
+		if (!armed)
+			break;
+		int pr = io->backend->poll(io, true, INT64_MAX);
+		if (pr < 0 && pr != -EINTR)
+			break;
+	}
+	while (!coil__list_empty(&l->readers)) {
+		struct coil_reader *r = coil__container_of(l->readers.next, struct coil_reader, link);
+		if (r->armed)
+			return; /* the ring failed: leave what the kernel may hold */
+		reader_free(r);
+	}
+	if (l->ring)
+		io->backend->lend_fini(io, l);
+	munmap(l->base, l->size * l->count);
+	free(l->free_ids);
+	free(l);
+	io->lend = NULL;
+}
