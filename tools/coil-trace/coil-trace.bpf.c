@@ -58,10 +58,19 @@ static __always_inline bool traced_task(void)
 	return !target_tgid || (u32)(bpf_get_current_pid_tgid() >> 32) == target_tgid;
 }
 
+static __always_inline void note_ring(const void *ctx);
+
+/* A ring seen submitting, or one our process posts to before it submits
+ * anything (a ring older than the tracer completing what it had in flight). */
 static __always_inline bool traced_ring(const void *ctx)
 {
 	u64 key = (u64)ctx;
-	return !target_tgid || bpf_map_lookup_elem(&rings, &key);
+	if (!target_tgid || bpf_map_lookup_elem(&rings, &key))
+		return true;
+	if (!traced_task())
+		return false;
+	note_ring(ctx);
+	return true;
 }
 
 static __always_inline void note_ring(const void *ctx)

@@ -170,6 +170,23 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The BPF side filters by thread group: a thread's id (from top, say)
+ * stands for its process. 0 when /proc does not say. */
+static pid_t tgid_of(pid_t pid)
+{
+	char path[64], line[128];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	long tgid = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "Tgid: %ld", &tgid) == 1)
+			break;
+	fclose(f);
+	return (pid_t)tgid;
+}
+
 static bool process_alive(pid_t pid)
 {
 	return kill(pid, 0) == 0 || errno == EPERM;
@@ -372,6 +389,12 @@ int main(int argc, char **argv)
 	if (o.pid && !process_alive(o.pid)) {
 		fprintf(stderr, "coil-trace: no process %d\n", (int)o.pid);
 		return 1;
+	}
+	pid_t tgid = o.pid ? tgid_of(o.pid) : 0;
+	if (tgid > 0 && tgid != o.pid) {
+		fprintf(stderr, "coil-trace: %d is a thread of process %d: tracing %d\n", (int)o.pid,
+			(int)tgid, (int)tgid);
+		o.pid = tgid;
 	}
 
 	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: wake the sleep */
