@@ -3,6 +3,7 @@
  *
  *   echo_server [--port N] [--host ADDR] [--exit-after N]
  *               [--workers N] [--listen handoff|reuseport] [--read copy|lend]
+ *               [--recv-buffers N]
  *
  * --workers N runs N worker threads (0: one per CPU; default 1).
  * Connections are spread over them by one accepting fiber that hands each
@@ -11,7 +12,8 @@
  * hash, which can leave long-lived connections uneven).
  * --read lend reads through a coil_reader (coil/reader.h): buffers lent by
  * coil, none held by an idle connection; copy (the default) reads into a
- * buffer on the connection fiber's stack.
+ * buffer on the connection fiber's stack. --recv-buffers N sets how many
+ * buffers each worker lends (coil_config.recv_buffers).
  *
  * Prints "listening on ADDR:PORT" (flushed) once it accepts connections.
  * Echoes each connection until end of file; on a half-close it echoes all it
@@ -139,7 +141,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: echo_server [--port N] [--host ADDR] [--exit-after N]\n"
 			"                   [--workers N] [--listen handoff|reuseport]\n"
-			"                   [--read copy|lend]\n");
+			"                   [--read copy|lend] [--recv-buffers N]\n");
 	exit(2);
 }
 
@@ -166,6 +168,8 @@ int main(int argc, char **argv)
 				srv.mode = COIL_SERVE_REUSEPORT;
 			else
 				usage();
+		} else if (!strcmp(argv[i], "--recv-buffers") && i + 1 < argc) {
+			cfg.recv_buffers = (unsigned)atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--read") && i + 1 < argc) {
 			const char *m = argv[++i];
 			if (!strcmp(m, "lend"))

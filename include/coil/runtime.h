@@ -45,6 +45,16 @@ enum coil_feature {
 	 * when data arrives (Linux 6.0). Default: on. Off, or on the readiness
 	 * backends, a reader takes a buffer from the same pool for each recv. */
 	COIL_FEATURE_BUF_RING = 1u << 0,
+	/* A kernel thread polls each worker's submission queue
+	 * (IORING_SETUP_SQPOLL with SINGLE_ISSUER; it cannot have
+	 * DEFER_TASKRUN): submitting costs no syscall, but the thread spins
+	 * a CPU for a while after each submission. Default: off. */
+	COIL_FEATURE_SQPOLL = 1u << 1,
+	/* Sends of at least coil_config.send_zc_min bytes on TCP/UDP sockets
+	 * go out without a copy (IORING_OP_SEND_ZC, 6.0): the call returns
+	 * once the kernel has let go of the buffer. Loopback still copies (at
+	 * delivery), so it cannot pay there. Default: off. */
+	COIL_FEATURE_SEND_ZC = 1u << 2,
 };
 
 /*
@@ -118,8 +128,8 @@ struct coil_config {
 	 * Default (and 0) 1024, at most 1048576. */
 	unsigned loop_posts;
 	/* enum coil_feature bits: force on / keep off (off wins). Default 0:
-	 * coil's choice. Also $COIL_FEATURES (names: bufring; "-name" off;
-	 * "all"), read when these are left 0. */
+	 * coil's choice. Also $COIL_FEATURES (names: bufring, sqpoll,
+	 * send_zc; "-name" off; "all"), read when these are left 0. */
 	unsigned features_on;
 	unsigned features_off;
 	/* Buffers a worker lends to coil_reader (coil/reader.h): how many, and
@@ -129,6 +139,9 @@ struct coil_config {
 	 * 64 B..16 MiB. */
 	unsigned recv_buffers;
 	unsigned recv_buffer_size;
+	/* With COIL_FEATURE_SEND_ZC: the smallest send that goes zero-copy.
+	 * Default 16 KiB; 0: every send. */
+	unsigned send_zc_min;
 };
 
 /* Fill *cfg with the defaults. */

@@ -23,6 +23,7 @@ void coil_config_init(struct coil_config *cfg)
 	cfg->loop_posts = 1024;
 	cfg->recv_buffers = 256;
 	cfg->recv_buffer_size = 16 * 1024;
+	cfg->send_zc_min = 16 * 1024;
 }
 
 static int check(const struct coil_config *c)
@@ -50,7 +51,7 @@ static int check(const struct coil_config *c)
 }
 
 /* Feature names for $COIL_FEATURES, by bit. */
-static const char *const feature_names[] = {"bufring"};
+static const char *const feature_names[] = {"bufring", "sqpoll", "send_zc"};
 
 /* "name,-name,all": features on and off. Returns 0 or -EINVAL. */
 static int parse_features(const char *v, unsigned *on, unsigned *off)

@@ -101,7 +101,7 @@ static int lend_get(struct coil__io *io, struct coil__lend **out)
 	return 0;
 }
 
-static void reader_arm(struct coil_reader *r);
+static void wake_waiter(struct coil_reader *r, int code);
 
 /* Buffer id is free again. */
 static void lend_give(struct coil__io *io, struct coil__lend *l, uint32_t id)
@@ -114,14 +114,14 @@ static void lend_give(struct coil__io *io, struct coil__lend *l, uint32_t id)
 		return;
 	}
 	io->backend->lend_give(io, l, id);
-	/* A reader whose recv stopped for want of buffers receives again. */
+	/* A reader whose recv stopped for want of buffers may receive again:
+	 * its fiber (if it waits) arms it, or its next read does. */
 	if (!coil__list_empty(&l->starved)) {
 		struct coil_reader *r =
 			coil__container_of(l->starved.next, struct coil_reader, starve_link);
 		coil__list_remove(&r->starve_link);
 		r->starved = false;
-		if (!r->armed && !r->end && !r->closing)
-			reader_arm(r);
+		wake_waiter(r, 0);
 	}
 }
 
@@ -168,25 +168,20 @@ static void wake_waiter(struct coil_reader *r, int code)
 	}
 }
 
-/* Arm r's multishot recv. A kernel that takes no SQE now (its CQ backlog is
- * full) leaves r starved: the next buffer given back, or the next read,
- * tries again. */
-static void reader_arm(struct coil_reader *r)
+/* Arm r's multishot recv. Returns 0, or COIL__SUBMIT_FULL when the
+ * kernel takes no SQE now (the caller waits for room and tries again); an
+ * error ends the reader. */
+static int reader_arm(struct coil_reader *r)
 {
 	struct coil__io *io = r->io;
 	r->gen = ++io->op_gen;
 	r->stopping = false;
 	int rc = io->backend->recv_multi(io, r, r->fd, r->gen);
-	if (rc == 0) {
+	if (rc == 0)
 		r->armed = true;
-	} else if (rc == COIL__SUBMIT_FULL) {
-		if (!r->starved) {
-			r->starved = true;
-			coil__list_push_back(&io->lend->starved, &r->starve_link);
-		}
-	} else {
+	else if (rc != COIL__SUBMIT_FULL)
 		r->end = rc < 0 ? rc : -EIO;
-	}
+	return rc;
 }
 
 /* Ask the kernel to end r's multishot; its last completion says when. */
@@ -307,31 +302,46 @@ static int wait_news(struct coil_reader *r, int64_t deadline)
 	return rc;
 }
 
-/* Without a ring: take a free buffer and receive into it. */
+/* One recv on r's fd of len bytes into buf with flags. */
+static int recv_op(struct coil_reader *r, void *buf, size_t len, uint32_t flags)
+{
+	struct coil__op op;
+	coil__op_init(&op, COIL__OP_RECV, r->fd, flags, -1);
+	op.u.rw.buf = buf;
+	op.u.rw.len = len;
+	return coil__op_run(&op);
+}
+
+/* Without a ring: receive into a free buffer, but only once data is there:
+ * the wait itself is a 1-byte MSG_PEEK that holds no buffer (else idle
+ * readers would hold every buffer and the rest would wait for them). */
 static ssize_t read_plain(struct coil_reader *r, const void **data, int64_t deadline)
 {
 	struct coil__lend *l = r->io->lend;
 	r->plain_reader = coil__self();
-	int n = 0;
-	while (l->nfree == 0 && n == 0) {
+	int n;
+	for (;;) {
+		if (l->nfree > 0) {
+			uint32_t id = l->free_ids[--l->nfree];
+			n = recv_op(r, coil__lend_buf(l, id), l->size, MSG_DONTWAIT);
+			if (n > 0 && !r->closing) {
+				r->lent = id;
+				*data = coil__lend_buf(l, id);
+				break;
+			}
+			lend_give(r->io, l, id);
+			if (n != -EAGAIN || r->closing)
+				break;
+			char peek;
+			if ((n = recv_op(r, &peek, 1, MSG_PEEK)) < 0 || r->closing)
+				break;
+			continue; /* data (or the end) is there */
+		}
 		/* Every buffer is lent: wait for one (backpressure). */
 		struct coil__park p = {.cancel = coil__waitq_cancel, .data = &l->room};
 		coil__waitq_push(&l->room, &p);
-		n = coil__park(&p, deadline);
-	}
-	if (n == 0) {
-		uint32_t id = l->free_ids[--l->nfree];
-		struct coil__op op;
-		coil__op_init(&op, COIL__OP_RECV, r->fd, 0, -1);
-		op.u.rw.buf = coil__lend_buf(l, id);
-		op.u.rw.len = l->size;
-		n = coil__op_run(&op);
-		if (n > 0 && !r->closing) {
-			r->lent = id;
-			*data = coil__lend_buf(l, id);
-		} else {
-			lend_give(r->io, l, id);
-		}
+		if ((n = coil__park(&p, deadline)) < 0 || r->closing)
+			break;
 	}
 	r->plain_reader = NULL;
 	if (r->closing) {
@@ -378,10 +388,14 @@ ssize_t coil_reader_read(coil_reader *r, const void **data)
 			return r->end > 0 ? 0 : r->end;
 		if (!l->ring)
 			return read_plain(r, data, deadline);
-		if (!r->armed && !r->starved)
-			reader_arm(r);
-		if (r->end)
+		if (!r->armed && !r->starved && reader_arm(r) != 0) {
+			if (r->end)
+				continue;
+			/* No room in the ring now: after the next poll. */
+			if ((rc = coil__io_wait_room(r->io, &deadline)) < 0)
+				return rc;
 			continue;
+		}
 		if ((rc = wait_news(r, deadline)) < 0)
 			return rc;
 		if (r->closing)

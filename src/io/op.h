@@ -71,6 +71,10 @@ struct coil__op {
 			struct coil__list link;		/* the fd's wait list */
 			uint8_t state;			/* readiness.c: where it waits */
 		} compat;
+		struct {
+			bool zc;		/* a SEND_ZC: done at its notification */
+			int32_t zc_res;		/* ...with the result its first CQE gave */
+		} uring;
 	} be;
 	/* The blocking pool's, while it holds the op (under its lock). */
 	struct {

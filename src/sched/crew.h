@@ -71,6 +71,11 @@ struct coil__crew {
 	 * waits for). */
 	bool may_spin;
 	uint32_t outside_posters;	/* plain threads inside coil__crew_post */
+	/* io_uring with SQPOLL: the ring whose kernel thread every worker's
+	 * ring shares (IORING_SETUP_ATTACH_WQ), its fd + 1 (0: none yet);
+	 * set under sqpoll_lock by the first worker that made one. */
+	uint32_t sqpoll_lock;
+	int sqpoll_fd1;
 };
 
 /* Post m (kind set) to worker to's inbox and kick it if it sleeps. Any

@@ -421,6 +421,10 @@ static int compat_submit(struct coil__io *io, struct coil__op *op)
 		return finish_now(op, -ESPIPE);
 
 	struct coil__list *waiters = dir == COIL__DIR_READ ? &st->rd : &st->wr;
+	/* A try that must not wait (MSG_DONTWAIT: io/lend.h's readers): its
+	 * -EAGAIN is its result, as io_uring gives it. */
+	if (op->flags & MSG_DONTWAIT)
+		return finish_now(op, coil__list_empty(waiters) ? opdefs[op->code].try(c, op) : -EAGAIN);
 	/* Try at once, unless others already wait in this direction: they go
 	 * first (a stream's writes must not overtake each other). */
 	if (coil__list_empty(waiters)) {

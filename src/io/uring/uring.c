@@ -36,7 +36,9 @@
 
 #include "coil/time.h"
 #include "base/panic.h"
+#include "base/spin.h"
 #include "io/backend.h"
+#include "sched/crew.h"
 #include "io/io.h"
 #include "io/lend.h"
 #include "io/pool.h"
@@ -55,44 +57,78 @@ struct coil__uring {
 	bool special[COIL__OP_COUNT];
 	/* Multishot recv with provided buffers (6.0) is there. */
 	bool has_recv_multi;
+	bool has_send_zc;	/* IORING_OP_SEND_ZC (6.0) */
 	/* The provided buffer ring of io/lend.h (group 0), or NULL. */
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	int br_mask;
 	/* Per fd number: whether it can seek (see seekable()). */
-	uint8_t *fd_seek;
-	size_t fd_seek_len;
+	uint8_t *fd_info;	/* FD_* bits, per fd number */
+	size_t fd_info_len;
+	/* SEND_ZC for sends of at least zc_min bytes (0: never). */
+	size_t zc_min;
 };
 
-enum { SEEK_UNKNOWN, SEEK_YES, SEEK_NO };
+/* What coil learnt of an fd number, asked once and kept until coil closes
+ * it or a new fd of that number comes through coil (0: nothing yet). */
+enum {
+	FD_SEEK_KNOWN = 1, FD_SEEKABLE = 2,	/* seekable() */
+	FD_ZC_KNOWN = 4, FD_ZC = 8,		/* zc_capable() */
+};
 
 /* A new fd (or none) has this number: forget what was known. */
 static void fd_forget(struct coil__uring *u, int fd)
 {
-	if (fd >= 0 && (size_t)fd < u->fd_seek_len)
-		u->fd_seek[fd] = SEEK_UNKNOWN;
+	if (fd >= 0 && (size_t)fd < u->fd_info_len)
+		u->fd_info[fd] = 0;
+}
+
+/* fd's entry, the table grown to hold it; NULL without memory. */
+static uint8_t *fd_info(struct coil__uring *u, int fd)
+{
+	if ((size_t)fd >= u->fd_info_len) {
+		size_t n = u->fd_info_len ? u->fd_info_len : 256;
+		while (n <= (size_t)fd)
+			n *= 2;
+		uint8_t *t = realloc(u->fd_info, n);
+		if (!t)
+			return NULL;
+		memset(t + u->fd_info_len, 0, n - u->fd_info_len);
+		u->fd_info = t;
+		u->fd_info_len = n;
+	}
+	return &u->fd_info[fd];
 }
 
 /* Whether fd has offsets. io_uring ignores the offset of a read or write
  * on a pipe or socket; the readiness backends and pread(2) say -ESPIPE,
- * and so does coil everywhere. Asked once per fd (lseek), remembered until
- * coil closes it or a new fd of that number comes through coil. */
+ * and so does coil everywhere. */
 static bool seekable(struct coil__uring *u, int fd)
 {
-	if ((size_t)fd >= u->fd_seek_len) {
-		size_t n = u->fd_seek_len ? u->fd_seek_len : 256;
-		while (n <= (size_t)fd)
-			n *= 2;
-		uint8_t *t = realloc(u->fd_seek, n);
-		if (!t)
-			return true; /* no memory to remember: let the kernel decide */
-		memset(t + u->fd_seek_len, SEEK_UNKNOWN, n - u->fd_seek_len);
-		u->fd_seek = t;
-		u->fd_seek_len = n;
+	uint8_t *i = fd_info(u, fd);
+	if (!i)
+		return true; /* no memory to remember: let the kernel decide */
+	if (!(*i & FD_SEEK_KNOWN))
+		*i |= FD_SEEK_KNOWN |
+		      (lseek(fd, 0, SEEK_CUR) < 0 && errno == ESPIPE ? 0 : FD_SEEKABLE);
+	return *i & FD_SEEKABLE;
+}
+
+/* Whether fd is a socket the kernel sends from without copying (TCP, UDP
+ * over IPv4/IPv6; a Unix socket says -EOPNOTSUPP to SEND_ZC). */
+static bool zc_capable(struct coil__uring *u, int fd)
+{
+	uint8_t *i = fd_info(u, fd);
+	if (!i)
+		return false;
+	if (!(*i & FD_ZC_KNOWN)) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		bool inet = getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+			    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+		*i |= FD_ZC_KNOWN | (inet ? FD_ZC : 0);
 	}
-	if (u->fd_seek[fd] == SEEK_UNKNOWN)
-		u->fd_seek[fd] = lseek(fd, 0, SEEK_CUR) < 0 && errno == ESPIPE ? SEEK_NO : SEEK_YES;
-	return u->fd_seek[fd] == SEEK_YES;
+	return *i & FD_ZC;
 }
 
 /* user_data of our own POLL_ADD on the pool's notify fd (ops are 8-aligned,
@@ -113,6 +149,10 @@ static bool uring_kick(struct coil__worker *self, struct coil__worker *to);
 
 /* The buffer group of the ring that io/lend.h's buffers sit in. */
 #define COIL__LEND_BGID 0
+
+/* How long an SQPOLL thread spins without work before it sleeps (and the
+ * next submission costs a wake-up syscall again). */
+#define SQPOLL_IDLE_MS 20
 
 #define TAG_SHIFT 48
 #define PTR_MASK ((UINT64_C(1) << TAG_SHIFT) - 1)
@@ -298,6 +338,8 @@ static int probe_ops(struct coil__uring *u, const char *without)
 	 * IORING_OP_SEND_ZC, whose presence stands for it. */
 	u->has_recv_multi = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) &&
 			    !listed(without, opdefs[COIL__OP_RECV_MULTI].name);
+	u->has_send_zc = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) &&
+			 !listed(without, "send_zc");
 	int r = 0;
 	for (size_t i = 0; i < COIL__OP_COUNT; i++) {
 		if (i == COIL__OP_RECV_MULTI)
@@ -330,10 +372,38 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 		0,
 	};
 	int r = -EINVAL;
+	/* SQPOLL, asked for, before all: a kernel thread takes the SQEs (it
+	 * is then the single issuer; DEFER_TASKRUN and the task-run flags do
+	 * not go with it). Refused, the list below. */
+	if (COIL__FEATURE(cfg, COIL_FEATURE_SQPOLL, false)) {
+		/* One kernel thread for the whole crew: the workers' rings
+		 * attach to the first one's (N spinning threads on fewer CPUs
+		 * would starve the workers). */
+		struct coil__crew *crew = io->w->crew;
+		coil__spin_lock(&crew->sqpoll_lock);
+		for (int attach = crew->sqpoll_fd1 != 0; attach >= 0 && r < 0; attach--) {
+			struct io_uring_params p;
+			memset(&p, 0, sizeof p);
+			p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER |
+				  IORING_SETUP_CQSIZE | (attach ? IORING_SETUP_ATTACH_WQ : 0);
+			p.wq_fd = attach ? (unsigned)(crew->sqpoll_fd1 - 1) : 0;
+			p.cq_entries = cfg->pub.cq_entries;
+			p.sq_thread_idle = SQPOLL_IDLE_MS;
+			r = io_uring_queue_init_params(cfg->pub.sq_entries, &u->ring, &p);
+			if (r == 0) {
+				u->setup_flags = p.flags;
+				u->features = p.features;
+				io->features |= COIL_FEATURE_SQPOLL;
+				if (!crew->sqpoll_fd1)
+					crew->sqpoll_fd1 = u->ring.ring_fd + 1;
+			}
+		}
+		coil__spin_unlock(&crew->sqpoll_lock);
+	}
 	/* $COIL_URING_SETUP=coop|plain starts lower down the list: how the
 	 * tests run the fallbacks of older kernels on a new one. */
 	size_t first = cfg->uring_setup; /* enum coil__uring_setup: an index here */
-	for (size_t i = first; i < sizeof tries / sizeof tries[0]; i++) {
+	for (size_t i = first; r < 0 && i < sizeof tries / sizeof tries[0]; i++) {
 		struct io_uring_params p;
 		memset(&p, 0, sizeof p);
 		p.flags = tries[i] | IORING_SETUP_CQSIZE;
@@ -359,6 +429,11 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 		u->special[special[i]] = true;
 	for (size_t i = 0; i < COIL__OP_COUNT; i++)
 		u->special[i] |= u->to_pool[i];
+	if (COIL__FEATURE(cfg, COIL_FEATURE_SEND_ZC, false) && u->has_send_zc) {
+		u->zc_min = cfg->pub.send_zc_min ? cfg->pub.send_zc_min : 1;
+		u->special[COIL__OP_SEND] = true;
+		io->features |= COIL_FEATURE_SEND_ZC;
+	}
 	/* Saves a file-table lookup on every io_uring_enter (5.18+). */
 	(void)io_uring_register_ring_fd(&u->ring);
 	io->be.uring = u;
@@ -395,7 +470,7 @@ static void uring_fini(struct coil__io *io)
 	io_uring_queue_exit(&u->ring);
 	if (u->br)
 		munmap(u->br, u->br_bytes);
-	free(u->fd_seek);
+	free(u->fd_info);
 	free(u);
 	io->be.uring = NULL;
 }
@@ -423,6 +498,39 @@ static __attribute__((noinline)) void kick_cqe(struct coil__io *io, struct coil_
 		n = 1;
 		(void)!write(to->wake_fd, &n, sizeof n);
 	}
+}
+
+static inline struct io_uring_sqe *get_sqe(struct coil__uring *u);
+
+/* A SEND_ZC's CQE: its result (with F_MORE: a notification follows, when
+ * the kernel lets go of the buffer) or that notification. True: the op is
+ * done with *res. A socket that refuses zero-copy after all is sent again
+ * the plain way (and remembered). */
+static bool zc_cqe(struct coil__io *io, struct coil__uring *u, struct coil__op *op, int *res,
+		   unsigned flags)
+{
+	(void)io;
+	if (flags & IORING_CQE_F_NOTIF) {
+		*res = op->be.uring.zc_res;
+		return true;
+	}
+	if (flags & IORING_CQE_F_MORE) {
+		op->be.uring.zc_res = *res;
+		return false;
+	}
+	if (*res == -EOPNOTSUPP) {
+		uint8_t *i = fd_info(u, op->fd);
+		if (i)
+			*i = (uint8_t)((*i & ~FD_ZC) | FD_ZC_KNOWN);
+		struct io_uring_sqe *sqe = get_sqe(u);
+		if (sqe) {
+			op->be.uring.zc = false;
+			prep_send(sqe, op);
+			io_uring_sqe_set_data64(sqe, op_tag(op));
+			return false;
+		}
+	}
+	return true;
 }
 
 static int reap(struct coil__io *io, struct coil__uring *u)
@@ -469,9 +577,13 @@ static int reap(struct coil__io *io, struct coil__uring *u)
 		if (op->gen != (uint16_t)(ud >> TAG_SHIFT))
 			coil__panic("io_uring: stale completion (op %p gen %u, cqe gen %u)",
 				    (void *)op, op->gen, (unsigned)(ud >> TAG_SHIFT));
-		if (__builtin_expect(u->special[op->code], 0) && res >= 0 &&
-		    (op->code == COIL__OP_ACCEPT || op->code == COIL__OP_OPENAT))
-			fd_forget(u, res); /* a new fd */
+		if (__builtin_expect(u->special[op->code], 0)) {
+			if (res >= 0 && (op->code == COIL__OP_ACCEPT || op->code == COIL__OP_OPENAT))
+				fd_forget(u, res); /* a new fd */
+			if (op->code == COIL__OP_SEND && op->be.uring.zc &&
+			    !zc_cqe(io, u, op, &res, flags))
+				continue;
+		}
 		coil__op_complete(io, op, res);
 		completed++;
 	}
@@ -501,7 +613,11 @@ static int uring_poll(struct coil__io *io, bool block, int64_t deadline)
 				deadline = soon;
 		}
 	}
-	if (!block) {
+	if (!block && (u->setup_flags & IORING_SETUP_SQPOLL)) {
+		/* The SQ thread takes the SQEs and posts what completes: no
+		 * syscall unless it sleeps (liburing wakes it). */
+		r = io_uring_submit(&u->ring);
+	} else if (!block) {
 		r = io_uring_submit_and_get_events(&u->ring);
 	} else if (deadline == INT64_MAX) {
 		r = io_uring_submit_and_wait(&u->ring, 1);
@@ -549,6 +665,15 @@ static void get_events(struct coil__uring *u)
 	int r = io_uring_get_events(&u->ring);
 	if (r < 0 && r != -EBUSY && r != -EAGAIN && r != -EINTR && !u->error)
 		u->error = r;
+}
+
+/* The SQ was full after a submit: let the kernel take SQEs (with SQPOLL,
+ * its thread does, in its own time: wait for room) and post completions. */
+static void sq_drain(struct coil__uring *u)
+{
+	if (u->setup_flags & IORING_SETUP_SQPOLL)
+		(void)io_uring_sqring_wait(&u->ring);
+	get_events(u);
 }
 
 /* An SQE, handing the queued ones to the kernel if the SQ is full. NULL
@@ -642,6 +767,18 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 		if (op->off >= 0 && !seekable(u, op->fd))
 			return -ESPIPE;
 		break;
+	case COIL__OP_SEND:
+		op->be.uring.zc = u->zc_min && op->u.rw.len >= u->zc_min && zc_capable(u, op->fd);
+		if (op->be.uring.zc) {
+			struct io_uring_sqe *sqe = get_sqe(u);
+			if (!sqe)
+				return COIL__SUBMIT_FULL;
+			io_uring_prep_send_zc(sqe, op->fd, op->u.rw.buf, op->u.rw.len,
+					      (int)op->flags, 0);
+			io_uring_sqe_set_data64(sqe, op_tag(op));
+			return 0;
+		}
+		break;
 	case COIL__OP_CLOSE:
 		fd_forget(u, op->fd);
 		/* The cancel and the close must be adjacent in the SQ. */
@@ -698,7 +835,7 @@ static void uring_cancel(struct coil__io *io, struct coil__op *op)
 	/* A cancel must not be lost: if the kernel takes no SQE now, reap
 	 * until it does (the op may even complete meanwhile). */
 	while (!(sqe = get_sqe(u))) {
-		get_events(u);
+		sq_drain(u);
 		reap(io, u);
 		if (op->completed || u->error)
 			return; /* a failed ring ends the runtime */
@@ -796,7 +933,7 @@ static void uring_recv_multi_stop(struct coil__io *io, struct coil_reader *r, ui
 	struct io_uring_sqe *sqe;
 	/* As uring_cancel: a stop must not be lost. */
 	while (!(sqe = get_sqe(u))) {
-		get_events(u);
+		sq_drain(u);
 		reap(io, u);
 		if (u->error)
 			return;

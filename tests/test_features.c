@@ -1,0 +1,212 @@
+/* The kernel-feature ladder (enum coil_feature): a feature forced on is
+ * used where the backend has it, one kept off never is, bad settings are
+ * refused, and what a feature changes gives the same results. Loopback
+ * only. */
+#define _GNU_SOURCE
+#include "test_util.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static bool on_uring(void)
+{
+	return strcmp(coil_backend_name(), "io_uring") == 0;
+}
+
+struct want {
+	unsigned bit;
+	bool on;
+};
+
+/* What a worker reports once it has used each feature (the buffer ring
+ * is set up by the first reader). */
+static void *report(void *arg)
+{
+	struct want *w = arg;
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	coil_reader *r;
+	ck_assert_int_eq(coil_reader_open(&r, sv[0]), 0);
+	unsigned have = coil_features() & w->bit;
+	/* io_uring on this project's kernels (6.1+) has every feature; the
+	 * readiness backends have none. */
+	ck_assert_uint_eq(have, w->on && on_uring() ? w->bit : 0);
+	ck_assert_int_eq(coil_reader_close(r), 0);
+	ck_assert_int_eq(coil_close(sv[0]), 0);
+	ck_assert_int_eq(coil_close(sv[1]), 0);
+	return NULL;
+}
+
+static const unsigned features[] = {COIL_FEATURE_BUF_RING, COIL_FEATURE_SQPOLL,
+				    COIL_FEATURE_SEND_ZC};
+
+START_TEST(forced_on_is_used_and_kept_off_is_not)
+{
+	ck_assert_uint_eq(coil_features(), 0);
+	for (size_t i = 0; i < sizeof features / sizeof features[0]; i++) {
+		struct coil_config cfg;
+		coil_config_init(&cfg);
+		cfg.features_on = features[i];
+		struct want w = {features[i], true};
+		coil_test_run_cfg(&cfg, report, &w);
+		coil_config_init(&cfg);
+		cfg.features_off = features[i];
+		w.on = false;
+		coil_test_run_cfg(&cfg, report, &w);
+		/* Off wins over on. */
+		cfg.features_on = features[i];
+		coil_test_run_cfg(&cfg, report, &w);
+	}
+}
+END_TEST
+
+START_TEST(bad_feature_settings_are_refused)
+{
+	struct coil_config cfg;
+	coil_config_init(&cfg);
+	cfg.features_on = 1u << 30;
+	ck_assert_int_eq(coil_run(&cfg, report, NULL, NULL), -EINVAL);
+	coil_config_init(&cfg);
+	cfg.recv_buffer_size = 10;
+	ck_assert_int_eq(coil_run(&cfg, report, NULL, NULL), -EINVAL);
+	coil_config_init(&cfg);
+	cfg.recv_buffers = 0;
+	ck_assert_int_eq(coil_run(&cfg, report, NULL, NULL), -EINVAL);
+	/* An unknown name in $COIL_FEATURES is refused, not ignored. */
+	setenv("COIL_FEATURES", "bufring,warp_drive", 1);
+	ck_assert_int_eq(coil_run(NULL, report, NULL, NULL), -EINVAL);
+	unsetenv("COIL_FEATURES");
+}
+END_TEST
+
+/* ---- zero-copy sends: the buffer is the caller's again when the call returns ---------- */
+
+#define ZC_TOTAL (8 << 20)
+#define ZC_CHUNK (256 << 10)
+
+static void *zc_sink(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char *got = malloc(ZC_CHUNK);
+	size_t total = 0;
+	for (;;) {
+		ssize_t n = coil_sock_read(fd, got, ZC_CHUNK);
+		ck_assert_int_ge(n, 0);
+		if (n == 0)
+			break;
+		/* Byte k of the stream is (k / ZC_CHUNK) & 0xff: a sender
+		 * that reused its buffer too early would show the next
+		 * chunk's value here. */
+		for (ssize_t i = 0; i < n; i++)
+			ck_assert_int_eq((unsigned char)got[i], ((total + (size_t)i) / ZC_CHUNK) & 0xff);
+		total += (size_t)n;
+	}
+	free(got);
+	return (void *)(intptr_t)total;
+}
+
+static void *zc_exchange(void *arg)
+{
+	(void)arg;
+	int l = coil_tcp_listen("127.0.0.1", 0, 16, 0);
+	ck_assert_int_ge(l, 0);
+	int c = coil_tcp_connect("127.0.0.1", (uint16_t)coil_sock_port(l));
+	ck_assert_int_ge(c, 0);
+	int s = coil_tcp_accept(l, NULL, NULL);
+	ck_assert_int_ge(s, 0);
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, zc_sink, (void *)(intptr_t)s), 0);
+	char *buf = malloc(ZC_CHUNK);
+	for (size_t sent = 0; sent < ZC_TOTAL; sent += ZC_CHUNK) {
+		/* One buffer, refilled as soon as each write returns. */
+		memset(buf, (int)((sent / ZC_CHUNK) & 0xff), ZC_CHUNK);
+		ck_assert_int_eq(coil_sock_write_all(c, buf, ZC_CHUNK), ZC_CHUNK);
+	}
+	free(buf);
+	ck_assert_int_eq(coil_sock_shutdown(c, SHUT_WR), 0);
+	void *total;
+	ck_assert_int_eq(coil_task_join(t, &total), 0);
+	ck_assert_int_eq((intptr_t)total, ZC_TOTAL);
+	if (on_uring())
+		ck_assert_uint_eq(coil_features() & COIL_FEATURE_SEND_ZC, COIL_FEATURE_SEND_ZC);
+	ck_assert_int_eq(coil_close(s), 0);
+	ck_assert_int_eq(coil_close(c), 0);
+	ck_assert_int_eq(coil_close(l), 0);
+	return NULL;
+}
+
+START_TEST(zero_copy_sends_are_byte_exact_and_free_the_buffer_on_return)
+{
+	unsigned mins[] = {0, 16 << 10, 1 << 20};
+	for (size_t i = 0; i < sizeof mins / sizeof mins[0]; i++) {
+		struct coil_config cfg;
+		coil_config_init(&cfg);
+		cfg.features_on = COIL_FEATURE_SEND_ZC;
+		cfg.send_zc_min = mins[i];
+		coil_test_run_cfg(&cfg, zc_exchange, NULL);
+	}
+}
+END_TEST
+
+/* ---- SQPOLL with several workers: one kernel thread, every wake arrives ------------- */
+
+static void *ping(void *arg)
+{
+	coil_chan **ch = arg;
+	long v;
+	for (int i = 0; i < 2000; i++) {
+		ck_assert_int_eq(coil_chan_recv(ch[0], &v), 0);
+		v++;
+		ck_assert_int_eq(coil_chan_send(ch[1], &v), 0);
+	}
+	return NULL;
+}
+
+static void *sqpoll_workers(void *arg)
+{
+	(void)arg;
+	coil_chan *ch[2];
+	ck_assert_int_eq(coil_chan_new(&ch[0], sizeof(long), 0), 0);
+	ck_assert_int_eq(coil_chan_new(&ch[1], sizeof(long), 0), 0);
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn_on(1, &t, ping, ch), 0);
+	long v = 0;
+	for (int i = 0; i < 2000; i++) {
+		ck_assert_int_eq(coil_chan_send(ch[0], &v), 0);
+		ck_assert_int_eq(coil_chan_recv(ch[1], &v), 0);
+	}
+	ck_assert_int_eq(v, 2000);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	if (on_uring())
+		ck_assert_uint_eq(coil_features() & COIL_FEATURE_SQPOLL, COIL_FEATURE_SQPOLL);
+	coil_chan_free(ch[0]);
+	coil_chan_free(ch[1]);
+	return NULL;
+}
+
+START_TEST(sqpoll_rings_of_four_workers_cross_wake)
+{
+	struct coil_config cfg;
+	coil_config_init(&cfg);
+	cfg.features_on = COIL_FEATURE_SQPOLL;
+	cfg.workers = 4;
+	coil_test_run_cfg(&cfg, sqpoll_workers, NULL);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("features");
+	TCase *tc = tcase_create("features");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, forced_on_is_used_and_kept_off_is_not);
+	tcase_add_test(tc, bad_feature_settings_are_refused);
+	tcase_add_test(tc, zero_copy_sends_are_byte_exact_and_free_the_buffer_on_return);
+	tcase_add_test(tc, sqpoll_rings_of_four_workers_cross_wake);
+	suite_add_tcase(s, tc);
+	return coil_test_main(s);
+}
