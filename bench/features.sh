@@ -440,11 +440,12 @@ if [ "$DO_MEMORY" = 1 ]; then
 	echo
 	sed 's/^### .*//' "$DATA/memory.md" | sed '/./,$!d'
 	echo
-	echo "| server | RSS per connection | vs raw-uring |"
-	echo "|---|---|---|"
-	awk -F'|' '$3 ~ /^ *[0-9]+ *$/ { n = $2; gsub(/ /, "", n); v = $6; gsub(/[^0-9]/, "", v); o[++k] = n; b[n] = v }
+	echo "| server | connections held | RSS per connection | vs raw-uring |"
+	echo "|---|---|---|---|"
+	awk -F'|' '$3 ~ /^ *[0-9]+ *$/ { n = $2; gsub(/ /, "", n); h[n] = $3 + 0; v = $6; gsub(/[^0-9]/, "", v); o[++k] = n; b[n] = v }
 		END { for (i = 1; i <= k; i++) { n = o[i]
-			printf "| %s | %s | %s |\n", n, b[n] == "" ? "NA" : b[n] " B", (b[n] != "" && b["raw-uring"] > 0) ? sprintf("%.2f", b[n] / b["raw-uring"]) : "NA" } }' "$DATA/memory.md"
+			printf "| %s | %d%s | %s | %s |\n", n, h[n], (h[n] < h["raw-uring"]) ? " (fewer: see the note above)" : "",
+				b[n] == "" ? "NA" : b[n] " B", (b[n] != "" && b["raw-uring"] > 0) ? sprintf("%.2f", b[n] / b["raw-uring"]) : "NA" } }' "$DATA/memory.md"
 fi
 
 if [ "$DO_FILES" = 1 ]; then
