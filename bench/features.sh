@@ -427,7 +427,7 @@ for size in $SIZES; do
 	echo
 	echo "<details><summary>echo_compare.sh's full tables ($size B)</summary>"
 	echo
-	cat "$DATA/echo-$size.md"
+	sed "s/^### /#### /" "$DATA/echo-$size.md"
 	echo
 	echo "</details>"
 done
@@ -455,7 +455,7 @@ if [ "$DO_FILES" = 1 ]; then
 	echo "coil-base: \`COIL_FEATURES=$OFF\`; coil-all: \`COIL_FEATURES=$(features_value "${HAVE[@]}")\`. Ratios are IOPS over fio-io_uring's in the same round. Syscalls per read are not counted here."
 	echo
 	if [ -s "$DATA/files.md" ]; then
-		cat "$DATA/files.md"
+		sed "s/^### /#### /" "$DATA/files.md"
 		echo
 		echo "coil-all over coil-base, CPU ns per read, paired by round (same noise rule):"
 		echo
