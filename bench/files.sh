@@ -6,6 +6,7 @@
 #   bench/files.sh [--file PATH] [--size-mb 1024] [--qds "1 32 128"]
 #                  [--modes "buffered direct"] [--seconds 3] [--warmup 1]
 #                  [--rounds 3] [--cpu 1] [--raw-out FILE]
+#                  [--coil-env "NAME=VAR=VALUE ..."]
 #
 # The file (default build/bench/files/randread.dat) is written once with
 # real blocks (dd from /dev/zero, fsync), so every read goes to the device
@@ -19,6 +20,10 @@
 # coil_file_read() (queueing in the batch included); fio reports clat.
 # libaio on a buffered file is synchronous inside io_submit (a known libaio
 # limitation), which the numbers show.
+# coil runs with this script's environment (COIL_BACKEND, COIL_FEATURES, ...);
+# --coil-env runs several coil contenders instead, each NAME with its own
+# variables, interleaved with fio in the same rounds (e.g. "coil-off=COIL_FEATURES=-bufring
+# coil-all=COIL_FEATURES=all"; a NAME may appear more than once).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -32,6 +37,7 @@ WARMUP=1
 ROUNDS=3
 CPU=1
 RAW_OUT=""
+COIL_ENV=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--file) FILE=$2; shift 2 ;;
@@ -43,7 +49,8 @@ while [ $# -gt 0 ]; do
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--cpu) CPU=$2; shift 2 ;;
 	--raw-out) RAW_OUT=$2; shift 2 ;;
-	-h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	--coil-env) COIL_ENV=$2; shift 2 ;;
+	-h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	*) echo "files: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -70,15 +77,26 @@ TMO=$(awk -v a="$SECS" -v b="$WARMUP" 'BEGIN { printf "%d", a + b + 60 }')
 MS() { awk -v a="$1" 'BEGIN { printf "%dms", a * 1000 }'; }
 RES="$TMPD/res.tsv" # mode qd round who iops p50 p99 cpu_ns_op
 : >"$RES"
+# The coil contenders: "coil" (this environment) unless --coil-env names others.
+COILS=()
+for e in $COIL_ENV; do
+	n=${e%%=*}
+	[[ " ${COILS[*]} " == *" $n "* ]] || COILS+=("$n")
+done
+[ ${#COILS[@]} -gt 0 ] || COILS=(coil)
+is_coil() { [[ " ${COILS[*]} " == *" $1 "* ]]; }
+coil_env() { local e; for e in $COIL_ENV; do [ "${e%%=*}" = "$1" ] && printf '%s ' "${e#*=}"; done; return 0; }
 run_one() { # mode qd who round
 	local mode=$1 qd=$2 who=$3 r=$4 d=0 line
 	[ "$mode" = direct ] && d=1
-	if [ "$who" = coil ]; then
-		line=$(timeout "$TMO" taskset -c "$CPU" "$BUILD/file_randread" --file "$FILE" \
+	if is_coil "$who"; then
+		local -a envs
+		read -r -a envs <<<"$(coil_env "$who")"
+		line=$(env "${envs[@]}" timeout "$TMO" taskset -c "$CPU" "$BUILD/file_randread" --file "$FILE" \
 			--qd "$qd" $([ $d = 1 ] && echo --direct) --seconds "$SECS" --warmup "$WARMUP" 2>"$TMPD/err") ||
-			{ log "coil $mode qd=$qd failed: $(cat "$TMPD/err")"; return 0; }
-		awk -v m="$mode" -v q="$qd" -v r="$r" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-			printf "%s\t%s\t%s\tcoil\t%s\t%s\t%s\t%s\n", m, q, r, v["iops"], v["p50_us"], v["p99_us"], v["cpu_ns_op"] }' \
+			{ log "$who $mode qd=$qd failed: $(cat "$TMPD/err")"; return 0; }
+		awk -v m="$mode" -v q="$qd" -v r="$r" -v w="$who" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+			printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m, q, r, w, v["iops"], v["p50_us"], v["p99_us"], v["cpu_ns_op"] }' \
 			<<<"$line" >>"$RES"
 	else
 		local eng=${who#fio-} jobs=1 depth=$qd
@@ -107,7 +125,7 @@ PYEOF
 	log "$mode qd=$qd round=$r $who: $(tail -n1 "$RES" | cut -f5-8 | tr '\t' ' ')"
 }
 
-WHO=(fio-io_uring coil fio-libaio fio-psync)
+WHO=(fio-io_uring "${COILS[@]}" fio-libaio fio-psync)
 for mode in $MODES; do
 	[ "$mode" = buffered ] && { log "reading the file into the page cache"; cat "$FILE" >/dev/null; }
 	for qd in $QDS; do

@@ -3,7 +3,7 @@
 #
 #   bench/memory.sh [--fibers 100000] [--conns 100000] [--hold 2]
 #                   [--servers "NAME=PATH ..."] [--server-env "NAME=VAR=VALUE ..."]
-#                   [--server-args "NAME=ARG,ARG ..."]
+#                   [--server-args "NAME=ARG,ARG ..."] [--no-fibers]
 #
 # 1. Fibers: build/bench/mem_fibers --fibers N --cq-entries 65536, and once
 #    more with N = 30000 (below coil's in-flight bound of cq_entries/2 =
@@ -18,6 +18,7 @@
 #    before, divided by the connections held. Kernel socket memory is not in
 #    VmRSS and is not counted. A server that stops accepting is reported with
 #    the number it held.
+# --no-fibers skips part 1 (for drivers that only compare servers).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -28,6 +29,7 @@ HOLD=2
 SERVERS=""
 SRV_ENV=""
 SRV_ARGS=""
+FIBERS_PART=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--fibers) FIBERS=$2; shift 2 ;;
@@ -36,7 +38,8 @@ while [ $# -gt 0 ]; do
 	--servers) SERVERS=$2; shift 2 ;;
 	--server-env) SRV_ENV=$2; shift 2 ;;
 	--server-args) SRV_ARGS=$2; shift 2 ;;
-	-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	--no-fibers) FIBERS_PART=0; shift ;;
+	-h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	*) echo "memory: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -47,33 +50,36 @@ cleanup() { [ -z "$SRV_PID" ] || kill -KILL "$SRV_PID" 2>/dev/null || true; rm -
 trap cleanup EXIT
 
 # ---- fibers ------------------------------------------------------------------
-need=$((2 * FIBERS + 10000))
-mmc=$(sysctl -n vm.max_map_count)
-MMC_NOTE="vm.max_map_count was $mmc"
-if [ "$mmc" -lt "$need" ]; then
-	if [ "$(id -u)" = 0 ] && sysctl -qw vm.max_map_count=262144 2>/dev/null; then
-		MMC_NOTE="vm.max_map_count raised from $mmc to 262144 for this run (sysctl -w)"
-	else
-		MMC_NOTE="vm.max_map_count is $mmc (< $need): spawns beyond ~$((mmc / 2)) fibers fail"
-	fi
-fi
-log "$MMC_NOTE"
 kv() { awk -v k="$1=" '{ for (i = 1; i <= NF; i++) if (index($i, k) == 1) { print substr($i, length(k) + 1); exit } }' <<<"$2"; }
-echo "### Sleeping fibers"
-echo
-echo "build/bench/mem_fibers: N fibers parked in coil_sleep(1 h), default 128 KiB stacks (touched pages only are resident), cq_entries = 65536, so at most 32768 operations in flight; $MMC_NOTE. Then N fibers that sleep 1 s each, spawned at once: time until all have woken and been joined."
-echo
-echo "| fibers | started | RSS per fiber | spawn (all started) | cancel + join all | N x 1 s sleeps: all woke after | woke |"
-echo "|---|---|---|---|---|---|---|"
-for n in 30000 "$FIBERS"; do
-	line=$(timeout 120 "$BUILD/mem_fibers" --fibers "$n" --cq-entries 65536 --wake-ms 1000 2>"$TMPD/err") ||
-		{ log "mem_fibers --fibers $n failed: $(tail -n 3 "$TMPD/err")"; }
-	log "fibers=$n: $line"
-	[ -n "$line" ] || { echo "| $n | failed: $(tail -n 1 "$TMPD/err") | | | | | |"; continue; }
-	printf "| %s | %s | %s B | %s ms | %s ms | %s ms | %s |\n" "$n" "$(kv started "$line")" \
-		"$(kv per_fiber_bytes "$line")" "$(kv spawn_ms "$line")" "$(kv cancel_join_ms "$line")" \
-		"$(kv wake_all_ms "$line")" "$(kv woke "$line")"
-done
+if [ "$FIBERS_PART" = 1 ]; then
+	need=$((2 * FIBERS + 10000))
+	mmc=$(sysctl -n vm.max_map_count)
+	MMC_NOTE="vm.max_map_count was $mmc"
+	if [ "$mmc" -lt "$need" ]; then
+		if [ "$(id -u)" = 0 ] && sysctl -qw vm.max_map_count=262144 2>/dev/null; then
+			MMC_NOTE="vm.max_map_count raised from $mmc to 262144 for this run (sysctl -w)"
+		else
+			MMC_NOTE="vm.max_map_count is $mmc (< $need): spawns beyond ~$((mmc / 2)) fibers fail"
+		fi
+	fi
+	log "$MMC_NOTE"
+	echo "### Sleeping fibers"
+	echo
+	echo "build/bench/mem_fibers: N fibers parked in coil_sleep(1 h), default 128 KiB stacks (touched pages only are resident), cq_entries = 65536, so at most 32768 operations in flight; $MMC_NOTE. Then N fibers that sleep 1 s each, spawned at once: time until all have woken and been joined."
+	echo
+	echo "| fibers | started | RSS per fiber | spawn (all started) | cancel + join all | N x 1 s sleeps: all woke after | woke |"
+	echo "|---|---|---|---|---|---|---|"
+	for n in 30000 "$FIBERS"; do
+		line=$(timeout 120 "$BUILD/mem_fibers" --fibers "$n" --cq-entries 65536 --wake-ms 1000 2>"$TMPD/err") ||
+			{ log "mem_fibers --fibers $n failed: $(tail -n 3 "$TMPD/err")"; }
+		log "fibers=$n: $line"
+		[ -n "$line" ] || { echo "| $n | failed: $(tail -n 1 "$TMPD/err") | | | | | |"; continue; }
+		printf "| %s | %s | %s B | %s ms | %s ms | %s ms | %s |\n" "$n" "$(kv started "$line")" \
+			"$(kv per_fiber_bytes "$line")" "$(kv spawn_ms "$line")" "$(kv cancel_join_ms "$line")" \
+			"$(kv wake_all_ms "$line")" "$(kv woke "$line")"
+	done
+	echo
+fi
 
 # ---- idle connections ---------------------------------------------------------
 # One process may have at most RLIMIT_NOFILE descriptors; loadgen holds one
@@ -86,7 +92,6 @@ if [ "$lim" != unlimited ] && [ "$lim" -lt $((CONNS + 1000)) ]; then
 	log "RLIMIT_NOFILE hard limit $lim: $((lim - 1000)) connections instead of $CONNS"
 	CONNS=$((lim - 1000))
 fi
-echo
 echo "### Idle connections"
 echo
 echo "$CONNS connections requested from loadgen (4 source addresses), one 64 B round trip each, then held idle; server VmRSS after minus before, per connection held. Kernel socket memory is not included.$CONN_NOTE"
