@@ -93,8 +93,9 @@ START_TEST(fibers_run_inside_ticks_and_sleeps_are_never_early)
 	ck_assert_int_eq(coil_loop_timeout(l), 0); /* ready to run */
 	ck_assert_int_eq(s.done, 0);		   /* not before a tick */
 	ck_assert_int_eq(coil_loop_tick(l, 0, 0), 1);
+	/* Up to 20 ms (0 when a stalled machine is already past it). */
 	int64_t t = coil_loop_timeout(l);
-	ck_assert_int_gt(t, 0);
+	ck_assert_int_ge(t, 0);
 	ck_assert_int_le(t, 20 * 1000000);
 	drive(l, 5000000000);
 	ck_assert_int_eq(s.done, 1);
