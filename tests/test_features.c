@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "io/accepts.h" /* white-box: the multishot accept's stop */
+
 static bool on_uring(void)
 {
 	return strcmp(coil_backend_name(), "io_uring") == 0;
@@ -42,7 +44,7 @@ static void *report(void *arg)
 }
 
 static const unsigned features[] = {COIL_FEATURE_BUF_RING, COIL_FEATURE_SQPOLL,
-				    COIL_FEATURE_SEND_ZC};
+				    COIL_FEATURE_SEND_ZC, COIL_FEATURE_ACCEPT_MULTI};
 
 START_TEST(forced_on_is_used_and_kept_off_is_not)
 {
@@ -101,8 +103,13 @@ static void *zc_sink(void *arg)
 		/* Byte k of the stream is (k / ZC_CHUNK) & 0xff: a sender
 		 * that reused its buffer too early would show the next
 		 * chunk's value here. */
-		for (ssize_t i = 0; i < n; i++)
-			ck_assert_int_eq((unsigned char)got[i], ((total + (size_t)i) / ZC_CHUNK) & 0xff);
+		ssize_t bad = -1;
+		for (ssize_t i = 0; i < n && bad < 0; i++)
+			if ((unsigned char)got[i] != (((total + (size_t)i) / ZC_CHUNK) & 0xff))
+				bad = i;
+		ck_assert_msg(bad < 0, "byte %zu of the stream is %u, not %zu", total + (size_t)bad,
+			      bad < 0 ? 0u : (unsigned char)got[bad],
+			      bad < 0 ? 0 : ((total + (size_t)bad) / ZC_CHUNK) & 0xff);
 		total += (size_t)n;
 	}
 	free(got);
@@ -198,6 +205,142 @@ START_TEST(sqpoll_rings_of_four_workers_cross_wake)
 }
 END_TEST
 
+/* ---- multishot accept: every connection served once, none left open ------------------ */
+
+#define CLIENTS 300
+
+struct served {
+	long count;
+	coil_task server;
+};
+
+static void serve(int fd, void *ctx)
+{
+	struct served *sv = ctx;
+	char b;
+	if (coil_sock_read(fd, &b, 1) == 1 && coil_sock_write(fd, &b, 1) == 1)
+		__atomic_add_fetch(&sv->count, 1, __ATOMIC_RELAXED);
+	coil_close(fd);
+}
+
+struct run_server {
+	coil_server *s;
+	struct served *sv;
+};
+
+static void *server_fiber(void *arg)
+{
+	struct run_server *rs = arg;
+	return (void *)(intptr_t)coil_server_run(rs->s, serve, rs->sv);
+}
+
+static void *one_client(void *arg)
+{
+	int port = (int)(intptr_t)arg;
+	int fd = coil_tcp_connect("127.0.0.1", (uint16_t)port);
+	ck_assert_int_ge(fd, 0);
+	char b = 'k';
+	ck_assert_int_eq(coil_sock_write(fd, &b, 1), 1);
+	ck_assert_int_eq(coil_sock_read(fd, &b, 1), 1);
+	ck_assert_int_eq(coil_close(fd), 0);
+	return NULL;
+}
+
+/* A burst of clients that connect and leave at once: the server may still
+ * hold accepted connections nobody took when it is cancelled. */
+static void *connect_and_go(void *arg)
+{
+	int fd = coil_tcp_connect("127.0.0.1", (uint16_t)(intptr_t)arg);
+	if (fd >= 0)
+		coil_close(fd);
+	return NULL;
+}
+
+static void *accept_burst(void *arg)
+{
+	(void)arg;
+	struct served sv = {0, 0};
+	coil_server *s;
+	ck_assert_int_eq(coil_server_open(&s, "127.0.0.1", 0, 512, COIL_SERVE_HANDOFF), 0);
+	int port = coil_server_port(s);
+	struct run_server rs = {s, &sv};
+	coil_task st;
+	ck_assert_int_eq(coil_task_spawn(&st, server_fiber, &rs), 0);
+	coil_task t[CLIENTS];
+	for (int i = 0; i < CLIENTS; i++)
+		ck_assert_int_eq(coil_task_spawn(&t[i], one_client, (void *)(intptr_t)port), 0);
+	for (int i = 0; i < CLIENTS; i++)
+		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
+	ck_assert_int_eq(sv.count, CLIENTS);
+	for (int i = 0; i < CLIENTS; i++)
+		ck_assert_int_eq(coil_task_spawn(&t[i], connect_and_go, (void *)(intptr_t)port), 0);
+	for (int i = 0; i < CLIENTS; i++)
+		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
+	ck_assert_int_eq(coil_task_cancel(st), 0);
+	void *r;
+	ck_assert_int_eq(coil_task_join(st, &r), 0);
+	ck_assert_int_eq((intptr_t)r, -ECANCELED);
+	ck_assert_int_eq(coil_server_close(s), 0);
+	return NULL;
+}
+
+START_TEST(servers_accept_every_connection_once_and_leave_none_open)
+{
+	int fds = coil_test_count_fds();
+	for (int on = 0; on < 2; on++) {
+		struct coil_config cfg;
+		coil_config_init(&cfg);
+		if (on)
+			cfg.features_on = COIL_FEATURE_ACCEPT_MULTI;
+		else
+			cfg.features_off = COIL_FEATURE_ACCEPT_MULTI;
+		coil_test_run_cfg(&cfg, accept_burst, NULL);
+		ck_assert_int_eq(coil_test_count_fds(), fds);
+	}
+}
+END_TEST
+
+/* Connections the multishot accept took and nobody asked for are closed
+ * by its stop. */
+static void *queued_then_stopped(void *arg)
+{
+	(void)arg;
+	int l = coil_tcp_listen("127.0.0.1", 0, 64, 0);
+	ck_assert_int_ge(l, 0);
+	int port = coil_sock_port(l);
+	int fds = coil_test_count_fds();
+	struct coil__accepts a;
+	if (!on_uring()) {
+		ck_assert_int_eq(coil__accepts_start(&a, l), -ENOTSUP);
+		ck_assert_int_eq(coil_close(l), 0);
+		return NULL;
+	}
+	ck_assert_int_eq(coil__accepts_start(&a, l), 0);
+	int c[5];
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_ge(c[i] = coil_tcp_connect("127.0.0.1", (uint16_t)port), 0);
+	int first = coil__accepts_next(&a);
+	ck_assert_int_ge(first, 0);
+	ck_assert_int_eq(coil_sleep(20 * 1000 * 1000), 0); /* the other 4 are taken meanwhile */
+	ck_assert_int_eq(coil_test_count_fds(), fds + 5 + 5);
+	coil__accepts_stop(&a);
+	ck_assert_int_eq(coil_test_count_fds(), fds + 5 + 1);
+	ck_assert_int_eq(coil_close(first), 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(coil_close(c[i]), 0);
+	ck_assert_int_eq(coil_close(l), 0);
+	return NULL;
+}
+
+START_TEST(a_stopped_multishot_accept_closes_what_nobody_took)
+{
+	struct coil_config cfg;
+	coil_config_init(&cfg);
+	cfg.features_on = COIL_FEATURE_ACCEPT_MULTI;
+	coil_test_run_cfg(&cfg, queued_then_stopped, NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("features");
@@ -207,6 +350,8 @@ int main(void)
 	tcase_add_test(tc, bad_feature_settings_are_refused);
 	tcase_add_test(tc, zero_copy_sends_are_byte_exact_and_free_the_buffer_on_return);
 	tcase_add_test(tc, sqpoll_rings_of_four_workers_cross_wake);
+	tcase_add_test(tc, servers_accept_every_connection_once_and_leave_none_open);
+	tcase_add_test(tc, a_stopped_multishot_accept_closes_what_nobody_took);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);
 }

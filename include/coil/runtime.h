@@ -55,6 +55,11 @@ enum coil_feature {
 	 * once the kernel has let go of the buffer. Loopback still copies (at
 	 * delivery), so it cannot pay there. Default: off. */
 	COIL_FEATURE_SEND_ZC = 1u << 2,
+	/* One multishot accept per listener of coil_server (Linux 5.19)
+	 * instead of an accept per connection. Default: on, except on
+	 * 6.6-6.8 kernels (liburing issue #1062: invalid fds with
+	 * DEFER_TASKRUN there). */
+	COIL_FEATURE_ACCEPT_MULTI = 1u << 3,
 };
 
 /*
@@ -129,7 +134,8 @@ struct coil_config {
 	unsigned loop_posts;
 	/* enum coil_feature bits: force on / keep off (off wins). Default 0:
 	 * coil's choice. Also $COIL_FEATURES (names: bufring, sqpoll,
-	 * send_zc; "-name" off; "all"), read when these are left 0. */
+	 * send_zc, accept_multi; "-name" off; "all"), read when these are
+	 * left 0. */
 	unsigned features_on;
 	unsigned features_off;
 	/* Buffers a worker lends to coil_reader (coil/reader.h): how many, and

@@ -27,7 +27,8 @@
 #define COIL__STACK_MAX ((size_t)1 << 30)
 
 /* Every enum coil_feature bit. */
-#define COIL__FEATURES_ALL (COIL_FEATURE_BUF_RING | COIL_FEATURE_SQPOLL | COIL_FEATURE_SEND_ZC)
+#define COIL__FEATURES_ALL (COIL_FEATURE_BUF_RING | COIL_FEATURE_SQPOLL | COIL_FEATURE_SEND_ZC | \
+			    COIL_FEATURE_ACCEPT_MULTI)
 
 /* Whether cfg lets coil use feature f: forced on, or coil's choice (dflt)
  * and not forced off. */

@@ -67,17 +67,19 @@ struct coil__backend {
 	int (*embed)(struct coil__io *io, int efd, int *signal_fd);
 	/* Optional (io/lend.h): put l's buffers in a ring the kernel picks
 	 * from: 0, or -errno (l stays a free list). lend_give hands buffer id
-	 * back to that ring; lend_fini takes the ring down (nothing armed).
-	 * recv_multi arms a multishot recv of fd into the ring for reader r,
-	 * tagged gen: 0, COIL__SUBMIT_FULL (no room now) or -errno; each of
-	 * its completions goes to coil__lend_cqe, the last without "more".
-	 * recv_multi_stop asks that arm to end (its last completion says
-	 * when). */
+	 * back to that ring; lend_fini takes the ring down (nothing armed). */
 	int (*lend_init)(struct coil__io *io, struct coil__lend *l);
 	void (*lend_give)(struct coil__io *io, struct coil__lend *l, uint32_t id);
 	void (*lend_fini)(struct coil__io *io, struct coil__lend *l);
-	int (*recv_multi)(struct coil__io *io, struct coil_reader *r, int fd, uint16_t gen);
-	void (*recv_multi_stop)(struct coil__io *io, struct coil_reader *r, uint16_t gen);
+	/* Optional: multishot requests, armed once and completing many times
+	 * (not ops: no struct coil__op). multi_arm arms one of kind on fd for
+	 * key (8-aligned), tagged gen: 0, COIL__SUBMIT_FULL (no room now) or
+	 * -errno. Its completions go to coil__lend_cqe (a reader's recv into
+	 * the ring) or coil__accepts_cqe (a listener's accepts), the last
+	 * without "more". multi_stop asks that arm to end (its last
+	 * completion says when). */
+	int (*multi_arm)(struct coil__io *io, void *key, unsigned kind, int fd, uint16_t gen);
+	void (*multi_stop)(struct coil__io *io, void *key, unsigned kind, uint16_t gen);
 };
 
 /* Tell the running worker's backend that coil made fd (no-op outside a
@@ -89,6 +91,12 @@ void coil__fd_opened(int fd);
  * its registration. Outside a runtime: a plain close. Runs shielded (a
  * cancelled task still closes). Returns 0 or -errno. */
 int coil__fd_close(int fd);
+
+/* Kinds of multishot request (backend->multi_arm). */
+enum coil__multi_kind {
+	COIL__MULTI_RECV = 5,	/* a coil_reader's recv into the buffer ring */
+	COIL__MULTI_ACCEPT = 6,	/* io/accepts.h */
+};
 
 #define COIL__SUBMIT_DONE 1
 #define COIL__SUBMIT_FULL 2

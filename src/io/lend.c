@@ -176,7 +176,7 @@ static int reader_arm(struct coil_reader *r)
 	struct coil__io *io = r->io;
 	r->gen = ++io->op_gen;
 	r->stopping = false;
-	int rc = io->backend->recv_multi(io, r, r->fd, r->gen);
+	int rc = io->backend->multi_arm(io, r, COIL__MULTI_RECV, r->fd, r->gen);
 	if (rc == 0)
 		r->armed = true;
 	else if (rc != COIL__SUBMIT_FULL)
@@ -189,7 +189,7 @@ static void reader_stop(struct coil_reader *r)
 {
 	if (r->armed && !r->stopping) {
 		r->stopping = true;
-		r->io->backend->recv_multi_stop(r->io, r, r->gen);
+		r->io->backend->multi_stop(r->io, r, COIL__MULTI_RECV, r->gen);
 	}
 }
 

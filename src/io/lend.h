@@ -5,7 +5,7 @@
  * size bytes in one mapping (resident only where data landed). With a
  * backend that can take them (io_uring's provided buffer ring:
  * backend->lend_init), the kernel picks a buffer when data arrives for a
- * reader's multishot recv (backend->recv_multi; io_uring's opcode row
+ * reader's multishot recv (backend->multi_arm; io_uring's opcode row
  * COIL__OP_RECV_MULTI), which stays armed and completes many times through
  * coil__lend_cqe: it is not an op (struct coil__op), and costs an idle
  * reader no more than the reader itself. coil gives each buffer back to

@@ -21,6 +21,7 @@
 #include "coil/scope.h"
 #include "coil/task.h"
 #include "coil/time.h"
+#include "io/accepts.h"
 #include "sched/crew.h"
 #include "sched/sched.h"
 
@@ -133,12 +134,25 @@ struct acceptor {
 	coil_chan *ended;	/* REUSEPORT: where each accepting fiber reports its end */
 };
 
-/* Accept on a.fd until cancelled (-ECANCELED) or the listener fails. */
+static int accept_each(const struct acceptor *a, struct coil__accepts *multi);
+
+/* Accept on a.fd until cancelled (-ECANCELED) or the listener fails: by
+ * one multishot accept where the worker has it, else one at a time. */
 static int accept_loop(const struct acceptor *a)
+{
+	struct coil__accepts multi;
+	bool is_multi = coil__accepts_start(&multi, a->fd) == 0;
+	int r = accept_each(a, is_multi ? &multi : NULL);
+	if (is_multi)
+		coil__accepts_stop(&multi);
+	return r;
+}
+
+static int accept_each(const struct acceptor *a, struct coil__accepts *multi)
 {
 	struct coil__worker *w = coil__tls_worker;
 	for (;;) {
-		int fd = coil_tcp_accept(a->fd, NULL, NULL);
+		int fd = multi ? coil__accepts_next(multi) : coil_tcp_accept(a->fd, NULL, NULL);
 		if (fd < 0) {
 			if (!transient(fd))
 				return fd;

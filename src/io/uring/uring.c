@@ -31,7 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "coil/time.h"
@@ -40,6 +42,7 @@
 #include "io/backend.h"
 #include "sched/crew.h"
 #include "io/io.h"
+#include "io/accepts.h"
 #include "io/lend.h"
 #include "io/pool.h"
 
@@ -58,6 +61,7 @@ struct coil__uring {
 	/* Multishot recv with provided buffers (6.0) is there. */
 	bool has_recv_multi;
 	bool has_send_zc;	/* IORING_OP_SEND_ZC (6.0) */
+	bool has_accept_multi;	/* IORING_ACCEPT_MULTISHOT (5.19) */
 	/* The provided buffer ring of io/lend.h (group 0), or NULL. */
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
@@ -141,9 +145,8 @@ static bool zc_capable(struct coil__uring *u, int fd)
 /* A MSG_RING of ours that failed (only failures post: CQE_SKIP_SUCCESS):
  * the target worker's address | this; it is kicked by its eventfd. */
 #define UD_KICK_FAILED 3
-/* A reader's multishot recv (io/lend.h): its address | this, tagged like
- * an op with its generation. */
-#define UD_READER 5
+/* A multishot request (backend->multi_arm): its key's address | its kind
+ * (enum coil__multi_kind: 5 or 6), tagged like an op with its generation. */
 
 static bool uring_kick(struct coil__worker *self, struct coil__worker *to);
 
@@ -340,6 +343,9 @@ static int probe_ops(struct coil__uring *u, const char *without)
 			    !listed(without, opdefs[COIL__OP_RECV_MULTI].name);
 	u->has_send_zc = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) &&
 			 !listed(without, "send_zc");
+	/* Multishot accept came in 5.19 with IORING_OP_SOCKET. */
+	u->has_accept_multi = io_uring_opcode_supported(probe, IORING_OP_SOCKET) &&
+			      !listed(without, "accept_multishot");
 	int r = 0;
 	for (size_t i = 0; i < COIL__OP_COUNT; i++) {
 		if (i == COIL__OP_RECV_MULTI)
@@ -356,6 +362,17 @@ static int probe_ops(struct coil__uring *u, const char *without)
 		r = -ENOTSUP;
 	io_uring_free_probe(probe);
 	return r;
+}
+
+/* Kernels 6.6-6.8 may hand out invalid fds from a multishot accept on a
+ * DEFER_TASKRUN ring (liburing issue #1062): coil does not choose it there. */
+static bool accept_multi_broken(void)
+{
+	struct utsname un;
+	unsigned major, minor;
+	if (uname(&un) < 0 || sscanf(un.release, "%u.%u", &major, &minor) != 2)
+		return true;
+	return major == 6 && minor >= 6 && minor <= 8;
 }
 
 static int uring_init(struct coil__io *io, const struct coil__config *cfg)
@@ -429,6 +446,9 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 		u->special[special[i]] = true;
 	for (size_t i = 0; i < COIL__OP_COUNT; i++)
 		u->special[i] |= u->to_pool[i];
+	if (COIL__FEATURE(cfg, COIL_FEATURE_ACCEPT_MULTI, !accept_multi_broken()) &&
+	    u->has_accept_multi)
+		io->features |= COIL_FEATURE_ACCEPT_MULTI;
 	if (COIL__FEATURE(cfg, COIL_FEATURE_SEND_ZC, false) && u->has_send_zc) {
 		u->zc_min = cfg->pub.send_zc_min ? cfg->pub.send_zc_min : 1;
 		u->special[COIL__OP_SEND] = true;
@@ -562,11 +582,19 @@ static int reap(struct coil__io *io, struct coil__uring *u)
 			completed += coil__pool_reap(io->pool, io, NULL, NULL);
 			continue;
 		}
-		if ((ud & 7) == UD_READER) {
+		if ((ud & 7) >= COIL__MULTI_RECV) {
 			/* Completes many times: not an op's end. */
-			coil__lend_cqe(io, (struct coil_reader *)(uintptr_t)(ud & PTR_MASK & ~(uint64_t)7),
-				       (uint16_t)(ud >> TAG_SHIFT), res, flags & IORING_CQE_F_BUFFER,
-				       flags >> IORING_CQE_BUFFER_SHIFT, flags & IORING_CQE_F_MORE);
+			void *key = (void *)(uintptr_t)(ud & PTR_MASK & ~(uint64_t)7);
+			uint16_t gen = (uint16_t)(ud >> TAG_SHIFT);
+			bool more = flags & IORING_CQE_F_MORE;
+			if ((ud & 7) == COIL__MULTI_RECV) {
+				coil__lend_cqe(io, key, gen, res, flags & IORING_CQE_F_BUFFER,
+					       flags >> IORING_CQE_BUFFER_SHIFT, more);
+			} else {
+				if (res >= 0)
+					fd_forget(u, res); /* a new fd */
+				coil__accepts_cqe(io, key, gen, res, more);
+			}
 			continue;
 		}
 		if (__builtin_expect(ud < 8 || (ud & 7) == UD_KICK_FAILED, 0)) {
@@ -905,29 +933,36 @@ static void uring_lend_give(struct coil__io *io, struct coil__lend *l, uint32_t 
 	io_uring_buf_ring_advance(u->br, 1);
 }
 
-static uint64_t reader_tag(struct coil_reader *r, uint16_t gen)
+static uint64_t multi_tag(void *key, unsigned kind, uint16_t gen)
 {
-	return ((uint64_t)gen << TAG_SHIFT) | (uint64_t)(uintptr_t)r | UD_READER;
+	return ((uint64_t)gen << TAG_SHIFT) | (uint64_t)(uintptr_t)key | kind;
 }
 
-/* Armed once, it completes each time data arrives, into a buffer the
- * kernel takes from the ring. */
-static int uring_recv_multi(struct coil__io *io, struct coil_reader *r, int fd, uint16_t gen)
+/* Armed once, a multishot recv completes each time data arrives, into a
+ * buffer the kernel takes from the ring; a multishot accept each time a
+ * connection comes. */
+static int uring_multi_arm(struct coil__io *io, void *key, unsigned kind, int fd, uint16_t gen)
 {
 	struct coil__uring *u = io->be.uring;
 	if (u->error)
 		return u->error;
+	if ((uintptr_t)key & 7 || (uintptr_t)key & ~(uintptr_t)PTR_MASK)
+		coil__panic("multishot key %p does not fit the user_data tag", key);
 	struct io_uring_sqe *sqe = get_sqe(u);
 	if (!sqe)
 		return COIL__SUBMIT_FULL;
-	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = COIL__LEND_BGID;
-	io_uring_sqe_set_data64(sqe, reader_tag(r, gen));
+	if (kind == COIL__MULTI_RECV) {
+		io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = COIL__LEND_BGID;
+	} else {
+		io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	}
+	io_uring_sqe_set_data64(sqe, multi_tag(key, kind, gen));
 	return 0;
 }
 
-static void uring_recv_multi_stop(struct coil__io *io, struct coil_reader *r, uint16_t gen)
+static void uring_multi_stop(struct coil__io *io, void *key, unsigned kind, uint16_t gen)
 {
 	struct coil__uring *u = io->be.uring;
 	struct io_uring_sqe *sqe;
@@ -938,7 +973,7 @@ static void uring_recv_multi_stop(struct coil__io *io, struct coil_reader *r, ui
 		if (u->error)
 			return;
 	}
-	io_uring_prep_cancel64(sqe, reader_tag(r, gen), 0);
+	io_uring_prep_cancel64(sqe, multi_tag(key, kind, gen), 0);
 	io_uring_sqe_set_data64(sqe, 0);
 }
 
@@ -964,6 +999,6 @@ const struct coil__backend coil__backend_uring = {
 	.lend_init = uring_lend_init,
 	.lend_give = uring_lend_give,
 	.lend_fini = uring_lend_fini,
-	.recv_multi = uring_recv_multi,
-	.recv_multi_stop = uring_recv_multi_stop,
+	.multi_arm = uring_multi_arm,
+	.multi_stop = uring_multi_stop,
 };
