@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -79,8 +80,9 @@ static const struct {
 	const char *what;
 } later[] = {
 	{IORING_OP_MSG_RING, "MSG_RING", "used: kicks between workers"},
-	{IORING_OP_PROVIDE_BUFFERS, "PROVIDE_BUFFERS", "provided buffers (not used yet)"},
-	{IORING_OP_SEND_ZC, "SEND_ZC", "zero-copy send (not used yet)"},
+	{IORING_OP_PROVIDE_BUFFERS, "PROVIDE_BUFFERS", "not used: coil registers a buffer ring"},
+	{IORING_OP_SEND_ZC, "SEND_ZC", "feature send_zc; also stands for multishot recv (6.0)"},
+	{IORING_OP_SOCKET, "SOCKET", "stands for multishot accept (5.19): feature accept_multi"},
 	{IORING_OP_SENDMSG_ZC, "SENDMSG_ZC", "zero-copy sendmsg (not used yet)"},
 	{IORING_OP_SPLICE, "SPLICE", "file to socket through a pipe (not used yet)"},
 	{PROBE_OP_FIXED_FD_INSTALL, "FIXED_FD_INSTALL", "direct descriptor to a real fd (not used yet)"},
@@ -93,9 +95,34 @@ static int setup(unsigned flags, struct io_uring *ring, struct io_uring_params *
 	return io_uring_queue_init_params(8, ring, p);
 }
 
+static const struct {
+	unsigned bit;
+	const char *name;
+} feature_names[] = {
+	{COIL_FEATURE_BUF_RING, "bufring"},
+	{COIL_FEATURE_SQPOLL, "sqpoll"},
+	{COIL_FEATURE_SEND_ZC, "send_zc"},
+	{COIL_FEATURE_ACCEPT_MULTI, "accept_multi"},
+};
+
+/* The backend and the features a worker ends up with (a reader is opened
+ * so that the buffer ring, set up on first use, shows). */
 static void *which_backend(void *arg)
 {
-	printf("%-26s %s\n", "coil will use", coil_backend_name());
+	const char *label = arg;
+	int sv[2];
+	coil_reader *r = NULL;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0 &&
+	    coil_reader_open(&r, sv[0]) == 0)
+		coil_reader_close(r);
+	unsigned f = coil_features();
+	printf("%-26s %s, features:", label, coil_backend_name());
+	for (size_t i = 0; i < sizeof feature_names / sizeof feature_names[0]; i++)
+		if (f & feature_names[i].bit)
+			printf(" %s", feature_names[i].name);
+	printf("%s\n", f ? "" : " none");
+	close(sv[0]);
+	close(sv[1]);
 	return NULL;
 }
 
@@ -170,7 +197,7 @@ int main(void)
 		struct io_uring sq;
 		struct io_uring_params sp;
 		int s = setup(IORING_SETUP_SQPOLL, &sq, &sp);
-		printf("%-26s %s\n", "SQPOLL", s == 0 ? "available (coil does not use it yet)" : strerror(-s));
+		printf("%-26s %s\n", "SQPOLL", s == 0 ? "available (feature sqpoll, opt-in)" : strerror(-s));
 		if (s == 0)
 			io_uring_queue_exit(&sq);
 	}
@@ -184,7 +211,14 @@ int main(void)
 		munmap(m, (size_t)page * 4);
 	}
 
-	int e = coil_run(NULL, which_backend, NULL, NULL);
+	struct coil_config cfg;
+	coil_config_init(&cfg);
+	int e = coil_run(&cfg, which_backend, "coil will use", NULL);
+	cfg.features_on = ~0u;
+	for (size_t i = 0; e == 0 && i < sizeof feature_names / sizeof feature_names[0]; i++)
+		cfg.features_on = i ? cfg.features_on | feature_names[i].bit : feature_names[i].bit;
+	if (e == 0)
+		e = coil_run(&cfg, which_backend, "with every feature asked", NULL);
 	if (e < 0) {
 		printf("%-26s cannot run: %s\n", "coil", strerror(-e));
 		return 1;
