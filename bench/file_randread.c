@@ -1,11 +1,13 @@
 /* file_randread: 4 KiB random reads of one file with coil, public API only.
  *
  *   file_randread --file PATH [--qd N] [--direct] [--seconds S] [--warmup S]
- *                 [--bs BYTES]
+ *                 [--bs BYTES] [--plain-buffers]
  *
  * N fibers (the queue depth) each loop: pick a random bs-aligned offset in the
  * file, coil_file_read() bs bytes there into its own buffer (aligned to 4096,
  * as O_DIRECT needs), record the latency. --direct opens with O_DIRECT.
+ * Buffers come from coil_iobuf_alloc (registered with the ring on io_uring
+ * unless COIL_FEATURES=-fixedbufs); --plain-buffers uses posix_memalign.
  * After --warmup seconds (default 1) the counters reset, then --seconds (5)
  * are measured. Prints one line:
  *   qd=N direct=0|1 bs=4096 seconds=.. ops=.. iops=.. p50_us=.. p99_us=..
@@ -18,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,7 @@ static const char *path;
 static int qd = 1, direct;
 static double seconds = 5, warmup = 1;
 static size_t bs = 4096;
+static int plain_buffers;
 static uint64_t nblocks;
 static int fd = -1;
 static volatile int stop;
@@ -70,7 +74,8 @@ static void *reader(void *arg)
 {
 	uint64_t x = (uint64_t)(uintptr_t)arg * 0x9E3779B97F4A7C15ull + 12345;
 	void *buf;
-	if (posix_memalign(&buf, 4096, bs))
+	bool iobuf = !plain_buffers && coil_iobuf_alloc(&buf, bs) == 0;
+	if (!iobuf && posix_memalign(&buf, 4096, bs))
 		return NULL;
 	while (!stop) {
 		x ^= x << 13; x ^= x >> 7; x ^= x << 17; /* xorshift64 */
@@ -92,7 +97,10 @@ static void *reader(void *arg)
 			hcount++;
 		}
 	}
-	free(buf);
+	if (iobuf)
+		coil_iobuf_free(buf);
+	else
+		free(buf);
 	return NULL;
 }
 
@@ -149,7 +157,7 @@ static void *bench_main(void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: file_randread --file PATH [--qd N] [--direct] [--seconds S] "
-			"[--warmup S] [--bs BYTES]\n");
+			"[--warmup S] [--bs BYTES] [--plain-buffers]\n");
 	exit(2);
 }
 
@@ -158,6 +166,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--direct"))
 			direct = 1;
+		else if (!strcmp(argv[i], "--plain-buffers"))
+			plain_buffers = 1;
 		else if (i + 1 >= argc)
 			usage();
 		else if (!strcmp(argv[i], "--file"))
@@ -176,7 +186,12 @@ int main(int argc, char **argv)
 	if (!path || qd < 1 || qd > 4096 || seconds <= 0 || warmup < 0 || bs < 512 || bs % 512)
 		usage();
 	void *res = NULL;
-	int r = coil_run(NULL, bench_main, NULL, &res);
+	/* One I/O buffer per fiber. */
+	struct coil_config cfg;
+	coil_config_init(&cfg);
+	cfg.io_buffers = (unsigned)qd;
+	cfg.io_buffer_size = bs < 4096 ? 4096 : (unsigned)bs;
+	int r = coil_run(&cfg, bench_main, NULL, &res);
 	if (r < 0) {
 		fprintf(stderr, "file_randread: coil_run: %s\n", strerror(-r));
 		return 1;

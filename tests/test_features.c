@@ -6,6 +6,7 @@
 #include "test_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,10 @@ static void *report(void *arg)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 	coil_reader *r;
 	ck_assert_int_eq(coil_reader_open(&r, sv[0]), 0);
+	void *buf;
+	ck_assert_int_eq(coil_iobuf_alloc(&buf, 4096), 0);
 	unsigned have = coil_features() & w->bit;
+	ck_assert_int_eq(coil_iobuf_free(buf), 0);
 	/* io_uring on this project's kernels (6.1+) has every feature; the
 	 * readiness backends have none. */
 	ck_assert_uint_eq(have, w->on && on_uring() ? w->bit : 0);
@@ -44,7 +48,8 @@ static void *report(void *arg)
 }
 
 static const unsigned features[] = {COIL_FEATURE_BUF_RING, COIL_FEATURE_SQPOLL,
-				    COIL_FEATURE_SEND_ZC, COIL_FEATURE_ACCEPT_MULTI};
+				    COIL_FEATURE_SEND_ZC, COIL_FEATURE_ACCEPT_MULTI,
+				    COIL_FEATURE_FIXED_BUFS};
 
 START_TEST(forced_on_is_used_and_kept_off_is_not)
 {
@@ -218,8 +223,12 @@ static void serve(int fd, void *ctx)
 {
 	struct served *sv = ctx;
 	char b;
-	if (coil_sock_read(fd, &b, 1) == 1 && coil_sock_write(fd, &b, 1) == 1)
-		__atomic_add_fetch(&sv->count, 1, __ATOMIC_RELAXED);
+	/* Counted before the answer: the client (maybe on another worker)
+	 * finishes as soon as it has it. */
+	if (coil_sock_read(fd, &b, 1) == 1) {
+		__atomic_add_fetch(&sv->count, 1, __ATOMIC_SEQ_CST);
+		coil_sock_write(fd, &b, 1);
+	}
 	coil_close(fd);
 }
 
@@ -271,7 +280,7 @@ static void *accept_burst(void *arg)
 		ck_assert_int_eq(coil_task_spawn(&t[i], one_client, (void *)(intptr_t)port), 0);
 	for (int i = 0; i < CLIENTS; i++)
 		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
-	ck_assert_int_eq(sv.count, CLIENTS);
+	ck_assert_int_eq(__atomic_load_n(&sv.count, __ATOMIC_SEQ_CST), CLIENTS);
 	for (int i = 0; i < CLIENTS; i++)
 		ck_assert_int_eq(coil_task_spawn(&t[i], connect_and_go, (void *)(intptr_t)port), 0);
 	for (int i = 0; i < CLIENTS; i++)
@@ -341,6 +350,80 @@ START_TEST(a_stopped_multishot_accept_closes_what_nobody_took)
 }
 END_TEST
 
+/* ---- I/O buffers: registered on io_uring, the same bytes everywhere -------------------- */
+
+static bool want_fixed = true;
+
+static void *iobufs(void *arg)
+{
+	(void)arg;
+	void *b[4];
+	ck_assert_int_eq(coil_iobuf_alloc(NULL, 4096), -EINVAL);
+	ck_assert_int_eq(coil_iobuf_alloc(&b[0], 0), -EINVAL);
+	ck_assert_int_eq(coil_iobuf_alloc(&b[0], 8192 + 1), -EINVAL);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(coil_iobuf_alloc(&b[i], 8192), 0);
+		ck_assert_int_eq((uintptr_t)b[i] % 4096, 0);
+	}
+	ck_assert_int_eq(coil_iobuf_alloc(&b[0], 1), -ENOMEM); /* 4 of 4 out */
+	ck_assert_uint_eq(coil_features() & COIL_FEATURE_FIXED_BUFS,
+			  on_uring() && want_fixed ? COIL_FEATURE_FIXED_BUFS : 0);
+	char path[256];
+	coil_test_tmp_path(path, sizeof path, "iobuf");
+	for (int direct = 0; direct < 2; direct++) {
+		int fd = coil_file_open(path, O_RDWR | O_CREAT | O_TRUNC | (direct ? O_DIRECT : 0), 0600);
+		if (direct && fd == -EINVAL)
+			break; /* a file system without O_DIRECT (tmpfs) */
+		ck_assert_int_ge(fd, 0);
+		/* Written from two buffers, read back into the other two, at
+		 * offsets and at the file position. */
+		memset(b[0], 'a', 8192);
+		memset(b[1], 'b', 8192);
+		ck_assert_int_eq(coil_file_write(fd, b[0], 8192, 0), 8192);
+		ck_assert_int_eq(coil_file_write(fd, b[1], 8192, 8192), 8192);
+		memset(b[2], 0, 8192);
+		memset(b[3], 0, 8192);
+		ck_assert_int_eq(coil_file_read(fd, b[3], 8192, 8192), 8192);
+		ck_assert_int_eq(coil_file_read(fd, b[2], 4096, 0), 4096);
+		ck_assert_int_eq(memcmp(b[2], b[0], 4096), 0);
+		ck_assert_int_eq(memcmp(b[3], b[1], 8192), 0);
+		ck_assert_int_eq(coil_file_read(fd, b[2], 8192, -1), 8192); /* position 0 */
+		ck_assert_int_eq(memcmp(b[2], b[0], 8192), 0);
+		ck_assert_int_eq(coil_close(fd), 0);
+	}
+	unlink(path);
+	char plain;
+	ck_assert_int_eq(coil_iobuf_free(&plain), -EINVAL);
+	ck_assert_int_eq(coil_iobuf_free((char *)b[0] + 1), -EINVAL);
+	ck_assert_int_eq(coil_iobuf_free(NULL), -EINVAL);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(coil_iobuf_free(b[i]), 0);
+	ck_assert_int_eq(coil_iobuf_alloc(&b[0], 8192), 0);
+	ck_assert_int_eq(coil_iobuf_free(b[0]), 0);
+	return NULL;
+}
+
+static void *iobufs_plain(void *arg)
+{
+	want_fixed = false;
+	return iobufs(arg);
+}
+
+START_TEST(io_buffers_read_and_write_the_same_bytes_everywhere)
+{
+	void *p;
+	ck_assert_int_eq(coil_iobuf_alloc(&p, 4096), -EPERM);
+	ck_assert_int_eq(coil_iobuf_free(&p), -EPERM);
+	struct coil_config cfg;
+	coil_config_init(&cfg);
+	cfg.io_buffers = 4;
+	cfg.io_buffer_size = 8192;
+	coil_test_run_cfg(&cfg, iobufs, NULL);
+	cfg.features_off = COIL_FEATURE_FIXED_BUFS;
+	coil_test_run_cfg(&cfg, iobufs_plain, NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("features");
@@ -352,6 +435,7 @@ int main(void)
 	tcase_add_test(tc, sqpoll_rings_of_four_workers_cross_wake);
 	tcase_add_test(tc, servers_accept_every_connection_once_and_leave_none_open);
 	tcase_add_test(tc, a_stopped_multishot_accept_closes_what_nobody_took);
+	tcase_add_test(tc, io_buffers_read_and_write_the_same_bytes_everywhere);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);
 }

@@ -82,6 +82,27 @@ COIL_API int coil_path_stat(const char *path, struct coil_stat *st);
  */
 COIL_API int coil_close(int fd);
 
+/*
+ * I/O buffers: memory for coil_file_read / coil_file_write that io_uring
+ * need not map and pin on every call
+ * (COIL_FEATURE_FIXED_BUFS: the worker's buffers are one registered
+ * region). Page-aligned, so fit for O_DIRECT. Each worker keeps
+ * coil_config.io_buffers of coil_config.io_buffer_size bytes, set up at
+ * the first allocation; the region is pinned in memory once registered.
+ * A call whose buffer lies in the calling worker's region uses it; any
+ * other buffer works as before. Free on the worker that allocated (the
+ * region goes when coil_run returns).
+ */
+
+/* Allocate an I/O buffer of size bytes (at most io_buffer_size). Returns
+ * 0 (*out set), or -EINVAL (out is NULL, size 0 or too large), -ENOMEM
+ * (none left, or no memory), -EPERM (not on a fiber inside coil_run). */
+COIL_API int coil_iobuf_alloc(void **out, size_t size);
+
+/* Give buf back. Returns 0, or -EINVAL (NULL, or not an I/O buffer the
+ * calling worker allocated), -EPERM (not inside coil_run). */
+COIL_API int coil_iobuf_free(void *buf);
+
 #ifdef __cplusplus
 }
 #endif

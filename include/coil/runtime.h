@@ -60,6 +60,12 @@ enum coil_feature {
 	 * 6.6-6.8 kernels (liburing issue #1062: invalid fds with
 	 * DEFER_TASKRUN there). */
 	COIL_FEATURE_ACCEPT_MULTI = 1u << 3,
+	/* The worker's I/O buffers (coil_iobuf_alloc, coil/fs.h) are
+	 * registered with its ring: reads and writes into them are
+	 * READ_FIXED / WRITE_FIXED, with no page pinning per call (what
+	 * O_DIRECT pays most for). Default: on (shows once a buffer was
+	 * allocated; needs RLIMIT_MEMLOCK room or CAP_IPC_LOCK). */
+	COIL_FEATURE_FIXED_BUFS = 1u << 4,
 };
 
 /*
@@ -134,8 +140,8 @@ struct coil_config {
 	unsigned loop_posts;
 	/* enum coil_feature bits: force on / keep off (off wins). Default 0:
 	 * coil's choice. Also $COIL_FEATURES (names: bufring, sqpoll,
-	 * send_zc, accept_multi; "-name" off; "all"), read when these are
-	 * left 0. */
+	 * send_zc, accept_multi, fixedbufs; "-name" off; "all"), read when
+	 * these are left 0. */
 	unsigned features_on;
 	unsigned features_off;
 	/* Buffers a worker lends to coil_reader (coil/reader.h): how many, and
@@ -148,6 +154,11 @@ struct coil_config {
 	/* With COIL_FEATURE_SEND_ZC: the smallest send that goes zero-copy.
 	 * Default 16 KiB; 0: every send. */
 	unsigned send_zc_min;
+	/* I/O buffers per worker (coil_iobuf_alloc), and bytes each. Default
+	 * 256 x 64 KiB; count 1..65536, size 4 KiB..64 MiB (rounded up to
+	 * pages), count x size at most 1 GiB. */
+	unsigned io_buffers;
+	unsigned io_buffer_size;
 };
 
 /* Fill *cfg with the defaults. */

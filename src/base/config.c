@@ -2,6 +2,7 @@
 #include "base/config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +25,8 @@ void coil_config_init(struct coil_config *cfg)
 	cfg->recv_buffers = 256;
 	cfg->recv_buffer_size = 16 * 1024;
 	cfg->send_zc_min = 16 * 1024;
+	cfg->io_buffers = 256;
+	cfg->io_buffer_size = 64 * 1024;
 }
 
 static int check(const struct coil_config *c)
@@ -45,13 +48,18 @@ static int check(const struct coil_config *c)
 	if (c->recv_buffers < 1 || c->recv_buffers > 32768 || c->recv_buffer_size < 64 ||
 	    c->recv_buffer_size > (16u << 20))
 		return -EINVAL;
+	if (c->io_buffers < 1 || c->io_buffers > 65536 || c->io_buffer_size < 4096 ||
+	    c->io_buffer_size > (64u << 20) ||
+	    (uint64_t)c->io_buffers * c->io_buffer_size > (1ull << 30))
+		return -EINVAL;
 	if ((c->features_on | c->features_off) & ~COIL__FEATURES_ALL)
 		return -EINVAL;
 	return 0;
 }
 
 /* Feature names for $COIL_FEATURES, by bit. */
-static const char *const feature_names[] = {"bufring", "sqpoll", "send_zc", "accept_multi"};
+static const char *const feature_names[] = {"bufring", "sqpoll", "send_zc", "accept_multi",
+						  "fixedbufs"};
 
 /* "name,-name,all": features on and off. Returns 0 or -EINVAL. */
 static int parse_features(const char *v, unsigned *on, unsigned *off)

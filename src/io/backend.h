@@ -78,6 +78,9 @@ struct coil__backend {
 	 * the ring) or coil__accepts_cqe (a listener's accepts), the last
 	 * without "more". multi_stop asks that arm to end (its last
 	 * completion says when). */
+	/* Optional: take [base, base + len) as the region of io/iobuf.h (io_uring:
+	 * fixed buffer 0). 0, or -errno (then it is plain memory). */
+	int (*iobuf_register)(struct coil__io *io, void *base, size_t len);
 	int (*multi_arm)(struct coil__io *io, void *key, unsigned kind, int fd, uint16_t gen);
 	void (*multi_stop)(struct coil__io *io, void *key, unsigned kind, uint16_t gen);
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "io/backend.h"
+#include "io/iobuf.h"
 #include "io/pool.h"
 #include "sched/crew.h"
 
@@ -70,6 +71,7 @@ void coil__io_fini(struct coil__io *io)
 	if (io->inflight)
 		return;
 	io->backend->fini(io);
+	coil__iobuf_fini(io);
 	if (io->pool) {
 		coil__pool_fini(io->pool);
 		free(io->pool);

@@ -29,6 +29,7 @@ struct coil__io {
 	} be;
 	struct coil__pool *pool;	/* the blocking pool, made on first use */
 	struct coil__lend *lend;	/* buffers lent to readers, made on first use */
+	struct coil__iobufs *iobufs;	/* coil_iobuf_alloc's, made on first use */
 	unsigned features;		/* enum coil_feature bits in use (coil_features) */
 	const struct coil__config *cfg;
 	size_t inflight;		/* ops handed to the backend, not completed */

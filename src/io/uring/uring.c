@@ -43,6 +43,7 @@
 #include "sched/crew.h"
 #include "io/io.h"
 #include "io/accepts.h"
+#include "io/iobuf.h"
 #include "io/lend.h"
 #include "io/pool.h"
 
@@ -794,6 +795,21 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 	case COIL__OP_WRITEV:
 		if (op->off >= 0 && !seekable(u, op->fd))
 			return -ESPIPE;
+		if ((op->code == COIL__OP_READ || op->code == COIL__OP_WRITE) &&
+		    coil__iobuf_fixed(io->iobufs, op->u.rw.buf, op->u.rw.len)) {
+			/* In the registered region: no pinning per call. */
+			struct io_uring_sqe *sqe = get_sqe(u);
+			if (!sqe)
+				return COIL__SUBMIT_FULL;
+			if (op->code == COIL__OP_READ)
+				io_uring_prep_read_fixed(sqe, op->fd, op->u.rw.buf,
+							 (unsigned)op->u.rw.len, (uint64_t)op->off, 0);
+			else
+				io_uring_prep_write_fixed(sqe, op->fd, op->u.rw.buf,
+							  (unsigned)op->u.rw.len, (uint64_t)op->off, 0);
+			io_uring_sqe_set_data64(sqe, op_tag(op));
+			return 0;
+		}
 		break;
 	case COIL__OP_SEND:
 		op->be.uring.zc = u->zc_min && op->u.rw.len >= u->zc_min && zc_capable(u, op->fd);
@@ -933,6 +949,12 @@ static void uring_lend_give(struct coil__io *io, struct coil__lend *l, uint32_t 
 	io_uring_buf_ring_advance(u->br, 1);
 }
 
+static int uring_iobuf_register(struct coil__io *io, void *base, size_t len)
+{
+	struct iovec iov = {.iov_base = base, .iov_len = len};
+	return io_uring_register_buffers(&io->be.uring->ring, &iov, 1);
+}
+
 static uint64_t multi_tag(void *key, unsigned kind, uint16_t gen)
 {
 	return ((uint64_t)gen << TAG_SHIFT) | (uint64_t)(uintptr_t)key | kind;
@@ -999,6 +1021,7 @@ const struct coil__backend coil__backend_uring = {
 	.lend_init = uring_lend_init,
 	.lend_give = uring_lend_give,
 	.lend_fini = uring_lend_fini,
+	.iobuf_register = uring_iobuf_register,
 	.multi_arm = uring_multi_arm,
 	.multi_stop = uring_multi_stop,
 };
