@@ -424,6 +424,81 @@ START_TEST(io_buffers_read_and_write_the_same_bytes_everywhere)
 }
 END_TEST
 
+/* ---- sendfile: a file's bytes on a socket, exact, on every backend ------------------- */
+
+#define SF_SIZE (6 << 20)
+
+static void *sf_sink(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char *got = malloc(SF_SIZE + 1);
+	size_t n = 0;
+	for (;;) {
+		/* Slowly at first: the sender must wait for room. */
+		if (n < (1 << 20))
+			coil_sleep(1000 * 1000);
+		ssize_t r = coil_sock_read(fd, got + n, SF_SIZE + 1 - n);
+		ck_assert_int_ge(r, 0);
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	ck_assert_int_eq(n, SF_SIZE - 4096);
+	bool same = true;
+	for (size_t i = 0; i < n && same; i++)
+		same = got[i] == (char)((i + 4096) * 31 / 4093);
+	ck_assert_msg(same, "the bytes received differ from the file's");
+	free(got);
+	return NULL;
+}
+
+static void *sendfile_main(void *arg)
+{
+	(void)arg;
+	char path[256];
+	coil_test_tmp_path(path, sizeof path, "sendfile");
+	int f = coil_file_open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(f, 0);
+	char *data = malloc(SF_SIZE);
+	for (size_t i = 0; i < SF_SIZE; i++)
+		data[i] = (char)(i * 31 / 4093);
+	ck_assert_int_eq(coil_file_write_all(f, data, SF_SIZE, 0), SF_SIZE);
+	free(data);
+	int l = coil_tcp_listen("127.0.0.1", 0, 4, 0);
+	int c = coil_tcp_connect("127.0.0.1", (uint16_t)coil_sock_port(l));
+	int s = coil_tcp_accept(l, NULL, NULL);
+	ck_assert_int_ge(s, 0);
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, sf_sink, (void *)(intptr_t)c), 0);
+	/* From offset 4096 to past the end: short at the end, then 0. */
+	size_t sent = 0;
+	while (sent < SF_SIZE - 4096) {
+		ssize_t n = coil_sock_sendfile(s, f, 4096 + (int64_t)sent, SF_SIZE);
+		ck_assert_int_gt(n, 0);
+		sent += (size_t)n;
+	}
+	ck_assert_int_eq(coil_sock_sendfile(s, f, SF_SIZE, 100), 0);
+	ck_assert_int_eq(coil_sock_sendfile(s, f, -1, 100), -EINVAL);
+	ck_assert_int_eq(coil_sock_sendfile(-1, f, 0, 100), -EBADF);
+	ck_assert_int_eq(coil_sock_shutdown(s, SHUT_WR), 0);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	ck_assert_int_eq(coil_close(s), 0);
+	ck_assert_int_eq(coil_close(c), 0);
+	ck_assert_int_eq(coil_close(l), 0);
+	ck_assert_int_eq(coil_close(f), 0);
+	unlink(path);
+	return NULL;
+}
+
+START_TEST(sendfile_sends_the_files_bytes_exactly)
+{
+	ck_assert_int_eq(coil_sock_sendfile(1, 0, 0, 1), -EPERM);
+	int fds = coil_test_count_fds();
+	coil_test_run(sendfile_main, NULL);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("features");
@@ -436,6 +511,7 @@ int main(void)
 	tcase_add_test(tc, servers_accept_every_connection_once_and_leave_none_open);
 	tcase_add_test(tc, a_stopped_multishot_accept_closes_what_nobody_took);
 	tcase_add_test(tc, io_buffers_read_and_write_the_same_bytes_everywhere);
+	tcase_add_test(tc, sendfile_sends_the_files_bytes_exactly);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);
 }

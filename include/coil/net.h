@@ -143,6 +143,16 @@ COIL_API ssize_t coil_sock_write_all(int fd, const void *buf, size_t len);
  * Returns 0, -EINVAL, -EBADF, -ENOTCONN, -ECANCELED, -EPERM. */
 COIL_API int coil_sock_shutdown(int fd, int how);
 
+/* Send up to len bytes of the file `file` from offset off to the stream
+ * socket sock, without copying them through user memory (io_uring: splice
+ * through a pipe coil keeps; elsewhere sendfile(2)). The file's own
+ * position is not used or moved. Returns the bytes sent (fewer than len
+ * at the end of the file, or when the socket failed after some: the next
+ * call reports that), 0 when off is at or past the end, or -errno: -EBADF,
+ * -EINVAL (off < 0, or fds that cannot splice), -EPIPE, -ECONNRESET,
+ * -ECANCELED, -ETIMEDOUT, -EPERM (not on a fiber inside coil_run). */
+COIL_API ssize_t coil_sock_sendfile(int sock, int file, int64_t off, size_t len);
+
 /*
  * Create a UDP socket bound to a numeric IPv4 or IPv6 address and port (0
  * picks one). Works outside a runtime too.

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/backend.h"
 #include "io/iobuf.h"
@@ -72,6 +73,11 @@ void coil__io_fini(struct coil__io *io)
 		return;
 	io->backend->fini(io);
 	coil__iobuf_fini(io);
+	while (io->npipes) {
+		io->npipes--;
+		close(io->pipes[io->npipes][0]);
+		close(io->pipes[io->npipes][1]);
+	}
 	if (io->pool) {
 		coil__pool_fini(io->pool);
 		free(io->pool);

@@ -31,6 +31,11 @@ struct coil__io {
 	struct coil__lend *lend;	/* buffers lent to readers, made on first use */
 	struct coil__iobufs *iobufs;	/* coil_iobuf_alloc's, made on first use */
 	unsigned features;		/* enum coil_feature bits in use (coil_features) */
+	bool can_splice;		/* COIL__OP_SPLICE runs here (io_uring) */
+	/* Pipes coil_sock_sendfile splices through, kept for the next call
+	 * (closed with the worker). */
+	int pipes[8][2];
+	unsigned npipes;
 	const struct coil__config *cfg;
 	size_t inflight;		/* ops handed to the backend, not completed */
 	size_t inflight_max;		/* 0: no limit */

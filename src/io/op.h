@@ -39,6 +39,9 @@ enum coil__opcode {
 	COIL__OP_STATX,		/* fd = dirfd, u.statx, flags = AT_* */
 	COIL__OP_RESOLVE,	/* u.resolve: host name -> address (blocking pool) */
 	COIL__OP_RECV_MULTI,	/* not an op: io_uring's row for a reader's multishot recv (io/lend.h) */
+	COIL__OP_SPLICE,	/* fd -> u.splice.fd_out, off (-1: a pipe), io_uring only */
+	COIL__OP_SENDFILE,	/* socket fd <- u.sendfile.fd_in at off (sendfile(2)) */
+	COIL__OP_POLL_OUT,	/* fd writable (a splice's socket said -EAGAIN), io_uring only */
 	COIL__OP_COUNT
 };
 
@@ -90,6 +93,8 @@ struct coil__op {
 		struct { const char *path; mode_t mode; } open;
 		struct { const char *path; unsigned mask; struct statx *buf; } statx;
 		struct { int64_t deadline; struct __kernel_timespec ts; } timeout;
+		struct { int fd_out; size_t len; } splice;
+		struct { int fd_in; size_t len; } sendfile;
 		struct {
 			const char *host;
 			uint16_t port;

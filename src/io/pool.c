@@ -14,6 +14,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <sys/sendfile.h>
+#endif
+#ifdef __linux__
 #include <sys/eventfd.h>
 #endif
 
@@ -69,6 +72,7 @@ bool coil__op_pool_stands_in(uint8_t code)
 	case COIL__OP_CLOSE:
 	case COIL__OP_RESOLVE:
 	case COIL__OP_NOP:
+	case COIL__OP_SENDFILE:
 		return true;
 	default:
 		return false;
@@ -110,6 +114,14 @@ int coil__op_do_blocking(struct coil__op *op)
 		return do_resolve(op);
 	case COIL__OP_NOP:
 		return 0;
+	case COIL__OP_SENDFILE: {
+#ifdef __linux__
+		off_t off = (off_t)op->off;
+		return neg_errno(sendfile(op->fd, op->u.sendfile.fd_in, &off, op->u.sendfile.len));
+#else
+		return -ENOSYS;
+#endif
+	}
 	default:
 		return -EINVAL;
 	}

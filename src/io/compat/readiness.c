@@ -3,6 +3,9 @@
  * backends that does not depend on the mechanism. See compat.h.
  */
 #include <errno.h>
+#ifdef __linux__
+#include <sys/sendfile.h>
+#endif
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -213,6 +216,23 @@ static int try_stream(struct coil__compat *c, struct coil__op *op)
 	return r == -EWOULDBLOCK ? -EAGAIN : r;
 }
 
+/* sendfile(2) to a non-blocking socket: -EAGAIN waits for room; a blocking
+ * one may block however writable it is: the blocking pool sends. */
+static int try_sendfile(struct coil__compat *c, struct coil__op *op)
+{
+#ifdef __linux__
+	if (coil__compat_fd_if(c, op->fd)->kind == COIL__KIND_BLOCKING)
+		return COIL__TRY_POOL;
+	off_t off = (off_t)op->off;
+	int r = neg(sendfile(op->fd, op->u.sendfile.fd_in, &off, op->u.sendfile.len));
+	return r == -EWOULDBLOCK ? -EAGAIN : r;
+#else
+	(void)c;
+	(void)op;
+	return -ENOSYS;
+#endif
+}
+
 static int try_shutdown(struct coil__compat *c, struct coil__op *op)
 {
 	(void)c;
@@ -277,6 +297,9 @@ static const struct {
 	[COIL__OP_STATX] = {NULL, 0, ROUTE_POOL},
 	[COIL__OP_RESOLVE] = {NULL, 0, ROUTE_POOL},
 	[COIL__OP_RECV_MULTI] = {NULL, 0, ROUTE_NONE}, /* io_uring's only (io/lend.h) */
+	[COIL__OP_SPLICE] = {NULL, 0, ROUTE_NONE},	 /* io_uring's only */
+	[COIL__OP_POLL_OUT] = {NULL, 0, ROUTE_NONE},	 /* io_uring's only */
+	[COIL__OP_SENDFILE] = {try_sendfile, COIL__DIR_WRITE, ROUTE_FD},
 };
 
 /* ---- fd wait lists ------------------------------------------------------ */

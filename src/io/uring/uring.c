@@ -268,6 +268,17 @@ static void prep_statx(struct io_uring_sqe *sqe, struct coil__op *op)
 			    op->u.statx.buf);
 }
 
+static void prep_splice(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_splice(sqe, op->fd, op->off, op->u.splice.fd_out, -1,
+			     (unsigned)op->u.splice.len, 0);
+}
+
+static void prep_poll_out(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_poll_add(sqe, op->fd, POLLOUT);
+}
+
 static const struct {
 	prep_fn *prep;
 	uint8_t opcode; /* the io_uring opcode, also checked by the probe */
@@ -296,6 +307,11 @@ static const struct {
 	/* Not an op: a reader's multishot recv (uring_recv_multi). Optional:
 	 * without it readers take plain recvs (lend_init says no). */
 	[COIL__OP_RECV_MULTI] = {NULL, IORING_OP_RECV, "recv_multishot"},
+	[COIL__OP_SPLICE] = {prep_splice, IORING_OP_SPLICE, "splice"},
+	/* sendfile(2) has no opcode: coil_sock_sendfile splices through a
+	 * pipe here (never this row: the blocking pool would take it). */
+	[COIL__OP_SENDFILE] = {NULL, IORING_OP_SPLICE, "sendfile"},
+	[COIL__OP_POLL_OUT] = {prep_poll_out, IORING_OP_POLL_ADD, "poll_out"},
 };
 
 size_t coil__uring_ops(struct coil__uring_op_row *rows, size_t max)
@@ -354,7 +370,7 @@ static int probe_ops(struct coil__uring *u, const char *without)
 		if (io_uring_opcode_supported(probe, opdefs[i].opcode) &&
 		    !listed(without, opdefs[i].name))
 			continue;
-		if (coil__op_pool_stands_in((uint8_t)i))
+		if (coil__op_pool_stands_in((uint8_t)i) && i != COIL__OP_SENDFILE)
 			to_pool[i] = true;
 		else
 			r = -ENOTSUP;
@@ -445,6 +461,8 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 					  COIL__OP_ACCEPT, COIL__OP_OPENAT};
 	for (size_t i = 0; i < sizeof special; i++)
 		u->special[special[i]] = true;
+	u->to_pool[COIL__OP_SENDFILE] = true;
+	io->can_splice = true;
 	for (size_t i = 0; i < COIL__OP_COUNT; i++)
 		u->special[i] |= u->to_pool[i];
 	if (COIL__FEATURE(cfg, COIL_FEATURE_ACCEPT_MULTI, !accept_multi_broken()) &&
