@@ -3,7 +3,7 @@
 # and off, on the io_uring backend, against the raw liburing loop and fio.
 #
 #   bench/features.sh [--quick] [--rounds 3] [--seconds 3] [--conns "1 50 500"]
-#                     [--sizes "64 4096"] [--features "bufring sqpoll send_zc accept_multi"]
+#                     [--sizes "64 4096"] [--features "bufring sqpoll send_zc accept_multi fixedbufs"]
 #                     [--best LIST] [--noise 0.03] [--mem-conns N] [--no-memory]
 #                     [--no-files] [--data DIR] [--plots PREFIX]
 #
@@ -47,7 +47,10 @@ ECHO="$BUILD/examples/echo_server"
 RAW="$BUILD/raw_uring_echo"
 LOADGEN="$BUILD/loadgen"
 
-KNOWN="bufring sqpoll send_zc accept_multi"
+KNOWN="bufring sqpoll send_zc accept_multi fixedbufs"
+# Features of file I/O only: no echo row of their own (files compare them).
+FILE_ONLY="fixedbufs"
+file_only() { [[ " $FILE_ONLY " == *" $1 "* ]]; }
 QUICK=0
 ROUNDS=""
 SECS=""
@@ -178,11 +181,11 @@ OFF=$(features_value)
 add_coil coil-base "$OFF" copy
 add_coil coil-lend-nofeature "$OFF" lend
 for f in "${HAVE[@]}"; do
-	add_coil "coil-$f" "$(features_value "$f")" "$(feature_read "$f")"
+	file_only "$f" || add_coil "coil-$f" "$(features_value "$f")" "$(feature_read "$f")"
 done
 # Feature name -> "server|reference" pairs to judge.
 JUDGE=()
-for f in "${HAVE[@]}"; do JUDGE+=("$f|coil-$f|$(feature_ref "$f")"); done
+for f in "${HAVE[@]}"; do file_only "$f" || JUDGE+=("$f|coil-$f|$(feature_ref "$f")"); done
 has bufring && JUDGE+=("bufring + --read lend vs copy|coil-bufring|coil-base")
 if [ -n "$BEST" ]; then
 	# shellcheck disable=SC2086
@@ -367,6 +370,10 @@ fi
 # ---- files -----------------------------------------------------------------------
 if [ "$DO_FILES" = 1 ]; then
 	fenv="coil-base=COIL_BACKEND=uring coil-base=COIL_FEATURES=$OFF"
+	# The features that change file reads, alone, then all.
+	for f in fixedbufs sqpoll; do
+		has "$f" && fenv="$fenv coil-$f=COIL_BACKEND=uring coil-$f=COIL_FEATURES=$(features_value "$f")"
+	done
 	fenv="$fenv coil-all=COIL_BACKEND=uring coil-all=COIL_FEATURES=$(features_value "${HAVE[@]}")"
 	log "files: coil-base and coil-all against fio, $ROUNDS round(s) of $SECS s"
 	timeout -k 5 3600 "$HERE/files.sh" --rounds "$ROUNDS" --seconds "$SECS" --coil-env "$fenv" \
