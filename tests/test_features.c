@@ -49,7 +49,7 @@ static void *report(void *arg)
 
 static const unsigned features[] = {COIL_FEATURE_BUF_RING, COIL_FEATURE_SQPOLL,
 				    COIL_FEATURE_SEND_ZC, COIL_FEATURE_ACCEPT_MULTI,
-				    COIL_FEATURE_FIXED_BUFS};
+				    COIL_FEATURE_FIXED_BUFS, COIL_FEATURE_NOWAIT_READS};
 
 START_TEST(forced_on_is_used_and_kept_off_is_not)
 {
@@ -499,6 +499,53 @@ START_TEST(sendfile_sends_the_files_bytes_exactly)
 }
 END_TEST
 
+/* ---- inline reads of cached pages: the same bytes, hit or miss ------------------------ */
+
+static void *nowait_reads(void *arg)
+{
+	(void)arg;
+	char path[256];
+	coil_test_tmp_path(path, sizeof path, "nowait");
+	int f = coil_file_open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(f, 0);
+	static char data[1 << 20], got[1 << 20];
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (char)(i * 13 / 7);
+	ck_assert_int_eq(coil_file_write_all(f, data, sizeof data, 0), sizeof data);
+	for (int round = 0; round < 3; round++) {
+		/* Round 1: the pages are dropped first, so each read misses
+		 * the cache (-EAGAIN inline) and the ring reads it. */
+		if (round == 1) {
+			ck_assert_int_eq(coil_file_sync(f, false), 0);
+			ck_assert_int_eq(posix_fadvise(f, 0, 0, POSIX_FADV_DONTNEED), 0);
+		}
+		memset(got, 0, sizeof got);
+		for (size_t off = 0; off < sizeof data; off += 4096)
+			ck_assert_int_eq(coil_file_read(f, got + off, 4096, (int64_t)off), 4096);
+		ck_assert_int_eq(memcmp(got, data, sizeof data), 0);
+	}
+	/* At and past the end, as pread(2). */
+	ck_assert_int_eq(coil_file_read(f, got, 4096, sizeof data), 0);
+	ck_assert_int_eq(coil_file_read(f, got, 4096, sizeof data - 10), 10);
+	ck_assert_int_eq(coil_close(f), 0);
+	unlink(path);
+	return NULL;
+}
+
+START_TEST(inline_reads_give_the_same_bytes_hit_or_miss)
+{
+	for (int on = 0; on < 2; on++) {
+		struct coil_config cfg;
+		coil_config_init(&cfg);
+		if (on)
+			cfg.features_on = COIL_FEATURE_NOWAIT_READS;
+		else
+			cfg.features_off = COIL_FEATURE_NOWAIT_READS;
+		coil_test_run_cfg(&cfg, nowait_reads, NULL);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("features");
@@ -512,6 +559,7 @@ int main(void)
 	tcase_add_test(tc, a_stopped_multishot_accept_closes_what_nobody_took);
 	tcase_add_test(tc, io_buffers_read_and_write_the_same_bytes_everywhere);
 	tcase_add_test(tc, sendfile_sends_the_files_bytes_exactly);
+	tcase_add_test(tc, inline_reads_give_the_same_bytes_hit_or_miss);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);
 }

@@ -66,6 +66,12 @@ enum coil_feature {
 	 * O_DIRECT pays most for). Default: on (shows once a buffer was
 	 * allocated; needs RLIMIT_MEMLOCK room or CAP_IPC_LOCK). */
 	COIL_FEATURE_FIXED_BUFS = 1u << 4,
+	/* A coil_file_read at an offset of a buffered regular file first
+	 * tries preadv2(RWF_NOWAIT) on the worker's thread: a page-cache hit
+	 * costs one syscall and no SQE, completion or fiber switch; a miss
+	 * (-EAGAIN) goes to the ring (after 8 misses in a row on an fd, coil
+	 * stops trying there). Default: on. */
+	COIL_FEATURE_NOWAIT_READS = 1u << 5,
 };
 
 /*
@@ -140,8 +146,8 @@ struct coil_config {
 	unsigned loop_posts;
 	/* enum coil_feature bits: force on / keep off (off wins). Default 0:
 	 * coil's choice. Also $COIL_FEATURES (names: bufring, sqpoll,
-	 * send_zc, accept_multi, fixedbufs; "-name" off; "all"), read when
-	 * these are left 0. */
+	 * send_zc, accept_multi, fixedbufs, nowait; "-name" off; "all"), read
+	 * when these are left 0. */
 	unsigned features_on;
 	unsigned features_off;
 	/* Buffers a worker lends to coil_reader (coil/reader.h): how many, and

@@ -26,11 +26,13 @@
  */
 #include <errno.h>
 #include <liburing.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
@@ -68,7 +70,7 @@ struct coil__uring {
 	size_t br_bytes;
 	int br_mask;
 	/* Per fd number: whether it can seek (see seekable()). */
-	uint8_t *fd_info;	/* FD_* bits, per fd number */
+	uint16_t *fd_info;	/* FD_* bits, per fd number */
 	size_t fd_info_len;
 	/* SEND_ZC for sends of at least zc_min bytes (0: never). */
 	size_t zc_min;
@@ -79,6 +81,8 @@ struct coil__uring {
 enum {
 	FD_SEEK_KNOWN = 1, FD_SEEKABLE = 2,	/* seekable() */
 	FD_ZC_KNOWN = 4, FD_ZC = 8,		/* zc_capable() */
+	FD_NOWAIT_KNOWN = 16, FD_NOWAIT = 32,	/* nowait_read(): a buffered regular file */
+	FD_MISS_ONE = 256, FD_MISSES = 0x0f00,	/* its inline reads that missed the cache, in a row */
 };
 
 /* A new fd (or none) has this number: forget what was known. */
@@ -89,16 +93,16 @@ static void fd_forget(struct coil__uring *u, int fd)
 }
 
 /* fd's entry, the table grown to hold it; NULL without memory. */
-static uint8_t *fd_info(struct coil__uring *u, int fd)
+static uint16_t *fd_info(struct coil__uring *u, int fd)
 {
 	if ((size_t)fd >= u->fd_info_len) {
 		size_t n = u->fd_info_len ? u->fd_info_len : 256;
 		while (n <= (size_t)fd)
 			n *= 2;
-		uint8_t *t = realloc(u->fd_info, n);
+		uint16_t *t = realloc(u->fd_info, n * sizeof *t);
 		if (!t)
 			return NULL;
-		memset(t + u->fd_info_len, 0, n - u->fd_info_len);
+		memset(t + u->fd_info_len, 0, (n - u->fd_info_len) * sizeof *t);
 		u->fd_info = t;
 		u->fd_info_len = n;
 	}
@@ -110,7 +114,7 @@ static uint8_t *fd_info(struct coil__uring *u, int fd)
  * and so does coil everywhere. */
 static bool seekable(struct coil__uring *u, int fd)
 {
-	uint8_t *i = fd_info(u, fd);
+	uint16_t *i = fd_info(u, fd);
 	if (!i)
 		return true; /* no memory to remember: let the kernel decide */
 	if (!(*i & FD_SEEK_KNOWN))
@@ -123,7 +127,7 @@ static bool seekable(struct coil__uring *u, int fd)
  * over IPv4/IPv6; a Unix socket says -EOPNOTSUPP to SEND_ZC). */
 static bool zc_capable(struct coil__uring *u, int fd)
 {
-	uint8_t *i = fd_info(u, fd);
+	uint16_t *i = fd_info(u, fd);
 	if (!i)
 		return false;
 	if (!(*i & FD_ZC_KNOWN)) {
@@ -134,6 +138,40 @@ static bool zc_capable(struct coil__uring *u, int fd)
 		*i |= FD_ZC_KNOWN | (inet ? FD_ZC : 0);
 	}
 	return *i & FD_ZC;
+}
+
+/* A read of a buffered regular file whose pages are cached is a memcpy:
+ * preadv2(RWF_NOWAIT) on the worker's thread does it without an SQE, a
+ * completion and a fiber switch, and says -EAGAIN when it would wait for
+ * the disk (then the ring reads). After 8 such misses in a row on an fd,
+ * coil stops trying there until the fd is new again. Returns the bytes read
+ * or -EAGAIN: not done, submit it. */
+static int nowait_read(struct coil__uring *u, struct coil__op *op)
+{
+	uint16_t *i = fd_info(u, op->fd);
+	if (!i)
+		return -EAGAIN;
+	if (!(*i & FD_NOWAIT_KNOWN)) {
+		struct stat st;
+		int fl = fcntl(op->fd, F_GETFL);
+		bool ok = fl >= 0 && !(fl & O_DIRECT) && fstat(op->fd, &st) == 0 &&
+			  S_ISREG(st.st_mode);
+		*i |= FD_NOWAIT_KNOWN | (ok ? FD_NOWAIT : 0);
+	}
+	if (!(*i & FD_NOWAIT) || (*i & FD_MISSES) == FD_MISSES)
+		return -EAGAIN;
+	struct iovec iov = {op->u.rw.buf, op->u.rw.len};
+	ssize_t n = preadv2(op->fd, &iov, 1, op->off, RWF_NOWAIT);
+	if (n >= 0) {
+		*i &= (uint16_t)~FD_MISSES;
+		return (int)n;
+	}
+	if (errno == EAGAIN || errno == EOPNOTSUPP) {
+		if ((*i & FD_MISSES) != FD_MISSES)
+			*i = (uint16_t)(*i + FD_MISS_ONE);
+		return -EAGAIN;
+	}
+	return -errno; /* the ring would say the same */
 }
 
 /* user_data of our own POLL_ADD on the pool's notify fd (ops are 8-aligned,
@@ -465,6 +503,8 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 	io->can_splice = true;
 	for (size_t i = 0; i < COIL__OP_COUNT; i++)
 		u->special[i] |= u->to_pool[i];
+	if (COIL__FEATURE(cfg, COIL_FEATURE_NOWAIT_READS, true))
+		io->features |= COIL_FEATURE_NOWAIT_READS;
 	if (COIL__FEATURE(cfg, COIL_FEATURE_ACCEPT_MULTI, !accept_multi_broken()) &&
 	    u->has_accept_multi)
 		io->features |= COIL_FEATURE_ACCEPT_MULTI;
@@ -558,9 +598,9 @@ static bool zc_cqe(struct coil__io *io, struct coil__uring *u, struct coil__op *
 		return false;
 	}
 	if (*res == -EOPNOTSUPP) {
-		uint8_t *i = fd_info(u, op->fd);
+		uint16_t *i = fd_info(u, op->fd);
 		if (i)
-			*i = (uint8_t)((*i & ~FD_ZC) | FD_ZC_KNOWN);
+			*i = (uint16_t)((*i & ~FD_ZC) | FD_ZC_KNOWN);
 		struct io_uring_sqe *sqe = get_sqe(u);
 		if (sqe) {
 			op->be.uring.zc = false;
@@ -813,6 +853,13 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 	case COIL__OP_WRITEV:
 		if (op->off >= 0 && !seekable(u, op->fd))
 			return -ESPIPE;
+		if (op->code == COIL__OP_READ && op->off >= 0 && (io->features & COIL_FEATURE_NOWAIT_READS)) {
+			int n = nowait_read(u, op);
+			if (n != -EAGAIN) {
+				op->res = n;
+				return COIL__SUBMIT_DONE;
+			}
+		}
 		if ((op->code == COIL__OP_READ || op->code == COIL__OP_WRITE) &&
 		    coil__iobuf_fixed(io->iobufs, op->u.rw.buf, op->u.rw.len)) {
 			/* In the registered region: no pinning per call. */
