@@ -6,7 +6,8 @@
 # loadgen drives CONNS connections x K requests of SIZE bytes.
 #
 #   bench/echo_callgrind.sh [--conns N] [--requests K] [--size B]
-#                           [--server-env "NAME=VAR=VALUE ..."] NAME=BINARY...
+#                           [--server-env "NAME=VAR=VALUE ..."]
+#                           [--server-args "NAME=ARG,ARG ..."] NAME=BINARY...
 #
 # Prints "NAME conns=N rt=R Ir=TOTAL Ir_per_rt=X" per server (Ir_per_rt=NA
 # and a message on stderr if the server fails under valgrind). Build first:
@@ -16,6 +17,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CONNS=50 K=2000 SIZE=64
 LOADGEN="$ROOT/build/bench/loadgen"
 SRV_ENV=""
+SRV_ARGS=""
 servers=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -24,6 +26,7 @@ while [ $# -gt 0 ]; do
 	--size) SIZE=$2; shift 2 ;;
 	--loadgen) LOADGEN=$2; shift 2 ;;
 	--server-env) SRV_ENV=$2; shift 2 ;;
+	--server-args) SRV_ARGS=$2; shift 2 ;;
 	*=*) servers+=("$1"); shift ;;
 	*) echo "usage: $0 [--conns N] [--requests K] [--size B] NAME=BINARY..." >&2; exit 2 ;;
 	esac
@@ -36,13 +39,16 @@ TMPD=$(mktemp -d)
 trap 'rm -rf "$TMPD"' EXIT
 
 server_env() { local e; for e in $SRV_ENV; do [ "${e%%=*}" = "$1" ] && printf '%s ' "${e#*=}"; done; return 0; }
+# Extra arguments of a server, comma-separated ("lend=--read,lend").
+server_args() { local e; for e in $SRV_ARGS; do [ "${e%%=*}" = "$1" ] && printf '%s ' "${e#*=}" | tr , ' '; done; return 0; }
 fail() { echo "$name conns=$CONNS rt=$((CONNS * K)) Ir=NA Ir_per_rt=NA"; echo "echo_callgrind: $name: $*" >&2; }
 
 for s in "${servers[@]}"; do
 	name=${s%%=*} bin=${s#*=}
 	out="$TMPD/$name.cg"
 	read -r -a envs <<<"$(server_env "$name")"
-	env "${envs[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" --port 0 \
+	read -r -a args <<<"$(server_args "$name")"
+	env "${envs[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "${args[@]}" --port 0 \
 		--exit-after "$CONNS" >"$TMPD/$name.port" 2>"$TMPD/$name.vg" &
 	pid=$!
 	for _ in $(seq 200); do grep -q listening "$TMPD/$name.port" 2>/dev/null && break; sleep 0.1; done
