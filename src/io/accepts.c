@@ -11,7 +11,8 @@
 #include "sched/switch.h"
 
 /* Connections queued before the request is stopped (the rest wait in the
- * listen backlog). */
+ * listen backlog). The queue's capacity is a power of two: indexes are
+ * masked. */
 #define QUEUE_HIGH 16
 
 static void wake(struct coil__accepts *a)
@@ -40,13 +41,13 @@ static bool push(struct coil__accepts *a, int fd)
 		if (!q)
 			return false;
 		for (uint32_t i = 0; i < a->qlen; i++)
-			q[i] = a->q[(a->qhead + i) % a->qcap];
+			q[i] = a->q[(a->qhead + i) & (a->qcap - 1)];
 		free(a->q);
 		a->q = q;
 		a->qhead = 0;
 		a->qcap = cap;
 	}
-	a->q[(a->qhead + a->qlen) % a->qcap] = fd;
+	a->q[(a->qhead + a->qlen) & (a->qcap - 1)] = fd;
 	a->qlen++;
 	return true;
 }
@@ -117,7 +118,7 @@ int coil__accepts_next(struct coil__accepts *a)
 	for (;;) {
 		if (a->qlen) {
 			int fd = a->q[a->qhead];
-			a->qhead = (a->qhead + 1) % a->qcap;
+			a->qhead = (a->qhead + 1) & (a->qcap - 1);
 			a->qlen--;
 			if (coil__sched_budget(self))
 				coil__yield(coil__tls_worker);
@@ -157,7 +158,7 @@ void coil__accepts_stop(struct coil__accepts *a)
 	}
 	while (a->qlen) {
 		coil__fd_close(a->q[a->qhead]);
-		a->qhead = (a->qhead + 1) % a->qcap;
+		a->qhead = (a->qhead + 1) & (a->qcap - 1);
 		a->qlen--;
 	}
 	free(a->q);

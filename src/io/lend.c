@@ -24,7 +24,8 @@
  * data then waits in the socket): one slow reader cannot take every
  * buffer of the worker. */
 #define QUEUE_HIGH 4
-/* Data held in the reader itself before the queue needs the heap. */
+/* Data held in the reader itself before the queue needs the heap. The
+ * queue's capacity stays a power of two (it doubles): indexes are masked. */
 #define QUEUE_INLINE 2
 
 struct chunk {
@@ -137,14 +138,14 @@ static bool queue_push(struct coil_reader *r, uint32_t id, uint32_t len)
 		if (!q)
 			return false;
 		for (uint32_t i = 0; i < r->qlen; i++)
-			q[i] = r->q[(r->qhead + i) % r->qcap];
+			q[i] = r->q[(r->qhead + i) & (r->qcap - 1)];
 		if (r->q != r->qinline)
 			free(r->q);
 		r->q = q;
 		r->qhead = 0;
 		r->qcap = cap;
 	}
-	r->q[(r->qhead + r->qlen) % r->qcap] = (struct chunk){id, len};
+	r->q[(r->qhead + r->qlen) & (r->qcap - 1)] = (struct chunk){id, len};
 	r->qlen++;
 	return true;
 }
@@ -152,7 +153,7 @@ static bool queue_push(struct coil_reader *r, uint32_t id, uint32_t len)
 static struct chunk queue_pop(struct coil_reader *r)
 {
 	struct chunk c = r->q[r->qhead];
-	r->qhead = (r->qhead + 1) % r->qcap;
+	r->qhead = (r->qhead + 1) & (r->qcap - 1);
 	r->qlen--;
 	return c;
 }
