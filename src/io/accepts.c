@@ -88,24 +88,10 @@ int coil__accepts_start(struct coil__accepts *a, int listen_fd)
 	return 0;
 }
 
-static void wait_cancel(struct coil__park *p, int code)
-{
-	struct coil__accepts *a = p->data;
-	if (a->waiter == p)
-		a->waiter = NULL;
-	coil__park_wake(p, code);
-}
-
-/* Park until a's request has news; counted as pending meanwhile. */
+/* Park until a's request has news. */
 static int wait_news(struct coil__accepts *a, int64_t deadline)
 {
-	struct coil__park p = {.cancel = wait_cancel, .data = a};
-	a->waiter = &p;
-	struct coil__worker *w = coil__tls_worker;
-	w->pending++;
-	int rc = coil__park(&p, deadline);
-	w->pending--;
-	return rc;
+	return coil__io_wait_news(&a->waiter, deadline);
 }
 
 int coil__accepts_next(struct coil__accepts *a)

@@ -142,3 +142,22 @@ unsigned coil_features(void)
 	struct coil__io *io = coil__tls_io;
 	return io ? io->features : 0;
 }
+
+static void news_cancel(struct coil__park *p, int code)
+{
+	struct coil__park **slot = p->data;
+	if (*slot == p)
+		*slot = NULL;
+	coil__park_wake(p, code);
+}
+
+int coil__io_wait_news(struct coil__park **slot, int64_t deadline)
+{
+	struct coil__park p = {.cancel = news_cancel, .data = slot};
+	*slot = &p;
+	struct coil__worker *w = coil__tls_worker;
+	w->pending++;
+	int rc = coil__park(&p, deadline);
+	w->pending--;
+	return rc;
+}

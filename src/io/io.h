@@ -67,6 +67,12 @@ int coil__io_pool(struct coil__io *io, struct coil__pool **out);
  * -ENOMEM. Out of line: rare. */
 int coil__io_wait_room(struct coil__io *io, int64_t *deadline);
 
+/* Park the calling fiber on a multishot request's news (io/lend.h,
+ * io/accepts.h): *slot points at the park until whoever has news clears it
+ * and wakes it (or a cancel does). Counted as pending meanwhile: the worker
+ * must poll for it. Returns the wake's result or the cancel's code. */
+int coil__io_wait_news(struct coil__park **slot, int64_t deadline);
+
 /* An op was handed to the backend / its completion came back: the count
  * sched reads to know a poll is needed. */
 static inline void coil__io_started(struct coil__io *io)

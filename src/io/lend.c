@@ -282,25 +282,10 @@ static void give_back_lent(struct coil_reader *r)
 	}
 }
 
-static void wait_cancel(struct coil__park *p, int code)
-{
-	struct coil_reader *r = p->data;
-	if (r->waiter == p)
-		r->waiter = NULL;
-	coil__park_wake(p, code);
-}
-
-/* Park until the multishot side has news for r. Counted as pending: the
- * worker must poll for it. */
+/* Park until the multishot side has news for r. */
 static int wait_news(struct coil_reader *r, int64_t deadline)
 {
-	struct coil__park p = {.cancel = wait_cancel, .data = r};
-	r->waiter = &p;
-	struct coil__worker *w = coil__tls_worker;
-	w->pending++;
-	int rc = coil__park(&p, deadline);
-	w->pending--;
-	return rc;
+	return coil__io_wait_news(&r->waiter, deadline);
 }
 
 /* One recv on r's fd of len bytes into buf with flags. */
