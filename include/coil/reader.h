@@ -8,8 +8,9 @@
  * buffer ring and one multishot recv stays armed per reader, so an idle
  * connection holds no buffer at all and a busy one needs no submission per
  * read (enum coil_feature COIL_FEATURE_BUF_RING). On the readiness
- * backends, or with that feature off, each read takes a free buffer of the
- * same pool and receives into it. Same results on every backend.
+ * backends, or with that feature off, a read waits for data with a 1-byte
+ * peek (holding no buffer), then takes a free buffer of the same pool and
+ * receives into it. Same results on every backend.
  *
  *     coil_reader *r;
  *     if (coil_reader_open(&r, fd) == 0) {

@@ -43,7 +43,8 @@ enum coil_feature {
 	/* A provided buffer ring per worker and multishot recv for coil_reader
 	 * (coil/reader.h): an idle reader holds no buffer; the kernel picks one
 	 * when data arrives (Linux 6.0). Default: on. Off, or on the readiness
-	 * backends, a reader takes a buffer from the same pool for each recv. */
+	 * backends, a reader takes a buffer from the same pool once data is
+	 * there. */
 	COIL_FEATURE_BUF_RING = 1u << 0,
 	/* A kernel thread polls each worker's submission queue
 	 * (IORING_SETUP_SQPOLL with SINGLE_ISSUER; it cannot have
