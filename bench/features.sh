@@ -3,8 +3,8 @@
 # and off, on the io_uring backend, against the raw liburing loop and fio.
 #
 #   bench/features.sh [--quick] [--rounds 3] [--seconds 3] [--conns "1 50 500"]
-#                     [--sizes "64 4096"] [--features "bufring sqpoll send_zc accept_multi fixedbufs nowait"]
-#                     [--best LIST] [--noise 0.03] [--mem-conns N] [--no-memory]
+#                     [--sizes "64 4096"] [--features "bufring sqpoll send_zc accept_multi fixedbufs nowait bundle"]
+#                     [--best auto|LIST] [--noise 0.03] [--mem-conns N] [--no-memory]
 #                     [--no-files] [--data DIR] [--plots PREFIX]
 #
 # 1. Probe: start examples/echo_server with COIL_FEATURES=NAME for every
@@ -16,14 +16,18 @@
 #      coil-base            every known feature forced off ("-a,-b,..."), --read copy
 #      coil-lend-nofeature  the same, --read lend (coil_reader without the ring)
 #      coil-NAME            NAME forced on, the others off (bufring: --read lend,
-#                           the path it changes; the others: --read copy)
-#      coil-best            --best LIST on (default: every feature this build
-#                           has), the others off, --read lend
+#                           the path it changes; bundle: with bufring, which it
+#                           needs, --read lend; the others: --read copy)
 #    Each feature is judged against the coil row that differs from it only by
-#    that feature: coil-lend-nofeature for bufring, coil-base for the others
-#    (coil-best against coil-base). The per-round ratio of server CPU per
-#    round trip decides: "pays" if every round's ratio is below 1 - noise,
-#    "costs" if every round's ratio is above 1 + noise, else "within noise".
+#    that feature: coil-lend-nofeature for bufring, coil-bufring for bundle,
+#    coil-base for the others. The per-round ratio of server CPU per round
+#    trip decides: "pays" if every round's ratio is below 1 - noise, "costs"
+#    if every round's ratio is above 1 + noise, else "within noise".
+# 2b. The best set, in a second echo pass (raw-uring, coil-base, coil-best
+#    interleaved again): --best auto (the default) takes every feature that
+#    paid somewhere and cost nowhere in the first pass (bundle brings
+#    bufring); --best LIST takes LIST. coil-best reads with --read lend when
+#    the set has bufring, else copy, and is judged against coil-base.
 # 3. Idle-connection memory (bench/memory.sh --no-fibers): raw-uring,
 #    coil-copy, coil-lend-bufring, coil-lend-nobufring.
 # 4. Files (bench/files.sh --coil-env): 4 KiB random reads, QD 1/32/128,
@@ -47,7 +51,7 @@ ECHO="$BUILD/examples/echo_server"
 RAW="$BUILD/raw_uring_echo"
 LOADGEN="$BUILD/loadgen"
 
-KNOWN="bufring sqpoll send_zc accept_multi fixedbufs nowait"
+KNOWN="bufring sqpoll send_zc accept_multi fixedbufs nowait bundle"
 # Features of file I/O only: no echo row of their own (files compare them).
 FILE_ONLY="fixedbufs nowait"
 file_only() { [[ " $FILE_ONLY " == *" $1 "* ]]; }
@@ -56,7 +60,7 @@ ROUNDS=""
 SECS=""
 CONNS=""
 SIZES="64 4096"
-BEST=""
+BEST=auto
 NOISE=0.03
 MEM_CONNS=""
 DO_MEMORY=1
@@ -157,14 +161,26 @@ features_value() {
 	done
 	echo "${v#,}"
 }
-# The read path a feature changes: bufring works through coil_reader.
-feature_read() { case $1 in bufring) echo lend ;; *) echo copy ;; esac; }
-# The coil row a feature is judged against: the same read path, feature off.
-feature_ref() { [ "$(feature_read "$1")" = lend ] && echo coil-lend-nofeature || echo coil-base; }
-
-[ -n "$BEST" ] || BEST="${HAVE[*]}"
-BEST=${BEST//,/ }
-for f in $BEST; do has "$f" || { log "--best: $f is not in this build: dropped"; BEST=$(echo " $BEST " | sed "s/ $f / /; s/^ //; s/ $//"); }; done
+# The read path a feature changes: bufring and bundle work through coil_reader.
+feature_read() { case $1 in bufring|bundle) echo lend ;; *) echo copy ;; esac; }
+# What a feature's row turns on: bundle needs the buffer ring.
+feature_set() { case $1 in bundle) echo "bufring bundle" ;; *) echo "$1" ;; esac; }
+# The coil row a feature is judged against: the same row without the feature.
+feature_ref() {
+	case $1 in
+	bundle) echo coil-bufring ;;
+	*) [ "$(feature_read "$1")" = lend ] && echo coil-lend-nofeature || echo coil-base ;;
+	esac
+}
+# drop_missing LIST: LIST without the features this build does not have.
+drop_missing() {
+	local f out=""
+	for f in ${1//,/ }; do
+		if has "$f"; then out="$out $f"; else log "--best: $f is not in this build: dropped"; fi
+	done
+	echo "${out# }"
+}
+[ "$BEST" = auto ] || BEST=$(drop_missing "$BEST")
 
 # ---- the server variants -----------------------------------------------------------
 SERVERS="raw-uring=$RAW"
@@ -180,32 +196,33 @@ add_coil() { # name features-value read
 OFF=$(features_value)
 add_coil coil-base "$OFF" copy
 add_coil coil-lend-nofeature "$OFF" lend
+# shellcheck disable=SC2046
 for f in "${HAVE[@]}"; do
-	file_only "$f" || add_coil "coil-$f" "$(features_value "$f")" "$(feature_read "$f")"
+	file_only "$f" || add_coil "coil-$f" "$(features_value $(feature_set "$f"))" "$(feature_read "$f")"
 done
 # Feature name -> "server|reference" pairs to judge.
 JUDGE=()
 for f in "${HAVE[@]}"; do file_only "$f" || JUDGE+=("$f|coil-$f|$(feature_ref "$f")"); done
 has bufring && JUDGE+=("bufring + --read lend vs copy|coil-bufring|coil-base")
-if [ -n "$BEST" ]; then
-	# shellcheck disable=SC2086
-	add_coil coil-best "$(features_value $BEST)" lend
-	JUDGE+=("best set ($BEST)|coil-best|coil-base")
-fi
+# The second pass's servers (the best set is added once it is known).
+SERVERS2="raw-uring=$RAW coil-base=$ECHO"
+SRV_ENV2="coil-base=COIL_BACKEND=uring coil-base=COIL_FEATURES=$OFF"
+SRV_ARGS2=""
 
 # ---- echo ------------------------------------------------------------------------
-# run_echo SIZE: echo_compare.sh over every conns value, raw data into $DATA.
+# run_echo SIZE TAG SERVERS ENV ARGS: echo_compare.sh over every conns value,
+# raw data into $DATA/echo$TAG-SIZE.*.
 run_echo() {
-	local size=$1 nsrv nc bound
-	nsrv=$(wc -w <<<"$SERVERS"); nc=$(wc -w <<<"$CONNS")
+	local size=$1 tag=$2 servers=$3 env=$4 args=$5 nsrv nc bound
+	nsrv=$(wc -w <<<"$servers"); nc=$(wc -w <<<"$CONNS")
 	bound=$(awk -v n="$nsrv" -v c="$nc" -v r="$ROUNDS" -v s="$SECS" -v w="$WARMUP" -v y="$SYS_SECS" \
 		'BEGIN { printf "%d", c * n * (r * (s + w + 3) + y + 5) + 120 }')
-	log "echo $size B, conns $CONNS, $ROUNDS round(s) of ${SECS} s, $nsrv servers (bounded at $bound s)"
+	log "echo$tag $size B, conns $CONNS, $ROUNDS round(s) of ${SECS} s, $nsrv servers (bounded at $bound s)"
 	timeout -k 5 "$bound" "$HERE/echo_compare.sh" --conns "$CONNS" --size "$size" --seconds "$SECS" \
 		--warmup "$WARMUP" --rounds "$ROUNDS" --syscall-seconds "$SYS_SECS" --loadgen "$LOADGEN" \
-		--servers "$SERVERS" --server-env "$SRV_ENV" --server-args "$SRV_ARGS" \
-		--raw-out "$DATA/echo-$size.tsv" --sys-out "$DATA/echo-$size-syscalls.tsv" \
-		>"$DATA/echo-$size.md" || log "echo $size B: echo_compare failed (exit $?)"
+		--servers "$servers" --server-env "$env" --server-args "$args" \
+		--raw-out "$DATA/echo$tag-$size.tsv" --sys-out "$DATA/echo$tag-$size-syscalls.tsv" \
+		>"$DATA/echo$tag-$size.md" || log "echo$tag $size B: echo_compare failed (exit $?)"
 }
 
 # Shared awk: medians and per-round paired ratios. cpu[conns, round, server].
@@ -225,10 +242,10 @@ function load_res(f,   l, x) { while ((getline l < f) > 0) { split(l, x, "\t"); 
 function medlist(l,   a, n) { n = split(l, a, " "); if (!n) return "NA"; return med(a, n) }
 '
 
-# echo_table SIZE: one row per (conns, server): CPU, ratios, syscalls.
+# echo_table SIZE TAG SERVERS: one row per (conns, server): CPU, ratios, syscalls.
 echo_table() {
-	local size=$1 refs="" s
-	for s in $SERVERS; do
+	local size=$1 tag=$2 servers=$3 refs="" s
+	for s in $servers; do
 		s=${s%%=*}
 		case $s in
 		coil-base|raw-uring) ;;
@@ -238,8 +255,8 @@ echo_table() {
 	done
 	echo "| conns | server | CPU ns/rt | vs raw-uring | vs its coil reference | rt/s | p99 us | syscalls/rt | io_uring_enter/rt |"
 	echo "|---|---|---|---|---|---|---|---|---|"
-	awk -F'\t' -v names="$(for s in $SERVERS; do printf '%s ' "${s%%=*}"; done)" -v conns="$CONNS" -v refs="$refs" \
-		-v res="$DATA/echo-$size.tsv" "$AWK_LIB"'
+	awk -F'\t' -v names="$(for s in $servers; do printf '%s ' "${s%%=*}"; done)" -v conns="$CONNS" -v refs="$refs" \
+		-v res="$DATA/echo$tag-$size.tsv" "$AWK_LIB"'
 	{ sys[$1, $2] = $4; ent[$1, $2] = $3 }
 	END { load_res(res); nn = split(names, N, " "); nc = split(conns, C, " "); split(refs, RF, " ")
 		for (i in RF) { split(RF[i], kv, "="); ref[kv[1]] = kv[2] }
@@ -249,19 +266,20 @@ echo_table() {
 				ratio_cell(c, s, "raw-uring"), (s in ref) ? ref[s] ": " ratio_cell(c, s, ref[s]) : "",
 				medlist(rps[c, s]), medlist(p99[c, s]),
 				((c SUBSEP s) in sys) ? sys[c, s] : "NA", ((c SUBSEP s) in ent) ? ent[c, s] : "NA" } }' \
-		"$DATA/echo-$size-syscalls.tsv"
+		"$DATA/echo$tag-$size-syscalls.tsv"
 }
 
-# judge_all: "label<TAB>size<TAB>conns<TAB>verdict<TAB>median<TAB>min<TAB>max" per
-# judged pair and point, from every size's raw data.
+# judge_all TAG PAIR...: "label<TAB>size<TAB>conns<TAB>verdict<TAB>median<TAB>min<TAB>max"
+# per judged pair ("label|server|reference") and point, from every size's raw data.
 judge_all() {
-	local size j
+	local tag=$1 size j
+	shift
 	for size in $SIZES; do
-		[ -s "$DATA/echo-$size.tsv" ] || continue
-		for j in "${JUDGE[@]}"; do
+		[ -s "$DATA/echo$tag-$size.tsv" ] || continue
+		for j in "$@"; do
 			IFS='|' read -r label srv ref <<<"$j"
 			awk -v label="$label" -v s="$srv" -v b="$ref" -v size="$size" -v conns="$CONNS" -v noise="$NOISE" \
-				-v res="$DATA/echo-$size.tsv" "$AWK_LIB"'
+				-v res="$DATA/echo$tag-$size.tsv" "$AWK_LIB"'
 			BEGIN { load_res(res); nc = split(conns, C, " ")
 				for (a = 1; a <= nc; a++) { c = C[a]; n = ratios(c, s, b)
 					if (!n) { printf "%s\t%s\t%s\tno result\tNA\tNA\tNA\n", label, size, c; continue }
@@ -347,8 +365,34 @@ EOF
 	echo "$PLOTS-echo$size.png"
 }
 
-for size in $SIZES; do run_echo "$size"; done
-judge_all >"$DATA/verdicts.tsv"
+for size in $SIZES; do run_echo "$size" "" "$SERVERS" "$SRV_ENV" "$SRV_ARGS"; done
+judge_all "" "${JUDGE[@]}" >"$DATA/verdicts.tsv"
+
+# ---- the best set: chosen from the verdicts, measured in a second pass ------------
+if [ "$BEST" = auto ]; then
+	BEST=""
+	for f in "${HAVE[@]}"; do
+		file_only "$f" && continue
+		awk -F'\t' -v f="$f" '$1 == f && $4 == "pays" { p = 1 } $1 == f && $4 == "costs" { c = 1 }
+			END { exit !(p && !c) }' "$DATA/verdicts.tsv" || continue
+		for g in $(feature_set "$f"); do [[ " $BEST " == *" $g "* ]] || BEST="$BEST $g"; done
+	done
+	BEST=${BEST# }
+	log "best set (paid somewhere, cost nowhere): ${BEST:-none}"
+	BEST_HOW="auto: every feature that paid somewhere and cost nowhere in the first pass"
+else
+	BEST_HOW="given by --best"
+fi
+BEST_READ=copy
+[[ " $BEST " == *" bufring "* ]] && BEST_READ=lend
+# shellcheck disable=SC2086
+BEST_VALUE=$(features_value $BEST)
+SERVERS2="$SERVERS2 coil-best=$ECHO"
+SRV_ENV2="$SRV_ENV2 coil-best=COIL_BACKEND=uring coil-best=COIL_FEATURES=$BEST_VALUE"
+LEGEND+=("coil-best (second pass)|$BEST_VALUE|$BEST_READ")
+[ "$BEST_READ" = copy ] || SRV_ARGS2="coil-best=--read coil-best=lend"
+for size in $SIZES; do run_echo "$size" "-best" "$SERVERS2" "$SRV_ENV2" "$SRV_ARGS2"; done
+judge_all "-best" "best set (${BEST:-none})|coil-best|coil-base" >>"$DATA/verdicts.tsv"
 
 # ---- memory -----------------------------------------------------------------------
 if [ "$DO_MEMORY" = 1 ]; then
@@ -409,7 +453,7 @@ for l in "${LEGEND[@]}"; do IFS='|' read -r n v r <<<"$l"; echo "| $n | \`$v\` |
 echo
 echo "### Verdict"
 echo
-echo "Rule: per point (size, connections), the server CPU per round trip of the row over its reference's, paired by round. **pays** if every round's ratio is below $(awk -v n="$NOISE" 'BEGIN { print 1 - n }'), **costs** if every round's ratio is above $(awk -v n="$NOISE" 'BEGIN { print 1 + n }'), otherwise **within noise** (a ratio range that straddles the band, or lies inside it). The reference differs only by the feature: coil-lend-nofeature for bufring (both read through coil_reader), coil-base for the others and for the best set. Cells: verdict, median ratio (min–max over rounds). A feature pays on this machine if it pays somewhere and costs nowhere.$([ "$ROUNDS" -lt 3 ] && echo " With $ROUNDS round(s) the range is a single run: read this as a smoke test, not a verdict.")"
+echo "Rule: per point (size, connections), the server CPU per round trip of the row over its reference's, paired by round. **pays** if every round's ratio is below $(awk -v n="$NOISE" 'BEGIN { print 1 - n }'), **costs** if every round's ratio is above $(awk -v n="$NOISE" 'BEGIN { print 1 + n }'), otherwise **within noise** (a ratio range that straddles the band, or lies inside it). The reference differs only by the feature: coil-lend-nofeature for bufring (both read through coil_reader), coil-bufring for bundle, coil-base for the others and for the best set (second pass: raw-uring, coil-base and coil-best interleaved again; the set: $BEST_HOW). Cells: verdict, median ratio (min–max over rounds). A feature pays on this machine if it pays somewhere and costs nowhere.$([ "$ROUNDS" -lt 3 ] && echo " With $ROUNDS round(s) the range is a single run: read this as a smoke test, not a verdict.")"
 echo
 if [ -s "$DATA/verdicts.tsv" ]; then
 	verdict_table
@@ -430,7 +474,13 @@ for size in $SIZES; do
 	[ -z "$PLOTS" ] || [ ! -s "$PLOTS-echo$size.png" ] || { echo "![features, echo $size B]($(basename "$PLOTS")-echo$size.png)"; echo; }
 	echo "Medians over rounds; ratios paired by round, median (min–max). \"vs its coil reference\": the row the verdict uses. Syscalls from one separate ${SYS_SECS} s run under perf (strace if perf cannot)."
 	echo
-	echo_table "$size"
+	echo_table "$size" "" "$SERVERS"
+	if [ -s "$DATA/echo-best-$size.tsv" ]; then
+		echo
+		echo "The best set (\`${BEST:-none}\`, $BEST_HOW), second pass:"
+		echo
+		echo_table "$size" "-best" "$SERVERS2"
+	fi
 	echo
 	echo "<details><summary>echo_compare.sh's full tables ($size B)</summary>"
 	echo

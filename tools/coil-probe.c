@@ -27,6 +27,7 @@
 #include <coil.h>
 
 #include "io/backend.h"
+#include "io/uring/shim.h"
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -68,7 +69,7 @@ static const struct {
 	{IORING_FEAT_RSRC_TAGS, "RSRC_TAGS"}, {IORING_FEAT_CQE_SKIP, "CQE_SKIP"},
 	{IORING_FEAT_LINKED_FILE, "LINKED_FILE"},
 	/* The kernel's, past liburing 2.3's header: */
-	{1u << 13, "REG_REG_RING"}, {1u << 14, "RECVSEND_BUNDLE"}, {1u << 15, "MIN_TIMEOUT"},
+	{1u << 13, "REG_REG_RING"}, {IORING_FEAT_RECVSEND_BUNDLE, "RECVSEND_BUNDLE"}, {1u << 15, "MIN_TIMEOUT"},
 	{1u << 16, "RW_ATTR"}, {1u << 17, "NO_IOWAIT"},
 };
 
@@ -103,10 +104,14 @@ static const struct {
 	{COIL_FEATURE_SQPOLL, "sqpoll"},
 	{COIL_FEATURE_SEND_ZC, "send_zc"},
 	{COIL_FEATURE_ACCEPT_MULTI, "accept_multi"},
+	{COIL_FEATURE_FIXED_BUFS, "fixedbufs"},
+	{COIL_FEATURE_NOWAIT_READS, "nowait"},
+	{COIL_FEATURE_RECV_BUNDLE, "bundle"},
 };
 
 /* The backend and the features a worker ends up with (a reader is opened
- * so that the buffer ring, set up on first use, shows). */
+ * and an I/O buffer taken so that the buffer ring and the registered
+ * buffers, set up on first use, show). */
 static void *which_backend(void *arg)
 {
 	const char *label = arg;
@@ -115,7 +120,11 @@ static void *which_backend(void *arg)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0 &&
 	    coil_reader_open(&r, sv[0]) == 0)
 		coil_reader_close(r);
+	void *iobuf = NULL;
+	(void)coil_iobuf_alloc(&iobuf, 4096);
 	unsigned f = coil_features();
+	if (iobuf)
+		coil_iobuf_free(iobuf);
 	printf("%-26s %s, features:", label, coil_backend_name());
 	for (size_t i = 0; i < sizeof feature_names / sizeof feature_names[0]; i++)
 		if (f & feature_names[i].bit)
@@ -214,9 +223,8 @@ int main(void)
 	struct coil_config cfg;
 	coil_config_init(&cfg);
 	int e = coil_run(&cfg, which_backend, "coil will use", NULL);
-	cfg.features_on = ~0u;
-	for (size_t i = 0; e == 0 && i < sizeof feature_names / sizeof feature_names[0]; i++)
-		cfg.features_on = i ? cfg.features_on | feature_names[i].bit : feature_names[i].bit;
+	for (size_t i = 0; i < sizeof feature_names / sizeof feature_names[0]; i++)
+		cfg.features_on |= feature_names[i].bit;
 	if (e == 0)
 		e = coil_run(&cfg, which_backend, "with every feature asked", NULL);
 	if (e < 0) {

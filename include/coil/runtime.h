@@ -73,6 +73,13 @@ enum coil_feature {
 	 * (-EAGAIN) goes to the ring (after 8 misses in a row on an fd, coil
 	 * stops trying there). Default: on. */
 	COIL_FEATURE_NOWAIT_READS = 1u << 5,
+	/* With COIL_FEATURE_BUF_RING: a reader's multishot recv takes as many
+	 * buffers as the data waiting in its socket fills, in one completion
+	 * (recv bundles, Linux 6.10), instead of one completion per buffer.
+	 * Pays when data arrives faster than one buffer at a time (bulk
+	 * streams); a 64-byte exchange is the same either way. Default: on
+	 * where the kernel has it. */
+	COIL_FEATURE_RECV_BUNDLE = 1u << 6,
 };
 
 /*
@@ -147,7 +154,7 @@ struct coil_config {
 	unsigned loop_posts;
 	/* enum coil_feature bits: force on / keep off (off wins). Default 0:
 	 * coil's choice. Also $COIL_FEATURES (names: bufring, sqpoll,
-	 * send_zc, accept_multi, fixedbufs, nowait; "-name" off; "all"), read
+	 * send_zc, accept_multi, fixedbufs, nowait, bundle; "-name" off; "all"), read
 	 * when these are left 0. */
 	unsigned features_on;
 	unsigned features_off;

@@ -48,6 +48,7 @@
 #include "io/iobuf.h"
 #include "io/lend.h"
 #include "io/pool.h"
+#include "io/uring/shim.h"
 
 struct coil__uring {
 	struct io_uring ring;
@@ -69,6 +70,11 @@ struct coil__uring {
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	int br_mask;
+	/* Recv bundles (COIL_FEATURE_RECV_BUNDLE): a completion may span
+	 * several buffers, found through br_pos (buffer id -> the ring
+	 * position it was last put at). */
+	bool bundle;
+	uint16_t *br_pos;
 	/* Per fd number: whether it can seek (see seekable()). */
 	uint16_t *fd_info;	/* FD_* bits, per fd number */
 	size_t fd_info_len;
@@ -612,6 +618,25 @@ static bool zc_cqe(struct coil__io *io, struct coil__uring *u, struct coil__op *
 	return true;
 }
 
+/* A recv bundle's completion: res bytes in the buffers from id on, in
+ * buffer-ring order (each full but the last). Each goes to the reader as
+ * if it had completed alone, so the data keeps its order. The next id is
+ * read from the ring only after the ones before were handed over, which
+ * may give them back at once: a give writes at the ring's tail, which
+ * stays behind the entries still to read (those buffers are still out). */
+static void lend_bundle(struct coil__io *io, struct coil__uring *u, void *key, uint16_t gen,
+			int res, uint32_t id, bool more)
+{
+	int size = (int)io->lend->size;
+	uint32_t pos = u->br_pos[id];
+	for (uint32_t i = 0; res > 0; i++) {
+		uint32_t bid = i ? u->br->bufs[(pos + i) & (uint32_t)u->br_mask].bid : id;
+		int len = res > size ? size : res;
+		res -= len;
+		coil__lend_cqe(io, key, gen, len, true, bid, res > 0 || more);
+	}
+}
+
 static int reap(struct coil__io *io, struct coil__uring *u)
 {
 	/* The ring is set up without IORING_SETUP_CQE32, so a CQE is
@@ -647,8 +672,13 @@ static int reap(struct coil__io *io, struct coil__uring *u)
 			uint16_t gen = (uint16_t)(ud >> TAG_SHIFT);
 			bool more = flags & IORING_CQE_F_MORE;
 			if ((ud & 7) == COIL__MULTI_RECV) {
-				coil__lend_cqe(io, key, gen, res, flags & IORING_CQE_F_BUFFER,
-					       flags >> IORING_CQE_BUFFER_SHIFT, more);
+				uint32_t id = flags >> IORING_CQE_BUFFER_SHIFT;
+				if (u->bundle && (flags & IORING_CQE_F_BUFFER) &&
+				    res > (int)io->lend->size)
+					lend_bundle(io, u, key, gen, res, id, more);
+				else
+					coil__lend_cqe(io, key, gen, res, flags & IORING_CQE_F_BUFFER,
+						       id, more);
 			} else {
 				if (res >= 0)
 					fd_forget(u, res); /* a new fd */
@@ -999,9 +1029,18 @@ static int uring_lend_init(struct coil__io *io, struct coil__lend *l)
 	u->br = br;
 	u->br_bytes = bytes;
 	u->br_mask = io_uring_buf_ring_mask(l->count);
-	for (uint32_t i = 0; i < l->count; i++)
+	if (COIL__FEATURE(io->cfg, COIL_FEATURE_RECV_BUNDLE, true) &&
+	    (u->features & IORING_FEAT_RECVSEND_BUNDLE) &&
+	    (u->br_pos = malloc(sizeof *u->br_pos * l->count))) {
+		u->bundle = true;
+		io->features |= COIL_FEATURE_RECV_BUNDLE;
+	}
+	for (uint32_t i = 0; i < l->count; i++) {
+		if (u->bundle)
+			u->br_pos[i] = (uint16_t)i;
 		io_uring_buf_ring_add(br, coil__lend_buf(l, i), (unsigned)l->size, (unsigned short)i,
 				      u->br_mask, (int)i);
+	}
 	io_uring_buf_ring_advance(br, (int)l->count);
 	return 0;
 }
@@ -1009,6 +1048,8 @@ static int uring_lend_init(struct coil__io *io, struct coil__lend *l)
 static void uring_lend_give(struct coil__io *io, struct coil__lend *l, uint32_t id)
 {
 	struct coil__uring *u = io->be.uring;
+	if (u->bundle)
+		u->br_pos[id] = (uint16_t)(u->br->tail & u->br_mask);
 	io_uring_buf_ring_add(u->br, coil__lend_buf(l, id), (unsigned)l->size, (unsigned short)id,
 			      u->br_mask, 0);
 	io_uring_buf_ring_advance(u->br, 1);
@@ -1042,6 +1083,8 @@ static int uring_multi_arm(struct coil__io *io, void *key, unsigned kind, int fd
 		io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = COIL__LEND_BGID;
+		if (u->bundle)
+			sqe->ioprio |= IORING_RECVSEND_BUNDLE;
 	} else {
 		io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	}
@@ -1071,6 +1114,9 @@ static void uring_lend_fini(struct coil__io *io, struct coil__lend *l)
 	(void)io_uring_unregister_buf_ring(&u->ring, COIL__LEND_BGID);
 	munmap(u->br, u->br_bytes);
 	u->br = NULL;
+	free(u->br_pos);
+	u->br_pos = NULL;
+	u->bundle = false;
 }
 
 const struct coil__backend coil__backend_uring = {
