@@ -2,7 +2,7 @@
  * server. It is the bar for coil's overhead in bench/echo_compare.sh: the best
  * reasonable idiomatic loop with one ring, one op in flight per connection.
  *
- *   raw_uring_echo --port N [--exit-after N] [--stats]
+ *   raw_uring_echo --port N [--exit-after N] [--stats] [--fixed-files]
  *
  * --port 0 picks a free port. When ready it prints exactly
  * "listening on 127.0.0.1:PORT" on stdout (flushed). --exit-after N exits 0
@@ -16,6 +16,12 @@
  * is freed when the close completes. Accept is a single-shot IORING_OP_ACCEPT
  * re-armed on each completion. user_data is the conn pointer with the op kind
  * in its low 2 bits.
+ *
+ * --fixed-files: the lab's registered-files variant (issue 11). Accepted
+ * sockets are direct descriptors (a sparse table of FIXED_FILES slots,
+ * IORING_FILE_INDEX_ALLOC): no fd exists, and recv/send/close name the slot
+ * with IOSQE_FIXED_FILE, so the kernel takes no file reference per op. It
+ * measures what registered files buy a loop that has them everywhere.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +39,7 @@
 
 #define BUF_SIZE (16 * 1024)
 #define RING_ENTRIES 4096
+#define FIXED_FILES 8192
 
 enum op_kind { OP_ACCEPT = 0, OP_RECV = 1, OP_SEND = 2, OP_CLOSE = 3 };
 #define KIND_MASK ((uintptr_t)3)
@@ -48,6 +55,7 @@ struct conn {
 static struct io_uring ring;
 static struct conn live = { .prev = &live, .next = &live };
 static int listen_fd = -1;
+static int fixed_files; /* --fixed-files: conn fds are direct descriptors */
 static volatile sig_atomic_t stop_flag;
 static unsigned long long n_enter, n_roundtrips, n_closed;
 
@@ -84,7 +92,13 @@ static inline void set_data(struct io_uring_sqe *sqe, void *p, enum op_kind k)
 static void arm_accept(void)
 {
 	struct io_uring_sqe *sqe = get_sqe();
-	io_uring_prep_accept(sqe, listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fixed_files)
+		/* liburing 2.3 encodes the slot as index + 1, which turns
+		 * IORING_FILE_INDEX_ALLOC into 0 (no slot: a plain fd);
+		 * ALLOC - 1 encodes to ALLOC, as its own multishot helper does. */
+		io_uring_prep_accept_direct(sqe, listen_fd, NULL, NULL, 0, IORING_FILE_INDEX_ALLOC - 1);
+	else
+		io_uring_prep_accept(sqe, listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	set_data(sqe, NULL, OP_ACCEPT); /* NULL | OP_ACCEPT == 0 */
 }
 
@@ -92,6 +106,8 @@ static void arm_recv(struct conn *c)
 {
 	struct io_uring_sqe *sqe = get_sqe();
 	io_uring_prep_recv(sqe, c->fd, c->buf, BUF_SIZE, 0);
+	if (fixed_files)
+		sqe->flags |= IOSQE_FIXED_FILE;
 	set_data(sqe, c, OP_RECV);
 }
 
@@ -99,13 +115,18 @@ static void arm_send(struct conn *c)
 {
 	struct io_uring_sqe *sqe = get_sqe();
 	io_uring_prep_send(sqe, c->fd, c->buf + c->off, c->len - c->off, MSG_NOSIGNAL);
+	if (fixed_files)
+		sqe->flags |= IOSQE_FIXED_FILE;
 	set_data(sqe, c, OP_SEND);
 }
 
 static void arm_close(struct conn *c)
 {
 	struct io_uring_sqe *sqe = get_sqe();
-	io_uring_prep_close(sqe, c->fd);
+	if (fixed_files)
+		io_uring_prep_close_direct(sqe, (unsigned)c->fd);
+	else
+		io_uring_prep_close(sqe, c->fd);
 	set_data(sqe, c, OP_CLOSE);
 }
 
@@ -120,7 +141,11 @@ static void handle(struct io_uring_cqe *cqe)
 		if (res >= 0) {
 			struct conn *n = aligned_alloc(64, sizeof *n);
 			if (!n) {
-				close(res);
+				int none = -1;
+				if (fixed_files)
+					io_uring_register_files_update(&ring, (unsigned)res, &none, 1);
+				else
+					close(res);
 			} else {
 				n->fd = res;
 				n->len = n->off = 0;
@@ -181,14 +206,19 @@ static int setup_ring(void)
 		p.flags = flag_sets[i];
 		ret = io_uring_queue_init_params(RING_ENTRIES, &ring, &p);
 		if (ret == 0)
-			return 0;
+			break;
+	}
+	if (ret == 0 && fixed_files) {
+		ret = io_uring_register_files_sparse(&ring, FIXED_FILES);
+		if (ret < 0)
+			io_uring_queue_exit(&ring);
 	}
 	return ret;
 }
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: raw_uring_echo --port N [--exit-after N] [--stats]\n");
+	fprintf(stderr, "usage: raw_uring_echo --port N [--exit-after N] [--stats] [--fixed-files]\n");
 	exit(2);
 }
 
@@ -205,6 +235,8 @@ int main(int argc, char **argv)
 			exit_after = atoll(argv[++i]);
 		else if (!strcmp(argv[i], "--stats"))
 			stats = 1;
+		else if (!strcmp(argv[i], "--fixed-files"))
+			fixed_files = 1;
 		else
 			usage();
 	}
@@ -241,7 +273,8 @@ int main(int argc, char **argv)
 
 	int ret = setup_ring();
 	if (ret < 0)
-		die("io_uring_queue_init_params", -ret);
+		die(fixed_files ? "io_uring set-up with registered files" : "io_uring_queue_init_params",
+		    -ret);
 
 	arm_accept();
 	printf("listening on 127.0.0.1:%u\n", (unsigned)ntohs(addr.sin_port));
@@ -272,7 +305,8 @@ int main(int argc, char **argv)
 	while (live.next != &live) {
 		struct conn *c = live.next;
 		live.next = c->next;
-		close(c->fd);
+		if (!fixed_files)
+			close(c->fd); /* direct descriptors went with the ring */
 		free(c);
 	}
 	return 0;
