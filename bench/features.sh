@@ -13,6 +13,9 @@
 # 2. Echo (bench/echo_compare.sh, once per size, all conns values; server on
 #    CPU 1, loadgen on CPU 0, rounds interleaved), servers:
 #      raw-uring            bench/raw_uring_echo, the baseline of every ratio
+#      raw-uring-fixed      the same with --fixed-files (accepted sockets as
+#                           direct descriptors): what registered files, which
+#                           coil does not use, buy; judged against raw-uring
 #      coil-base            every known feature forced off ("-a,-b,..."), --read copy
 #      coil-lend-nofeature  the same, --read lend (coil_reader without the ring)
 #      coil-NAME            NAME forced on, the others off (bufring: --read lend,
@@ -183,9 +186,11 @@ drop_missing() {
 [ "$BEST" = auto ] || BEST=$(drop_missing "$BEST")
 
 # ---- the server variants -----------------------------------------------------------
-SERVERS="raw-uring=$RAW"
+# raw-uring-fixed: the raw loop with registered files (--fixed-files), what
+# that feature, which coil does not have, buys a loop that uses it everywhere.
+SERVERS="raw-uring=$RAW raw-uring-fixed=$RAW"
 SRV_ENV=""
-SRV_ARGS=""   # echo_compare form: one word per NAME=ARG
+SRV_ARGS="raw-uring-fixed=--fixed-files"   # echo_compare form: one word per NAME=ARG
 LEGEND=()     # "name|COIL_FEATURES|read" for the report
 add_coil() { # name features-value read
 	SERVERS="$SERVERS $1=$ECHO"
@@ -204,6 +209,7 @@ done
 JUDGE=()
 for f in "${HAVE[@]}"; do file_only "$f" || JUDGE+=("$f|coil-$f|$(feature_ref "$f")"); done
 has bufring && JUDGE+=("bufring + --read lend vs copy|coil-bufring|coil-base")
+JUDGE+=("registered files, in the raw loop (not in coil)|raw-uring-fixed|raw-uring")
 # The second pass's servers (the best set is added once it is known).
 SERVERS2="raw-uring=$RAW coil-base=$ECHO"
 SRV_ENV2="coil-base=COIL_BACKEND=uring coil-base=COIL_FEATURES=$OFF"
@@ -249,6 +255,7 @@ echo_table() {
 		s=${s%%=*}
 		case $s in
 		coil-base|raw-uring) ;;
+		raw-uring-fixed) refs="$refs $s=raw-uring" ;;
 		coil-lend-nofeature|coil-best) refs="$refs $s=coil-base" ;;
 		coil-*) refs="$refs $s=$(feature_ref "${s#coil-}")" ;;
 		esac
@@ -448,6 +455,7 @@ echo
 echo "| server | COIL_FEATURES | --read |"
 echo "|---|---|---|"
 echo "| raw-uring | (bench/raw_uring_echo: the plain liburing loop, the baseline) | |"
+echo "| raw-uring-fixed | (bench/raw_uring_echo --fixed-files: the same loop, sockets as registered direct descriptors) | |"
 for l in "${LEGEND[@]}"; do IFS='|' read -r n v r <<<"$l"; echo "| $n | \`$v\` | $r |"; done
 
 echo

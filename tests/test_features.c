@@ -560,6 +560,107 @@ START_TEST(inline_reads_give_the_same_bytes_hit_or_miss)
 }
 END_TEST
 
+/* ---- registered files ----------------------------------------------------------- */
+
+static void upair(int sv[2])
+{
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+/* What the peer of a closed end reads within 2 s: 0 (the end), or the
+ * bytes that wrongly reached it, or -ETIMEDOUT (the file stayed open). */
+static ssize_t peer_reads(int fd, char *buf, size_t len)
+{
+	coil_scope s;
+	ck_assert_int_eq(coil_scope_enter_timeout(&s, 2 * COIL_NSEC_PER_SEC), 0);
+	ssize_t n = coil_sock_read(fd, buf, len);
+	coil_scope_exit(&s);
+	return n;
+}
+
+static void *write_one(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	ck_assert_int_eq(coil_sock_write_all(fd, "new", 3), 3);
+	return NULL;
+}
+
+static void write_on(unsigned worker, int fd)
+{
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn_on(worker, &t, write_one, (void *)(intptr_t)fd), 0);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+}
+
+/* After coil_close(old), a new pair: the end that got old's number (if
+ * one did) carries bytes to its own peer only. */
+static void reuse_reaches_the_new_file(int old, unsigned writer_worker)
+{
+	int nv[2];
+	upair(nv);
+	int mine = nv[0] == old ? 0 : nv[1] == old ? 1 : 0;
+	write_on(writer_worker, nv[mine]);
+	char buf[8];
+	ck_assert_int_eq(coil_sock_read_exact(nv[!mine], buf, 3), 3);
+	ck_assert_int_eq(memcmp(buf, "new", 3), 0);
+	ck_assert_int_eq(coil_close(nv[0]), 0);
+	ck_assert_int_eq(coil_close(nv[1]), 0);
+}
+
+/* sv[0] used on `user` (registered there when the feature is on), then
+ * closed on this worker: its peer sees the end, with nothing of a new fd
+ * of the same number, which reaches its own peer. eof_first: look for the
+ * end before the new fd is used (the close itself must let go of the
+ * file), else after (the new fd must not reach the old file even if the
+ * user's worker has not yet heard of the close). */
+static void close_after_use(unsigned user, bool eof_first)
+{
+	int sv[2];
+	upair(sv);
+	write_on(user, sv[0]);
+	char buf[8];
+	ck_assert_int_eq(coil_sock_read_exact(sv[1], buf, 3), 3);
+	int old = sv[0];
+	ck_assert_int_eq(coil_close(sv[0]), 0);
+	if (eof_first)
+		ck_assert_int_eq(peer_reads(sv[1], buf, sizeof buf), 0);
+	reuse_reaches_the_new_file(old, user);
+	ck_assert_int_eq(peer_reads(sv[1], buf, sizeof buf), 0);
+	ck_assert_int_eq(coil_close(sv[1]), 0);
+}
+
+static void *closes_on_one_worker(void *arg)
+{
+	(void)arg;
+	close_after_use(0, true);
+	return NULL;
+}
+
+static void *closes_across_workers(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(coil_worker_index(), 0);
+	close_after_use(1, true);
+	close_after_use(1, false);
+	return NULL;
+}
+
+START_TEST(a_closed_fd_lets_go_of_its_registered_file_on_every_worker)
+{
+	for (int on = 0; on < 2; on++) {
+		struct coil_config cfg;
+		coil_config_init(&cfg);
+		if (on)
+			cfg.features_on = COIL_FEATURE_FIXED_FILES;
+		else
+			cfg.features_off = COIL_FEATURE_FIXED_FILES;
+		coil_test_run_cfg(&cfg, closes_on_one_worker, NULL);
+		cfg.workers = 2;
+		coil_test_run_cfg(&cfg, closes_across_workers, NULL);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("features");
@@ -574,6 +675,7 @@ int main(void)
 	tcase_add_test(tc, io_buffers_read_and_write_the_same_bytes_everywhere);
 	tcase_add_test(tc, sendfile_sends_the_files_bytes_exactly);
 	tcase_add_test(tc, inline_reads_give_the_same_bytes_hit_or_miss);
+	tcase_add_test(tc, a_closed_fd_lets_go_of_its_registered_file_on_every_worker);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);
 }

@@ -107,6 +107,7 @@ static const struct {
 	{COIL_FEATURE_FIXED_BUFS, "fixedbufs"},
 	{COIL_FEATURE_NOWAIT_READS, "nowait"},
 	{COIL_FEATURE_RECV_BUNDLE, "bundle"},
+	{COIL_FEATURE_FIXED_FILES, "fixedfiles"},
 };
 
 /* The backend and the features a worker ends up with (a reader is opened

@@ -80,6 +80,16 @@ enum coil_feature {
 	 * streams); a 64-byte exchange is the same either way. Default: on
 	 * where the kernel has it. */
 	COIL_FEATURE_RECV_BUNDLE = 1u << 6,
+	/* Each worker registers the fds it does I/O on in its ring's file
+	 * table (the slot of the same number; IORING_REGISTER_FILES_UPDATE,
+	 * once per fd and worker): reads, writes, sends and receives then
+	 * name the slot (IOSQE_FIXED_FILE) and the kernel takes no file
+	 * reference per op. fds stay real fds. Default: off, because a slot
+	 * keeps its file open: an fd closed with close(2) instead of
+	 * coil_close, whose number is then reused by an fd coil did not
+	 * make on that worker, would reach the old file. Close every fd coil
+	 * used with coil_close when this is on. */
+	COIL_FEATURE_FIXED_FILES = 1u << 7,
 };
 
 /*
@@ -154,7 +164,8 @@ struct coil_config {
 	unsigned loop_posts;
 	/* enum coil_feature bits: force on / keep off (off wins). Default 0:
 	 * coil's choice. Also $COIL_FEATURES (names: bufring, sqpoll,
-	 * send_zc, accept_multi, fixedbufs, nowait, bundle; "-name" off; "all"), read
+	 * send_zc, accept_multi, fixedbufs, nowait, bundle, fixedfiles; "-name"
+	 * off; "all"), read
 	 * when these are left 0. */
 	unsigned features_on;
 	unsigned features_off;

@@ -59,7 +59,7 @@ static int check(const struct coil_config *c)
 
 /* Feature names for $COIL_FEATURES, by bit. */
 static const char *const feature_names[] = {"bufring", "sqpoll", "send_zc", "accept_multi",
-						  "fixedbufs", "nowait", "bundle"};
+						  "fixedbufs", "nowait", "bundle", "fixedfiles"};
 
 /* "name,-name,all": features on and off. Returns 0 or -EINVAL. */
 static int parse_features(const char *v, unsigned *on, unsigned *off)

@@ -29,7 +29,8 @@
 /* Every enum coil_feature bit. */
 #define COIL__FEATURES_ALL (COIL_FEATURE_BUF_RING | COIL_FEATURE_SQPOLL | COIL_FEATURE_SEND_ZC | \
 			    COIL_FEATURE_ACCEPT_MULTI | COIL_FEATURE_FIXED_BUFS | \
-			    COIL_FEATURE_NOWAIT_READS | COIL_FEATURE_RECV_BUNDLE)
+			    COIL_FEATURE_NOWAIT_READS | COIL_FEATURE_RECV_BUNDLE | \
+			    COIL_FEATURE_FIXED_FILES)
 
 /* Whether cfg lets coil use feature f: forced on, or coil's choice (dflt)
  * and not forced off. */

@@ -12,6 +12,7 @@
 #include "coil/fs.h"
 #include "coil/scope.h"
 #include "io/backend.h"
+#include "io/fixed.h"
 #include "io/op.h"
 #include "sched/sched.h"
 
@@ -19,17 +20,23 @@ int coil__fd_close(int fd)
 {
 	if (fd < 0)
 		return -EBADF;
-	/* Outside a runtime: a plain close (it does not block on sockets,
-	 * pipes or files without SO_LINGER). */
-	if (!coil__self())
-		return close(fd) == 0 ? 0 : -errno;
-	/* Closing is clean-up: it runs shielded, so a cancelled task or a
-	 * passed deadline cannot skip it. */
-	coil_scope shield;
-	coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
-	struct coil__op op = {.code = COIL__OP_CLOSE, .fd = fd};
-	int r = coil__op_run(&op);
-	coil_scope_exit(&shield);
+	/* A ring's registered slot of fd must not outlive it (io/fixed.h). */
+	coil__fixed_closing(fd);
+	int r;
+	if (!coil__self()) {
+		/* Outside a runtime: a plain close (it does not block on
+		 * sockets, pipes or files without SO_LINGER). */
+		r = close(fd) == 0 ? 0 : -errno;
+	} else {
+		/* Closing is clean-up: it runs shielded, so a cancelled task
+		 * or a passed deadline cannot skip it. */
+		coil_scope shield;
+		coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
+		struct coil__op op = {.code = COIL__OP_CLOSE, .fd = fd};
+		r = coil__op_run(&op);
+		coil_scope_exit(&shield);
+	}
+	coil__fixed_closed(fd);
 	return r;
 }
 

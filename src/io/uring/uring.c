@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -45,6 +46,7 @@
 #include "sched/crew.h"
 #include "io/io.h"
 #include "io/accepts.h"
+#include "io/fixed.h"
 #include "io/iobuf.h"
 #include "io/lend.h"
 #include "io/pool.h"
@@ -80,6 +82,14 @@ struct coil__uring {
 	size_t fd_info_len;
 	/* SEND_ZC for sends of at least zc_min bytes (0: never). */
 	size_t zc_min;
+	/* Registered files (io/fixed.h): a sparse table of nslots; per slot
+	 * the fd generation it was registered under; the close epoch last
+	 * looked at; the ops that name a slot. */
+	bool fixed;
+	unsigned nslots;
+	uint32_t *fixed_gen;
+	uint64_t fixed_epoch;
+	bool fixable[COIL__OP_COUNT];
 };
 
 /* What coil learnt of an fd number, asked once and kept until coil closes
@@ -88,14 +98,21 @@ enum {
 	FD_SEEK_KNOWN = 1, FD_SEEKABLE = 2,	/* seekable() */
 	FD_ZC_KNOWN = 4, FD_ZC = 8,		/* zc_capable() */
 	FD_NOWAIT_KNOWN = 16, FD_NOWAIT = 32,	/* nowait_read(): a buffered regular file */
+	FD_FIXED = 64, FD_FIXED_NO = 128,	/* in the ring's file table; could not be */
 	FD_MISS_ONE = 256, FD_MISSES = 0x0f00,	/* its inline reads that missed the cache, in a row */
 };
 
-/* A new fd (or none) has this number: forget what was known. */
+static void fixed_drop(struct coil__uring *u, int fd, uint16_t *i);
+
+/* A new fd (or none) has this number: forget what was known (and let go
+ * of the old file if the ring's table still held it). */
 static void fd_forget(struct coil__uring *u, int fd)
 {
-	if (fd >= 0 && (size_t)fd < u->fd_info_len)
+	if (fd >= 0 && (size_t)fd < u->fd_info_len) {
+		if (u->fd_info[fd] & FD_FIXED)
+			fixed_drop(u, fd, &u->fd_info[fd]);
 		u->fd_info[fd] = 0;
+	}
 }
 
 /* fd's entry, the table grown to hold it; NULL without memory. */
@@ -113,6 +130,107 @@ static uint16_t *fd_info(struct coil__uring *u, int fd)
 		u->fd_info_len = n;
 	}
 	return &u->fd_info[fd];
+}
+
+/* ---- registered files (COIL_FEATURE_FIXED_FILES, io/fixed.h) ----------- */
+
+/* Put fd in the ring's table at slot fd. The generation is read first: a
+ * close racing with this moves it, and the next op sees that. */
+static bool fixed_register(struct coil__uring *u, int fd, uint16_t *i)
+{
+	uint32_t gen = coil__fixed_gen(fd);
+	int f = fd;
+	if (io_uring_register_files_update(&u->ring, (unsigned)fd, &f, 1) != 1) {
+		*i |= FD_FIXED_NO; /* until a new fd of this number */
+		return false;
+	}
+	u->fixed_gen[fd] = gen;
+	*i |= FD_FIXED;
+	coil__fixed_hold(fd);
+	return true;
+}
+
+static void fixed_drop(struct coil__uring *u, int fd, uint16_t *i)
+{
+	int none = -1;
+	(void)io_uring_register_files_update(&u->ring, (unsigned)fd, &none, 1);
+	*i &= (uint16_t)~FD_FIXED;
+	coil__fixed_release(fd);
+}
+
+/* Make sqe (an op on fd) name fd's slot, registering it on first use; a
+ * slot whose fd was closed since (its generation moved) is registered
+ * anew. Without a slot the op takes the fd, as always. */
+static inline void use_fixed(struct coil__uring *u, struct io_uring_sqe *sqe, int fd)
+{
+	if ((unsigned)fd >= u->nslots)
+		return;
+	uint16_t *i = fd_info(u, fd);
+	if (!i)
+		return;
+	if (__builtin_expect(*i & FD_FIXED, 1)) {
+		if (__builtin_expect(coil__fixed_gen(fd) != u->fixed_gen[fd], 0)) {
+			fixed_drop(u, fd, i);
+			if (!fixed_register(u, fd, i))
+				return;
+		}
+	} else if ((*i & FD_FIXED_NO) || !fixed_register(u, fd, i)) {
+		return;
+	}
+	sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+/* A closed fd's file may still sit in this ring's table (the close was
+ * another thread's): drop every slot whose generation moved. */
+static __attribute__((noinline)) void fixed_rescan(struct coil__uring *u, uint64_t epoch)
+{
+	u->fixed_epoch = epoch;
+	size_t n = u->fd_info_len < u->nslots ? u->fd_info_len : u->nslots;
+	for (size_t fd = 0; fd < n; fd++)
+		if ((u->fd_info[fd] & FD_FIXED) && coil__fixed_gen((int)fd) != u->fixed_gen[fd])
+			fixed_drop(u, (int)fd, &u->fd_info[fd]);
+}
+
+/* The table, when the feature is asked for: as many slots as fds the
+ * process may have (at most COIL__FIXED_MAX). Refused (memory, an old
+ * kernel), coil does without. */
+static void fixed_init(struct coil__io *io, struct coil__uring *u)
+{
+	struct rlimit rl;
+	unsigned n = COIL__FIXED_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n)
+		n = (unsigned)rl.rlim_cur;
+	if (!n || io->w->wake_fd < 0 || !(u->fixed_gen = calloc(n, sizeof *u->fixed_gen)))
+		return;
+	if (io_uring_register_files_sparse(&u->ring, n) < 0 ||
+	    coil__fixed_ring_add(io->w->wake_fd) < 0) {
+		(void)io_uring_unregister_files(&u->ring);
+		free(u->fixed_gen);
+		u->fixed_gen = NULL;
+		return;
+	}
+	u->fixed = true;
+	u->nslots = n;
+	u->fixed_epoch = coil__fixed_epoch();
+	static const uint8_t ops[] = {COIL__OP_RECV, COIL__OP_SEND, COIL__OP_READ,
+				      COIL__OP_WRITE, COIL__OP_READV, COIL__OP_WRITEV,
+				      COIL__OP_RECVMSG, COIL__OP_SENDMSG};
+	for (size_t k = 0; k < sizeof ops; k++)
+		u->fixable[ops[k]] = true;
+	io->features |= COIL_FEATURE_FIXED_FILES;
+}
+
+static void fixed_fini(struct coil__io *io, struct coil__uring *u)
+{
+	if (!u->fixed)
+		return;
+	size_t n = u->fd_info_len < u->nslots ? u->fd_info_len : u->nslots;
+	for (size_t fd = 0; fd < n; fd++)
+		if (u->fd_info[fd] & FD_FIXED)
+			coil__fixed_release((int)fd); /* the ring's exit drops the slots */
+	coil__fixed_ring_remove(io->w->wake_fd);
+	free(u->fixed_gen);
+	u->fixed = false;
 }
 
 /* Whether fd has offsets. io_uring ignores the offset of a read or write
@@ -519,6 +637,8 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 		u->special[COIL__OP_SEND] = true;
 		io->features |= COIL_FEATURE_SEND_ZC;
 	}
+	if (COIL__FEATURE(cfg, COIL_FEATURE_FIXED_FILES, false))
+		fixed_init(io, u);
 	/* Saves a file-table lookup on every io_uring_enter (5.18+). */
 	(void)io_uring_register_ring_fd(&u->ring);
 	io->be.uring = u;
@@ -552,6 +672,7 @@ static void uring_fini(struct coil__io *io)
 	struct coil__uring *u = io->be.uring;
 	if (!u)
 		return;
+	fixed_fini(io, u);
 	io_uring_queue_exit(&u->ring);
 	if (u->br)
 		munmap(u->br, u->br_bytes);
@@ -720,6 +841,11 @@ static int uring_poll(struct coil__io *io, bool block, int64_t deadline)
 	int r;
 	if (u->error)
 		return u->error;
+	if (u->fixed) {
+		uint64_t epoch = coil__fixed_epoch();
+		if (__builtin_expect(epoch != u->fixed_epoch, 0))
+			fixed_rescan(u, epoch);
+	}
 	if (block && !u->wake_armed) {
 		arm_wake(io, u);
 		/* No SQE for it now (the kernel took none): wait no longer
@@ -902,6 +1028,8 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 			else
 				io_uring_prep_write_fixed(sqe, op->fd, op->u.rw.buf,
 							  (unsigned)op->u.rw.len, (uint64_t)op->off, 0);
+			if (u->fixable[op->code])
+				use_fixed(u, sqe, op->fd);
 			io_uring_sqe_set_data64(sqe, op_tag(op));
 			return 0;
 		}
@@ -914,6 +1042,8 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 				return COIL__SUBMIT_FULL;
 			io_uring_prep_send_zc(sqe, op->fd, op->u.rw.buf, op->u.rw.len,
 					      (int)op->flags, 0);
+			if (u->fixable[op->code])
+				use_fixed(u, sqe, op->fd);
 			io_uring_sqe_set_data64(sqe, op_tag(op));
 			return 0;
 		}
@@ -941,6 +1071,8 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 	if (!sqe)
 		return COIL__SUBMIT_FULL;
 	opdefs[op->code].prep(sqe, op);
+	if (u->fixable[op->code])
+		use_fixed(u, sqe, op->fd);
 	io_uring_sqe_set_data64(sqe, op_tag(op));
 	return 0;
 }
@@ -958,6 +1090,8 @@ static int uring_submit(struct coil__io *io, struct coil__op *op)
 	if (__builtin_expect(!sqe, 0))
 		return COIL__SUBMIT_FULL;
 	opdefs[op->code].prep(sqe, op);
+	if (u->fixable[op->code])
+		use_fixed(u, sqe, op->fd);
 	io_uring_sqe_set_data64(sqe, op_tag(op));
 	return 0;
 }
@@ -1085,6 +1219,8 @@ static int uring_multi_arm(struct coil__io *io, void *key, unsigned kind, int fd
 		sqe->buf_group = COIL__LEND_BGID;
 		if (u->bundle)
 			sqe->ioprio |= IORING_RECVSEND_BUNDLE;
+		if (u->fixed)
+			use_fixed(u, sqe, fd);
 	} else {
 		io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	}
