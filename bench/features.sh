@@ -3,7 +3,7 @@
 # and off, on the io_uring backend, against the raw liburing loop and fio.
 #
 #   bench/features.sh [--quick] [--rounds 3] [--seconds 3] [--conns "1 50 500"]
-#                     [--sizes "64 4096"] [--features "bufring sqpoll send_zc accept_multi fixedbufs nowait bundle"]
+#                     [--sizes "64 4096"] [--features "bufring sqpoll send_zc accept_multi fixedbufs nowait bundle fixedfiles"]
 #                     [--best auto|LIST] [--noise 0.03] [--mem-conns N] [--no-memory]
 #                     [--no-files] [--data DIR] [--plots PREFIX]
 #
@@ -54,7 +54,7 @@ ECHO="$BUILD/examples/echo_server"
 RAW="$BUILD/raw_uring_echo"
 LOADGEN="$BUILD/loadgen"
 
-KNOWN="bufring sqpoll send_zc accept_multi fixedbufs nowait bundle"
+KNOWN="bufring sqpoll send_zc accept_multi fixedbufs nowait bundle fixedfiles"
 # Features of file I/O only: no echo row of their own (files compare them).
 FILE_ONLY="fixedbufs nowait"
 file_only() { [[ " $FILE_ONLY " == *" $1 "* ]]; }
@@ -422,7 +422,7 @@ fi
 if [ "$DO_FILES" = 1 ]; then
 	fenv="coil-base=COIL_BACKEND=uring coil-base=COIL_FEATURES=$OFF"
 	# The features that change file reads, alone, then all.
-	for f in fixedbufs nowait sqpoll; do
+	for f in fixedbufs nowait fixedfiles sqpoll; do
 		has "$f" && fenv="$fenv coil-$f=COIL_BACKEND=uring coil-$f=COIL_FEATURES=$(features_value "$f")"
 	done
 	fenv="$fenv coil-all=COIL_BACKEND=uring coil-all=COIL_FEATURES=$(features_value "${HAVE[@]}")"
