@@ -76,9 +76,10 @@ enum coil_feature {
 	/* With COIL_FEATURE_BUF_RING: a reader's multishot recv takes as many
 	 * buffers as the data waiting in its socket fills, in one completion
 	 * (recv bundles, Linux 6.10), instead of one completion per buffer.
-	 * Pays when data arrives faster than one buffer at a time (bulk
-	 * streams); a 64-byte exchange is the same either way. Default: on
-	 * where the kernel has it. */
+	 * It can only pay when data arrives faster than a buffer at a time
+	 * (bulk streams); measured here it did not (64 KiB echo: within
+	 * noise), and some 6.x kernels misordered bundled data (liburing
+	 * issue #1409). Default: off. */
 	COIL_FEATURE_RECV_BUNDLE = 1u << 6,
 	/* Each worker registers the fds it does I/O on in its ring's file
 	 * table (the slot of the same number; IORING_REGISTER_FILES_UPDATE,

@@ -1163,7 +1163,7 @@ static int uring_lend_init(struct coil__io *io, struct coil__lend *l)
 	u->br = br;
 	u->br_bytes = bytes;
 	u->br_mask = io_uring_buf_ring_mask(l->count);
-	if (COIL__FEATURE(io->cfg, COIL_FEATURE_RECV_BUNDLE, true) &&
+	if (COIL__FEATURE(io->cfg, COIL_FEATURE_RECV_BUNDLE, false) &&
 	    (u->features & IORING_FEAT_RECVSEND_BUNDLE) &&
 	    (u->br_pos = malloc(sizeof *u->br_pos * l->count))) {
 		u->bundle = true;
