@@ -676,6 +676,7 @@ static void uring_fini(struct coil__io *io)
 	io_uring_queue_exit(&u->ring);
 	if (u->br)
 		munmap(u->br, u->br_bytes);
+	free(u->br_pos);
 	free(u->fd_info);
 	free(u);
 	io->be.uring = NULL;
