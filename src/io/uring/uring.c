@@ -925,7 +925,16 @@ static void sq_drain(struct coil__uring *u)
 static __attribute__((noinline)) struct io_uring_sqe *get_sqe_after_submit(struct coil__uring *u)
 {
 	submit_now(u);
-	return io_uring_get_sqe(&u->ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (!sqe && (u->setup_flags & IORING_SETUP_SQPOLL)) {
+		/* The SQ thread has not taken the queued SQEs yet (on a busy
+		 * machine it lags): wait until it has. Parking the fiber for
+		 * room instead could leave every fiber waiting with no op of
+		 * ours in flight, which sched takes for a deadlock. */
+		(void)io_uring_sqring_wait(&u->ring);
+		sqe = io_uring_get_sqe(&u->ring);
+	}
+	return sqe;
 }
 
 static inline __attribute__((always_inline)) struct io_uring_sqe *get_sqe(struct coil__uring *u)
