@@ -22,6 +22,18 @@ static bool on_uring(void)
 	return strcmp(coil_backend_name(), "io_uring") == 0;
 }
 
+/* A default config with feature bit forced on, or kept off. */
+static struct coil_config with_feature(unsigned bit, bool on)
+{
+	struct coil_config cfg;
+	coil_config_init(&cfg);
+	if (on)
+		cfg.features_on = bit;
+	else
+		cfg.features_off = bit;
+	return cfg;
+}
+
 /* Whether the running kernel is at least major.minor. */
 static bool kernel_at_least(unsigned major, unsigned minor)
 {
@@ -311,12 +323,7 @@ START_TEST(servers_accept_every_connection_once_and_leave_none_open)
 {
 	int fds = coil_test_count_fds();
 	for (int on = 0; on < 2; on++) {
-		struct coil_config cfg;
-		coil_config_init(&cfg);
-		if (on)
-			cfg.features_on = COIL_FEATURE_ACCEPT_MULTI;
-		else
-			cfg.features_off = COIL_FEATURE_ACCEPT_MULTI;
+		struct coil_config cfg = with_feature(COIL_FEATURE_ACCEPT_MULTI, on);
 		coil_test_run_cfg(&cfg, accept_burst, NULL);
 		ck_assert_int_eq(coil_test_count_fds(), fds);
 	}
@@ -549,12 +556,7 @@ static void *nowait_reads(void *arg)
 START_TEST(inline_reads_give_the_same_bytes_hit_or_miss)
 {
 	for (int on = 0; on < 2; on++) {
-		struct coil_config cfg;
-		coil_config_init(&cfg);
-		if (on)
-			cfg.features_on = COIL_FEATURE_NOWAIT_READS;
-		else
-			cfg.features_off = COIL_FEATURE_NOWAIT_READS;
+		struct coil_config cfg = with_feature(COIL_FEATURE_NOWAIT_READS, on);
 		coil_test_run_cfg(&cfg, nowait_reads, NULL);
 	}
 }
@@ -648,12 +650,7 @@ static void *closes_across_workers(void *arg)
 START_TEST(a_closed_fd_lets_go_of_its_registered_file_on_every_worker)
 {
 	for (int on = 0; on < 2; on++) {
-		struct coil_config cfg;
-		coil_config_init(&cfg);
-		if (on)
-			cfg.features_on = COIL_FEATURE_FIXED_FILES;
-		else
-			cfg.features_off = COIL_FEATURE_FIXED_FILES;
+		struct coil_config cfg = with_feature(COIL_FEATURE_FIXED_FILES, on);
 		coil_test_run_cfg(&cfg, closes_on_one_worker, NULL);
 		cfg.workers = 2;
 		coil_test_run_cfg(&cfg, closes_across_workers, NULL);
