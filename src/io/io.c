@@ -73,6 +73,8 @@ void coil__io_fini(struct coil__io *io)
 		return;
 	io->backend->fini(io);
 	coil__iobuf_fini(io);
+	/* sendfile's spare pipes: plain closes, the backend is gone (no op of
+	 * coil's ever named them but splices, which have ended). */
 	while (io->npipes) {
 		io->npipes--;
 		close(io->pipes[io->npipes][0]);

@@ -14,10 +14,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #ifdef __linux__
-#include <sys/sendfile.h>
-#endif
-#ifdef __linux__
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #endif
 
 #include "io/backend.h"

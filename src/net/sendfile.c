@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "coil/net.h"
+#include "io/backend.h"
 #include "io/io.h"
 #include "io/op.h"
 #include "sched/waitq.h"
@@ -37,8 +38,8 @@ static void pipe_give(struct coil__io *io, int p[2], bool empty)
 		io->npipes++;
 		return;
 	}
-	close(p[0]);
-	close(p[1]);
+	coil__fd_close(p[0]);
+	coil__fd_close(p[1]);
 }
 
 static int splice_op(int in, int64_t off_in, int out, size_t len)
