@@ -46,10 +46,12 @@ enum coil_feature {
 	 * backends, a reader takes a buffer from the same pool once data is
 	 * there. */
 	COIL_FEATURE_BUF_RING = 1u << 0,
-	/* A kernel thread polls each worker's submission queue
-	 * (IORING_SETUP_SQPOLL with SINGLE_ISSUER; it cannot have
+	/* A kernel thread polls the workers' submission queues (one for the
+	 * crew; IORING_SETUP_SQPOLL with SINGLE_ISSUER; it cannot have
 	 * DEFER_TASKRUN): submitting costs no syscall, but the thread spins
-	 * a CPU for a while after each submission. Default: off. */
+	 * a CPU for 20 ms after each submission. It pays only with a core
+	 * to spare; where the workers fill the cores it slows them
+	 * (docs/features.md). Default: off. */
 	COIL_FEATURE_SQPOLL = 1u << 1,
 	/* Sends of at least coil_config.send_zc_min bytes on TCP/UDP sockets
 	 * go out without a copy (IORING_OP_SEND_ZC, 6.0): the call returns
