@@ -1,9 +1,10 @@
 /*
  * Bugs users hit in the seams of the wave-one core, one test each, named
  * for the bug; every one failed (or hung, or killed the process) on some
- * backend before the re-cut. Time bounds here are generous on purpose: a
- * test asserts that a 10 ms deadline did not take seconds, never how close
- * to 10 ms it came (the machines are shared).
+ * backend before the re-cut. No verdict here depends on how fast the
+ * machine is: where the bug was a deadline starved or a worker blocked,
+ * the test is built so that the bug makes it hang (and ctest's timeout
+ * fail it), and the result codes say which way each wait ended.
  */
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
@@ -26,10 +27,11 @@
 
 static volatile int stop_yielding;
 
+/* Yields until told to stop: if a deadline or a sleep of the fiber that
+ * tells it were starved, it would yield forever. */
 static void *yielder(void *arg)
 {
-	int64_t give_up = coil_now() + 3 * COIL_NSEC_PER_SEC;
-	while (!stop_yielding && coil_now() < give_up)
+	while (!stop_yielding)
 		coil_task_yield();
 	return NULL;
 }
@@ -41,21 +43,15 @@ static void *deadline_under_yielder(void *arg)
 	ck_assert_int_eq(coil_task_spawn(&y, yielder, NULL), 0);
 	coil_chan *ch;
 	ck_assert_int_eq(coil_chan_new(&ch, sizeof(int), 0), 0);
-	int64_t t0 = coil_now();
 	coil_scope s;
 	ck_assert_int_eq(coil_scope_enter_timeout(&s, 10 * MS), 0);
 	int v;
 	ck_assert_int_eq(coil_chan_recv(ch, &v), -ETIMEDOUT);
 	coil_scope_exit(&s);
-	int64_t took = coil_now() - t0;
-	int64_t t1 = coil_now();
 	ck_assert_int_eq(coil_sleep(5 * MS), 0); /* a sleep: a timer too */
-	int64_t slept = coil_now() - t1;
 	stop_yielding = 1;
 	ck_assert_int_eq(coil_task_join(y, NULL), 0);
 	coil_chan_free(ch);
-	ck_assert_msg(took < 500 * MS, "10 ms deadline fired after %lld ms", (long long)(took / MS));
-	ck_assert_msg(slept < 500 * MS, "5 ms sleep took %lld ms", (long long)(slept / MS));
 	return NULL;
 }
 
@@ -91,12 +87,13 @@ static void *race_waiting_for_room(void *arg)
 		{.kind = COIL_RACE_SOCK_READ, .fd = sv[0], .buf = buf, .len = sizeof buf},
 		{.kind = COIL_RACE_SLEEP, .ns = 10 * COIL_NSEC_PER_SEC},
 	};
-	int64_t t0 = coil_now();
+	/* The race can only end by its scope's deadline: no data comes, its
+	 * sleep is 10 s, and on io_uring it waits for room that the readers
+	 * hold until after it returns (ignoring the deadline hangs). */
 	coil_scope s;
 	coil_scope_enter_timeout(&s, 10 * MS);
 	int r = coil_race(ops, 2, 0);
 	coil_scope_exit(&s);
-	int64_t took = coil_now() - t0;
 	/* Let the readers go: a byte each. */
 	for (int i = 0; i < 2; i++) {
 		ck_assert_int_eq(write(room_pipe[i][1], "x", 1), 1);
@@ -107,7 +104,6 @@ static void *race_waiting_for_room(void *arg)
 	coil_close(sv[0]);
 	coil_close(sv[1]);
 	ck_assert_int_eq(r, -ETIMEDOUT);
-	ck_assert_msg(took < 500 * MS, "race in a 10 ms scope took %lld ms", (long long)(took / MS));
 	return NULL;
 }
 
@@ -122,21 +118,18 @@ END_TEST
 
 static void *race_of_sleeps(void *arg)
 {
+	/* Hour-long sleeps: only the scope's deadline can end the race. */
 	struct coil_race_op ops[2] = {
-		{.kind = COIL_RACE_SLEEP, .ns = 300 * MS},
-		{.kind = COIL_RACE_SLEEP, .ns = 300 * MS},
+		{.kind = COIL_RACE_SLEEP, .ns = 3600 * COIL_NSEC_PER_SEC},
+		{.kind = COIL_RACE_SLEEP, .ns = 3600 * COIL_NSEC_PER_SEC},
 	};
-	int64_t t0 = coil_now();
 	coil_scope s;
 	coil_scope_enter_timeout(&s, 2 * MS);
 	int r = coil_race(ops, 2, 0);
 	coil_scope_exit(&s);
-	int64_t took = coil_now() - t0;
 	ck_assert_int_eq(r, -ETIMEDOUT);
 	ck_assert_int_eq(ops[0].res, -ECANCELED);
 	ck_assert_int_eq(ops[1].res, -ECANCELED);
-	ck_assert_msg(took < 200 * MS, "2 ms scope over 300 ms sleeps took %lld ms",
-		      (long long)(took / MS));
 	return NULL;
 }
 
@@ -331,10 +324,18 @@ END_TEST
 /* ---- 6. a big write into a blocking pipe blocked the worker --------------------- */
 
 static int slow_pipe[2];
+/* Ticks of the ticker fiber while the big write is under way. */
+static int ticks_while_writing;
+static volatile int writing;
 
+/* The pipe's reader (a plain thread) reads nothing until the worker has
+ * shown it is alive while the write waits for room: if the write blocked
+ * the worker, the ticker could not tick, the pipe would never drain and the
+ * test would hang. */
 static void *slow_reader(void *arg)
 {
-	usleep(200 * 1000);
+	while (__atomic_load_n(&ticks_while_writing, __ATOMIC_ACQUIRE) < 3)
+		usleep(1000);
 	char buf[65536];
 	while (read(slow_pipe[0], buf, sizeof buf) > 0) {
 	}
@@ -342,17 +343,13 @@ static void *slow_reader(void *arg)
 }
 
 static volatile int ticking;
-static int64_t max_gap;
 
 static void *ticker(void *arg)
 {
-	int64_t last = coil_now();
 	while (ticking) {
-		coil_sleep(5 * MS);
-		int64_t now = coil_now();
-		if (now - last > max_gap)
-			max_gap = now - last;
-		last = now;
+		coil_sleep(MS);
+		if (writing)
+			__atomic_add_fetch(&ticks_while_writing, 1, __ATOMIC_RELEASE);
 	}
 	return NULL;
 }
@@ -360,22 +357,24 @@ static void *ticker(void *arg)
 static void *big_write_into_blocking_pipe(void *arg)
 {
 	ticking = 1;
-	max_gap = 0;
+	ticks_while_writing = 0;
 	coil_task t;
 	ck_assert_int_eq(coil_task_spawn(&t, ticker, NULL), 0);
-	coil_sleep(10 * MS);
+	/* 4 MiB into a 64 KiB pipe that nobody reads yet. */
 	size_t len = 4u << 20;
 	char *buf = calloc(1, len);
 	ck_assert_ptr_nonnull(buf);
+	writing = 1;
 	for (size_t done = 0; done < len;) {
 		ssize_t n = coil_file_write(slow_pipe[1], buf + done, len - done, -1);
 		ck_assert_int_gt(n, 0);
 		done += (size_t)n;
 	}
+	writing = 0;
 	ticking = 0;
 	ck_assert_int_eq(coil_task_join(t, NULL), 0);
 	free(buf);
-	ck_assert_msg(max_gap < 150 * MS, "the worker stalled %lld ms", (long long)(max_gap / MS));
+	ck_assert_int_ge(__atomic_load_n(&ticks_while_writing, __ATOMIC_ACQUIRE), 3);
 	return NULL;
 }
 
