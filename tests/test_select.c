@@ -535,7 +535,6 @@ static void *deadline_main(void *arg)
 			 -ETIMEDOUT);
 	int64_t dt = coil_test_mono_ns() - t0;
 	ck_assert_msg(dt >= 19 * COIL_NSEC_PER_MSEC, "timed out after %lld ns", (long long)dt);
-	ck_assert_msg(dt < 2000 * COIL_NSEC_PER_MSEC, "timed out after %lld ns", (long long)dt);
 	ck_assert_int_eq(x, -1);
 	ck_assert_int_eq(y, -1);
 	ck_assert_int_eq(coil_chan_try_send(a, &z), -EAGAIN); /* no receiver left */

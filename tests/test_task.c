@@ -241,12 +241,10 @@ START_TEST(run_cancels_children_when_join_children_false)
 	cfg.join_children = false;
 	g_flag = 0;
 	g_sleep_rc = 1;
-	int64_t t0 = coil_now();
+	/* an hour: a child that is not cancelled shows as a hang */
 	void *res = coil_test_run_cfg(&cfg, leave_sleeping_child,
-				      (void *)(intptr_t)(10 * COIL_NSEC_PER_SEC));
-	int64_t took = coil_now() - t0;
+				      (void *)(intptr_t)(3600 * COIL_NSEC_PER_SEC));
 	ck_assert_ptr_eq(res, (void *)7);
-	ck_assert_msg(took < 3 * COIL_NSEC_PER_SEC, "coil_run took %lld ns", (long long)took);
 	ck_assert_msg(g_flag == 1, "cancelled child did not wind down");
 	ck_assert_int_eq(g_sleep_rc, -ECANCELED);
 	ck_assert_int_eq(g_cancelled_after, 1);
@@ -256,8 +254,9 @@ END_TEST
 static void *leave_detached_sleeper(void *arg)
 {
 	(void)arg;
+	/* an hour: coil_run waiting for it shows as a hang */
 	ck_assert_int_eq(coil_task_spawn(NULL, set_flag_after_sleep,
-					 (void *)(intptr_t)(10 * COIL_NSEC_PER_SEC)),
+					 (void *)(intptr_t)(3600 * COIL_NSEC_PER_SEC)),
 			 0);
 	ck_assert_int_eq(coil_task_yield(), 0);
 	return NULL;
@@ -267,11 +266,7 @@ START_TEST(run_cancels_detached_tasks_when_main_returns)
 {
 	g_flag = 0;
 	g_sleep_rc = 1;
-	int64_t t0 = coil_now();
 	coil_test_run(leave_detached_sleeper, NULL);
-	int64_t took = coil_now() - t0;
-	ck_assert_msg(took < 3 * COIL_NSEC_PER_SEC,
-		      "coil_run waited %lld ns for a detached sleeper", (long long)took);
 	/* if the fiber was resumed to wind down, its sleep saw the cancel */
 	if (g_flag)
 		ck_assert_int_eq(g_sleep_rc, -ECANCELED);
@@ -436,7 +431,6 @@ struct cancel_probe {
 	int ran;
 	int cancelled_before;
 	int sleep_rc;
-	int64_t slept_ns;
 	int cancelled_after;
 	int second_sleep_rc;
 	int yield_rc;
@@ -447,9 +441,7 @@ static void *cancel_victim(void *arg)
 	struct cancel_probe *p = arg;
 	p->ran = 1;
 	p->cancelled_before = coil_task_cancelled();
-	int64_t t0 = coil_now();
-	p->sleep_rc = coil_sleep(10 * COIL_NSEC_PER_SEC);
-	p->slept_ns = coil_now() - t0;
+	p->sleep_rc = coil_sleep(3600 * COIL_NSEC_PER_SEC); /* ends only by the cancel */
 	p->cancelled_after = coil_task_cancelled();
 	p->second_sleep_rc = coil_sleep(COIL_NSEC_PER_MSEC);
 	p->yield_rc = coil_task_yield();
@@ -479,8 +471,6 @@ START_TEST(cancel_wakes_a_sleeping_task_with_ecanceled)
 	coil_test_run(cancel_main, &p);
 	ck_assert_int_eq(p.cancelled_before, 0);
 	ck_assert_int_eq(p.sleep_rc, -ECANCELED);
-	ck_assert_msg(p.slept_ns < 2 * COIL_NSEC_PER_SEC, "cancelled sleep took %lld ns",
-		      (long long)p.slept_ns);
 	ck_assert_int_eq(p.cancelled_after, 1);
 	ck_assert_int_eq(p.second_sleep_rc, -ECANCELED);
 	ck_assert_int_eq(p.yield_rc, 0);
@@ -507,8 +497,6 @@ START_TEST(cancel_before_first_run_makes_first_sleep_fail)
 	coil_test_run(cancel_before_run_main, &p);
 	if (p.ran) {
 		ck_assert_int_eq(p.sleep_rc, -ECANCELED);
-		ck_assert_msg(p.slept_ns < 2 * COIL_NSEC_PER_SEC, "slept %lld ns",
-			      (long long)p.slept_ns);
 		ck_assert_int_eq(p.cancelled_before, 1);
 	}
 }
@@ -743,10 +731,8 @@ static void *mutual_join_main(void *arg)
 
 START_TEST(run_reports_edeadlk_for_two_tasks_joining_each_other)
 {
-	int64_t t0 = coil_now();
-	int rc = coil_run(NULL, mutual_join_main, NULL, NULL);
+	int rc = coil_run(NULL, mutual_join_main, NULL, NULL); /* undetected: a hang */
 	ck_assert_int_eq(rc, -EDEADLK);
-	ck_assert(coil_now() - t0 < 5 * COIL_NSEC_PER_SEC);
 	ck_assert_ptr_null(coil_backend_name()); /* torn down */
 	/* and a new runtime works after that */
 	ck_assert_ptr_eq(coil_test_run(ret_arg, (void *)0x11), (void *)0x11);
@@ -782,9 +768,7 @@ START_TEST(main_joining_child_that_joins_main_deadlocks_or_esrch)
 	 * join is -ESRCH and everything finishes.
 	 */
 	void *res = NULL;
-	int64_t t0 = coil_now();
 	int rc = coil_run(NULL, main_joins_child_joining_main, NULL, &res);
-	ck_assert(coil_now() - t0 < 5 * COIL_NSEC_PER_SEC);
 	fprintf(stderr, "main joining a child that joins main: coil_run %d, child's join %d\n",
 		rc, g_child_join_main_rc);
 	if (rc == 0) {
@@ -801,7 +785,9 @@ static Suite *task_suite(void)
 {
 	Suite *s = suite_create("task");
 	TCase *tc = tcase_create("spawn_join");
-	tcase_set_timeout(tc, 30);
+	/* 100k live stacks: seconds of mmap on a quiet machine, many times
+	 * that when others share the cores (the timeout catches a hang) */
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, spawn_and_join_100k_tasks_each_returns_its_value);
 	tcase_add_test(tc, spawned_tasks_run_fifo_only_after_spawner_yields);
 	tcase_add_test(tc, yield_round_robins_three_tasks);

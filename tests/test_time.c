@@ -130,12 +130,8 @@ START_TEST(ten_thousand_concurrent_sleepers_all_wake)
 	ck_assert_ptr_nonnull(ss.s);
 	for (size_t i = 0; i < ss.n; i++)
 		ss.s[i].ns = (int64_t)coil_test_rng_range(&rng, 1, 50) * COIL_NSEC_PER_MSEC;
-	int64_t t0 = coil_now();
-	coil_test_run(sleepers_main, &ss);
-	int64_t took = coil_now() - t0;
+	coil_test_run(sleepers_main, &ss); /* a lost wake-up: a hang */
 	check_sleepers(&ss);
-	ck_assert_msg(took < 15 * COIL_NSEC_PER_SEC, "10k sleepers took %lld ms",
-		      (long long)(took / COIL_NSEC_PER_MSEC));
 	free(ss.s);
 }
 END_TEST
@@ -151,11 +147,11 @@ static void *mark_ran(void *arg)
 	return NULL;
 }
 
-/* each form must return 0 promptly, and (as it yields) let a queued task run */
+/* each form must return 0 at once (a sleep of INT64_MIN read as a huge
+ * unsigned wait shows as a hang), and (as it yields) let a queued task run */
 static void *zero_main(void *arg)
 {
 	(void)arg;
-	int64_t t0 = coil_now();
 	for (int form = 0; form < 5; form++) {
 		coil_task t;
 		int before = g_other_ran;
@@ -172,9 +168,6 @@ static void *zero_main(void *arg)
 		ck_assert_msg(g_other_ran == before + 1, "form %d did not yield", form);
 		ck_assert_int_eq(coil_task_join(t, NULL), 0);
 	}
-	int64_t took = coil_now() - t0;
-	ck_assert_msg(took < 500 * COIL_NSEC_PER_MSEC, "zero sleeps took %lld ns",
-		      (long long)took);
 	return NULL;
 }
 

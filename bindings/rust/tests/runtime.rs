@@ -3,11 +3,15 @@
 use std::cell::Cell;
 use std::io::ErrorKind;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use coil::{Event, Loop, Runtime};
 
 const ECHO: i32 = 0;
+// Waits that only catch a hang (a busy machine may be slow, never wrong).
+const HANG: Duration = Duration::from_secs(60);
 
 fn echo_runtime(cap: usize) -> Runtime {
     Runtime::start(cap, |f| {
@@ -23,11 +27,11 @@ fn commands_in_events_out_then_closed() {
     let rt = echo_runtime(16);
     for i in 0..500u64 {
         rt.submit(ECHO, i, format!("message {i}").as_bytes(), None).unwrap();
-        let ev = rt.next_event(Some(Duration::from_secs(5))).unwrap().expect("an event");
+        let ev = rt.next_event(Some(HANG)).unwrap().expect("an event");
         assert_eq!(ev, Event { kind: ECHO, result: 0, id: i, data: format!("message {i}").into_bytes() });
     }
     rt.stop().unwrap();
-    let closed = rt.next_event(Some(Duration::from_secs(5))).unwrap().unwrap();
+    let closed = rt.next_event(Some(HANG)).unwrap().unwrap();
     assert_eq!(closed.kind, Event::CLOSED);
     assert_eq!(closed.result, 0);
     assert_eq!(rt.try_next_event().unwrap_err().kind(), ErrorKind::BrokenPipe);
@@ -37,9 +41,14 @@ fn commands_in_events_out_then_closed() {
 
 #[test]
 fn full_queue_and_timeouts() {
-    // main waits before taking anything: the command queue fills
-    let rt = Runtime::start(2, |f| {
-        f.sleep(Duration::from_millis(100)).unwrap();
+    // main takes nothing until told (a flag, not a time: a busy machine
+    // may run this thread late): the command queue fills
+    let go = Arc::new(AtomicBool::new(false));
+    let main_go = go.clone();
+    let rt = Runtime::start(2, move |f| {
+        while !main_go.load(Ordering::Acquire) {
+            f.sleep(Duration::from_millis(1)).unwrap();
+        }
         while let Some(c) = f.recv().unwrap() {
             f.emit(ECHO, 0, c.id, &[]).unwrap();
         }
@@ -53,15 +62,16 @@ fn full_queue_and_timeouts() {
     assert!(t0.elapsed() >= Duration::from_millis(20));
     assert_eq!(rt.try_next_event().unwrap(), None);
     assert_eq!(rt.next_event(Some(Duration::from_millis(5))).unwrap(), None);
-    assert_eq!(rt.next_event(Some(Duration::from_secs(5))).unwrap().unwrap().id, 1);
-    assert_eq!(rt.next_event(Some(Duration::from_secs(5))).unwrap().unwrap().id, 2);
+    go.store(true, Ordering::Release);
+    assert_eq!(rt.next_event(Some(HANG)).unwrap().unwrap().id, 1);
+    assert_eq!(rt.next_event(Some(HANG)).unwrap().unwrap().id, 2);
     assert_eq!(rt.try_submit(-5, 0, b"").unwrap_err().kind(), ErrorKind::InvalidInput);
 }
 
 #[test]
 fn a_panic_in_main_ends_it_and_the_runtime_closes() {
     let rt = Runtime::start(4, |_f| panic!("main fails")).unwrap();
-    let ev = rt.next_event(Some(Duration::from_secs(5))).unwrap().unwrap();
+    let ev = rt.next_event(Some(HANG)).unwrap().unwrap();
     assert_eq!(ev.kind, Event::CLOSED);
 }
 
@@ -77,7 +87,7 @@ fn a_loop_ticked_from_here_runs_fibers_and_timers() {
     })
     .unwrap();
     assert_eq!(l.timeout(), Some(Duration::ZERO));
-    let end = Instant::now() + Duration::from_secs(5);
+    let end = Instant::now() + HANG;
     while l.tick(Some(Duration::ZERO), 0).unwrap() && Instant::now() < end {
         let t = l.timeout().unwrap_or(Duration::from_millis(1));
         std::thread::sleep(t.min(Duration::from_millis(50)));
