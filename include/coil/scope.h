@@ -15,9 +15,11 @@
  * deadlines and cancels (the task's too) are not seen, so clean-up code can
  * block; its own deadline still applies.
  *
- * An I/O operation the kernel is working on when its deadline passes or its
- * scope is cancelled is cancelled (io_uring: a linked timeout or an async
- * cancel), and the call returns only after the operation's own completion:
+ * A deadline is a timer in the worker's timer heap (no kernel timer per
+ * wait). An I/O operation the kernel is working on when its deadline passes
+ * or its scope is cancelled is cancelled (io_uring: IORING_OP_ASYNC_CANCEL;
+ * readiness backends: its wait for readiness ends), and the call
+ * returns only after the operation's own completion:
  * the kernel never writes into memory that was given back. If the operation
  * completed first, the call returns its real result.
  *

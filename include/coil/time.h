@@ -17,10 +17,14 @@ extern "C" {
 COIL_API int64_t coil_now(void);
 
 /*
- * Park the calling fiber for at least ns nanoseconds (ns <= 0 yields).
- * On io_uring this is one IORING_OP_TIMEOUT on an absolute deadline, so the
- * fiber never wakes before now + ns.
- * Returns 0, -ECANCELED (the task was cancelled), -EPERM (outside a runtime).
+ * Park the calling fiber for at least ns nanoseconds (ns <= 0 yields): never
+ * before now + ns. The sleep is a timer in the worker's timer heap (one per
+ * worker, whatever the backend), so many sleepers cost one wait between
+ * them; with coil_config.coalesce_sleeps off, each sleep is a kernel timer
+ * op of its own on io_uring (IORING_OP_TIMEOUT, for the lab).
+ * Returns 0, -ECANCELED (the task or an enclosing scope was cancelled),
+ * -ETIMEDOUT (an enclosing scope's deadline came before the sleep's end),
+ * -EPERM (outside a runtime).
  */
 COIL_API int coil_sleep(int64_t ns);
 

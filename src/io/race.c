@@ -1,4 +1,5 @@
-/* Racing ops: the core part (coil__race_*) and coil_race(). */
+/* Racing ops: the io layer's part (coil__race_*, which op.c completes into)
+ * and the public coil_race(). */
 #include "coil/race.h"
 
 #include <errno.h>

@@ -4,8 +4,8 @@
  *
  * A fiber blocked on a channel is represented by a struct coil__chan_case
  * linked into the channel's sendq or recvq (FIFO). The case points at the
- * value to send or at the buffer to receive into, and at the coil__waiter the
- * fiber parks on. A channel operation that finds a blocked peer completes it
+ * value to send or at the buffer to receive into, and at the park (sched/park.h)
+ * the fiber waits on. A channel operation that finds a blocked peer completes it
  * on the spot, synchronously: it copies the value straight between the two
  * fibers' buffers (or via the ring, for a full bounded channel), unlinks the
  * peer's case and "fires" it. The woken fiber has nothing left to do but
