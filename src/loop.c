@@ -6,14 +6,18 @@
  * kernel signals it when a completion is queued); on epoll/kqueue the
  * poller's fd, with the worker's wake eventfd in its set. "Signal" below is
  * a write to the fd that makes it readable (notify_fd's counterpart): done
- * for a post, and after a tick that left fibers ready to run. A tick drains
- * the eventfd first, before it reaps: a completion queued after the drain
- * signals again, so the fd never reads empty while work waits.
+ * for a post, after a tick that left fibers ready to run, and for a
+ * message to the worker's inbox between ticks (a plain thread waking a
+ * fiber: the worker "sleeps" in the embedder's poll then, and the crew's
+ * kick signals, sched/crew.h). A tick drains the eventfd first, before it
+ * reaps: a completion queued after the drain signals again, so the fd
+ * never reads empty while work waits.
  */
 #include "coil/loop.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -78,6 +82,12 @@ static void signal_loop(coil_loop *l)
 	do
 		n = write(l->signal_fd, &one, sizeof one);
 	while (n < 0 && errno == EINTR);
+}
+
+/* The kick of the worker while it sleeps between ticks. */
+static void wake_embedder(struct coil__worker *w)
+{
+	signal_loop((coil_loop *)((char *)w - offsetof(coil_loop, w)));
 }
 
 static void drain_signal(coil_loop *l)
@@ -158,6 +168,7 @@ int coil_loop_new(coil_loop **out, const struct coil_config *cfg)
 	r = coil__sched_init(&l->w, &l->crew, 0, &l->cfg.pub, coil__io_poll, &l->io);
 	if (r == 0) {
 		l->w.embedded = true;
+		l->w.wake_embedder = wake_embedder;
 		/* A post from another thread may wake any fiber: never a
 		 * deadlock, a tick waits. */
 		l->w.outside_waits = 1;
@@ -208,6 +219,8 @@ static int tick(coil_loop *l, int64_t timeout_ns, unsigned budget)
 {
 	coil__tls_worker = &l->w;
 	coil__tls_io = &l->io;
+	/* Awake: a message now is seen by this tick or the check at its end. */
+	coil__crew_sleep_end(&l->w);
 	drain_signal(l);
 	run_posts(l);
 	/* A post queued after run_posts looked is in the inbox's stead: it
@@ -223,8 +236,11 @@ static int tick(coil_loop *l, int64_t timeout_ns, unsigned budget)
 		if (p < 0 && p != -EINTR)
 			r = p;
 	}
-	if (r >= 0 && (l->w.runq_len > 0 || posts_waiting(l)))
-		signal_loop(l); /* ready work left: the fd must say so */
+	/* Ready work left, or a message this tick did not take: the fd must
+	 * say so. Else a message from now on signals (the crew's kick). */
+	bool asleep = coil__crew_sleep_between_ticks(&l->w);
+	if (r >= 0 && (!asleep || l->w.runq_len > 0 || posts_waiting(l)))
+		signal_loop(l);
 	coil__tls_worker = NULL;
 	coil__tls_io = NULL;
 	return r;

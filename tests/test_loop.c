@@ -514,6 +514,119 @@ START_TEST(a_post_between_the_timeout_and_the_poll_is_not_lost)
 }
 END_TEST
 
+/* ---- wakes from plain threads --------------------------------------------- */
+
+struct chan_reader {
+	coil_chan *ch;
+	int got, value, done;
+};
+
+static void *recv_twice(void *arg)
+{
+	struct chan_reader *c = arg;
+	for (int i = 0; i < 2; i++) {
+		c->got = coil_chan_recv(c->ch, &c->value);
+		c->done++;
+	}
+	return NULL;
+}
+
+static void *send_value(void *arg)
+{
+	struct chan_reader *c = arg;
+	int v = 42 + c->done;
+	ck_assert_int_eq(coil_chan_send_until(c->ch, &v, COIL_NO_DEADLINE), 0);
+	return NULL;
+}
+
+/* Tick until the reader is parked on the channel again (nothing left to
+ * do), and check the fd says so. */
+static void park_reader(coil_loop *l, int fd)
+{
+	while (coil_loop_timeout(l) == 0)
+		ck_assert_int_eq(coil_loop_tick(l, 0, 0), 1);
+	ck_assert_int_eq(coil_loop_timeout(l), -1);
+	if (fd >= 0)
+		ck_assert(!readable(fd, 0));
+}
+
+/* Issue 15 (3b): a plain thread's send on a COIL_CHAN_THREADS channel woke
+ * the parked fiber (an inbox message) but left the fd unreadable, so an
+ * embedder waiting on the fd slept until its own timeout. Both orders: the
+ * send done before the embedder polls, and during its poll. */
+START_TEST(a_plain_threads_channel_send_makes_the_fd_readable)
+{
+	coil_loop *l;
+	ck_assert_int_eq(coil_loop_new(&l, NULL), 0);
+	int fd = loop_fd_or_skip(l);
+	struct chan_reader c = {0};
+	ck_assert_int_eq(coil_chan_new_ex(&c.ch, sizeof(int), 1, COIL_CHAN_THREADS), 0);
+	ck_assert_int_eq(coil_loop_spawn(l, NULL, recv_twice, &c), 0);
+	park_reader(l, fd);
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, send_value, &c), 0);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(coil_loop_timeout(l), 0);
+	if (fd >= 0)
+		ck_assert(readable(fd, 10000));
+	while (c.done == 0)
+		ck_assert_int_eq(coil_loop_tick(l, 0, 0), 1);
+	ck_assert_int_eq(c.got, 0);
+	ck_assert_int_eq(c.value, 42);
+
+	park_reader(l, fd);
+	ck_assert_int_eq(pthread_create(&th, NULL, send_value, &c), 0);
+	if (fd >= 0)
+		ck_assert(readable(fd, 10000));
+	pthread_join(th, NULL);
+	while (c.done == 1)
+		ck_assert_int_ge(coil_loop_tick(l, 0, 0), 0);
+	ck_assert_int_eq(c.got, 0);
+	ck_assert_int_eq(c.value, 43);
+	ck_assert_int_eq(coil_loop_free(l), 0);
+	coil_chan_free(c.ch);
+}
+END_TEST
+
+struct resolver {
+	int r, done;
+};
+
+static void *connect_by_name(void *arg)
+{
+	struct resolver *c = arg;
+	/* A name, not a number: resolved by a thread of the blocking pool. */
+	c->r = coil_tcp_connect("localhost", 9);
+	if (c->r >= 0)
+		coil_close(c->r);
+	c->done = 1;
+	return NULL;
+}
+
+/* The blocking pool's threads finish an op outside the loop too: each
+ * wait on the fd alone must end by the fd, never by the embedder's own
+ * timeout. */
+START_TEST(a_blocking_pool_completion_makes_the_fd_readable)
+{
+	coil_loop *l;
+	ck_assert_int_eq(coil_loop_new(&l, NULL), 0);
+	int fd = loop_fd_or_skip(l);
+	if (fd < 0) {
+		coil_loop_free(l);
+		return;
+	}
+	struct resolver c = {0};
+	ck_assert_int_eq(coil_loop_spawn(l, NULL, connect_by_name, &c), 0);
+	while (!c.done) {
+		if (coil_loop_timeout(l) != 0)
+			ck_assert(readable(fd, 10000));
+		ck_assert_int_ge(coil_loop_tick(l, 0, 0), 0);
+	}
+	ck_assert_int_ne(c.r, -ETIMEDOUT);
+	ck_assert_int_eq(coil_loop_free(l), 0);
+}
+END_TEST
+
 /* ---- freeing ------------------------------------------------------------------ */
 
 START_TEST(free_cancels_fibers_and_waits_for_their_ops)
@@ -560,6 +673,8 @@ static Suite *loop_suite(void)
 	tcase_add_test(tc, io_completing_while_the_embedder_waits_makes_the_fd_readable);
 	tcase_add_test(tc, an_idle_loop_does_not_keep_its_fd_readable);
 	tcase_add_test(tc, a_post_between_the_timeout_and_the_poll_is_not_lost);
+	tcase_add_test(tc, a_plain_threads_channel_send_makes_the_fd_readable);
+	tcase_add_test(tc, a_blocking_pool_completion_makes_the_fd_readable);
 	tcase_add_test(tc, free_cancels_fibers_and_waits_for_their_ops);
 	suite_add_tcase(s, tc);
 	return s;

@@ -20,11 +20,11 @@
  * through COIL_CHAN_THREADS channels.
  *
  * The fd is level-triggered: readable whenever the loop has work (a fiber
- * ready to run, an I/O completion, a post) and not otherwise, so a loop
- * that waits on it (with coil_loop_timeout's timeout for timers) neither
- * misses work nor spins while coil is idle. Work that arrives after
- * coil_loop_timeout was read and before the embedder's poll starts makes
- * the fd readable, so the poll returns.
+ * ready to run, also one another thread woke, an I/O completion, a post)
+ * and not otherwise, so a loop that waits on it (with coil_loop_timeout's
+ * timeout for timers) neither misses work nor spins while coil is idle.
+ * Work that arrives after coil_loop_timeout was read and before the
+ * embedder's poll starts makes the fd readable, so the poll returns.
  *
  * While a loop lives, its owner thread has SIGPIPE blocked (a write to a
  * closed pipe fails with EPIPE instead: no coil call raises a signal) and
@@ -89,8 +89,9 @@ COIL_API int64_t coil_loop_timeout(coil_loop *l);
 /*
  * The fd to poll for POLLIN (never read or close it): readable while the
  * loop has work. On io_uring an eventfd registered with the ring
- * (IORING_REGISTER_EVENTFD; under DEFER_TASKRUN the ring's own fd never
- * signals epoll); on epoll the epoll fd; on kqueue the kqueue fd.
+ * (IORING_REGISTER_EVENTFD; a loop's ring is not DEFER_TASKRUN, under
+ * which the kernel signals it late); on epoll the epoll fd; on kqueue the
+ * kqueue fd.
  * Returns the fd, -EINVAL (l NULL), or -EOPNOTSUPP on the poll backend
  * (poll(2) has no fd of its own: tick on coil_loop_timeout alone there).
  */

@@ -21,9 +21,13 @@ void coil__crew_kick(struct coil__worker *to)
 	/* The caller's post or epoch bump (a seq_cst read-modify-write)
 	 * comes before this seq_cst load in the single total order, on
 	 * AArch64 too (STLXR/CASAL then LDAR): see coil__crew_sleep_begin. */
-	if (!__atomic_load_n(&to->sleeping, __ATOMIC_SEQ_CST) ||
-	    !__atomic_exchange_n(&to->sleeping, 0, __ATOMIC_SEQ_CST))
+	uint32_t s = __atomic_load_n(&to->sleeping, __ATOMIC_SEQ_CST);
+	if (!s || !(s = __atomic_exchange_n(&to->sleeping, 0, __ATOMIC_SEQ_CST)))
 		return;
+	if (s == COIL__SLEEP_EMBEDDER) {
+		to->wake_embedder(to);
+		return;
+	}
 	struct coil__worker *me = coil__tls_worker;
 	if (me && me != to && me->crew == to->crew && me->kick_from && me->kick_from(me, to))
 		return;
@@ -194,9 +198,19 @@ bool coil__crew_sleep_begin(struct coil__worker *w, uint32_t seen)
 	 * qemu-aarch64). The store is a seq_cst read-modify-write, a full
 	 * barrier everywhere (qemu-user on x86 too, where STLR then LDAR was
 	 * still reordered); not a fence, which TSan does not model. */
-	__atomic_exchange_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
+	__atomic_exchange_n(&w->sleeping, COIL__SLEEP_POLL, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&w->inbox, __ATOMIC_SEQ_CST) == NULL &&
 	    __atomic_load_n(&w->crew->epoch, __ATOMIC_SEQ_CST) == seen)
+		return true;
+	__atomic_store_n(&w->sleeping, 0, __ATOMIC_SEQ_CST);
+	return false;
+}
+
+bool coil__crew_sleep_between_ticks(struct coil__worker *w)
+{
+	/* The same Dekker as coil__crew_sleep_begin. */
+	__atomic_exchange_n(&w->sleeping, COIL__SLEEP_EMBEDDER, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&w->inbox, __ATOMIC_SEQ_CST) == NULL)
 		return true;
 	__atomic_store_n(&w->sleeping, 0, __ATOMIC_SEQ_CST);
 	return false;

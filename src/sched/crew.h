@@ -17,7 +17,9 @@
  *     syscall only when the target sleeps. The kick is IORING_OP_MSG_RING
  *     from the poster's ring to the target's when both are io_uring
  *     workers, else a write to the target's eventfd (plain threads,
- *     readiness backends).
+ *     readiness backends). A coil_loop's worker also sleeps between ticks
+ *     (in its embedder's poll, not in coil's): a kick then makes the
+ *     embedder's fd readable.
  *   - its table lock (sched.h): spawn on it, join, detach, cancel its
  *     fibers.
  *
@@ -116,10 +118,19 @@ void coil__crew_announce(struct coil__crew *c);
 #define COIL__CREW_SPIN_NS 20000
 bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t deadline);
 
+/* What a sleeping worker waits in, so what a kick must do. */
+#define COIL__SLEEP_POLL 1	/* its backend's poll: write its wake_fd */
+#define COIL__SLEEP_EMBEDDER 2	/* coil_loop between ticks: wake_embedder */
+
 /* Before a blocking poll: mark w sleeping; false (and not sleeping) if its
  * inbox has something or the crew's epoch moved past *seen. */
 bool coil__crew_sleep_begin(struct coil__worker *w, uint32_t seen);
 void coil__crew_sleep_end(struct coil__worker *w);
+
+/* A coil_loop's tick is over: until the next, a message to w must make
+ * the embedder's fd readable (its kick calls w->wake_embedder). False (and
+ * not marked) if its inbox already has something: the caller signals. */
+bool coil__crew_sleep_between_ticks(struct coil__worker *w);
 
 /* Ask f (on another worker, whose table lock the caller holds) to look at
  * its cancellation state: it is interrupted there if it is parked. */

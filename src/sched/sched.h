@@ -144,7 +144,7 @@ struct coil__worker {
 
 	/* Cross-thread (sched/crew.h). */
 	struct coil__msg *inbox;	/* LIFO pushed by others, drained here */
-	uint32_t sleeping;		/* 1: blocked (or about to) in the poll */
+	uint32_t sleeping;		/* COIL__SLEEP_*: see crew.h; 0: awake */
 	uint32_t stuck;			/* 1: counted in crew->stuck */
 	bool spin;			/* messages came last turn: spin before sleeping */
 	int wake_fd;			/* eventfd: a kick from a plain thread */
@@ -152,6 +152,9 @@ struct coil__worker {
 	/* Kick `to` from this worker by its own means (io_uring: MSG_RING to
 	 * to->ring_fd); false: use to->wake_fd. Set by the I/O layer. */
 	bool (*kick_from)(struct coil__worker *self, struct coil__worker *to);
+	/* coil_loop: make the embedder's fd readable (a kick of a worker
+	 * that sleeps between ticks, COIL__SLEEP_EMBEDDER). */
+	void (*wake_embedder)(struct coil__worker *w);
 	size_t outside_waits;		/* fibers parked where a plain thread can wake them */
 };
 

@@ -599,6 +599,17 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 	/* $COIL_URING_SETUP=coop|plain starts lower down the list: how the
 	 * tests run the fallbacks of older kernels on a new one. */
 	size_t first = cfg->uring_setup; /* enum coil__uring_setup: an index here */
+	/* A coil_loop's ring is waited on through its registered eventfd,
+	 * from the embedder's poll, not in io_uring_enter. Under
+	 * DEFER_TASKRUN a completion that needs task work (a socket read
+	 * that waited for data) signals that eventfd late, from a deferred
+	 * callback (call_rcu, by the kernel's source): 13-16 ms on 6.18,
+	 * measured with a bare liburing ring (0.05 ms with COOP_TASKRUN or
+	 * no flag). So it starts at COOP, whose task work runs on the
+	 * owner's next return from any syscall (the embedder's poll
+	 * included) and signals at once. */
+	if (io->w->embedded && first < COIL__URING_SETUP_COOP)
+		first = COIL__URING_SETUP_COOP;
 	for (size_t i = first; r < 0 && i < sizeof tries / sizeof tries[0]; i++) {
 		struct io_uring_params p;
 		memset(&p, 0, sizeof p);
@@ -1133,8 +1144,8 @@ static void uring_fd_opened(struct coil__io *io, int fd)
 }
 
 /* The eventfd, registered with the ring: the kernel signals it when a
- * completion is queued (also for DEFER_TASKRUN's deferred work, which the
- * ring fd itself never signals to epoll). */
+ * completion is posted. A loop's ring is COOP_TASKRUN (uring_init), so
+ * that is when the data comes, not a deferred callback later. */
 static int uring_embed(struct coil__io *io, int efd, int *signal_fd)
 {
 	int r = io_uring_register_eventfd(&io->be.uring->ring, efd);
