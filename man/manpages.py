@@ -238,19 +238,33 @@ def split_returns(doc):
     return desc, ret
 
 
+def without_parentheses(s):
+    out, depth = [], 0
+    for ch in s:
+        if ch == "(":
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+        elif depth == 0:
+            out.append(ch)
+    return re.sub(r"\s+([,;:.])", r"\1", " ".join("".join(out).split()))
+
+
 def short_description(call, doc):
-    if doc:
+    """NAME's line: the comment's first sentence, short."""
+    if doc and not is_code_list(doc):
         first = sentences(" ".join(ln.strip() for ln in paragraphs(doc)[0]))[0]
-    elif call.section:
-        first = call.section[0]
     else:
-        first = call.name
+        # Only codes ("0, -EBUSY, -EINVAL"): say what the call is for by its
+        # name, in the words of its section ("condition variable").
+        what = call.section[0] if call.section else call.header
+        verb = {"init": "make a fresh {}", "destroy": "check that no fiber waits on the {}"}
+        return verb.get(call.name.rsplit("_", 1)[-1], "{}").format(what)
     first = first.rstrip(".").strip()
-    if re.match(r"^(\d|-E|0,)", first):
-        # A bare list of codes ("0, -EBUSY, -EINVAL"): name the section instead.
-        first = call.section[0] if call.section else call.header
+    if len(first) > 70:
+        first = without_parentheses(first)
     if len(first) > 78:
-        for sep in (" (", ": ", "; ", ", "):
+        for sep in (": ", "; ", ", "):
             k = first.find(sep, 20)
             if 0 < k <= 78:
                 first = first[:k]
