@@ -18,6 +18,13 @@
  * For each, R repetitions of N round trips (2 switches each; coil_yield: N
  * yields of the main fiber, 2N yields in all) are timed with
  * clock_gettime(CLOCK_MONOTONIC), after one untimed warm-up of N/10.
+ * Every timed loop starts with the FPU's exception flags cleared
+ * (fpu_flags_clear), so both contexts carry the same MXCSR: otherwise the
+ * division that computes each repetition's result leaves the inexact flag
+ * set in the main context only, and a switch that restores MXCSR (coil's,
+ * Boost's, swapcontext) loads a different value each time, which some CPUs
+ * make slow (74 ns instead of 5 reported on one); the peer contexts never
+ * compute.
  * ns/switch = elapsed / (2N). The table gives the median over the repetitions
  * and their min-max, and the ratio of medians to Boost's.
  *
@@ -34,6 +41,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fenv.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -91,6 +99,12 @@ static void summarize(struct result *r)
 	r->done = 1;
 }
 
+/* The same MXCSR (and x87 status) in every context: see the top. */
+static void fpu_flags_clear(void)
+{
+	feclearexcept(FE_ALL_EXCEPT);
+}
+
 /* ---- (a) coil__ctx_switch ---------------------------------------------- */
 
 static struct coil__ctx coil_main_ctx, coil_peer_ctx;
@@ -104,6 +118,7 @@ static void coil_peer(void *arg)
 
 static double coil_round_trips(long n)
 {
+	fpu_flags_clear();
 	uint64_t t0 = bench_now_ns();
 	for (long i = 0; i < n; i++)
 		coil__ctx_switch(&coil_main_ctx, &coil_peer_ctx);
@@ -114,6 +129,7 @@ static double coil_round_trips(long n)
 static void bench_coil_ctx(struct result *r)
 {
 	void *stack = stack_alloc(STACK_SIZE);
+	fpu_flags_clear(); /* the peer starts with the creator's MXCSR */
 	coil__ctx_make(&coil_peer_ctx, stack, STACK_SIZE, coil_peer, NULL);
 	coil_round_trips(g_iters / 10 + 1);
 	for (int i = 0; i < g_reps; i++)
@@ -133,6 +149,7 @@ static void boost_peer(transfer_t t)
 
 static double boost_round_trips(long n)
 {
+	fpu_flags_clear();
 	fcontext_t c = boost_peer_ctx;
 	uint64_t t0 = bench_now_ns();
 	for (long i = 0; i < n; i++)
@@ -146,6 +163,7 @@ static void bench_boost(struct result *r)
 {
 	char *stack = stack_alloc(STACK_SIZE);
 	/* make_fcontext takes the top of the stack (it grows down). */
+	fpu_flags_clear();
 	boost_peer_ctx = make_fcontext(stack + STACK_SIZE, STACK_SIZE, boost_peer);
 	boost_round_trips(g_iters / 10 + 1);
 	for (int i = 0; i < g_reps; i++)
@@ -164,6 +182,7 @@ static void uc_peer_fn(void)
 
 static double uc_round_trips(long n)
 {
+	fpu_flags_clear();
 	uint64_t t0 = bench_now_ns();
 	for (long i = 0; i < n; i++)
 		swapcontext(&uc_main, &uc_peer);
@@ -174,6 +193,7 @@ static double uc_round_trips(long n)
 static void bench_swapcontext(struct result *r)
 {
 	void *stack = stack_alloc(STACK_SIZE);
+	fpu_flags_clear();
 	if (getcontext(&uc_peer) != 0) {
 		perror("getcontext");
 		exit(1);
@@ -203,6 +223,7 @@ static void *yield_peer(void *arg)
 
 static double yield_main_loop(long n)
 {
+	fpu_flags_clear();
 	uint64_t t0 = bench_now_ns();
 	for (long i = 0; i < n; i++)
 		coil_task_yield();
@@ -215,6 +236,7 @@ static void *yield_main(void *arg)
 {
 	struct result *r = arg;
 	coil_task peer;
+	fpu_flags_clear(); /* the peer starts with the spawner's MXCSR */
 	int e = coil_task_spawn(&peer, yield_peer, NULL);
 	if (e < 0) {
 		fprintf(stderr, "coil_task_spawn: %s\n", strerror(-e));
@@ -230,6 +252,7 @@ static void *yield_main(void *arg)
 
 static void bench_coil_yield(struct result *r)
 {
+	fpu_flags_clear(); /* the scheduler's context too */
 	int e = coil_run(NULL, yield_main, r, NULL);
 	if (e < 0) {
 		fprintf(stderr, "coil_run: %s\n", strerror(-e));

@@ -363,7 +363,11 @@ done
 echo
 echo "Echo servers, loopback TCP, ${SIZE}-byte messages${LG_ARGS:+ (loadgen $LG_ARGS)}; server on CPU $SRV_CPUS, loadgen on CPU $LG_CPUS;"
 echo "$ROUNDS rounds of ${WARMUP} s warmup + ${SECS} s, servers interleaved (first one rotated per round); median (min–max) over rounds."
-echo "Kernel $(uname -r); syscall counts from $SYSCOUNT in a separate ${SYS_SECS} s run."
+if [ "$SYSCOUNT" = none ]; then
+	echo "Kernel $(uname -r); no syscall counts (no separate syscall run)."
+else
+	echo "Kernel $(uname -r); syscall counts from $SYSCOUNT in a separate ${SYS_SECS} s run."
+fi
 for c in $CONNS; do
 	echo
 	echo "### conns=$c"

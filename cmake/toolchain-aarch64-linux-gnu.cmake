@@ -8,6 +8,9 @@
 # loader runs the test programs under qemu-user).
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
+# The Debian architecture of the target's libraries: messages that name a
+# missing package name its arm64 build (libuv1-dev:arm64), not the host's.
+set(COIL_DEBIAN_ARCH arm64)
 
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
 set(CMAKE_ASM_COMPILER aarch64-linux-gnu-gcc)

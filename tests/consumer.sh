@@ -10,6 +10,14 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 libdir=$(ls -d "$tmp/prefix/lib"* | head -n1)
+# The man pages went with it: `man coil_sock_read` works from the prefix.
+page="$tmp/prefix/share/man/man3/coil_sock_read.3"
+[ -f "$page" ] || { echo "consumer: no $page after cmake --install"; exit 1; }
+if command -v man >/dev/null; then
+	MANPATH="$tmp/prefix/share/man" man -P cat coil_sock_read 2>/dev/null | grep -q "ssize_t coil_sock_read" ||
+		{ echo "consumer: man coil_sock_read (MANPATH=$tmp/prefix/share/man) does not show it"; exit 1; }
+fi
+echo "consumer: man pages installed"
 [ -d "$libdir/x86_64-linux-gnu" ] && libdir="$libdir/x86_64-linux-gnu"
 for target in coil::coil coil::coil_static; do
 	b="$tmp/cmake-${target#coil::}"

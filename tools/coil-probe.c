@@ -73,8 +73,9 @@ static const struct {
 	{1u << 16, "RW_ATTR"}, {1u << 17, "NO_IOWAIT"},
 };
 
-/* Opcodes of features coil does not use yet (issue 11's ladder). Numbers
- * past liburing 2.3's enum are the kernel's (include/uapi/linux/io_uring.h). */
+/* Opcodes beyond the core list above: used by one feature or call, standing
+ * for a kernel version, or not used (each row says which). Numbers past
+ * liburing 2.3's enum are the kernel's (include/uapi/linux/io_uring.h). */
 static const struct {
 	unsigned op;
 	const char *name;
@@ -85,7 +86,7 @@ static const struct {
 	{IORING_OP_SEND_ZC, "SEND_ZC", "feature send_zc; also stands for multishot recv (6.0)"},
 	{IORING_OP_SOCKET, "SOCKET", "stands for multishot accept (5.19): feature accept_multi"},
 	{IORING_OP_SENDMSG_ZC, "SENDMSG_ZC", "zero-copy sendmsg (not used yet)"},
-	{IORING_OP_SPLICE, "SPLICE", "file to socket through a pipe (not used yet)"},
+	{IORING_OP_SPLICE, "SPLICE", "used: coil_sock_sendfile, file to socket through a pipe"},
 	{PROBE_OP_FIXED_FD_INSTALL, "FIXED_FD_INSTALL", "direct descriptor to a real fd (not used yet)"},
 };
 

@@ -2,8 +2,8 @@
 
 A coil runtime runs on threads of its own with a main fiber written in C
 (Python code never runs on a fiber stack); Python submits commands and takes
-events. The library is found from $COIL_LIB (a path to libcoil.so), else
-ctypes.util.find_library("coil").
+events. libcoil is found as load() says: $COIL_LIB, else pkg-config's coil,
+else the Python prefix's lib directory, else the system's (README.md).
 
     import coil
     node = ctypes.CDLL("libswarm_node.so")           # a C main fiber
@@ -19,8 +19,11 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import subprocess
+import sys
+import sysconfig
 
-__all__ = ["Runtime", "Event", "CLOSED", "version", "load"]
+__all__ = ["Runtime", "Event", "CLOSED", "version", "load", "find_library"]
 
 CLOSED = -1  # COIL_BG_CLOSED: the last event of every runtime
 _NO_DEADLINE = 2**63 - 1
@@ -45,14 +48,60 @@ class Event:
 _lib = None
 
 
+# The ABI follows libcoil's major version (libcoil.so.MAJOR): this module
+# was written against 0.
+_SONAMES = ("libcoil.so.0", "libcoil.so")
+
+
+def _pkg_config_libdir():
+    """The libdir of pkg-config's coil (honours $PKG_CONFIG_PATH), or None."""
+    try:
+        r = subprocess.run(["pkg-config", "--variable=libdir", "coil"],
+                           capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
+
+
+def _prefix_libdirs():
+    """lib directories of the prefixes Python runs from (a venv, /usr/local):
+    where `cmake --install --prefix P` and `pip install --prefix P` meet."""
+    arch = sysconfig.get_config_var("MULTIARCH")
+    dirs = []
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix, "/usr/local")):
+        for sub in (["lib/" + arch] if arch else []) + ["lib64", "lib"]:
+            dirs.append(os.path.join(prefix, sub))
+    return dirs
+
+
+def find_library():
+    """Where libcoil is, in the order load() tries: $COIL_LIB (a path to
+    libcoil.so), the libdir of pkg-config's coil, the lib directories of
+    Python's prefix and /usr/local, then the system's (the dynamic loader's
+    path and cache, ctypes.util.find_library). Returns a path or a name
+    for ctypes.CDLL, or None."""
+    env = os.environ.get("COIL_LIB")
+    if env:
+        return env
+    dirs = [d for d in [_pkg_config_libdir()] if d] + _prefix_libdirs()
+    for d in dirs:
+        for so in _SONAMES:
+            if os.path.exists(os.path.join(d, so)):
+                return os.path.join(d, so)
+    return ctypes.util.find_library("coil")
+
+
 def load(path=None):
-    """Load libcoil (once) and declare the calls used here."""
+    """Load libcoil (once) and declare the calls used here. path: a path to
+    libcoil.so; None: find_library()."""
     global _lib
     if _lib is not None:
         return _lib
-    path = path or os.environ.get("COIL_LIB") or ctypes.util.find_library("coil")
+    path = path or find_library()
     if not path:
-        raise OSError(errno.ENOENT, "libcoil not found: set COIL_LIB to the path of libcoil.so")
+        raise OSError(errno.ENOENT, "libcoil not found: install coil (cmake --install), "
+                      "point PKG_CONFIG_PATH at its coil.pc, or set COIL_LIB to the path "
+                      "of libcoil.so")
     lib = ctypes.CDLL(path)
     P, I, U64, SZ, I64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_size_t, ctypes.c_int64
     lib.coil_bg_start.argtypes = [ctypes.POINTER(P), P, SZ, P, P]
