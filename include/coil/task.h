@@ -63,14 +63,12 @@ COIL_API int coil_task_spawn_on(unsigned worker, coil_task *out, coil_fn fn, voi
 
 /*
  * Wait for task t to finish; store its return value in *result (if result is
- * not NULL) and release the handle.
+ * not NULL) and release the handle. t may run on any worker of the runtime.
  *
  * The main fiber (the one coil_run() started) is joined by coil_run() itself:
  * joining it returns -ESRCH (or -EDEADLK from main itself).
  *
  * Returns 0, or:
- * t may run on any worker of the runtime.
- *
  *   -ESRCH     t is not a joinable task of this runtime (never was, already
  *              joined, detached, or the main fiber)
  *   -EDEADLK   t is the calling task
