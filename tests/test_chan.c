@@ -19,7 +19,7 @@ static void yield_n(int n)
 
 #define MP_PRODUCERS 8
 #define MP_CONSUMERS 8
-#define MP_PER 20000
+#define MP_PER coil_test_count(20000)
 
 struct mpmc {
 	coil_chan *ch;
@@ -357,7 +357,7 @@ END_TEST
 
 /* ---- unbounded ------------------------------------------------------------------------ */
 
-#define UNB_N 1000000
+#define UNB_N coil_test_count(1000000)
 
 static void *unb_consume(void *arg)
 {
@@ -687,7 +687,7 @@ END_TEST
  * parked at once (about 32k): the 100k fibers run as rings of at most that
  * many, one after another.
  */
-#define RING_TOTAL 100000
+#define RING_TOTAL ((int)coil_test_count(100000))
 #define RING_TOKENS 4
 #define RING_LAPS 3
 

@@ -107,7 +107,7 @@ END_TEST
 
 #define PRODUCERS 8
 #define CONSUMERS 8
-#define PER_PRODUCER 20000
+#define PER_PRODUCER coil_test_count(20000)
 
 struct mpmc {
 	coil_chan *ch;
@@ -234,7 +234,7 @@ END_TEST
 
 /* ---- select across workers -------------------------------------------------------- */
 
-#define SEL_PER 20000
+#define SEL_PER coil_test_count(20000)
 
 struct selx {
 	coil_chan *a, *b, *done;
@@ -614,7 +614,7 @@ END_TEST
 
 /* ---- plain threads --------------------------------------------------------------------- */
 
-#define THREAD_MSGS 100000
+#define THREAD_MSGS coil_test_count(100000) /* a multiple of 1000 */
 
 struct feed {
 	coil_chan *ch, *back;
@@ -638,7 +638,7 @@ static void *feeder_thread(void *arg)
 	/* And the other way: values from the fibers, with a deadline. */
 	uint32_t v;
 	int r;
-	while ((r = coil_chan_recv_until(f->back, &v, coil_now() + 5000000000LL)) == 0)
+	while ((r = coil_chan_recv_until(f->back, &v, coil_now() + 3600 * COIL_NSEC_PER_SEC)) == 0)
 		f->back_sum += v;
 	if (r != -EPIPE)
 		f->send_rc = r;
@@ -786,7 +786,7 @@ END_TEST
 /* ---- wake-up storm --------------------------------------------------------------------------- */
 
 #define RING 32
-#define HOPS 1000000
+#define HOPS coil_test_count(1000000)
 
 struct ring {
 	coil_chan *link[RING];

@@ -246,7 +246,7 @@ static void *many_main(void *arg)
 	uint64_t want = 0, got = 0;
 	for (uintptr_t round = 0; round < 10; round++) {
 		long bad = 0;
-		for (uintptr_t i = 1; i <= 10000; i++) {
+		for (uintptr_t i = 1; i <= coil_test_count(10000); i++) {
 			bad += coil_group_spawn(g, NULL, quick, (void *)(i + round)) != 0;
 			want += i + round;
 		}

@@ -882,7 +882,7 @@ END_TEST
 #define MANY_CH 4
 #define MANY_PROD 8
 #define MANY_CONS 8
-#define MANY_PER 5000
+#define MANY_PER coil_test_count(5000)
 
 struct many {
 	coil_chan *ch[MANY_CH];

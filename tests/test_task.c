@@ -15,7 +15,7 @@ static uintptr_t derive(uintptr_t x)
 
 /* ---- many tasks ---------------------------------------------------------------- */
 
-#define MANY 100000
+#define MANY coil_test_count(100000)
 
 static void *many_child(void *arg)
 {

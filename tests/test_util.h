@@ -54,6 +54,12 @@ char *coil_test_tmp_dir(char *buf, size_t len, const char *tag);
 /* Nanoseconds on CLOCK_MONOTONIC, read directly (not through coil). */
 int64_t coil_test_mono_ns(void);
 
+/* n, divided by $COIL_TEST_COUNT_DIVISOR (at least 1): the volume of the
+ * heavy cases (100k spawns, a million channel hops), so that a run meant to
+ * find races under load (the stress preset) repeats them more often
+ * instead of spending its time on volume. The logic is the same. */
+uint32_t coil_test_count(uint32_t n);
+
 /* Install a seccomp filter on the calling thread (and what it starts): the
  * syscalls nrs[0..n-1] fail with errs[i] (an errno), everything else is
  * allowed. For tests that fake a kernel refusing something. Returns 0, or
