@@ -310,7 +310,7 @@ START_TEST(requests_follow_each_other_on_one_parser)
 		size_t end;
 		ck_assert_int_eq(coil__http_scan(&s, reqs + at, len - at, &end), COIL__HTTP_SCAN_END);
 		ck_assert_int_eq(coil__http_parse_head(&p, reqs + at, end), 0);
-		char want[4];
+		char want[16];
 		snprintf(want, sizeof want, "/%d", i);
 		ck_assert(str_is(p.target, want));
 		at += end;
