@@ -58,8 +58,12 @@ static int on_header_field(llhttp_t *h, const char *at, size_t len)
 	struct coil__http_parse *p = of(h);
 	if (p->trailers)
 		return 0; /* trailers are counted by the scan, not kept */
-	if (p->nfields == p->max_fields)
-		return reject(h, 431);
+	if (!p->field_open) {
+		if (p->nfields == p->max_fields)
+			return reject(h, 431);
+		p->fields[p->nfields] = (struct coil__http_field){{0}, {0}};
+		p->field_open = true;
+	}
 	span(&p->fields[p->nfields].name, at, len);
 	return 0;
 }
@@ -87,6 +91,7 @@ static int on_header_value_complete(llhttp_t *h)
 	       (f->value.ptr[f->value.len - 1] == ' ' || f->value.ptr[f->value.len - 1] == '\t'))
 		f->value.len--;
 	p->in_value = false;
+	p->field_open = false;
 	p->nfields++;
 	return 0;
 }
@@ -176,6 +181,7 @@ static void clear_request(struct coil__http_parse *p)
 	p->target = (struct coil_http_str){0};
 	p->nfields = 0;
 	p->in_value = false;
+	p->field_open = false;
 	p->version = 11;
 	p->keep_alive = false;
 	p->chunked = false;
@@ -213,8 +219,6 @@ static int status_of(struct coil__http_parse *p, llhttp_errno_t e)
 int coil__http_parse_head(struct coil__http_parse *p, const char *buf, size_t len)
 {
 	llhttp_t *h = ll(p);
-	for (unsigned i = 0; i < p->max_fields; i++)
-		p->fields[i] = (struct coil__http_field){{0}, {0}};
 	llhttp_errno_t e = llhttp_execute(h, buf, len);
 	if (e == HPE_PAUSED) {
 		/* The message ended with its head (no body): the head is all

@@ -58,6 +58,7 @@ struct coil__http_parse {
 	char *dst;		/* where on_body copies, during one feed */
 	size_t dst_len;
 	int status;		/* set by a callback that rejects */
+	bool field_open;	/* fields[nfields] is being parsed */
 	bool in_value;		/* a header value's span was seen for the field */
 };
 
