@@ -212,6 +212,10 @@ START_TEST(transfer_encoding_not_ending_in_chunked_is_400)
 }
 END_TEST
 
+#define LEADING_ZEROS                                                    \
+	"0000000000000000000000000000000000000000000000000000000000000000" \
+	"000000000000000000000000000000000000000000000000000000000000000"
+
 START_TEST(invalid_chunk_sizes_are_400)
 {
 	const char *h = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -224,8 +228,7 @@ START_TEST(invalid_chunk_sizes_are_400)
 		"10000000000000000\r\nabc\r\n0\r\n\r\n", /* 2^64 */
 		"3\nabc\r\n0\r\n\r\n",		/* a bare LF */
 		"3\r\nabcd\r\n0\r\n\r\n",	/* data longer than its size */
-		"0000000000000000000000000000000000000000000000000000000000000000"
-		"0000000000000000000000000000000000000000000000000000000000000003\r\nabc\r\n0\r\n\r\n",
+		LEADING_ZEROS "3\r\nabc\r\n0\r\n\r\n",	/* a chunk line over max_chunk_ext */
 		"3;a=b ;c\r\nabc\r\n0\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {

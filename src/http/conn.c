@@ -241,11 +241,13 @@ static void compact(struct coil__http_conn *c)
 
 /* Read and parse the next head, until deadline. Returns 0 (parsed), a
  * status to answer (then close), or -1: close without a word (the client
- * left, or went quiet before sending anything). */
+ * left, or went quiet before sending anything). The head starts at pos:
+ * pipelined requests are parsed where they lie, and the buffer is
+ * compacted only when its end is near (a move per request would copy
+ * the whole backlog each time). */
 static int read_head(struct coil__http_conn *c, int64_t deadline)
 {
 	const struct coil_http_config *cfg = c->cfg;
-	compact(c);
 	struct coil__http_scan s;
 	coil__http_scan_head(&s);
 	coil_scope scope;
@@ -254,15 +256,15 @@ static int read_head(struct coil__http_conn *c, int64_t deadline)
 	size_t end = 0;
 	for (;;) {
 		/* Empty lines before a request line are ignored (RFC 9112 2.2). */
-		if (s.pos == 0) {
+		if (s.pos == 0)
 			while (c->in_len - c->pos >= 2 && c->in[c->pos] == '\r' &&
 			       c->in[c->pos + 1] == '\n')
 				c->pos += 2;
-			compact(c);
-		}
-		size_t have = c->in_len;
-		if (have && !(have == 1 && c->in[0] == '\r')) {
-			int r = coil__http_scan(&s, c->in, have, &end);
+		c->head_at = c->pos;
+		const char *head = c->in + c->head_at;
+		size_t have = c->in_len - c->head_at;
+		if (have && !(s.pos == 0 && have == 1 && head[0] == '\r')) {
+			int r = coil__http_scan(&s, head, have, &end);
 			if (r == COIL__HTTP_SCAN_BAD) {
 				status = 400;
 				break;
@@ -275,9 +277,11 @@ static int read_head(struct coil__http_conn *c, int64_t deadline)
 		if (have >= cfg->max_head) {
 			/* No end within the limit: a request line without its
 			 * end is a target too long, else the head is. */
-			status = memchr(c->in, '\n', have) ? 431 : 414;
+			status = memchr(head, '\n', have) ? 431 : 414;
 			break;
 		}
+		if (c->in_len == c->in_cap)
+			compact(c); /* the scan's position is relative: it holds */
 		if (!scoped) {
 			scoped = deadline != COIL_NO_DEADLINE &&
 				 coil_scope_enter(&scope, deadline) == 0;
@@ -286,7 +290,7 @@ static int read_head(struct coil__http_conn *c, int64_t deadline)
 		if (n <= 0) {
 			/* Out of time with part of a head: 408; quiet before,
 			 * the client's end, an error: just close. */
-			status = n == -ETIMEDOUT && c->in_len ? 408 : -1;
+			status = n == -ETIMEDOUT && c->in_len > c->pos ? 408 : -1;
 			break;
 		}
 	}
@@ -294,6 +298,12 @@ static int read_head(struct coil__http_conn *c, int64_t deadline)
 		coil_scope_exit(&scope);
 	if (status != 0)
 		return status;
+	/* Room for the body after the head: move the head to the front if
+	 * it lies near the end (before any view into it exists). */
+	if (c->in_cap - (c->head_at + end) < COIL__HTTP_BODY_ROOM) {
+		compact(c);
+		c->head_at = 0;
+	}
 	struct coil__http_parse *p = &c->parse;
 	coil__http_parse_next(p);
 	p->max_target = cfg->max_target;
@@ -301,10 +311,9 @@ static int read_head(struct coil__http_conn *c, int64_t deadline)
 	p->max_chunk_ext = cfg->max_chunk_ext;
 	p->max_trailers = cfg->max_head;
 	p->max_body = UINT64_MAX; /* set at the first read: the handler may change it */
-	c->head_at = 0;
 	c->head_len = end;
-	c->pos = end;
-	return coil__http_parse_head(p, c->in, end);
+	c->pos = c->head_at + end;
+	return coil__http_parse_head(p, c->in + c->head_at, end);
 }
 
 /* ---- between requests ---------------------------------------------------- */
