@@ -191,8 +191,8 @@ COIL_API ssize_t coil_http_request_read(coil_http_request *req, void *buf, size_
  * -ETIMEDOUT (cfg.io_timeout), -ECANCELED, and after such an error every
  * later call returns it again (the connection is closed at the end). */
 
-/* Set the status (100 < status < 1000; 1xx other than 101 are not
- * supported: -EINVAL). Returns 0, -EINVAL, -EBUSY. */
+/* Set the status, 200..999 (1xx are the server's: it sends 100 Continue
+ * itself; upgrades are not supported). Returns 0, -EINVAL, -EBUSY. */
 COIL_API int coil_http_response_status(coil_http_response *res, int status);
 
 /* Add a header field. name must be a token, value must hold no CR, LF or

@@ -31,6 +31,10 @@ if(NOT COIL_LLHTTP_MAJOR MATCHES " 8$")
     "src/http/scan.h and parse.c are written against 8.1")
 endif()
 message(STATUS "coil: llhttp from ${COIL_LLHTTP_SRC}")
+if(NOT CMAKE_OBJCOPY)
+  message(FATAL_ERROR "coil: objcopy not found (binutils; for a cross build the target's): "
+    "it makes llhttp's symbols local to libcoil")
+endif()
 
 # Not our code: no warnings (-w), strict mode on.
 add_library(coil_llhttp OBJECT ${COIL_LLHTTP_SRC}/llhttp.c ${COIL_LLHTTP_SRC}/api.c

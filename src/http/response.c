@@ -157,8 +157,8 @@ int coil_http_response_status(coil_http_response *res, int status)
 	int r = check(res);
 	if (r < 0)
 		return r;
-	if (status <= 100 || status >= 1000 || (status < 200 && status != 101))
-		return -EINVAL;
+	if (status < 200 || status > 999)
+		return -EINVAL; /* 1xx: the server's own (100 Continue); no upgrades */
 	res->c->status = status;
 	return 0;
 }
