@@ -986,6 +986,110 @@ START_TEST(hostile_clients_get_their_answer_and_others_are_served)
 }
 END_TEST
 
+static void client_get(coil_http_client *cl, int port, const char *method, const char *target,
+		       const void *body, size_t len, struct coil_http_client_response *res)
+{
+	struct coil_http_client_request rq = {.method = method, .host = "127.0.0.1",
+					      .port = (uint16_t)port, .target = target,
+					      .body = body, .body_len = len};
+	int r = coil_http_client_send(cl, &rq, res);
+	ck_assert_msg(r == 0, "%s %s: %d", method ? method : "GET", target, r);
+}
+
+static void *client_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	struct srv sv;
+	srv_start(&sv, NULL);
+	coil_http_client *cl;
+	ck_assert_int_eq(coil_http_client_new(&cl, NULL), 0);
+	struct coil_http_client_response res;
+	struct coil_http_str v;
+	for (int i = 0; i < 3; i++) {
+		client_get(cl, sv.port, NULL, "/hello", NULL, 0, &res);
+		ck_assert_int_eq(res.status, 200);
+		ck_assert_str_eq(res.body, "Hello, World!");
+		ck_assert_int_eq(coil_http_client_response_header(&res, "content-type", &v), 0);
+		ck_assert(v.len == 10 && !memcmp(v.ptr, "text/plain", 10));
+		ck_assert_int_eq(coil_http_client_response_header(&res, "x-none", &v), -ENOENT);
+		coil_http_client_response_free(&res);
+	}
+	ck_assert_uint_eq(coil_http_client_connections(cl), 1); /* kept alive */
+	size_t len = 100000;
+	char *body = malloc(len);
+	for (size_t i = 0; i < len; i++)
+		body[i] = (char)('a' + i % 26);
+	client_get(cl, sv.port, "POST", "/echo", body, len, &res);
+	ck_assert_uint_eq(res.body_len, len);
+	ck_assert(memcmp(res.body, body, len) == 0);
+	coil_http_client_response_free(&res);
+	client_get(cl, sv.port, NULL, "/stream", NULL, 0, &res);
+	ck_assert_str_eq(res.body, "part0;part1;part2;");
+	coil_http_client_response_free(&res);
+	client_get(cl, sv.port, "HEAD", "/hello", NULL, 0, &res);
+	ck_assert_int_eq(res.status, 200);
+	ck_assert_uint_eq(res.body_len, 0);
+	ck_assert_int_eq(coil_http_client_response_header(&res, "Content-Length", &v), 0);
+	ck_assert(v.len == 2 && !memcmp(v.ptr, "13", 2));
+	coil_http_client_response_free(&res);
+	client_get(cl, sv.port, NULL, "/fail", NULL, 0, &res); /* 500 and close */
+	ck_assert_int_eq(res.status, 500);
+	coil_http_client_response_free(&res);
+	uint64_t opened = coil_http_client_connections(cl);
+	client_get(cl, sv.port, NULL, "/hello", NULL, 0, &res); /* a new one */
+	coil_http_client_response_free(&res);
+	ck_assert_uint_eq(coil_http_client_connections(cl), opened + 1);
+
+	/* The server goes away with the kept connection and comes back on
+	 * the same port: GET is sent again on a new connection; POST is not. */
+	int port = sv.port;
+	srv_stop(&sv);
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	cfg.port = (uint16_t)port;
+	srv_start(&sv, &cfg);
+	opened = coil_http_client_connections(cl);
+	client_get(cl, port, NULL, "/hello", NULL, 0, &res);
+	ck_assert_str_eq(res.body, "Hello, World!");
+	coil_http_client_response_free(&res);
+	ck_assert_uint_eq(coil_http_client_connections(cl), opened + 1);
+	srv_stop(&sv);
+	srv_start(&sv, &cfg);
+	struct coil_http_client_request rq = {.method = "POST", .host = "127.0.0.1",
+					      .port = (uint16_t)port, .target = "/echo",
+					      .body = "x", .body_len = 1};
+	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), -ECONNRESET);
+	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), 0); /* anew */
+	ck_assert_str_eq(res.body, "x");
+	coil_http_client_response_free(&res);
+
+	/* Bad requests, refused connections. */
+	rq = (struct coil_http_client_request){.host = "127.0.0.1", .port = (uint16_t)port,
+					       .target = "/a b"};
+	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), -EINVAL);
+	rq.target = "/";
+	rq.headers = "X-No-End: 1";
+	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), -EINVAL);
+	rq.headers = NULL;
+	rq.host = NULL;
+	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), -EINVAL);
+	srv_stop(&sv);
+	rq.host = "127.0.0.1";
+	coil_http_client_free(cl);
+	ck_assert_int_eq(coil_http_client_new(&cl, NULL), 0);
+	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), -ECONNREFUSED);
+	coil_http_client_free(cl);
+	free(body);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(client_keeps_connections_and_resends_idempotent_requests)
+{
+	coil_test_run(client_main, NULL);
+}
+END_TEST
+
 START_TEST(bad_settings_are_einval)
 {
 	struct coil_http_config cfg;
@@ -1017,6 +1121,7 @@ int main(void)
 	tcase_add_test(tc, shutdown_closes_idle_and_finishes_requests_in_flight);
 	tcase_add_test(tc, many_connections_are_served_together);
 	tcase_add_test(tc, hostile_clients_get_their_answer_and_others_are_served);
+	tcase_add_test(tc, client_keeps_connections_and_resends_idempotent_requests);
 	tcase_add_test(tc, bad_settings_are_einval);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);

@@ -235,6 +235,100 @@ COIL_API int coil_http_response_end(coil_http_response *res, const void *buf, si
 COIL_API int coil_http_respond(coil_http_response *res, int status, const char *content_type,
 			       const void *body, size_t len);
 
+/* ---- the client ---------------------------------------------------------------
+ *
+ *     coil_http_client *cl;
+ *     coil_http_client_new(&cl, NULL);
+ *     struct coil_http_client_request rq = {.host = "127.0.0.1", .port = 8080,
+ *                                           .target = "/hello"};
+ *     struct coil_http_client_response res;
+ *     if (coil_http_client_send(cl, &rq, &res) == 0) {
+ *             ... res.status, res.body, res.body_len ...
+ *             coil_http_client_response_free(&res);
+ *     }
+ *     coil_http_client_free(cl);
+ *
+ * A client keeps the connections that stay open after a response, per
+ * host and port, and reuses them for the next requests (keep-alive). A
+ * request that finds its reused connection closed by the server before any
+ * byte of the answer came (a race every keep-alive client meets) is sent
+ * once more on a new connection if its method is idempotent. Responses
+ * are parsed as strictly as requests (the same scan, llhttp in strict
+ * mode); redirects are not followed. A client may be shared by the fibers
+ * of every worker.
+ */
+struct coil_http_client_config {
+	size_t max_head;	/* a response head, bytes: 64 KiB [-EMSGSIZE] */
+	unsigned max_fields;	/* its header fields: 200 [-EMSGSIZE] */
+	uint64_t max_body;	/* a response body, bytes: 64 MiB [-EMSGSIZE] */
+	int64_t timeout;	/* a whole request, connect to last byte (ns): 60 s */
+	int64_t idle_timeout;	/* a kept connection unused this long is closed, not
+				 * reused: 20 s (under common servers' 60-75 s) */
+	unsigned max_idle;	/* connections kept per host and port: 16 */
+};
+
+/* Fill *cfg with the defaults above. */
+COIL_API void coil_http_client_config_init(struct coil_http_client_config *cfg);
+
+typedef struct coil_http_client coil_http_client;
+
+/* A client (cfg NULL: the defaults). Works outside a runtime too.
+ * Returns 0, -EINVAL (out NULL, max_head < 256, max_fields 0), -ENOMEM. */
+COIL_API int coil_http_client_new(coil_http_client **out, const struct coil_http_client_config *cfg);
+
+/* Close the kept connections and free cl (NULL: 0). No request of it may
+ * be running. Returns 0. */
+COIL_API int coil_http_client_free(coil_http_client *cl);
+
+struct coil_http_client_request {
+	const char *method;	/* NULL: "GET" */
+	const char *host;	/* a name or numeric address; also the Host header */
+	uint16_t port;
+	const char *target;	/* NULL: "/" */
+	const char *headers;	/* more header lines, each "Name: value\r\n", or NULL */
+	const void *body;	/* sent with Content-Length (NULL with len 0: none) */
+	size_t body_len;
+};
+
+struct coil_http_client_response {
+	int status;
+	int version;		/* 10 or 11 */
+	char *head;		/* the head as received (the views below point here) */
+	size_t head_len;
+	char *body;		/* the decoded body, NUL-terminated (not counted) */
+	size_t body_len;
+	void *private_;
+};
+
+/*
+ * Send rq and read its response whole into *res (free it with
+ * coil_http_client_response_free). From a fiber. Under cfg.timeout and the
+ * caller's scopes. Returns 0, or:
+ *   -EINVAL      NULL argument, no host, a method or target with spaces,
+ *                CR or LF, or headers not ending in CRLF
+ *   -EPROTO      the response is malformed (or smuggles: see docs/http.md)
+ *   -EMSGSIZE    a response head or body over its limit
+ *   -ECONNRESET  the server closed or reset the connection before the end
+ *   -ETIMEDOUT   cfg.timeout or a scope's deadline passed
+ *   -ECANCELED   the task or a scope was cancelled
+ *   -ENOMEM, -EPERM (not in a fiber), and coil_tcp_connect's errors
+ *   (-ECONNREFUSED, -ENOENT for an unknown name...)
+ */
+COIL_API int coil_http_client_send(coil_http_client *cl,
+				   const struct coil_http_client_request *rq,
+				   struct coil_http_client_response *res);
+
+/* The first header field of res named name (case-insensitive).
+ * Returns 0, -ENOENT, -EINVAL. */
+COIL_API int coil_http_client_response_header(const struct coil_http_client_response *res,
+					      const char *name, struct coil_http_str *value);
+
+/* Free what coil_http_client_send put in *res (NULL: nothing). */
+COIL_API void coil_http_client_response_free(struct coil_http_client_response *res);
+
+/* Connections the client has opened so far (reused ones count once). */
+COIL_API uint64_t coil_http_client_connections(const coil_http_client *cl);
+
 #ifdef __cplusplus
 }
 #endif

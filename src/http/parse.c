@@ -116,6 +116,16 @@ static int on_headers_complete(llhttp_t *h)
 	 * front may frame the body by Content-Length instead. */
 	if (p->version == 10 && (h->flags & F_TRANSFER_ENCODING))
 		return reject(h, 400);
+	if (p->response) {
+		p->status_code = h->status_code;
+		p->chunked = (h->flags & F_CHUNKED) != 0;
+		p->content_length = p->chunked ? 0 : h->content_length;
+		p->keep_alive = llhttp_should_keep_alive(h) != 0;
+		p->head_done = true;
+		/* A response to HEAD has no body, whatever it says (llhttp
+		 * knows 1xx, 204 and 304 itself). */
+		return p->no_body ? 1 : 0;
+	}
 	unsigned hosts = 0;
 	for (unsigned i = 0; i < p->nfields; i++)
 		if (name_is(&p->fields[i].name, "host"))
@@ -193,6 +203,8 @@ static void clear_request(struct coil__http_parse *p)
 	p->trailers = false;
 	p->trailer_bytes = 0;
 	p->status = 0;
+	p->status_code = 0;
+	p->no_body = false;
 }
 
 void coil__http_parse_init(struct coil__http_parse *p, struct coil__http_field *fields)
@@ -201,6 +213,31 @@ void coil__http_parse_init(struct coil__http_parse *p, struct coil__http_field *
 	ll(p)->data = p;
 	p->fields = fields;
 	clear_request(p);
+	p->response = false;
+}
+
+void coil__http_parse_init_response(struct coil__http_parse *p, struct coil__http_field *fields)
+{
+	llhttp_init(ll(p), HTTP_RESPONSE, &settings);
+	ll(p)->data = p;
+	p->fields = fields;
+	clear_request(p);
+	p->response = true;
+}
+
+int coil__http_parse_finish(struct coil__http_parse *p)
+{
+	if (p->done)
+		return 0;
+	llhttp_errno_t e = llhttp_finish(ll(p));
+	if ((e == HPE_OK || e == HPE_PAUSED) && p->done)
+		return 0;
+	return 400;
+}
+
+bool coil__http_parse_needs_eof(const struct coil__http_parse *p)
+{
+	return llhttp_message_needs_eof((const llhttp_t *)(const void *)p->llhttp_) != 0;
 }
 
 void coil__http_parse_next(struct coil__http_parse *p)

@@ -58,6 +58,10 @@ struct coil__http_parse {
 	char *dst;		/* where on_body copies, during one feed */
 	size_t dst_len;
 	int status;		/* set by a callback that rejects */
+	/* Responses (coil__http_parse_init_response). */
+	bool response;
+	bool no_body;		/* set by the owner: the request was HEAD */
+	int status_code;
 	bool field_open;	/* fields[nfields] is being parsed */
 	bool in_value;		/* a header value's span was seen for the field */
 };
@@ -77,6 +81,16 @@ int coil__http_parse_head(struct coil__http_parse *p, const char *buf, size_t le
  * -status (400, 413, 431). */
 ssize_t coil__http_parse_body(struct coil__http_parse *p, const char *in, size_t len, char *dst,
 			      size_t *out);
+
+/* The same for responses (the client): the head's status is p->status_code;
+ * set p->no_body before a response to HEAD. */
+void coil__http_parse_init_response(struct coil__http_parse *p, struct coil__http_field *fields);
+
+/* A response whose body ends with the connection (no length, not
+ * chunked): whether this one does, and its end at the end of the stream.
+ * Returns 0 (p->done) or 400 (the stream ended inside a message). */
+bool coil__http_parse_needs_eof(const struct coil__http_parse *p);
+int coil__http_parse_finish(struct coil__http_parse *p);
 
 /* After a message ended (p->done): ready p for the next request on the
  * same connection. */
