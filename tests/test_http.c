@@ -12,11 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- the server under test ----------------------------------------------- */
 
 struct app {
+	const char *file;	/* /file sends it */
 	coil_sem entered;	/* /wait releases one when it starts */
 	coil_sem release;	/* then waits for one */
 	coil_sem big_failed;	/* /big's write failed (big_err) */
@@ -100,6 +104,19 @@ static int handler(coil_http_request *req, coil_http_response *res, void *ctx)
 			}
 		}
 		return 0;
+	}
+	if (target_is(req, "/file")) {
+		int fd = open(app->file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		struct stat st;
+		fstat(fd, &st);
+		bool chunked = target_is(req, "/file/chunked");
+		if (!chunked)
+			coil_http_response_length(res, (uint64_t)st.st_size);
+		ssize_t n = coil_http_response_sendfile(res, fd, 0, (size_t)st.st_size);
+		close(fd);
+		return n == st.st_size ? 0 : -EIO;
 	}
 	if (target_is(req, "/noread"))
 		return coil_http_respond(res, 202, NULL, "ok", 2);
@@ -512,6 +529,30 @@ static void *responses_main(void *arg)
 	ck_assert(!r.chunked);
 	ck_assert_int_eq(r.content_length, 10);
 	ck_assert_str_eq(r.body, "0123456789");
+	/* File bodies without a copy, by length and chunked. */
+	char path[256];
+	coil_test_tmp_path(path, sizeof path, "http_file");
+	size_t flen = 300000;
+	char *fdata = malloc(flen);
+	for (size_t i = 0; i < flen; i++)
+		fdata[i] = (char)(i * 7 + 3);
+	int ffd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	ck_assert_int_ge(ffd, 0);
+	ck_assert_int_eq(write(ffd, fdata, flen), (ssize_t)flen);
+	close(ffd);
+	sv.app.file = path;
+	cl_sends(c, "GET /file HTTP/1.1\r\nHost: t\r\n\r\nGET /file/chunked HTTP/1.1\r\nHost: t\r\n\r\n"
+		    "HEAD /file HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert(cl_response(c, &r, false));
+	ck_assert_int_eq(r.content_length, (long)flen);
+	ck_assert(r.body_len == flen && memcmp(r.body, fdata, flen) == 0);
+	ck_assert(cl_response(c, &r, false));
+	ck_assert(r.chunked);
+	ck_assert(r.body_len == flen && memcmp(r.body, fdata, flen) == 0);
+	ck_assert(cl_response(c, &r, true));
+	ck_assert_int_eq(r.content_length, (long)flen);
+	unlink(path);
+	free(fdata);
 	/* HEAD: the length a GET would have, no body (the next response
 	 * follows at once). */
 	cl_sends(c, "HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n");

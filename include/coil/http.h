@@ -230,6 +230,19 @@ COIL_API ssize_t coil_http_response_write(coil_http_response *res, const void *b
  */
 COIL_API int coil_http_response_end(coil_http_response *res, const void *buf, size_t len);
 
+/*
+ * Send len bytes of the open file file, from offset off, as body bytes
+ * without copying them through user memory (coil_sock_sendfile: splice on
+ * io_uring, sendfile(2) elsewhere); framed as coil_http_response_write
+ * frames (announce the length first to avoid chunked). The file's own
+ * position is not used. Returns the bytes sent: len, or fewer when the
+ * file ended first (a response whose announced length is then not met
+ * closes its connection at the end); the errors of coil_http_response_write;
+ * -EBADF, -EINVAL (off < 0, a file that cannot be spliced).
+ */
+COIL_API ssize_t coil_http_response_sendfile(coil_http_response *res, int file, int64_t off,
+					     size_t len);
+
 /* status, a Content-Type header (content_type NULL: none) and the whole
  * body: coil_http_response_status + _header + _end. */
 COIL_API int coil_http_respond(coil_http_response *res, int status, const char *content_type,

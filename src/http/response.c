@@ -254,6 +254,70 @@ ssize_t coil_http_response_write(coil_http_response *res, const void *buf, size_
 	return r < 0 ? r : (ssize_t)len;
 }
 
+ssize_t coil_http_response_sendfile(coil_http_response *res, int file, int64_t off, size_t len)
+{
+	if (!res || off < 0)
+		return -EINVAL;
+	if (file < 0)
+		return -EBADF;
+	struct coil__http_conn *c = res->c;
+	if (c->werr)
+		return c->werr;
+	if (c->ended)
+		return -EALREADY;
+	if (c->has_length && len > c->length - c->sent)
+		return -EMSGSIZE;
+	int r = c->head_sent ? 0 : send_head(c, -1);
+	if (r < 0)
+		return r;
+	if (c->no_body || len == 0) {
+		c->sent += len;
+		return (ssize_t)len;
+	}
+	if (c->chunked_out) {
+		char line[24];
+		int n = snprintf(line, sizeof line, "%zx\r\n", len);
+		r = coil__http_conn_put(c, line, (size_t)n);
+	}
+	/* What waits in the buffer goes first. */
+	if (r == 0)
+		r = coil__http_conn_flush(c);
+	if (r < 0)
+		return r;
+	size_t done = 0;
+	while (done < len) {
+		coil_scope s;
+		bool scoped = c->cfg->io_timeout > 0 &&
+			      coil_scope_enter_timeout(&s, c->cfg->io_timeout) == 0;
+		ssize_t n = coil_sock_sendfile(c->fd, file, off + (int64_t)done, len - done);
+		if (scoped)
+			coil_scope_exit(&s);
+		if (n < 0) {
+			if (n == -EBADF || n == -EINVAL) {
+				if (done == 0 && !c->chunked_out)
+					return n; /* nothing sent: the response goes on */
+			}
+			c->werr = (int)n; /* the body is cut: the connection ends */
+			return n;
+		}
+		if (n == 0)
+			break; /* the file ended */
+		done += (size_t)n;
+	}
+	c->sent += done;
+	if (c->chunked_out) {
+		if (done < len) {
+			/* The chunk announced len bytes: it cannot be finished. */
+			c->werr = -EPIPE;
+			return -EPIPE;
+		}
+		r = coil__http_conn_put(c, "\r\n", 2);
+		if (r < 0)
+			return r;
+	}
+	return (ssize_t)done;
+}
+
 int coil_http_response_end(coil_http_response *res, const void *buf, size_t len)
 {
 	if (!res || (!buf && len))
