@@ -175,7 +175,8 @@ COIL_API int coil_http_request_limit(coil_http_request *req, uint64_t max_body);
  *   -EMSGSIZE   the body is longer than the limit (the client gets 413
  *               when no response was started, and the connection closes)
  *   -EPROTO     the body is malformed (bad chunk, trailers): 400, close
- *   -ECONNRESET the client closed or reset the connection mid-body
+ *   -ECONNRESET the client closed or reset the connection mid-body (400
+ *               when no response was started)
  *   -ETIMEDOUT  cfg.io_timeout or a scope's deadline passed
  *   -ECANCELED  the task or a scope was cancelled
  * After an error every later read returns the same error.

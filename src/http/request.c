@@ -130,8 +130,12 @@ ssize_t coil_http_request_read(coil_http_request *req, void *buf, size_t len)
 		ssize_t n = coil__http_conn_fill(c);
 		if (scoped)
 			coil_scope_exit(&s);
-		if (n == 0)
-			return c->body_err = -ECONNRESET; /* the client ended mid-body */
+		if (n == 0) {
+			/* The client ended mid-body (a half-close can still
+			 * read the answer): 400 unless the handler answers. */
+			c->body_status = 400;
+			return c->body_err = -ECONNRESET;
+		}
 		if (n < 0)
 			return c->body_err = n;
 	}
