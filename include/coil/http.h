@@ -1,5 +1,5 @@
 /*
- * coil/http.h: an HTTP/1.1 server on fibers.
+ * coil/http.h: an HTTP/1.1 server and client on fibers.
  *
  *     static int hello(coil_http_request *req, coil_http_response *res, void *ctx)
  *     {
