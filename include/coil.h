@@ -20,6 +20,7 @@
 #include "coil/race.h"
 #include "coil/net.h"
 #include "coil/reader.h"
+#include "coil/http.h"
 #include "coil/fs.h"
 #include "coil/chan.h"
 #include "coil/sync.h"

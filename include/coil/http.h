@@ -1,0 +1,349 @@
+/*
+ * coil/http.h: an HTTP/1.1 server and client on fibers.
+ *
+ *     static int hello(coil_http_request *req, coil_http_response *res, void *ctx)
+ *     {
+ *             return coil_http_respond(res, 200, "text/plain", "Hello, World!", 13);
+ *     }
+ *     ...in a fiber of coil_run:
+ *     struct coil_http_config cfg;
+ *     coil_http_config_init(&cfg);
+ *     cfg.port = 8080;
+ *     coil_http_serve(&cfg, hello, NULL);   // until this task is cancelled
+ *
+ * The model: every worker of the runtime accepts (coil_server, coil/net.h)
+ * and each connection runs in a fiber of its own, which reads a request,
+ * calls the handler, writes the response, and goes on with the next request
+ * on the same connection (keep-alive). Pipelined requests are answered one
+ * after the other, in order; responses to requests that were already
+ * buffered are sent together. A handler may block (read the body, call
+ * other services, sleep): only its own connection waits.
+ *
+ * A request's method, target and headers are views into the connection's
+ * buffer (nothing is copied): valid until the handler returns. Its body is
+ * read with coil_http_request_read, as it arrives (Content-Length or
+ * chunked; "Expect: 100-continue" is answered when the handler first
+ * reads). A response is a status, headers, and a body written all at once
+ * (coil_http_response_end: Content-Length) or in pieces
+ * (coil_http_response_write: chunked, unless a length was given first).
+ *
+ * The parser is llhttp 8.1 (Node.js's) in strict mode, behind a scan of
+ * every head that rejects what 8.1 still accepts (bare LF or CR, obs-fold,
+ * NUL) and checks that close request smuggling (Content-Length with
+ * Transfer-Encoding, duplicate Content-Length, Transfer-Encoding on
+ * HTTP/1.0, bad chunk sizes). Each limit below is on by default and
+ * answered with its status (then the connection closes, lingering so that
+ * the client reads the answer): see docs/http.md.
+ */
+#ifndef COIL_HTTP_H
+#define COIL_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "coil/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A view of bytes owned by someone else (not NUL-terminated). */
+struct coil_http_str {
+	const char *ptr;
+	size_t len;
+};
+
+/* A server's settings. Fill with coil_http_config_init, then change. */
+struct coil_http_config {
+	const char *addr;	/* numeric address to listen on; "127.0.0.1" */
+	uint16_t port;		/* 0 (the default): a free port, see coil_http_server_port */
+	int backlog;		/* listen backlog; 1024 (<= 0: SOMAXCONN) */
+	unsigned serve_mode;	/* COIL_SERVE_HANDOFF (default) or COIL_SERVE_REUSEPORT */
+	/* Limits; exceeding one is answered with the status in brackets. */
+	size_t max_head;	/* request line and headers, bytes: 16 KiB [431] */
+	unsigned max_fields;	/* header fields: 100 [431] */
+	size_t max_target;	/* request target, bytes: 8 KiB [414] */
+	size_t max_chunk_ext;	/* chunk extensions of one chunk, bytes: 4 KiB [400] */
+	uint64_t max_body;	/* request body, bytes: 1 MiB [413]; a handler may
+				 * change it for its request (coil_http_request_limit) */
+	/* Time limits (nanoseconds; <= 0: none). */
+	int64_t head_timeout;	/* a whole head, from its first byte (from the
+				 * accept for the first request): 10 s [408] */
+	int64_t io_timeout;	/* each read of a body and each write: 60 s */
+	int64_t idle_timeout;	/* between requests of a keep-alive connection: 75 s */
+	int64_t shutdown_timeout; /* graceful shutdown: how long requests in
+				 * flight may take before they are cancelled: 10 s */
+	int64_t linger_timeout;	/* after an error response, how long the rest
+				 * of the request is read and dropped before the
+				 * close (so that the client sees the answer, not a
+				 * reset): 2 s */
+	unsigned max_requests;	/* per connection, then "Connection: close": 1000 */
+	uint64_t max_drain;	/* body bytes a handler left unread that are read
+				 * and dropped to keep the connection; more: it
+				 * closes: 64 KiB */
+};
+
+/* Fill *cfg with the defaults above. */
+COIL_API void coil_http_config_init(struct coil_http_config *cfg);
+
+typedef struct coil_http_server coil_http_server;
+typedef struct coil_http_request coil_http_request;
+typedef struct coil_http_response coil_http_response;
+
+/*
+ * A request's handler. It runs in the connection's fiber; req and res are
+ * valid until it returns. Return 0 when done: whatever of the response
+ * was not sent is finished (no body: an empty one; a chunked body: its
+ * last chunk). Return a negative errno when the request failed: if
+ * nothing was sent yet the client gets 500, else the connection is closed
+ * (the client sees a truncated response).
+ */
+typedef int (*coil_http_handler)(coil_http_request *req, coil_http_response *res, void *ctx);
+
+/*
+ * Listen as cfg says (cfg NULL: the defaults) on every worker of the
+ * runtime (coil_server_open). From a fiber. cfg is copied (addr too).
+ * Returns 0 and *out, or -EINVAL (out NULL, a bad setting: serve_mode,
+ * max_head < 256, max_fields 0, max_target 0, max_requests 0), -EPERM (not
+ * in a fiber), -ENOMEM, or coil_server_open's error.
+ */
+COIL_API int coil_http_server_open(coil_http_server **out, const struct coil_http_config *cfg);
+
+/* The port s listens on, or -EINVAL (s NULL). */
+COIL_API int coil_http_server_port(const coil_http_server *s);
+
+/*
+ * Serve connections with handler until the calling task is cancelled, then
+ * shut down gracefully: stop accepting; close idle connections; let each
+ * request in flight finish (its response says "Connection: close") for up
+ * to cfg.shutdown_timeout; then cancel those left; return once every
+ * connection fiber has ended. From the fiber that opened s.
+ * Returns 0 after a shutdown asked for by a cancel, or -EINVAL (s or
+ * handler NULL), -EBUSY (s is already running), -EPERM (not in a fiber),
+ * -ENOMEM, or the listener's error (connections are shut down the same way).
+ */
+COIL_API int coil_http_server_run(coil_http_server *s, coil_http_handler handler, void *ctx);
+
+/* Close the listeners and free s (NULL: 0). Not while it runs.
+ * Returns 0 or the first close error. */
+COIL_API int coil_http_server_close(coil_http_server *s);
+
+/* open + run + close. Returns coil_http_server_open's error or
+ * coil_http_server_run's result. */
+COIL_API int coil_http_serve(const struct coil_http_config *cfg, coil_http_handler handler,
+			     void *ctx);
+
+/* ---- the request ------------------------------------------------------------
+ * Calls on a request are made from its handler, with req as given. */
+
+/* The method ("GET"), the request target ("/a?b=c", as sent), the version
+ * (10 for HTTP/1.0, 11 for HTTP/1.1). NULL req: an empty view, 0. */
+COIL_API struct coil_http_str coil_http_request_method(const coil_http_request *req);
+COIL_API struct coil_http_str coil_http_request_target(const coil_http_request *req);
+COIL_API int coil_http_request_version(const coil_http_request *req);
+
+/* The number of header fields (trailers not included), or -EINVAL. */
+COIL_API int coil_http_request_header_count(const coil_http_request *req);
+
+/* Header field i (0 .. count - 1), in the order received. Values have no
+ * leading or trailing whitespace. Returns 0, or -EINVAL (NULL argument),
+ * -ERANGE (i out of range). */
+COIL_API int coil_http_request_header_at(const coil_http_request *req, size_t i,
+					 struct coil_http_str *name, struct coil_http_str *value);
+
+/* The first header field named name (case-insensitive) into *value.
+ * Returns 0, -ENOENT (none), -EINVAL (NULL argument). */
+COIL_API int coil_http_request_header(const coil_http_request *req, const char *name,
+				      struct coil_http_str *value);
+
+/* The body's length from Content-Length, 0 for a request without a body,
+ * or -1 when it is chunked (not known in advance); -EINVAL for NULL. */
+COIL_API int64_t coil_http_request_content_length(const coil_http_request *req);
+
+/* Change this request's body limit (cfg.max_body) before its body is read.
+ * Returns 0, -EINVAL (NULL), -EBUSY (reading has started). */
+COIL_API int coil_http_request_limit(coil_http_request *req, uint64_t max_body);
+
+/*
+ * Read up to len bytes of the body into buf, waiting for them (each read
+ * under cfg.io_timeout). The first read of a request that asked "Expect:
+ * 100-continue" sends "100 Continue" first.
+ * Returns the count (> 0), 0 at the end of the body (at once for a request
+ * without one), or:
+ *   -EINVAL     req NULL, or buf NULL with len > 0
+ *   -EMSGSIZE   the body is longer than the limit (the client gets 413
+ *               when no response was started, and the connection closes)
+ *   -EPROTO     the body is malformed (bad chunk, trailers): 400, close
+ *   -ECONNRESET the client closed or reset the connection mid-body (400
+ *               when no response was started)
+ *   -ETIMEDOUT  cfg.io_timeout or a scope's deadline passed
+ *   -ECANCELED  the task or a scope was cancelled
+ * After an error every later read returns the same error.
+ */
+COIL_API ssize_t coil_http_request_read(coil_http_request *req, void *buf, size_t len);
+
+/* ---- the response ------------------------------------------------------------
+ * A response starts with status 200 and no headers but those the server
+ * adds (Date; Content-Length or Transfer-Encoding; Connection when needed).
+ * Its head goes out with the first body bytes (or at the end). Errors of
+ * these calls: -EINVAL for a NULL res or bad argument, -EBUSY when the head
+ * was already sent; the writing calls also -EPIPE, -ECONNRESET,
+ * -ETIMEDOUT (cfg.io_timeout), -ECANCELED, and after such an error every
+ * later call returns it again (the connection is closed at the end). */
+
+/* Set the status, 200..999 (1xx are the server's: it sends 100 Continue
+ * itself; upgrades are not supported). Returns 0, -EINVAL, -EBUSY. */
+COIL_API int coil_http_response_status(coil_http_response *res, int status);
+
+/* Add a header field. name must be a token, value must hold no CR, LF or
+ * NUL; Content-Length, Transfer-Encoding and Connection belong to the
+ * server (use coil_http_response_length and coil_http_response_close).
+ * Returns 0, -EINVAL (NULL, a bad name or value, a name the server owns),
+ * -EBUSY, -ENOSPC (the headers together exceed 8 KiB). */
+COIL_API int coil_http_response_header(coil_http_response *res, const char *name,
+				       const char *value);
+
+/* Announce the body's length, so that coil_http_response_write sends it
+ * with Content-Length instead of chunked. Returns 0, -EINVAL, -EBUSY. */
+COIL_API int coil_http_response_length(coil_http_response *res, uint64_t len);
+
+/* Close the connection after this response ("Connection: close").
+ * Returns 0, -EINVAL, -EBUSY (the head was sent). */
+COIL_API int coil_http_response_close(coil_http_response *res);
+
+/*
+ * Send len bytes of the body (the head first, the first time). Without a
+ * length announced the body is chunked (HTTP/1.1) or ends with the
+ * connection (HTTP/1.0). Bytes may wait in the connection's buffer until
+ * the next call or the end. For HEAD requests and 204/304 nothing of the
+ * body is sent (it is still counted). Returns len, or the errors above,
+ * and -EMSGSIZE (more bytes than the announced length: nothing sent).
+ */
+COIL_API ssize_t coil_http_response_write(coil_http_response *res, const void *buf, size_t len);
+
+/*
+ * Send the last len bytes of the body (buf may be NULL when len is 0) and
+ * finish the response. If nothing was sent before, the response goes out
+ * with Content-Length: len, in one write with its head. Returns 0, the
+ * errors above, -EMSGSIZE (a length was announced and the body's bytes do
+ * not add up to it: the connection then closes), -EALREADY (ended).
+ */
+COIL_API int coil_http_response_end(coil_http_response *res, const void *buf, size_t len);
+
+/*
+ * Send len bytes of the open file file, from offset off, as body bytes
+ * without copying them through user memory (coil_sock_sendfile: splice on
+ * io_uring, sendfile(2) elsewhere); framed as coil_http_response_write
+ * frames (announce the length first to avoid chunked). The file's own
+ * position is not used. Returns the bytes sent: len, or fewer when the
+ * file ended first (a response whose announced length is then not met
+ * closes its connection at the end); the errors of coil_http_response_write;
+ * -EBADF, -EINVAL (off < 0, a file that cannot be spliced).
+ */
+COIL_API ssize_t coil_http_response_sendfile(coil_http_response *res, int file, int64_t off,
+					     size_t len);
+
+/* status, a Content-Type header (content_type NULL: none) and the whole
+ * body: coil_http_response_status + _header + _end. */
+COIL_API int coil_http_respond(coil_http_response *res, int status, const char *content_type,
+			       const void *body, size_t len);
+
+/* ---- the client ---------------------------------------------------------------
+ *
+ *     coil_http_client *cl;
+ *     coil_http_client_new(&cl, NULL);
+ *     struct coil_http_client_request rq = {.host = "127.0.0.1", .port = 8080,
+ *                                           .target = "/hello"};
+ *     struct coil_http_client_response res;
+ *     if (coil_http_client_send(cl, &rq, &res) == 0) {
+ *             ... res.status, res.body, res.body_len ...
+ *             coil_http_client_response_free(&res);
+ *     }
+ *     coil_http_client_free(cl);
+ *
+ * A client keeps the connections that stay open after a response, per
+ * host and port, and reuses them for the next requests (keep-alive). A
+ * request that finds its reused connection closed by the server before any
+ * byte of the answer came (a race every keep-alive client meets) is sent
+ * once more on a new connection if its method is idempotent. Responses
+ * are parsed as strictly as requests (the same scan, llhttp in strict
+ * mode); redirects are not followed. A client may be shared by the fibers
+ * of every worker.
+ */
+struct coil_http_client_config {
+	size_t max_head;	/* a response head, bytes: 64 KiB [-EMSGSIZE] */
+	unsigned max_fields;	/* its header fields: 200 [-EMSGSIZE] */
+	uint64_t max_body;	/* a response body, bytes: 64 MiB [-EMSGSIZE] */
+	int64_t timeout;	/* a whole request, connect to last byte (ns): 60 s */
+	int64_t idle_timeout;	/* a kept connection unused this long is closed, not
+				 * reused: 20 s (under common servers' 60-75 s) */
+	unsigned max_idle;	/* connections kept per host and port: 16 */
+};
+
+/* Fill *cfg with the defaults above. */
+COIL_API void coil_http_client_config_init(struct coil_http_client_config *cfg);
+
+typedef struct coil_http_client coil_http_client;
+
+/* A client (cfg NULL: the defaults). Works outside a runtime too.
+ * Returns 0, -EINVAL (out NULL, max_head < 256, max_fields 0), -ENOMEM. */
+COIL_API int coil_http_client_new(coil_http_client **out, const struct coil_http_client_config *cfg);
+
+/* Close the kept connections and free cl (NULL: 0). No request of it may
+ * be running. Returns 0. */
+COIL_API int coil_http_client_free(coil_http_client *cl);
+
+struct coil_http_client_request {
+	const char *method;	/* NULL: "GET" */
+	const char *host;	/* a name or numeric address; also the Host header */
+	uint16_t port;
+	const char *target;	/* NULL: "/" */
+	const char *headers;	/* more header lines, each "Name: value\r\n", or NULL */
+	const void *body;	/* sent with Content-Length (NULL with len 0: none) */
+	size_t body_len;
+};
+
+struct coil_http_client_response {
+	int status;
+	int version;		/* 10 or 11 */
+	char *head;		/* the head as received (the views below point here) */
+	size_t head_len;
+	char *body;		/* the decoded body, NUL-terminated (not counted) */
+	size_t body_len;
+	void *private_;
+};
+
+/*
+ * Send rq and read its response whole into *res (free it with
+ * coil_http_client_response_free). From a fiber. Under cfg.timeout and the
+ * caller's scopes. Returns 0, or:
+ *   -EINVAL      NULL argument, no host, a method or target with spaces,
+ *                CR or LF, or headers not ending in CRLF
+ *   -EPROTO      the response is malformed (or smuggles: see docs/http.md)
+ *   -EMSGSIZE    a response head or body over its limit
+ *   -ECONNRESET  the server closed or reset the connection before the end
+ *   -ETIMEDOUT   cfg.timeout or a scope's deadline passed
+ *   -ECANCELED   the task or a scope was cancelled
+ *   -ENOMEM, -EPERM (not in a fiber), and coil_tcp_connect's errors
+ *   (-ECONNREFUSED, -ENOENT for an unknown name...)
+ */
+COIL_API int coil_http_client_send(coil_http_client *cl,
+				   const struct coil_http_client_request *rq,
+				   struct coil_http_client_response *res);
+
+/* The first header field of res named name (case-insensitive).
+ * Returns 0, -ENOENT, -EINVAL. */
+COIL_API int coil_http_client_response_header(const struct coil_http_client_response *res,
+					      const char *name, struct coil_http_str *value);
+
+/* Free what coil_http_client_send put in *res (NULL: nothing). */
+COIL_API void coil_http_client_response_free(struct coil_http_client_response *res);
+
+/* Connections the client has opened so far (reused ones count once). */
+COIL_API uint64_t coil_http_client_connections(const coil_http_client *cl);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,495 @@
+/*
+ * One HTTP/1.1 connection in one fiber: read a head, call the handler,
+ * finish its response, drop what it left of the body, go on with the next
+ * request (keep-alive, pipelining) or close. See conn.h for the buffer.
+ *
+ * Time limits are scopes around the waits: between requests the idle
+ * timeout (the first request: the head timeout from the accept); from the
+ * first byte of a head, the head timeout for the whole head (a deadline
+ * per read alone would let a slow client keep the connection for ever);
+ * each body read and each write, the I/O timeout.
+ */
+#include "http/conn.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "http/scan.h"
+
+static int64_t deadline_in(int64_t timeout)
+{
+	return timeout > 0 ? coil_now() + timeout : COIL_NO_DEADLINE;
+}
+
+/* ---- memory: held while a request is served ------------------------------ */
+
+/*
+ * Each worker thread keeps a few blocks that connections gave back: a
+ * request would otherwise malloc and free some 40 KiB, and glibc hands
+ * such a block back to the kernel when it tops the heap (brk, then page
+ * faults to touch it again): measured at 5x the CPU of a hello request.
+ * The blocks of a thread are freed when it exits (a key's destructor);
+ * worker 0's stay reachable through its thread-locals.
+ */
+#define MEM_CACHE 64
+
+struct mem_block {
+	struct mem_block *next;
+	size_t size;
+};
+
+static __thread struct mem_block *mem_cache;
+static __thread unsigned mem_cached;
+static pthread_key_t mem_key;
+static pthread_once_t mem_once = PTHREAD_ONCE_INIT;
+
+static void mem_cache_drop(void *unused)
+{
+	(void)unused;
+	while (mem_cache) {
+		struct mem_block *b = mem_cache;
+		mem_cache = b->next;
+		free(b);
+	}
+	mem_cached = 0;
+}
+
+static void mem_key_make(void)
+{
+	pthread_key_create(&mem_key, mem_cache_drop);
+}
+
+static void *mem_alloc(size_t size)
+{
+	struct mem_block *b = mem_cache;
+	if (b && b->size == size) {
+		mem_cache = b->next;
+		mem_cached--;
+		return b;
+	}
+	return malloc(size);
+}
+
+static void mem_free(void *p, size_t size)
+{
+	if (!p)
+		return;
+	if (mem_cached == 0) {
+		pthread_once(&mem_once, mem_key_make);
+		pthread_setspecific(mem_key, &mem_cache); /* any non-NULL: the destructor runs */
+	}
+	if (mem_cached >= MEM_CACHE || (mem_cache && mem_cache->size != size)) {
+		free(p);
+		return;
+	}
+	struct mem_block *b = p;
+	b->size = size;
+	b->next = mem_cache;
+	mem_cache = b;
+	mem_cached++;
+}
+
+static size_t mem_size(const struct coil_http_config *cfg)
+{
+	return cfg->max_fields * sizeof(struct coil__http_field) + cfg->max_head +
+	       COIL__HTTP_BODY_ROOM + COIL__HTTP_HDRS_CAP + COIL__HTTP_OUT_CAP;
+}
+
+static int mem_get(struct coil__http_conn *c)
+{
+	if (c->mem)
+		return 0;
+	const struct coil_http_config *cfg = c->cfg;
+	size_t in_cap = cfg->max_head + COIL__HTTP_BODY_ROOM;
+	size_t fields = cfg->max_fields * sizeof(struct coil__http_field);
+	char *m = mem_alloc(mem_size(cfg));
+	if (!m)
+		return -ENOMEM;
+	c->mem = m;
+	c->parse.fields = (struct coil__http_field *)(void *)m;
+	c->in = m + fields;
+	c->in_cap = in_cap;
+	c->hdrs = c->in + in_cap;
+	c->out = c->hdrs + COIL__HTTP_HDRS_CAP;
+	c->in_len = c->pos = c->head_at = c->head_len = 0;
+	c->out_len = 0;
+	return 0;
+}
+
+/* Only with nothing buffered either way. */
+static void mem_put(struct coil__http_conn *c)
+{
+	mem_free(c->mem, mem_size(c->cfg));
+	c->mem = NULL;
+	c->in = c->hdrs = c->out = NULL;
+	c->parse.fields = NULL;
+	c->in_len = c->pos = c->head_at = c->head_len = c->out_len = 0;
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+static int write_all(struct coil__http_conn *c, const void *p, size_t n)
+{
+	coil_scope s;
+	bool scoped = c->cfg->io_timeout > 0 &&
+		      coil_scope_enter_timeout(&s, c->cfg->io_timeout) == 0;
+	ssize_t r = coil_sock_write_all(c->fd, p, n);
+	if (scoped)
+		coil_scope_exit(&s);
+	if (r < 0) {
+		c->werr = (int)r;
+		return (int)r;
+	}
+	return 0;
+}
+
+int coil__http_conn_flush(struct coil__http_conn *c)
+{
+	if (c->werr)
+		return c->werr;
+	if (c->out_len == 0)
+		return 0;
+	size_t n = c->out_len;
+	c->out_len = 0;
+	return write_all(c, c->out, n);
+}
+
+int coil__http_conn_put(struct coil__http_conn *c, const void *p, size_t n)
+{
+	if (c->werr)
+		return c->werr;
+	if (n > COIL__HTTP_OUT_CAP - c->out_len) {
+		int r = coil__http_conn_flush(c);
+		if (r < 0)
+			return r;
+		if (n > COIL__HTTP_OUT_CAP / 2)
+			return write_all(c, p, n); /* large: not through the buffer */
+	}
+	memcpy(c->out + c->out_len, p, n);
+	c->out_len += n;
+	return 0;
+}
+
+/* ---- input --------------------------------------------------------------- */
+
+/* Have the reader lend bytes (c->lent), flushing the output first: the
+ * client may be waiting for it before it sends more. */
+static ssize_t recv_lent(struct coil__http_conn *c)
+{
+	if (c->lent_len)
+		return (ssize_t)c->lent_len;
+	if (c->rerr)
+		return c->rerr;
+	if (c->eof)
+		return 0;
+	if (c->out_len) {
+		int r = coil__http_conn_flush(c);
+		if (r < 0)
+			return r;
+	}
+	const void *p;
+	ssize_t n = coil_reader_read(c->rd, &p);
+	if (n == 0) {
+		c->eof = true;
+		return 0;
+	}
+	if (n < 0) {
+		if (n != -ETIMEDOUT && n != -ECANCELED)
+			c->rerr = (int)n; /* nothing was lost on those two */
+		return n;
+	}
+	c->lent = p;
+	c->lent_len = (size_t)n;
+	return n;
+}
+
+/* Copy lent bytes into in[in_len ..]. */
+static size_t take(struct coil__http_conn *c)
+{
+	size_t n = c->in_cap - c->in_len;
+	if (n > c->lent_len)
+		n = c->lent_len;
+	memcpy(c->in + c->in_len, c->lent, n);
+	c->in_len += n;
+	c->lent += n;
+	c->lent_len -= n;
+	return n;
+}
+
+ssize_t coil__http_conn_fill(struct coil__http_conn *c)
+{
+	ssize_t r = recv_lent(c);
+	if (r <= 0)
+		return r;
+	return c->mem ? (ssize_t)take(c) : r;
+}
+
+/* ---- the head ------------------------------------------------------------ */
+
+/* Move the unparsed bytes to the front (no view into them is held). */
+static void compact(struct coil__http_conn *c)
+{
+	size_t n = c->in_len - c->pos;
+	if (c->pos)
+		memmove(c->in, c->in + c->pos, n);
+	c->in_len = n;
+	c->pos = 0;
+}
+
+/* Read and parse the next head, until deadline. Returns 0 (parsed), a
+ * status to answer (then close), or -1: close without a word (the client
+ * left, or went quiet before sending anything). The head starts at pos:
+ * pipelined requests are parsed where they lie, and the buffer is
+ * compacted only when its end is near (a move per request would copy
+ * the whole backlog each time). */
+static int read_head(struct coil__http_conn *c, int64_t deadline)
+{
+	const struct coil_http_config *cfg = c->cfg;
+	struct coil__http_scan s;
+	coil__http_scan_head(&s);
+	coil_scope scope;
+	bool scoped = false;
+	int status = -1;
+	size_t end = 0;
+	for (;;) {
+		/* Empty lines before a request line are ignored (RFC 9112 2.2). */
+		if (s.pos == 0)
+			while (c->in_len - c->pos >= 2 && c->in[c->pos] == '\r' &&
+			       c->in[c->pos + 1] == '\n')
+				c->pos += 2;
+		c->head_at = c->pos;
+		const char *head = c->in + c->head_at;
+		size_t have = c->in_len - c->head_at;
+		if (have && !(s.pos == 0 && have == 1 && head[0] == '\r')) {
+			int r = coil__http_scan(&s, head, have, &end);
+			if (r == COIL__HTTP_SCAN_BAD) {
+				status = 400;
+				break;
+			}
+			if (r == COIL__HTTP_SCAN_END) {
+				status = end > cfg->max_head ? 431 : 0;
+				break;
+			}
+		}
+		if (have >= cfg->max_head) {
+			/* No end within the limit: a request line without its
+			 * end is a target too long, else the head is. */
+			status = memchr(head, '\n', have) ? 431 : 414;
+			break;
+		}
+		if (c->in_len == c->in_cap)
+			compact(c); /* the scan's position is relative: it holds */
+		if (!scoped) {
+			scoped = deadline != COIL_NO_DEADLINE &&
+				 coil_scope_enter(&scope, deadline) == 0;
+		}
+		ssize_t n = coil__http_conn_fill(c);
+		if (n <= 0) {
+			/* Out of time with part of a head: 408; quiet before,
+			 * the client's end, an error: just close. */
+			status = n == -ETIMEDOUT && c->in_len > c->pos ? 408 : -1;
+			break;
+		}
+	}
+	if (scoped)
+		coil_scope_exit(&scope);
+	if (status != 0)
+		return status;
+	/* Room for the body after the head: move the head to the front if
+	 * it lies near the end (before any view into it exists). */
+	if (c->in_cap - (c->head_at + end) < COIL__HTTP_BODY_ROOM) {
+		compact(c);
+		c->head_at = 0;
+	}
+	struct coil__http_parse *p = &c->parse;
+	coil__http_parse_next(p);
+	p->max_target = cfg->max_target;
+	p->max_fields = cfg->max_fields;
+	p->max_chunk_ext = cfg->max_chunk_ext;
+	p->max_trailers = cfg->max_head;
+	p->max_body = UINT64_MAX; /* set at the first read: the handler may change it */
+	c->head_len = end;
+	c->pos = c->head_at + end;
+	return coil__http_parse_head(p, c->in + c->head_at, end);
+}
+
+/* ---- between requests ---------------------------------------------------- */
+
+static bool header_is(struct coil__http_conn *c, const char *name, const char *value)
+{
+	struct coil_http_str v;
+	if (coil_http_request_header(&c->req, name, &v) != 0)
+		return false;
+	size_t n = strlen(value);
+	return v.len == n && strncasecmp(v.ptr, value, n) == 0;
+}
+
+/* Read and drop what the handler left of the body, to keep the
+ * connection. Returns 0, or -1: close instead. */
+static __attribute__((noinline)) int drain_body(struct coil__http_conn *c)
+{
+	struct coil__http_parse *p = &c->parse;
+	if (c->expect_continue)
+		return -1; /* the client waits for a 100 that will not come */
+	if (!p->chunked && p->content_length - p->body_bytes > c->cfg->max_drain)
+		return -1;
+	p->max_body = UINT64_MAX;
+	uint64_t dropped = 0;
+	char scratch[2048];
+	while (!p->done) {
+		if (c->pos == c->in_len) {
+			c->in_len = c->pos = c->head_at + c->head_len;
+			coil_scope s;
+			bool scoped = c->cfg->io_timeout > 0 &&
+				      coil_scope_enter_timeout(&s, c->cfg->io_timeout) == 0;
+			ssize_t n = coil__http_conn_fill(c);
+			if (scoped)
+				coil_scope_exit(&s);
+			if (n <= 0)
+				return -1;
+		}
+		size_t n = c->in_len - c->pos;
+		if (n > sizeof scratch)
+			n = sizeof scratch;
+		size_t out;
+		ssize_t used = coil__http_parse_body(p, c->in + c->pos, n, scratch, &out);
+		if (used < 0)
+			return -1;
+		c->pos += (size_t)used;
+		dropped += out;
+		if (dropped > c->cfg->max_drain)
+			return -1;
+	}
+	return 0;
+}
+
+/* After an error answer: stop sending, then read and drop what the client
+ * still sends for a while, so that our close does not reset the connection
+ * before it has read the answer (a close with unread input sends RST,
+ * which can destroy the answer in the client's receive queue). */
+static __attribute__((noinline)) void linger(struct coil__http_conn *c)
+{
+	if (coil__http_conn_flush(c) < 0 || c->eof || c->rerr)
+		return;
+	coil_sock_shutdown(c->fd, SHUT_WR);
+	if (c->cfg->linger_timeout <= 0)
+		return;
+	coil_scope s;
+	if (coil_scope_enter_timeout(&s, c->cfg->linger_timeout) != 0)
+		return;
+	for (uint64_t dropped = 0; dropped < (64u << 20);) {
+		ssize_t n = recv_lent(c);
+		if (n <= 0)
+			break;
+		dropped += (uint64_t)n;
+		c->lent_len = 0;
+	}
+	coil_scope_exit(&s);
+}
+
+/* The request's own state, before its handler. */
+static void start_request(struct coil__http_conn *c)
+{
+	c->body_started = false;
+	c->body_status = 0;
+	c->body_err = 0;
+	c->max_body = c->cfg->max_body;
+	struct coil_http_str m = c->parse.method;
+	c->head_request = m.len == 4 && memcmp(m.ptr, "HEAD", 4) == 0;
+	c->expect_continue = false;
+	coil__http_response_reset(c);
+}
+
+/* Returns true to go on with the next request. */
+static bool serve_request(struct coil__http_conn *c)
+{
+	struct coil__http_parse *p = &c->parse;
+	start_request(c);
+	c->served++;
+	struct coil_http_str expect;
+	/* Expect means nothing in HTTP/1.0 (RFC 9110 10.1.1). */
+	if (p->version == 11 && coil_http_request_header(&c->req, "expect", &expect) == 0) {
+		if (!header_is(c, "expect", "100-continue")) {
+			coil__http_respond_error(c, 417);
+			return false;
+		}
+		c->expect_continue = !p->done;
+	}
+	int r = coil__http_server_handle(c->srv, &c->req, &c->res);
+	if (c->body_status && !c->head_sent) {
+		/* The body broke a limit or the framing: answer that. */
+		coil__http_respond_error(c, c->body_status);
+		linger(c);
+		return false;
+	}
+	if (r < 0) {
+		if (!c->head_sent)
+			coil__http_respond_error(c, 500);
+		return false;
+	}
+	if (!c->ended && coil_http_response_end(&c->res, NULL, 0) < 0)
+		return false;
+	if (c->werr || c->close_after || c->body_status)
+		return false;
+	if (!p->done && drain_body(c) < 0)
+		return false;
+	return true;
+}
+
+void coil__http_conn_serve(struct coil_http_server *srv, int fd)
+{
+	struct coil__http_conn conn = {0};
+	struct coil__http_conn *c = &conn;
+	c->srv = srv;
+	c->fd = fd;
+	c->req.c = c;
+	c->res.c = c;
+	c->task = coil_task_current();
+	if (!coil__http_server_enter(srv, c)) {
+		coil_close(fd);
+		return;
+	}
+	c->cfg = coil__http_server_config(srv);
+	int64_t first_deadline = deadline_in(c->cfg->head_timeout);
+	coil__http_parse_init(&c->parse, NULL);
+	coil_tcp_nodelay(fd, 1);
+	if (coil_reader_open(&c->rd, fd) < 0)
+		goto out;
+	for (;;) {
+		bool first = c->served == 0;
+		if (!c->mem || (c->pos == c->in_len && !c->lent_len)) {
+			/* Nothing buffered: wait holding no memory. */
+			if (c->mem && c->out_len && coil__http_conn_flush(c) < 0)
+				break;
+			mem_put(c);
+			int64_t deadline = first ? first_deadline : deadline_in(c->cfg->idle_timeout);
+			if (coil__http_server_idle_wait(srv, c, deadline) <= 0)
+				break;
+		}
+		if (mem_get(c) < 0)
+			break;
+		c->head_request = false; /* an error answer before the head has a body */
+		int status = read_head(c, first ? first_deadline : deadline_in(c->cfg->head_timeout));
+		if (status < 0)
+			break;
+		if (status > 0) {
+			coil__http_respond_error(c, status);
+			linger(c);
+			break;
+		}
+		if (!serve_request(c))
+			break;
+		if (c->served >= c->cfg->max_requests || coil__http_server_draining(srv))
+			break;
+	}
+	if (c->mem)
+		coil__http_conn_flush(c);
+	coil_reader_close(c->rd);
+out:
+	mem_put(c);
+	coil_close(fd);
+	coil__http_server_leave(srv, c);
+}

@@ -1,0 +1,72 @@
+/* The head's line scan: see scan.h for what it rejects and why. */
+#include "http/scan.h"
+
+enum {
+	IN_LINE,	/* inside a line */
+	IN_LINE_CR,	/* a CR inside a line: LF must follow */
+	LINE_START,	/* just after CRLF: a line starts, or CR for the end */
+	LINE_START_CR,	/* CR at the start of a line: LF ends the head */
+};
+
+void coil__http_scan_head(struct coil__http_scan *s)
+{
+	s->pos = 0;
+	s->state = IN_LINE;
+}
+
+void coil__http_scan_trailers(struct coil__http_scan *s)
+{
+	s->pos = 0;
+	s->state = LINE_START;
+}
+
+int coil__http_scan(struct coil__http_scan *s, const char *buf, size_t len, size_t *end)
+{
+	const unsigned char *p = (const unsigned char *)buf;
+	size_t i = s->pos;
+	unsigned state = s->state;
+	for (; i < len; i++) {
+		unsigned char c = p[i];
+		/* The common byte, inside a line: one test for the three that
+		 * matter (NUL, LF, CR are all below 14). */
+		if (state == IN_LINE && c > '\r')
+			continue;
+		if (c == 0)
+			goto bad;
+		switch (state) {
+		case IN_LINE:
+			if (c == '\n')
+				goto bad;
+			if (c == '\r')
+				state = IN_LINE_CR;
+			break;
+		case IN_LINE_CR:
+			if (c != '\n')
+				goto bad;
+			state = LINE_START;
+			break;
+		case LINE_START:
+			if (c == '\r')
+				state = LINE_START_CR;
+			else if (c == '\n' || c == ' ' || c == '\t')
+				goto bad;
+			else
+				state = IN_LINE;
+			break;
+		default: /* LINE_START_CR */
+			if (c != '\n')
+				goto bad;
+			s->pos = i + 1;
+			s->state = LINE_START; /* a later call stays at the end */
+			*end = i + 1;
+			return COIL__HTTP_SCAN_END;
+		}
+	}
+	s->pos = i;
+	s->state = (uint8_t)state;
+	return COIL__HTTP_SCAN_MORE;
+bad:
+	s->pos = i;
+	s->state = (uint8_t)state;
+	return COIL__HTTP_SCAN_BAD;
+}
