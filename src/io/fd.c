@@ -108,7 +108,8 @@ int coil__fd_close(int fd)
 	/* A ring's registered slot of fd must not outlive it (io/fixed.h). */
 	coil__fixed_closing(fd);
 	int r;
-	if (!coil__self()) {
+	struct coil__worker *w = coil__tls_worker;
+	if (!w || !w->current) {
 		/* Outside a runtime: a plain close (it does not block on
 		 * sockets, pipes or files without SO_LINGER). */
 		r = close(fd) == 0 ? 0 : -errno;
@@ -117,8 +118,7 @@ int coil__fd_close(int fd)
 		 * or a passed deadline cannot skip it. */
 		coil_scope shield;
 		coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
-		struct coil__worker *w = coil__tls_worker;
-		if (w->multi)
+		if (__builtin_expect(w->multi, 0))
 			reach_others(w, fd);
 		struct coil__op op = {.code = COIL__OP_CLOSE, .fd = fd};
 		r = coil__op_run(&op);

@@ -95,7 +95,8 @@ static void fd_new(struct coil__compat *c, int fd, uint8_t kind)
 /* coil is closing fd (here or on another worker): its waiters fail with
  * -EBADF rather than wait on a number that may soon name another file,
  * and nothing of it is kept. */
-static void fd_forget_all(struct coil__compat *c, int fd, struct coil__fd_state *st)
+static inline __attribute__((always_inline)) void
+fd_forget_all(struct coil__compat *c, int fd, struct coil__fd_state *st)
 {
 	fail_waiters(c, &st->rd, -EBADF);
 	fail_waiters(c, &st->wr, -EBADF);

@@ -63,8 +63,9 @@ struct coil__uring {
 	/* Ops whose opcode this kernel lacks and that the blocking pool can
 	 * do instead (per-op fallback: the ring is kept for the rest). */
 	bool to_pool[COIL__OP_COUNT];
-	/* Ops that take submit_special() (and a look at their completion). */
-	bool special[COIL__OP_COUNT];
+	/* Ops that take submit_special() (and a look at their completion):
+	 * SPECIAL_* bits. */
+	uint8_t special[COIL__OP_COUNT];
 	/* Multishot recv with provided buffers (6.0) is there. */
 	bool has_recv_multi;
 	bool has_send_zc;	/* IORING_OP_SEND_ZC (6.0) */
@@ -91,9 +92,13 @@ struct coil__uring {
 	uint32_t *fixed_gen;
 	uint64_t fixed_epoch;
 	bool fixable[COIL__OP_COUNT];
-	/* Several workers: the ops that name an fd, which this worker then
-	 * met (io/fd.h). All false with one worker. */
-	bool meets[COIL__OP_COUNT];
+};
+
+/* Why an op takes submit_special(). */
+enum {
+	SPECIAL_OWN = 1,	/* its own path (pool, offsets, close...) */
+	SPECIAL_MEETS = 2,	/* several workers: it names an fd, which this
+				 * worker then met (io/fd.h); never with one */
 };
 
 /* What coil learnt of an fd number, asked once and kept until coil closes
@@ -645,7 +650,7 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 					  COIL__OP_READV, COIL__OP_WRITEV, COIL__OP_CLOSE,
 					  COIL__OP_ACCEPT, COIL__OP_OPENAT};
 	for (size_t i = 0; i < sizeof special; i++)
-		u->special[special[i]] = true;
+		u->special[special[i]] = SPECIAL_OWN;
 	u->to_pool[COIL__OP_SENDFILE] = true;
 	io->can_splice = true;
 	if (io->w->multi) {
@@ -657,10 +662,11 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 			COIL__OP_READV, COIL__OP_WRITEV, COIL__OP_SHUTDOWN, COIL__OP_FSYNC,
 			COIL__OP_SPLICE, COIL__OP_SENDFILE, COIL__OP_POLL_OUT};
 		for (size_t i = 0; i < sizeof meets; i++)
-			u->meets[meets[i]] = true;
+			u->special[meets[i]] |= SPECIAL_MEETS;
 	}
 	for (size_t i = 0; i < COIL__OP_COUNT; i++)
-		u->special[i] |= u->to_pool[i] | u->meets[i];
+		if (u->to_pool[i])
+			u->special[i] |= SPECIAL_OWN;
 	if (COIL__FEATURE(cfg, COIL_FEATURE_NOWAIT_READS, true))
 		io->features |= COIL_FEATURE_NOWAIT_READS;
 	if (COIL__FEATURE(cfg, COIL_FEATURE_ACCEPT_MULTI, !accept_multi_broken()) &&
@@ -668,7 +674,7 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 		io->features |= COIL_FEATURE_ACCEPT_MULTI;
 	if (COIL__FEATURE(cfg, COIL_FEATURE_SEND_ZC, false) && u->has_send_zc) {
 		u->zc_min = cfg->pub.send_zc_min ? cfg->pub.send_zc_min : 1;
-		u->special[COIL__OP_SEND] = true;
+		u->special[COIL__OP_SEND] |= SPECIAL_OWN;
 		io->features |= COIL_FEATURE_SEND_ZC;
 	}
 	if (COIL__FEATURE(cfg, COIL_FEATURE_FIXED_FILES, false))
@@ -857,7 +863,7 @@ static int reap(struct coil__io *io, struct coil__uring *u)
 		if (op->gen != (uint16_t)(ud >> TAG_SHIFT))
 			coil__panic("io_uring: stale completion (op %p gen %u, cqe gen %u)",
 				    (void *)op, op->gen, (unsigned)(ud >> TAG_SHIFT));
-		if (__builtin_expect(u->special[op->code], 0)) {
+		if (__builtin_expect(u->special[op->code] & SPECIAL_OWN, 0)) {
 			if (res >= 0 && (op->code == COIL__OP_ACCEPT || op->code == COIL__OP_OPENAT))
 				fd_forget(u, res); /* a new fd */
 			if (op->code == COIL__OP_SEND && op->be.uring.zc &&
@@ -1032,7 +1038,7 @@ static void arm_pool(struct coil__io *io, struct coil__uring *u)
 static __attribute__((noinline)) int
 submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 {
-	if (u->meets[op->code])
+	if (u->special[op->code] & SPECIAL_MEETS)
 		fd_met(io, u, op->fd);
 	if (op->code == COIL__OP_RESOLVE || u->to_pool[op->code]) {
 		if (op->code == COIL__OP_CLOSE) {
@@ -1287,7 +1293,7 @@ static int uring_multi_arm(struct coil__io *io, void *key, unsigned kind, int fd
 		return u->error;
 	if ((uintptr_t)key & 7 || (uintptr_t)key & ~(uintptr_t)PTR_MASK)
 		coil__panic("multishot key %p does not fit the user_data tag", key);
-	if (u->meets[COIL__OP_RECV])
+	if (u->special[COIL__OP_RECV] & SPECIAL_MEETS)
 		fd_met(io, u, fd);
 	struct io_uring_sqe *sqe = get_sqe(u);
 	if (!sqe)
