@@ -11,6 +11,8 @@
 #include "io/fd.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "coil/fs.h"
@@ -22,13 +24,40 @@
 #include "sched/sched.h"
 
 /* Per fd number: the workers (bit index mod 64) that met it since its last
- * close. Zero pages until touched: resident only for the numbers used. */
-static uint64_t met[COIL__FD_MET_MAX];
+ * close, in chunks made on first use and kept for the process's life (zero
+ * pages until touched: resident only for the numbers used). A chunk that
+ * could not be made sets met_lost: from then on a close of an fd in a
+ * missing chunk asks every worker. */
+#define MET_CHUNK 65536
+static uint64_t *met_chunks[COIL__FD_MET_MAX / MET_CHUNK];
+static bool met_lost;
+
+static uint64_t *met_word(int fd, bool make)
+{
+	if (fd < 0 || fd >= COIL__FD_MET_MAX)
+		return NULL;
+	uint64_t **slot = &met_chunks[fd / MET_CHUNK];
+	uint64_t *t = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (!t && make) {
+		uint64_t *fresh = calloc(MET_CHUNK, sizeof *fresh);
+		if (!fresh) {
+			__atomic_store_n(&met_lost, true, __ATOMIC_RELAXED);
+			return NULL;
+		}
+		if (__atomic_compare_exchange_n(slot, &t, fresh, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			t = fresh;
+		else
+			free(fresh); /* another worker made it: t is theirs */
+	}
+	return t ? &t[fd % MET_CHUNK] : NULL;
+}
 
 void coil__fd_met(struct coil__worker *w, int fd)
 {
-	if (fd >= 0 && fd < COIL__FD_MET_MAX)
-		__atomic_fetch_or(&met[fd], UINT64_C(1) << (w->index & 63), __ATOMIC_RELAXED);
+	uint64_t *m = met_word(fd, true);
+	if (m)
+		__atomic_fetch_or(m, UINT64_C(1) << (w->index & 63), __ATOMIC_RELAXED);
 }
 
 /* The closing fiber waits here for the workers it asked. */
@@ -68,8 +97,11 @@ static void gone_cancel(struct coil__park *p, int code)
 /* Before w closes fd: every other worker that met it lets go of it. */
 static __attribute__((noinline)) void reach_others(struct coil__worker *w, int fd)
 {
-	uint64_t mask = fd < COIL__FD_MET_MAX ? __atomic_exchange_n(&met[fd], 0, __ATOMIC_ACQ_REL)
-					      : ~UINT64_C(0);
+	uint64_t *m = met_word(fd, false);
+	uint64_t mask = m ? __atomic_exchange_n(m, 0, __ATOMIC_ACQ_REL)
+		      : fd < COIL__FD_MET_MAX && !__atomic_load_n(&met_lost, __ATOMIC_RELAXED)
+			      ? 0 /* its chunk was never made: no one met it */
+			      : ~UINT64_C(0);
 	if (!mask || mask == UINT64_C(1) << (w->index & 63))
 		return; /* no one else met it: the common case */
 	struct coil__crew *crew = w->crew;

@@ -12,7 +12,8 @@
  *
  * - A worker of several that starts keeping state for an fd marks itself
  *   in the fd's word of a process-wide table (coil__fd_met): one bit per
- *   worker index (mod 64). An fd past the table counts as met by all.
+ *   worker index (mod 64), in chunks of 64Ki fds made on first use. An fd
+ *   past the table (16Mi) counts as met by all.
  * - coil__fd_close on such a worker takes the fd's word (leaving 0) and
  *   asks every other worker marked in it, by a call through its inbox
  *   (sched/crew.h), to run its backend's fd_gone; the closing fiber waits
@@ -30,7 +31,8 @@
 
 #include "sched/crew.h"
 
-#define COIL__FD_MET_MAX 65536
+/* fds at or past this number count as met by every worker. */
+#define COIL__FD_MET_MAX (1 << 24)
 
 /* Worker w (of several) keeps state for fd from now on. */
 void coil__fd_met(struct coil__worker *w, int fd);
