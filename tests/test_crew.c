@@ -8,6 +8,7 @@
 #include "test_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -420,6 +421,196 @@ START_TEST(cancel_from_another_worker_ends_a_read_in_flight)
 	ck_assert_int_eq((int)c.got, -ECANCELED);
 	close(c.fds[0]);
 	close(c.fds[1]);
+}
+END_TEST
+
+/* ---- a close reaches every worker ------------------------------------------- */
+
+#define MS (1000 * 1000)
+
+/* A reader on worker 1: reads a byte at a time from fd (a socket, or a
+ * pipe through coil_file_read) until a read does not return one byte, under
+ * a 20 s deadline; counts the bytes it got. */
+struct far_reader {
+	int fd;
+	bool sock;
+	int got;  /* atomic */
+	int done; /* atomic: it returned */
+};
+
+static void *far_read(void *arg)
+{
+	struct far_reader *fr = arg;
+	coil_scope s;
+	coil_scope_enter_timeout(&s, 20 * COIL_NSEC_PER_SEC);
+	ssize_t r;
+	for (;;) {
+		char c;
+		r = fr->sock ? coil_sock_read(fr->fd, &c, 1) : coil_file_read(fr->fd, &c, 1, -1);
+		if (r != 1)
+			break;
+		__atomic_add_fetch(&fr->got, 1, __ATOMIC_RELEASE);
+	}
+	coil_scope_exit(&s);
+	__atomic_store_n(&fr->done, 1, __ATOMIC_RELEASE);
+	return (void *)(intptr_t)r;
+}
+
+/* Start fr on worker 1 and see it read one byte (written to feed): it is
+ * then in its next read. The short sleep after lets that read park; on a
+ * slow machine it only makes the test weaker (the read starts after the
+ * close and fails with -EBADF anyway), never wrong. */
+static coil_task start_far_reader(struct far_reader *fr, int feed)
+{
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn_on(1, &t, far_read, fr), 0);
+	ck_assert_int_eq(write(feed, "x", 1), 1);
+	while (__atomic_load_n(&fr->got, __ATOMIC_ACQUIRE) < 1 &&
+	       !__atomic_load_n(&fr->done, __ATOMIC_ACQUIRE))
+		coil_sleep(MS);
+	coil_sleep(5 * MS);
+	return t;
+}
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+/* Each test runs twice: as configured, and with registered files asked for
+ * (io_uring's fixed slots; the other backends ignore it). */
+static void run_both(coil_fn fn)
+{
+	for (int fixed = 0; fixed < 2; fixed++) {
+		struct coil_config cfg = workers_cfg(2);
+		if (fixed)
+			cfg.features_on = COIL_FEATURE_FIXED_FILES;
+		coil_test_run_cfg(&cfg, fn, NULL);
+	}
+}
+
+static void *close_far_main(void *arg)
+{
+	(void)arg;
+	int sv[2], p[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	struct far_reader rs = {.fd = sv[0], .sock = true}, rp = {.fd = p[0], .sock = false};
+	coil_task ts = start_far_reader(&rs, sv[1]);
+	coil_task tp = start_far_reader(&rp, p[1]);
+	ck_assert_int_eq(coil_close(sv[0]), 0);
+	ck_assert_int_eq(coil_close(p[0]), 0);
+	void *res;
+	ck_assert_int_eq(coil_task_join(ts, &res), 0);
+	ck_assert_int_eq((int)(intptr_t)res, -EBADF); /* not -ETIMEDOUT 20 s later */
+	ck_assert_int_eq(coil_task_join(tp, &res), 0);
+	ck_assert_int_eq((int)(intptr_t)res, -EBADF);
+	ck_assert_int_eq(coil_close(sv[1]), 0);
+	ck_assert_int_eq(coil_close(p[1]), 0);
+	return NULL;
+}
+
+/* coil_close on worker 0 ends a read parked on worker 1 at once, with
+ * -EBADF, as it does on its own worker. */
+START_TEST(close_fails_a_parked_reader_on_another_worker_with_ebadf)
+{
+	run_both(close_far_main);
+}
+END_TEST
+
+/* A socketpair one end of which takes number n (the lowest free, which n
+ * is right after its close): *mine is that end, *other the peer. */
+static void socketpair_at(int n, int *mine, int *other)
+{
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_msg(sv[0] == n || sv[1] == n, "fd %d not reused (got %d, %d)", n, sv[0], sv[1]);
+	*mine = sv[0] == n ? sv[0] : sv[1];
+	*other = sv[0] == n ? sv[1] : sv[0];
+}
+
+static void *reuse_main(void *arg)
+{
+	(void)arg;
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	/* Worker 1 waits on sv[0] (epoll: registers it) and gives up. */
+	struct far_reader fr = {.fd = sv[0], .sock = true};
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn_on(1, &t, far_read, &fr), 0);
+	coil_sleep(5 * MS);
+	ck_assert_int_eq(coil_task_cancel(t), 0);
+	void *res;
+	ck_assert_int_eq(coil_task_join(t, &res), 0);
+	ck_assert_int_eq((int)(intptr_t)res, -ECANCELED);
+	/* Worker 0 closes it; a new socket takes the number. */
+	int n = sv[0];
+	ck_assert_int_eq(coil_close(n), 0);
+	int mine, other;
+	socketpair_at(n, &mine, &other);
+	/* A read of the new fd on worker 1 is woken by its data. */
+	struct far_reader fr2 = {.fd = mine, .sock = true};
+	coil_task t2 = start_far_reader(&fr2, other);
+	ck_assert_int_eq(write(other, "y", 1), 1);
+	/* Never woken, it ends at its deadline instead. */
+	while (__atomic_load_n(&fr2.got, __ATOMIC_ACQUIRE) < 2 &&
+	       !__atomic_load_n(&fr2.done, __ATOMIC_ACQUIRE))
+		coil_sleep(MS);
+	ck_assert_int_eq(__atomic_load_n(&fr2.got, __ATOMIC_ACQUIRE), 2);
+	ck_assert_int_eq(coil_close(other), 0);
+	ck_assert_int_eq(coil_task_join(t2, &res), 0);
+	ck_assert_int_eq((int)(intptr_t)res, 0); /* the peer's end */
+	ck_assert_int_eq(__atomic_load_n(&fr2.got, __ATOMIC_ACQUIRE), 2);
+	ck_assert_int_eq(coil_close(mine), 0);
+	ck_assert_int_eq(coil_close(sv[1]), 0);
+	return NULL;
+}
+
+/* epoll kept "registered" for a number on the worker that had used it, so
+ * a new fd of that number was never woken there (io/fd.h). */
+START_TEST(reused_fd_number_wakes_a_reader_on_a_worker_that_used_it_before)
+{
+	run_both(reuse_main);
+}
+END_TEST
+
+static void *stale_main(void *arg)
+{
+	(void)arg;
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	struct far_reader fr = {.fd = sv[0], .sock = true};
+	coil_task t = start_far_reader(&fr, sv[1]);
+	/* Close the reader's fd; a new connection takes the number at once
+	 * and has data waiting. */
+	int n = sv[0];
+	ck_assert_int_eq(coil_close(n), 0);
+	int mine, other;
+	socketpair_at(n, &mine, &other);
+	ck_assert_int_eq(write(other, "z", 1), 1);
+	/* Make worker 1 go round (poll(2) then looks at the number again). */
+	coil_task k;
+	ck_assert_int_eq(coil_task_spawn_on(1, &k, nothing, NULL), 0);
+	ck_assert_int_eq(coil_task_join(k, NULL), 0);
+	void *res;
+	ck_assert_int_eq(coil_task_join(t, &res), 0);
+	/* The stale reader ended with the close; it never read the new fd. */
+	ck_assert_int_eq((int)(intptr_t)res, -EBADF);
+	ck_assert_int_eq(__atomic_load_n(&fr.got, __ATOMIC_ACQUIRE), 1);
+	char c = 0;
+	ck_assert_int_eq(coil_sock_read(mine, &c, 1), 1);
+	ck_assert_int_eq(c, 'z');
+	ck_assert_int_eq(coil_close(mine), 0);
+	ck_assert_int_eq(coil_close(other), 0);
+	ck_assert_int_eq(coil_close(sv[1]), 0);
+	return NULL;
+}
+
+/* A reader parked on worker 1 when worker 0 closed its fd must not read the
+ * new fd that took the number (poll(2) did, and TSan saw the recv). */
+START_TEST(stale_reader_never_reads_the_fd_that_took_its_number)
+{
+	run_both(stale_main);
 }
 END_TEST
 
@@ -1050,6 +1241,9 @@ static Suite *crew_suite(void)
 	tcase_add_test(tc, select_join_case_on_a_task_of_another_worker);
 	tcase_add_test(tc, join_and_detach_tasks_of_other_workers);
 	tcase_add_test(tc, cancel_from_another_worker_ends_a_read_in_flight);
+	tcase_add_test(tc, close_fails_a_parked_reader_on_another_worker_with_ebadf);
+	tcase_add_test(tc, reused_fd_number_wakes_a_reader_on_a_worker_that_used_it_before);
+	tcase_add_test(tc, stale_reader_never_reads_the_fd_that_took_its_number);
 	tcase_add_test(tc, scope_cancelled_from_another_worker);
 	tcase_add_test(tc, group_with_children_on_four_workers);
 	tcase_add_test(tc, mutex_cond_sem_wg_event_once_across_four_workers);

@@ -2,9 +2,9 @@
  *
  * Sockets are plain file descriptors, created non-blocking and close-on-exec,
  * so they can be passed to setsockopt() and friends. Close them with
- * coil_close() (coil/fs.h): a fiber of the same worker parked on one (a
- * read waiting for data) then gets -EBADF, on every backend; that is how to
- * stop a reader. (Not yet a fiber on another worker: see coil_close.)
+ * coil_close() (coil/fs.h): a fiber parked on one (a read waiting for data),
+ * on any worker, then gets -EBADF, on every backend; that is how to stop a
+ * reader.
  */
 #ifndef COIL_NET_H
 #define COIL_NET_H
@@ -111,9 +111,8 @@ COIL_API int coil_sock_port(int fd);
  * Receive up to len bytes from a connected socket. len 0 returns 0 at once
  * (after the cancellation check), as read(2) does.
  * Returns the count (0 means the peer closed its side: end of file), or
- * -EINVAL (buf NULL with len > 0), -EBADF (also when another fiber of this worker
- * closed fd meanwhile), -ECONNRESET, -ECANCELED, -ETIMEDOUT (a scope's deadline),
- * -EPERM.
+ * -EINVAL (buf NULL with len > 0), -EBADF (also when another fiber closed fd
+ * meanwhile), -ECONNRESET, -ECANCELED, -ETIMEDOUT (a scope's deadline), -EPERM.
  */
 COIL_API ssize_t coil_sock_read(int fd, void *buf, size_t len);
 

@@ -27,6 +27,7 @@
 #include "io/op.h"
 
 struct coil__io;
+struct coil__fd_gone_call;
 struct coil__lend;
 struct coil_reader;
 
@@ -60,6 +61,12 @@ struct coil__backend {
 	/* Optional: coil made fd (a socket) outside any op; forget whatever
 	 * was known of an earlier fd with the same number. */
 	void (*fd_opened)(struct coil__io *io, int fd);
+	/* Optional (several workers, io/fd.h): another worker is closing
+	 * c->fd, which still names the file. End this worker's ops on it
+	 * with -EBADF and forget it, as a close here would, then say so with
+	 * coil__fd_gone_done(c): at once, or once the kernel has taken the
+	 * cancel (io_uring). Runs on this worker's thread. */
+	void (*fd_gone)(struct coil__io *io, struct coil__fd_gone_call *c);
 	/* For coil_loop: the fd an embedder polls, readable while there are
 	 * completions to reap (or -EOPNOTSUPP), and in *signal_fd the fd a
 	 * write to which makes it readable. efd is an eventfd the caller
@@ -99,6 +106,7 @@ int coil__fd_close(int fd);
 enum coil__multi_kind {
 	COIL__MULTI_RECV = 5,	/* a coil_reader's recv into the buffer ring */
 	COIL__MULTI_ACCEPT = 6,	/* io/accepts.h */
+	/* 7 is io_uring's own tag: an fd_gone's cancel (io/fd.h). */
 };
 
 #define COIL__SUBMIT_DONE 1

@@ -128,6 +128,11 @@ static void handle(struct coil__worker *w, struct coil__msg *m)
 	case COIL__MSG_POKE:
 		poked(w, coil__container_of(m, struct coil__fiber, poke_msg));
 		break;
+	case COIL__MSG_CALL: {
+		struct coil__call *c = coil__container_of(m, struct coil__call, msg);
+		c->fn(w, c);
+		break;
+	}
 	default:
 		coil__panic("inbox: unknown message %u", m->kind);
 	}

@@ -10,7 +10,8 @@
  *     after its poll, and before a turn starts in place). A message is
  *     embedded in what it is about: a park to wake (WAKE), a fiber spawned
  *     there by another worker (RUN), a fiber to look at because it was
- *     cancelled from elsewhere (POKE). Nothing is allocated.
+ *     cancelled from elsewhere (POKE), work of another layer (CALL). Nothing
+ *     is allocated.
  *   - its sleeping word: set (seq_cst) before it blocks in its poll, after
  *     which it looks at its inbox and the crew's epoch once more. A poster
  *     pushes, then, if the word is set, clears it and kicks: a wake costs a
@@ -49,6 +50,16 @@ enum coil__msg_kind {
 	COIL__MSG_WAKE,		/* struct coil__park.msg: wake it with far_result */
 	COIL__MSG_RUN,		/* struct coil__fiber.run_msg: make it runnable */
 	COIL__MSG_POKE,		/* struct coil__fiber.poke_msg: cancelled? interrupt */
+	COIL__MSG_CALL,		/* struct coil__call: run its fn on the worker's thread */
+};
+
+/* Work another layer asks of a worker, run on that worker's thread when it
+ * drains its inbox (io/fd.c: a close that its ops on the fd must see). fn
+ * gets the worker and the call; the call is the caller's to keep alive
+ * until fn says it is done (it may be on the asking fiber's stack). */
+struct coil__call {
+	struct coil__msg msg;
+	void (*fn)(struct coil__worker *w, struct coil__call *c);
 };
 
 struct coil__crew {

@@ -20,7 +20,9 @@
  * may wait at once; an op is on at most one list and completes exactly once
  * (when it leaves that list). coil_close of an fd fails its waiters with
  * -EBADF and resets the fd's state, so nothing of a closed fd (its
- * registration, its kind) carries over to a new fd with the same number.
+ * registration, its kind) carries over to a new fd with the same number;
+ * with several workers, on every worker that met the fd (io/fd.h), before
+ * the number is released.
  */
 #ifndef COIL_IO_COMPAT_COMPAT_H
 #define COIL_IO_COMPAT_COMPAT_H
@@ -84,6 +86,7 @@ struct coil__compat {
 	int nchunks;
 
 	int pool_fd;			/* the blocking pool's notify fd, or -1 */
+	bool multi;			/* the runtime has several workers (io/fd.h) */
 };
 
 /* The poller reports fd ready in dirs (it may report more than asked). */

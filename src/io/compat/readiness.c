@@ -18,6 +18,7 @@
 #include "coil/time.h"
 #include "io/compat/compat.h"
 #include "io/backend.h"
+#include "io/fd.h"
 #include "io/pool.h"
 #include "io/io.h"
 
@@ -36,6 +37,7 @@ enum {
 #define COIL__TRY_POOL (-100000)
 
 static int to_pool(struct coil__compat *c, struct coil__op *op);
+static void fail_waiters(struct coil__compat *c, struct coil__list *waiters, int res);
 
 /* ---- the fd table ------------------------------------------------------- */
 
@@ -81,10 +83,35 @@ static void fd_reset(struct coil__compat *c, int fd, uint8_t kind)
 	 * an fd closed behind coil's back may still hold one: keep it. */
 }
 
-static int fd_kind(struct coil__fd_state *st, int fd, bool socket_op)
+/* A new fd coil just made (accept, open, a socket): its kind is known.
+ * With several workers it is not kept: state kept here is state a close
+ * on another worker must reach (io/fd.h), and the worker that uses the fd
+ * may be another anyway; the first op on it asks. */
+static void fd_new(struct coil__compat *c, int fd, uint8_t kind)
+{
+	fd_reset(c, fd, c->multi ? COIL__KIND_UNKNOWN : kind);
+}
+
+/* coil is closing fd (here or on another worker): its waiters fail with
+ * -EBADF rather than wait on a number that may soon name another file,
+ * and nothing of it is kept. */
+static inline __attribute__((always_inline)) void
+fd_forget_all(struct coil__compat *c, int fd, struct coil__fd_state *st)
+{
+	fail_waiters(c, &st->rd, -EBADF);
+	fail_waiters(c, &st->wr, -EBADF);
+	if (st->registered || st->poll_slot)
+		c->poller->forget(c, fd, st);
+	fd_reset(c, fd, COIL__KIND_UNKNOWN);
+}
+
+static int fd_kind(struct coil__compat *c, struct coil__fd_state *st, int fd, bool socket_op)
 {
 	if (st->kind)
 		return st->kind;
+	/* From here on this worker keeps state for fd. */
+	if (c->multi)
+		coil__fd_met(c->io->w, fd);
 	if (!socket_op) {
 		struct stat sb;
 		if (fstat(fd, &sb) != 0)
@@ -118,7 +145,7 @@ static int try_accept(struct coil__compat *c, struct coil__op *op)
 		return -EAGAIN;
 	int r = neg(accept4(op->fd, op->u.accept.addr, op->u.accept.addrlen, (int)op->flags));
 	if (r >= 0)
-		fd_reset(c, r, (op->flags & SOCK_NONBLOCK) ? COIL__KIND_NONBLOCK : COIL__KIND_UNKNOWN);
+		fd_new(c, r, (op->flags & SOCK_NONBLOCK) ? COIL__KIND_NONBLOCK : COIL__KIND_UNKNOWN);
 	return r == -EWOULDBLOCK ? -EAGAIN : r;
 }
 
@@ -246,22 +273,12 @@ static int try_nop(struct coil__compat *c, struct coil__op *op)
 	return 0;
 }
 
-static void fail_waiters(struct coil__compat *c, struct coil__list *waiters, int res);
-
 static int try_close(struct coil__compat *c, struct coil__op *op)
 {
 	int fd = op->fd;
 	struct coil__fd_state *st = coil__compat_fd_if(c, fd);
-	if (st) {
-		/* Ops of other fibers still waiting on it (a caller's bug):
-		 * they fail now, rather than wait on a number that may soon
-		 * name another file. */
-		fail_waiters(c, &st->rd, -EBADF);
-		fail_waiters(c, &st->wr, -EBADF);
-		if (st->registered || st->poll_slot)
-			c->poller->forget(c, fd, st);
-		fd_reset(c, fd, COIL__KIND_UNKNOWN);
-	}
+	if (st)
+		fd_forget_all(c, fd, st);
 	return neg(close(fd));
 }
 
@@ -352,7 +369,7 @@ static void pool_before_complete(void *ctx, struct coil__op *op)
 	op->be.compat.state = AT_NONE;
 	/* A file that openat returned is a new fd for us. */
 	if (op->code == COIL__OP_OPENAT && op->res >= 0)
-		fd_reset(ctx, op->res, COIL__KIND_UNKNOWN);
+		fd_new(ctx, op->res, COIL__KIND_UNKNOWN);
 }
 
 void coil__compat_fd_ready(struct coil__compat *c, int fd, unsigned dirs)
@@ -431,7 +448,7 @@ static int compat_submit(struct coil__io *io, struct coil__op *op)
 	st = coil__compat_fd(c, op->fd);
 	if (!st)
 		return finish_now(op, op->fd < 0 ? -EBADF : -ENOMEM);
-	int kind = fd_kind(st, op->fd, route == ROUTE_FD);
+	int kind = fd_kind(c, st, op->fd, route == ROUTE_FD);
 	if (kind < 0)
 		return finish_now(op, kind);
 	if (kind == COIL__KIND_FILE) {
@@ -513,7 +530,18 @@ static int compat_poll(struct coil__io *io, bool block, int64_t deadline)
 
 static void compat_fd_opened(struct coil__io *io, int fd)
 {
-	fd_reset(io->be.compat, fd, COIL__KIND_UNKNOWN);
+	fd_new(io->be.compat, fd, COIL__KIND_UNKNOWN);
+}
+
+static void compat_fd_gone(struct coil__io *io, struct coil__fd_gone_call *call)
+{
+	struct coil__compat *c = io->be.compat;
+	int fd = call->fd;
+	struct coil__fd_state *st = coil__compat_fd_if(c, fd);
+	/* The worker's own fds are never another worker's to close. */
+	if (st && fd != c->pool_fd && fd != io->w->wake_fd)
+		fd_forget_all(c, fd, st);
+	coil__fd_gone_done(call);
 }
 
 static int compat_init(struct coil__io *io, const struct coil__poller *p)
@@ -524,6 +552,7 @@ static int compat_init(struct coil__io *io, const struct coil__poller *p)
 	if (!c)
 		return -ENOMEM;
 	c->io = io;
+	c->multi = io->w->multi;
 	c->poller = p;
 	c->pool_fd = -1;
 	int r = p->init(c);
@@ -586,6 +615,7 @@ static int compat_embed(struct coil__io *io, int efd, int *signal_fd)
 		.cancel = compat_cancel,                                               \
 		.poll = compat_poll,                                                   \
 		.fd_opened = compat_fd_opened,                                         \
+		.fd_gone = compat_fd_gone,                                             \
 		.embed = compat_embed,                                                 \
 	}
 

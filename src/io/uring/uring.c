@@ -46,6 +46,7 @@
 #include "sched/crew.h"
 #include "io/io.h"
 #include "io/accepts.h"
+#include "io/fd.h"
 #include "io/fixed.h"
 #include "io/iobuf.h"
 #include "io/lend.h"
@@ -62,8 +63,9 @@ struct coil__uring {
 	/* Ops whose opcode this kernel lacks and that the blocking pool can
 	 * do instead (per-op fallback: the ring is kept for the rest). */
 	bool to_pool[COIL__OP_COUNT];
-	/* Ops that take submit_special() (and a look at their completion). */
-	bool special[COIL__OP_COUNT];
+	/* Ops that take submit_special() (and a look at their completion):
+	 * SPECIAL_* bits. */
+	uint8_t special[COIL__OP_COUNT];
 	/* Multishot recv with provided buffers (6.0) is there. */
 	bool has_recv_multi;
 	bool has_send_zc;	/* IORING_OP_SEND_ZC (6.0) */
@@ -92,6 +94,13 @@ struct coil__uring {
 	bool fixable[COIL__OP_COUNT];
 };
 
+/* Why an op takes submit_special(). */
+enum {
+	SPECIAL_OWN = 1,	/* its own path (pool, offsets, close...) */
+	SPECIAL_MEETS = 2,	/* several workers: it names an fd, which this
+				 * worker then met (io/fd.h); never with one */
+};
+
 /* What coil learnt of an fd number, asked once and kept until coil closes
  * it or a new fd of that number comes through coil (0: nothing yet). */
 enum {
@@ -100,6 +109,7 @@ enum {
 	FD_NOWAIT_KNOWN = 16, FD_NOWAIT = 32,	/* nowait_read(): a buffered regular file */
 	FD_FIXED = 64, FD_FIXED_NO = 128,	/* in the ring's file table; could not be */
 	FD_MISS_ONE = 256, FD_MISSES = 0x0f00,	/* its inline reads that missed the cache, in a row */
+	FD_MET = 0x1000,			/* marked as met (io/fd.h) */
 };
 
 static void fixed_drop(struct coil__uring *u, int fd, uint16_t *i);
@@ -130,6 +140,21 @@ static uint16_t *fd_info(struct coil__uring *u, int fd)
 		u->fd_info_len = n;
 	}
 	return &u->fd_info[fd];
+}
+
+/* Several workers: this worker is about to keep state for fd (an op in
+ * flight, what it learns of it); mark it once, for a close on another
+ * worker to reach (io/fd.h). Without memory for the entry, every time. */
+static __attribute__((noinline)) void fd_met(struct coil__io *io, struct coil__uring *u, int fd)
+{
+	if (fd < 0)
+		return;
+	uint16_t *i = fd_info(u, fd);
+	if (i && (*i & FD_MET))
+		return;
+	if (i)
+		*i |= FD_MET;
+	coil__fd_met(io->w, fd);
 }
 
 /* ---- registered files (COIL_FEATURE_FIXED_FILES, io/fixed.h) ----------- */
@@ -310,6 +335,9 @@ static int nowait_read(struct coil__uring *u, struct coil__op *op)
 #define UD_KICK_FAILED 3
 /* A multishot request (backend->multi_arm): its key's address | its kind
  * (enum coil__multi_kind: 5 or 6), tagged like an op with its generation. */
+/* The cancel of an fd another worker closes (uring_fd_gone): the call's
+ * address | this. */
+#define UD_FD_GONE 7
 
 static bool uring_kick(struct coil__worker *self, struct coil__worker *to);
 
@@ -633,11 +661,23 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 					  COIL__OP_READV, COIL__OP_WRITEV, COIL__OP_CLOSE,
 					  COIL__OP_ACCEPT, COIL__OP_OPENAT};
 	for (size_t i = 0; i < sizeof special; i++)
-		u->special[special[i]] = true;
+		u->special[special[i]] = SPECIAL_OWN;
 	u->to_pool[COIL__OP_SENDFILE] = true;
 	io->can_splice = true;
+	if (io->w->multi) {
+		/* The ops that name an fd: marked as met on their way
+		 * (submit_special). One worker keeps its hot path. */
+		static const uint8_t meets[] = {
+			COIL__OP_ACCEPT, COIL__OP_CONNECT, COIL__OP_RECV, COIL__OP_SEND,
+			COIL__OP_RECVMSG, COIL__OP_SENDMSG, COIL__OP_READ, COIL__OP_WRITE,
+			COIL__OP_READV, COIL__OP_WRITEV, COIL__OP_SHUTDOWN, COIL__OP_FSYNC,
+			COIL__OP_SPLICE, COIL__OP_SENDFILE, COIL__OP_POLL_OUT};
+		for (size_t i = 0; i < sizeof meets; i++)
+			u->special[meets[i]] |= SPECIAL_MEETS;
+	}
 	for (size_t i = 0; i < COIL__OP_COUNT; i++)
-		u->special[i] |= u->to_pool[i];
+		if (u->to_pool[i])
+			u->special[i] |= SPECIAL_OWN;
 	if (COIL__FEATURE(cfg, COIL_FEATURE_NOWAIT_READS, true))
 		io->features |= COIL_FEATURE_NOWAIT_READS;
 	if (COIL__FEATURE(cfg, COIL_FEATURE_ACCEPT_MULTI, !accept_multi_broken()) &&
@@ -645,7 +685,7 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 		io->features |= COIL_FEATURE_ACCEPT_MULTI;
 	if (COIL__FEATURE(cfg, COIL_FEATURE_SEND_ZC, false) && u->has_send_zc) {
 		u->zc_min = cfg->pub.send_zc_min ? cfg->pub.send_zc_min : 1;
-		u->special[COIL__OP_SEND] = true;
+		u->special[COIL__OP_SEND] |= SPECIAL_OWN;
 		io->features |= COIL_FEATURE_SEND_ZC;
 	}
 	if (COIL__FEATURE(cfg, COIL_FEATURE_FIXED_FILES, false))
@@ -800,6 +840,13 @@ static int reap(struct coil__io *io, struct coil__uring *u)
 			continue;
 		}
 		if ((ud & 7) >= COIL__MULTI_RECV) {
+			if ((ud & 7) == UD_FD_GONE) {
+				/* The kernel took the cancel: the closing
+				 * worker may close. */
+				io->w->pending--;
+				coil__fd_gone_done((struct coil__fd_gone_call *)(uintptr_t)(ud & ~(uint64_t)7));
+				continue;
+			}
 			/* Completes many times: not an op's end. */
 			void *key = (void *)(uintptr_t)(ud & PTR_MASK & ~(uint64_t)7);
 			uint16_t gen = (uint16_t)(ud >> TAG_SHIFT);
@@ -827,7 +874,7 @@ static int reap(struct coil__io *io, struct coil__uring *u)
 		if (op->gen != (uint16_t)(ud >> TAG_SHIFT))
 			coil__panic("io_uring: stale completion (op %p gen %u, cqe gen %u)",
 				    (void *)op, op->gen, (unsigned)(ud >> TAG_SHIFT));
-		if (__builtin_expect(u->special[op->code], 0)) {
+		if (__builtin_expect(u->special[op->code] & SPECIAL_OWN, 0)) {
 			if (res >= 0 && (op->code == COIL__OP_ACCEPT || op->code == COIL__OP_OPENAT))
 				fd_forget(u, res); /* a new fd */
 			if (op->code == COIL__OP_SEND && op->be.uring.zc &&
@@ -1002,6 +1049,8 @@ static void arm_pool(struct coil__io *io, struct coil__uring *u)
 static __attribute__((noinline)) int
 submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 {
+	if (u->special[op->code] & SPECIAL_MEETS)
+		fd_met(io, u, op->fd);
 	if (op->code == COIL__OP_RESOLVE || u->to_pool[op->code]) {
 		if (op->code == COIL__OP_CLOSE) {
 			/* The fd's ops end with it here too: the cancel must
@@ -1143,6 +1192,30 @@ static void uring_fd_opened(struct coil__io *io, int fd)
 	fd_forget(io->be.uring, fd);
 }
 
+/* Another worker closes call->fd, which still names the file: forget it
+ * (and drop its slot), and cancel this ring's ops on it, as a close here
+ * does (their -ECANCELED is reported as -EBADF). The kernel matches them
+ * by file when it takes the cancel, so the closer waits for the cancel's
+ * CQE (with SQPOLL that is not at the submit). */
+static void uring_fd_gone(struct coil__io *io, struct coil__fd_gone_call *call)
+{
+	struct coil__uring *u = io->be.uring;
+	struct io_uring_sqe *sqe;
+	fd_forget(u, call->fd);
+	/* As uring_cancel: it must not be lost. */
+	while (!(sqe = get_sqe(u))) {
+		sq_drain(u);
+		reap(io, u);
+		if (u->error) {
+			coil__fd_gone_done(call); /* a failed ring ends the runtime */
+			return;
+		}
+	}
+	io_uring_prep_cancel_fd(sqe, call->fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)call | UD_FD_GONE);
+	io->w->pending++; /* its CQE: the worker must poll for it */
+}
+
 /* The eventfd, registered with the ring: the kernel signals it when a
  * completion is posted. A loop's ring is COOP_TASKRUN (uring_init), so
  * that is when the data comes, not a deferred callback later. */
@@ -1231,6 +1304,8 @@ static int uring_multi_arm(struct coil__io *io, void *key, unsigned kind, int fd
 		return u->error;
 	if ((uintptr_t)key & 7 || (uintptr_t)key & ~(uintptr_t)PTR_MASK)
 		coil__panic("multishot key %p does not fit the user_data tag", key);
+	if (u->special[COIL__OP_RECV] & SPECIAL_MEETS)
+		fd_met(io, u, fd);
 	struct io_uring_sqe *sqe = get_sqe(u);
 	if (!sqe)
 		return COIL__SUBMIT_FULL;
@@ -1285,6 +1360,7 @@ const struct coil__backend coil__backend_uring = {
 	.cancel = uring_cancel,
 	.poll = uring_poll,
 	.fd_opened = uring_fd_opened,
+	.fd_gone = uring_fd_gone,
 	.embed = uring_embed,
 	.lend_init = uring_lend_init,
 	.lend_give = uring_lend_give,
