@@ -14,8 +14,6 @@
 #include "coil/runtime.h"
 #include "sched/switch.h"
 
-#define MSG_ONE ((uint64_t)1 << 32)
-
 void coil__crew_kick(struct coil__worker *to)
 {
 	/* The caller's post or epoch bump (a seq_cst read-modify-write)
@@ -45,12 +43,15 @@ void coil__crew_post(struct coil__worker *to, struct coil__msg *m)
 	bool outside = !me || me->crew != c;
 	if (outside)
 		__atomic_add_fetch(&c->outside_posters, 1, __ATOMIC_SEQ_CST);
-	__atomic_add_fetch(&c->stuck, MSG_ONE, __ATOMIC_SEQ_CST);
 	struct coil__msg *head = __atomic_load_n(&to->inbox, __ATOMIC_RELAXED);
 	do
 		m->next = head;
 	while (!__atomic_compare_exchange_n(&to->inbox, &head, m, true, __ATOMIC_SEQ_CST,
 					    __ATOMIC_RELAXED));
+	/* It has work now: no longer a spinner that keeps others from
+	 * spinning (it clears the mark itself too, once it sees m). */
+	if (__atomic_load_n(&to->spinning, __ATOMIC_RELAXED))
+		__atomic_store_n(&to->spinning, 0, __ATOMIC_RELAXED);
 	coil__crew_kick(to);
 	if (outside)
 		__atomic_sub_fetch(&c->outside_posters, 1, __ATOMIC_RELEASE);
@@ -137,20 +138,17 @@ bool coil__crew_drain(struct coil__worker *w)
 	/* Pushed newest first: reverse, so each poster's messages are
 	 * handled in the order it posted them. */
 	struct coil__msg *fifo = NULL;
-	uint64_t k = 0;
 	while (m) {
 		struct coil__msg *next = m->next;
 		m->next = fifo;
 		fifo = m;
 		m = next;
-		k++;
 	}
 	while (fifo) {
 		struct coil__msg *next = fifo->next;
 		handle(w, fifo); /* may free fifo's owner's memory: next first */
 		fifo = next;
 	}
-	__atomic_sub_fetch(&w->crew->stuck, k * MSG_ONE, __ATOMIC_SEQ_CST);
 	return true;
 }
 
@@ -161,13 +159,24 @@ void coil__crew_announce(struct coil__crew *c)
 		coil__crew_kick(c->workers[i]);
 }
 
-bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t deadline)
+/* Whether a worker other than w spins now. */
+static bool other_spins(struct coil__worker *w)
 {
 	struct coil__crew *c = w->crew;
-	if (!c->may_spin)
+	for (unsigned i = 0; i < c->n; i++) {
+		struct coil__worker *o = c->workers[i];
+		if (o != w && __atomic_load_n(&o->spinning, __ATOMIC_RELAXED))
+			return true;
+	}
+	return false;
+}
+
+bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t end)
+{
+	struct coil__crew *c = w->crew;
+	if (!c->may_spin || other_spins(w))
 		return false;
-	int64_t now = coil_now();
-	int64_t end = deadline - now < COIL__CREW_SPIN_NS ? deadline : now + COIL__CREW_SPIN_NS;
+	__atomic_store_n(&w->spinning, 1, __ATOMIC_RELAXED);
 	bool got = false;
 	/* No PAUSE in the loop: in a VM a vCPU that keeps pausing is taken
 	 * off its CPU (pause-loop exiting): measured here, a cross-worker
@@ -181,7 +190,49 @@ bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t deadline)
 		if (!got && coil_now() >= end)
 			break;
 	}
-	w->spin = got;
+	__atomic_store_n(&w->spinning, 0, __ATOMIC_RELAXED);
+	return got;
+}
+
+/* Timers of other workers further away than this are not waited for
+ * awake: rare enough that a kick's cost does not matter. */
+#define EXPECT_HORIZON_NS 100000000
+
+int64_t coil__crew_expect(struct coil__worker *w, int64_t now)
+{
+	struct coil__crew *c = w->crew;
+	if (!c->may_spin)
+		return INT64_MAX;
+	if (w->expect_skip) {
+		w->expect_skip--;
+		return INT64_MAX;
+	}
+	int64_t best = INT64_MAX;
+	for (unsigned i = 0; i < c->n; i++) {
+		struct coil__worker *o = c->workers[i];
+		int64_t t = o == w ? INT64_MAX : __atomic_load_n(&o->next_timer, __ATOMIC_RELAXED);
+		if (t > now && t < best)
+			best = t;
+	}
+	return best - now <= EXPECT_HORIZON_NS ? best : INT64_MAX;
+}
+
+bool coil__crew_expect_spin(struct coil__worker *w, uint32_t seen, int64_t expect,
+			    int64_t deadline)
+{
+	int64_t end = expect + COIL__CREW_EXPECT_AFTER_NS < deadline ? expect + COIL__CREW_EXPECT_AFTER_NS
+								    : deadline;
+	bool got = coil__crew_spin(w, seen, end);
+	if (got) {
+		w->expect_fails = 0;
+	} else if (coil_now() >= end) {
+		/* Waited awake for nothing: let the next chances go, twice as
+		 * many each time in a row (a spin refused because another
+		 * worker spins teaches nothing). */
+		if (w->expect_fails < 6)
+			w->expect_fails++;
+		w->expect_skip = (uint8_t)((1u << w->expect_fails) - 1);
+	}
 	return got;
 }
 
