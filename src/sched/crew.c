@@ -182,13 +182,26 @@ bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t end)
 	 * off its CPU (pause-loop exiting): measured here, a cross-worker
 	 * ping-pong then took 2.7 us a round trip instead of 0.58. The clock
 	 * read every 64 loads is the backoff. */
+	w->spin_cut = false;
+	int64_t last = coil_now();
 	while (!got) {
 		for (int i = 0; i < 64 && !got; i++) {
 			got = !coil__inbox_empty(w) ||
 			      __atomic_load_n(&c->epoch, __ATOMIC_RELAXED) != seen;
 		}
-		if (!got && coil_now() >= end)
+		if (got)
 			break;
+		int64_t now = coil_now();
+		if (now >= end)
+			break;
+		if (now - last > COIL__CREW_PREEMPTED_NS) {
+			/* 64 loads took that long: the kernel gave our CPU
+			 * to someone else. The machine is busy: a spin only
+			 * takes CPU from whoever would send. */
+			w->spin_cut = true;
+			break;
+		}
+		last = now;
 	}
 	__atomic_store_n(&w->spinning, 0, __ATOMIC_RELAXED);
 	return got;
@@ -197,6 +210,9 @@ bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t end)
 /* Timers of other workers further away than this are not waited for
  * awake: rare enough that a kick's cost does not matter. */
 #define EXPECT_HORIZON_NS 100000000
+/* After that many expectation spins in a row that got nothing, the next
+ * 2^that - 1 chances are let go. */
+#define EXPECT_FAILS_MAX 6
 
 int64_t coil__crew_expect(struct coil__worker *w, int64_t now)
 {
@@ -225,11 +241,15 @@ bool coil__crew_expect_spin(struct coil__worker *w, uint32_t seen, int64_t expec
 	bool got = coil__crew_spin(w, seen, end);
 	if (got) {
 		w->expect_fails = 0;
+	} else if (w->spin_cut) {
+		/* The machine is busy: let the most chances go at once. */
+		w->expect_fails = EXPECT_FAILS_MAX;
+		w->expect_skip = (uint8_t)((1u << EXPECT_FAILS_MAX) - 1);
 	} else if (coil_now() >= end) {
 		/* Waited awake for nothing: let the next chances go, twice as
 		 * many each time in a row (a spin refused because another
 		 * worker spins teaches nothing). */
-		if (w->expect_fails < 6)
+		if (w->expect_fails < EXPECT_FAILS_MAX)
 			w->expect_fails++;
 		w->expect_skip = (uint8_t)((1u << w->expect_fails) - 1);
 	}

@@ -134,14 +134,18 @@ void coil__crew_announce(struct coil__crew *c);
  *     costs it next to nothing.
  *
  * Bounded: only when every worker can have a CPU (crew->may_spin), only a
- * worker with no I/O in flight (the inbox is all it watches), and only
- * while no other worker spins (a poster clears the spinning mark of the
+ * worker with no I/O in flight (the inbox is all it watches), never on
+ * past a preemption (the machine is busy: a spinner then takes the CPU
+ * of whoever would send), and only while no other worker spins (a poster clears the spinning mark of the
  * worker it posts to, so a hand-off leaves the sender free to spin for
  * the answer). No PAUSE in the loop (see crew.c).
  */
 #define COIL__CREW_SPIN_NS 20000
 #define COIL__CREW_EXPECT_LEAD_NS 10000
 #define COIL__CREW_EXPECT_AFTER_NS 40000
+/* A spin whose clock reads are further apart than this was preempted: it
+ * stops (w->spin_cut), and the expectation spins back off the most. */
+#define COIL__CREW_PREEMPTED_NS 20000
 
 /* Spin on w's inbox until end (CLOCK_MONOTONIC ns); true if the inbox has
  * messages or the crew's epoch moved past seen. False at once if w may

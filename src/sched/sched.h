@@ -155,6 +155,7 @@ struct coil__worker {
 	bool spin;			/* messages came last turn: spin before sleeping */
 	uint8_t expect_fails;		/* expectation spins in a row that got nothing */
 	uint8_t expect_skip;		/* chances to let go before the next one */
+	bool spin_cut;			/* the last spin stopped: it was preempted */
 	int wake_fd;			/* eventfd: a kick from a plain thread */
 	int ring_fd;			/* io_uring: a kick by IORING_OP_MSG_RING, else -1 */
 	/* Kick `to` from this worker by its own means (io_uring: MSG_RING to
