@@ -10,18 +10,22 @@
 # what their users get. coil's local-pingpong-rdv row is what coil gives for
 # the same program with both fibers on one worker.
 #
-#   bench/xworker_compare.sh [--rounds R] [--iters N] [--wakes W] [--backend NAME]
+# --baseline PATH adds another build of bench/xworker (e.g. the commit
+# before a change) as "coil-base", interleaved with the others.
+#
+#   bench/xworker_compare.sh [--rounds R] [--iters N] [--wakes W] [--backend NAME] [--baseline PATH]
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-ROUNDS=3 ITERS=200000 WAKES=2000 BACKEND=""
+ROUNDS=3 ITERS=200000 WAKES=2000 BACKEND="" BASELINE=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--iters) ITERS=$2; shift 2 ;;
 	--wakes) WAKES=$2; shift 2 ;;
 	--backend) BACKEND=$2; shift 2 ;;
-	*) echo "usage: $0 [--rounds R] [--iters N] [--wakes W] [--backend NAME]" >&2; exit 2 ;;
+	--baseline) BASELINE=$2; shift 2 ;;
+	*) echo "usage: $0 [--rounds R] [--iters N] [--wakes W] [--backend NAME] [--baseline PATH]" >&2; exit 2 ;;
 	esac
 done
 OUT="$ROOT/build/bench/peers"
@@ -45,6 +49,7 @@ declare -A CMD=(
 	[go]="$OUT/xworker-go -iters $ITERS -wakes $WAKES -reps 5"
 )
 names=(coil go)
+if [ -n "$BASELINE" ]; then CMD[coil-base]="$BASELINE --iters $ITERS --wakes $WAKES --reps 5 --tsv"; names+=(coil-base); fi
 if [ -n "$TOKIO" ]; then CMD[tokio]="$TOKIO --iters $ITERS --wakes $WAKES --reps 5"; names+=(tokio); fi
 
 for r in $(seq "$ROUNDS"); do
@@ -67,12 +72,12 @@ awk -F'\t' '
 	}
 	END {
 		nw = split("local-pingpong-rdv cross-pingpong-rdv cross-pingpong-cap1 cross-spawn-join wake-worker-p50 wake-worker-p99 wake-thread-p50 wake-thread-p99", wl, " ")
-		split("coil go tokio", rt, " ")
+		nr = split("coil coil-base go tokio", rt, " ")
 		for (w = 1; w <= nw; w++) {
 			if (!seen[wl[w]]) continue
 			base = ""
 			if ((wl[w] "|go") in v) { stats(v[wl[w] "|go"]); base = MED }
-			for (k = 1; k <= 3; k++) {
+			for (k = 1; k <= nr; k++) {
 				key = wl[w] "|" rt[k]
 				if (!(key in v)) continue
 				stats(v[key])

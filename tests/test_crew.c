@@ -701,6 +701,77 @@ START_TEST(group_with_children_on_four_workers)
 }
 END_TEST
 
+/* ---- a deadline while the holder is on another worker ---------------------------------- */
+
+/* A fiber of worker 1 waits, under a scope deadline, for a mutex or a
+ * channel that a fiber of worker 0 holds; worker 0 then waits for the
+ * waiter's verdict with no deadline, so nothing but worker 1's own timer
+ * can end the wait: a deadline that waits for another worker's next event
+ * hangs here (caught by the test timeout), whatever the machine's speed. */
+enum { HELD_MUTEX, HELD_CHAN_RECV, HELD_CHAN_SEND, HELD_KINDS };
+#define HELD_ROUNDS 20
+
+struct held {
+	coil_mutex m;
+	coil_chan *empty, *full, *verdict;
+	int kind;
+};
+
+static void *held_waiter(void *arg)
+{
+	struct held *h = arg;
+	coil_scope s;
+	int64_t until = coil_now() + 2 * COIL_NSEC_PER_MSEC;
+	ck_assert_int_eq(coil_scope_enter(&s, until), 0);
+	int v = 1, r;
+	if (h->kind == HELD_MUTEX)
+		r = coil_mutex_lock(&h->m);
+	else if (h->kind == HELD_CHAN_RECV)
+		r = coil_chan_recv(h->empty, &v);
+	else
+		r = coil_chan_send(h->full, &v);
+	int late = coil_now() >= until; /* never early */
+	ck_assert_int_eq(coil_scope_exit(&s), -ETIMEDOUT);
+	int verdict[2] = {r, late};
+	ck_assert_int_eq(coil_chan_send(h->verdict, verdict), 0);
+	return NULL;
+}
+
+static void *held_main(void *arg)
+{
+	struct held *h = arg;
+	int v = 0;
+	ck_assert_int_eq(coil_chan_try_send(h->full, &v), 0);
+	for (int round = 0; round < HELD_ROUNDS; round++) {
+		ck_assert_int_eq(coil_mutex_lock(&h->m), 0);
+		coil_task t;
+		ck_assert_int_eq(coil_task_spawn_on(1, &t, held_waiter, h), 0);
+		int verdict[2];
+		ck_assert_int_eq(coil_chan_recv(h->verdict, verdict), 0);
+		ck_assert_int_eq(verdict[0], -ETIMEDOUT);
+		ck_assert_int_eq(verdict[1], 1);
+		ck_assert_int_eq(coil_mutex_unlock(&h->m), 0);
+		ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	}
+	return NULL;
+}
+
+START_TEST(deadline_ends_a_wait_for_what_another_worker_holds)
+{
+	for (int kind = 0; kind < HELD_KINDS; kind++) {
+		struct held h = {.kind = kind};
+		ck_assert_int_eq(coil_mutex_init(&h.m), 0);
+		ck_assert_int_eq(coil_chan_new(&h.empty, sizeof(int), 0), 0);
+		ck_assert_int_eq(coil_chan_new(&h.full, sizeof(int), 1), 0);
+		ck_assert_int_eq(coil_chan_new(&h.verdict, 2 * sizeof(int), 0), 0);
+		run_on(2, held_main, &h);
+		coil_chan_free(h.empty);
+		coil_chan_free(h.full);
+		coil_chan_free(h.verdict);
+	}
+}
+END_TEST
+
 /* ---- locks --------------------------------------------------------------------------- */
 
 #define LOCKERS 8
@@ -1253,6 +1324,10 @@ static Suite *crew_suite(void)
 	tcase_add_test(tc, deadlock_across_workers_is_edeadlk);
 	tcase_add_test(tc, shutdown_under_load_loses_no_op_and_leaks_no_fd);
 	tcase_add_test(tc, server_spreads_connections_over_workers_and_stops_on_cancel);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("held");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, deadline_ends_a_wait_for_what_another_worker_holds);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("storm");
 	tcase_set_timeout(tc, 300);

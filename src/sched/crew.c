@@ -14,8 +14,6 @@
 #include "coil/runtime.h"
 #include "sched/switch.h"
 
-#define MSG_ONE ((uint64_t)1 << 32)
-
 void coil__crew_kick(struct coil__worker *to)
 {
 	/* The caller's post or epoch bump (a seq_cst read-modify-write)
@@ -49,12 +47,15 @@ void coil__crew_post(struct coil__worker *to, struct coil__msg *m)
 	bool outside = !me || me->crew != c;
 	if (outside)
 		__atomic_add_fetch(&c->outside_posters, 1, __ATOMIC_SEQ_CST);
-	__atomic_add_fetch(&c->stuck, MSG_ONE, __ATOMIC_SEQ_CST);
 	struct coil__msg *head = __atomic_load_n(&to->inbox, __ATOMIC_RELAXED);
 	do
 		m->next = head;
 	while (!__atomic_compare_exchange_n(&to->inbox, &head, m, true, __ATOMIC_SEQ_CST,
 					    __ATOMIC_RELAXED));
+	/* It has work now: no longer a spinner that keeps others from
+	 * spinning (it clears the mark itself too, once it sees m). */
+	if (__atomic_load_n(&to->spinning, __ATOMIC_RELAXED))
+		__atomic_store_n(&to->spinning, 0, __ATOMIC_RELAXED);
 	coil__crew_kick(to);
 	if (outside)
 		__atomic_sub_fetch(&c->outside_posters, 1, __ATOMIC_RELEASE);
@@ -146,20 +147,17 @@ bool coil__crew_drain(struct coil__worker *w)
 	/* Pushed newest first: reverse, so each poster's messages are
 	 * handled in the order it posted them. */
 	struct coil__msg *fifo = NULL;
-	uint64_t k = 0;
 	while (m) {
 		struct coil__msg *next = m->next;
 		m->next = fifo;
 		fifo = m;
 		m = next;
-		k++;
 	}
 	while (fifo) {
 		struct coil__msg *next = fifo->next;
 		handle(w, fifo); /* may free fifo's owner's memory: next first */
 		fifo = next;
 	}
-	__atomic_sub_fetch(&w->crew->stuck, k * MSG_ONE, __ATOMIC_SEQ_CST);
 	return true;
 }
 
@@ -170,27 +168,100 @@ void coil__crew_announce(struct coil__crew *c)
 		coil__crew_kick(c->workers[i]);
 }
 
-bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t deadline)
+/* Whether a worker other than w spins now. */
+static bool other_spins(struct coil__worker *w)
 {
 	struct coil__crew *c = w->crew;
-	if (!c->may_spin)
+	for (unsigned i = 0; i < c->n; i++) {
+		struct coil__worker *o = c->workers[i];
+		if (o != w && __atomic_load_n(&o->spinning, __ATOMIC_RELAXED))
+			return true;
+	}
+	return false;
+}
+
+bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t end)
+{
+	struct coil__crew *c = w->crew;
+	if (!c->may_spin || other_spins(w))
 		return false;
-	int64_t now = coil_now();
-	int64_t end = deadline - now < COIL__CREW_SPIN_NS ? deadline : now + COIL__CREW_SPIN_NS;
+	__atomic_store_n(&w->spinning, 1, __ATOMIC_RELAXED);
 	bool got = false;
 	/* No PAUSE in the loop: in a VM a vCPU that keeps pausing is taken
 	 * off its CPU (pause-loop exiting): measured here, a cross-worker
 	 * ping-pong then took 2.7 us a round trip instead of 0.58. The clock
 	 * read every 64 loads is the backoff. */
+	w->spin_cut = false;
+	int64_t last = coil_now();
 	while (!got) {
 		for (int i = 0; i < 64 && !got; i++) {
 			got = !coil__inbox_empty(w) ||
 			      __atomic_load_n(&c->epoch, __ATOMIC_RELAXED) != seen;
 		}
-		if (!got && coil_now() >= end)
+		if (got)
 			break;
+		int64_t now = coil_now();
+		if (now >= end)
+			break;
+		if (now - last > COIL__CREW_PREEMPTED_NS) {
+			/* 64 loads took that long: the kernel gave our CPU
+			 * to someone else. The machine is busy: a spin only
+			 * takes CPU from whoever would send. */
+			w->spin_cut = true;
+			break;
+		}
+		last = now;
 	}
-	w->spin = got;
+	__atomic_store_n(&w->spinning, 0, __ATOMIC_RELAXED);
+	return got;
+}
+
+/* Timers of other workers further away than this are not waited for
+ * awake: rare enough that a kick's cost does not matter. */
+#define EXPECT_HORIZON_NS 100000000
+/* After that many expectation spins in a row that got nothing, the next
+ * 2^that - 1 chances are let go. */
+#define EXPECT_FAILS_MAX 6
+
+int64_t coil__crew_expect(struct coil__worker *w, int64_t now)
+{
+	struct coil__crew *c = w->crew;
+	if (!c->may_spin)
+		return INT64_MAX;
+	if (w->expect_skip) {
+		w->expect_skip--;
+		return INT64_MAX;
+	}
+	int64_t best = INT64_MAX;
+	for (unsigned i = 0; i < c->n; i++) {
+		struct coil__worker *o = c->workers[i];
+		int64_t t = o == w ? INT64_MAX : __atomic_load_n(&o->next_timer, __ATOMIC_RELAXED);
+		if (t > now && t < best)
+			best = t;
+	}
+	return best - now <= EXPECT_HORIZON_NS ? best : INT64_MAX;
+}
+
+bool coil__crew_expect_spin(struct coil__worker *w, uint32_t seen, int64_t expect,
+			    int64_t deadline)
+{
+	int64_t end = expect + COIL__CREW_EXPECT_AFTER_NS < deadline ? expect + COIL__CREW_EXPECT_AFTER_NS
+								    : deadline;
+	bool got = coil__crew_spin(w, seen, end);
+	if (got) {
+		w->expect_fails = 0;
+	} else if (w->spin_cut) {
+		/* The machine is busy: let the most chances go at once. */
+		w->expect_fails = EXPECT_FAILS_MAX;
+		w->expect_skip = (uint8_t)((1u << EXPECT_FAILS_MAX) - 1);
+	} else if (coil_now() >= end) {
+		/* Waited awake for nothing: let the next chances go, twice as
+		 * many each time in a row (a spin refused because another
+		 * worker spins teaches nothing). */
+		if (w->expect_fails < EXPECT_FAILS_MAX)
+			w->expect_fails++;
+		w->expect_skip = (uint8_t)((1u << w->expect_fails) - 1);
+	}
 	return got;
 }
 

@@ -27,11 +27,15 @@
  * Crew-wide state (several workers only): fibers alive anywhere (live), the
  * unfinished non-detached ones besides main (attached), and the stuck word
  * for deadlock detection: low 32 bits the workers that have nothing to do
- * and nothing that could wake them but another worker, high 32 bits the
- * messages posted and not yet handled. All workers stuck and no message in
- * flight is a deadlock: nothing can ever run again. Changes every worker
- * must see (shut down, all done, deadlock, a fatal error) bump the epoch
- * and kick everyone.
+ * and nothing that could wake them but another worker, high 32 bits a
+ * count of entries into that state. All workers stuck and every inbox
+ * empty is a deadlock: nothing can ever run again. The worker whose entry
+ * makes them all stuck looks at every inbox, then at the stuck word again:
+ * unchanged, nobody left or came in between, so no message was drained
+ * behind its back (a worker drains only after it left). A post thus
+ * touches no crew-wide word: only the target's inbox line. Changes every
+ * worker must see (shut down, all done, deadlock, a fatal error) bump the
+ * epoch and kick everyone.
  *
  * A runtime with one worker pays nothing for this but a load of its inbox
  * per turn: it has no shared state, its objects take no locks (except
@@ -70,20 +74,26 @@ struct coil__crew {
 	bool join_children;
 	uint32_t next;			/* rotates the start of the least-loaded scan */
 	uint32_t said_fallback;		/* the io_uring fallback line was printed */
-	/* Several workers only, atomic: */
-	size_t live;			/* fibers alive anywhere, and spawns in flight */
-	size_t attached;		/* unfinished non-detached fibers besides main */
-	uint64_t stuck;			/* see above */
+	/* Workers may spin (coil__crew_spin): not when there are more
+	 * workers than CPUs (a spinner would take the CPU of the worker it
+	 * waits for). */
+	bool may_spin;
+	/* Several workers only, atomic. Apart from what changes often (the
+	 * pads: 64 bytes, a cache line, whatever the allocation's
+	 * alignment), so a spinner's loads of the epoch stay in its cache
+	 * while others spawn and finish fibers. */
+	char pad_read[64];
 	uint32_t epoch;			/* bumped on every crew-wide change */
 	uint32_t main_done;
 	uint32_t shutting_down;
 	uint32_t deadlock;
 	int error;			/* a worker's fatal poll error: everyone stops */
-	/* Workers may spin (coil__crew_spin): not when there are more
-	 * workers than CPUs (a spinner would take the CPU of the worker it
-	 * waits for). */
-	bool may_spin;
+	char pad_write[64];
+	size_t live;			/* fibers alive anywhere, and spawns in flight */
+	size_t attached;		/* unfinished non-detached fibers besides main */
+	uint64_t stuck;			/* see above */
 	uint32_t outside_posters;	/* plain threads inside coil__crew_post */
+	char pad_end[64];
 	/* io_uring with SQPOLL: the ring whose kernel thread every worker's
 	 * ring shares (IORING_SETUP_ATTACH_WQ), its fd + 1 (0: none yet);
 	 * set under sqpoll_lock by the first worker that made one. */
@@ -115,19 +125,58 @@ void coil__crew_kick(struct coil__worker *w);
 void coil__crew_announce(struct coil__crew *c);
 
 /*
- * Before going to sleep with the inbox empty, right after messages came:
- * spin on the inbox for up to COIL__CREW_SPIN_NS (never past deadline).
- * A kick of a sleeping worker costs ~15 us one way here (MSG_RING or
- * eventfd, and the scheduler's wake-up); a post to a spinning worker is
- * a cache-line transfer. Go's spinning Ms and Tokio's searching workers
- * do the same. A spin that finds nothing clears w->spin, so a worker that
- * stopped hearing from others spins once and then sleeps. Only when
- * every worker can have a CPU (crew->may_spin). True if the
- * inbox has messages or the crew's epoch moved. Only a worker with no
- * I/O in flight spins (the inbox is all it watches).
+ * Not sleeping when work is about to come. A kick that reaches a sleeping
+ * worker costs ~10-15 us one way here (MSG_RING or eventfd, and the
+ * kernel's wake-up of the thread); a post to a worker that is awake is a
+ * cache-line transfer. Go's idle Ms spin before they sleep and sleep no
+ * longer than the earliest timer of any P; Tokio's workers search before
+ * they park. A fiber here stays on its worker, so a worker can only be
+ * awake for what others send it:
+ *
+ *   - right after messages came (w->spin), it spins on its inbox for up
+ *     to COIL__CREW_SPIN_NS before sleeping; a spin that finds nothing
+ *     clears w->spin, so a worker that stopped hearing from others spins
+ *     once and then sleeps;
+ *   - when another worker sleeps towards a timer (its next_timer), what
+ *     it does then often sends work here (a ticker, a timeout that
+ *     hands over): this worker sleeps until COIL__CREW_EXPECT_LEAD_NS
+ *     before that timer and spins until COIL__CREW_EXPECT_AFTER_NS past
+ *     it (the other's own wake-up from its timer takes ~10 us). A
+ *     spin that got nothing backs off: the next 1, 3, 7 ... 63
+ *     chances are let go, so a ticker that never talks to this worker
+ *     costs it next to nothing.
+ *
+ * Bounded: only when every worker can have a CPU (crew->may_spin), only a
+ * worker with no I/O in flight (the inbox is all it watches), never on
+ * past a preemption (the machine is busy: a spinner then takes the CPU
+ * of whoever would send), and only while no other worker spins (a poster clears the spinning mark of the
+ * worker it posts to, so a hand-off leaves the sender free to spin for
+ * the answer). No PAUSE in the loop (see crew.c).
  */
 #define COIL__CREW_SPIN_NS 20000
-bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t deadline);
+#define COIL__CREW_EXPECT_LEAD_NS 10000
+#define COIL__CREW_EXPECT_AFTER_NS 40000
+/* A spin whose clock reads are further apart than this was preempted: it
+ * stops (w->spin_cut), and the expectation spins back off the most. */
+#define COIL__CREW_PREEMPTED_NS 20000
+
+/* Spin on w's inbox until end (CLOCK_MONOTONIC ns); true if the inbox has
+ * messages or the crew's epoch moved past seen. False at once if w may
+ * not spin now. */
+bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t end);
+
+/* The timer of another worker that w, about to sleep at now with no I/O
+ * in flight, should be awake for (INT64_MAX: none). The caller sleeps
+ * until COIL__CREW_EXPECT_LEAD_NS before it at most, then calls
+ * coil__crew_expect_spin. */
+int64_t coil__crew_expect(struct coil__worker *w, int64_t now);
+
+/* After such a sleep ended with w's inbox empty: spin until
+ * COIL__CREW_SPIN_NS past expect (never past deadline, w's own next
+ * timer), and learn from what came. True if the inbox has messages or the
+ * epoch moved. */
+bool coil__crew_expect_spin(struct coil__worker *w, uint32_t seen, int64_t expect,
+			    int64_t deadline);
 
 /* What a sleeping worker waits in, so what a kick must do. */
 #define COIL__SLEEP_POLL 1	/* its backend's poll: write its wake_fd */

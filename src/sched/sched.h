@@ -142,11 +142,20 @@ struct coil__worker {
 	bool shutting_down;		/* main is done: cancel what is left */
 	bool embedded;			/* a coil_loop's: each tick returns */
 
-	/* Cross-thread (sched/crew.h). */
+	/* Cross-thread (sched/crew.h). What other threads write or read
+	 * often, between pads (64 bytes: a cache line, whatever the
+	 * allocation's alignment): a post then costs the one line it must
+	 * move, not the lines this worker's turn reads. */
+	char pad_far[64];
 	struct coil__msg *inbox;	/* LIFO pushed by others, drained here */
 	uint32_t sleeping;		/* COIL__SLEEP_*: see crew.h; 0: awake */
-	uint32_t stuck;			/* 1: counted in crew->stuck */
+	uint32_t spinning;		/* 1: spinning on inbox (a poster clears it) */
+	int64_t next_timer;		/* the timer its last sleep was bounded by */
+	char pad_near[64];
 	bool spin;			/* messages came last turn: spin before sleeping */
+	uint8_t expect_fails;		/* expectation spins in a row that got nothing */
+	uint8_t expect_skip;		/* chances to let go before the next one */
+	bool spin_cut;			/* the last spin stopped: it was preempted */
 	int wake_fd;			/* eventfd: a kick from a plain thread */
 	int ring_fd;			/* io_uring: a kick by IORING_OP_MSG_RING, else -1 */
 	/* Kick `to` from this worker by its own means (io_uring: MSG_RING to

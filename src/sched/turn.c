@@ -84,21 +84,38 @@ static void maybe_shut_down(struct coil__worker *w)
 	wind_down(w);
 }
 
+#define STUCK_ENTRY ((uint64_t)1 << 32)
+
+/* Whether every inbox of the crew is empty and no plain thread is posting. */
+static bool no_message_in_flight(struct coil__crew *c)
+{
+	if (__atomic_load_n(&c->outside_posters, __ATOMIC_SEQ_CST))
+		return false;
+	for (unsigned i = 0; i < c->n; i++)
+		if (__atomic_load_n(&c->workers[i]->inbox, __ATOMIC_SEQ_CST))
+			return false;
+	return true;
+}
+
 /* Several workers: nothing runnable, no I/O, no timer, and nothing a plain
  * thread could wake: only another worker can give w work. Count w stuck
- * while it waits; the worker whose count makes every worker stuck with no
- * message in flight has found a deadlock. */
-static int wait_stuck(struct coil__worker *w, uint32_t seen)
+ * while it waits; the worker whose count makes every worker stuck, with no
+ * message in flight and no one leaving or coming meanwhile (crew.h), has
+ * found a deadlock. The wait may end at wake_at (a timer of another worker
+ * that w waits for awake: coil__crew_expect). */
+static int wait_stuck(struct coil__worker *w, uint32_t seen, int64_t wake_at)
 {
 	struct coil__crew *c = w->crew;
-	uint64_t v = __atomic_add_fetch(&c->stuck, 1, __ATOMIC_SEQ_CST);
-	if (v == c->n) {
+	uint64_t v = __atomic_add_fetch(&c->stuck, STUCK_ENTRY | 1, __ATOMIC_SEQ_CST);
+	if ((uint32_t)v == c->n && no_message_in_flight(c) &&
+	    __atomic_load_n(&c->stuck, __ATOMIC_SEQ_CST) == v) {
 		__atomic_store_n(&c->deadlock, 1, __ATOMIC_SEQ_CST);
 		coil__crew_announce(c);
 	}
 	int r = 0;
+	__atomic_store_n(&w->next_timer, INT64_MAX, __ATOMIC_RELAXED);
 	if (coil__crew_sleep_begin(w, seen)) {
-		r = w->poll(w->poll_ctx, true, INT64_MAX);
+		r = w->poll(w->poll_ctx, true, wake_at);
 		coil__crew_sleep_end(w);
 	}
 	__atomic_sub_fetch(&c->stuck, 1, __ATOMIC_SEQ_CST);
@@ -156,32 +173,53 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns, unsigned budget
 		return 0;
 	}
 	bool idle = w->runq_len == 0 && coil__inbox_empty(w);
-	int64_t deadline = coil__heap_min_key(&w->timers);
+	int64_t timer = coil__heap_min_key(&w->timers);
+	int64_t deadline = timer;
 	if (idle && timeout_ns >= 0) {
 		int64_t now = coil_now();
 		int64_t until = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
 		if (until < deadline)
 			deadline = until;
 	}
-	/* Only a worker with no I/O in flight spins: spinning on the inbox
-	 * would hold back completions. */
-	if (idle && w->spin && w->pending == 0 && coil__crew_spin(w, seen, deadline))
-		return 1; /* the next turn drains it */
+	/* Awake when work is about to come from another worker (crew.h);
+	 * only a worker with no I/O in flight: spinning on the inbox would
+	 * hold back completions. */
+	bool may_spin = idle && w->multi && w->pending == 0 && timeout_ns != 0;
+	if (may_spin && w->spin) {
+		int64_t now = coil_now();
+		int64_t end = deadline - now < COIL__CREW_SPIN_NS ? deadline : now + COIL__CREW_SPIN_NS;
+		w->spin = coil__crew_spin(w, seen, end);
+		if (w->spin)
+			return 1; /* the next turn drains it */
+	}
+	int64_t expect = INT64_MAX, wake_at = deadline;
+	if (may_spin) {
+		expect = coil__crew_expect(w, coil_now());
+		if (expect != INT64_MAX && expect - COIL__CREW_EXPECT_LEAD_NS < wake_at)
+			wake_at = expect - COIL__CREW_EXPECT_LEAD_NS;
+		else
+			expect = INT64_MAX;
+	}
 	int r = 0;
 	if (idle && w->multi && w->pending == 0 && deadline == INT64_MAX && w->outside_waits == 0) {
-		r = wait_stuck(w, seen);
+		r = wait_stuck(w, seen, wake_at);
 	} else if (w->pending > 0 || (idle && deadline != INT64_MAX) ||
 		   (idle && (w->multi || w->outside_waits > 0))) {
 		/* A worker that waits must hear posts from other threads. A
 		 * tick told not to wait (timeout 0: coil_loop) polls without
 		 * blocking: a zero-length timed wait costs ~16 us on io_uring. */
 		bool block = idle && timeout_ns != 0 && coil__crew_sleep_begin(w, seen);
-		r = w->poll(w->poll_ctx, block, deadline);
+		if (block && w->multi)
+			__atomic_store_n(&w->next_timer, timer, __ATOMIC_RELAXED);
+		r = w->poll(w->poll_ctx, block, block ? wake_at : deadline);
 		if (block)
 			coil__crew_sleep_end(w);
 	} else if (idle) {
 		return -EDEADLK;
 	}
+	if (expect != INT64_MAX && r >= 0 && coil__inbox_empty(w) &&
+	    coil_now() >= wake_at && coil__crew_expect_spin(w, seen, expect, deadline))
+		return 1; /* the next turn drains it */
 	if (r < 0 && r != -EINTR)
 		return fatal(w, r);
 	if (!coil__inbox_empty(w))
