@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define SPAWNS 10000
+#define SPAWNS coil_test_count(10000)
 #define ECHO_CLIENTS 16
 #define ECHO_LEN (64 * 1024)
 
