@@ -131,11 +131,15 @@ static void mem_put(struct coil__http_conn *c)
 
 /* ---- output -------------------------------------------------------------- */
 
+bool coil__http_io_scope_enter(const struct coil__http_conn *c, coil_scope *s)
+{
+	return c->cfg->io_timeout > 0 && coil_scope_enter_timeout(s, c->cfg->io_timeout) == 0;
+}
+
 static int write_all(struct coil__http_conn *c, const void *p, size_t n)
 {
 	coil_scope s;
-	bool scoped = c->cfg->io_timeout > 0 &&
-		      coil_scope_enter_timeout(&s, c->cfg->io_timeout) == 0;
+	bool scoped = coil__http_io_scope_enter(c, &s);
 	ssize_t r = coil_sock_write_all(c->fd, p, n);
 	if (scoped)
 		coil_scope_exit(&s);
@@ -225,6 +229,17 @@ ssize_t coil__http_conn_fill(struct coil__http_conn *c)
 	if (r <= 0)
 		return r;
 	return c->mem ? (ssize_t)take(c) : r;
+}
+
+ssize_t coil__http_conn_fill_body(struct coil__http_conn *c)
+{
+	c->in_len = c->pos = c->head_at + c->head_len;
+	coil_scope s;
+	bool scoped = coil__http_io_scope_enter(c, &s);
+	ssize_t n = coil__http_conn_fill(c);
+	if (scoped)
+		coil_scope_exit(&s);
+	return n;
 }
 
 /* ---- the head ------------------------------------------------------------ */
@@ -341,13 +356,7 @@ static __attribute__((noinline)) int drain_body(struct coil__http_conn *c)
 	char scratch[2048];
 	while (!p->done) {
 		if (c->pos == c->in_len) {
-			c->in_len = c->pos = c->head_at + c->head_len;
-			coil_scope s;
-			bool scoped = c->cfg->io_timeout > 0 &&
-				      coil_scope_enter_timeout(&s, c->cfg->io_timeout) == 0;
-			ssize_t n = coil__http_conn_fill(c);
-			if (scoped)
-				coil_scope_exit(&s);
+			ssize_t n = coil__http_conn_fill_body(c);
 			if (n <= 0)
 				return -1;
 		}

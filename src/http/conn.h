@@ -95,6 +95,15 @@ void coil__http_conn_serve(struct coil_http_server *srv, int fd);
  * end, or -errno. Under the caller's scopes. */
 ssize_t coil__http_conn_fill(struct coil__http_conn *c);
 
+/* The body's input: the bytes after the head are free again (all parsed);
+ * fill from there under the per-I/O timeout. Returns as
+ * coil__http_conn_fill. */
+ssize_t coil__http_conn_fill_body(struct coil__http_conn *c);
+
+/* Enter a scope of the per-I/O timeout (cfg->io_timeout, if any) in *s:
+ * true if entered, and the caller exits it after its one I/O call. */
+bool coil__http_io_scope_enter(const struct coil__http_conn *c, coil_scope *s);
+
 /* Queue bytes for the client; written when the buffer fills, at
  * coil__http_conn_flush, or before the connection waits for input.
  * Returns 0 or the kept write error. */

@@ -123,13 +123,7 @@ ssize_t coil_http_request_read(coil_http_request *req, void *buf, size_t len)
 			continue;
 		}
 		/* All parsed: the body's bytes after the head are free again. */
-		c->in_len = c->pos = c->head_at + c->head_len;
-		coil_scope s;
-		bool scoped = c->cfg->io_timeout > 0 &&
-			      coil_scope_enter_timeout(&s, c->cfg->io_timeout) == 0;
-		ssize_t n = coil__http_conn_fill(c);
-		if (scoped)
-			coil_scope_exit(&s);
+		ssize_t n = coil__http_conn_fill_body(c);
 		if (n == 0) {
 			/* The client ended mid-body (a half-close can still
 			 * read the answer): 400 unless the handler answers. */

@@ -237,18 +237,27 @@ static int put_body(struct coil__http_conn *c, const void *buf, size_t len)
 	return r;
 }
 
-ssize_t coil_http_response_write(coil_http_response *res, const void *buf, size_t len)
+/* Whether len more body bytes may go out now: 0, the connection's write
+ * error, -EALREADY (the response ended), -EMSGSIZE (past Content-Length). */
+static int body_may_take(const struct coil__http_conn *c, size_t len)
 {
-	if (!res || (!buf && len))
-		return -EINVAL;
-	struct coil__http_conn *c = res->c;
 	if (c->werr)
 		return c->werr;
 	if (c->ended)
 		return -EALREADY;
 	if (c->has_length && len > c->length - c->sent)
 		return -EMSGSIZE;
-	int r = c->head_sent ? 0 : send_head(c, -1);
+	return 0;
+}
+
+ssize_t coil_http_response_write(coil_http_response *res, const void *buf, size_t len)
+{
+	if (!res || (!buf && len))
+		return -EINVAL;
+	struct coil__http_conn *c = res->c;
+	int r = body_may_take(c, len);
+	if (r == 0 && !c->head_sent)
+		r = send_head(c, -1);
 	if (r == 0)
 		r = put_body(c, buf, len);
 	return r < 0 ? r : (ssize_t)len;
@@ -261,13 +270,9 @@ ssize_t coil_http_response_sendfile(coil_http_response *res, int file, int64_t o
 	if (file < 0)
 		return -EBADF;
 	struct coil__http_conn *c = res->c;
-	if (c->werr)
-		return c->werr;
-	if (c->ended)
-		return -EALREADY;
-	if (c->has_length && len > c->length - c->sent)
-		return -EMSGSIZE;
-	int r = c->head_sent ? 0 : send_head(c, -1);
+	int r = body_may_take(c, len);
+	if (r == 0 && !c->head_sent)
+		r = send_head(c, -1);
 	if (r < 0)
 		return r;
 	if (c->no_body || len == 0) {
@@ -287,8 +292,7 @@ ssize_t coil_http_response_sendfile(coil_http_response *res, int file, int64_t o
 	size_t done = 0;
 	while (done < len) {
 		coil_scope s;
-		bool scoped = c->cfg->io_timeout > 0 &&
-			      coil_scope_enter_timeout(&s, c->cfg->io_timeout) == 0;
+		bool scoped = coil__http_io_scope_enter(c, &s);
 		ssize_t n = coil_sock_sendfile(c->fd, file, off + (int64_t)done, len - done);
 		if (scoped)
 			coil_scope_exit(&s);
