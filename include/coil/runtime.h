@@ -56,7 +56,10 @@ enum coil_feature {
 	/* Sends of at least coil_config.send_zc_min bytes on TCP/UDP sockets
 	 * go out without a copy (IORING_OP_SEND_ZC, 6.0): the call returns
 	 * once the kernel has let go of the buffer. Loopback still copies (at
-	 * delivery), so it cannot pay there. Default: off. */
+	 * delivery), so it cannot pay there. A cancel or deadline waits for
+	 * that too: against a peer that stops reading, the write returns
+	 * only when it reads again or the connection dies (docs/features.md).
+	 * Default: off. */
 	COIL_FEATURE_SEND_ZC = 1u << 2,
 	/* One multishot accept per listener of coil_server (Linux 5.19)
 	 * instead of an accept per connection. Default: on, except on
