@@ -19,6 +19,19 @@
  *                       io_uring, eventfd on the readiness backends).
  *   wake-thread-p50/p99 the same with the sender a plain pthread
  *                       (COIL_CHAN_THREADS channel, coil_chan_send_until).
+ *   placed-spawn-join   spawn+join with coil_task_spawn: where the runtime
+ *                       places it (its default, COIL_PLACE_LOCAL: the
+ *                       spawner's worker). The program Go's and Tokio's
+ *                       cross-spawn-join rows run (bench/peers): they
+ *                       place a new goroutine or task on the spawner's
+ *                       thread too.
+ *   placed-wake-p50/p99 wake-worker with the receiver spawned by
+ *                       coil_task_spawn: the program Go's and Tokio's
+ *                       wake-worker rows run (a woken goroutine or task
+ *                       goes to its waker's thread there).
+ * local-pingpong-rdv and local-pingpong-cap1 (both fibers on worker 0, where
+ * coil_task_spawn puts them) are the placed counterparts of the
+ * cross-pingpong rows.
  *
  * Rows are "name<TAB>median<TAB>min<TAB>max<TAB>iters<TAB>reps" (--tsv) as
  * chan_pingpong's: the median over R repetitions of the per-repetition
@@ -74,6 +87,17 @@ static void *ponger(void *arg)
 	return NULL;
 }
 
+/* Spawn fn(arg) on worker where, or where the runtime places it
+ * (PLACED). */
+#define PLACED (~0u)
+static void spawn_at(unsigned where, coil_task *t, coil_fn fn, void *arg)
+{
+	if (where == PLACED)
+		check(coil_task_spawn(t, fn, arg), "spawn");
+	else
+		check(coil_task_spawn_on(where, t, fn, arg), "spawn_on");
+}
+
 /* ns per round trip, the ponger on worker `where` */
 static double pingpong(unsigned where, size_t cap, long n)
 {
@@ -81,7 +105,7 @@ static double pingpong(unsigned where, size_t cap, long n)
 	check(coil_chan_new(&p.ab, sizeof(uint64_t), cap), "coil_chan_new");
 	check(coil_chan_new(&p.ba, sizeof(uint64_t), cap), "coil_chan_new");
 	coil_task t;
-	check(coil_task_spawn_on(where, &t, ponger, &p), "spawn_on");
+	spawn_at(where, &t, ponger, &p);
 	uint64_t v = 0;
 	uint64_t t0 = bench_now_ns();
 	for (long i = 0; i < n; i++) {
@@ -106,13 +130,13 @@ static void *nothing(void *arg)
 	return arg;
 }
 
-static double spawn_join(long n)
+static double spawn_join(unsigned where, long n)
 {
 	uint64_t t0 = bench_now_ns();
 	for (long i = 0; i < n; i++) {
 		coil_task t;
 		void *r;
-		check(coil_task_spawn_on(1, &t, nothing, (void *)(uintptr_t)(i + 1)), "spawn_on");
+		spawn_at(where, &t, nothing, (void *)(uintptr_t)(i + 1));
 		check(coil_task_join(t, &r), "join");
 		if ((uintptr_t)r != (uintptr_t)(i + 1)) {
 			fprintf(stderr, "xworker: join returned the wrong value\n");
@@ -155,7 +179,7 @@ static void *wake_thread(void *arg)
 
 /* p50 and p99 of one run of n wakes, from a fiber (thread = 0) or a plain
  * thread (thread = 1) */
-static void wake_once(int thread, long n, double *p50, double *p99)
+static void wake_once(int thread, unsigned where, long n, double *p50, double *p99)
 {
 	struct wake w = {NULL, n, calloc((size_t)n, sizeof(double))};
 	if (!w.lat)
@@ -163,7 +187,7 @@ static void wake_once(int thread, long n, double *p50, double *p99)
 	check(coil_chan_new_ex(&w.ch, sizeof(uint64_t), 1, thread ? COIL_CHAN_THREADS : 0),
 	      "coil_chan_new_ex");
 	coil_task t;
-	check(coil_task_spawn_on(1, &t, wake_receiver, &w), "spawn_on");
+	spawn_at(where, &t, wake_receiver, &w);
 	if (thread) {
 		pthread_t th;
 		int e = pthread_create(&th, NULL, wake_thread, &w);
@@ -208,6 +232,7 @@ static void *run(void *arg)
 		size_t cap;
 	} pp[] = {
 		{"local-pingpong-rdv", 0, 0},
+		{"local-pingpong-cap1", 0, 1},
 		{"cross-pingpong-rdv", 1, 0},
 		{"cross-pingpong-cap1", 1, 1},
 	};
@@ -219,17 +244,32 @@ static void *run(void *arg)
 		row(o, pp[k].name, "ns/round trip", v, o->iters);
 	}
 	long sj = o->iters / 4 + 1;
-	spawn_join(sj / 10 + 1);
-	for (int i = 0; i < o->reps; i++)
-		v[i] = spawn_join(sj);
-	row(o, "cross-spawn-join", "ns/spawn+join", v, sj);
-	for (int thread = 0; thread <= 1; thread++) {
-		double a, b;
-		wake_once(thread, o->wakes / 10 + 1, &a, &b);
+	static const struct {
+		const char *name;
+		unsigned where;
+	} sjs[] = {{"cross-spawn-join", 1}, {"placed-spawn-join", PLACED}};
+	for (size_t k = 0; k < sizeof sjs / sizeof sjs[0]; k++) {
+		spawn_join(sjs[k].where, sj / 10 + 1);
 		for (int i = 0; i < o->reps; i++)
-			wake_once(thread, o->wakes, &v[i], &v99[i]);
-		row(o, thread ? "wake-thread-p50" : "wake-worker-p50", "ns", v, o->wakes);
-		row(o, thread ? "wake-thread-p99" : "wake-worker-p99", "ns", v99, o->wakes);
+			v[i] = spawn_join(sjs[k].where, sj);
+		row(o, sjs[k].name, "ns/spawn+join", v, sj);
+	}
+	static const struct {
+		const char *p50, *p99;
+		int thread;
+		unsigned where;
+	} wk[] = {
+		{"wake-worker-p50", "wake-worker-p99", 0, 1},
+		{"wake-thread-p50", "wake-thread-p99", 1, 1},
+		{"placed-wake-p50", "placed-wake-p99", 0, PLACED},
+	};
+	for (size_t k = 0; k < sizeof wk / sizeof wk[0]; k++) {
+		double a, b;
+		wake_once(wk[k].thread, wk[k].where, o->wakes / 10 + 1, &a, &b);
+		for (int i = 0; i < o->reps; i++)
+			wake_once(wk[k].thread, wk[k].where, o->wakes, &v[i], &v99[i]);
+		row(o, wk[k].p50, "ns", v, o->wakes);
+		row(o, wk[k].p99, "ns", v99, o->wakes);
 	}
 	return NULL;
 }

@@ -71,7 +71,7 @@ awk -F'\t' '
 		MED = a[int((n + 1) / 2)]; MIN = a[1]; MAX = a[n]
 	}
 	END {
-		nw = split("local-pingpong-rdv cross-pingpong-rdv cross-pingpong-cap1 cross-spawn-join wake-worker-p50 wake-worker-p99 wake-thread-p50 wake-thread-p99", wl, " ")
+		nw = split("local-pingpong-rdv local-pingpong-cap1 cross-pingpong-rdv cross-pingpong-cap1 cross-spawn-join placed-spawn-join wake-worker-p50 wake-worker-p99 wake-thread-p50 wake-thread-p99 placed-wake-p50 placed-wake-p99", wl, " ")
 		nr = split("coil coil-base go tokio", rt, " ")
 		for (w = 1; w <= nw; w++) {
 			if (!seen[wl[w]]) continue
@@ -83,6 +83,36 @@ awk -F'\t' '
 				stats(v[key])
 				ratio = base != "" ? sprintf("%.2f", MED / base) : "-"
 				printf "| %s | %s | %.1f | %.1f-%.1f | %s |\n", wl[w], rt[k], MED, MIN, MAX, ratio
+			}
+		}
+	}' "$TMPD/all.tsv"
+
+echo
+echo "The same program in each runtime: what coil_task_spawn places (the spawner's worker, COIL_PLACE_LOCAL) against Go's and Tokio's rows, which place a new or woken goroutine/task on the spawner's or waker's thread"
+echo
+echo "| program | coil row | runtime | ns (median over rounds) | min-max | ratio vs Go |"
+echo "|---|---|---|---|---|---|"
+awk -F'\t' '
+	{ v[$3 "|" $1] = v[$3 "|" $1] " " $4 }
+	function stats(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+		MED = a[int((n + 1) / 2)]; MIN = a[1]; MAX = a[n]
+	}
+	END {
+		np = split("cross-pingpong-rdv:local-pingpong-rdv cross-pingpong-cap1:local-pingpong-cap1 cross-spawn-join:placed-spawn-join wake-worker-p50:placed-wake-p50 wake-worker-p99:placed-wake-p99", pl, " ")
+		nr = split("coil coil-base go tokio", rt, " ")
+		for (p = 1; p <= np; p++) {
+			split(pl[p], two, ":")
+			base = ""
+			if ((two[1] "|go") in v) { stats(v[two[1] "|go"]); base = MED }
+			for (k = 1; k <= nr; k++) {
+				row = rt[k] ~ /^coil/ ? two[2] : two[1]
+				key = row "|" rt[k]
+				if (!(key in v)) continue
+				stats(v[key])
+				ratio = base != "" ? sprintf("%.2f", MED / base) : "-"
+				printf "| %s | %s | %s | %.1f | %.1f-%.1f | %s |\n", two[1], rt[k] ~ /^coil/ ? two[2] : "-", rt[k], MED, MIN, MAX, ratio
 			}
 		}
 	}' "$TMPD/all.tsv"

@@ -7,6 +7,7 @@
 #include <linux/futex.h>
 #include <stdint.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/panic.h"
@@ -24,6 +25,10 @@ void coil__crew_kick(struct coil__worker *to)
 		return;
 	if (s == COIL__SLEEP_EMBEDDER) {
 		to->wake_embedder(to);
+		return;
+	}
+	if (s == COIL__SLEEP_QUIET) {
+		syscall(SYS_futex, &to->sleeping, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 		return;
 	}
 	struct coil__worker *me = coil__tls_worker;
@@ -265,7 +270,7 @@ bool coil__crew_expect_spin(struct coil__worker *w, uint32_t seen, int64_t expec
 	return got;
 }
 
-bool coil__crew_sleep_begin(struct coil__worker *w, uint32_t seen)
+bool coil__crew_sleep_begin(struct coil__worker *w, uint32_t seen, uint32_t how)
 {
 	/* Dekker with coil__crew_post (push, then load sleeping): the store
 	 * must be visible before the inbox is read. A relaxed load after a
@@ -274,12 +279,37 @@ bool coil__crew_sleep_begin(struct coil__worker *w, uint32_t seen)
 	 * qemu-aarch64). The store is a seq_cst read-modify-write, a full
 	 * barrier everywhere (qemu-user on x86 too, where STLR then LDAR was
 	 * still reordered); not a fence, which TSan does not model. */
-	__atomic_exchange_n(&w->sleeping, COIL__SLEEP_POLL, __ATOMIC_SEQ_CST);
+	__atomic_exchange_n(&w->sleeping, how, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&w->inbox, __ATOMIC_SEQ_CST) == NULL &&
 	    __atomic_load_n(&w->crew->epoch, __ATOMIC_SEQ_CST) == seen)
 		return true;
 	__atomic_store_n(&w->sleeping, 0, __ATOMIC_SEQ_CST);
 	return false;
+}
+
+int coil__crew_sleep_quiet(struct coil__worker *w, int64_t until)
+{
+	/* A kicker clears the word before it wakes us: once it is not
+	 * QUIET, the kick happened (FUTEX_WAIT then returns at once with
+	 * EAGAIN). A timeout or a signal ends the wait too; the caller's
+	 * turn looks at its inbox and timers after it either way. */
+	while (__atomic_load_n(&w->sleeping, __ATOMIC_SEQ_CST) == COIL__SLEEP_QUIET) {
+		struct timespec ts, *tsp = NULL;
+		if (until != INT64_MAX) {
+			if (until <= coil_now())
+				break;
+			ts.tv_sec = (time_t)(until / COIL_NSEC_PER_SEC);
+			ts.tv_nsec = (long)(until % COIL_NSEC_PER_SEC);
+			tsp = &ts;
+		}
+		/* BITSET: an absolute CLOCK_MONOTONIC deadline, coil_now's
+		 * clock, so spurious returns do not stretch the wait. */
+		long r = syscall(SYS_futex, &w->sleeping, FUTEX_WAIT_BITSET_PRIVATE,
+				 COIL__SLEEP_QUIET, tsp, NULL, FUTEX_BITSET_MATCH_ANY);
+		if (r < 0 && errno == ETIMEDOUT)
+			break;
+	}
+	return 0;
 }
 
 bool coil__crew_sleep_between_ticks(struct coil__worker *w)

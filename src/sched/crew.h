@@ -15,10 +15,12 @@
  *   - its sleeping word: set (seq_cst) before it blocks in its poll, after
  *     which it looks at its inbox and the crew's epoch once more. A poster
  *     pushes, then, if the word is set, clears it and kicks: a wake costs a
- *     syscall only when the target sleeps. The kick is IORING_OP_MSG_RING
- *     from the poster's ring to the target's when both are io_uring
- *     workers, else a write to the target's eventfd (plain threads,
- *     readiness backends). A coil_loop's worker also sleeps between ticks
+ *     syscall only when the target sleeps. A worker with nothing in the
+ *     kernel sleeps on a futex (COIL__SLEEP_QUIET, below): the kick is a
+ *     FUTEX_WAKE. One with I/O in flight sleeps in its poll: the kick is
+ *     IORING_OP_MSG_RING from the poster's ring to the target's when both
+ *     are io_uring workers, else a write to the target's eventfd (plain
+ *     threads, readiness backends). A coil_loop's worker also sleeps between ticks
  *     (in its embedder's poll, not in coil's): a kick then makes the
  *     embedder's fd readable.
  *   - its table lock (sched.h): spawn on it, join, detach, cancel its
@@ -181,11 +183,33 @@ bool coil__crew_expect_spin(struct coil__worker *w, uint32_t seen, int64_t expec
 /* What a sleeping worker waits in, so what a kick must do. */
 #define COIL__SLEEP_POLL 1	/* its backend's poll: write its wake_fd */
 #define COIL__SLEEP_EMBEDDER 2	/* coil_loop between ticks: wake_embedder */
+#define COIL__SLEEP_QUIET 3	/* a futex wait on its sleeping word */
 
-/* Before a blocking poll: mark w sleeping; false (and not sleeping) if its
+/*
+ * A worker with nothing in the kernel (no op in flight, no fiber waiting
+ * for a multishot request's news: w->pending == 0) has nothing to hear from
+ * its backend but kicks, so it sleeps on a futex on its sleeping word
+ * (COIL__SLEEP_QUIET) rather than in its poll: a FUTEX_WAKE is the
+ * cheapest way into a sleeping thread (waking a fiber on an idle worker:
+ * p50 11.9 us against 12.7 us by MSG_RING into a DEFER_TASKRUN ring, and
+ * 11.8 us against 15.1 us by an eventfd from a plain thread; most of it is
+ * the VM waking an idle vCPU: docs/workers.md). Go's idle Ms and Tokio's
+ * parked workers sleep on a futex too. A worker with I/O in flight waits
+ * in its poll, which a kick ends with MSG_RING or its eventfd. SQEs queued
+ * for nothing a fiber waits on (a reader's multishot arm with no reader
+ * waiting) go to the kernel at the next poll.
+ */
+
+/* Before a blocking poll (how: COIL__SLEEP_POLL) or a quiet sleep
+ * (COIL__SLEEP_QUIET): mark w sleeping; false (and not sleeping) if its
  * inbox has something or the crew's epoch moved past *seen. */
-bool coil__crew_sleep_begin(struct coil__worker *w, uint32_t seen);
+bool coil__crew_sleep_begin(struct coil__worker *w, uint32_t seen, uint32_t how);
 void coil__crew_sleep_end(struct coil__worker *w);
+
+/* Between coil__crew_sleep_begin(.., COIL__SLEEP_QUIET) and
+ * coil__crew_sleep_end: wait until a kick or until (CLOCK_MONOTONIC ns;
+ * INT64_MAX: no end). Returns 0. */
+int coil__crew_sleep_quiet(struct coil__worker *w, int64_t until);
 
 /* A coil_loop's tick is over: until the next, a message to w must make
  * the embedder's fd readable (its kick calls w->wake_embedder). False (and

@@ -114,8 +114,8 @@ static int wait_stuck(struct coil__worker *w, uint32_t seen, int64_t wake_at)
 	}
 	int r = 0;
 	__atomic_store_n(&w->next_timer, INT64_MAX, __ATOMIC_RELAXED);
-	if (coil__crew_sleep_begin(w, seen)) {
-		r = w->poll(w->poll_ctx, true, wake_at);
+	if (coil__crew_sleep_begin(w, seen, COIL__SLEEP_QUIET)) {
+		r = coil__crew_sleep_quiet(w, wake_at);
 		coil__crew_sleep_end(w);
 	}
 	__atomic_sub_fetch(&c->stuck, 1, __ATOMIC_SEQ_CST);
@@ -207,11 +207,17 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns, unsigned budget
 		   (idle && (w->multi || w->outside_waits > 0))) {
 		/* A worker that waits must hear posts from other threads. A
 		 * tick told not to wait (timeout 0: coil_loop) polls without
-		 * blocking: a zero-length timed wait costs ~16 us on io_uring. */
-		bool block = idle && timeout_ns != 0 && coil__crew_sleep_begin(w, seen);
+		 * blocking: a zero-length timed wait costs ~16 us on io_uring.
+		 * With nothing in the kernel, a sleep is quiet (crew.h). */
+		bool quiet = w->pending == 0;
+		bool block = idle && timeout_ns != 0 &&
+			     coil__crew_sleep_begin(w, seen, quiet ? COIL__SLEEP_QUIET : COIL__SLEEP_POLL);
 		if (block && w->multi)
 			__atomic_store_n(&w->next_timer, timer, __ATOMIC_RELAXED);
-		r = w->poll(w->poll_ctx, block, block ? wake_at : deadline);
+		if (block && quiet)
+			r = coil__crew_sleep_quiet(w, wake_at);
+		else
+			r = w->poll(w->poll_ctx, block, block ? wake_at : deadline);
 		if (block)
 			coil__crew_sleep_end(w);
 	} else if (idle) {
