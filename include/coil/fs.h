@@ -35,10 +35,10 @@ struct coil_stat {
 COIL_API int coil_file_open(const char *path, int flags, mode_t mode);
 
 /*
- * Open (or create) path, relative to the directory dirfd (AT_FDCWD: the
- * working directory), without ever leaving that directory: a path that is
- * absolute, or that would go above dirfd through "..", or through a
- * symlink (absolute, or relative and climbing out), fails with -EXDEV
+ * Open (or create) path beneath the directory dirfd, never leaving it.
+ * path is relative to dirfd (AT_FDCWD: the working directory); a path
+ * that is absolute, or that would go above dirfd through "..", or through
+ * a symlink (absolute, or relative and climbing out), fails with -EXDEV
  * instead of opening anything. Symlinks and ".." that stay beneath dirfd
  * are followed; /proc "magic links" never are. The way to open names that
  * come from the network (a file server's request targets). O_CLOEXEC is
@@ -51,8 +51,9 @@ COIL_API int coil_file_open(const char *path, int flags, mode_t mode);
  * at its first NUL (check names that came with a length first).
  * Returns the fd, or:
  *   -EXDEV    path is absolute, or leads out of dirfd (".." or a symlink)
- *   -ELOOP    too many symlinks (40), a magic link, or O_NOFOLLOW and the
- *             last component is a symlink
+ *   -ELOOP    too many symlinks (40), O_NOFOLLOW and the last component
+ *             is a symlink, or a magic link (the walk reads one as text:
+ *             -EXDEV or -ENOENT)
  *   -EINVAL   path NULL, flags unknown to openat2
  *   -EBADF    dirfd is not an open fd (nor AT_FDCWD)
  *   -ENOENT (also for ""), -ENOTDIR, -EACCES, -EISDIR, -EEXIST,
