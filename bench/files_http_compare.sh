@@ -184,12 +184,14 @@ check_body() {
 }
 
 declare -A RES
-nserv=$(echo $SERVERS | wc -w)
+read -r -a servers <<<"$SERVERS"
 for round in $(seq "$ROUNDS"); do
 	# rotate the order: each server goes first in some round
-	shift_by=$(((round - 1) % nserv))
-	order="$(echo $SERVERS | tr ' ' '\n' | tail -n +$((shift_by + 1)) | tr '\n' ' ')$(echo $SERVERS | tr ' ' '\n' | head -n $shift_by | tr '\n' ' ')"
-	for srv in $order; do
+	order=()
+	for i in "${!servers[@]}"; do
+		order+=("${servers[$(((i + round - 1) % ${#servers[@]}))]}")
+	done
+	for srv in "${order[@]}"; do
 		port=$(free_port)
 		case $srv in
 		nginx) start_nginx "$port" ;;

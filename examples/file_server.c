@@ -191,7 +191,7 @@ static int target_path(struct coil_http_str t, char *out, size_t cap, const char
 {
 	const char *p = t.ptr, *end = t.ptr + t.len;
 	/* absolute-form: "http://host/path" */
-	for (size_t i = 0; i < t.len && i < 8; i++) {
+	for (size_t i = 0; i < t.len && i < 8 && p[0] != '/'; i++) {
 		if (p[i] == ':' && i + 2 < t.len && p[i + 1] == '/' && p[i + 2] == '/') {
 			const char *host = p + i + 3;
 			const char *path = memchr(host, '/', (size_t)(end - host));

@@ -39,6 +39,7 @@ def make_tree(tmp):
     os.makedirs(os.path.join(root, "sub"))
     os.makedirs(os.path.join(root, "site"))
     os.makedirs(os.path.join(root, "empty"))
+    os.makedirs(os.path.join(root, "x:"))
     with open(os.path.join(tmp, "outside.txt"), "wb") as f:
         f.write(SECRET)
     files = {
@@ -52,6 +53,7 @@ def make_tree(tmp):
         "ten.txt": b"0123456789",
         "empty.txt": b"",
         "a b&<c>.txt": b"odd name",
+        "x:/y": b"not a scheme",
     }
     rng = random.Random(16)
     files["big.bin"] = bytes(rng.getrandbits(8) for _ in range(1 << 20))
@@ -144,6 +146,8 @@ try:
         check(r.getheader("ETag") and r.getheader("Last-Modified"), name)
     r, body = get(conn, "/a%20b%26%3Cc%3E.txt")  # percent-decoded names
     check(r.status == 200 and body == b"odd name", "encoded name: %d" % r.status)
+    r, body = get(conn, "/x://y")  # origin-form, though it holds "://"
+    check(r.status == 200 and body == b"not a scheme", "/x://y: %d" % r.status)
     r, body = get(conn, "/./sub//deep.json?query=1#frag")
     check(r.status == 200 and body == files["sub/deep.json"], "dot and query: %d" % r.status)
     # symlinks inside the root are followed
