@@ -497,7 +497,7 @@ static int listing(coil_http_response *res, int dir, const char *raw, size_t raw
 		n++;
 	}
 	closedir(d);
-	if (r == 0)
+	if (r == 0 && n > 0)
 		qsort(names, n, sizeof *names, name_cmp);
 	struct buf b = {0};
 	char title[PATH_CAP];
