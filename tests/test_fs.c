@@ -549,6 +549,107 @@ START_TEST(open_beneath_walk_without_openat2_gives_the_same_answers)
 }
 END_TEST
 
+/* ---- the walk against openat2, on random paths ------------------------------------------------ */
+
+#define DIFF_PATHS 2000
+
+struct diff_arg {
+	struct beneath_arg tree;
+	char paths[DIFF_PATHS][96];
+	int flags[DIFF_PATHS];
+	/* what the open gave: an error (< 0), or the file's inode (> 0) */
+	int64_t got[DIFF_PATHS];
+	bool compare; /* second pass: check got[] instead of filling it */
+};
+
+static void make_paths(struct diff_arg *d, uint64_t seed)
+{
+	static const char *const parts[] = {
+		"a.txt", "sub", "b.txt", "back", "in_link", "dir_link", "up_link", "abs_link",
+		"loop_link", "out_new", "missing", ".", "..", "", "parent", "deep"};
+	static const int flag_sets[] = {O_RDONLY, O_RDONLY, O_RDONLY | O_DIRECTORY,
+					O_RDONLY | O_NOFOLLOW, O_PATH, O_PATH | O_NOFOLLOW};
+	struct coil_test_rng rng;
+	coil_test_rng_init(&rng, seed);
+	for (int i = 0; i < DIFF_PATHS; i++) {
+		char *p = d->paths[i];
+		size_t len = 0;
+		if (coil_test_rng_range(&rng, 0, 30) == 0)
+			p[len++] = '/';
+		int n = (int)coil_test_rng_range(&rng, 1, 5);
+		for (int k = 0; k < n; k++) {
+			const char *part = parts[coil_test_rng_range(&rng, 0, 15)];
+			len += (size_t)snprintf(p + len, sizeof d->paths[i] - len, "%s%s", k ? "/" : "",
+						part);
+		}
+		if (coil_test_rng_range(&rng, 0, 8) == 0 && len + 1 < sizeof d->paths[i])
+			p[len++] = '/';
+		p[len] = '\0';
+		d->flags[i] = flag_sets[coil_test_rng_range(&rng, 0, 5)];
+	}
+}
+
+static void *diff_main(void *arg)
+{
+	struct diff_arg *d = arg;
+	int root = coil_file_open(d->tree.root, O_PATH | O_DIRECTORY, 0);
+	ck_assert_int_ge(root, 0);
+	for (int i = 0; i < DIFF_PATHS; i++) {
+		int fd = coil_file_open_beneath(root, d->paths[i], d->flags[i], 0);
+		int64_t got = fd;
+		if (fd >= 0) {
+			struct stat st;
+			ck_assert_int_eq(fstat(fd, &st), 0);
+			got = (int64_t)st.st_ino;
+			ck_assert_int_eq(coil_close(fd), 0);
+		}
+		if (d->compare)
+			ck_assert_msg(got == d->got[i], "'%s' (flags %#x): walk %lld, openat2 %lld",
+				      d->paths[i], d->flags[i], (long long)got, (long long)d->got[i]);
+		else
+			d->got[i] = got;
+	}
+	ck_assert_int_eq(coil_close(root), 0);
+	return NULL;
+}
+
+/* The walk must give what openat2 gives: the same file or the same error,
+ * for every path of a random mix of names, symlinks (in, out, absolute,
+ * looping, dangling), ".", "..", empty components, leading and trailing
+ * slashes, with O_NOFOLLOW, O_DIRECTORY and O_PATH. openat2 answers first;
+ * then a seccomp filter takes it away and the walk answers. */
+START_TEST(open_beneath_walk_agrees_with_openat2_on_random_paths)
+{
+#ifdef SYS_openat2
+	struct diff_arg *d = calloc(1, sizeof *d);
+	ck_assert(d != NULL);
+	make_tree(&d->tree);
+	char p[256];
+	snprintf(p, sizeof p, "%s/sub/parent", d->tree.root);
+	ck_assert_int_eq(symlink("..", p), 0);
+	snprintf(p, sizeof p, "%s/sub/deep", d->tree.root);
+	ck_assert_int_eq(symlink("parent/dir_link/parent/sub", p), 0);
+	make_paths(d, coil_test_seed("beneath_diff"));
+	coil_test_run(diff_main, d);
+	setenv("COIL_URING_WITHOUT", "openat2", 1);
+	const long nr[] = {SYS_openat2};
+	const int err[] = {ENOSYS};
+	if (coil_test_refuse_syscalls(nr, err, 1) < 0) {
+		remove_tree(&d->tree);
+		free(d);
+		coil_test_skip("no seccomp filter here");
+		return;
+	}
+	d->compare = true;
+	coil_test_run(diff_main, d);
+	remove_tree(&d->tree);
+	free(d);
+#else
+	coil_test_skip("no SYS_openat2 in these headers");
+#endif
+}
+END_TEST
+
 static Suite *fs_suite(void)
 {
 	Suite *s = suite_create("fs");
@@ -562,6 +663,7 @@ static Suite *fs_suite(void)
 	tcase_add_test(tc, pipe_read_and_write_at_offset_minus_one);
 	tcase_add_test(tc, open_beneath_follows_inside_and_refuses_every_way_out);
 	tcase_add_test(tc, open_beneath_walk_without_openat2_gives_the_same_answers);
+	tcase_add_test(tc, open_beneath_walk_agrees_with_openat2_on_random_paths);
 	suite_add_tcase(s, tc);
 	return s;
 }
