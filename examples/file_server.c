@@ -386,6 +386,8 @@ static int error_for_open(coil_http_response *res, int err)
 	case -ELOOP:
 	case -EACCES:
 	case -EPERM:
+	case -ENXIO:	/* a socket */
+	case -ENODEV:	/* a device without a driver */
 		return reply_status(res, 403, "Forbidden");
 	default:
 		return err;

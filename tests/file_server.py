@@ -67,6 +67,9 @@ def make_tree(tmp):
     os.symlink("..", os.path.join(root, "sub", "parent"))
     os.symlink("../..", os.path.join(root, "sub", "grandparent"))
     os.mkfifo(os.path.join(root, "fifo"))
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(os.path.join(root, "sock"))
+    sock.close()
     return root, files
 
 
@@ -225,6 +228,8 @@ try:
     check(r.status == 403, "no listing without --list: %d" % r.status)
     r, body = get(conn, "/fifo")
     check(r.status == 403, "fifo: %d" % r.status)
+    r, body = get(conn, "/sock")
+    check(r.status == 403, "socket: %d" % r.status)
     r, body = get(conn, "/missing.txt")
     check(r.status == 404, "missing: %d" % r.status)
     r, body = get(conn, "/hello.txt/")
