@@ -305,12 +305,12 @@ static bool etag_listed(struct coil_http_str v, const char *etag)
 	return false;
 }
 
-/* A decimal of at most 19 digits at [*p, end), or -1. */
+/* A decimal of at most 18 digits (no overflow) at [*p, end), or -1. */
 static int64_t parse_u63(const char **p, const char *end)
 {
 	int64_t v = 0;
 	const char *s = *p;
-	while (*p < end && **p >= '0' && **p <= '9' && *p - s < 19)
+	while (*p < end && **p >= '0' && **p <= '9' && *p - s < 18)
 		v = v * 10 + (*(*p)++ - '0');
 	if (*p == s || (*p < end && **p >= '0' && **p <= '9'))
 		return -1;
@@ -617,12 +617,12 @@ static int serve_file(coil_http_request *req, coil_http_response *res, void *ctx
 	if (r == 0 && S_ISDIR(st.mode)) {
 		if (!slash) {
 			char loc[PATH_CAP + 2];
+			coil_close(fd);
+			if (raw_len + 2 > sizeof loc)
+				return reply_status(res, 414, "URI Too Long");
 			snprintf(loc, sizeof loc, "%.*s/", (int)raw_len, raw);
 			r = coil_http_response_header(res, "Location", loc);
-			if (r == 0)
-				r = reply_status(res, 301, "Moved Permanently");
-			coil_close(fd);
-			return r;
+			return r < 0 ? r : reply_status(res, 301, "Moved Permanently");
 		}
 		int index = coil_file_open_beneath(fd, "index.html",
 						   O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
