@@ -13,66 +13,15 @@
  */
 #include <coil.h>
 
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 
-struct app {
-	struct coil_http_config cfg;
-	coil_task main;
-	int sigfd;
-};
+#include "http_program.h"
 
 static int hello(coil_http_request *req, coil_http_response *res, void *ctx)
 {
 	return coil_http_respond(res, 200, "text/plain", "Hello, World!", 13);
-}
-
-/* SIGINT/SIGTERM cancel the serving fiber: coil_http_server_run then
- * shuts down gracefully and returns 0. */
-static void *watch_signals(void *arg)
-{
-	struct app *app = arg;
-	struct signalfd_siginfo si;
-	ssize_t n = coil_file_read(app->sigfd, &si, sizeof si, -1);
-	if (n != (ssize_t)sizeof si && n != -ECANCELED)
-		fprintf(stderr, "http_hello: reading signals: %s\n",
-			n < 0 ? strerror((int)-n) : "short read");
-	if (n != -ECANCELED)
-		coil_task_cancel(app->main);
-	return NULL;
-}
-
-static void *run(void *arg)
-{
-	struct app *app = arg;
-	app->main = coil_task_current();
-	coil_http_server *s;
-	int r = coil_http_server_open(&s, &app->cfg);
-	if (r < 0) {
-		fprintf(stderr, "http_hello: listen on %s:%d: %s\n", app->cfg.addr, app->cfg.port,
-			strerror(-r));
-		return (void *)1;
-	}
-	coil_task watcher;
-	r = coil_task_spawn(&watcher, watch_signals, app);
-	if (r < 0) {
-		fprintf(stderr, "http_hello: watching signals: %s\n", strerror(-r));
-		coil_http_server_close(s);
-		return (void *)1;
-	}
-	printf("listening on %s:%d\n", app->cfg.addr, coil_http_server_port(s));
-	fflush(stdout);
-	r = coil_http_server_run(s, hello, NULL);
-	if (r < 0)
-		fprintf(stderr, "http_hello: %s\n", strerror(-r));
-	coil_task_cancel(watcher);
-	coil_task_join(watcher, NULL);
-	coil_http_server_close(s);
-	return r < 0 ? (void *)1 : NULL;
 }
 
 static void usage(void)
@@ -84,8 +33,8 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct app app = {.sigfd = -1};
-	coil_http_config_init(&app.cfg);
+	struct coil_http_config http;
+	coil_http_config_init(&http);
 	struct coil_config cfg;
 	coil_config_init(&cfg);
 	long port = 0;
@@ -96,37 +45,22 @@ int main(int argc, char **argv)
 			if (*end || port < 0 || port > 65535)
 				usage();
 		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
-			app.cfg.addr = argv[++i];
+			http.addr = argv[++i];
 		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
 			cfg.workers = (unsigned)atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
 			const char *m = argv[++i];
 			if (!strcmp(m, "handoff"))
-				app.cfg.serve_mode = COIL_SERVE_HANDOFF;
+				http.serve_mode = COIL_SERVE_HANDOFF;
 			else if (!strcmp(m, "reuseport"))
-				app.cfg.serve_mode = COIL_SERVE_REUSEPORT;
+				http.serve_mode = COIL_SERVE_REUSEPORT;
 			else
 				usage();
 		} else {
 			usage();
 		}
 	}
-	app.cfg.port = (uint16_t)port;
+	http.port = (uint16_t)port;
 
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0 ||
-	    (app.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		fprintf(stderr, "http_hello: cannot watch SIGINT/SIGTERM: %s\n", strerror(errno));
-		return 1;
-	}
-	void *result = NULL;
-	int r = coil_run(&cfg, run, &app, &result);
-	if (r < 0) {
-		fprintf(stderr, "http_hello: %s\n", strerror(-r));
-		return 1;
-	}
-	return result ? 1 : 0;
+	return http_program_run("http_hello", &http, &cfg, hello, NULL);
 }

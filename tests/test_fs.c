@@ -1,4 +1,5 @@
-/* Files: open, positional and streaming reads and writes, vectors, sync, stat, close. */
+/* Files: open (also beneath a directory), positional and streaming reads and
+ * writes, vectors, sync, stat, close. */
 #define _GNU_SOURCE
 #include "test_util.h"
 
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -364,6 +366,290 @@ START_TEST(pipe_read_and_write_at_offset_minus_one)
 }
 END_TEST
 
+/* ---- opening beneath a directory ------------------------------------------------------- */
+
+/*
+ * The tree: <tmp>/outside.txt ("secret") and <tmp>/root, the directory
+ * that nothing may leave:
+ *   a.txt "hello"      sub/b.txt "bee"       sub/back -> ../a.txt
+ *   in_link -> sub/b.txt   dir_link -> sub   up_link -> ../outside.txt
+ *   abs_link -> <tmp>/outside.txt            loop_link -> loop_link
+ *   out_new -> ../created-outside (dangling, out)
+ */
+struct beneath_arg {
+	char tmp[128];
+	char root[160];
+	char outside[160];
+};
+
+static void put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "fopen %s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void make_tree(struct beneath_arg *a)
+{
+	coil_test_tmp_dir(a->tmp, sizeof a->tmp, "beneath");
+	snprintf(a->root, sizeof a->root, "%s/root", a->tmp);
+	snprintf(a->outside, sizeof a->outside, "%s/outside.txt", a->tmp);
+	char p[256];
+	put_file(a->outside, "secret");
+	ck_assert_int_eq(mkdir(a->root, 0700), 0);
+	snprintf(p, sizeof p, "%s/sub", a->root);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof p, "%s/a.txt", a->root);
+	put_file(p, "hello");
+	snprintf(p, sizeof p, "%s/sub/b.txt", a->root);
+	put_file(p, "bee");
+	static const char *links[][2] = {
+		{"sub/back", "../a.txt"},	   {"in_link", "sub/b.txt"},
+		{"dir_link", "sub"},		   {"up_link", "../outside.txt"},
+		{"loop_link", "loop_link"},	   {"out_new", "../created-outside"},
+	};
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+		snprintf(p, sizeof p, "%s/%s", a->root, links[i][0]);
+		ck_assert_int_eq(symlink(links[i][1], p), 0);
+	}
+	snprintf(p, sizeof p, "%s/abs_link", a->root);
+	ck_assert_int_eq(symlink(a->outside, p), 0);
+}
+
+static void remove_tree(const struct beneath_arg *a)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", a->tmp);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Open path beneath dirfd and expect the file to hold want. */
+static void expect_text(int dirfd, const char *path, const char *want)
+{
+	int fd = coil_file_open_beneath(dirfd, path, O_RDONLY, 0);
+	ck_assert_msg(fd >= 0, "open_beneath(%s): %d", path, fd);
+	ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	char buf[32] = {0};
+	ssize_t n = coil_file_read(fd, buf, sizeof buf - 1, 0);
+	ck_assert_msg(n == (ssize_t)strlen(want) && !memcmp(buf, want, strlen(want)),
+		      "open_beneath(%s) read %zd '%s', want '%s'", path, n, buf, want);
+	ck_assert_int_eq(coil_close(fd), 0);
+}
+
+static void expect_error(int dirfd, const char *path, int flags, int want)
+{
+	int fd = coil_file_open_beneath(dirfd, path, flags, 0600);
+	if (fd >= 0)
+		coil_close(fd);
+	ck_assert_msg(fd == want, "open_beneath(%s, %#x): %d, want %d", path, flags, fd, want);
+}
+
+static void *beneath_main(void *arg)
+{
+	struct beneath_arg *a = arg;
+	int root = coil_file_open(a->root, O_PATH | O_DIRECTORY, 0);
+	ck_assert_int_ge(root, 0);
+
+	/* names inside, however spelt; symlinks and ".." that stay inside */
+	expect_text(root, "a.txt", "hello");
+	expect_text(root, "sub/b.txt", "bee");
+	expect_text(root, "./sub//./b.txt", "bee");
+	expect_text(root, "sub/../a.txt", "hello");
+	expect_text(root, "in_link", "bee");
+	expect_text(root, "dir_link/b.txt", "bee");
+	expect_text(root, "dir_link/back", "hello");
+	expect_text(root, "sub/back", "hello");
+	/* a NUL ends the name: nothing after it is seen */
+	expect_text(root, "a.txt\0/../../outside.txt", "hello");
+
+	/* every way out: .., absolute names, symlinks that leave */
+	expect_error(root, "..", O_RDONLY, -EXDEV);
+	expect_error(root, "../outside.txt", O_RDONLY, -EXDEV);
+	expect_error(root, "sub/../../outside.txt", O_RDONLY, -EXDEV);
+	expect_error(root, "dir_link/../../outside.txt", O_RDONLY, -EXDEV);
+	expect_error(root, a->outside, O_RDONLY, -EXDEV);
+	expect_error(root, "/etc/passwd", O_RDONLY, -EXDEV);
+	expect_error(root, "up_link", O_RDONLY, -EXDEV);
+	expect_error(root, "abs_link", O_RDONLY, -EXDEV);
+	/* ...also when creating through a dangling link that points out */
+	expect_error(root, "out_new", O_WRONLY | O_CREAT, -EXDEV);
+	char p[256];
+	snprintf(p, sizeof p, "%s/created-outside", a->tmp);
+	ck_assert_int_eq(access(p, F_OK), -1);
+
+	/* the other errors, as openat2 gives them */
+	expect_error(root, "loop_link", O_RDONLY, -ELOOP);
+	expect_error(root, "in_link", O_RDONLY | O_NOFOLLOW, -ELOOP);
+	expect_error(root, "", O_RDONLY, -ENOENT);
+	expect_error(root, "missing", O_RDONLY, -ENOENT);
+	expect_error(root, "missing/x", O_RDONLY, -ENOENT);
+	expect_error(root, "a.txt/", O_RDONLY, -ENOTDIR);
+	expect_error(root, "a.txt/x", O_RDONLY, -ENOTDIR);
+	expect_error(root, "sub", O_WRONLY, -EISDIR);
+	expect_error(root, "a.txt", O_WRONLY | O_CREAT | O_EXCL, -EEXIST);
+	ck_assert_int_eq(coil_file_open_beneath(root, NULL, O_RDONLY, 0), -EINVAL);
+	ck_assert_int_eq(coil_file_open_beneath(-5, "a.txt", O_RDONLY, 0), -EBADF);
+
+	/* directories, and files made beneath */
+	int d = coil_file_open_beneath(root, "dir_link/", O_RDONLY | O_DIRECTORY, 0);
+	ck_assert_int_ge(d, 0);
+	expect_text(d, "b.txt", "bee");
+	expect_error(d, "../a.txt", O_RDONLY, -EXDEV); /* d is the root now */
+	ck_assert_int_eq(coil_close(d), 0);
+	d = coil_file_open_beneath(root, ".", O_RDONLY | O_DIRECTORY, 0);
+	ck_assert_int_ge(d, 0);
+	ck_assert_int_eq(coil_close(d), 0);
+	int fd = coil_file_open_beneath(root, "dir_link/new.txt", O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(coil_file_write_all(fd, "made", 4, 0), 4);
+	ck_assert_int_eq(coil_close(fd), 0);
+	expect_text(root, "sub/new.txt", "made");
+
+	/* a closed dirfd */
+	ck_assert_int_eq(coil_close(root), 0);
+	expect_error(root, "a.txt", O_RDONLY, -EBADF);
+	return NULL;
+}
+
+START_TEST(open_beneath_follows_inside_and_refuses_every_way_out)
+{
+	struct beneath_arg a;
+	make_tree(&a);
+	coil_test_run(beneath_main, &a);
+	remove_tree(&a);
+}
+END_TEST
+
+/* The same answers from the checked walk, where the kernel has no openat2:
+ * a seccomp filter makes the syscall -ENOSYS (as some container runtimes'
+ * filters do) and io_uring is told it lacks IORING_OP_OPENAT2, so every
+ * backend takes the blocking pool, whose openat2 fails. */
+START_TEST(open_beneath_walk_without_openat2_gives_the_same_answers)
+{
+#ifdef SYS_openat2
+	struct beneath_arg a;
+	make_tree(&a);
+	setenv("COIL_URING_WITHOUT", "openat2", 1);
+	const long nr[] = {SYS_openat2};
+	const int err[] = {ENOSYS};
+	int r = coil_test_refuse_syscalls(nr, err, 1);
+	if (r < 0) {
+		remove_tree(&a);
+		coil_test_skip("no seccomp filter here");
+		return;
+	}
+	ck_assert_int_eq(syscall(SYS_openat2, AT_FDCWD, ".", NULL, 0), -1);
+	ck_assert_int_eq(errno, ENOSYS);
+	coil_test_run(beneath_main, &a);
+	remove_tree(&a);
+#else
+	coil_test_skip("no SYS_openat2 in these headers");
+#endif
+}
+END_TEST
+
+/* ---- the walk against openat2, on random paths ------------------------------------------------ */
+
+#define DIFF_PATHS 2000
+
+struct diff_arg {
+	struct beneath_arg tree;
+	char paths[DIFF_PATHS][96];
+	int flags[DIFF_PATHS];
+	/* what the open gave: an error (< 0), or the file's inode (> 0) */
+	int64_t got[DIFF_PATHS];
+	bool compare; /* second pass: check got[] instead of filling it */
+};
+
+static void make_paths(struct diff_arg *d, uint64_t seed)
+{
+	static const char *const parts[] = {
+		"a.txt", "sub", "b.txt", "back", "in_link", "dir_link", "up_link", "abs_link",
+		"loop_link", "out_new", "missing", ".", "..", "", "parent", "deep"};
+	static const int flag_sets[] = {O_RDONLY, O_RDONLY, O_RDONLY | O_DIRECTORY,
+					O_RDONLY | O_NOFOLLOW, O_PATH, O_PATH | O_NOFOLLOW};
+	struct coil_test_rng rng;
+	coil_test_rng_init(&rng, seed);
+	for (int i = 0; i < DIFF_PATHS; i++) {
+		char *p = d->paths[i];
+		size_t len = 0;
+		if (coil_test_rng_range(&rng, 0, 30) == 0)
+			p[len++] = '/';
+		int n = (int)coil_test_rng_range(&rng, 1, 5);
+		for (int k = 0; k < n; k++) {
+			const char *part = parts[coil_test_rng_range(&rng, 0, 15)];
+			len += (size_t)snprintf(p + len, sizeof d->paths[i] - len, "%s%s", k ? "/" : "",
+						part);
+		}
+		if (coil_test_rng_range(&rng, 0, 8) == 0 && len + 1 < sizeof d->paths[i])
+			p[len++] = '/';
+		p[len] = '\0';
+		d->flags[i] = flag_sets[coil_test_rng_range(&rng, 0, 5)];
+	}
+}
+
+static void *diff_main(void *arg)
+{
+	struct diff_arg *d = arg;
+	int root = coil_file_open(d->tree.root, O_PATH | O_DIRECTORY, 0);
+	ck_assert_int_ge(root, 0);
+	for (int i = 0; i < DIFF_PATHS; i++) {
+		int fd = coil_file_open_beneath(root, d->paths[i], d->flags[i], 0);
+		int64_t got = fd;
+		if (fd >= 0) {
+			struct stat st;
+			ck_assert_int_eq(fstat(fd, &st), 0);
+			got = (int64_t)st.st_ino;
+			ck_assert_int_eq(coil_close(fd), 0);
+		}
+		if (d->compare)
+			ck_assert_msg(got == d->got[i], "'%s' (flags %#x): walk %lld, openat2 %lld",
+				      d->paths[i], d->flags[i], (long long)got, (long long)d->got[i]);
+		else
+			d->got[i] = got;
+	}
+	ck_assert_int_eq(coil_close(root), 0);
+	return NULL;
+}
+
+/* The walk must give what openat2 gives: the same file or the same error,
+ * for every path of a random mix of names, symlinks (in, out, absolute,
+ * looping, dangling), ".", "..", empty components, leading and trailing
+ * slashes, with O_NOFOLLOW, O_DIRECTORY and O_PATH. openat2 answers first;
+ * then a seccomp filter takes it away and the walk answers. */
+START_TEST(open_beneath_walk_agrees_with_openat2_on_random_paths)
+{
+#ifdef SYS_openat2
+	struct diff_arg *d = calloc(1, sizeof *d);
+	ck_assert(d != NULL);
+	make_tree(&d->tree);
+	char p[256];
+	snprintf(p, sizeof p, "%s/sub/parent", d->tree.root);
+	ck_assert_int_eq(symlink("..", p), 0);
+	snprintf(p, sizeof p, "%s/sub/deep", d->tree.root);
+	ck_assert_int_eq(symlink("parent/dir_link/parent/sub", p), 0);
+	make_paths(d, coil_test_seed("beneath_diff"));
+	coil_test_run(diff_main, d);
+	setenv("COIL_URING_WITHOUT", "openat2", 1);
+	const long nr[] = {SYS_openat2};
+	const int err[] = {ENOSYS};
+	if (coil_test_refuse_syscalls(nr, err, 1) < 0) {
+		remove_tree(&d->tree);
+		free(d);
+		coil_test_skip("no seccomp filter here");
+		return;
+	}
+	d->compare = true;
+	coil_test_run(diff_main, d);
+	remove_tree(&d->tree);
+	free(d);
+#else
+	coil_test_skip("no SYS_openat2 in these headers");
+#endif
+}
+END_TEST
+
 static Suite *fs_suite(void)
 {
 	Suite *s = suite_create("fs");
@@ -375,6 +661,9 @@ static Suite *fs_suite(void)
 	tcase_add_test(tc, file_stat_and_path_stat_agree_with_fstat);
 	tcase_add_test(tc, open_missing_enoent_read_dir_eisdir_closed_ebadf);
 	tcase_add_test(tc, pipe_read_and_write_at_offset_minus_one);
+	tcase_add_test(tc, open_beneath_follows_inside_and_refuses_every_way_out);
+	tcase_add_test(tc, open_beneath_walk_without_openat2_gives_the_same_answers);
+	tcase_add_test(tc, open_beneath_walk_agrees_with_openat2_on_random_paths);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -120,6 +120,8 @@ static int handler(coil_http_request *req, coil_http_response *res, void *ctx)
 	}
 	if (target_is(req, "/noread"))
 		return coil_http_respond(res, 202, NULL, "ok", 2);
+	if (target_is(req, "/notmod")) /* 304: no body, and no length but the 200's */
+		return coil_http_respond(res, 304, NULL, NULL, 0);
 	if (target_is(req, "/fail"))
 		return -EIO;
 	if (target_is(req, "/api"))
@@ -559,6 +561,15 @@ static void *responses_main(void *arg)
 	ck_assert(cl_response(c, &r, true));
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_int_eq(r.content_length, 13);
+	ck_assert(cl_response(c, &r, false));
+	ck_assert_str_eq(r.body, "Hello, World!");
+	/* A 304 ended with an empty body says no Content-Length (a 0 would
+	 * claim the 200 had none); the next response follows at once. */
+	cl_sends(c, "GET /notmod HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert(cl_response(c, &r, false));
+	ck_assert_int_eq(r.status, 304);
+	ck_assert_int_eq(r.content_length, -1);
+	ck_assert(!r.chunked && !r.close);
 	ck_assert(cl_response(c, &r, false));
 	ck_assert_str_eq(r.body, "Hello, World!");
 	cl_sends(c, "GET /api HTTP/1.1\r\nHost: t\r\n\r\n");

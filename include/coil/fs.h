@@ -35,6 +35,34 @@ struct coil_stat {
 COIL_API int coil_file_open(const char *path, int flags, mode_t mode);
 
 /*
+ * Open (or create) path beneath the directory dirfd, never leaving it.
+ * path is relative to dirfd (AT_FDCWD: the working directory); a path
+ * that is absolute, or that would go above dirfd through "..", or through
+ * a symlink (absolute, or relative and climbing out), fails with -EXDEV
+ * instead of opening anything. Symlinks and ".." that stay beneath dirfd
+ * are followed; /proc "magic links" never are. The way to open names that
+ * come from the network (a file server's request targets). O_CLOEXEC is
+ * always added; mode is ignored without O_CREAT or O_TMPFILE.
+ * As openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS (io_uring's
+ * IORING_OP_OPENAT2, or the blocking pool); where the kernel has no
+ * openat2 (before 5.6, or a seccomp filter that refuses it with ENOSYS)
+ * the pool walks path one component at a time with O_NOFOLLOW, reading
+ * each symlink itself, with the same answers. path is a C string: it ends
+ * at its first NUL (check names that came with a length first).
+ * Returns the fd, or:
+ *   -EXDEV    path is absolute, or leads out of dirfd (".." or a symlink)
+ *   -ELOOP    too many symlinks (40), O_NOFOLLOW and the last component
+ *             is a symlink, or a magic link (the walk reads one as text:
+ *             -EXDEV or -ENOENT)
+ *   -EINVAL   path NULL, flags unknown to openat2
+ *   -EBADF    dirfd is not an open fd (nor AT_FDCWD)
+ *   -ENOENT (also for ""), -ENOTDIR, -EACCES, -EISDIR, -EEXIST,
+ *   -ENAMETOOLONG, -EMFILE, -EAGAIN (a rename or mount kept racing the
+ *   lookup of ".."), -ECANCELED, -EPERM (outside a runtime)...
+ */
+COIL_API int coil_file_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
+
+/*
  * Read up to len bytes at byte offset off (off == -1: at the file position,
  * advancing it, which also suits pipes, eventfds and signalfds; an offset on
  * a pipe or socket is -ESPIPE, on every backend). A blocking pipe or tty

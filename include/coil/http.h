@@ -225,7 +225,8 @@ COIL_API ssize_t coil_http_response_write(coil_http_response *res, const void *b
 /*
  * Send the last len bytes of the body (buf may be NULL when len is 0) and
  * finish the response. If nothing was sent before, the response goes out
- * with Content-Length: len, in one write with its head. Returns 0, the
+ * with Content-Length: len, in one write with its head (a 204 or 304
+ * ended with len 0: with no Content-Length). Returns 0, the
  * errors above, -EMSGSIZE (a length was announced and the body's bytes do
  * not add up to it: the connection then closes), -EALREADY (ended).
  */

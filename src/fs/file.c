@@ -20,6 +20,32 @@ int coil_file_open(const char *path, int flags, mode_t mode)
 	return coil__op_run(&op);
 }
 
+/* openat2 says -EAGAIN when a rename or mount raced its check of "..":
+ * worth a few more tries, not an endless loop an attacker could keep up. */
+#define BENEATH_TRIES 4
+
+int coil_file_open_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	if (!path)
+		return -EINVAL;
+	if (dirfd < 0 && dirfd != AT_FDCWD)
+		return -EBADF;
+	/* openat2 refuses a mode that open(2) would ignore. */
+	if (!(flags & O_CREAT) && (flags & O_TMPFILE) != O_TMPFILE)
+		mode = 0;
+	struct open_how how = {.flags = (uint64_t)(unsigned)(flags | O_CLOEXEC),
+			       .mode = mode,
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+	int r = -EAGAIN;
+	for (int i = 0; i < BENEATH_TRIES && r == -EAGAIN; i++) {
+		struct coil__op op = {.code = COIL__OP_OPENAT2, .fd = dirfd};
+		op.u.open2.path = path;
+		op.u.open2.how = &how;
+		r = coil__op_run(&op);
+	}
+	return r;
+}
+
 static ssize_t file_io(int code, int fd, void *buf, size_t len, int64_t off)
 {
 	if (fd < 0)

@@ -87,11 +87,13 @@ static size_t put_u64(char *p, uint64_t v)
 static int send_head(struct coil__http_conn *c, int64_t body_len)
 {
 	const struct coil__http_parse *rq = &c->parse;
-	if (body_len >= 0 && !c->has_length) {
+	bool bodiless_status = c->status == 204 || c->status == 304 || c->status < 200;
+	/* A 304's Content-Length may only be the 200's (RFC 9110 8.6): the
+	 * empty body ending it says nothing of that one. */
+	if (body_len >= 0 && !c->has_length && !bodiless_status) {
 		c->has_length = true;
 		c->length = (uint64_t)body_len;
 	}
-	bool bodiless_status = c->status == 204 || c->status == 304 || c->status < 200;
 	c->no_body = c->head_request || bodiless_status;
 	bool close = c->close_after || !rq->keep_alive || c->body_status ||
 		     c->served >= c->cfg->max_requests || coil__http_server_draining(c->srv);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <linux/openat2.h>
 #include <linux/time_types.h>
 
 #include "base/list.h"
@@ -35,6 +36,7 @@ enum coil__opcode {
 	COIL__OP_CLOSE,		/* fd */
 	COIL__OP_SHUTDOWN,	/* fd, flags = SHUT_* */
 	COIL__OP_OPENAT,	/* fd = dirfd, u.open, flags = O_* */
+	COIL__OP_OPENAT2,	/* fd = dirfd, u.open2 (flags, mode, resolve in *how) */
 	COIL__OP_FSYNC,		/* fd, flags = 0 or IORING_FSYNC_DATASYNC's meaning */
 	COIL__OP_STATX,		/* fd = dirfd, u.statx, flags = AT_* */
 	COIL__OP_RESOLVE,	/* u.resolve: host name -> address (blocking pool) */
@@ -91,6 +93,7 @@ struct coil__op {
 		struct { const struct sockaddr *addr; socklen_t addrlen; } connect;
 		struct { struct msghdr *msg; } msg;
 		struct { const char *path; mode_t mode; } open;
+		struct { const char *path; struct open_how *how; } open2;
 		struct { const char *path; unsigned mask; struct statx *buf; } statx;
 		struct { int64_t deadline; struct __kernel_timespec ts; } timeout;
 		struct { int fd_out; size_t len; } splice;

@@ -19,6 +19,7 @@
 #endif
 
 #include "io/backend.h"
+#include "io/beneath.h"
 
 /* ---- ops done the blocking way ----------------------------------------- */
 
@@ -65,6 +66,7 @@ bool coil__op_pool_stands_in(uint8_t code)
 {
 	switch (code) {
 	case COIL__OP_OPENAT:
+	case COIL__OP_OPENAT2:
 	case COIL__OP_FSYNC:
 	case COIL__OP_STATX:
 	case COIL__OP_CLOSE:
@@ -96,6 +98,8 @@ int coil__op_do_blocking(struct coil__op *op)
 						       op->off));
 	case COIL__OP_OPENAT:
 		return neg_errno(openat(op->fd, op->u.open.path, (int)op->flags, op->u.open.mode));
+	case COIL__OP_OPENAT2:
+		return coil__open_beneath_blocking(op->fd, op->u.open2.path, op->u.open2.how);
 	case COIL__OP_FSYNC:
 		return neg_errno((op->flags & COIL__FSYNC_DATASYNC) ? fdatasync(op->fd)
 								    : fsync(op->fd));

@@ -310,6 +310,7 @@ static const struct {
 	[COIL__OP_CLOSE] = {try_close, 0, ROUTE_NOW},
 	[COIL__OP_SHUTDOWN] = {try_shutdown, 0, ROUTE_NOW},
 	[COIL__OP_OPENAT] = {NULL, 0, ROUTE_POOL},
+	[COIL__OP_OPENAT2] = {NULL, 0, ROUTE_POOL},
 	[COIL__OP_FSYNC] = {NULL, 0, ROUTE_POOL},
 	[COIL__OP_STATX] = {NULL, 0, ROUTE_POOL},
 	[COIL__OP_RESOLVE] = {NULL, 0, ROUTE_POOL},
@@ -368,7 +369,7 @@ static void pool_before_complete(void *ctx, struct coil__op *op)
 {
 	op->be.compat.state = AT_NONE;
 	/* A file that openat returned is a new fd for us. */
-	if (op->code == COIL__OP_OPENAT && op->res >= 0)
+	if ((op->code == COIL__OP_OPENAT || op->code == COIL__OP_OPENAT2) && op->res >= 0)
 		fd_new(ctx, op->res, COIL__KIND_UNKNOWN);
 }
 

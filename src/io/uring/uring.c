@@ -446,6 +446,11 @@ static void prep_openat(struct io_uring_sqe *sqe, struct coil__op *op)
 	io_uring_prep_openat(sqe, op->fd, op->u.open.path, (int)op->flags, op->u.open.mode);
 }
 
+static void prep_openat2(struct io_uring_sqe *sqe, struct coil__op *op)
+{
+	io_uring_prep_openat2(sqe, op->fd, op->u.open2.path, op->u.open2.how);
+}
+
 static void prep_fsync(struct io_uring_sqe *sqe, struct coil__op *op)
 {
 	io_uring_prep_fsync(sqe, op->fd,
@@ -489,6 +494,7 @@ static const struct {
 	[COIL__OP_CLOSE] = {prep_close, IORING_OP_CLOSE, "close"},
 	[COIL__OP_SHUTDOWN] = {prep_shutdown, IORING_OP_SHUTDOWN, "shutdown"},
 	[COIL__OP_OPENAT] = {prep_openat, IORING_OP_OPENAT, "openat"},
+	[COIL__OP_OPENAT2] = {prep_openat2, IORING_OP_OPENAT2, "openat2"},
 	[COIL__OP_FSYNC] = {prep_fsync, IORING_OP_FSYNC, "fsync"},
 	[COIL__OP_STATX] = {prep_statx, IORING_OP_STATX, "statx"},
 	/* No opcode resolves names: the blocking pool does, and a POLL_ADD on
@@ -659,7 +665,7 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 		goto fail_ring;
 	static const uint8_t special[] = {COIL__OP_RESOLVE, COIL__OP_READ, COIL__OP_WRITE,
 					  COIL__OP_READV, COIL__OP_WRITEV, COIL__OP_CLOSE,
-					  COIL__OP_ACCEPT, COIL__OP_OPENAT};
+					  COIL__OP_ACCEPT, COIL__OP_OPENAT, COIL__OP_OPENAT2};
 	for (size_t i = 0; i < sizeof special; i++)
 		u->special[special[i]] = SPECIAL_OWN;
 	u->to_pool[COIL__OP_SENDFILE] = true;
@@ -875,7 +881,8 @@ static int reap(struct coil__io *io, struct coil__uring *u)
 			coil__panic("io_uring: stale completion (op %p gen %u, cqe gen %u)",
 				    (void *)op, op->gen, (unsigned)(ud >> TAG_SHIFT));
 		if (__builtin_expect(u->special[op->code] & SPECIAL_OWN, 0)) {
-			if (res >= 0 && (op->code == COIL__OP_ACCEPT || op->code == COIL__OP_OPENAT))
+			if (res >= 0 && (op->code == COIL__OP_ACCEPT || op->code == COIL__OP_OPENAT ||
+					 op->code == COIL__OP_OPENAT2))
 				fd_forget(u, res); /* a new fd */
 			if (op->code == COIL__OP_SEND && op->be.uring.zc &&
 			    !zc_cqe(io, u, op, &res, flags))
