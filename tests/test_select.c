@@ -547,6 +547,18 @@ static void *deadline_main(void *arg)
 	ck_assert_int_eq(coil_chan_try_send(b, &v), 0);
 	ck_assert_int_eq(coil_select(cs, 3, 0, 0), 1);
 	ck_assert_int_eq(y, 4);
+	/* nor does a sender that would run in the same turn: the select is
+	 * over before it runs, and its value stays for the next receiver */
+	struct plain ps = {.ch = a, .value = 9};
+	coil_task st;
+	ck_assert_int_eq(coil_task_spawn(&st, plain_send, &ps), 0);
+	x = -1;
+	ck_assert_int_eq(coil_select(cs, 2, coil_now() - 1, 0), -ETIMEDOUT);
+	ck_assert_int_eq(x, -1);
+	ck_assert_int_eq(coil_chan_recv(a, &x), 0);
+	ck_assert_int_eq(x, 9);
+	ck_assert_int_eq(coil_task_join(st, NULL), 0);
+	ck_assert_int_eq(ps.rc, 0);
 
 	/* an enclosing scope's deadline, earlier than the select's */
 	coil_scope sc;

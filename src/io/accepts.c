@@ -4,10 +4,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "coil/scope.h"
 #include "base/panic.h"
 #include "io/backend.h"
 #include "io/io.h"
+#include "sched/scope.h"
 #include "sched/switch.h"
 
 /* Connections queued before the request is stopped (the rest wait in the
@@ -135,12 +135,12 @@ int coil__accepts_next(struct coil__accepts *a)
 void coil__accepts_stop(struct coil__accepts *a)
 {
 	if (a->armed) {
-		coil_scope shield;
-		coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
+		struct coil__scope shield;
+		coil__shield_enter(&shield);
 		stop(a);
 		while (a->armed)
 			(void)wait_news(a, INT64_MAX);
-		coil_scope_exit(&shield);
+		coil__shield_exit(&shield);
 	}
 	while (a->qlen) {
 		coil__fd_close(a->q[a->qhead]);

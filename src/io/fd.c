@@ -16,11 +16,11 @@
 #include <unistd.h>
 
 #include "coil/fs.h"
-#include "coil/scope.h"
 #include "io/backend.h"
 #include "io/fixed.h"
 #include "io/io.h"
 #include "io/op.h"
+#include "sched/scope.h"
 #include "sched/sched.h"
 
 /* Per fd number: the workers (bit index mod 64) that met it since its last
@@ -148,13 +148,13 @@ int coil__fd_close(int fd)
 	} else {
 		/* Closing is clean-up: it runs shielded, so a cancelled task
 		 * or a passed deadline cannot skip it. */
-		coil_scope shield;
-		coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
+		struct coil__scope shield;
+		coil__shield_enter(&shield);
 		if (__builtin_expect(w->multi, 0))
 			reach_others(w, fd);
 		struct coil__op op = {.code = COIL__OP_CLOSE, .fd = fd};
 		r = coil__op_run(&op);
-		coil_scope_exit(&shield);
+		coil__shield_exit(&shield);
 	}
 	coil__fixed_closed(fd);
 	return r;

@@ -12,11 +12,11 @@
 #endif
 
 #include "coil/reader.h"
-#include "coil/scope.h"
 #include "io/backend.h"
 #include "io/io.h"
 #include "io/op.h"
 #include "base/panic.h"
+#include "sched/scope.h"
 #include "sched/switch.h"
 
 #define NO_BUF UINT32_MAX
@@ -424,12 +424,12 @@ int coil_reader_close(coil_reader *r)
 	if (r->armed || r->plain_reader) {
 		/* Clean-up: shielded, so a cancelled task still waits for the
 		 * kernel to let go of the reader. */
-		coil_scope shield;
-		coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
+		struct coil__scope shield;
+		coil__shield_enter(&shield);
 		reader_stop(r);
 		while (r->armed || r->plain_reader)
 			(void)wait_news(r, INT64_MAX);
-		coil_scope_exit(&shield);
+		coil__shield_exit(&shield);
 	}
 	reader_free(r);
 	return 0;

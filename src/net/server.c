@@ -18,10 +18,10 @@
 
 #include "coil/chan.h"
 #include "coil/fs.h"
-#include "coil/scope.h"
 #include "coil/task.h"
 #include "coil/time.h"
 #include "io/accepts.h"
+#include "sched/scope.h"
 #include "sched/crew.h"
 #include "sched/sched.h"
 
@@ -233,11 +233,11 @@ int coil_server_run(coil_server *s, coil_server_fn handler, void *ctx)
 	for (unsigned i = 0; i < started; i++)
 		coil_task_cancel(ts[i]);
 	/* Joined shielded: their accepts are in flight until they end. */
-	coil_scope shield;
-	coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
+	struct coil__scope shield;
+	coil__shield_enter(&shield);
 	for (unsigned i = 0; i < started; i++)
 		coil_task_join(ts[i], NULL);
-	coil_scope_exit(&shield);
+	coil__shield_exit(&shield);
 	coil_chan_free(ended);
 	free(as);
 	free(ts);

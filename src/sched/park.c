@@ -2,6 +2,7 @@
 #include "sched/park.h"
 
 #include "base/panic.h"
+#include "coil/time.h"
 #include "sched/sched.h"
 #include "sched/switch.h"
 #include "sched/waitq.h"
@@ -16,8 +17,12 @@ int coil__park_checked(struct coil__park *p, int64_t until)
 	struct coil__fiber *self = coil__self();
 	int64_t deadline;
 	int r = coil__fiber_may_block(self, &deadline);
-	if (until < deadline)
+	if (until < deadline) {
 		deadline = until;
+		/* Past it already: over at once, as a scope's would be. */
+		if (r == 0 && until <= coil_now())
+			r = -ETIMEDOUT;
+	}
 	return coil__park_inline(p, deadline, r);
 }
 

@@ -70,6 +70,19 @@ static int enter(coil_scope *cs, int64_t deadline, bool shielded)
 	return 0;
 }
 
+void coil__shield_enter(struct coil__scope *s)
+{
+	struct coil__fiber *f = coil__self();
+	*s = (struct coil__scope){.parent = f->scope, .fiber = f, .deadline = INT64_MAX,
+				  .eff_deadline = INT64_MAX, .shielded = true};
+	f->scope = s;
+}
+
+void coil__shield_exit(struct coil__scope *s)
+{
+	s->fiber->scope = s->parent;
+}
+
 int coil_scope_enter(coil_scope *s, int64_t deadline_ns)
 {
 	return enter(s, deadline_ns, false);

@@ -31,6 +31,16 @@ int coil__fiber_may_block_scoped(struct coil__fiber *f, int64_t *deadline);
 /* coil__fiber_may_block(f, deadline): inline in sched/sched.h, taking the
  * fast path when f has no scope. */
 
+/* A shield for coil's own waits that must finish whatever the caller's
+ * scopes say (a mutex re-lock, a group waiting for its cancelled children,
+ * a close or a reader waiting for the kernel to let go): on the fiber's
+ * scope chain as coil_scope_enter_shielded(s, COIL_NO_DEADLINE) would put
+ * it, so a cancel of the task or of an outer scope does not reach the wait
+ * (and is seen at the next blocking call after it), without borrowing the
+ * public call. On a fiber; exits in the order entered. */
+void coil__shield_enter(struct coil__scope *s);
+void coil__shield_exit(struct coil__scope *s);
+
 /* Whether cancelling at scope s (NULL: the task itself) reaches f's current
  * blocking call, i.e. no shield stands between. */
 bool coil__scope_reaches(const struct coil__fiber *f, const struct coil__scope *s);

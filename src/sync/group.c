@@ -22,8 +22,8 @@
 #include <stdlib.h>
 
 #include "base/list.h"
-#include "coil/scope.h"
 #include "base/spin.h"
+#include "sched/scope.h"
 #include "sched/waitq.h"
 #include "sched/sched.h"
 
@@ -245,12 +245,12 @@ int coil_group_wait(coil_group *g)
 		 * group cannot be left while its children run). */
 		UNLOCK(g, lk);
 		cancel_running(g);
-		coil_scope shield;
-		coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
+		struct coil__scope shield;
+		coil__shield_enter(&shield);
 		LOCK(g, lk);
 		while (g->nrunning > 0)
 			park_on(g, lk);
-		coil_scope_exit(&shield);
+		coil__shield_exit(&shield);
 	}
 	drop_finished(g);
 	g->users--;

@@ -253,17 +253,12 @@ static __attribute__((noinline)) int block(struct coil__worker *w,
 	}
 	locks_drop(ls);
 
-	coil_scope scope;
-	bool scoped = deadline_ns != COIL_NO_DEADLINE;
-	if (scoped)
-		coil_scope_enter(&scope, deadline_ns); /* cannot fail: in a fiber, scope set */
 	if (outside)
 		w->outside_waits++;
-	int r = coil__park_checked(&sel.wt, INT64_MAX);
+	/* A case that fires before the deadline wins over it. */
+	int r = coil__park_checked(&sel.wt, deadline_ns);
 	if (outside)
 		w->outside_waits--;
-	if (scoped)
-		coil_scope_exit(&scope); /* a case that fired wins over the deadline */
 	if (r < 0)
 		return r; /* cancelled or timed out: sel_cancel unlinked every case */
 	if (sel.fired < 0)

@@ -15,7 +15,8 @@
 
 #include "base/panic.h"
 #include "base/spin.h"
-#include "coil/scope.h"
+#include "coil/time.h"
+#include "sched/scope.h"
 #include "sched/sched.h"
 #include "sched/waitq.h"
 
@@ -203,10 +204,10 @@ static void relock(struct mutex *x, struct coil__fiber *self)
 		UNLOCK(x, lk);
 		return;
 	}
-	coil_scope shield;
-	coil_scope_enter_shielded(&shield, COIL_NO_DEADLINE);
+	struct coil__scope shield;
+	coil__shield_enter(&shield);
 	int r = WAIT_ON(x, lk);
-	coil_scope_exit(&shield);
+	coil__shield_exit(&shield);
 	if (r != 0)
 		coil__panic("a shielded mutex re-lock failed (%d)", r);
 }
@@ -230,7 +231,8 @@ int coil_cond_destroy(coil_cond *c)
 	return idle(&COND(c)->w) ? 0 : -EBUSY;
 }
 
-int coil_cond_wait(coil_cond *c, coil_mutex *m)
+/* coil_cond_wait with a deadline (INT64_MAX: none) besides the scopes'. */
+static int cond_wait(coil_cond *c, coil_mutex *m, int64_t until)
 {
 	if (!c || !m)
 		return -EINVAL;
@@ -245,6 +247,8 @@ int coil_cond_wait(coil_cond *c, coil_mutex *m)
 	if (!mine)
 		return -EPERM;
 	int r = coil__checkpoint();
+	if (r == 0 && until != INT64_MAX && until <= coil_now())
+		r = -ETIMEDOUT;
 	if (r < 0)
 		return r; /* m still held: nothing was released */
 	/* Link first, then release: a signal from whoever gets m next finds
@@ -257,21 +261,20 @@ int coil_cond_wait(coil_cond *c, coil_mutex *m)
 	LOCK(x, lk);
 	mutex_release(x);
 	UNLOCK(x, lk);
-	r = coil__park_checked(&wt, INT64_MAX);
+	r = coil__park_checked(&wt, until);
 	/* r: 0 signalled; < 0 cancelled or a deadline, not linked. */
 	relock(x, self);
 	return r;
 }
 
+int coil_cond_wait(coil_cond *c, coil_mutex *m)
+{
+	return cond_wait(c, m, INT64_MAX);
+}
+
 int coil_cond_wait_until(coil_cond *c, coil_mutex *m, int64_t deadline_ns)
 {
-	coil_scope s;
-	int r = coil_scope_enter(&s, deadline_ns);
-	if (r < 0)
-		return r;
-	r = coil_cond_wait(c, m);
-	coil_scope_exit(&s);
-	return r;
+	return cond_wait(c, m, deadline_ns);
 }
 
 /* Wake up to max waiters of x (in FIFO order); returns how many. */
