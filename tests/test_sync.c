@@ -104,7 +104,7 @@ static void *mx_handoff_main(void *arg)
 	memset(&s, 0, sizeof s); /* zero bytes: an unlocked mutex */
 	ck_assert_int_eq(coil_mutex_lock(&s.m), 0);
 	ck_assert_int_eq(coil_mutex_lock(&s.m), -EDEADLK);
-	ck_assert_int_eq(coil_mutex_trylock(&s.m), -EBUSY);
+	ck_assert_int_eq(coil_mutex_try_lock(&s.m), -EBUSY);
 	ck_assert_int_eq(coil_mutex_destroy(&s.m), -EBUSY);
 	struct mx_worker w[3];
 	coil_task t[3];
@@ -116,7 +116,7 @@ static void *mx_handoff_main(void *arg)
 	/* Unlock hands the mutex to A at once: the unlocker cannot take it
 	 * back, even though A has not run yet. */
 	ck_assert_int_eq(coil_mutex_unlock(&s.m), 0);
-	ck_assert_int_eq(coil_mutex_trylock(&s.m), -EBUSY);
+	ck_assert_int_eq(coil_mutex_try_lock(&s.m), -EBUSY);
 	ck_assert_int_eq(coil_mutex_unlock(&s.m), -EPERM); /* not ours now */
 	/* and locking again queues behind B and C */
 	ck_assert_int_eq(coil_mutex_lock(&s.m), 0);
@@ -160,7 +160,7 @@ static void *mx_cancel_main(void *arg)
 	}
 	ck_assert_str_eq(s.log.buf, "AC");
 	/* consistent: free, and lockable */
-	ck_assert_int_eq(coil_mutex_trylock(&s.m), 0);
+	ck_assert_int_eq(coil_mutex_try_lock(&s.m), 0);
 	ck_assert_int_eq(coil_mutex_unlock(&s.m), 0);
 	ck_assert_int_eq(coil_mutex_destroy(&s.m), 0);
 	return NULL;
@@ -693,7 +693,7 @@ START_TEST(bad_arguments_and_outside_a_runtime)
 {
 	ck_assert_int_eq(coil_mutex_init(NULL), -EINVAL);
 	ck_assert_int_eq(coil_mutex_lock(NULL), -EINVAL);
-	ck_assert_int_eq(coil_mutex_trylock(NULL), -EINVAL);
+	ck_assert_int_eq(coil_mutex_try_lock(NULL), -EINVAL);
 	ck_assert_int_eq(coil_mutex_unlock(NULL), -EINVAL);
 	ck_assert_int_eq(coil_mutex_destroy(NULL), -EINVAL);
 	ck_assert_int_eq(coil_cond_init(NULL), -EINVAL);
@@ -723,7 +723,7 @@ START_TEST(bad_arguments_and_outside_a_runtime)
 	ck_assert_int_eq(coil_once_call(&o, NULL, NULL), -EINVAL);
 	ck_assert_int_eq(coil_sem_init(&s, 0), 0);
 	ck_assert_int_eq(coil_mutex_lock(&m), -EPERM);
-	ck_assert_int_eq(coil_mutex_trylock(&m), -EPERM);
+	ck_assert_int_eq(coil_mutex_try_lock(&m), -EPERM);
 	ck_assert_int_eq(coil_mutex_unlock(&m), -EPERM);
 	ck_assert_int_eq(coil_cond_wait(&c, &m), -EPERM);
 	ck_assert_int_eq(coil_sem_acquire(&s), -EPERM);

@@ -51,7 +51,7 @@ extern "C" {
 #endif
 
 /* A channel; create with coil_chan_new(), free with coil_chan_free(). */
-typedef struct coil__chan coil_chan;
+typedef struct coil_chan coil_chan;
 
 /* capacity for an unbounded channel */
 #define COIL_CHAN_UNBOUNDED SIZE_MAX
@@ -161,7 +161,7 @@ COIL_API int coil_chan_closed(const coil_chan *ch);
  * -EPIPE when the sending side closed without sending (or the value was
  * already received). Same threading and cancellation rules as channels.
  */
-typedef struct coil__oneshot coil_oneshot;
+typedef struct coil_oneshot coil_oneshot;
 
 /* Create a oneshot for a value of elem_size bytes (0 allowed).
  * Returns 0, -EINVAL (out NULL, elem_size above 1 GiB), -ENOMEM. */

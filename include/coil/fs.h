@@ -1,4 +1,4 @@
-/* coil/fs.h: files, and closing any descriptor. */
+/* coil/fs.h: files. Close them with coil_close (coil/fd.h, included). */
 #ifndef COIL_FS_H
 #define COIL_FS_H
 
@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include "coil/fd.h"
 #include "coil/runtime.h"
 
 #ifdef __cplusplus
@@ -98,22 +99,6 @@ COIL_API int coil_file_stat(int fd, struct coil_stat *st);
 
 /* Describe the file at path (following symlinks). Returns 0 or -errno. */
 COIL_API int coil_path_stat(const char *path, struct coil_stat *st);
-
-/*
- * Close any descriptor (file, socket, listener, pipe...): every fd coil
- * uses should be closed here, not with close(2), so that the backend forgets
- * it (a new fd of that number starts clean; with COIL_FEATURE_FIXED_FILES
- * a worker's ring keeps the file of an fd closed with close(2) open).
- * Operations that other fibers have in flight on fd end first, with -EBADF,
- * on every backend and every worker of the runtime (io_uring cancels them,
- * IORING_ASYNC_CANCEL_FD, before the close; with several workers the close
- * waits until each worker that used fd has let go of it), so none of them
- * ever touches a new fd that takes the number. It closes also in a
- * cancelled task (clean-up must stay possible), and also outside a runtime
- * (a plain close(2) then: a fiber parked on fd is not ended by it).
- * Returns 0 or -EBADF, -EIO...
- */
-COIL_API int coil_close(int fd);
 
 /*
  * I/O buffers: memory for coil_file_read / coil_file_write that io_uring

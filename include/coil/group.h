@@ -27,7 +27,7 @@
 extern "C" {
 #endif
 
-typedef struct coil__group coil_group;
+typedef struct coil_group coil_group;
 
 /* Create an empty group (works anywhere). Returns 0, -EINVAL (out NULL),
  * -ENOMEM. */

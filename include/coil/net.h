@@ -2,7 +2,7 @@
  *
  * Sockets are plain file descriptors, created non-blocking and close-on-exec,
  * so they can be passed to setsockopt() and friends. Close them with
- * coil_close() (coil/fs.h): a fiber parked on one (a read waiting for data),
+ * coil_close() (coil/fd.h): a fiber parked on one (a read waiting for data),
  * on any worker, then gets -EBADF, on every backend; that is how to stop a
  * reader.
  */
@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include "coil/fd.h"
 #include "coil/runtime.h"
 
 #ifdef __cplusplus
@@ -47,7 +48,7 @@ COIL_API int coil_tcp_listen(const char *addr, uint16_t port, int backlog,
  * handing each connection to the worker with the fewest live fibers. */
 #define COIL_SERVE_HANDOFF 2u
 
-typedef struct coil__server coil_server;
+typedef struct coil_server coil_server;
 
 /* A connection's handler: runs in a fiber of its own (detached) on the
  * worker the connection went to, and owns fd (close it with coil_close). */

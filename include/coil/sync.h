@@ -63,7 +63,7 @@ COIL_API int coil_mutex_lock(coil_mutex *m);
 
 /* Lock m if it is free. Returns 0, -EBUSY (held, also by the caller),
  * -EPERM (outside a fiber), -EINVAL. Never a cancellation point. */
-COIL_API int coil_mutex_trylock(coil_mutex *m);
+COIL_API int coil_mutex_try_lock(coil_mutex *m);
 
 /* Unlock m; the first waiter, if any, owns it now. Works in a cancelled
  * task. Returns 0, -EPERM (the caller does not own m, or outside a fiber),

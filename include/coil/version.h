@@ -6,7 +6,7 @@
 #ifndef COIL_VERSION_H
 #define COIL_VERSION_H
 
-#include "coil/runtime.h" /* COIL_API */
+#include "coil/api.h"
 
 #ifdef __cplusplus
 extern "C" {

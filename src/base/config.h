@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "coil/runtime.h"
+#include "coil/config.h"
 
 /* Fiber stack sizes accepted by coil_config and coil_task_opts. */
 #define COIL__STACK_MIN ((size_t)16 * 1024)

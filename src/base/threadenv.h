@@ -1,7 +1,7 @@
 /*
  * What a thread running coil changes while it runs, and gives back: SIGPIPE
- * blocked, timer slack tightened. Used by coil_run's workers and by a
- * coil_loop's owner thread.
+ * blocked, timer slack tightened. Taken and given back by
+ * runtime/thread.c, for coil_run's workers and a coil_loop's owner thread.
  */
 #ifndef COIL_BASE_THREADENV_H
 #define COIL_BASE_THREADENV_H

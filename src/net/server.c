@@ -25,7 +25,7 @@
 #include "sched/crew.h"
 #include "sched/sched.h"
 
-struct coil__server {
+struct coil_server {
 	unsigned mode;
 	unsigned n;		/* listeners */
 	int port;
@@ -41,7 +41,7 @@ int coil_server_open(coil_server **out, const char *addr, uint16_t port, int bac
 	if (!w || !w->current)
 		return -EPERM;
 	unsigned n = mode == COIL_SERVE_REUSEPORT ? w->crew->n : 1;
-	struct coil__server *s = malloc(sizeof *s + n * sizeof s->fds[0]);
+	struct coil_server *s = malloc(sizeof *s + n * sizeof s->fds[0]);
 	if (!s)
 		return -ENOMEM;
 	s->mode = mode;

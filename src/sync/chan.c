@@ -31,7 +31,7 @@ struct chunk {
 	_Alignas(16) unsigned char data[];
 };
 
-struct coil__chan {
+struct coil_chan {
 	uint32_t lock;		/* see coil__chan_locking */
 	bool threads;		/* COIL_CHAN_THREADS: plain threads may use it */
 	size_t elem_size;
@@ -52,8 +52,8 @@ struct coil__chan {
 	struct coil__list sendq, recvq;	/* of struct coil__chan_case, FIFO */
 };
 
-struct coil__oneshot {
-	struct coil__chan ch;	/* bounded, capacity 1, ring = slot */
+struct coil_oneshot {
+	struct coil_chan ch;	/* bounded, capacity 1, ring = slot */
 	bool sent;
 	bool sender_closed;
 	_Alignas(16) unsigned char slot[];
@@ -61,12 +61,12 @@ struct coil__oneshot {
 
 /* ---- case queues ------------------------------------------------------------- */
 
-static inline struct coil__list *queue_of(struct coil__chan *ch, const struct coil__chan_case *c)
+static inline struct coil__list *queue_of(struct coil_chan *ch, const struct coil__chan_case *c)
 {
 	return c->dir == COIL__CHAN_SEND ? &ch->sendq : &ch->recvq;
 }
 
-void coil__chan_case_enqueue(struct coil__chan *ch, struct coil__chan_case *c)
+void coil__chan_case_enqueue(struct coil_chan *ch, struct coil__chan_case *c)
 {
 	c->ch = ch;
 	coil__list_push_back(queue_of(ch, c), &c->link);
@@ -79,23 +79,23 @@ void coil__chan_case_dequeue(struct coil__chan_case *c)
 		coil__list_remove(&c->link);
 }
 
-static inline bool locking(const struct coil__chan *ch)
+static inline bool locking(const struct coil_chan *ch)
 {
 	struct coil__worker *w = coil__tls_worker;
 	return ch->threads || (w && w->multi);
 }
 
-bool coil__chan_locking(const struct coil__chan *ch)
+bool coil__chan_locking(const struct coil_chan *ch)
 {
 	return locking(ch);
 }
 
-bool coil__chan_threads(const struct coil__chan *ch)
+bool coil__chan_threads(const struct coil_chan *ch)
 {
 	return ch->threads;
 }
 
-uint32_t *coil__chan_lock_word(struct coil__chan *ch)
+uint32_t *coil__chan_lock_word(struct coil_chan *ch)
 {
 	return &ch->lock;
 }
@@ -169,7 +169,7 @@ static inline void copy(void *dst, const void *src, size_t n)
 
 /* Append a value. Bounded: the caller checked len < cap. Unbounded: may
  * fail with -ENOMEM. */
-static inline __attribute__((always_inline)) int buf_push(struct coil__chan *ch, const void *elem)
+static inline __attribute__((always_inline)) int buf_push(struct coil_chan *ch, const void *elem)
 {
 	size_t es = ch->elem_size;
 	if (!ch->unbounded) {
@@ -212,7 +212,7 @@ static inline __attribute__((always_inline)) int buf_push(struct coil__chan *ch,
 }
 
 /* Take the first value (the caller checked len > 0). */
-static inline __attribute__((always_inline)) void buf_pop(struct coil__chan *ch, void *out)
+static inline __attribute__((always_inline)) void buf_pop(struct coil_chan *ch, void *out)
 {
 	size_t es = ch->elem_size;
 	ch->len--;
@@ -242,18 +242,18 @@ static inline __attribute__((always_inline)) void buf_pop(struct coil__chan *ch,
 
 /* ---- the operations select also uses ------------------------------------------ */
 
-size_t coil__chan_elem_size(const struct coil__chan *ch)
+size_t coil__chan_elem_size(const struct coil_chan *ch)
 {
 	return ch->elem_size;
 }
 
-bool coil__chan_send_ready(struct coil__chan *ch)
+bool coil__chan_send_ready(struct coil_chan *ch)
 {
 	caseq_purge(&ch->recvq);
 	return ch->closed || !coil__list_empty(&ch->recvq) || ch->unbounded || ch->len < ch->cap;
 }
 
-bool coil__chan_recv_ready(struct coil__chan *ch)
+bool coil__chan_recv_ready(struct coil_chan *ch)
 {
 	caseq_purge(&ch->sendq);
 	return ch->len > 0 || !coil__list_empty(&ch->sendq) || ch->closed;
@@ -261,7 +261,7 @@ bool coil__chan_recv_ready(struct coil__chan *ch)
 
 /* Inline in the blocking and try calls (their hot path); select calls the
  * out-of-line coil__chan_*_now. */
-static inline __attribute__((always_inline)) int send_now(struct coil__chan *ch,
+static inline __attribute__((always_inline)) int send_now(struct coil_chan *ch,
 							  const void *elem)
 {
 	if (ch->closed)
@@ -278,7 +278,7 @@ static inline __attribute__((always_inline)) int send_now(struct coil__chan *ch,
 	return -EAGAIN;
 }
 
-static inline __attribute__((always_inline)) int recv_now(struct coil__chan *ch, void *out)
+static inline __attribute__((always_inline)) int recv_now(struct coil_chan *ch, void *out)
 {
 	if (ch->len > 0) {
 		buf_pop(ch, out);
@@ -301,12 +301,12 @@ static inline __attribute__((always_inline)) int recv_now(struct coil__chan *ch,
 	return ch->closed ? -EPIPE : -EAGAIN;
 }
 
-int coil__chan_send_now(struct coil__chan *ch, const void *elem)
+int coil__chan_send_now(struct coil_chan *ch, const void *elem)
 {
 	return send_now(ch, elem);
 }
 
-int coil__chan_recv_now(struct coil__chan *ch, void *out)
+int coil__chan_recv_now(struct coil_chan *ch, void *out)
 {
 	return recv_now(ch, out);
 }
@@ -319,7 +319,7 @@ int coil__chan_recv_now(struct coil__chan *ch, void *out)
 static void case_cancel(struct coil__park *wt, int code)
 {
 	struct coil__chan_case *c = wt->data;
-	struct coil__chan *ch = c->ch;
+	struct coil_chan *ch = c->ch;
 	bool lk = locking(ch);
 	coil__spin_lock_if(&ch->lock, lk);
 	bool linked = coil__list_linked(&c->link);
@@ -336,7 +336,7 @@ static void case_cancel(struct coil__park *wt, int code)
  * the case is then unlinked and nothing happened). Fields are set one by
  * one: the hot path of every blocking send and receive. */
 static inline __attribute__((always_inline)) int
-block_on(struct coil__chan *ch, bool lk, uint8_t dir, void *buf, int64_t deadline)
+block_on(struct coil_chan *ch, bool lk, uint8_t dir, void *buf, int64_t deadline)
 {
 	struct coil__worker *w = coil__tls_worker;
 	struct coil__park wt;
@@ -372,7 +372,7 @@ static long futex_wait(uint32_t *word, uint32_t val, const struct timespec *abs_
 /* A plain thread's blocking send or receive on a COIL_CHAN_THREADS channel,
  * whose lock the caller holds: link a case whose park has no fiber, and
  * sleep on its futex word until fired or deadline. */
-static int thread_block_on(struct coil__chan *ch, uint8_t dir, void *buf, int64_t deadline)
+static int thread_block_on(struct coil_chan *ch, uint8_t dir, void *buf, int64_t deadline)
 {
 	struct coil__park wt;
 	struct coil__chan_case c;
@@ -413,7 +413,7 @@ static int thread_block_on(struct coil__chan *ch, uint8_t dir, void *buf, int64_
  * the scope's deadline and cancellation apply too. From a plain thread:
  * only on a COIL_CHAN_THREADS channel. */
 static inline __attribute__((always_inline)) int
-chan_op(struct coil__chan *ch, uint8_t dir, void *buf, int64_t until, bool fiber_only)
+chan_op(struct coil_chan *ch, uint8_t dir, void *buf, int64_t until, bool fiber_only)
 {
 	struct coil__fiber *self = coil__self();
 	int r;
@@ -504,7 +504,7 @@ int coil_chan_try_recv(coil_chan *ch, void *out)
 
 /* ---- life cycle ------------------------------------------------------------------- */
 
-static void chan_init(struct coil__chan *ch, size_t elem_size, size_t capacity)
+static void chan_init(struct coil_chan *ch, size_t elem_size, size_t capacity)
 {
 	memset(ch, 0, sizeof *ch);
 	coil__list_init(&ch->sendq);
@@ -531,7 +531,7 @@ int coil_chan_new_ex(coil_chan **out, size_t elem_size, size_t capacity, unsigne
 			return -EINVAL;
 		ring = capacity * elem_size;
 	}
-	struct coil__chan *ch = malloc(sizeof *ch);
+	struct coil_chan *ch = malloc(sizeof *ch);
 	if (!ch)
 		return -ENOMEM;
 	chan_init(ch, elem_size, capacity);
@@ -553,12 +553,12 @@ int coil_chan_new(coil_chan **out, size_t elem_size, size_t capacity)
 	return coil_chan_new_ex(out, elem_size, capacity, 0);
 }
 
-static bool chan_busy(const struct coil__chan *ch)
+static bool chan_busy(const struct coil_chan *ch)
 {
 	return !coil__list_empty(&ch->sendq) || !coil__list_empty(&ch->recvq);
 }
 
-static void chan_release(struct coil__chan *ch)
+static void chan_release(struct coil_chan *ch)
 {
 	if (ch->ring_owned)
 		free(ch->ring);
@@ -573,7 +573,7 @@ static void chan_release(struct coil__chan *ch)
 
 /* Whether ch has waiters, stale select cases dropped first (under the
  * lock). */
-static bool chan_busy_locked(struct coil__chan *ch)
+static bool chan_busy_locked(struct coil_chan *ch)
 {
 	bool lk = locking(ch);
 	coil__spin_lock_if(&ch->lock, lk);
@@ -596,7 +596,7 @@ int coil_chan_free(coil_chan *ch)
 }
 
 /* Under the lock. */
-static void chan_close(struct coil__chan *ch)
+static void chan_close(struct coil_chan *ch)
 {
 	ch->closed = true;
 	/* Receivers block only on an empty channel, so they get nothing;
@@ -627,7 +627,7 @@ ptrdiff_t coil_chan_len(const coil_chan *ch)
 {
 	if (!ch)
 		return -EINVAL;
-	struct coil__chan *c = (struct coil__chan *)ch;
+	struct coil_chan *c = (struct coil_chan *)ch;
 	bool lk = locking(c);
 	coil__spin_lock_if(&c->lock, lk);
 	size_t n = c->len;
@@ -644,7 +644,7 @@ int coil_chan_closed(const coil_chan *ch)
 {
 	if (!ch)
 		return -EINVAL;
-	struct coil__chan *c = (struct coil__chan *)ch;
+	struct coil_chan *c = (struct coil_chan *)ch;
 	bool lk = locking(c);
 	coil__spin_lock_if(&c->lock, lk);
 	bool closed = c->closed;
@@ -658,7 +658,7 @@ int coil_oneshot_new(coil_oneshot **out, size_t elem_size)
 {
 	if (!out || elem_size > ELEM_MAX)
 		return -EINVAL;
-	struct coil__oneshot *os = malloc(sizeof *os + elem_size);
+	struct coil_oneshot *os = malloc(sizeof *os + elem_size);
 	if (!os)
 		return -ENOMEM;
 	chan_init(&os->ch, elem_size, 1);
@@ -673,7 +673,7 @@ int coil_oneshot_send(coil_oneshot *os, const void *elem)
 {
 	if (!os || (!elem && os->ch.elem_size))
 		return -EINVAL;
-	struct coil__chan *ch = &os->ch;
+	struct coil_chan *ch = &os->ch;
 	bool lk = locking(ch);
 	coil__spin_lock_if(&ch->lock, lk);
 	int r;
@@ -714,7 +714,7 @@ int coil_oneshot_close(coil_oneshot *os)
 {
 	if (!os)
 		return -EINVAL;
-	struct coil__chan *ch = &os->ch;
+	struct coil_chan *ch = &os->ch;
 	bool lk = locking(ch);
 	coil__spin_lock_if(&ch->lock, lk);
 	int r = 0;

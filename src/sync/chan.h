@@ -62,7 +62,7 @@
 #include "base/list.h"
 #include "sched/park.h"
 
-struct coil__chan;
+struct coil_chan;
 
 enum coil__chan_dir {
 	COIL__CHAN_SEND = 1,
@@ -71,7 +71,7 @@ enum coil__chan_dir {
 
 struct coil__chan_case {
 	struct coil__list link;			/* in ch->sendq or ch->recvq */
-	struct coil__chan *ch;			/* set by enqueue; kept after */
+	struct coil_chan *ch;			/* set by enqueue; kept after */
 	/* SEND: the elem_size bytes to send; RECV: where to copy the value
 	 * (must stay valid while linked: it is on the parked fiber's stack). */
 	void *buf;
@@ -91,38 +91,38 @@ struct coil__chan_case {
 /* Whether operations on ch take its lock: it is made for plain threads, or
  * the calling worker's runtime has several workers. Then every function
  * below is called with the lock (coil__chan_lock_word) held. */
-bool coil__chan_locking(const struct coil__chan *ch);
-uint32_t *coil__chan_lock_word(struct coil__chan *ch);
+bool coil__chan_locking(const struct coil_chan *ch);
+uint32_t *coil__chan_lock_word(struct coil_chan *ch);
 /* Whether ch was made with COIL_CHAN_THREADS. */
-bool coil__chan_threads(const struct coil__chan *ch);
+bool coil__chan_threads(const struct coil_chan *ch);
 
 /* Whether coil__chan_send_now would not return -EAGAIN: closed, a receiver
  * waits, or there is room. */
-bool coil__chan_send_ready(struct coil__chan *ch);
+bool coil__chan_send_ready(struct coil_chan *ch);
 
 /* Whether coil__chan_recv_now would not return -EAGAIN: something buffered,
  * a sender waits, or closed. */
-bool coil__chan_recv_ready(struct coil__chan *ch);
+bool coil__chan_recv_ready(struct coil_chan *ch);
 
 /* Send now if that does not block: 0 (sent; a blocked receiver was fired),
  * -EPIPE (closed), -EAGAIN (would block). elem may be NULL when elem_size
  * is 0. Never parks, never checks cancellation. */
-int coil__chan_send_now(struct coil__chan *ch, const void *elem);
+int coil__chan_send_now(struct coil_chan *ch, const void *elem);
 
 /* Receive now if that does not block: 0 (received; a blocked sender may
  * have been fired), -EPIPE (closed and drained), -EAGAIN. */
-int coil__chan_recv_now(struct coil__chan *ch, void *out);
+int coil__chan_recv_now(struct coil_chan *ch, void *out);
 
 /* Link c (dir, buf, wt, fire set by the caller) at the tail of ch's queue
  * for c->dir. The channel must not be ready for that direction (the caller
  * just got -EAGAIN from *_now, with no switch since), else the case could
  * wait forever. */
-void coil__chan_case_enqueue(struct coil__chan *ch, struct coil__chan_case *c);
+void coil__chan_case_enqueue(struct coil_chan *ch, struct coil__chan_case *c);
 
 /* Unlink c if it is linked (a no-op otherwise). */
 void coil__chan_case_dequeue(struct coil__chan_case *c);
 
 /* The channel's element size. */
-size_t coil__chan_elem_size(const struct coil__chan *ch);
+size_t coil__chan_elem_size(const struct coil_chan *ch);
 
 #endif

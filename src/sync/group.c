@@ -29,14 +29,14 @@
 
 struct child {
 	struct coil__list link;		/* running list, finished FIFO or free list */
-	struct coil__group *g;
+	struct coil_group *g;
 	coil_fn fn;
 	void *arg;
 	void *result;
 	coil_task task;
 };
 
-struct coil__group {
+struct coil_group {
 	struct coil__list running, finished;
 	struct coil__list free;		/* records kept for reuse */
 	size_t nrunning, nfinished;
@@ -57,7 +57,7 @@ int coil_group_new(coil_group **out)
 {
 	if (!out)
 		return -EINVAL;
-	struct coil__group *g = calloc(1, sizeof *g);
+	struct coil_group *g = calloc(1, sizeof *g);
 	if (!g)
 		return -ENOMEM;
 	coil__list_init(&g->running);
@@ -94,7 +94,7 @@ static void *child_main(void *arg)
 {
 	struct child *c = arg;
 	c->result = c->fn(c->arg);
-	struct coil__group *g = c->g;
+	struct coil_group *g = c->g;
 	bool lk = coil__lockq_on();
 	LOCK(g, lk);
 	coil__list_remove(&c->link);
@@ -158,7 +158,7 @@ int coil_group_spawn(coil_group *g, coil_task *out, coil_fn fn, void *arg)
 
 /* Cancel the running children; returns how many. Their handles are taken
  * under the lock and cancelled outside it (a stale one is -ESRCH). */
-static int cancel_running(struct coil__group *g)
+static int cancel_running(struct coil_group *g)
 {
 	bool lk = coil__lockq_on();
 	LOCK(g, lk);
@@ -196,12 +196,12 @@ int coil_group_cancel(coil_group *g)
 	return cancel_running(g);
 }
 
-static void recycle(struct coil__group *g, struct child *c)
+static void recycle(struct coil_group *g, struct child *c)
 {
 	coil__list_push_back(&g->free, &c->link);
 }
 
-static void take(struct coil__group *g, coil_task *task, void **result)
+static void take(struct coil_group *g, coil_task *task, void **result)
 {
 	struct child *c = child_of(coil__list_pop_front(&g->finished));
 	g->nfinished--;
@@ -212,7 +212,7 @@ static void take(struct coil__group *g, coil_task *task, void **result)
 	recycle(g, c);
 }
 
-static void drop_finished(struct coil__group *g)
+static void drop_finished(struct coil_group *g)
 {
 	while (!coil__list_empty(&g->finished))
 		take(g, NULL, NULL);
@@ -220,7 +220,7 @@ static void drop_finished(struct coil__group *g)
 
 /* With the lock held (if lk): park until a child finishes (0), or the park
  * fails (< 0, unlinked); the lock is held again on return. */
-static int park_on(struct coil__group *g, bool lk)
+static int park_on(struct coil_group *g, bool lk)
 {
 	int r = coil__lockq_wait(&g->waiters, lk, INT64_MAX);
 	LOCK(g, lk);
@@ -258,7 +258,7 @@ int coil_group_wait(coil_group *g)
 	return r;
 }
 
-static int try_next_locked(struct coil__group *g, coil_task *task, void **result)
+static int try_next_locked(struct coil_group *g, coil_task *task, void **result)
 {
 	if (g->nfinished) {
 		take(g, task, result);
@@ -305,7 +305,7 @@ static ptrdiff_t count_of(const coil_group *cg, bool finished)
 {
 	if (!cg)
 		return -EINVAL;
-	struct coil__group *g = (struct coil__group *)cg;
+	struct coil_group *g = (struct coil_group *)cg;
 	bool lk = coil__lockq_on();
 	LOCK(g, lk);
 	size_t n = finished ? g->nfinished : g->nrunning;

@@ -152,7 +152,7 @@ static void unlink_slot(struct slot *s)
 			f->join_case = NULL;
 		coil__table_unlock(f->home);
 	} else {
-		struct coil__chan *ch = s->u.cc.ch;
+		struct coil_chan *ch = s->u.cc.ch;
 		bool lk = coil__chan_locking(ch);
 		coil__spin_lock_if(coil__chan_lock_word(ch), lk);
 		coil__chan_case_dequeue(&s->u.cc);

@@ -138,7 +138,7 @@ int coil_mutex_lock(coil_mutex *m)
 	return WAIT_ON(x, lk);
 }
 
-int coil_mutex_trylock(coil_mutex *m)
+int coil_mutex_try_lock(coil_mutex *m)
 {
 	if (!m)
 		return -EINVAL;

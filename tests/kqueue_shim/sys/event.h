@@ -1,10 +1,11 @@
 /*
  * A small emulation of BSD kqueue/kevent on Linux, for testing coil's
- * kqueue backend here (tests/kqueue_shim/kevent_shim.c, built into libcoil
- * only with COIL_KQUEUE_SHIM=ON). It covers what coil uses: EVFILT_READ and
- * EVFILT_WRITE on fds, EV_ADD, EV_DELETE, EV_CLEAR (edge-triggered), and
- * EV_EOF / EV_ERROR on output; a timespec timeout. Underneath, a kqueue is
- * an epoll instance.
+ * kqueue backend here (tests/kqueue_shim/kevent_shim.c; with
+ * COIL_KQUEUE_SHIM=ON it and the backend are built into the test
+ * programs' coil_static_kqueue_shim, never into libcoil). It covers what
+ * coil uses: EVFILT_READ and EVFILT_WRITE on fds, EV_ADD, EV_DELETE,
+ * EV_CLEAR (edge-triggered), and EV_EOF / EV_ERROR on output; a timespec
+ * timeout. Underneath, a kqueue is an epoll instance.
  */
 #ifndef COIL_KQUEUE_SHIM_SYS_EVENT_H
 #define COIL_KQUEUE_SHIM_SYS_EVENT_H

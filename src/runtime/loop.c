@@ -25,12 +25,11 @@
 
 #include "base/config.h"
 #include "base/spin.h"
-#include "base/threadenv.h"
 #include "coil/time.h"
-#include "fiber/guard.h"
 #include "io/backend.h"
 #include "io/io.h"
 #include "io/lend.h"
+#include "runtime/thread.h"
 #include "sched/crew.h"
 #include "sched/sched.h"
 
@@ -46,9 +45,8 @@ struct coil_loop {
 	struct coil__worker w;
 	struct coil__io io;
 	pthread_t owner;
-	bool io_ok, guard_ok;
-	struct coil__sigpipe_guard sg;
-	long slack;
+	bool io_ok;
+	struct coil__thread_state thread;	/* the owner's, for the loop's life */
 
 	int efd;		/* the eventfd (io_uring: registered with the ring) */
 	int notify_fd;		/* what the embedder polls, or -EOPNOTSUPP */
@@ -61,17 +59,6 @@ struct coil_loop {
 	size_t cap, head, len;
 	bool closing;
 };
-
-static bool guard_lookup(void *ctx, const struct coil__stack **stack, uint64_t *task_id)
-{
-	struct coil__worker *w = ctx;
-	struct coil__fiber *f = w->current;
-	if (!f || !f->stack)
-		return false;
-	*stack = f->stack;
-	*task_id = coil__task_id(f);
-	return true;
-}
 
 static void signal_loop(coil_loop *l)
 {
@@ -117,10 +104,7 @@ static void loop_teardown(coil_loop *l)
 	if (l->io_ok)
 		coil__io_fini(&l->io);
 	coil__sched_fini(&l->w);
-	if (l->guard_ok)
-		coil__guard_thread_stop();
-	coil__slack_restore(l->slack);
-	coil__sigpipe_restore(&l->sg);
+	coil__thread_leave(&l->thread);
 	if (l->efd >= 0)
 		close(l->efd);
 	free(l->posts);
@@ -163,8 +147,6 @@ int coil_loop_new(coil_loop **out, const struct coil_config *cfg)
 	l->crew.place = COIL_PLACE_LOCAL;
 	l->crew.join_children = false;
 	l->workers[0] = &l->w;
-	coil__sigpipe_block(&l->sg);
-	l->slack = coil__slack_tighten();
 	r = coil__sched_init(&l->w, &l->crew, 0, &l->cfg.pub, coil__io_poll, &l->io);
 	if (r == 0) {
 		l->w.embedded = true;
@@ -175,10 +157,8 @@ int coil_loop_new(coil_loop **out, const struct coil_config *cfg)
 		r = coil__io_init(&l->io, &l->w, &l->cfg);
 		l->io_ok = r == 0;
 	}
-	if (r == 0) {
-		r = coil__guard_thread_start(guard_lookup, &l->w);
-		l->guard_ok = r == 0;
-	}
+	if (r == 0)
+		r = coil__thread_enter(&l->thread, &l->w);
 	if (r == 0) {
 		l->notify_fd = l->io.backend->embed(&l->io, l->efd, &l->signal_fd);
 		if (l->notify_fd < 0 && l->notify_fd != -EOPNOTSUPP)
@@ -217,8 +197,7 @@ static bool posts_waiting(coil_loop *l)
 /* One tick with the thread's coil state set to this loop's. */
 static int tick(coil_loop *l, int64_t timeout_ns, unsigned budget)
 {
-	coil__tls_worker = &l->w;
-	coil__tls_io = &l->io;
+	coil__thread_bind(&l->w, &l->io);
 	/* Awake: a message now is seen by this tick or the check at its end. */
 	coil__crew_sleep_end(&l->w);
 	drain_signal(l);
@@ -241,8 +220,7 @@ static int tick(coil_loop *l, int64_t timeout_ns, unsigned budget)
 	bool asleep = coil__crew_sleep_between_ticks(&l->w);
 	if (r >= 0 && (!asleep || l->w.runq_len > 0 || posts_waiting(l)))
 		signal_loop(l);
-	coil__tls_worker = NULL;
-	coil__tls_io = NULL;
+	coil__thread_bind(NULL, NULL);
 	return r;
 }
 
@@ -336,11 +314,9 @@ int coil_loop_free(coil_loop *l)
 	coil__spin_unlock(&l->lock);
 	/* Posts accepted before closing run (their spawns start cancelled),
 	 * then every fiber is cancelled and waited for, with its ops. */
-	coil__tls_worker = &l->w;
-	coil__tls_io = &l->io;
+	coil__thread_bind(&l->w, &l->io);
 	run_posts(l);
-	coil__tls_worker = NULL;
-	coil__tls_io = NULL;
+	coil__thread_bind(NULL, NULL);
 	__atomic_store_n(&l->crew.main_done, 1, __ATOMIC_SEQ_CST);
 	l->w.outside_waits = 0;
 	for (;;) {
@@ -357,11 +333,9 @@ int coil_loop_free(coil_loop *l)
 			break;
 	}
 	if (l->io_ok) {
-		coil__tls_worker = &l->w;
-		coil__tls_io = &l->io;
+		coil__thread_bind(&l->w, &l->io);
 		coil__lend_wind_down(&l->io);
-		coil__tls_worker = NULL;
-		coil__tls_io = NULL;
+		coil__thread_bind(NULL, NULL);
 	}
 	loop_teardown(l);
 	return 0;

@@ -10,16 +10,12 @@
 #include <sched.h>
 #include <string.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
-#include <time.h>
 
 #include "base/config.h"
-#include "base/threadenv.h"
-#include "fiber/guard.h"
 #include "io/io.h"
 #include "io/lend.h"
+#include "runtime/thread.h"
 #include "sched/crew.h"
 #include "sched/sched.h"
 
@@ -48,17 +44,6 @@ struct runtime {
 	int gate;			/* 0: wait; 1: run; -1: give up */
 };
 
-static bool guard_lookup(void *ctx, const struct coil__stack **stack, uint64_t *task_id)
-{
-	struct coil__worker *w = ctx;
-	struct coil__fiber *f = w->current;
-	if (!f || !f->stack)
-		return false;
-	*stack = f->stack;
-	*task_id = coil__task_id(f);
-	return true;
-}
-
 /* Pin the calling thread to the index-th CPU it may run on (round robin).
  * Best effort: a refused pin leaves the thread where it was. */
 static void pin_to(unsigned index)
@@ -82,22 +67,20 @@ static void pin_to(unsigned index)
 	}
 }
 
-/* What a worker's thread is set up with while it runs, and gives back. */
-struct thread_state {
-	struct coil__sigpipe_guard sg;
-	long slack;
-	bool guard;
+/* What a worker's thread is set up with while it runs (runtime/thread.h),
+ * and the CPUs it may run on when coil_run pinned it. */
+struct worker_state {
+	struct coil__thread_state thread;
 	bool pinned;
-	bool entered;			/* fully set up */
 	cpu_set_t affinity;
 };
 
-static int thread_enter(struct slot *sl, struct thread_state *ts)
+static int worker_enter(struct slot *sl, struct worker_state *ws)
 {
 	struct runtime *rt = sl->rt;
-	memset(ts, 0, sizeof *ts);
+	memset(ws, 0, sizeof *ws);
 	if (rt->cfg.pub.pin_workers) {
-		ts->pinned = sched_getaffinity(0, sizeof ts->affinity, &ts->affinity) == 0;
+		ws->pinned = sched_getaffinity(0, sizeof ws->affinity, &ws->affinity) == 0;
 		pin_to(sl->w.index);
 	}
 	/* The ring is made on the thread that submits to it (SINGLE_ISSUER). */
@@ -105,32 +88,21 @@ static int thread_enter(struct slot *sl, struct thread_state *ts)
 	if (r < 0)
 		return r;
 	sl->io_ok = true;
-	r = coil__guard_thread_start(guard_lookup, &sl->w);
+	r = coil__thread_enter(&ws->thread, &sl->w);
 	if (r < 0)
 		return r;
-	ts->guard = true;
-	coil__sigpipe_block(&ts->sg);
-	ts->slack = coil__slack_tighten();
-	coil__tls_worker = &sl->w;
-	coil__tls_io = &sl->io;
-	ts->entered = true;
+	coil__thread_bind(&sl->w, &sl->io);
 	return 0;
 }
 
-static void thread_leave(struct slot *sl, struct thread_state *ts)
+static void worker_leave(struct worker_state *ws)
 {
-	if (ts->entered) {
-		coil__tls_worker = NULL;
-		coil__tls_io = NULL;
-		coil__slack_restore(ts->slack);
-		coil__sigpipe_restore(&ts->sg);
-	}
-	if (ts->guard)
-		coil__guard_thread_stop();
+	coil__thread_bind(NULL, NULL);
+	coil__thread_leave(&ws->thread);
 	/* The I/O layer stays until every worker has stopped (another may
 	 * still kick this one's ring): runtime_free. */
-	if (ts->pinned)
-		pthread_setaffinity_np(pthread_self(), sizeof ts->affinity, &ts->affinity);
+	if (ws->pinned)
+		pthread_setaffinity_np(pthread_self(), sizeof ws->affinity, &ws->affinity);
 }
 
 /* Turns until the crew is done; -EDEADLK leaves no fiber linked anywhere.
@@ -160,8 +132,8 @@ static void *worker_thread(void *arg)
 {
 	struct slot *sl = arg;
 	struct runtime *rt = sl->rt;
-	struct thread_state ts;
-	sl->setup = thread_enter(sl, &ts);
+	struct worker_state ws;
+	sl->setup = worker_enter(sl, &ws);
 	pthread_mutex_lock(&rt->gate_mu);
 	rt->ready++;
 	pthread_cond_broadcast(&rt->gate_cv);
@@ -171,7 +143,7 @@ static void *worker_thread(void *arg)
 	pthread_mutex_unlock(&rt->gate_mu);
 	if (go && sl->setup == 0)
 		sl->rc = run_worker(&sl->w, &sl->io);
-	thread_leave(sl, &ts);
+	worker_leave(&ws);
 	return NULL;
 }
 
@@ -238,9 +210,9 @@ int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg, void **result
 		started++;
 	}
 	struct slot *s0 = &rt->slots[0];
-	struct thread_state ts;
+	struct worker_state ws;
 	bool entered0 = r == 0;
-	int r0 = entered0 ? thread_enter(s0, &ts) : r;
+	int r0 = entered0 ? worker_enter(s0, &ws) : r;
 	pthread_mutex_lock(&rt->gate_mu);
 	while (rt->ready < started)
 		pthread_cond_wait(&rt->gate_cv, &rt->gate_mu);
@@ -257,7 +229,7 @@ int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg, void **result
 			*result = crew->main->result;
 	}
 	if (entered0)
-		thread_leave(s0, &ts);
+		worker_leave(&ws);
 	for (unsigned i = 1; i <= started; i++) {
 		pthread_join(rt->slots[i].thread, NULL);
 		if (r == 0 && rt->slots[i].rc < 0)
