@@ -179,6 +179,16 @@ START_TEST(nul_is_400)
 }
 END_TEST
 
+/* Found by test_http_diff: llhttp 8.1 takes a field line without a name,
+ * which coil then kept as a field with a stale or empty name. */
+START_TEST(a_field_without_a_name_is_400)
+{
+	expect("GET / HTTP/1.1\r\nHost: x\r\n: v\r\n\r\n", 400);
+	expect("GET / HTTP/1.1\r\n:\r\nHost: x\r\n\r\n", 400);
+	expect("GET / HTTP/1.1\r\nHost: x\r\n:Content-Length: 5\r\n\r\nhello", 400);
+}
+END_TEST
+
 /* ---- framing ------------------------------------------------------------- */
 
 START_TEST(content_length_with_transfer_encoding_is_400)
@@ -344,6 +354,7 @@ int main(void)
 	tcase_add_test(tc, a_bare_cr_is_400);
 	tcase_add_test(tc, obs_fold_is_400_cve_2024_27982);
 	tcase_add_test(tc, nul_is_400);
+	tcase_add_test(tc, a_field_without_a_name_is_400);
 	tcase_add_test(tc, content_length_with_transfer_encoding_is_400);
 	tcase_add_test(tc, duplicate_content_length_is_400);
 	tcase_add_test(tc, transfer_encoding_on_http10_is_400);
