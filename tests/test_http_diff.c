@@ -574,7 +574,7 @@ static bool bad_transfer_encoding(const char *h, size_t n)
 	int chunked = 0;
 	bool last_chunked = false, any = false;
 	const char *e = h + n;
-	for (const char *p = h; p + 18 < e; p++) {
+	for (const char *p = h + 1; p + 18 < e; p++) {
 		if (p[-1] != '\n' || strncasecmp(p, "transfer-encoding:", 18) != 0)
 			continue;
 		any = true;
