@@ -660,12 +660,9 @@ static const char *stricter(const char *in, size_t len, size_t at, int status)
 	if (status == 414 || status == 431)
 		return "head limits";
 	/* The line scan (scan.h): NUL, bare LF, bare CR, obs-fold in the
-	 * head; http_parser 2.9 takes bare LF and folds. The same scan runs
-	 * over trailers: anywhere in a chunked body's tail. */
+	 * head; http_parser 2.9 takes bare LF and folds. */
 	if (line_scan_rejects(h, n))
 		return "line scan (NUL, bare LF/CR, obs-fold)";
-	if (head_chunked(h, n) && line_scan_rejects(h + n, len - at - n))
-		return "line scan of trailers, or chunk framing with bare LF/CR";
 	/* llhttp: a request line with other bytes than RFC 9112 3 allows
 	 * (an HT or a byte over 0x7e in the target; non-strict http_parser
 	 * takes them). */
@@ -700,7 +697,19 @@ static const char *stricter(const char *in, size_t len, size_t at, int status)
 	const char *trailers = NULL;
 	if (head_chunked(h, n) && bad_chunk_framing(h + n, in + len, &trailers))
 		return "an invalid chunk line";
-	/* The trailers, as the head's fields. */
+	/* The trailers: the same line scan (from the CRLF of the last chunk's
+	 * line), then the checks of the head's fields. */
+	if (trailers) {
+		const char *e = in + len, *t = trailers, *end;
+		if (e - t >= 2 && t[0] == '\r' && t[1] == '\n') {
+			end = t + 2; /* none */
+		} else {
+			end = memmem(t, (size_t)(e - t), "\r\n\r\n", 4);
+			end = end ? end + 4 : e;
+		}
+		if (line_scan_rejects(t - 2, (size_t)(end - t) + 2))
+			return "line scan of trailers";
+	}
 	if (trailers && bad_field_name(trailers - 1, (size_t)(in + len - trailers) + 1))
 		return "a trailer field name that is not a token";
 	if (trailers && ctl_in_fields(trailers - 1, (size_t)(in + len - trailers) + 1))
