@@ -14,12 +14,17 @@
  * The verdict, request by request:
  *   - both parse a request: the same method, target, header fields,
  *     body bytes, end (message boundary), version and keep-alive;
- *   - coil rejects what http_parser takes: only for a rule in STRICTER
- *     below (the smuggling rules of scan.h and parse.c, and the limits);
+ *   - coil rejects what http_parser takes: only for a rule of stricter()
+ *     below (the smuggling rules of scan.h and parse.c, llhttp's strict
+ *     grammar, the limits);
  *   - coil takes what http_parser rejects, or frames a message where
  *     http_parser waits for more (or the reverse): only for a deliberate
- *     difference in LAXER below.
- * A failure prints the seed, the case and the input escaped as a C string.
+ *     difference of laxer() below;
+ *   - coil waits for more where http_parser rejects: undecided (coil
+ *     parses nothing before the head's end), counted, not judged.
+ * Valid inputs (no mutation) must be taken, the same, by both.
+ * A failure prints the seed, the case and the request where the two part,
+ * escaped as a C string; COIL_HTTP_DIFF_DUMP=FILE writes the whole input.
  */
 #define _GNU_SOURCE
 #include "test_util.h"
