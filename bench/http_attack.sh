@@ -199,7 +199,7 @@ col() { printf '%s' "${RES[$1,$2]}" | awk -v c="$3" 'NF { print $c }' | median; 
 	for load in quiet attacked; do
 		awk -v l="$load" -v c50="$(col coil $load 2)" -v n50="$(col nginx $load 2)" \
 			-v c99="$(col coil $load 3)" -v n99="$(col nginx $load 3)" \
-			'BEGIN { printf "coil / nginx, %s: p50 %.2fx, p99 %.2fx\n", l, (n50 > 0 ? c50 / n50 : 0), (n99 > 0 ? c99 / n99 : 0) }'
+			'BEGIN { printf "coil / nginx, %s: p50 %.3fx, p99 %.3fx\n", l, (n50 > 0 ? c50 / n50 : 0), (n99 > 0 ? c99 / n99 : 0) }'
 	done
 	echo
 	echo "median of $ROUNDS rounds; healthy client wrk -t1 -c$CONNS -d${SECS}s on CPU 0;" \
