@@ -2,7 +2,8 @@
  * The HTTP/1.1 server (coil/http.h) over 127.0.0.1, driven by clients made
  * of coil's own sockets in the same runtime: keep-alive, pipelining,
  * bodies both ways, Expect, HEAD, Connection, each smuggling vector and
- * limit on the wire, timeouts, graceful shutdown.
+ * limit on the wire, timeouts, graceful shutdown, and a test per hostile
+ * client that checks nothing is left behind.
  */
 #define _GNU_SOURCE
 #include "test_util.h"
