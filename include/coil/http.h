@@ -113,6 +113,12 @@ COIL_API int coil_http_server_open(coil_http_server **out, const struct coil_htt
 /* The port s listens on, or -EINVAL (s NULL). */
 COIL_API int coil_http_server_port(const coil_http_server *s);
 
+/* The connections s serves at this moment, on every worker: accepted and
+ * not yet closed (an idle keep-alive one counts). A connection leaves the
+ * count once its fd is closed and its buffers are freed, so 0 after the
+ * clients left means none is held. Returns 0 for s NULL. */
+COIL_API unsigned coil_http_server_connections(const coil_http_server *s);
+
 /*
  * Serve connections with handler until the calling task is cancelled, then
  * shut down gracefully: stop accepting; close idle connections; let each

@@ -73,6 +73,8 @@ static int on_header_value(llhttp_t *h, const char *at, size_t len)
 	struct coil__http_parse *p = of(h);
 	if (p->trailers)
 		return 0;
+	if (!p->field_open)
+		return reject(h, 400); /* a value without a name: see below */
 	span(&p->fields[p->nfields].value, at, len);
 	p->in_value = true;
 	return 0;
@@ -84,6 +86,11 @@ static int on_header_value_complete(llhttp_t *h)
 	if (p->trailers)
 		return 0;
 	struct coil__http_field *f = &p->fields[p->nfields];
+	/* llhttp 8.1 takes a field line with an empty name (": v"): a
+	 * field-name is a token of one byte or more (RFC 9110 5.1), and a
+	 * proxy that drops the line reads another head. */
+	if (!p->field_open || f->name.len == 0)
+		return reject(h, 400);
 	if (!p->in_value) /* an empty value gets no span */
 		f->value = (struct coil_http_str){f->name.ptr + f->name.len, 0};
 	/* llhttp drops the leading whitespace, not the trailing. */

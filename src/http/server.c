@@ -29,6 +29,7 @@ struct coil_http_server {
 	 * for a few instructions, never across a wait. */
 	pthread_mutex_t lock;
 	struct coil__http_conn *conns;
+	unsigned nconns;	/* in the registry (written under lock) */
 	bool draining;		/* written under lock; read without it too */
 	coil_wg live;		/* connections in the registry */
 };
@@ -105,6 +106,11 @@ int coil_http_server_close(coil_http_server *s)
 	return r;
 }
 
+unsigned coil_http_server_connections(const coil_http_server *s)
+{
+	return s ? __atomic_load_n(&s->nconns, __ATOMIC_RELAXED) : 0;
+}
+
 const struct coil_http_config *coil__http_server_config(const struct coil_http_server *srv)
 {
 	return &srv->cfg;
@@ -131,6 +137,7 @@ bool coil__http_server_enter(struct coil_http_server *srv, struct coil__http_con
 		if (c->next)
 			c->next->prev = c;
 		srv->conns = c;
+		__atomic_store_n(&srv->nconns, srv->nconns + 1, __ATOMIC_RELAXED);
 		coil_wg_add(&srv->live, 1);
 	}
 	pthread_mutex_unlock(&srv->lock);
@@ -146,6 +153,7 @@ void coil__http_server_leave(struct coil_http_server *srv, struct coil__http_con
 		srv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	__atomic_store_n(&srv->nconns, srv->nconns - 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&srv->lock);
 	/* Last: once the count is 0 the server may be freed (after the
 	 * barrier in coil_http_server_run, which waits for this call to
