@@ -9,6 +9,7 @@
 #include "io/io.h"
 #include "sched/scope.h"
 #include "sched/switch.h"
+#include "sched/turn.h"
 
 /* Connections queued before the request is stopped (the rest wait in the
  * listen backlog). The queue's capacity is a power of two: indexes are

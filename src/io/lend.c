@@ -18,6 +18,7 @@
 #include "base/panic.h"
 #include "sched/scope.h"
 #include "sched/switch.h"
+#include "sched/turn.h"
 
 #define NO_BUF UINT32_MAX
 /* Buffers a reader may hold unread before its multishot is stopped (the

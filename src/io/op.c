@@ -11,6 +11,7 @@
 #include "io/op.h"
 #include "io/race.h"
 #include "sched/switch.h"
+#include "sched/turn.h"
 
 static void op_cancel(struct coil__park *p, int code)
 {

@@ -31,7 +31,9 @@
 #include "io/lend.h"
 #include "runtime/thread.h"
 #include "sched/crew.h"
+#include "sched/fiber.h"
 #include "sched/sched.h"
+#include "sched/turn.h"
 
 struct post {
 	coil_loop_fn fn;

@@ -18,6 +18,7 @@
 #include "runtime/thread.h"
 #include "sched/crew.h"
 #include "sched/sched.h"
+#include "sched/turn.h"
 
 struct runtime;
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fiber/guard.h"
+#include "sched/fiber.h"
 
 /* For the overflow reporter, from its signal handler: only reads. */
 static bool guard_lookup(void *ctx, const struct coil__stack **stack, uint64_t *task_id)

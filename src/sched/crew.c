@@ -13,6 +13,7 @@
 #include "base/panic.h"
 #include "coil/time.h"
 #include "coil/runtime.h"
+#include "sched/fiber.h"
 #include "sched/switch.h"
 
 void coil__crew_kick(struct coil__worker *to)

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "sched/crew.h"
+#include "sched/fiber.h"
 #include "sched/sched.h"
+#include "sched/turn.h"
 
 uint64_t coil__task_id(const struct coil__fiber *f)
 {

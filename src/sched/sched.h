@@ -1,17 +1,9 @@
 /*
- * The scheduler of one worker (one thread): the fiber table, the run queue,
- * the stack pool, the one timer heap, and the turn.
+ * The scheduler of one worker (one thread): its state (the fiber table, the
+ * run queue, the stack pool, the one timer heap) and the inline hot paths
+ * every layer calls (self, may-block, make runnable, wake a park).
  *
- * A turn (coil__sched_tick) runs every fiber that is runnable at its start,
- * once, then polls I/O through the hook the runtime installed (no wait if
- * fibers are runnable, else until the earliest timer or the caller's
- * timeout), then expires the timers that are due. Fibers switch straight to
- * the next runnable fiber of the turn when they park; only when the turn's
- * batch is used up does control go back to the scheduler context (the
- * thread's own stack). When nothing is pending in I/O, the next round may
- * start right on the parking fiber, without the two switches through the
- * scheduler, but only when no timer is due: a fiber that keeps yielding can
- * never starve a deadline.
+ * The turn that runs them is sched/turn.h's.
  *
  * sched knows nothing of ops or backends: I/O is the poll hook, and the
  * count of things that will wake a fiber from outside (pending).
@@ -196,30 +188,6 @@ static inline int coil__fiber_may_block(struct coil__fiber *f, int64_t *deadline
 	return coil__fiber_may_block_scoped(f, deadline);
 }
 
-/* Set up w, worker index of crew (not yet running: coil__tls_worker is
- * the caller's to set). Returns 0 or -errno (its wake eventfd). */
-int coil__sched_init(struct coil__worker *w, struct coil__crew *crew, unsigned index,
-		     const struct coil_config *cfg, coil__poll_fn *poll, void *poll_ctx);
-/* Free what w holds. Fibers whose stacks the kernel may still write into
- * (pending > 0 after a fatal poll error) keep them: leaked, not reused. */
-void coil__sched_fini(struct coil__worker *w);
-/* Spawn the main fiber (crew->main). Returns 0 or -ENOMEM. */
-int coil__sched_start(struct coil__worker *w, coil_fn fn, void *arg);
-
-/* One turn; see the head of this file. budget: run at most that many
- * fibers (0: all that are runnable at the start). timeout_ns: how long the poll may
- * wait when nothing is runnable (-1: until a timer or an I/O completion).
- * Returns 1 when fibers remain, 0 when all have finished (on every
- * worker), -EDEADLK when every fiber is parked on something nothing can
- * wake, or a poll's fatal error (this worker's or, with several, any
- * worker's). Runs on the scheduler context only. */
-int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns, unsigned budget);
-
-/* After -EDEADLK: detach every parked fiber from what it waits on (each
- * park's cancel, with -EDEADLK), so that no object keeps a pointer into a
- * stack about to be freed. The fibers never run again. */
-void coil__sched_abandon(struct coil__worker *w);
-
 /* Cooperative budget: a fiber whose calls complete without parking must
  * still let others run. Returns true (and resets it) when the caller should
  * yield now (after 64 such calls; Tokio uses 128 ops). */
@@ -230,9 +198,6 @@ static inline bool coil__sched_budget(struct coil__fiber *f)
 	f->budget = 0;
 	return true;
 }
-
-/* Put the current fiber at the back of the run queue and run others. */
-void coil__yield(struct coil__worker *w);
 
 /* Make a fiber runnable (append it to the run queue). Only for a fiber
  * that is PARKED (through coil__park_wake) or new. */
@@ -270,55 +235,8 @@ static inline void coil__park_wake(struct coil__park *p, int result)
 		coil__park_wake_far(p, result);
 }
 
-
-/* A task's handle: gen << 32 | worker << 24 | index; gen is never 0, so
- * neither is it. */
-uint64_t coil__task_id(const struct coil__fiber *f);
-
-/* The worker a task handle names (NULL: none of w's crew). */
-struct coil__worker *coil__task_worker(struct coil__worker *w, uint64_t t);
-
-/* The fiber a task handle names on its worker tw (coil__task_worker), or
- * NULL (stale, unknown, freed). With more than one worker the caller holds
- * tw->table_lock (coil__table_lock). */
-struct coil__fiber *coil__task_lookup(struct coil__worker *tw, uint64_t t);
-
-/* The table lock of tw, taken only when the crew has several workers. */
-static inline void coil__table_lock(struct coil__worker *tw)
-{
-	if (tw->multi)
-		coil__spin_lock(&tw->table_lock);
-}
-
-static inline void coil__table_unlock(struct coil__worker *tw)
-{
-	if (tw->multi)
-		coil__spin_unlock(&tw->table_lock);
-}
-
-/* Spawn fn(arg) on w from w's thread, in or outside a fiber (coil_loop):
- * *out gets the handle, or NULL out: detached. Returns 0 or -ENOMEM. */
-int coil__spawn_task(struct coil__worker *w, coil_fn fn, void *arg, coil_task *out);
-
-/* Spawn a fiber on worker `on` (w itself, or another of its crew), from w's
- * thread: it gets its stack now (from w's pool), so a spawn that cannot
- * have one fails (-ENOMEM) while the caller can still clean up. */
-int coil__spawn_fiber(struct coil__worker *w, struct coil__worker *on, size_t stack_size,
-		      coil_fn fn, void *arg, bool detached, struct coil__fiber **out);
-/* Give f's slot back (under its home's table lock with several workers). */
-void coil__fiber_release(struct coil__worker *home, struct coil__fiber *f);
-/* The same, with home's table lock held (coil__table_lock). */
-void coil__fiber_release_locked(struct coil__worker *home, struct coil__fiber *f);
-void coil__fibers_free_all(struct coil__worker *w);
-/* Entry of every fiber, on its own stack. */
-void coil__fiber_entry(void *fiber);
-/* The fiber finished: wake its joiner. */
-void coil__fiber_finished(struct coil__worker *w, struct coil__fiber *f);
-/* Cancel f: mark it and interrupt what it waits on (f on another worker:
- * that worker does, through its inbox; the caller holds f's home's table
- * lock then). */
-void coil__fiber_cancel(struct coil__worker *w, struct coil__fiber *f);
-
-/* Leaving the current fiber for the next: sched/switch.h. */
+/* The turn (init, tick, yield...): sched/turn.h. The fiber table and
+ * spawns: sched/fiber.h. Leaving the current fiber for the next:
+ * sched/switch.h. */
 
 #endif

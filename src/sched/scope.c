@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "coil/time.h"
+#include "sched/fiber.h"
 #include "sched/scope.h"
 #include "sched/crew.h"
 #include "sched/sched.h"

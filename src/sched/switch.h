@@ -10,8 +10,10 @@
 #include "base/heap.h"
 #include "coil/time.h"
 #include "sched/crew.h"
+#include "sched/fiber.h"
 #include "sched/park.h"
 #include "sched/sched.h"
+#include "sched/turn.h"
 
 static inline struct coil__fiber *coil__runq_pop(struct coil__worker *w)
 {

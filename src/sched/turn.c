@@ -1,5 +1,6 @@
 /* The turn: running fibers, switching between them, and the tick. See
  * sched.h. */
+#include "sched/fiber.h"
 #include "sched/sched.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include "coil/time.h"
 #include "sched/crew.h"
 #include "sched/switch.h"
+#include "sched/turn.h"
 
 __thread struct coil__worker *coil__tls_worker __attribute__((tls_model("initial-exec")));
 

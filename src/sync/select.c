@@ -25,6 +25,7 @@
 #include "coil/scope.h"
 #include "coil/time.h"
 #include "sync/chan.h"
+#include "sched/fiber.h"
 #include "sched/park.h"
 #include "base/panic.h"
 #include "base/spin.h"
