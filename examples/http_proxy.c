@@ -113,10 +113,10 @@ static void peer_ip(coil_http_request *req, char *ip, size_t cap)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, (socklen_t)cap);
 }
 
-/* The request's header lines for the upstream, malloc'd: its own less the
- * hop-by-hop ones, then X-Forwarded-For: the list it came with (several
- * fields joined) and the client's address. */
-static char *forward_headers(coil_http_request *req)
+/* The request's header lines for the upstream, into small (cap bytes) or
+ * malloc'd: its own less the hop-by-hop ones, then X-Forwarded-For: the
+ * list it came with (several fields joined) and the client's address. */
+static char *forward_headers(coil_http_request *req, char *small, size_t cap)
 {
 	int count = coil_http_request_header_count(req);
 	struct coil_http_str conn[MAX_CONN_FIELDS];
@@ -129,7 +129,7 @@ static char *forward_headers(coil_http_request *req)
 			conn[nconn++] = v;
 		need += n.len + v.len + 4;
 	}
-	char *out = malloc(need), *p = out;
+	char *out = need <= cap ? small : malloc(need), *p = out;
 	if (!out)
 		return NULL;
 	for (int i = 0; i < count; i++) {
@@ -188,7 +188,7 @@ static int copy_head(coil_http_exchange *x, coil_http_response *res, int status,
 		if (str_is(n, "connection") && nconn < MAX_CONN_FIELDS)
 			conn[nconn++] = v;
 	}
-	char line[8192];
+	char line[4096]; /* the server takes 4 KiB of headers in all */
 	for (int i = 0; i < count; i++) {
 		struct coil_http_str n, v;
 		coil_http_exchange_header_at(x, (size_t)i, &n, &v);
@@ -226,14 +226,14 @@ static int proxy(coil_http_request *req, coil_http_response *res, void *ctx)
 	struct app *app = ctx;
 	unsigned turn = __atomic_fetch_add(&app->next, 1, __ATOMIC_RELAXED);
 	const struct upstream *up = &app->up[turn % app->nup];
-	char mbuf[32], tbuf[512];
+	/* On the fiber's stack when they fit (128 KiB by default). */
+	char mbuf[32], tbuf[512], hbuf[2048], piece[PIECE];
 	char *method = cstr(coil_http_request_method(req), mbuf, sizeof mbuf);
 	char *target = cstr(coil_http_request_target(req), tbuf, sizeof tbuf);
-	char *headers = forward_headers(req);
-	char *piece = malloc(PIECE);
+	char *headers = forward_headers(req, hbuf, sizeof hbuf);
 	coil_http_exchange *x = NULL;
 	int r = -ENOMEM;
-	if (!method || !target || !headers || !piece)
+	if (!method || !target || !headers)
 		goto out;
 	int64_t body = coil_http_request_content_length(req);
 	struct coil_http_client_request rq = {
@@ -296,8 +296,8 @@ out:
 		free(method);
 	if (target != tbuf)
 		free(target);
-	free(headers);
-	free(piece);
+	if (headers != hbuf)
+		free(headers);
 	return r;
 }
 

@@ -37,8 +37,14 @@ struct coil_http_client {
 	struct kept *kept;	/* the most recently kept first */
 	unsigned nkept;
 	int64_t next_sweep;	/* when the list is next searched for expired ones */
+	struct coil_http_exchange *spare; /* ended exchanges, their buffers kept */
+	unsigned nspare;
 	uint64_t opened;
 };
+
+/* Ended exchanges kept for the next ones (their buffers are the bulk of
+ * an exchange's cost: a proxy makes one per request). */
+#define MAX_SPARE 64
 
 /* Room for body bytes after the largest head. */
 #define BODY_ROOM 16384
@@ -54,7 +60,7 @@ struct coil_http_exchange {
 	int64_t deadline;	/* from cfg.timeout, or 0 */
 	/* The request, kept for a second try. */
 	char *req_head;
-	size_t req_head_len;
+	size_t req_head_len, req_head_cap;
 	const void *body;	/* sent whole with the head */
 	size_t body_len;
 	/* A streamed body. */
@@ -67,7 +73,9 @@ struct coil_http_exchange {
 	size_t cap, len, pos, head_len;
 	struct coil__http_parse p;
 	struct coil__http_field *fields;
-	char host[];
+	char *host;
+	size_t host_cap;
+	struct coil_http_exchange *next_spare;
 };
 
 void coil_http_client_config_init(struct coil_http_client_config *cfg)
@@ -113,6 +121,15 @@ int coil_http_client_free(coil_http_client *cl)
 		cl->kept = k->next;
 		coil_close(k->fd);
 		free(k);
+	}
+	while (cl->spare) {
+		struct coil_http_exchange *x = cl->spare;
+		cl->spare = x->next_spare;
+		free(x->req_head);
+		free(x->buf);
+		free(x->fields);
+		free(x->host);
+		free(x);
 	}
 	pthread_mutex_destroy(&cl->lock);
 	free(cl);
@@ -228,17 +245,31 @@ static bool has_field(const char *hs, const char *name)
 	return false;
 }
 
-/* The request head, malloc'd. */
-static char *request_head(const struct coil_http_client_request *rq, const char *method,
-			  const char *target, size_t *len)
+/* Make room for n bytes at *p (capacity *cap). Returns false when out
+ * of memory. */
+static bool room(char **p, size_t *cap, size_t n)
+{
+	if (n <= *cap)
+		return true;
+	char *q = realloc(*p, n);
+	if (!q)
+		return false;
+	*p = q;
+	*cap = n;
+	return true;
+}
+
+/* The request head into x->req_head. Returns false when out of memory. */
+static bool request_head(struct coil_http_exchange *x, const struct coil_http_client_request *rq,
+			 const char *method, const char *target)
 {
 	const char *extra = rq->headers ? rq->headers : "";
 	bool chunked = !rq->body && rq->body_len == COIL_HTTP_BODY_CHUNKED;
 	bool body = rq->body || rq->body_len || !strcmp(method, "POST") || !strcmp(method, "PUT");
 	size_t cap = strlen(method) + strlen(target) + strlen(rq->host) + strlen(extra) + 128;
-	char *h = malloc(cap);
-	if (!h)
-		return NULL;
+	if (!room(&x->req_head, &x->req_head_cap, cap))
+		return false;
+	char *h = x->req_head;
 	int n = snprintf(h, cap, "%s %s HTTP/1.1\r\n", method, target);
 	if (!has_field(extra, "host"))
 		n += snprintf(h + n, cap - (size_t)n, "Host: %s:%u\r\n", rq->host,
@@ -249,8 +280,8 @@ static char *request_head(const struct coil_http_client_request *rq, const char 
 	else if (body)
 		n += snprintf(h + n, cap - (size_t)n, "Content-Length: %zu\r\n", rq->body_len);
 	n += snprintf(h + n, cap - (size_t)n, "\r\n");
-	*len = (size_t)n;
-	return h;
+	x->req_head_len = (size_t)n;
+	return true;
 }
 
 /* The scope of an exchange's call: its deadline (cfg.timeout from the
@@ -300,14 +331,67 @@ static int send_request(struct coil_http_exchange *x, bool fresh)
 	}
 }
 
+/* An exchange in its first state, for host: a spare one or a new one. */
+static struct coil_http_exchange *exchange_get(struct coil_http_client *cl, const char *host)
+{
+	pthread_mutex_lock(&cl->lock);
+	struct coil_http_exchange *x = cl->spare;
+	if (x) {
+		cl->spare = x->next_spare;
+		cl->nspare--;
+	}
+	pthread_mutex_unlock(&cl->lock);
+	if (!x) {
+		x = calloc(1, sizeof *x);
+		if (!x)
+			return NULL;
+		x->cap = cl->cfg.max_head + BODY_ROOM;
+		x->buf = malloc(x->cap);
+		x->fields = malloc(cl->cfg.max_fields * sizeof *x->fields);
+	}
+	/* Everything but the buffers anew. */
+	struct coil_http_exchange keep = *x;
+	*x = (struct coil_http_exchange){
+		.cl = cl, .fd = -1, .buf = keep.buf, .cap = keep.cap, .fields = keep.fields,
+		.req_head = keep.req_head, .req_head_cap = keep.req_head_cap,
+		.host = keep.host, .host_cap = keep.host_cap,
+	};
+	size_t hl = strlen(host);
+	if (!x->buf || !x->fields || !room(&x->host, &x->host_cap, hl + 1)) {
+		free(x->req_head);
+		free(x->buf);
+		free(x->fields);
+		free(x->host);
+		free(x);
+		return NULL;
+	}
+	memcpy(x->host, host, hl + 1);
+	return x;
+}
+
+/* Close x's connection (unless it was kept) and keep x for the next
+ * exchange, or free it. */
 static void exchange_free(struct coil_http_exchange *x)
 {
+	struct coil_http_client *cl = x->cl;
 	if (x->fd >= 0)
 		coil_close(x->fd);
-	free(x->req_head);
-	free(x->buf);
-	free(x->fields);
-	free(x);
+	x->fd = -1;
+	pthread_mutex_lock(&cl->lock);
+	bool kept = cl->nspare < MAX_SPARE;
+	if (kept) {
+		x->next_spare = cl->spare;
+		cl->spare = x;
+		cl->nspare++;
+	}
+	pthread_mutex_unlock(&cl->lock);
+	if (!kept) {
+		free(x->req_head);
+		free(x->buf);
+		free(x->fields);
+		free(x->host);
+		free(x);
+	}
 }
 
 int coil_http_exchange_start(coil_http_client *cl, const struct coil_http_client_request *rq,
@@ -334,19 +418,11 @@ int coil_http_exchange_start(coil_http_client *cl, const struct coil_http_client
 	}
 	if (!coil_task_current())
 		return -EPERM;
-	size_t hl = strlen(rq->host);
-	struct coil_http_exchange *x = calloc(1, sizeof *x + hl + 1);
+	struct coil_http_exchange *x = exchange_get(cl, rq->host);
 	if (!x)
 		return -ENOMEM;
-	memcpy(x->host, rq->host, hl + 1);
-	x->cl = cl;
 	x->port = rq->port;
-	x->fd = -1;
-	x->cap = cl->cfg.max_head + BODY_ROOM;
-	x->buf = malloc(x->cap);
-	x->fields = malloc(cl->cfg.max_fields * sizeof *x->fields);
-	x->req_head = request_head(rq, method, target, &x->req_head_len);
-	if (!x->buf || !x->fields || !x->req_head) {
+	if (!request_head(x, rq, method, target)) {
 		exchange_free(x);
 		return -ENOMEM;
 	}
