@@ -205,8 +205,19 @@ static int copy_head(coil_http_exchange *x, coil_http_response *res, int status,
 			return r;
 	}
 	int64_t len = coil_http_exchange_content_length(x);
-	if (len >= 0 && !head_request && status != 204 && status != 304)
+	struct coil_http_str v;
+	if ((head_request || status == 304) &&
+	    coil_http_exchange_header(x, "content-length", &v) == 0) {
+		/* No body; the length a GET would get, passed on. */
+		char num[24];
+		if (v.len && v.len < sizeof num) {
+			memcpy(num, v.ptr, v.len);
+			num[v.len] = 0;
+			r = coil_http_response_length(res, strtoull(num, NULL, 10));
+		}
+	} else if (len >= 0 && !head_request && status != 204 && status != 304) {
 		r = coil_http_response_length(res, (uint64_t)len);
+	}
 	return r;
 }
 

@@ -88,6 +88,11 @@ class Upstream(http.server.BaseHTTPRequestHandler):
     def do_PUT(self):
         self.handle_any()
 
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header("Content-Length", self.path.split("=")[1] if "=" in self.path else "0")
+        self.end_headers()
+
     def handle_any(self):
         path = self.path
         body = self.read_body()
@@ -238,6 +243,15 @@ try:
         except (http.client.IncompleteRead, ConnectionError):
             pass
         c.close()
+
+    # HEAD: the upstream's length passed on, no body, the connection kept.
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    r, data = request(port, "HEAD", "/big?n=12345", conn=c)
+    assert r.status == 200 and data == b"", (r.status, data)
+    assert r.getheader("Content-Length") == "12345", r.getheaders()
+    r, data = request(port, "GET", "/who", conn=c)
+    assert data == b"python"
+    c.close()
 
     # Still serving after all that.
     r, data = request(port, "GET", "/who")

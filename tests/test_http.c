@@ -138,6 +138,10 @@ static int handler(coil_http_request *req, coil_http_response *res, void *ctx)
 				      host.ptr);
 		return coil_http_respond(res, 200, NULL, out, (size_t)n);
 	}
+	if (target_is(req, "/announce")) { /* a length, no bytes: right for HEAD only */
+		coil_http_response_length(res, 1234);
+		return 0;
+	}
 	if (target_is(req, "/noread"))
 		return coil_http_respond(res, 202, NULL, "ok", 2);
 	if (target_is(req, "/fail"))
@@ -579,6 +583,15 @@ static void *responses_main(void *arg)
 	ck_assert(cl_response(c, &r, true));
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_int_eq(r.content_length, 13);
+	ck_assert(cl_response(c, &r, false));
+	ck_assert_str_eq(r.body, "Hello, World!");
+	/* HEAD may announce a length without writing its bytes (a proxy
+	 * passes the upstream's on); the connection stays. */
+	cl_sends(c, "HEAD /announce HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert(cl_response(c, &r, true));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(r.content_length, 1234);
+	ck_assert(!r.close);
 	ck_assert(cl_response(c, &r, false));
 	ck_assert_str_eq(r.body, "Hello, World!");
 	cl_sends(c, "GET /api HTTP/1.1\r\nHost: t\r\n\r\n");

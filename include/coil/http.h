@@ -233,9 +233,11 @@ COIL_API ssize_t coil_http_response_write(coil_http_response *res, const void *b
 /*
  * Send the last len bytes of the body (buf may be NULL when len is 0) and
  * finish the response. If nothing was sent before, the response goes out
- * with Content-Length: len, in one write with its head. Returns 0, the
- * errors above, -EMSGSIZE (a length was announced and the body's bytes do
- * not add up to it: the connection then closes), -EALREADY (ended).
+ * with Content-Length: len, in one write with its head. A response to
+ * HEAD (or a 204 or 304) may announce a length and end without its bytes:
+ * the length says what a GET would get. Returns 0, the errors above,
+ * -EMSGSIZE (a length was announced and the body's bytes do not add up to
+ * it: the connection then closes), -EALREADY (ended).
  */
 COIL_API int coil_http_response_end(coil_http_response *res, const void *buf, size_t len);
 
