@@ -106,6 +106,11 @@ class Upstream(http.server.BaseHTTPRequestHandler):
             self.send_body(body, "chunked" in path)
         elif path.startswith("/big"):
             self.send_body(pattern(int(path.split("=")[1])), "chunked" in path)
+        elif path.startswith("/drop"):
+            # Kept alive by its headers, then closed: a server whose idle
+            # timeout ends a connection the proxy keeps.
+            self.send_body(b"dropped", False)
+            self.close_connection = True
         elif path.startswith("/who"):
             self.send_body(b"python", False)
         elif path.startswith("/cut"):
@@ -243,6 +248,14 @@ try:
         except (http.client.IncompleteRead, ConnectionError):
             pass
         c.close()
+
+    # An upstream that drops the connection the proxy kept: the next GET
+    # is sent again on a new one, and the client never sees it.
+    for i in range(5):
+        r, data = request(port, "GET", "/drop")
+        assert data == b"dropped", data
+        r, data = request(port, "GET", "/who")
+        assert r.status == 200 and data == b"python", (r.status, data)
 
     # HEAD: the upstream's length passed on, no body, the connection kept.
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
