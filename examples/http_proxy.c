@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <strings.h>
 
 #include "signal_stop.h"
@@ -412,6 +413,13 @@ int main(int argc, char **argv)
 	if (coil_http_client_new(&app.client, &ccfg) < 0) {
 		fprintf(stderr, "http_proxy: out of memory\n");
 		return 1;
+	}
+	/* Two descriptors per client (its own and the upstream's): as many
+	 * as the system lets us, as nginx's worker_rlimit_nofile does. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
 	if (signal_stop_open(&app.stop, "http_proxy") < 0)
 		return 1;

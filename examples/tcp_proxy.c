@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "signal_stop.h"
@@ -184,6 +185,13 @@ int main(int argc, char **argv)
 	if (!app.up_port)
 		usage();
 	coil_wg_init(&app.live);
+	/* Two descriptors per client (its own and the upstream's): as many
+	 * as the system lets us, as nginx's worker_rlimit_nofile does. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	if (signal_stop_open(&app.stop, "tcp_proxy") < 0)
 		return 1;
 	void *result = NULL;
