@@ -31,6 +31,8 @@ if "--sigint" in args:
 connections = 0            # made to the Python upstream
 count_lock = threading.Lock()
 release = threading.Event()  # ends /hang
+slow_entered = threading.Event()  # /slow has its request
+slow_release = threading.Event()  # and answers once this is set
 
 
 def pattern(n):
@@ -125,6 +127,10 @@ class Upstream(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"x" * 1000)
             self.wfile.flush()
             self.close_connection = True
+        elif path.startswith("/slow"):
+            slow_entered.set()
+            slow_release.wait(60)
+            self.send_body(b"slow", False)
         elif path.startswith("/hang"):
             release.wait(60)
             self.close_connection = True
@@ -175,6 +181,9 @@ try:
     bad, bad_port = start([proxy_exe, "--port", "0",
                            "--upstream", "127.0.0.1:%d" % closed_port] + args)
     procs.append(bad)
+    drain, drain_port = start([proxy_exe, "--port", "0",
+                               "--upstream", "127.0.0.1:%d" % up_port] + args)
+    procs.append(drain)
 
     # The coil upstream, keep-alive on one connection; round robin.
     c = http.client.HTTPConnection("127.0.0.1", rr_port, timeout=30)
@@ -270,6 +279,34 @@ try:
     r, data = request(port, "GET", "/who")
     assert data == b"python"
 
+    # Draining: a request in flight when the signal comes is answered.
+    # The server closes its idle connections when the drain starts: an
+    # idle one tells us when that is.
+    idle = http.client.HTTPConnection("127.0.0.1", drain_port, timeout=30)
+    r, data = request(drain_port, "GET", "/who", conn=idle)
+    assert data == b"python"
+    result = {}
+
+    def slow():
+        try:
+            result["r"] = request(drain_port, "GET", "/slow")
+        except Exception as e:
+            result["r"] = e
+
+    t = threading.Thread(target=slow)
+    t.start()
+    assert slow_entered.wait(30)
+    drain.send_signal(sig)
+    assert idle.sock.recv(1) == b""  # closed: the drain has begun
+    idle.close()
+    slow_release.set()
+    t.join(30)
+    assert isinstance(result.get("r"), tuple), result
+    r, data = result["r"]
+    assert r.status == 200 and data == b"slow", (r.status, data)
+    assert r.getheader("Connection") == "close", r.getheaders()
+    assert drain.wait(timeout=60) == 0
+
     for p in (proxy, rr, bad):
         p.send_signal(sig)
     for p in (proxy, rr, bad):
@@ -278,6 +315,7 @@ try:
     print("http_proxy: all checks passed, exit 0 on %s" % sig.name)
 finally:
     release.set()
+    slow_release.set()
     for p in procs:
         if p.poll() is None:
             p.kill()

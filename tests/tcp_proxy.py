@@ -129,6 +129,26 @@ try:
         pass
     s.close()
 
+    # Draining: a connection open when the signal comes goes on (both
+    # ways, half-close included) while new ones are refused.
+    s = connect(port)
+    s.sendall(b"before")
+    assert s.recv(100) == b"before"
+    proxy.send_signal(sig)
+    for _ in range(3000):  # until the listener is closed (bounded)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        except ConnectionRefusedError:
+            break
+        threading.Event().wait(0.01)
+    else:
+        raise AssertionError("still accepting after the signal")
+    s.sendall(b"after")
+    s.shutdown(socket.SHUT_WR)
+    assert recv_all(s) == b"afterBYE"
+    s.close()
+    assert proxy.wait(timeout=60) == 0
+
     for p in (proxy, bad):
         p.send_signal(sig)
     for p in (proxy, bad):
