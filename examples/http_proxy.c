@@ -277,29 +277,32 @@ static int proxy(coil_http_request *req, coil_http_response *res, void *ctx)
 		r = fail(res, status);
 		goto out;
 	}
+	/* The first piece before the head is copied: an upstream that fails
+	 * before any body byte still gets a clean 502/504 (nothing of its
+	 * answer queued yet). */
+	ssize_t n = TIMED(app, coil_http_exchange_read(x, piece, PIECE));
+	if (n < 0) {
+		r = fail(res, (int)n);
+		goto out;
+	}
 	struct coil_http_str m = coil_http_request_method(req);
 	r = copy_head(x, res, status, m.len == 4 && !memcmp(m.ptr, "HEAD", 4));
 	if (r < 0) {
 		r = fail(res, r);
 		goto out;
 	}
-	bool started = false;
-	for (;;) {
-		ssize_t n = TIMED(app, coil_http_exchange_read(x, piece, PIECE));
-		if (n == 0)
-			break;
-		if (n < 0) {
-			/* Nothing sent yet: still a clean answer. Else the
-			 * error closes the client's connection mid-body. */
-			r = started ? (int)n : fail(res, (int)n);
-			goto out;
-		}
+	while (n > 0) {
 		ssize_t w = coil_http_response_write(res, piece, (size_t)n);
 		if (w < 0) {
 			r = (int)w;
 			goto out;
 		}
-		started = true;
+		n = TIMED(app, coil_http_exchange_read(x, piece, PIECE));
+		if (n < 0) { /* the answer has started: the error closes the
+			      * client's connection, its body visibly cut */
+			r = (int)n;
+			goto out;
+		}
 	}
 	r = 0; /* the server ends the response */
 out:

@@ -127,6 +127,11 @@ class Upstream(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"x" * 1000)
             self.wfile.flush()
             self.close_connection = True
+        elif path.startswith("/headonly"):
+            # A head, then the end before any body byte: still a clean 502.
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\nX-Up: 1\r\n\r\n")
+            self.wfile.flush()
+            self.close_connection = True
         elif path.startswith("/slow"):
             slow_entered.set()
             slow_release.wait(60)
@@ -244,6 +249,9 @@ try:
     assert r.status == 502, r.status
     r, data = request(port, "GET", "/hang")
     assert r.status == 504, r.status
+
+    r, data = request(port, "GET", "/headonly")
+    assert r.status == 502 and r.getheader("X-Up") is None, (r.status, r.getheaders())
 
     # A body the upstream cuts: the client sees a cut, never a whole body.
     for target in ("/cut", "/cut/chunked"):
