@@ -2,10 +2,11 @@
  * tcp_proxy: bytes both ways between each client and an upstream.
  *
  *   tcp_proxy --upstream HOST:PORT [--port N] [--host ADDR] [--workers N]
- *             [--drain MS]
+ *             [--timeout MS] [--drain MS]
  *
  * Every accepted connection gets a connection of its own to the upstream
- * (a client is closed at once when the upstream cannot be reached) and two
+ * (a client is closed at once when the upstream cannot be reached within
+ * --timeout ms, default 10000) and two
  * fibers, one per direction, each reading what one side sends and writing
  * it to the other. When a side ends its sending (EOF), the proxy ends its
  * own sending to the other side (shutdown SHUT_WR) and the other direction
@@ -42,6 +43,7 @@ struct app {
 	uint16_t port;
 	char up_host[256];
 	uint16_t up_port;
+	int64_t connect_timeout; /* ns */
 	int64_t drain;		/* ns */
 	coil_wg live;		/* connections being proxied */
 	struct signal_stop stop;
@@ -82,7 +84,11 @@ static void serve(int client, void *ctx)
 {
 	struct app *app = ctx;
 	coil_wg_add(&app->live, 1);
+	coil_scope sc;
+	bool scoped = coil_scope_enter_timeout(&sc, app->connect_timeout) == 0;
 	int up = coil_tcp_connect(app->up_host, app->up_port);
+	if (scoped)
+		coil_scope_exit(&sc);
 	if (up < 0) {
 		coil_close(client);
 		coil_wg_done(&app->live);
@@ -140,13 +146,15 @@ static void *run(void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: tcp_proxy --upstream HOST:PORT [--port N] [--host ADDR]"
-			" [--workers N] [--drain MS]\n");
+			" [--workers N] [--timeout MS] [--drain MS]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	static struct app app = {.addr = "127.0.0.1", .drain = 10 * COIL_NSEC_PER_SEC};
+	static struct app app = {.addr = "127.0.0.1",
+				 .connect_timeout = 10 * COIL_NSEC_PER_SEC,
+				 .drain = 10 * COIL_NSEC_PER_SEC};
 	struct coil_config cfg;
 	coil_config_init(&cfg);
 	for (int i = 1; i < argc; i++) {
@@ -173,6 +181,11 @@ int main(int argc, char **argv)
 			app.up_port = (uint16_t)port;
 		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
 			cfg.workers = (unsigned)atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			long ms = strtol(argv[++i], &end, 10);
+			if (*end || ms <= 0)
+				usage();
+			app.connect_timeout = ms * COIL_NSEC_PER_MSEC;
 		} else if (!strcmp(argv[i], "--drain") && i + 1 < argc) {
 			long ms = strtol(argv[++i], &end, 10);
 			if (*end || ms < 0)

@@ -5,9 +5,11 @@ received and counts the connections made to it), then http_proxy with
 --port 0 in front of them, and checks: answers through it, round robin,
 X-Forwarded-For, hop-by-hop fields dropped both ways, large bodies
 streamed both ways (by length and chunked), keep-alive reuse of upstream
-connections, 502 for an upstream that refuses, 504 for one that never
-answers (--timeout), a body cut by the upstream seen as cut by the
-client; then SIGTERM (SIGINT with --sigint) and exit 0.
+connections (and a kept one the upstream dropped), 502 for an upstream
+that refuses or dies before its body, 504 for one that never answers or
+never completes the connect (--timeout), a body cut by the upstream seen
+as cut by the client, HEAD; a request in flight at SIGTERM (SIGINT with
+--sigint) answered, then exit 0.
     python3 http_proxy.py PATH_TO_http_proxy PATH_TO_http_hello [--workers N] [--sigint]
 """
 import hashlib
@@ -173,6 +175,13 @@ closed.bind(("127.0.0.1", 0))
 closed_port = closed.getsockname()[1]
 closed.close()  # nothing listens there: connect is refused
 
+# An upstream whose connect never completes: its accept queue (backlog 0)
+# is filled by one connection nobody accepts; later SYNs are dropped.
+full = socket.socket()
+full.bind(("127.0.0.1", 0))
+full.listen(0)
+filler = socket.create_connection(full.getsockname(), timeout=30)
+
 procs = []
 try:
     hello, hello_port = start([hello_exe, "--port", "0"])
@@ -186,6 +195,9 @@ try:
     bad, bad_port = start([proxy_exe, "--port", "0",
                            "--upstream", "127.0.0.1:%d" % closed_port] + args)
     procs.append(bad)
+    stuck, stuck_port = start([proxy_exe, "--port", "0", "--timeout", "300", "--upstream",
+                               "127.0.0.1:%d" % full.getsockname()[1]] + args)
+    procs.append(stuck)
     drain, drain_port = start([proxy_exe, "--port", "0",
                                "--upstream", "127.0.0.1:%d" % up_port] + args)
     procs.append(drain)
@@ -248,6 +260,8 @@ try:
     r, data = request(bad_port, "GET", "/")
     assert r.status == 502, r.status
     r, data = request(port, "GET", "/hang")
+    assert r.status == 504, r.status
+    r, data = request(stuck_port, "GET", "/")  # the connect times out
     assert r.status == 504, r.status
 
     r, data = request(port, "GET", "/headonly")
@@ -315,9 +329,9 @@ try:
     assert r.getheader("Connection") == "close", r.getheaders()
     assert drain.wait(timeout=60) == 0
 
-    for p in (proxy, rr, bad):
+    for p in (proxy, rr, bad, stuck):
         p.send_signal(sig)
-    for p in (proxy, rr, bad):
+    for p in (proxy, rr, bad, stuck):
         rc = p.wait(timeout=60)
         assert rc == 0, "exit status %d" % rc
     print("http_proxy: all checks passed, exit 0 on %s" % sig.name)

@@ -5,8 +5,10 @@ down its sending side, sends "BYE" and closes. Through tcp_proxy (--port 0):
 echo on one connection, a large transfer both ways at once, half-close
 (the client shuts down its write side and still receives the rest, BYE
 included: the proxy forwarded the shutdown and kept the other direction),
-an upstream that refuses (the client is closed), several connections at
-once; then SIGTERM (SIGINT with --sigint) and exit 0.
+an upstream that refuses or never completes the connect (--timeout: the
+client is closed), several connections at once; a connection open at
+SIGTERM (SIGINT with --sigint) kept while new ones are refused, then
+exit 0.
     python3 tcp_proxy.py PATH_TO_tcp_proxy [--workers N] [--sigint]
 """
 import hashlib
@@ -73,12 +75,23 @@ closed.bind(("127.0.0.1", 0))
 closed_port = closed.getsockname()[1]
 closed.close()
 
+# An upstream that never completes a connect: its accept queue (backlog 0)
+# is filled by one connection nobody accepts, and the kernel drops the
+# SYNs that come after.
+full = socket.socket()
+full.bind(("127.0.0.1", 0))
+full.listen(0)
+filler = socket.create_connection(full.getsockname(), timeout=30)
+
 procs = []
 try:
     proxy, port = start([exe, "--port", "0", "--upstream", "127.0.0.1:%d" % up_port] + args)
     procs.append(proxy)
     bad, bad_port = start([exe, "--port", "0", "--upstream", "127.0.0.1:%d" % closed_port] + args)
     procs.append(bad)
+    stuck, stuck_port = start([exe, "--port", "0", "--upstream", "127.0.0.1:%d" %
+                               full.getsockname()[1], "--timeout", "300"] + args)
+    procs.append(stuck)
 
     # Echo, message by message on one connection.
     s = connect(port)
@@ -129,6 +142,15 @@ try:
         pass
     s.close()
 
+    # An upstream whose connect never completes: after --timeout the
+    # client's connection is closed.
+    s = connect(stuck_port)
+    try:
+        assert recv_all(s) == b""
+    except ConnectionResetError:
+        pass
+    s.close()
+
     # Draining: a connection open when the signal comes goes on (both
     # ways, half-close included) while new ones are refused.
     s = connect(port)
@@ -149,9 +171,9 @@ try:
     s.close()
     assert proxy.wait(timeout=60) == 0
 
-    for p in (proxy, bad):
+    for p in (bad, stuck):
         p.send_signal(sig)
-    for p in (proxy, bad):
+    for p in (bad, stuck):
         rc = p.wait(timeout=60)
         assert rc == 0, "exit status %d" % rc
     print("tcp_proxy: all checks passed, exit 0 on %s" % sig.name)
