@@ -1289,6 +1289,23 @@ static void *exchange_main(void *arg)
 	ck_assert_int_eq(coil_http_exchange_response(x), -EMSGSIZE);
 	ck_assert_int_eq(coil_http_exchange_end(x), 0);
 
+	/* cfg.timeout bounds the exchange's calls: the answer that does not
+	 * come is -ETIMEDOUT, kept. */
+	struct coil_http_client_config ccfg;
+	coil_http_client_config_init(&ccfg);
+	ccfg.timeout = 200 * COIL_NSEC_PER_MSEC;
+	coil_http_client *quick;
+	ck_assert_int_eq(coil_http_client_new(&quick, &ccfg), 0);
+	rq = (struct coil_http_client_request){.host = "127.0.0.1", .port = port,
+					       .target = "/wait"};
+	ck_assert_int_eq(coil_http_exchange_start(quick, &rq, &x), 0);
+	ck_assert_int_eq(coil_http_exchange_response(x), -ETIMEDOUT);
+	ck_assert_int_eq(coil_http_exchange_read(x, got, 10), -ETIMEDOUT);
+	ck_assert_int_eq(coil_http_exchange_end(x), 0);
+	ck_assert_int_eq(coil_sem_acquire(&sv.app.entered), 0);
+	ck_assert_int_eq(coil_sem_release(&sv.app.release), 0);
+	coil_http_client_free(quick);
+
 	/* Bad requests. */
 	rq.headers = "Content-Length: 3\r\n";
 	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), -EINVAL);
