@@ -160,7 +160,7 @@ try:
     for _ in range(3000):  # until the listener is closed (bounded)
         try:
             socket.create_connection(("127.0.0.1", port), timeout=5).close()
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):  # closed listener
             break
         threading.Event().wait(0.01)
     else:
