@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,6 +120,29 @@ static int handler(coil_http_request *req, coil_http_response *res, void *ctx)
 		ssize_t n = coil_http_response_sendfile(res, fd, 0, (size_t)st.st_size);
 		close(fd);
 		return n == st.st_size ? 0 : -EIO;
+	}
+	if (target_is(req, "/cut")) { /* a body that ends short: the client sees the close */
+		coil_http_response_length(res, 100);
+		if (coil_http_response_write(res, "0123456789", 10) != 10)
+			return -EIO;
+		return -EIO;
+	}
+	if (target_is(req, "/peer")) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		int r = coil_http_request_peer(req, (struct sockaddr *)&ss, &sl);
+		char out[64];
+		int n = snprintf(out, sizeof out, "%d %d %d", r, ss.ss_family == AF_INET,
+				 sl == sizeof(struct sockaddr_in));
+		struct coil_http_str host;
+		if (coil_http_request_header(req, "host", &host) == 0)
+			n += snprintf(out + n, sizeof out - (size_t)n, " %.*s", (int)host.len,
+				      host.ptr);
+		return coil_http_respond(res, 200, NULL, out, (size_t)n);
+	}
+	if (target_is(req, "/announce")) { /* a length, no bytes: right for HEAD only */
+		coil_http_response_length(res, 1234);
+		return 0;
 	}
 	if (target_is(req, "/noread"))
 		return coil_http_respond(res, 202, NULL, "ok", 2);
@@ -582,6 +606,15 @@ static void *responses_main(void *arg)
 	ck_assert_int_eq(r.status, 304);
 	ck_assert_int_eq(r.content_length, -1);
 	ck_assert(!r.chunked && !r.close);
+	ck_assert(cl_response(c, &r, false));
+	ck_assert_str_eq(r.body, "Hello, World!");
+	/* HEAD may announce a length without writing its bytes (a proxy
+	 * passes the upstream's on); the connection stays. */
+	cl_sends(c, "HEAD /announce HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert(cl_response(c, &r, true));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(r.content_length, 1234);
+	ck_assert(!r.close);
 	ck_assert(cl_response(c, &r, false));
 	ck_assert_str_eq(r.body, "Hello, World!");
 	cl_sends(c, "GET /api HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -1295,6 +1328,181 @@ START_TEST(client_keeps_connections_and_resends_idempotent_requests)
 }
 END_TEST
 
+/* A whole response body read through an exchange in pieces of at most
+ * piece bytes. */
+static size_t exchange_read_all(coil_http_exchange *x, char *out, size_t cap, size_t piece)
+{
+	size_t len = 0;
+	ssize_t n;
+	while ((n = coil_http_exchange_read(x, out + len, piece)) > 0) {
+		ck_assert_uint_le((size_t)n, piece);
+		len += (size_t)n;
+		ck_assert_uint_le(len, cap);
+	}
+	ck_assert_int_eq(n, 0);
+	return len;
+}
+
+static void *exchange_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	struct srv sv;
+	srv_start(&sv, NULL);
+	coil_http_client *cl;
+	ck_assert_int_eq(coil_http_client_new(&cl, NULL), 0);
+	size_t len = 300000;
+	char *body = malloc(len), *got = malloc(len + 1);
+	for (size_t i = 0; i < len; i++)
+		body[i] = (char)('a' + i % 23);
+	uint16_t port = (uint16_t)sv.port;
+
+	/* A chunked body up, the echo read back in small pieces. */
+	struct coil_http_client_request rq = {.method = "POST", .host = "127.0.0.1", .port = port,
+					      .target = "/echo",
+					      .body_len = COIL_HTTP_BODY_CHUNKED};
+	coil_http_exchange *x;
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), 0);
+	ck_assert_int_eq(coil_http_exchange_header_count(x), -EINVAL); /* no head yet */
+	ck_assert_int_eq(coil_http_exchange_read(x, got, 10), -EBUSY);
+	for (size_t off = 0; off < len; off += 7001) {
+		size_t n = len - off < 7001 ? len - off : 7001;
+		ck_assert_int_eq(coil_http_exchange_write(x, body + off, n), (ssize_t)n);
+	}
+	ck_assert_int_eq(coil_http_exchange_response(x), 200);
+	ck_assert_int_eq(coil_http_exchange_response(x), 200); /* again: the same */
+	ck_assert_int_eq(coil_http_exchange_write(x, "x", 1), -EBUSY);
+	ck_assert_int_eq(coil_http_exchange_content_length(x), (int64_t)len);
+	ck_assert_int_eq(coil_http_exchange_version(x), 11);
+	ck_assert_uint_eq(exchange_read_all(x, got, len, 1000), len);
+	ck_assert(memcmp(got, body, len) == 0);
+	ck_assert_int_eq(coil_http_exchange_end(x), 0);
+
+	/* A body by length, on the kept connection; every header field. */
+	rq.body_len = len;
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), 0);
+	ck_assert_int_eq(coil_http_exchange_write(x, body, len / 2), (ssize_t)(len / 2));
+	ck_assert_int_eq(coil_http_exchange_write(x, body, len), -EMSGSIZE); /* past the length */
+	ck_assert_int_eq(coil_http_exchange_write(x, body + len / 2, len - len / 2),
+			 (ssize_t)(len - len / 2));
+	ck_assert_int_eq(coil_http_exchange_response(x), 200);
+	int count = coil_http_exchange_header_count(x);
+	ck_assert_int_ge(count, 3);
+	bool type = false;
+	for (int i = 0; i < count; i++) {
+		struct coil_http_str n, v;
+		ck_assert_int_eq(coil_http_exchange_header_at(x, (size_t)i, &n, &v), 0);
+		type |= n.len == 12 && !strncasecmp(n.ptr, "content-type", 12) &&
+			v.len == 24 && !memcmp(v.ptr, "application/octet-stream", 24);
+	}
+	ck_assert(type);
+	struct coil_http_str n, v;
+	ck_assert_int_eq(coil_http_exchange_header_at(x, (size_t)count, &n, &v), -ERANGE);
+	ck_assert_int_eq(coil_http_exchange_header(x, "CONTENT-length", &v), 0);
+	ck_assert_int_eq(coil_http_exchange_header(x, "x-none", &v), -ENOENT);
+	ck_assert_uint_eq(exchange_read_all(x, got, len, 65536), len);
+	ck_assert(memcmp(got, body, len) == 0);
+	ck_assert_int_eq(coil_http_exchange_end(x), 0);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 1); /* one connection so far */
+
+	/* A chunked response in pieces; HEAD has no body. */
+	rq = (struct coil_http_client_request){.host = "127.0.0.1", .port = port,
+					       .target = "/big"};
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), 0);
+	ck_assert_int_eq(coil_http_exchange_write(x, "x", 1), -EBUSY); /* no streamed body */
+	ck_assert_int_eq(coil_http_exchange_response(x), 200);
+	ck_assert_int_eq(coil_http_exchange_content_length(x), -1);
+	ck_assert_uint_eq(exchange_read_all(x, got, len, 3000), 16 * 16384);
+	ck_assert_int_eq(coil_http_exchange_end(x), 0);
+	rq.method = "HEAD";
+	rq.target = "/hello";
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), 0);
+	ck_assert_int_eq(coil_http_exchange_response(x), 200);
+	ck_assert_int_eq(coil_http_exchange_content_length(x), 0);
+	ck_assert_int_eq(coil_http_exchange_read(x, got, 10), 0);
+	ck_assert_int_eq(coil_http_exchange_end(x), 0);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 1);
+
+	/* The caller's Host; the server sees the client's address. */
+	rq = (struct coil_http_client_request){.host = "127.0.0.1", .port = port,
+					       .target = "/peer",
+					       .headers = "Host: example.test\r\n"};
+	struct coil_http_client_response res;
+	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), 0);
+	ck_assert_str_eq(res.body, "0 1 1 example.test");
+	coil_http_client_response_free(&res);
+
+	/* A body cut short is an error, never an end; the connection goes. */
+	rq = (struct coil_http_client_request){.host = "127.0.0.1", .port = port,
+					       .target = "/cut"};
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), 0);
+	ck_assert_int_eq(coil_http_exchange_response(x), 200);
+	ck_assert_int_eq(coil_http_exchange_content_length(x), 100);
+	ssize_t r, total = 0;
+	while ((r = coil_http_exchange_read(x, got, len)) > 0)
+		total += r;
+	ck_assert_int_eq(r, -ECONNRESET);
+	ck_assert_int_eq(total, 10);
+	ck_assert_int_eq(coil_http_exchange_read(x, got, len), -ECONNRESET); /* kept */
+	ck_assert_int_eq(coil_http_exchange_end(x), 0);
+
+	/* A streamed body left short: the request cannot end. */
+	rq = (struct coil_http_client_request){.method = "POST", .host = "127.0.0.1",
+					       .port = port, .target = "/echo", .body_len = 10};
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), 0);
+	ck_assert_int_eq(coil_http_exchange_write(x, "abc", 3), 3);
+	ck_assert_int_eq(coil_http_exchange_response(x), -EMSGSIZE);
+	ck_assert_int_eq(coil_http_exchange_end(x), 0);
+
+	/* cfg.timeout bounds the exchange's calls: the answer that does not
+	 * come is -ETIMEDOUT, kept. */
+	struct coil_http_client_config ccfg;
+	coil_http_client_config_init(&ccfg);
+	ccfg.timeout = 200 * COIL_NSEC_PER_MSEC;
+	coil_http_client *quick;
+	ck_assert_int_eq(coil_http_client_new(&quick, &ccfg), 0);
+	rq = (struct coil_http_client_request){.host = "127.0.0.1", .port = port,
+					       .target = "/wait"};
+	ck_assert_int_eq(coil_http_exchange_start(quick, &rq, &x), 0);
+	ck_assert_int_eq(coil_http_exchange_response(x), -ETIMEDOUT);
+	ck_assert_int_eq(coil_http_exchange_read(x, got, 10), -ETIMEDOUT);
+	ck_assert_int_eq(coil_http_exchange_end(x), 0);
+	ck_assert_int_eq(coil_sem_acquire(&sv.app.entered), 0);
+	ck_assert_int_eq(coil_sem_release(&sv.app.release), 0);
+	coil_http_client_free(quick);
+
+	/* Bad requests. */
+	rq.headers = "Content-Length: 3\r\n";
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), -EINVAL);
+	ck_assert_ptr_null(x);
+	rq.headers = "transfer-encoding: chunked\r\n";
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), -EINVAL);
+	rq.headers = NULL;
+	rq.body = "abc";
+	rq.body_len = COIL_HTTP_BODY_CHUNKED;
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), -EINVAL);
+	ck_assert_int_eq(coil_http_exchange_start(NULL, &rq, &x), -EINVAL);
+	ck_assert_int_eq(coil_http_exchange_response(NULL), -EINVAL);
+	ck_assert_int_eq(coil_http_exchange_read(NULL, got, 1), -EINVAL);
+	ck_assert_int_eq(coil_http_exchange_end(NULL), 0);
+
+	srv_stop(&sv);
+	rq = (struct coil_http_client_request){.host = "127.0.0.1", .port = port};
+	coil_http_client_free(cl);
+	ck_assert_int_eq(coil_http_client_new(&cl, NULL), 0);
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), -ECONNREFUSED);
+	coil_http_client_free(cl);
+	free(body);
+	free(got);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(exchanges_stream_bodies_both_ways)
+{
+	coil_test_run(exchange_main, NULL);
+}
+END_TEST
+
 START_TEST(bad_settings_are_einval)
 {
 	struct coil_http_config cfg;
@@ -1335,6 +1543,7 @@ int main(void)
 	tcase_add_test(tc, a_body_longer_than_its_content_length_is_not_a_request);
 	tcase_add_test(tc, a_1_mib_target_gets_414_and_leaves_nothing_behind);
 	tcase_add_test(tc, client_keeps_connections_and_resends_idempotent_requests);
+	tcase_add_test(tc, exchanges_stream_bodies_both_ways);
 	tcase_add_test(tc, bad_settings_are_einval);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);

@@ -40,6 +40,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "coil/runtime.h"
@@ -163,6 +164,13 @@ COIL_API int coil_http_request_header_at(const coil_http_request *req, size_t i,
 COIL_API int coil_http_request_header(const coil_http_request *req, const char *name,
 				      struct coil_http_str *value);
 
+/* The address of the client (the connection's peer) into *addr, *len
+ * bytes of room (sockaddr_storage fits every family); *len is then its
+ * length, as getpeername(2) says. Returns 0, -EINVAL (NULL argument), or
+ * getpeername's error (-ENOTCONN...). */
+COIL_API int coil_http_request_peer(const coil_http_request *req, struct sockaddr *addr,
+				    socklen_t *len);
+
 /* The body's length from Content-Length, 0 for a request without a body,
  * or -1 when it is chunked (not known in advance); -EINVAL for NULL. */
 COIL_API int64_t coil_http_request_content_length(const coil_http_request *req);
@@ -232,9 +240,11 @@ COIL_API ssize_t coil_http_response_write(coil_http_response *res, const void *b
  * Send the last len bytes of the body (buf may be NULL when len is 0) and
  * finish the response. If nothing was sent before, the response goes out
  * with Content-Length: len, in one write with its head (a 204 or 304
- * ended with len 0: with no Content-Length). Returns 0, the
- * errors above, -EMSGSIZE (a length was announced and the body's bytes do
- * not add up to it: the connection then closes), -EALREADY (ended).
+ * ended with len 0: with no Content-Length). A response to HEAD (or a 204
+ * or 304) may announce a length and end without its bytes: the length says
+ * what a GET would get. Returns 0, the errors above, -EMSGSIZE (a length
+ * was announced and the body's bytes do not add up to it: the connection
+ * then closes), -EALREADY (ended).
  */
 COIL_API int coil_http_response_end(coil_http_response *res, const void *buf, size_t len);
 
@@ -306,9 +316,10 @@ struct coil_http_client_request {
 	const char *host;	/* a name or numeric address; also the Host header */
 	uint16_t port;
 	const char *target;	/* NULL: "/" */
-	const char *headers;	/* more header lines, each "Name: value\r\n", or NULL */
+	const char *headers;	/* more header lines, each "Name: value\r\n", or NULL;
+				 * a Host line replaces the client's own */
 	const void *body;	/* sent with Content-Length (NULL with len 0: none) */
-	size_t body_len;
+	size_t body_len;	/* with body NULL: a streamed body (coil_http_exchange_start) */
 };
 
 struct coil_http_client_response {
@@ -326,7 +337,9 @@ struct coil_http_client_response {
  * coil_http_client_response_free). From a fiber. Under cfg.timeout and the
  * caller's scopes. Returns 0, or:
  *   -EINVAL      NULL argument, no host, a method or target with spaces,
- *                CR or LF, or headers not ending in CRLF
+ *                CR or LF, headers not ending in CRLF or holding
+ *                Content-Length or Transfer-Encoding, body NULL with a
+ *                body_len
  *   -EPROTO      the response is malformed (or smuggles: see docs/http.md)
  *   -EMSGSIZE    a response head or body over its limit
  *   -ECONNRESET  the server closed or reset the connection before the end
@@ -349,6 +362,113 @@ COIL_API void coil_http_client_response_free(struct coil_http_client_response *r
 
 /* Connections the client has opened so far (reused ones count once). */
 COIL_API uint64_t coil_http_client_connections(const coil_http_client *cl);
+
+/* ---- the client, streaming -----------------------------------------------------
+ *
+ *     coil_http_exchange *x;
+ *     struct coil_http_client_request rq = {.method = "PUT", .host = "127.0.0.1",
+ *                                           .port = 8080, .target = "/up",
+ *                                           .body_len = COIL_HTTP_BODY_CHUNKED};
+ *     coil_http_exchange_start(cl, &rq, &x);
+ *     coil_http_exchange_write(x, piece, n);         // as often as needed
+ *     int status = coil_http_exchange_response(x);   // the head
+ *     ... coil_http_exchange_header_at(x, i, &name, &value) ...
+ *     while ((n = coil_http_exchange_read(x, buf, sizeof buf)) > 0)
+ *             ...
+ *     coil_http_exchange_end(x);   // the connection back to the client's pool
+ *
+ * An exchange is one request and its response, each streamed: what a proxy
+ * needs (coil_http_client_send is an exchange read whole). Its request
+ * body is either rq->body (sent whole with the head) or, with rq->body
+ * NULL, written with coil_http_exchange_write: rq->body_len bytes
+ * (Content-Length), or any number with rq->body_len COIL_HTTP_BODY_CHUNKED
+ * (chunked). Kept connections, the second try of an idempotent request
+ * (only when no streamed body byte was written) and the parsing are those
+ * of coil_http_client_send; cfg.timeout counts from the start and bounds
+ * every call of the exchange (besides the caller's scopes); cfg.max_body
+ * does not apply (the reader takes as much as comes). An exchange belongs
+ * to the fiber that started it. After an error every later call of the
+ * exchange returns the same error; end it then.
+ */
+typedef struct coil_http_exchange coil_http_exchange;
+
+/* rq->body_len of a chunked, streamed request body. */
+#define COIL_HTTP_BODY_CHUNKED ((size_t)-1)
+
+/*
+ * Connect to rq's host and port (or take a kept connection) and send rq's
+ * head, and its body when rq->body holds it. rq->headers may hold a Host
+ * field (then none is added); not Content-Length or Transfer-Encoding (the
+ * framing is the client's). rq is not used after the call, except
+ * rq->body, which must stay valid until coil_http_exchange_response.
+ * From a fiber. Returns 0 and *out, or the errors of
+ * coil_http_client_send that come before a response (-EINVAL also for
+ * framing fields in rq->headers, rq->body with COIL_HTTP_BODY_CHUNKED).
+ */
+COIL_API int coil_http_exchange_start(coil_http_client *cl,
+				      const struct coil_http_client_request *rq,
+				      coil_http_exchange **out);
+
+/*
+ * Send len bytes of a streamed request body (one chunk when chunked).
+ * Returns len, or -EINVAL (x NULL, buf NULL with len > 0), -EBUSY (the
+ * request has no streamed body, or its response was asked for),
+ * -EMSGSIZE (more bytes than rq->body_len: nothing sent), -ECONNRESET (the
+ * server closed or reset the connection), -ETIMEDOUT, -ECANCELED.
+ */
+COIL_API ssize_t coil_http_exchange_write(coil_http_exchange *x, const void *buf, size_t len);
+
+/*
+ * End the request (the last chunk of a chunked body) and wait for the
+ * response's head (1xx answers are skipped). The second call returns the
+ * same status at once. Returns the status (200..999), or -EINVAL (x NULL),
+ * -EMSGSIZE (a streamed body shorter than rq->body_len; a response head
+ * over the limits), -EPROTO, -ECONNRESET, -ETIMEDOUT, -ECANCELED, -ENOMEM,
+ * as coil_http_client_send.
+ */
+COIL_API int coil_http_exchange_response(coil_http_exchange *x);
+
+/* The response's version (10 or 11), or -EINVAL (x NULL, no head yet). */
+COIL_API int coil_http_exchange_version(const coil_http_exchange *x);
+
+/* The number of the response's header fields, or -EINVAL (x NULL, no
+ * head yet). */
+COIL_API int coil_http_exchange_header_count(const coil_http_exchange *x);
+
+/* The response's header field i (0 .. count - 1), in the order received,
+ * as views valid until coil_http_exchange_end. Values have no leading or
+ * trailing whitespace. Returns 0, or -EINVAL (NULL argument, no head
+ * yet), -ERANGE (i out of range). */
+COIL_API int coil_http_exchange_header_at(const coil_http_exchange *x, size_t i,
+					  struct coil_http_str *name,
+					  struct coil_http_str *value);
+
+/* The first response header field named name (case-insensitive) into
+ * *value. Returns 0, -ENOENT (none), -EINVAL (NULL argument, no head
+ * yet). */
+COIL_API int coil_http_exchange_header(const coil_http_exchange *x, const char *name,
+				       struct coil_http_str *value);
+
+/* The response body's length: from Content-Length; 0 for a response
+ * without a body (to HEAD; 204, 304); -1 when it is not known in advance
+ * (chunked, or ending with the connection). Returns -EINVAL for x NULL or
+ * no head yet. */
+COIL_API int64_t coil_http_exchange_content_length(const coil_http_exchange *x);
+
+/*
+ * Read up to len bytes of the response body (decoded) into buf, waiting
+ * for them. Returns the count (> 0), 0 at the end of the body, or
+ * -EINVAL (x NULL, buf NULL with len > 0), -EBUSY (no head yet: call
+ * coil_http_exchange_response first), -EPROTO (a malformed body),
+ * -ECONNRESET (the connection ended before the body did: the body is
+ * truncated), -ETIMEDOUT, -ECANCELED.
+ */
+COIL_API ssize_t coil_http_exchange_read(coil_http_exchange *x, void *buf, size_t len);
+
+/* Finish x and free it (NULL: nothing). Its connection goes back to the
+ * client's kept ones when the response was read to its end and the server
+ * keeps it open; else it is closed. Returns 0. */
+COIL_API int coil_http_exchange_end(coil_http_exchange *x);
 
 #ifdef __cplusplus
 }

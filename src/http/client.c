@@ -1,15 +1,16 @@
 /*
- * The HTTP/1.1 client of coil/http.h: one request and its whole response
- * per call, over connections kept per host and port.
+ * The HTTP/1.1 client of coil/http.h: exchanges (a request and its
+ * response, each streamed) over connections kept per host and port, and
+ * coil_http_client_send, one exchange read whole.
  *
  * The response goes through the same scan and parser as requests do
  * (parse.c in response mode). Kept connections wait in a list under a
- * lock (a client may serve fibers of every worker); one unused for
- * idle_timeout is closed instead of reused, which keeps us clear of the
- * moment a server drops it. A request that still meets a dropped one (it
- * sees the end or a reset before any byte of its answer) is sent again
- * once, on a new connection, when its method is idempotent (RFC 9110
- * 9.2.2).
+ * lock (a client may serve fibers of every worker), the most recent
+ * first; one unused for idle_timeout is closed instead of reused, which
+ * keeps us clear of the moment a server drops it. A request that still
+ * meets a dropped one (it sees the end or a reset before any byte of its
+ * answer) is sent again once, on a new connection, when its method is
+ * idempotent (RFC 9110 9.2.2) and no streamed body byte went out.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,13 +34,48 @@ struct kept {
 struct coil_http_client {
 	struct coil_http_client_config cfg;
 	pthread_mutex_t lock;
-	struct kept *kept;
+	struct kept *kept;	/* the most recently kept first */
+	unsigned nkept;
+	int64_t next_sweep;	/* when the list is next searched for expired ones */
+	struct coil_http_exchange *spare; /* ended exchanges, their buffers kept */
+	unsigned nspare;
 	uint64_t opened;
 };
 
-struct response_state {
+/* Ended exchanges kept for the next ones (their buffers are the bulk of
+ * an exchange's cost: a proxy makes one per request). */
+#define MAX_SPARE 64
+
+/* Room for body bytes after the largest head. */
+#define BODY_ROOM 16384
+
+struct coil_http_exchange {
+	struct coil_http_client *cl;
+	int fd;
+	int err;		/* kept: every later call returns it */
+	bool reused;		/* fd came from the kept list */
+	bool got_any;		/* a byte of the answer came */
+	bool idempotent, head_request;
+	uint16_t port;
+	int64_t deadline;	/* from cfg.timeout, or 0 */
+	/* The request, kept for a second try. */
+	char *req_head;
+	size_t req_head_len, req_head_cap;
+	const void *body;	/* sent whole with the head */
+	size_t body_len;
+	/* A streamed body. */
+	bool streaming, chunked;
+	uint64_t stream_len, streamed;
+	/* The response: its head at buf[0 .. head_len), then body bytes at
+	 * buf[pos .. len); the views of the fields point into the head. */
+	bool have_head, body_done;
+	char *buf;
+	size_t cap, len, pos, head_len;
+	struct coil__http_parse p;
 	struct coil__http_field *fields;
-	unsigned nfields;
+	char *host;
+	size_t host_cap;
+	struct coil_http_exchange *next_spare;
 };
 
 void coil_http_client_config_init(struct coil_http_client_config *cfg)
@@ -86,6 +122,15 @@ int coil_http_client_free(coil_http_client *cl)
 		coil_close(k->fd);
 		free(k);
 	}
+	while (cl->spare) {
+		struct coil_http_exchange *x = cl->spare;
+		cl->spare = x->next_spare;
+		free(x->req_head);
+		free(x->buf);
+		free(x->fields);
+		free(x->host);
+		free(x);
+	}
 	pthread_mutex_destroy(&cl->lock);
 	free(cl);
 	return 0;
@@ -96,18 +141,26 @@ uint64_t coil_http_client_connections(const coil_http_client *cl)
 	return cl ? __atomic_load_n(&cl->opened, __ATOMIC_RELAXED) : 0;
 }
 
-/* A kept connection to host:port, or -1. Expired ones are closed. */
+/* A kept connection to host:port, or -1. Expired ones met on the way are
+ * closed, and every idle_timeout / 4 the whole list is searched for them
+ * (not at every call: a proxy keeps many). */
 static int take_kept(struct coil_http_client *cl, const char *host, uint16_t port)
 {
 	int64_t now = coil_now();
+	int64_t idle = cl->cfg.idle_timeout;
 	struct kept *stale = NULL;
 	int fd = -1;
 	pthread_mutex_lock(&cl->lock);
+	bool sweep = idle > 0 && now >= cl->next_sweep;
+	if (sweep)
+		cl->next_sweep = now + idle / 4;
 	for (struct kept **pp = &cl->kept; *pp;) {
 		struct kept *k = *pp;
-		bool old = cl->cfg.idle_timeout > 0 && now - k->since >= cl->cfg.idle_timeout;
-		if (old || (fd < 0 && k->port == port && !strcmp(k->host, host))) {
+		bool old = idle > 0 && now - k->since >= idle;
+		bool match = fd < 0 && k->port == port && !strcmp(k->host, host);
+		if (old || match) {
 			*pp = k->next;
+			cl->nkept--;
 			if (old) {
 				k->next = stale;
 				stale = k;
@@ -117,6 +170,8 @@ static int take_kept(struct coil_http_client *cl, const char *host, uint16_t por
 			}
 			continue;
 		}
+		if (fd >= 0 && !sweep)
+			break;
 		pp = &k->next;
 	}
 	pthread_mutex_unlock(&cl->lock);
@@ -141,14 +196,18 @@ static void keep(struct coil_http_client *cl, const char *host, uint16_t port, i
 	k->port = port;
 	k->fd = fd;
 	k->since = coil_now();
-	unsigned same = 0;
 	pthread_mutex_lock(&cl->lock);
-	for (struct kept *o = cl->kept; o; o = o->next)
-		same += o->port == port && !strcmp(o->host, host);
-	bool room = same < cl->cfg.max_idle;
+	bool room = cl->nkept < cl->cfg.max_idle; /* fewer in all: no need to count */
+	if (!room) {
+		unsigned same = 0;
+		for (struct kept *o = cl->kept; o; o = o->next)
+			same += o->port == port && !strcmp(o->host, host);
+		room = same < cl->cfg.max_idle;
+	}
 	if (room) {
 		k->next = cl->kept;
 		cl->kept = k;
+		cl->nkept++;
 	}
 	pthread_mutex_unlock(&cl->lock);
 	if (!room) {
@@ -171,42 +230,269 @@ static bool idempotent(const char *m)
 	return false;
 }
 
-/* The request head, malloc'd. */
-static char *request_head(const struct coil_http_client_request *rq, const char *method,
-			  const char *target, size_t *len)
+/* Whether the header lines hs hold a field named name (at a line's start). */
+static bool has_field(const char *hs, const char *name)
 {
-	const char *extra = rq->headers ? rq->headers : "";
-	bool body = rq->body || rq->body_len || !strcmp(method, "POST") || !strcmp(method, "PUT");
-	size_t cap = strlen(method) + strlen(target) + strlen(rq->host) + strlen(extra) + 128;
-	char *h = malloc(cap);
-	if (!h)
-		return NULL;
-	int n = snprintf(h, cap, "%s %s HTTP/1.1\r\nHost: %s:%u\r\n%s", method, target, rq->host,
-			 (unsigned)rq->port, extra);
-	if (body)
-		n += snprintf(h + n, cap - (size_t)n, "Content-Length: %zu\r\n", rq->body_len);
-	n += snprintf(h + n, cap - (size_t)n, "\r\n");
-	*len = (size_t)n;
-	return h;
+	size_t n = strlen(name);
+	for (const char *line = hs; *line;) {
+		if (!strncasecmp(line, name, n) && line[n] == ':')
+			return true;
+		const char *eol = strstr(line, "\r\n");
+		if (!eol)
+			break;
+		line = eol + 2;
+	}
+	return false;
 }
 
-struct exchange {
-	struct coil_http_client *cl;
-	int fd;
-	bool got_any;		/* a byte of the answer came */
-	bool reusable;		/* the connection may carry the next request */
-	char *buf;
-	size_t cap, len, pos;
-};
+/* Make room for n bytes at *p (capacity *cap). Returns false when out
+ * of memory. */
+static bool room(char **p, size_t *cap, size_t n)
+{
+	if (n <= *cap)
+		return true;
+	char *q = realloc(*p, n);
+	if (!q)
+		return false;
+	*p = q;
+	*cap = n;
+	return true;
+}
 
-static ssize_t more(struct exchange *x)
+/* The request head into x->req_head. Returns false when out of memory. */
+static bool request_head(struct coil_http_exchange *x, const struct coil_http_client_request *rq,
+			 const char *method, const char *target)
+{
+	const char *extra = rq->headers ? rq->headers : "";
+	bool chunked = !rq->body && rq->body_len == COIL_HTTP_BODY_CHUNKED;
+	bool body = rq->body || rq->body_len || !strcmp(method, "POST") || !strcmp(method, "PUT");
+	size_t cap = strlen(method) + strlen(target) + strlen(rq->host) + strlen(extra) + 128;
+	if (!room(&x->req_head, &x->req_head_cap, cap))
+		return false;
+	char *h = x->req_head;
+	int n = snprintf(h, cap, "%s %s HTTP/1.1\r\n", method, target);
+	if (!has_field(extra, "host"))
+		n += snprintf(h + n, cap - (size_t)n, "Host: %s:%u\r\n", rq->host,
+			      (unsigned)rq->port);
+	n += snprintf(h + n, cap - (size_t)n, "%s", extra);
+	if (chunked)
+		n += snprintf(h + n, cap - (size_t)n, "Transfer-Encoding: chunked\r\n");
+	else if (body)
+		n += snprintf(h + n, cap - (size_t)n, "Content-Length: %zu\r\n", rq->body_len);
+	n += snprintf(h + n, cap - (size_t)n, "\r\n");
+	x->req_head_len = (size_t)n;
+	return true;
+}
+
+/* The scope of an exchange's call: its deadline (cfg.timeout from the
+ * start), if any. */
+static bool enter(const struct coil_http_exchange *x, coil_scope *s)
+{
+	return x->deadline && coil_scope_enter(s, x->deadline) == 0;
+}
+
+static int fail(struct coil_http_exchange *x, int err)
+{
+	if (!x->err)
+		x->err = err;
+	return x->err;
+}
+
+/* Connect (or take a kept connection) and send the head, with the whole
+ * body when it was given. fresh: never a kept one. */
+static int send_request(struct coil_http_exchange *x, bool fresh)
+{
+	for (int tries = 0;; tries++) {
+		int fd = fresh ? -1 : take_kept(x->cl, x->host, x->port);
+		x->reused = fd >= 0;
+		if (!x->reused) {
+			fd = coil_tcp_connect(x->host, x->port);
+			if (fd < 0)
+				return fd;
+			__atomic_add_fetch(&x->cl->opened, 1, __ATOMIC_RELAXED);
+			coil_tcp_nodelay(fd, 1);
+		}
+		x->fd = fd;
+		ssize_t w = coil_sock_write_all(fd, x->req_head, x->req_head_len);
+		if (w >= 0 && x->body_len)
+			w = coil_sock_write_all(fd, x->body, x->body_len);
+		if (w >= 0)
+			return 0;
+		coil_close(fd);
+		x->fd = -1;
+		/* whether a write or the read sees a closed peer first is timing */
+		if (w == -EPIPE)
+			w = -ECONNRESET;
+		if (w == -ECONNRESET && x->reused && x->idempotent && tries == 0) {
+			fresh = true;
+			continue;
+		}
+		return (int)w;
+	}
+}
+
+/* An exchange in its first state, for host: a spare one or a new one. */
+static struct coil_http_exchange *exchange_get(struct coil_http_client *cl, const char *host)
+{
+	pthread_mutex_lock(&cl->lock);
+	struct coil_http_exchange *x = cl->spare;
+	if (x) {
+		cl->spare = x->next_spare;
+		cl->nspare--;
+	}
+	pthread_mutex_unlock(&cl->lock);
+	if (!x) {
+		x = calloc(1, sizeof *x);
+		if (!x)
+			return NULL;
+		x->cap = cl->cfg.max_head + BODY_ROOM;
+		x->buf = malloc(x->cap);
+		x->fields = malloc(cl->cfg.max_fields * sizeof *x->fields);
+	}
+	/* Everything but the buffers anew. */
+	struct coil_http_exchange keep = *x;
+	*x = (struct coil_http_exchange){
+		.cl = cl, .fd = -1, .buf = keep.buf, .cap = keep.cap, .fields = keep.fields,
+		.req_head = keep.req_head, .req_head_cap = keep.req_head_cap,
+		.host = keep.host, .host_cap = keep.host_cap,
+	};
+	size_t hl = strlen(host);
+	if (!x->buf || !x->fields || !room(&x->host, &x->host_cap, hl + 1)) {
+		free(x->req_head);
+		free(x->buf);
+		free(x->fields);
+		free(x->host);
+		free(x);
+		return NULL;
+	}
+	memcpy(x->host, host, hl + 1);
+	return x;
+}
+
+/* Close x's connection (unless it was kept) and keep x for the next
+ * exchange, or free it. */
+static void exchange_free(struct coil_http_exchange *x)
+{
+	struct coil_http_client *cl = x->cl;
+	if (x->fd >= 0)
+		coil_close(x->fd);
+	x->fd = -1;
+	pthread_mutex_lock(&cl->lock);
+	bool kept = cl->nspare < MAX_SPARE;
+	if (kept) {
+		x->next_spare = cl->spare;
+		cl->spare = x;
+		cl->nspare++;
+	}
+	pthread_mutex_unlock(&cl->lock);
+	if (!kept) {
+		free(x->req_head);
+		free(x->buf);
+		free(x->fields);
+		free(x->host);
+		free(x);
+	}
+}
+
+int coil_http_exchange_start(coil_http_client *cl, const struct coil_http_client_request *rq,
+			     coil_http_exchange **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!cl || !rq || !rq->host || !*rq->host)
+		return -EINVAL;
+	const char *method = rq->method ? rq->method : "GET";
+	const char *target = rq->target ? rq->target : "/";
+	if (!plain_token(method) || !plain_token(target) || strpbrk(rq->host, " \t\r\n/"))
+		return -EINVAL;
+	if (rq->body && rq->body_len == COIL_HTTP_BODY_CHUNKED)
+		return -EINVAL;
+	if (rq->headers) {
+		size_t hl = strlen(rq->headers);
+		if (hl && (hl < 2 || strcmp(rq->headers + hl - 2, "\r\n") != 0))
+			return -EINVAL;
+		if (has_field(rq->headers, "content-length") ||
+		    has_field(rq->headers, "transfer-encoding"))
+			return -EINVAL; /* the framing is the client's */
+	}
+	if (!coil_task_current())
+		return -EPERM;
+	struct coil_http_exchange *x = exchange_get(cl, rq->host);
+	if (!x)
+		return -ENOMEM;
+	x->port = rq->port;
+	if (!request_head(x, rq, method, target)) {
+		exchange_free(x);
+		return -ENOMEM;
+	}
+	x->idempotent = idempotent(method);
+	x->head_request = !strcmp(method, "HEAD");
+	if (rq->body) {
+		x->body = rq->body;
+		x->body_len = rq->body_len;
+	} else if (rq->body_len) {
+		x->streaming = true;
+		x->chunked = rq->body_len == COIL_HTTP_BODY_CHUNKED;
+		x->stream_len = x->chunked ? 0 : rq->body_len;
+	}
+	if (cl->cfg.timeout > 0)
+		x->deadline = coil_now() + cl->cfg.timeout;
+	coil_scope s;
+	bool scoped = enter(x, &s);
+	int r = send_request(x, false);
+	if (scoped)
+		coil_scope_exit(&s);
+	if (r < 0) {
+		exchange_free(x);
+		return r;
+	}
+	*out = x;
+	return 0;
+}
+
+ssize_t coil_http_exchange_write(coil_http_exchange *x, const void *buf, size_t len)
+{
+	if (!x || (!buf && len))
+		return -EINVAL;
+	if (x->err)
+		return x->err;
+	if (!x->streaming || x->have_head)
+		return -EBUSY;
+	if (!x->chunked && len > x->stream_len - x->streamed)
+		return -EMSGSIZE;
+	if (len == 0)
+		return 0;
+	coil_scope s;
+	bool scoped = enter(x, &s);
+	ssize_t w = 0;
+	if (x->chunked) {
+		char line[24];
+		int n = snprintf(line, sizeof line, "%zx\r\n", len);
+		w = coil_sock_write_all(x->fd, line, (size_t)n);
+	}
+	if (w >= 0)
+		w = coil_sock_write_all(x->fd, buf, len);
+	if (w >= 0 && x->chunked)
+		w = coil_sock_write_all(x->fd, "\r\n", 2);
+	if (scoped)
+		coil_scope_exit(&s);
+	x->streamed += len;
+	if (w < 0)
+		return fail(x, w == -EPIPE ? -ECONNRESET : (int)w);
+	return (ssize_t)len;
+}
+
+/* Read more of the answer into buf[len ..]; room is made by moving the
+ * unread bytes down to keep (the end of the head, once it is in). */
+static ssize_t more(struct coil_http_exchange *x, size_t keep)
 {
 	if (x->len == x->cap) {
-		if (x->pos == 0)
+		if (x->pos == keep)
 			return -EMSGSIZE;
-		memmove(x->buf, x->buf + x->pos, x->len - x->pos);
-		x->len -= x->pos;
-		x->pos = 0;
+		memmove(x->buf + keep, x->buf + x->pos, x->len - x->pos);
+		x->len -= x->pos - keep;
+		x->pos = keep;
 	}
 	ssize_t n = coil_sock_read(x->fd, x->buf + x->len, x->cap - x->len);
 	if (n > 0) {
@@ -216,44 +502,31 @@ static ssize_t more(struct exchange *x)
 	return n;
 }
 
-static int grow_body(struct coil_http_client_response *res, size_t *cap, size_t need, uint64_t max)
-{
-	if (res->body_len + need > max)
-		return -EMSGSIZE;
-	if (res->body_len + need + 1 <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 4096;
-	while (n < res->body_len + need + 1)
-		n *= 2;
-	char *b = realloc(res->body, n);
-	if (!b)
-		return -ENOMEM;
-	res->body = b;
-	*cap = n;
-	return 0;
-}
-
-/* Read one response into res. */
-static int read_response(struct exchange *x, bool head_request,
-			 struct coil_http_client_response *res, struct response_state *st)
+/* Read the response's head (1xx answers skipped) to buf[0 .. head_len). */
+static int read_head(struct coil_http_exchange *x)
 {
 	const struct coil_http_client_config *cfg = &x->cl->cfg;
-	struct coil__http_parse p;
-	coil__http_parse_init_response(&p, st->fields);
-	size_t body_cap = 0;
-	for (;;) { /* 1xx answers come before the final one */
-		struct coil__http_scan s;
-		coil__http_scan_head(&s);
+	struct coil__http_parse *p = &x->p;
+	coil__http_parse_init_response(p, x->fields);
+	for (;;) {
+		/* The head goes to the front: its views must stay put. */
+		if (x->pos) {
+			memmove(x->buf, x->buf + x->pos, x->len - x->pos);
+			x->len -= x->pos;
+			x->pos = 0;
+		}
+		struct coil__http_scan sc;
+		coil__http_scan_head(&sc);
 		size_t end;
 		for (;;) {
-			int r = coil__http_scan(&s, x->buf + x->pos, x->len - x->pos, &end);
+			int r = coil__http_scan(&sc, x->buf, x->len, &end);
 			if (r == COIL__HTTP_SCAN_BAD)
 				return -EPROTO;
 			if (r == COIL__HTTP_SCAN_END)
 				break;
-			if (x->len - x->pos >= cfg->max_head)
+			if (x->len >= cfg->max_head)
 				return -EMSGSIZE;
-			ssize_t n = more(x);
+			ssize_t n = more(x, 0);
 			if (n == 0)
 				return -ECONNRESET;
 			if (n < 0)
@@ -261,65 +534,203 @@ static int read_response(struct exchange *x, bool head_request,
 		}
 		if (end > cfg->max_head)
 			return -EMSGSIZE;
-		free(res->head);
-		res->head = malloc(end + 1);
-		if (!res->head)
-			return -ENOMEM;
-		memcpy(res->head, x->buf + x->pos, end);
-		res->head[end] = 0;
-		res->head_len = end;
-		x->pos += end;
-		coil__http_parse_next(&p);
-		p.max_fields = cfg->max_fields;
-		p.max_target = cfg->max_head;
-		p.max_chunk_ext = 4096;
-		p.max_trailers = cfg->max_head;
-		p.max_body = cfg->max_body;
-		p.no_body = head_request;
-		int status = coil__http_parse_head(&p, res->head, end);
+		coil__http_parse_next(p);
+		p->max_fields = cfg->max_fields;
+		p->max_target = cfg->max_head;
+		p->max_chunk_ext = 4096;
+		p->max_trailers = cfg->max_head;
+		p->max_body = UINT64_MAX;
+		p->no_body = x->head_request;
+		int status = coil__http_parse_head(p, x->buf, end);
 		if (status)
 			return status == 431 ? -EMSGSIZE : -EPROTO;
-		if (p.status_code >= 200 || p.status_code == 101)
+		x->pos = end;
+		if (p->status_code >= 200 || p->status_code == 101)
 			break;
 	}
-	res->status = p.status_code;
-	res->version = (int)p.version;
-	st->nfields = p.nfields;
-	while (!p.done) {
+	x->head_len = x->pos;
+	return 0;
+}
+
+int coil_http_exchange_response(coil_http_exchange *x)
+{
+	if (!x)
+		return -EINVAL;
+	if (x->err)
+		return x->err;
+	if (x->have_head)
+		return x->p.status_code;
+	coil_scope s;
+	bool scoped = enter(x, &s);
+	int r = 0;
+	if (x->streaming && x->chunked) {
+		ssize_t w = coil_sock_write_all(x->fd, "0\r\n\r\n", 5);
+		if (w < 0)
+			r = w == -EPIPE ? -ECONNRESET : (int)w;
+	} else if (x->streaming && x->streamed != x->stream_len) {
+		r = -EMSGSIZE; /* the server waits for the rest: this connection is done */
+	}
+	for (int tries = 0; r == 0; tries++) {
+		r = read_head(x);
+		/* A kept connection the server had dropped: once more, anew. */
+		if (r == -ECONNRESET && x->reused && !x->got_any && tries == 0 && x->idempotent &&
+		    x->streamed == 0) {
+			coil_close(x->fd);
+			x->fd = -1;
+			x->len = x->pos = 0;
+			r = send_request(x, true);
+			continue;
+		}
+		break;
+	}
+	if (scoped)
+		coil_scope_exit(&s);
+	if (r < 0)
+		return fail(x, r);
+	x->have_head = true;
+	x->body_done = x->p.done;
+	return x->p.status_code;
+}
+
+/* The calls on a response's head: -EINVAL before it came. */
+static const struct coil__http_parse *head_of(const coil_http_exchange *x)
+{
+	return x && x->have_head ? &x->p : NULL;
+}
+
+int coil_http_exchange_version(const coil_http_exchange *x)
+{
+	const struct coil__http_parse *p = head_of(x);
+	return p ? (int)p->version : -EINVAL;
+}
+
+int coil_http_exchange_header_count(const coil_http_exchange *x)
+{
+	const struct coil__http_parse *p = head_of(x);
+	return p ? (int)p->nfields : -EINVAL;
+}
+
+int coil_http_exchange_header_at(const coil_http_exchange *x, size_t i,
+				 struct coil_http_str *name, struct coil_http_str *value)
+{
+	const struct coil__http_parse *p = head_of(x);
+	if (!p || !name || !value)
+		return -EINVAL;
+	if (i >= p->nfields)
+		return -ERANGE;
+	*name = p->fields[i].name;
+	*value = p->fields[i].value;
+	return 0;
+}
+
+static int find_field(const struct coil__http_field *fields, unsigned n, const char *name,
+		      struct coil_http_str *value)
+{
+	size_t nl = strlen(name);
+	for (unsigned i = 0; i < n; i++) {
+		const struct coil__http_field *f = &fields[i];
+		if (f->name.len == nl && strncasecmp(f->name.ptr, name, nl) == 0) {
+			*value = f->value;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int coil_http_exchange_header(const coil_http_exchange *x, const char *name,
+			      struct coil_http_str *value)
+{
+	const struct coil__http_parse *p = head_of(x);
+	if (!p || !name || !value)
+		return -EINVAL;
+	return find_field(p->fields, p->nfields, name, value);
+}
+
+int64_t coil_http_exchange_content_length(const coil_http_exchange *x)
+{
+	const struct coil__http_parse *p = head_of(x);
+	if (!p)
+		return -EINVAL;
+	if (x->body_done && p->body_bytes == 0)
+		return 0; /* no body: HEAD, 1xx, 204, 304, or an empty one */
+	if (p->chunked || coil__http_parse_needs_eof(p))
+		return -1;
+	return (int64_t)p->content_length;
+}
+
+ssize_t coil_http_exchange_read(coil_http_exchange *x, void *buf, size_t len)
+{
+	if (!x || (!buf && len))
+		return -EINVAL;
+	if (x->err)
+		return x->err;
+	if (!x->have_head)
+		return -EBUSY;
+	if (x->body_done || len == 0)
+		return 0;
+	coil_scope s;
+	bool scoped = enter(x, &s);
+	ssize_t r = 0;
+	while (!x->body_done) {
 		if (x->pos == x->len) {
-			x->pos = x->len = 0;
-			ssize_t n = more(x);
-			if (n < 0)
-				return (int)n;
+			x->pos = x->len = x->head_len;
+			ssize_t n = more(x, x->head_len);
+			if (n < 0) {
+				r = n;
+				break;
+			}
 			if (n == 0) {
 				/* The body ends with the connection, or was cut. */
-				if (!coil__http_parse_needs_eof(&p) || coil__http_parse_finish(&p))
-					return -ECONNRESET;
+				if (!coil__http_parse_needs_eof(&x->p) ||
+				    coil__http_parse_finish(&x->p))
+					r = -ECONNRESET;
+				else
+					x->body_done = true;
 				break;
 			}
 		}
 		size_t n = x->len - x->pos;
-		int r = grow_body(res, &body_cap, n, cfg->max_body);
-		if (r < 0)
-			return r;
+		if (n > len)
+			n = len; /* decoded bytes are never more than their encoding */
 		size_t out;
-		ssize_t used = coil__http_parse_body(&p, x->buf + x->pos, n, res->body + res->body_len,
-						     &out);
-		if (used < 0)
-			return used == -413 ? -EMSGSIZE : -EPROTO;
+		ssize_t used = coil__http_parse_body(&x->p, x->buf + x->pos, n, buf, &out);
+		if (used < 0) {
+			r = -EPROTO;
+			break;
+		}
 		x->pos += (size_t)used;
-		res->body_len += out;
+		x->body_done = x->p.done;
+		if (out) {
+			r = (ssize_t)out;
+			break;
+		}
 	}
-	if (!res->body) {
-		res->body = malloc(1);
-		if (!res->body)
-			return -ENOMEM;
+	if (scoped)
+		coil_scope_exit(&s);
+	return r < 0 ? fail(x, (int)r) : r;
+}
+
+int coil_http_exchange_end(coil_http_exchange *x)
+{
+	if (!x)
+		return 0;
+	/* Reusable: the server keeps it, the answer was read to its end and
+	 * nothing came past it. */
+	if (!x->err && x->have_head && x->body_done && x->p.keep_alive && x->pos == x->len &&
+	    !coil__http_parse_needs_eof(&x->p)) {
+		keep(x->cl, x->host, x->port, x->fd);
+		x->fd = -1;
 	}
-	res->body[res->body_len] = 0;
-	/* Reusable: the server keeps it, and sent nothing past the answer. */
-	x->reusable = p.keep_alive && x->pos == x->len && !coil__http_parse_needs_eof(&p);
+	exchange_free(x);
 	return 0;
 }
+
+/* ---- one exchange read whole ---- */
+
+struct response_state {
+	struct coil__http_field *fields;
+	unsigned nfields;
+};
 
 void coil_http_client_response_free(struct coil_http_client_response *res)
 {
@@ -340,106 +751,80 @@ int coil_http_client_response_header(const struct coil_http_client_response *res
 	if (!res || !name || !value || !res->private_)
 		return -EINVAL;
 	const struct response_state *st = res->private_;
-	size_t n = strlen(name);
-	for (unsigned i = 0; i < st->nfields; i++) {
-		const struct coil__http_field *f = &st->fields[i];
-		if (f->name.len == n && strncasecmp(f->name.ptr, name, n) == 0) {
-			*value = f->value;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	return find_field(st->fields, st->nfields, name, value);
 }
 
-/* One attempt on fd. */
-static int attempt(struct exchange *x, const char *head, size_t head_len,
-		   const struct coil_http_client_request *rq, bool head_request,
-		   struct coil_http_client_response *res, struct response_state *st)
+/* The head of x, its fields' views moved to the copy, into res. */
+static int take_head(const struct coil_http_exchange *x, struct coil_http_client_response *res)
 {
-	ssize_t w = coil_sock_write_all(x->fd, head, head_len);
-	if (w >= 0 && rq->body_len)
-		w = coil_sock_write_all(x->fd, rq->body, rq->body_len);
-	if (w < 0) /* whether a write or the read sees a closed peer first is timing */
-		return w == -EPIPE ? -ECONNRESET : (int)w;
-	return read_response(x, head_request, res, st);
+	struct response_state *st = calloc(1, sizeof *st);
+	unsigned n = x->p.nfields;
+	res->head = malloc(x->head_len + 1);
+	if (st)
+		st->fields = malloc((n ? n : 1) * sizeof *st->fields);
+	res->private_ = st;
+	if (!st || !st->fields || !res->head)
+		return -ENOMEM;
+	memcpy(res->head, x->buf, x->head_len);
+	res->head[x->head_len] = 0;
+	res->head_len = x->head_len;
+	for (unsigned i = 0; i < n; i++) {
+		const struct coil__http_field *f = &x->p.fields[i];
+		st->fields[i].name = (struct coil_http_str){res->head + (f->name.ptr - x->buf),
+							    f->name.len};
+		st->fields[i].value = (struct coil_http_str){res->head + (f->value.ptr - x->buf),
+							     f->value.len};
+	}
+	st->nfields = n;
+	res->status = x->p.status_code;
+	res->version = (int)x->p.version;
+	return 0;
+}
+
+static int read_body(coil_http_exchange *x, struct coil_http_client_response *res, uint64_t max)
+{
+	size_t cap = 0;
+	for (;;) {
+		if (res->body_len + BODY_ROOM + 1 > cap) {
+			size_t n = cap ? cap * 2 : BODY_ROOM + 1;
+			char *b = realloc(res->body, n);
+			if (!b)
+				return -ENOMEM;
+			res->body = b;
+			cap = n;
+		}
+		ssize_t n = coil_http_exchange_read(x, res->body + res->body_len, BODY_ROOM);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			break;
+		res->body_len += (size_t)n;
+		if (res->body_len > max)
+			return -EMSGSIZE;
+	}
+	res->body[res->body_len] = 0;
+	return 0;
 }
 
 int coil_http_client_send(coil_http_client *cl, const struct coil_http_client_request *rq,
-		      struct coil_http_client_response *res)
+			  struct coil_http_client_response *res)
 {
-	if (!cl || !rq || !res || !rq->host || !*rq->host || (!rq->body && rq->body_len))
+	if (!res)
 		return -EINVAL;
 	memset(res, 0, sizeof *res);
-	const char *method = rq->method ? rq->method : "GET";
-	const char *target = rq->target ? rq->target : "/";
-	if (!plain_token(method) || !plain_token(target) || strpbrk(rq->host, " \t\r\n/"))
+	if (!rq || (!rq->body && rq->body_len))
 		return -EINVAL;
-	if (rq->headers) {
-		size_t hl = strlen(rq->headers);
-		if (hl && (hl < 2 || strcmp(rq->headers + hl - 2, "\r\n") != 0))
-			return -EINVAL;
-	}
-	if (!coil_task_current())
-		return -EPERM;
-	struct response_state *st = calloc(1, sizeof *st);
-	char *buf = malloc(cl->cfg.max_head + 16384);
-	size_t head_len = 0;
-	char *head = request_head(rq, method, target, &head_len);
-	if (st)
-		st->fields = calloc(cl->cfg.max_fields, sizeof *st->fields);
-	if (!st || !st->fields || !buf || !head) {
-		if (st)
-			free(st->fields);
-		free(st);
-		free(buf);
-		free(head);
-		return -ENOMEM;
-	}
-	bool head_request = !strcmp(method, "HEAD");
-	coil_scope scope;
-	bool scoped = cl->cfg.timeout > 0 && coil_scope_enter_timeout(&scope, cl->cfg.timeout) == 0;
-	int r;
-	for (int tries = 0;; tries++) {
-		int fd = take_kept(cl, rq->host, rq->port);
-		bool reused = fd >= 0;
-		if (!reused) {
-			fd = coil_tcp_connect(rq->host, rq->port);
-			if (fd < 0) {
-				r = fd;
-				break;
-			}
-			__atomic_add_fetch(&cl->opened, 1, __ATOMIC_RELAXED);
-			coil_tcp_nodelay(fd, 1);
-		}
-		struct exchange x = {cl, fd, false, false, buf, cl->cfg.max_head + 16384, 0, 0};
-		r = attempt(&x, head, head_len, rq, head_request, res, st);
-		if (r == 0 && x.reusable) {
-			keep(cl, rq->host, rq->port, fd);
-		} else {
-			coil_close(fd);
-		}
-		/* A kept connection the server had dropped: once more, anew. */
-		if (r < 0 && reused && !x.got_any && tries == 0 && idempotent(method) &&
-		    r == -ECONNRESET) {
-			free(res->head);
-			free(res->body);
-			memset(res, 0, sizeof *res);
-			continue;
-		}
-		break;
-	}
-	if (scoped)
-		coil_scope_exit(&scope);
-	free(head);
-	free(buf);
-	if (r < 0) {
-		free(res->head);
-		free(res->body);
-		memset(res, 0, sizeof *res);
-		free(st->fields);
-		free(st);
+	coil_http_exchange *x;
+	int r = coil_http_exchange_start(cl, rq, &x);
+	if (r < 0)
 		return r;
-	}
-	res->private_ = st;
-	return 0;
+	r = coil_http_exchange_response(x);
+	if (r >= 0)
+		r = take_head(x, res);
+	if (r == 0)
+		r = read_body(x, res, cl->cfg.max_body);
+	coil_http_exchange_end(x);
+	if (r < 0)
+		coil_http_client_response_free(res);
+	return r;
 }

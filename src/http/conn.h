@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "coil.h"
 #include "coil/http.h"
@@ -51,6 +52,8 @@ struct coil__http_conn {
 	const char *lent;	/* received bytes the reader lent, not yet taken */
 	size_t lent_len;
 	bool eof;		/* the client's side ended */
+	struct sockaddr_storage peer; /* the client's address, once asked for */
+	socklen_t peer_len;	/* 0: not asked for yet */
 	int rerr;		/* the reader's error, kept */
 
 	char *mem;		/* the allocation below, NULL between requests */

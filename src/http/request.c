@@ -54,6 +54,22 @@ int coil_http_request_header(const coil_http_request *req, const char *name,
 	return -ENOENT;
 }
 
+int coil_http_request_peer(const coil_http_request *req, struct sockaddr *addr, socklen_t *len)
+{
+	if (!req || !addr || !len)
+		return -EINVAL;
+	struct coil__http_conn *c = req->c;
+	if (!c->peer_len) { /* asked once per connection */
+		socklen_t n = sizeof c->peer;
+		if (getpeername(c->fd, (struct sockaddr *)&c->peer, &n) < 0)
+			return -errno;
+		c->peer_len = n;
+	}
+	memcpy(addr, &c->peer, *len < c->peer_len ? *len : c->peer_len);
+	*len = c->peer_len;
+	return 0;
+}
+
 int64_t coil_http_request_content_length(const coil_http_request *req)
 {
 	if (!req)

@@ -324,6 +324,14 @@ ssize_t coil_http_response_sendfile(coil_http_response *res, int file, int64_t o
 	return (ssize_t)done;
 }
 
+/* A response that carries no body, whose announced length only says what
+ * a GET would get (HEAD, RFC 9110 9.3.2; 304): its bytes need not be
+ * written. */
+static bool length_only(const struct coil__http_conn *c)
+{
+	return c->head_request || c->status == 204 || c->status == 304;
+}
+
 int coil_http_response_end(coil_http_response *res, const void *buf, size_t len)
 {
 	if (!res || (!buf && len))
@@ -336,7 +344,7 @@ int coil_http_response_end(coil_http_response *res, const void *buf, size_t len)
 	c->ended = true;
 	int r = 0;
 	if (!c->head_sent) {
-		if (c->has_length && c->length != len) {
+		if (c->has_length && c->length != len && !length_only(c)) {
 			c->close_after = true;
 			c->werr = -EMSGSIZE; /* nothing sent: the connection closes */
 			return -EMSGSIZE;
@@ -352,7 +360,7 @@ int coil_http_response_end(coil_http_response *res, const void *buf, size_t len)
 		return r;
 	if (c->chunked_out && !c->no_body)
 		r = coil__http_conn_put(c, "0\r\n\r\n", 5);
-	if (r == 0 && c->has_length && c->sent != c->length) {
+	if (r == 0 && c->has_length && c->sent != c->length && !length_only(c)) {
 		c->close_after = true; /* short: the client must see the close */
 		return -EMSGSIZE;
 	}

@@ -1,0 +1,217 @@
+/*
+ * tcp_proxy: bytes both ways between each client and an upstream.
+ *
+ *   tcp_proxy --upstream HOST:PORT [--port N] [--host ADDR] [--workers N]
+ *             [--timeout MS] [--drain MS]
+ *
+ * Every accepted connection gets a connection of its own to the upstream
+ * (a client is closed at once when the upstream cannot be reached within
+ * --timeout ms, default 10000) and two
+ * fibers, one per direction, each reading what one side sends and writing
+ * it to the other. When a side ends its sending (EOF), the proxy ends its
+ * own sending to the other side (shutdown SHUT_WR) and the other direction
+ * goes on: half-close is honoured, so a client that shuts down its write
+ * side still receives the rest of the answer. An error on either side
+ * (a reset) ends both.
+ *
+ * The bytes go through a buffer in user memory (coil_sock_read and
+ * coil_sock_write_all): coil's public API has no socket-to-socket splice
+ * (coil_sock_sendfile splices from files only).
+ *
+ * --port 0 (the default) takes a free port. Prints "listening on
+ * ADDR:PORT" (flushed) once it accepts. --workers N runs N worker threads
+ * (0: one per CPU; default 1). SIGINT or SIGTERM stop the accepting; the
+ * connections open then may finish for --drain ms (default 10000), then
+ * are cut; it exits 0. It exits 1 with a message when it cannot listen,
+ * 2 on a bad command line.
+ */
+#include <coil.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "signal_stop.h"
+
+#define PIECE 65536
+
+struct app {
+	const char *addr;
+	uint16_t port;
+	char up_host[256];
+	uint16_t up_port;
+	int64_t connect_timeout; /* ns */
+	int64_t drain;		/* ns */
+	coil_wg live;		/* connections being proxied */
+	struct signal_stop stop;
+};
+
+struct pump {
+	int from, to;
+	int err;		/* 0: the sender ended (EOF) */
+};
+
+/* Copy from -> to until from's end (then to's write side is shut down) or
+ * an error (then both connections are shut down, which ends the other
+ * direction too). */
+static void *pump(void *arg)
+{
+	struct pump *p = arg;
+	char *buf = malloc(PIECE);
+	ssize_t n = buf ? 0 : -ENOMEM;
+	while (buf && (n = coil_sock_read(p->from, buf, PIECE)) > 0) {
+		ssize_t w = coil_sock_write_all(p->to, buf, (size_t)n);
+		if (w < 0) {
+			n = w;
+			break;
+		}
+	}
+	free(buf);
+	p->err = (int)n;
+	if (n == 0) {
+		coil_sock_shutdown(p->to, SHUT_WR);
+	} else {
+		shutdown(p->from, SHUT_RDWR); /* plain calls: they work when cancelled too */
+		shutdown(p->to, SHUT_RDWR);
+	}
+	return NULL;
+}
+
+static void serve(int client, void *ctx)
+{
+	struct app *app = ctx;
+	coil_wg_add(&app->live, 1);
+	coil_scope sc;
+	bool scoped = coil_scope_enter_timeout(&sc, app->connect_timeout) == 0;
+	int up = coil_tcp_connect(app->up_host, app->up_port);
+	if (scoped)
+		coil_scope_exit(&sc);
+	if (up < 0) {
+		coil_close(client);
+		coil_wg_done(&app->live);
+		return;
+	}
+	coil_tcp_nodelay(client, 1);
+	coil_tcp_nodelay(up, 1);
+	struct pump down = {up, client, 0}, upward = {client, up, 0};
+	coil_task t;
+	if (coil_task_spawn(&t, pump, &down) == 0) {
+		pump(&upward);
+		/* Cancelled (the drain is over): the other direction too. */
+		if (coil_task_cancelled() == 1)
+			coil_task_cancel(t);
+		while (coil_task_join(t, NULL) == -ECANCELED)
+			coil_task_cancel(t);
+	}
+	coil_close(up);
+	coil_close(client);
+	coil_wg_done(&app->live);
+}
+
+static void *run(void *arg)
+{
+	struct app *app = arg;
+	coil_server *s;
+	int r = coil_server_open(&s, app->addr, app->port, 1024, COIL_SERVE_HANDOFF);
+	if (r < 0) {
+		fprintf(stderr, "tcp_proxy: listen on %s:%u: %s\n", app->addr, app->port,
+			strerror(-r));
+		return (void *)1;
+	}
+	if (signal_stop_watch(&app->stop) < 0) {
+		coil_server_close(s);
+		return (void *)1;
+	}
+	printf("listening on %s:%d\n", app->addr, coil_server_port(s));
+	fflush(stdout);
+	r = coil_server_run(s, serve, app); /* until a signal cancels this fiber */
+	coil_server_close(s);
+	if (r != -ECANCELED)
+		fprintf(stderr, "tcp_proxy: %s\n", strerror(-r));
+	/* Let the connections finish, for a while: this task is cancelled,
+	 * a shielded scope waits all the same. */
+	coil_scope sc;
+	if (coil_scope_enter_shielded(&sc, coil_now() + app->drain) == 0) {
+		coil_wg_wait(&app->live);
+		coil_scope_exit(&sc);
+	}
+	signal_stop_end(&app->stop);
+	/* Returning ends the runtime, which cancels the connections left. */
+	return r != -ECANCELED ? (void *)1 : NULL;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: tcp_proxy --upstream HOST:PORT [--port N] [--host ADDR]"
+			" [--workers N] [--timeout MS] [--drain MS]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static struct app app = {.addr = "127.0.0.1",
+				 .connect_timeout = 10 * COIL_NSEC_PER_SEC,
+				 .drain = 10 * COIL_NSEC_PER_SEC};
+	struct coil_config cfg;
+	coil_config_init(&cfg);
+	for (int i = 1; i < argc; i++) {
+		char *end;
+		if (!strcmp(argv[i], "--port") && i + 1 < argc) {
+			long port = strtol(argv[++i], &end, 10);
+			if (*end || port < 0 || port > 65535)
+				usage();
+			app.port = (uint16_t)port;
+		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
+			app.addr = argv[++i];
+		} else if (!strcmp(argv[i], "--upstream") && i + 1 < argc) {
+			const char *u = argv[++i];
+			const char *colon = strrchr(u, ':');
+			size_t hl = colon ? (size_t)(colon - u) : 0;
+			long port = colon ? strtol(colon + 1, &end, 10) : 0;
+			if (u[0] == '[' && hl >= 2 && u[hl - 1] == ']') {
+				u++;
+				hl -= 2;
+			}
+			if (!hl || hl >= sizeof app.up_host || *end || port <= 0 || port > 65535)
+				usage();
+			memcpy(app.up_host, u, hl);
+			app.up_port = (uint16_t)port;
+		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
+			cfg.workers = (unsigned)atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			long ms = strtol(argv[++i], &end, 10);
+			if (*end || ms <= 0)
+				usage();
+			app.connect_timeout = ms * COIL_NSEC_PER_MSEC;
+		} else if (!strcmp(argv[i], "--drain") && i + 1 < argc) {
+			long ms = strtol(argv[++i], &end, 10);
+			if (*end || ms < 0)
+				usage();
+			app.drain = ms * COIL_NSEC_PER_MSEC;
+		} else {
+			usage();
+		}
+	}
+	if (!app.up_port)
+		usage();
+	coil_wg_init(&app.live);
+	/* Two descriptors per client (its own and the upstream's): as many
+	 * as the system lets us, as nginx's worker_rlimit_nofile does. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+	if (signal_stop_open(&app.stop, "tcp_proxy") < 0)
+		return 1;
+	void *result = NULL;
+	int r = coil_run(&cfg, run, &app, &result);
+	if (r < 0) {
+		fprintf(stderr, "tcp_proxy: %s\n", strerror(-r));
+		return 1;
+	}
+	return result ? 1 : 0;
+}

@@ -1,0 +1,350 @@
+"""ctest http_proxy: examples/http_proxy as users run it.
+
+Starts examples/http_hello and a Python upstream (which reports what it
+received and counts the connections made to it), then http_proxy with
+--port 0 in front of them, and checks: answers through it, round robin,
+X-Forwarded-For, hop-by-hop fields dropped both ways, large bodies
+streamed both ways (by length and chunked), keep-alive reuse of upstream
+connections (and a kept one the upstream dropped), 502 for an upstream
+that refuses or dies before its body, 504 for one that never answers or
+never completes the connect (--timeout), a body cut by the upstream seen
+as cut by the client, HEAD; a request in flight at SIGTERM (SIGINT with
+--sigint) answered, then exit 0.
+    python3 http_proxy.py PATH_TO_http_proxy PATH_TO_http_hello [--workers N] [--sigint]
+"""
+import hashlib
+import http.client
+import http.server
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+
+proxy_exe, hello_exe = sys.argv[1], sys.argv[2]
+args = sys.argv[3:]
+sig = signal.SIGTERM
+if "--sigint" in args:
+    args.remove("--sigint")
+    sig = signal.SIGINT
+
+connections = 0            # made to the Python upstream
+count_lock = threading.Lock()
+release = threading.Event()  # ends /hang
+slow_entered = threading.Event()  # /slow has its request
+slow_release = threading.Event()  # and answers once this is set
+
+
+def pattern(n):
+    block = bytes(range(256)) * 256
+    return (block * (n // len(block) + 1))[:n]
+
+
+class Upstream(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        global connections
+        super().setup()
+        with count_lock:
+            connections += 1
+
+    def log_message(self, *a):
+        pass
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b""):
+                        pass
+                    return bytes(out)
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+
+    def send_body(self, body, chunked, extra=()):
+        self.send_response(200)
+        for k, v in extra:
+            self.send_header(k, v)
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(0, len(body), 100000):
+                part = body[i:i + 100000]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    def do_GET(self):
+        self.handle_any()
+
+    def do_POST(self):
+        self.handle_any()
+
+    def do_PUT(self):
+        self.handle_any()
+
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header("Content-Length", self.path.split("=")[1] if "=" in self.path else "0")
+        self.end_headers()
+
+    def handle_any(self):
+        path = self.path
+        body = self.read_body()
+        if path.startswith("/headers"):
+            seen = [[k, v] for k, v in self.headers.items()]
+            self.send_body(json.dumps({"headers": seen, "body": len(body)}).encode(), False,
+                           [("Connection", "X-Up-Secret"), ("X-Up-Secret", "1"),
+                            ("Keep-Alive", "timeout=5"), ("Proxy-Thing", "x"),
+                            ("Trailer", "X-T"), ("X-Up-Kept", "yes")])
+        elif path.startswith("/echo"):
+            self.send_body(body, "chunked" in path)
+        elif path.startswith("/big"):
+            self.send_body(pattern(int(path.split("=")[1])), "chunked" in path)
+        elif path.startswith("/drop"):
+            # Kept alive by its headers, then closed: a server whose idle
+            # timeout ends a connection the proxy keeps.
+            self.send_body(b"dropped", False)
+            self.close_connection = True
+        elif path.startswith("/who"):
+            self.send_body(b"python", False)
+        elif path.startswith("/cut"):
+            self.send_response(200)
+            if "chunked" in path:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self.wfile.write(b"3e8\r\n" + b"x" * 1000 + b"\r\n")
+            else:
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                self.wfile.write(b"x" * 1000)
+            self.wfile.flush()
+            self.close_connection = True
+        elif path.startswith("/headonly"):
+            # A head, then the end before any body byte: still a clean 502.
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\nX-Up: 1\r\n\r\n")
+            self.wfile.flush()
+            self.close_connection = True
+        elif path.startswith("/slow"):
+            slow_entered.set()
+            slow_release.wait(60)
+            self.send_body(b"slow", False)
+        elif path.startswith("/hang"):
+            release.wait(60)
+            self.close_connection = True
+        else:
+            self.send_body(b"?", False)
+
+
+def start(cmd):
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
+    assert m, "%s: first line %r" % (cmd[0], line)
+    return p, int(m.group(1))
+
+
+def request(port, method, target, body=None, headers=None, conn=None):
+    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request(method, target, body=body, headers=headers or {},
+              encode_chunked=body is not None and not isinstance(body, (bytes, str)))
+    r = c.getresponse()
+    data = r.read()
+    if conn is None:
+        c.close()
+    return r, data
+
+
+http.server.ThreadingHTTPServer.request_queue_size = 128  # not 5: no resets
+up = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+up.daemon_threads = True
+threading.Thread(target=up.serve_forever, daemon=True).start()
+up_port = up.server_address[1]
+
+closed = socket.socket()
+closed.bind(("127.0.0.1", 0))
+closed_port = closed.getsockname()[1]
+closed.close()  # nothing listens there: connect is refused
+
+# An upstream whose connect never completes: its accept queue (backlog 0)
+# is filled by one connection nobody accepts; later SYNs are dropped.
+full = socket.socket()
+full.bind(("127.0.0.1", 0))
+full.listen(0)
+filler = socket.create_connection(full.getsockname(), timeout=30)
+
+procs = []
+try:
+    hello, hello_port = start([hello_exe, "--port", "0"])
+    procs.append(hello)
+    proxy, port = start([proxy_exe, "--port", "0", "--upstream", "127.0.0.1:%d" % up_port]
+                        + args)
+    procs.append(proxy)
+    # A short --timeout only where it is the point: elsewhere a loaded
+    # machine could make a slow answer a 504.
+    short, short_port = start([proxy_exe, "--port", "0", "--upstream",
+                               "127.0.0.1:%d" % up_port, "--timeout", "300"] + args)
+    procs.append(short)
+    rr, rr_port = start([proxy_exe, "--port", "0", "--upstream", "127.0.0.1:%d" % hello_port,
+                         "--upstream", "127.0.0.1:%d" % up_port] + args)
+    procs.append(rr)
+    bad, bad_port = start([proxy_exe, "--port", "0",
+                           "--upstream", "127.0.0.1:%d" % closed_port] + args)
+    procs.append(bad)
+    stuck, stuck_port = start([proxy_exe, "--port", "0", "--timeout", "300", "--upstream",
+                               "127.0.0.1:%d" % full.getsockname()[1]] + args)
+    procs.append(stuck)
+    drain, drain_port = start([proxy_exe, "--port", "0",
+                               "--upstream", "127.0.0.1:%d" % up_port] + args)
+    procs.append(drain)
+
+    # The coil upstream, keep-alive on one connection; round robin.
+    c = http.client.HTTPConnection("127.0.0.1", rr_port, timeout=30)
+    answers = [request(rr_port, "GET", "/who", conn=c)[1] for _ in range(10)]
+    c.close()
+    assert sorted(set(answers)) == [b"Hello, World!", b"python"], answers
+    assert answers.count(b"python") == 5, answers
+
+    # X-Forwarded-For, and hop-by-hop fields dropped both ways.
+    r, data = request(port, "GET", "/headers", headers={
+        "X-Forwarded-For": "10.0.0.1", "Connection": "keep-alive, X-Secret",
+        "X-Secret": "s", "Keep-Alive": "300", "TE": "trailers", "Trailer": "X-T",
+        "Upgrade": "h2c", "Proxy-Authorization": "Basic eA==", "X-Kept": "yes"})
+    assert r.status == 200, r.status
+    seen = {k.lower(): v for k, v in json.loads(data)["headers"]}
+    assert seen.get("x-forwarded-for") == "10.0.0.1, 127.0.0.1", seen
+    assert seen.get("x-kept") == "yes", seen
+    for gone in ("x-secret", "keep-alive", "te", "trailer", "upgrade",
+                 "proxy-authorization"):
+        assert gone not in seen, (gone, seen)
+    assert seen.get("connection") in (None, "keep-alive"), seen
+    assert r.getheader("X-Up-Kept") == "yes"
+    for gone in ("X-Up-Secret", "Keep-Alive", "Proxy-Thing", "Trailer"):
+        assert r.getheader(gone) is None, (gone, r.getheaders())
+    r, data = request(port, "GET", "/headers")
+    seen = {k.lower(): v for k, v in json.loads(data)["headers"]}
+    assert seen.get("x-forwarded-for") == "127.0.0.1", seen
+
+    # Large bodies both ways: by length and chunked, up and down.
+    big = pattern(5 << 20)
+    digest = hashlib.sha256(big).digest()
+    for up_chunked in (False, True):
+        for down in ("/echo", "/echo/chunked"):
+            body = big if not up_chunked else (big[i:i + 65536]
+                                               for i in range(0, len(big), 65536))
+            r, data = request(port, "POST", down, body=body)
+            assert r.status == 200, r.status
+            assert len(data) == len(big) and hashlib.sha256(data).digest() == digest, \
+                (up_chunked, down, len(data))
+            if down.endswith("chunked"):
+                assert r.getheader("Transfer-Encoding") == "chunked"
+            else:
+                assert r.getheader("Content-Length") == str(len(big))
+    r, data = request(port, "GET", "/big/chunked?n=%d" % (3 << 20))
+    assert data == pattern(3 << 20)
+
+    # Keep-alive upstream: sequential requests reuse one connection.
+    before = connections
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for i in range(30):
+        r, data = request(port, "GET", "/who?%d" % i, conn=c)
+        assert data == b"python"
+    c.close()
+    assert connections - before <= 1, connections - before
+
+    # 502: the upstream refuses; 504: it never answers.
+    r, data = request(bad_port, "GET", "/")
+    assert r.status == 502, r.status
+    r, data = request(short_port, "GET", "/hang")
+    assert r.status == 504, r.status
+    r, data = request(stuck_port, "GET", "/")  # the connect times out
+    assert r.status == 504, r.status
+
+    r, data = request(port, "GET", "/headonly")
+    assert r.status == 502 and r.getheader("X-Up") is None, (r.status, r.getheaders())
+
+    # A body the upstream cuts: the client sees a cut, never a whole body.
+    for target in ("/cut", "/cut/chunked"):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("GET", target)
+        r = c.getresponse()
+        assert r.status == 200
+        try:
+            data = r.read()
+            raise AssertionError("%s: read %d bytes as whole" % (target, len(data)))
+        except (http.client.IncompleteRead, ConnectionError):
+            pass
+        c.close()
+
+    # An upstream that drops the connection the proxy kept: the next GET
+    # is sent again on a new one, and the client never sees it.
+    for i in range(5):
+        r, data = request(port, "GET", "/drop")
+        assert data == b"dropped", data
+        r, data = request(port, "GET", "/who")
+        assert r.status == 200 and data == b"python", (r.status, data)
+
+    # HEAD: the upstream's length passed on, no body, the connection kept.
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    r, data = request(port, "HEAD", "/big?n=12345", conn=c)
+    assert r.status == 200 and data == b"", (r.status, data)
+    assert r.getheader("Content-Length") == "12345", r.getheaders()
+    r, data = request(port, "GET", "/who", conn=c)
+    assert data == b"python"
+    c.close()
+
+    # Still serving after all that.
+    r, data = request(port, "GET", "/who")
+    assert data == b"python"
+
+    # Draining: a request in flight when the signal comes is answered.
+    # The server closes its idle connections when the drain starts: an
+    # idle one tells us when that is.
+    idle = http.client.HTTPConnection("127.0.0.1", drain_port, timeout=30)
+    r, data = request(drain_port, "GET", "/who", conn=idle)
+    assert data == b"python"
+    result = {}
+
+    def slow():
+        try:
+            result["r"] = request(drain_port, "GET", "/slow")
+        except Exception as e:
+            result["r"] = e
+
+    t = threading.Thread(target=slow)
+    t.start()
+    assert slow_entered.wait(30)
+    drain.send_signal(sig)
+    assert idle.sock.recv(1) == b""  # closed: the drain has begun
+    idle.close()
+    slow_release.set()
+    t.join(30)
+    assert isinstance(result.get("r"), tuple), result
+    r, data = result["r"]
+    assert r.status == 200 and data == b"slow", (r.status, data)
+    assert r.getheader("Connection") == "close", r.getheaders()
+    assert drain.wait(timeout=60) == 0
+
+    for p in (proxy, short, rr, bad, stuck):
+        p.send_signal(sig)
+    for p in (proxy, short, rr, bad, stuck):
+        rc = p.wait(timeout=60)
+        assert rc == 0, "exit status %d" % rc
+    print("http_proxy: all checks passed, exit 0 on %s" % sig.name)
+finally:
+    release.set()
+    slow_release.set()
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    up.shutdown()

@@ -1,0 +1,185 @@
+"""ctest tcp_proxy: examples/tcp_proxy as users run it.
+
+A Python upstream echoes what it receives and, once its client has shut
+down its sending side, sends "BYE" and closes. Through tcp_proxy (--port 0):
+echo on one connection, a large transfer both ways at once, half-close
+(the client shuts down its write side and still receives the rest, BYE
+included: the proxy forwarded the shutdown and kept the other direction),
+an upstream that refuses or never completes the connect (--timeout: the
+client is closed), several connections at once; a connection open at
+SIGTERM (SIGINT with --sigint) kept while new ones are refused, then
+exit 0.
+    python3 tcp_proxy.py PATH_TO_tcp_proxy [--workers N] [--sigint]
+"""
+import hashlib
+import re
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+
+exe = sys.argv[1]
+args = sys.argv[2:]
+sig = signal.SIGTERM
+if "--sigint" in args:
+    args.remove("--sigint")
+    sig = signal.SIGINT
+
+
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        s = self.request
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            s.sendall(data)
+        s.sendall(b"BYE")
+        s.close()
+
+
+def start(cmd):
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
+    assert m, "first line %r" % line
+    return p, int(m.group(1))
+
+
+def recv_all(s):
+    out = bytearray()
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            return bytes(out)
+        out += d
+
+
+def connect(port):
+    return socket.create_connection(("127.0.0.1", port), timeout=30)
+
+
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+# Room for every connection at once: an overflowing accept queue makes the
+# kernel reset some (the default backlog is 5).
+socketserver.ThreadingTCPServer.request_queue_size = 128
+up = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Echo)
+up.daemon_threads = True
+threading.Thread(target=up.serve_forever, daemon=True).start()
+up_port = up.server_address[1]
+
+closed = socket.socket()
+closed.bind(("127.0.0.1", 0))
+closed_port = closed.getsockname()[1]
+closed.close()
+
+# An upstream that never completes a connect: its accept queue (backlog 0)
+# is filled by one connection nobody accepts, and the kernel drops the
+# SYNs that come after.
+full = socket.socket()
+full.bind(("127.0.0.1", 0))
+full.listen(0)
+filler = socket.create_connection(full.getsockname(), timeout=30)
+
+procs = []
+try:
+    proxy, port = start([exe, "--port", "0", "--upstream", "127.0.0.1:%d" % up_port] + args)
+    procs.append(proxy)
+    bad, bad_port = start([exe, "--port", "0", "--upstream", "127.0.0.1:%d" % closed_port] + args)
+    procs.append(bad)
+    stuck, stuck_port = start([exe, "--port", "0", "--upstream", "127.0.0.1:%d" %
+                               full.getsockname()[1], "--timeout", "300"] + args)
+    procs.append(stuck)
+
+    # Echo, message by message on one connection.
+    s = connect(port)
+    for i in range(50):
+        msg = b"message %d\n" % i
+        s.sendall(msg)
+        got = b""
+        while len(got) < len(msg):
+            got += s.recv(100)
+        assert got == msg, got
+    s.shutdown(socket.SHUT_WR)
+    assert recv_all(s) == b"BYE"
+    s.close()
+
+    # A large transfer both ways at once, then half-close: everything
+    # sent comes back, then BYE, though the client stopped sending first.
+    data = bytes(range(256)) * (64 << 10)  # 16 MiB
+    s = connect(port)
+
+    def send_then_shut():
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+
+    t = threading.Thread(target=send_then_shut)
+    t.start()
+    back = recv_all(s)
+    t.join()
+    s.close()
+    assert len(back) == len(data) + 3, len(back)
+    assert hashlib.sha256(back[:-3]).digest() == hashlib.sha256(data).digest()
+    assert back[-3:] == b"BYE"
+
+    # Several connections at once.
+    socks = [connect(port) for _ in range(20)]
+    for i, c in enumerate(socks):
+        c.sendall(b"conn %d" % i)
+        c.shutdown(socket.SHUT_WR)
+    for i, c in enumerate(socks):
+        got = recv_all(c)
+        assert got == b"conn %d" % i + b"BYE", (i, got)
+        c.close()
+
+    # An upstream that refuses: the client's connection is closed.
+    s = connect(bad_port)
+    try:
+        assert recv_all(s) == b""
+    except ConnectionResetError:
+        pass
+    s.close()
+
+    # An upstream whose connect never completes: after --timeout the
+    # client's connection is closed.
+    s = connect(stuck_port)
+    try:
+        assert recv_all(s) == b""
+    except ConnectionResetError:
+        pass
+    s.close()
+
+    # Draining: a connection open when the signal comes goes on (both
+    # ways, half-close included) while new ones are refused.
+    s = connect(port)
+    s.sendall(b"before")
+    assert s.recv(100) == b"before"
+    proxy.send_signal(sig)
+    for _ in range(3000):  # until the listener is closed (bounded)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        except (ConnectionRefusedError, ConnectionResetError):  # closed listener
+            break
+        threading.Event().wait(0.01)
+    else:
+        raise AssertionError("still accepting after the signal")
+    s.sendall(b"after")
+    s.shutdown(socket.SHUT_WR)
+    assert recv_all(s) == b"afterBYE"
+    s.close()
+    assert proxy.wait(timeout=60) == 0
+
+    for p in (bad, stuck):
+        p.send_signal(sig)
+    for p in (bad, stuck):
+        rc = p.wait(timeout=60)
+        assert rc == 0, "exit status %d" % rc
+    print("tcp_proxy: all checks passed, exit 0 on %s" % sig.name)
+finally:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    up.shutdown()
