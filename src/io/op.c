@@ -9,6 +9,7 @@
 #include "io/backend.h"
 #include "io/io.h"
 #include "io/op.h"
+#include "io/optable.h"
 #include "io/race.h"
 #include "sched/switch.h"
 
@@ -74,19 +75,19 @@ int coil__op_run(struct coil__op *op)
 }
 
 /* Memcheck cannot see the kernel write into buffers through io_uring: tell
- * it what a completed op defined, or every byte received looks
- * uninitialised. A few no-op instructions when not under Valgrind. */
+ * it what a completed op defined (its row's out, io/optable.h), or every
+ * byte received looks uninitialised. A few no-op instructions when not
+ * under Valgrind. */
 static void mark_defined(const struct coil__op *op, int res)
 {
 #ifdef COIL_HAVE_VALGRIND_H
 	if (res < 0)
 		return;
-	switch (op->code) {
-	case COIL__OP_RECV:
-	case COIL__OP_READ:
+	switch (coil__optable[op->code].out) {
+	case COIL__OUT_RW:
 		VALGRIND_MAKE_MEM_DEFINED(op->u.rw.buf, (size_t)res);
 		break;
-	case COIL__OP_READV:
+	case COIL__OUT_VEC:
 		for (int i = 0, left = res; i < op->u.vec.iovcnt && left > 0; i++) {
 			size_t n = op->u.vec.iov[i].iov_len < (size_t)left ? op->u.vec.iov[i].iov_len
 									    : (size_t)left;
@@ -94,7 +95,7 @@ static void mark_defined(const struct coil__op *op, int res)
 			left -= (int)n;
 		}
 		break;
-	case COIL__OP_RECVMSG: {
+	case COIL__OUT_MSG: {
 		struct msghdr *m = op->u.msg.msg;
 		if (m->msg_iovlen > 0)
 			VALGRIND_MAKE_MEM_DEFINED(m->msg_iov[0].iov_base,
@@ -105,13 +106,13 @@ static void mark_defined(const struct coil__op *op, int res)
 		VALGRIND_MAKE_MEM_DEFINED(&m->msg_namelen, sizeof m->msg_namelen);
 		break;
 	}
-	case COIL__OP_ACCEPT:
+	case COIL__OUT_ADDR:
 		if (op->u.accept.addrlen) {
 			VALGRIND_MAKE_MEM_DEFINED(op->u.accept.addrlen, sizeof(socklen_t));
 			VALGRIND_MAKE_MEM_DEFINED(op->u.accept.addr, *op->u.accept.addrlen);
 		}
 		break;
-	case COIL__OP_STATX:
+	case COIL__OUT_STATX:
 		VALGRIND_MAKE_MEM_DEFINED(op->u.statx.buf, sizeof *op->u.statx.buf);
 		break;
 	default:

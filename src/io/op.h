@@ -19,6 +19,7 @@
 #include "base/list.h"
 #include "sched/park.h"
 
+/* Each has one row in the op table (io/optable.h), which says the rest. */
 enum coil__opcode {
 	COIL__OP_NOP,
 	COIL__OP_TIMEOUT,	/* u.timeout: absolute CLOCK_MONOTONIC deadline */
@@ -38,7 +39,6 @@ enum coil__opcode {
 	COIL__OP_FSYNC,		/* fd, flags = 0 or IORING_FSYNC_DATASYNC's meaning */
 	COIL__OP_STATX,		/* fd = dirfd, u.statx, flags = AT_* */
 	COIL__OP_RESOLVE,	/* u.resolve: host name -> address (blocking pool) */
-	COIL__OP_RECV_MULTI,	/* not an op: io_uring's row for a reader's multishot recv (io/lend.h) */
 	COIL__OP_SPLICE,	/* fd -> u.splice.fd_out, off (-1: a pipe), io_uring only */
 	COIL__OP_SENDFILE,	/* socket fd <- u.sendfile.fd_in at off (sendfile(2)) */
 	COIL__OP_POLL_OUT,	/* fd writable (a splice's socket said -EAGAIN), io_uring only */
@@ -121,10 +121,5 @@ static inline void coil__op_init(struct coil__op *op, uint8_t code, int fd, uint
  * completes, return its result. Returns -ECANCELED without submitting if the
  * task is cancelled, -EPERM outside a runtime. */
 int coil__op_run(struct coil__op *op);
-
-/* Do op the blocking way, on the calling thread: the blocking pool's work
- * (files on the readiness backends, host names everywhere). Returns the
- * result as the op would complete: >= 0 or -errno. */
-int coil__op_do_blocking(struct coil__op *op);
 
 #endif

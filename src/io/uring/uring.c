@@ -50,6 +50,7 @@
 #include "io/fixed.h"
 #include "io/iobuf.h"
 #include "io/lend.h"
+#include "io/optable.h"
 #include "io/pool.h"
 #include "io/uring/shim.h"
 
@@ -237,11 +238,8 @@ static void fixed_init(struct coil__io *io, struct coil__uring *u)
 	u->fixed = true;
 	u->nslots = n;
 	u->fixed_epoch = coil__fixed_epoch();
-	static const uint8_t ops[] = {COIL__OP_RECV, COIL__OP_SEND, COIL__OP_READ,
-				      COIL__OP_WRITE, COIL__OP_READV, COIL__OP_WRITEV,
-				      COIL__OP_RECVMSG, COIL__OP_SENDMSG};
-	for (size_t k = 0; k < sizeof ops; k++)
-		u->fixable[ops[k]] = true;
+	for (size_t i = 0; i < COIL__OP_COUNT; i++)
+		u->fixable[i] = coil__optable[i].flags & COIL__OPF_FIXED_FILE;
 	io->features |= COIL_FEATURE_FIXED_FILES;
 }
 
@@ -469,48 +467,50 @@ static void prep_poll_out(struct io_uring_sqe *sqe, struct coil__op *op)
 	io_uring_prep_poll_add(sqe, op->fd, POLLOUT);
 }
 
+/* Keyed by enum coil__opcode, beside the op table (io/optable.h), which
+ * names each op and says the rest. An op without a prep has no opcode:
+ * the blocking pool always does it here (its row must allow that). */
 static const struct {
 	prep_fn *prep;
 	uint8_t opcode; /* the io_uring opcode, also checked by the probe */
-	const char *name; /* for $COIL_URING_WITHOUT */
-} opdefs[COIL__OP_COUNT] = {
-	[COIL__OP_NOP] = {prep_nop, IORING_OP_NOP, "nop"},
-	[COIL__OP_TIMEOUT] = {prep_timeout, IORING_OP_TIMEOUT, "timeout"},
-	[COIL__OP_ACCEPT] = {prep_accept, IORING_OP_ACCEPT, "accept"},
-	[COIL__OP_CONNECT] = {prep_connect, IORING_OP_CONNECT, "connect"},
-	[COIL__OP_RECV] = {prep_recv, IORING_OP_RECV, "recv"},
-	[COIL__OP_SEND] = {prep_send, IORING_OP_SEND, "send"},
-	[COIL__OP_RECVMSG] = {prep_recvmsg, IORING_OP_RECVMSG, "recvmsg"},
-	[COIL__OP_SENDMSG] = {prep_sendmsg, IORING_OP_SENDMSG, "sendmsg"},
-	[COIL__OP_READ] = {prep_read, IORING_OP_READ, "read"},
-	[COIL__OP_WRITE] = {prep_write, IORING_OP_WRITE, "write"},
-	[COIL__OP_READV] = {prep_readv, IORING_OP_READV, "readv"},
-	[COIL__OP_WRITEV] = {prep_writev, IORING_OP_WRITEV, "writev"},
-	[COIL__OP_CLOSE] = {prep_close, IORING_OP_CLOSE, "close"},
-	[COIL__OP_SHUTDOWN] = {prep_shutdown, IORING_OP_SHUTDOWN, "shutdown"},
-	[COIL__OP_OPENAT] = {prep_openat, IORING_OP_OPENAT, "openat"},
-	[COIL__OP_FSYNC] = {prep_fsync, IORING_OP_FSYNC, "fsync"},
-	[COIL__OP_STATX] = {prep_statx, IORING_OP_STATX, "statx"},
-	/* No opcode resolves names: the blocking pool does, and a POLL_ADD on
-	 * its notify fd tells us when. */
-	[COIL__OP_RESOLVE] = {NULL, IORING_OP_POLL_ADD, "resolve"},
-	/* Not an op: a reader's multishot recv (uring_recv_multi). Optional:
-	 * without it readers take plain recvs (lend_init says no). */
-	[COIL__OP_RECV_MULTI] = {NULL, IORING_OP_RECV, "recv_multishot"},
-	[COIL__OP_SPLICE] = {prep_splice, IORING_OP_SPLICE, "splice"},
+} preps[COIL__OP_COUNT] = {
+	[COIL__OP_NOP] = {prep_nop, IORING_OP_NOP},
+	[COIL__OP_TIMEOUT] = {prep_timeout, IORING_OP_TIMEOUT},
+	[COIL__OP_ACCEPT] = {prep_accept, IORING_OP_ACCEPT},
+	[COIL__OP_CONNECT] = {prep_connect, IORING_OP_CONNECT},
+	[COIL__OP_RECV] = {prep_recv, IORING_OP_RECV},
+	[COIL__OP_SEND] = {prep_send, IORING_OP_SEND},
+	[COIL__OP_RECVMSG] = {prep_recvmsg, IORING_OP_RECVMSG},
+	[COIL__OP_SENDMSG] = {prep_sendmsg, IORING_OP_SENDMSG},
+	[COIL__OP_READ] = {prep_read, IORING_OP_READ},
+	[COIL__OP_WRITE] = {prep_write, IORING_OP_WRITE},
+	[COIL__OP_READV] = {prep_readv, IORING_OP_READV},
+	[COIL__OP_WRITEV] = {prep_writev, IORING_OP_WRITEV},
+	[COIL__OP_CLOSE] = {prep_close, IORING_OP_CLOSE},
+	[COIL__OP_SHUTDOWN] = {prep_shutdown, IORING_OP_SHUTDOWN},
+	[COIL__OP_OPENAT] = {prep_openat, IORING_OP_OPENAT},
+	[COIL__OP_FSYNC] = {prep_fsync, IORING_OP_FSYNC},
+	[COIL__OP_STATX] = {prep_statx, IORING_OP_STATX},
+	/* No opcode resolves names: the pool does, and a POLL_ADD on its
+	 * notify fd tells us when. */
+	[COIL__OP_RESOLVE] = {NULL, 0},
+	[COIL__OP_SPLICE] = {prep_splice, IORING_OP_SPLICE},
 	/* sendfile(2) has no opcode: coil_sock_sendfile splices through a
-	 * pipe here (never this row: the blocking pool would take it). */
-	[COIL__OP_SENDFILE] = {NULL, IORING_OP_SPLICE, "sendfile"},
-	[COIL__OP_POLL_OUT] = {prep_poll_out, IORING_OP_POLL_ADD, "poll_out"},
+	 * pipe here (io->can_splice), so this op never comes. */
+	[COIL__OP_SENDFILE] = {NULL, 0},
+	[COIL__OP_POLL_OUT] = {prep_poll_out, IORING_OP_POLL_ADD},
 };
 
 size_t coil__uring_ops(struct coil__uring_op_row *rows, size_t max)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < COIL__OP_COUNT && n < max; i++, n++) {
-		rows[n].name = opdefs[i].name;
-		rows[n].opcode = opdefs[i].opcode;
-		rows[n].pool_stands_in = coil__op_pool_stands_in((uint8_t)i);
+	for (size_t i = 0; i < COIL__OP_COUNT && n < max; i++) {
+		if (!preps[i].prep)
+			continue; /* no opcode: the pool's */
+		rows[n].name = coil__optable[i].name;
+		rows[n].opcode = preps[i].opcode;
+		rows[n].pool_stands_in = coil__optable[i].flags & COIL__OPF_POOL_STANDS_IN;
+		n++;
 	}
 	return n;
 }
@@ -532,11 +532,11 @@ static bool listed(const char *list, const char *name)
 	return false;
 }
 
-/* Every opcode coil issues, plus async cancel. An op the kernel lacks goes
- * to the blocking pool if the pool can stand in for it (open, stat, fsync,
- * close); a kernel lacking any other (reads, writes, socket ops) or cancel
- * is refused at start (-ENOTSUP: coil falls back to epoll) rather than
- * failing mid-program. */
+/* Every opcode coil issues, plus async cancel and poll. An op the kernel
+ * lacks goes to the blocking pool if its row lets the pool stand in (open,
+ * stat, fsync, close); a kernel lacking any other (reads, writes, socket
+ * ops), cancel or poll is refused at start (-ENOTSUP: coil falls back to
+ * epoll) rather than failing mid-program. */
 static int probe_ops(struct coil__uring *u, const char *without)
 {
 	struct io_uring *ring = &u->ring;
@@ -547,7 +547,7 @@ static int probe_ops(struct coil__uring *u, const char *without)
 	/* No probe tells flags apart: multishot recv came in 6.0 with
 	 * IORING_OP_SEND_ZC, whose presence stands for it. */
 	u->has_recv_multi = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) &&
-			    !listed(without, opdefs[COIL__OP_RECV_MULTI].name);
+			    !listed(without, "recv_multishot");
 	u->has_send_zc = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) &&
 			 !listed(without, "send_zc");
 	/* Multishot accept came in 5.19 with IORING_OP_SOCKET. */
@@ -555,17 +555,19 @@ static int probe_ops(struct coil__uring *u, const char *without)
 			      !listed(without, "accept_multishot");
 	int r = 0;
 	for (size_t i = 0; i < COIL__OP_COUNT; i++) {
-		if (i == COIL__OP_RECV_MULTI)
-			continue; /* optional: has_recv_multi */
-		if (io_uring_opcode_supported(probe, opdefs[i].opcode) &&
-		    !listed(without, opdefs[i].name))
+		bool pool_may = coil__optable[i].flags & COIL__OPF_POOL_STANDS_IN;
+		if (!preps[i].prep && !pool_may)
+			coil__panic("op %s: no io_uring prep and no stand-in", coil__optable[i].name);
+		if (preps[i].prep && io_uring_opcode_supported(probe, preps[i].opcode) &&
+		    !listed(without, coil__optable[i].name))
 			continue;
-		if (coil__op_pool_stands_in((uint8_t)i) && i != COIL__OP_SENDFILE)
+		if (pool_may)
 			to_pool[i] = true;
 		else
 			r = -ENOTSUP;
 	}
-	if (!io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL))
+	if (!io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL) ||
+	    !io_uring_opcode_supported(probe, IORING_OP_POLL_ADD))
 		r = -ENOTSUP;
 	io_uring_free_probe(probe);
 	return r;
@@ -657,27 +659,19 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 	r = probe_ops(u, cfg->uring_without);
 	if (r < 0)
 		goto fail_ring;
-	static const uint8_t special[] = {COIL__OP_RESOLVE, COIL__OP_READ, COIL__OP_WRITE,
-					  COIL__OP_READV, COIL__OP_WRITEV, COIL__OP_CLOSE,
-					  COIL__OP_ACCEPT, COIL__OP_OPENAT};
-	for (size_t i = 0; i < sizeof special; i++)
-		u->special[special[i]] = SPECIAL_OWN;
-	u->to_pool[COIL__OP_SENDFILE] = true;
 	io->can_splice = true;
-	if (io->w->multi) {
-		/* The ops that name an fd: marked as met on their way
-		 * (submit_special). One worker keeps its hot path. */
-		static const uint8_t meets[] = {
-			COIL__OP_ACCEPT, COIL__OP_CONNECT, COIL__OP_RECV, COIL__OP_SEND,
-			COIL__OP_RECVMSG, COIL__OP_SENDMSG, COIL__OP_READ, COIL__OP_WRITE,
-			COIL__OP_READV, COIL__OP_WRITEV, COIL__OP_SHUTDOWN, COIL__OP_FSYNC,
-			COIL__OP_SPLICE, COIL__OP_SENDFILE, COIL__OP_POLL_OUT};
-		for (size_t i = 0; i < sizeof meets; i++)
-			u->special[meets[i]] |= SPECIAL_MEETS;
-	}
-	for (size_t i = 0; i < COIL__OP_COUNT; i++)
-		if (u->to_pool[i])
+	for (size_t i = 0; i < COIL__OP_COUNT; i++) {
+		unsigned f = coil__optable[i].flags;
+		/* The pool's, positional (-ESPIPE on a stream), a new fd to
+		 * forget the past of, a close (cancels the fd's ops first). */
+		if (u->to_pool[i] ||
+		    (f & (COIL__OPF_SEEKS | COIL__OPF_MAKES_FD | COIL__OPF_CLOSES_FD)))
 			u->special[i] |= SPECIAL_OWN;
+		/* Several workers: the ops that name an fd mark it as met on
+		 * their way (submit_special). One worker keeps its hot path. */
+		if (io->w->multi && (f & COIL__OPF_NAMES_FD))
+			u->special[i] |= SPECIAL_MEETS;
+	}
 	if (COIL__FEATURE(cfg, COIL_FEATURE_NOWAIT_READS, true))
 		io->features |= COIL_FEATURE_NOWAIT_READS;
 	if (COIL__FEATURE(cfg, COIL_FEATURE_ACCEPT_MULTI, !accept_multi_broken()) &&
@@ -875,7 +869,7 @@ static int reap(struct coil__io *io, struct coil__uring *u)
 			coil__panic("io_uring: stale completion (op %p gen %u, cqe gen %u)",
 				    (void *)op, op->gen, (unsigned)(ud >> TAG_SHIFT));
 		if (__builtin_expect(u->special[op->code] & SPECIAL_OWN, 0)) {
-			if (res >= 0 && (op->code == COIL__OP_ACCEPT || op->code == COIL__OP_OPENAT))
+			if (res >= 0 && (coil__optable[op->code].flags & COIL__OPF_MAKES_FD))
 				fd_forget(u, res); /* a new fd */
 			if (op->code == COIL__OP_SEND && op->be.uring.zc &&
 			    !zc_cqe(io, u, op, &res, flags))
@@ -1051,8 +1045,9 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 {
 	if (u->special[op->code] & SPECIAL_MEETS)
 		fd_met(io, u, op->fd);
-	if (op->code == COIL__OP_RESOLVE || u->to_pool[op->code]) {
-		if (op->code == COIL__OP_CLOSE) {
+	unsigned f = coil__optable[op->code].flags;
+	if (u->to_pool[op->code]) {
+		if (f & COIL__OPF_CLOSES_FD) {
 			/* The fd's ops end with it here too: the cancel must
 			 * reach the kernel while the number still names the
 			 * file, so before the pool closes it. */
@@ -1072,11 +1067,7 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 			arm_pool(io, u);
 		return r; /* -errno: no pool thread could start, say */
 	}
-	switch (op->code) {
-	case COIL__OP_READ:
-	case COIL__OP_WRITE:
-	case COIL__OP_READV:
-	case COIL__OP_WRITEV:
+	if (f & COIL__OPF_SEEKS) {
 		if (op->off >= 0 && !seekable(u, op->fd))
 			return -ESPIPE;
 		if (op->code == COIL__OP_READ && op->off >= 0 && (io->features & COIL_FEATURE_NOWAIT_READS)) {
@@ -1103,8 +1094,7 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 			io_uring_sqe_set_data64(sqe, op_tag(op));
 			return 0;
 		}
-		break;
-	case COIL__OP_SEND:
+	} else if (op->code == COIL__OP_SEND) {
 		op->be.uring.zc = u->zc_min && op->u.rw.len >= u->zc_min && zc_capable(u, op->fd);
 		if (op->be.uring.zc) {
 			struct io_uring_sqe *sqe = get_sqe(u);
@@ -1117,8 +1107,7 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 			io_uring_sqe_set_data64(sqe, op_tag(op));
 			return 0;
 		}
-		break;
-	case COIL__OP_CLOSE:
+	} else if (f & COIL__OPF_CLOSES_FD) {
 		fd_forget(u, op->fd);
 		/* The cancel and the close must be adjacent in the SQ. */
 		if (io_uring_sq_space_left(&u->ring) < 2)
@@ -1133,14 +1122,11 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 		io_uring_prep_cancel_fd(c, op->fd, IORING_ASYNC_CANCEL_ALL);
 		io_uring_sqe_set_data64(c, 0);
 		c->flags |= IOSQE_IO_HARDLINK;
-		break;
-	default:
-		break;
 	}
 	struct io_uring_sqe *sqe = get_sqe(u);
 	if (!sqe)
 		return COIL__SUBMIT_FULL;
-	opdefs[op->code].prep(sqe, op);
+	preps[op->code].prep(sqe, op);
 	if (u->fixable[op->code])
 		use_fixed(u, sqe, op->fd);
 	io_uring_sqe_set_data64(sqe, op_tag(op));
@@ -1159,7 +1145,7 @@ static int uring_submit(struct coil__io *io, struct coil__op *op)
 	struct io_uring_sqe *sqe = get_sqe(u);
 	if (__builtin_expect(!sqe, 0))
 		return COIL__SUBMIT_FULL;
-	opdefs[op->code].prep(sqe, op);
+	preps[op->code].prep(sqe, op);
 	if (u->fixable[op->code])
 		use_fixed(u, sqe, op->fd);
 	io_uring_sqe_set_data64(sqe, op_tag(op));
@@ -1170,7 +1156,7 @@ static void uring_cancel(struct coil__io *io, struct coil__op *op)
 {
 	struct coil__uring *u = io->be.uring;
 	struct io_uring_sqe *sqe;
-	if (op->code == COIL__OP_RESOLVE || u->to_pool[op->code]) {
+	if (u->to_pool[op->code]) {
 		if (coil__pool_cancel(io->pool, op))
 			coil__op_complete(io, op, -ECANCELED);
 		return;
