@@ -31,6 +31,7 @@
 #include "io/backend.h"
 #include "io/io.h"
 #include "io/lend.h"
+#include "io/setup.h"
 #include "sched/crew.h"
 #include "sched/sched.h"
 

@@ -20,6 +20,7 @@
 #include "fiber/guard.h"
 #include "io/io.h"
 #include "io/lend.h"
+#include "io/setup.h"
 #include "sched/crew.h"
 #include "sched/sched.h"
 

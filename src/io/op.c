@@ -1,4 +1,5 @@
-/* Running one op on the calling fiber, and its completion. */
+/* Starting an op, running one on the calling fiber, and its completion:
+ * to the fiber's park, or to the op's target (a race's). */
 #include <errno.h>
 #include <sys/uio.h>
 
@@ -10,7 +11,6 @@
 #include "io/io.h"
 #include "io/op.h"
 #include "io/optable.h"
-#include "io/race.h"
 #include "sched/switch.h"
 
 static void op_cancel(struct coil__park *p, int code)
@@ -24,6 +24,26 @@ static void op_cancel(struct coil__park *p, int code)
 	io->backend->cancel(io, op);
 }
 
+/* coil__op_start's body, inlined into the single op's run (the hot path);
+ * a race calls it out of line. */
+static inline __attribute__((always_inline)) int
+op_start(struct coil__io *io, struct coil__op *op, struct coil__op_target *to)
+{
+	op->gen = ++io->op_gen;
+	op->cancel_code = 0;
+	op->completed = false;
+	op->target = to;
+	int r = io->backend->submit(io, op);
+	if (__builtin_expect(r == 0, 1))
+		coil__io_started(io);
+	return r;
+}
+
+int coil__op_start(struct coil__io *io, struct coil__op *op, struct coil__op_target *to)
+{
+	return op_start(io, op, to);
+}
+
 int coil__op_run(struct coil__op *op)
 {
 	struct coil__fiber *self = coil__self();
@@ -34,7 +54,6 @@ int coil__op_run(struct coil__op *op)
 	int r = coil__fiber_may_block(self, &deadline);
 	if (r < 0)
 		return r;
-	const struct coil__backend *be = io->backend;
 	for (;;) {
 		/* Bounded in-flight ops: wait for room rather than overflow
 		 * the completion queue. */
@@ -43,16 +62,11 @@ int coil__op_run(struct coil__op *op)
 				return r;
 			continue;
 		}
-		op->gen = ++io->op_gen;
-		op->cancel_code = 0;
-		op->completed = false;
-		op->race = NULL;
 		op->park.cancel = op_cancel;
 		op->park.data = op;
 		op->park.fiber = NULL; /* set by the park (read there first) */
-		r = be->submit(io, op);
+		r = op_start(io, op, NULL);
 		if (__builtin_expect(r == 0, 1)) {
-			coil__io_started(io);
 			/* sched times the deadline; past it, op_cancel asks the
 			 * backend. A timer op is its own deadline
 			 * (coil_sleep_until clamps it to the scope's). */
@@ -129,9 +143,9 @@ void coil__op_complete(struct coil__io *io, struct coil__op *op, int res)
 	op->completed = true;
 	mark_defined(op, res);
 	coil__io_finished(io);
-	if (op->race) {
+	if (op->target) {
 		op->res = res;
-		coil__race_op_done(op->race, op);
+		op->target->complete(op->target, op);
 		return;
 	}
 	if (res == -ECANCELED)

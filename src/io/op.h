@@ -52,7 +52,15 @@ enum coil__opcode {
 /* flags for COIL__OP_FSYNC */
 #define COIL__FSYNC_DATASYNC 1u
 
-struct coil__race;
+struct coil__io;
+struct coil__op;
+
+/* Where an op's completion goes when not to its fiber's own park: a race's
+ * ops (io/race.h) go to the race. complete runs on the worker's thread,
+ * once per op, with op->res set. */
+struct coil__op_target {
+	void (*complete)(struct coil__op_target *t, struct coil__op *op);
+};
 
 struct coil__op {
 	uint8_t code;		/* enum coil__opcode */
@@ -66,8 +74,8 @@ struct coil__op {
 	int fd;
 	uint32_t flags;
 	int64_t off;
-	struct coil__park park;		/* the fiber waits here (single op) */
-	struct coil__race *race;	/* or its race waits for it (coil_race) */
+	struct coil__park park;		/* the fiber waits here (target NULL) */
+	struct coil__op_target *target;	/* or its completion goes here */
 	/* The backend's bookkeeping while in flight, named for its owner. */
 	union {
 		struct {
@@ -116,6 +124,13 @@ static inline void coil__op_init(struct coil__op *op, uint8_t code, int fd, uint
 	op->flags = flags;
 	op->off = off;
 }
+
+/* Hand op to the worker's backend, its completion to go to to (NULL: the
+ * op's own park, which the caller set up). Returns what the backend's
+ * submit said: 0 (in flight, counted: it completes later), COIL__SUBMIT_DONE
+ * (finished now: op->res), COIL__SUBMIT_FULL (no room: nothing started) or
+ * -errno (it cannot start). The one start of every op, alone or raced. */
+int coil__op_start(struct coil__io *io, struct coil__op *op, struct coil__op_target *to);
 
 /* Run op on the calling fiber: hand it to the backend, park until it
  * completes, return its result. Returns -ECANCELED without submitting if the

@@ -13,6 +13,7 @@
 #endif
 
 #include "io/backend.h"
+#include "io/io.h"
 #include "io/optable.h"
 
 /* ---- the pool ------------------------------------------------------------ */
@@ -173,4 +174,21 @@ int coil__pool_reap(struct coil__pool *pool, struct coil__io *io,
 		n++;
 	}
 	return n;
+}
+
+int coil__io_pool(struct coil__io *io, struct coil__pool **out)
+{
+	if (!io->pool) {
+		struct coil__pool *pool = malloc(sizeof *pool);
+		if (!pool)
+			return -ENOMEM;
+		int r = coil__pool_init(pool, io->cfg->pub.pool_threads);
+		if (r < 0) {
+			free(pool);
+			return r;
+		}
+		io->pool = pool;
+	}
+	*out = io->pool;
+	return 0;
 }

@@ -40,6 +40,10 @@ struct coil__pool {
 	size_t outstanding;		/* submitted, not reaped: worker only */
 };
 
+/* The worker's blocking pool, made on first use (io/setup.c ends it with
+ * the worker). Returns 0 or -errno. */
+int coil__io_pool(struct coil__io *io, struct coil__pool **out);
+
 /* Returns 0 or -errno. max_threads >= 1. */
 int coil__pool_init(struct coil__pool *pool, unsigned max_threads);
 /* Stop and join the threads. No op may be outstanding. */
