@@ -8,12 +8,12 @@
  * it is done the blocking way (the blocking pool: io/blocking.h) and how
  * the readiness backends try it (io/try.h: the try, its direction and its
  * route). How io_uring turns the op into an SQE stays in that backend, in
- * a table keyed by the same opcode (io/uring/uring.c: preps).
+ * a table keyed by the same opcode (io/uring/submit.c: coil__uring_preps).
  *
  * Adding an op: an entry in enum coil__opcode (and, if it needs one, a
  * member of the op's union u), one row in coil__optable (optable.c), its
  * blocking function if the pool may do it and its try if the readiness
- * backends do it themselves, and its prep row in io/uring/uring.c (or no
+ * backends do it themselves, and its prep row in io/uring/submit.c (or no
  * prep: the pool always does it there). Nothing else lists ops: a flag in
  * the row is how every backend learns what is special about it.
  */
