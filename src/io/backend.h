@@ -112,7 +112,8 @@ enum coil__multi_kind {
 #define COIL__SUBMIT_DONE 1
 #define COIL__SUBMIT_FULL 2
 
-/* The backend reports op's result; its fiber (or race) is woken. */
+/* The backend reports op's result: its fiber is woken, or its completion
+ * target (op.h) hears of it. */
 void coil__op_complete(struct coil__io *io, struct coil__op *op, int res);
 
 extern const struct coil__backend coil__backend_uring;

@@ -4,6 +4,9 @@
  * mechanism) only watches fds and reports which are ready; everything else
  * is here and in readiness.c:
  *
+ * What each op does here is its row in the op table (io/optable.h): its
+ * try (io/try.h), the direction it waits in and its route.
+ *
  *   submit: try the syscall at once (non-blocking). Done -> the op finishes
  *           at submit. EAGAIN -> the op joins its fd's wait list for that
  *           direction, and the poller watches the fd.
