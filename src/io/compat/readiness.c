@@ -123,14 +123,17 @@ static int fd_kind(struct coil__compat *c, struct coil__fd_state *st, int fd, bo
 
 /* ---- one try of each op ------------------------------------------------- */
 
-/* One try of op (st: its fd's state, or NULL): its row's try (io/try.h),
- * with what this backend keeps per fd around it: a close forgets the fd
- * first, a new fd starts clean. */
-static int try_op(struct coil__compat *c, struct coil__fd_state *st, struct coil__op *op)
+/* The try of an op that makes or closes an fd, or of one whose fd this
+ * backend keeps no state for: what it keeps per fd is set right around
+ * the try (a close forgets the fd first, a new fd starts clean). Out of
+ * line: the reads and writes of the hot path need none of it. */
+static __attribute__((noinline)) int try_op_keeping(struct coil__compat *c,
+						    struct coil__fd_state *st,
+						    struct coil__op *op)
 {
 	const struct coil__opdef *d = &coil__optable[op->code];
 	uint8_t mode = 0;
-	if (__builtin_expect(d->flags & COIL__OPF_CLOSES_FD, 0)) {
+	if (d->flags & COIL__OPF_CLOSES_FD) {
 		if (st)
 			fd_forget_all(c, op->fd, st);
 		st = NULL;
@@ -139,6 +142,18 @@ static int try_op(struct coil__compat *c, struct coil__fd_state *st, struct coil
 	if (r >= 0 && (d->flags & COIL__OPF_MAKES_FD))
 		fd_new(c, r, (op->flags & SOCK_NONBLOCK) ? COIL__KIND_NONBLOCK : COIL__KIND_UNKNOWN);
 	return r;
+}
+
+/* One try of op (st: its fd's state, or NULL): its row's try (io/try.h),
+ * which reads and may add to what this backend knows of the fd. */
+static inline __attribute__((always_inline)) int try_op(struct coil__compat *c,
+							struct coil__fd_state *st,
+							struct coil__op *op)
+{
+	const struct coil__opdef *d = &coil__optable[op->code];
+	if (__builtin_expect(!st || (d->flags & (COIL__OPF_CLOSES_FD | COIL__OPF_MAKES_FD)), 0))
+		return try_op_keeping(c, st, op);
+	return d->try(op, &st->mode);
 }
 
 /* ---- fd wait lists ------------------------------------------------------ */
