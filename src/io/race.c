@@ -35,7 +35,7 @@ static void cancel_rest(struct coil__io *io, struct coil__race *r)
 			continue;
 		r->state[i] = OP_CANCEL_SENT;
 		/* May complete the op on the spot (readiness backends), which
-		 * comes back into coil__race_op_done. */
+		 * comes back into race_op_done. */
 		io->backend->cancel(io, &r->ops[i]);
 	}
 }
