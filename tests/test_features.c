@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "io/accepts.h" /* white-box: the multishot accept's stop */
+#include "io/optable.h" /* white-box: every op has its row */
 
 static bool on_uring(void)
 {
@@ -658,6 +659,32 @@ START_TEST(a_closed_fd_lets_go_of_its_registered_file_on_every_worker)
 }
 END_TEST
 
+/* ---- the op table: a row per op, each whole -------------------------------- */
+
+/* An opcode added without its row leaves a zero row (the table's
+ * _Static_assert only sees the count): every backend would misroute it. */
+START_TEST(every_op_has_a_whole_row_in_the_op_table)
+{
+	for (int i = 0; i < COIL__OP_COUNT; i++) {
+		const struct coil__opdef *d = &coil__optable[i];
+		ck_assert_msg(d->name != NULL, "opcode %d has no row", i);
+		if (d->flags & COIL__OPF_URING_ONLY) {
+			ck_assert_msg(d->route == COIL__ROUTE_NONE, "%s: io_uring's only, yet routed", d->name);
+			continue;
+		}
+		ck_assert_msg(d->route != COIL__ROUTE_NONE, "%s: no readiness route", d->name);
+		if (d->route == COIL__ROUTE_POOL || d->route == COIL__ROUTE_FILE ||
+		    (d->flags & COIL__OPF_POOL_STANDS_IN))
+			ck_assert_msg(d->blocking != NULL, "%s: the pool cannot do it", d->name);
+		if (d->route != COIL__ROUTE_POOL)
+			ck_assert_msg(d->try != NULL, "%s: no readiness try", d->name);
+		if (d->route == COIL__ROUTE_FD || d->route == COIL__ROUTE_FILE)
+			ck_assert_msg(d->dir == COIL__DIR_READ || d->dir == COIL__DIR_WRITE,
+				      "%s: no direction to wait in", d->name);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("features");
@@ -673,6 +700,7 @@ int main(void)
 	tcase_add_test(tc, sendfile_sends_the_files_bytes_exactly);
 	tcase_add_test(tc, inline_reads_give_the_same_bytes_hit_or_miss);
 	tcase_add_test(tc, a_closed_fd_lets_go_of_its_registered_file_on_every_worker);
+	tcase_add_test(tc, every_op_has_a_whole_row_in_the_op_table);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);
 }

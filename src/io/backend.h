@@ -112,15 +112,17 @@ enum coil__multi_kind {
 #define COIL__SUBMIT_DONE 1
 #define COIL__SUBMIT_FULL 2
 
-/* The backend reports op's result; its fiber (or race) is woken. */
+/* The backend reports op's result: its fiber is woken, or its completion
+ * target (op.h) hears of it. */
 void coil__op_complete(struct coil__io *io, struct coil__op *op, int res);
 
 extern const struct coil__backend coil__backend_uring;
 
-/* The io_uring backend's op table, for tools/coil-probe: each op coil
- * submits, its opcode, and whether the blocking pool stands in when the
- * kernel lacks it (else such a kernel is refused). Returns the rows
- * written (at most max). */
+/* The io_uring backend's opcodes, for tools/coil-probe: each op coil
+ * submits as an SQE (io/optable.h's rows that have an opcode there), its
+ * opcode, and whether the blocking pool stands in when the kernel lacks it
+ * (else such a kernel is refused). Returns the rows written (at most
+ * max). */
 struct coil__uring_op_row {
 	const char *name;
 	unsigned opcode;

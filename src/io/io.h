@@ -3,7 +3,8 @@
  * the count of ops in flight and their bound, and the fibers waiting for
  * room under that bound. It sits on sched: a fiber running an op parks
  * through sched/park.h, and the backend's poll is the turn's poll hook
- * (coil__io_poll), installed by the runtime.
+ * (coil__io_poll), installed by the runtime. Set up and torn down by
+ * io/setup.h, which chooses the backend.
  */
 #ifndef COIL_IO_IO_H
 #define COIL_IO_IO_H
@@ -46,19 +47,9 @@ struct coil__io {
 /* The I/O layer of the worker on this thread, or NULL. */
 extern __thread struct coil__io *coil__tls_io __attribute__((tls_model("initial-exec")));
 
-/* Choose and set up the backend the config names, else io_uring with the
- * documented fallback to epoll, then poll. Returns 0 or -errno. */
-int coil__io_init(struct coil__io *io, struct coil__worker *w, const struct coil__config *cfg);
-/* Tear down (no op may be in flight, else the backend and the pool are
- * left as they are: the kernel may still use them). */
-void coil__io_fini(struct coil__io *io);
-
 /* The turn's poll hook (sched.h): the backend's poll, then wake the fibers
  * waiting for room. ctx is the struct coil__io. */
 int coil__io_poll(void *ctx, bool block, int64_t deadline);
-
-/* The worker's blocking pool, made on first use. Returns 0 or -errno. */
-int coil__io_pool(struct coil__io *io, struct coil__pool **out);
 
 /* Park the calling fiber until the next poll (which may have made room:
  * ops completed), under *deadline (the scope's). Then the entry check

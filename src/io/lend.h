@@ -5,13 +5,13 @@
  * size bytes in one mapping (resident only where data landed). With a
  * backend that can take them (io_uring's provided buffer ring:
  * backend->lend_init), the kernel picks a buffer when data arrives for a
- * reader's multishot recv (backend->multi_arm; io_uring's opcode row
- * COIL__OP_RECV_MULTI), which stays armed and completes many times through
- * coil__lend_cqe: it is not an op (struct coil__op), and costs an idle
+ * reader's multishot recv (backend->multi_arm, COIL__MULTI_RECV), which
+ * stays armed and completes many times through coil__lend_cqe: it is not
+ * an op (no struct coil__op, no row in io/optable.h), and costs an idle
  * reader no more than the reader itself. coil gives each buffer back to
- * the ring when the reader is done with it. Otherwise the set is a free list: a read waits for data with a
- * 1-byte MSG_PEEK (holding no buffer), then takes a buffer and runs a
- * COIL__OP_RECV into it.
+ * the ring when the reader is done with it. Otherwise the set is a free
+ * list: a read waits for data with a 1-byte MSG_PEEK (holding no buffer),
+ * then takes a buffer and runs a COIL__OP_RECV into it.
  *
  * An armed multishot is not an op in flight (io->inflight): it counts in
  * the worker's pending only while a fiber waits on its reader, so an idle

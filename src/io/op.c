@@ -1,4 +1,5 @@
-/* Running one op on the calling fiber, and its completion. */
+/* Starting an op, running one on the calling fiber, and its completion:
+ * to the fiber's park, or to the op's target (a race's). */
 #include <errno.h>
 #include <sys/uio.h>
 
@@ -9,7 +10,7 @@
 #include "io/backend.h"
 #include "io/io.h"
 #include "io/op.h"
-#include "io/race.h"
+#include "io/optable.h"
 #include "sched/switch.h"
 #include "sched/turn.h"
 
@@ -24,6 +25,26 @@ static void op_cancel(struct coil__park *p, int code)
 	io->backend->cancel(io, op);
 }
 
+/* coil__op_start's body, inlined into the single op's run (the hot path);
+ * a race calls it out of line. */
+static inline __attribute__((always_inline)) int
+op_start(struct coil__io *io, struct coil__op *op, struct coil__op_target *to)
+{
+	op->gen = ++io->op_gen;
+	op->cancel_code = 0;
+	op->completed = false;
+	op->target = to;
+	int r = io->backend->submit(io, op);
+	if (__builtin_expect(r == 0, 1))
+		coil__io_started(io);
+	return r;
+}
+
+int coil__op_start(struct coil__io *io, struct coil__op *op, struct coil__op_target *to)
+{
+	return op_start(io, op, to);
+}
+
 int coil__op_run(struct coil__op *op)
 {
 	struct coil__fiber *self = coil__self();
@@ -34,7 +55,6 @@ int coil__op_run(struct coil__op *op)
 	int r = coil__fiber_may_block(self, &deadline);
 	if (r < 0)
 		return r;
-	const struct coil__backend *be = io->backend;
 	for (;;) {
 		/* Bounded in-flight ops: wait for room rather than overflow
 		 * the completion queue. */
@@ -43,16 +63,11 @@ int coil__op_run(struct coil__op *op)
 				return r;
 			continue;
 		}
-		op->gen = ++io->op_gen;
-		op->cancel_code = 0;
-		op->completed = false;
-		op->race = NULL;
 		op->park.cancel = op_cancel;
 		op->park.data = op;
 		op->park.fiber = NULL; /* set by the park (read there first) */
-		r = be->submit(io, op);
+		r = op_start(io, op, NULL);
 		if (__builtin_expect(r == 0, 1)) {
-			coil__io_started(io);
 			/* sched times the deadline; past it, op_cancel asks the
 			 * backend. A timer op is its own deadline
 			 * (coil_sleep_until clamps it to the scope's). */
@@ -75,19 +90,19 @@ int coil__op_run(struct coil__op *op)
 }
 
 /* Memcheck cannot see the kernel write into buffers through io_uring: tell
- * it what a completed op defined, or every byte received looks
- * uninitialised. A few no-op instructions when not under Valgrind. */
+ * it what a completed op defined (its row's out, io/optable.h), or every
+ * byte received looks uninitialised. A few no-op instructions when not
+ * under Valgrind. */
 static void mark_defined(const struct coil__op *op, int res)
 {
 #ifdef COIL_HAVE_VALGRIND_H
 	if (res < 0)
 		return;
-	switch (op->code) {
-	case COIL__OP_RECV:
-	case COIL__OP_READ:
+	switch (coil__optable[op->code].out) {
+	case COIL__OUT_RW:
 		VALGRIND_MAKE_MEM_DEFINED(op->u.rw.buf, (size_t)res);
 		break;
-	case COIL__OP_READV:
+	case COIL__OUT_VEC:
 		for (int i = 0, left = res; i < op->u.vec.iovcnt && left > 0; i++) {
 			size_t n = op->u.vec.iov[i].iov_len < (size_t)left ? op->u.vec.iov[i].iov_len
 									    : (size_t)left;
@@ -95,7 +110,7 @@ static void mark_defined(const struct coil__op *op, int res)
 			left -= (int)n;
 		}
 		break;
-	case COIL__OP_RECVMSG: {
+	case COIL__OUT_MSG: {
 		struct msghdr *m = op->u.msg.msg;
 		if (m->msg_iovlen > 0)
 			VALGRIND_MAKE_MEM_DEFINED(m->msg_iov[0].iov_base,
@@ -106,13 +121,13 @@ static void mark_defined(const struct coil__op *op, int res)
 		VALGRIND_MAKE_MEM_DEFINED(&m->msg_namelen, sizeof m->msg_namelen);
 		break;
 	}
-	case COIL__OP_ACCEPT:
+	case COIL__OUT_ADDR:
 		if (op->u.accept.addrlen) {
 			VALGRIND_MAKE_MEM_DEFINED(op->u.accept.addrlen, sizeof(socklen_t));
 			VALGRIND_MAKE_MEM_DEFINED(op->u.accept.addr, *op->u.accept.addrlen);
 		}
 		break;
-	case COIL__OP_STATX:
+	case COIL__OUT_STATX:
 		VALGRIND_MAKE_MEM_DEFINED(op->u.statx.buf, sizeof *op->u.statx.buf);
 		break;
 	default:
@@ -129,9 +144,9 @@ void coil__op_complete(struct coil__io *io, struct coil__op *op, int res)
 	op->completed = true;
 	mark_defined(op, res);
 	coil__io_finished(io);
-	if (op->race) {
+	if (op->target) {
 		op->res = res;
-		coil__race_op_done(op->race, op);
+		op->target->complete(op->target, op);
 		return;
 	}
 	if (res == -ECANCELED)

@@ -20,6 +20,7 @@
 #include "base/list.h"
 #include "sched/park.h"
 
+/* Each has one row in the op table (io/optable.h), which says the rest. */
 enum coil__opcode {
 	COIL__OP_NOP,
 	COIL__OP_TIMEOUT,	/* u.timeout: absolute CLOCK_MONOTONIC deadline */
@@ -40,7 +41,6 @@ enum coil__opcode {
 	COIL__OP_FSYNC,		/* fd, flags = 0 or IORING_FSYNC_DATASYNC's meaning */
 	COIL__OP_STATX,		/* fd = dirfd, u.statx, flags = AT_* */
 	COIL__OP_RESOLVE,	/* u.resolve: host name -> address (blocking pool) */
-	COIL__OP_RECV_MULTI,	/* not an op: io_uring's row for a reader's multishot recv (io/lend.h) */
 	COIL__OP_SPLICE,	/* fd -> u.splice.fd_out, off (-1: a pipe), io_uring only */
 	COIL__OP_SENDFILE,	/* socket fd <- u.sendfile.fd_in at off (sendfile(2)) */
 	COIL__OP_POLL_OUT,	/* fd writable (a splice's socket said -EAGAIN), io_uring only */
@@ -54,7 +54,15 @@ enum coil__opcode {
 /* flags for COIL__OP_FSYNC */
 #define COIL__FSYNC_DATASYNC 1u
 
-struct coil__race;
+struct coil__io;
+struct coil__op;
+
+/* Where an op's completion goes when not to its fiber's own park: a race's
+ * ops (io/race.h) go to the race. complete runs on the worker's thread,
+ * once per op, with op->res set. */
+struct coil__op_target {
+	void (*complete)(struct coil__op_target *t, struct coil__op *op);
+};
 
 struct coil__op {
 	uint8_t code;		/* enum coil__opcode */
@@ -68,8 +76,8 @@ struct coil__op {
 	int fd;
 	uint32_t flags;
 	int64_t off;
-	struct coil__park park;		/* the fiber waits here (single op) */
-	struct coil__race *race;	/* or its race waits for it (coil_race) */
+	struct coil__park park;		/* the fiber waits here (target NULL) */
+	struct coil__op_target *target;	/* or its completion goes here */
 	/* The backend's bookkeeping while in flight, named for its owner. */
 	union {
 		struct {
@@ -120,14 +128,16 @@ static inline void coil__op_init(struct coil__op *op, uint8_t code, int fd, uint
 	op->off = off;
 }
 
+/* Hand op to the worker's backend, its completion to go to to (NULL: the
+ * op's own park, which the caller set up). Returns what the backend's
+ * submit said: 0 (in flight, counted: it completes later), COIL__SUBMIT_DONE
+ * (finished now: op->res), COIL__SUBMIT_FULL (no room: nothing started) or
+ * -errno (it cannot start). The one start of every op, alone or raced. */
+int coil__op_start(struct coil__io *io, struct coil__op *op, struct coil__op_target *to);
+
 /* Run op on the calling fiber: hand it to the backend, park until it
  * completes, return its result. Returns -ECANCELED without submitting if the
  * task is cancelled, -EPERM outside a runtime. */
 int coil__op_run(struct coil__op *op);
-
-/* Do op the blocking way, on the calling thread: the blocking pool's work
- * (files on the readiness backends, host names everywhere). Returns the
- * result as the op would complete: >= 0 or -errno. */
-int coil__op_do_blocking(struct coil__op *op);
 
 #endif

@@ -1,133 +1,20 @@
-/* The blocking pool, and ops done the blocking way. See pool.h. */
+/* The blocking pool. See pool.h; the ops it runs are io/blocking.c's. */
 #include "io/pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/eventfd.h>
-#include <sys/sendfile.h>
 #endif
 
 #include "io/backend.h"
-#include "io/beneath.h"
-
-/* ---- ops done the blocking way ----------------------------------------- */
-
-static int neg_errno(long r)
-{
-	return r < 0 ? -errno : (int)r;
-}
-
-static int do_resolve(struct coil__op *op)
-{
-	char port[8];
-	snprintf(port, sizeof port, "%u", (unsigned)op->u.resolve.port);
-	struct addrinfo hints, *res = NULL;
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = op->u.resolve.socktype;
-	hints.ai_flags = AI_ADDRCONFIG;
-	int r = getaddrinfo(op->u.resolve.host, port, &hints, &res);
-	if (r != 0) {
-		switch (r) {
-		case EAI_NONAME:
-#ifdef EAI_NODATA
-		case EAI_NODATA:
-#endif
-			return -ENOENT;
-		case EAI_AGAIN:
-			return -EAGAIN;
-		case EAI_MEMORY:
-			return -ENOMEM;
-		case EAI_SYSTEM:
-			return -errno;
-		default:
-			return -EINVAL;
-		}
-	}
-	/* The first answer, in getaddrinfo's (RFC 6724) order. */
-	memcpy(op->u.resolve.addr, res->ai_addr, res->ai_addrlen);
-	*op->u.resolve.addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
-bool coil__op_pool_stands_in(uint8_t code)
-{
-	switch (code) {
-	case COIL__OP_OPENAT:
-	case COIL__OP_OPENAT2:
-	case COIL__OP_FSYNC:
-	case COIL__OP_STATX:
-	case COIL__OP_CLOSE:
-	case COIL__OP_RESOLVE:
-	case COIL__OP_NOP:
-	case COIL__OP_SENDFILE:
-		return true;
-	default:
-		return false;
-	}
-}
-
-int coil__op_do_blocking(struct coil__op *op)
-{
-	switch (op->code) {
-	case COIL__OP_READ:
-		return op->off < 0 ? neg_errno(read(op->fd, op->u.rw.buf, op->u.rw.len))
-				   : neg_errno(pread(op->fd, op->u.rw.buf, op->u.rw.len, op->off));
-	case COIL__OP_WRITE:
-		return op->off < 0 ? neg_errno(write(op->fd, op->u.rw.buf, op->u.rw.len))
-				   : neg_errno(pwrite(op->fd, op->u.rw.buf, op->u.rw.len, op->off));
-	case COIL__OP_READV:
-		return op->off < 0 ? neg_errno(readv(op->fd, op->u.vec.iov, op->u.vec.iovcnt))
-				   : neg_errno(preadv(op->fd, op->u.vec.iov, op->u.vec.iovcnt,
-						      op->off));
-	case COIL__OP_WRITEV:
-		return op->off < 0 ? neg_errno(writev(op->fd, op->u.vec.iov, op->u.vec.iovcnt))
-				   : neg_errno(pwritev(op->fd, op->u.vec.iov, op->u.vec.iovcnt,
-						       op->off));
-	case COIL__OP_OPENAT:
-		return neg_errno(openat(op->fd, op->u.open.path, (int)op->flags, op->u.open.mode));
-	case COIL__OP_OPENAT2:
-		return coil__open_beneath_blocking(op->fd, op->u.open2.path, op->u.open2.how);
-	case COIL__OP_FSYNC:
-		return neg_errno((op->flags & COIL__FSYNC_DATASYNC) ? fdatasync(op->fd)
-								    : fsync(op->fd));
-	case COIL__OP_STATX:
-#ifdef __linux__
-		return neg_errno(statx(op->fd, op->u.statx.path, (int)op->flags,
-				       op->u.statx.mask, op->u.statx.buf));
-#else
-		return -ENOSYS;
-#endif
-	case COIL__OP_CLOSE:
-		return neg_errno(close(op->fd));
-	case COIL__OP_RESOLVE:
-		return do_resolve(op);
-	case COIL__OP_NOP:
-		return 0;
-	case COIL__OP_SENDFILE: {
-#ifdef __linux__
-		off_t off = (off_t)op->off;
-		return neg_errno(sendfile(op->fd, op->u.sendfile.fd_in, &off, op->u.sendfile.len));
-#else
-		return -ENOSYS;
-#endif
-	}
-	default:
-		return -EINVAL;
-	}
-}
+#include "io/io.h"
+#include "io/optable.h"
 
 /* ---- the pool ------------------------------------------------------------ */
 
@@ -287,4 +174,21 @@ int coil__pool_reap(struct coil__pool *pool, struct coil__io *io,
 		n++;
 	}
 	return n;
+}
+
+int coil__io_pool(struct coil__io *io, struct coil__pool **out)
+{
+	if (!io->pool) {
+		struct coil__pool *pool = malloc(sizeof *pool);
+		if (!pool)
+			return -ENOMEM;
+		int r = coil__pool_init(pool, io->cfg->pub.pool_threads);
+		if (r < 0) {
+			free(pool);
+			return r;
+		}
+		io->pool = pool;
+	}
+	*out = io->pool;
+	return 0;
 }

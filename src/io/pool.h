@@ -6,7 +6,8 @@
  * pool links: a cancel takes a queued op back in O(1).
  *
  * The worker hands an op to the pool and parks the fiber as usual. A pool
- * thread runs coil__op_do_blocking(op), puts the op on the done list and
+ * thread runs coil__op_do_blocking(op) (its op table row's blocking
+ * function, io/optable.h), puts the op on the done list and
  * writes to notify_fd (an eventfd, or a pipe where there is none); the
  * worker's backend watches that fd and calls coil__pool_reap(), which
  * completes the finished ops on the worker's thread. Threads start on
@@ -39,12 +40,9 @@ struct coil__pool {
 	size_t outstanding;		/* submitted, not reaped: worker only */
 };
 
-/* Whether the pool can stand in for ops of this code when io_uring lacks
- * their opcode: ops that never wait on a peer (open, stat, fsync, close).
- * Not reads and writes: on a pipe or socket the pool's call would either
- * fail with EAGAIN or block a pool thread where no cancel or deadline can
- * reach it. */
-bool coil__op_pool_stands_in(uint8_t code);
+/* The worker's blocking pool, made on first use (io/setup.c ends it with
+ * the worker). Returns 0 or -errno. */
+int coil__io_pool(struct coil__io *io, struct coil__pool **out);
 
 /* Returns 0 or -errno. max_threads >= 1. */
 int coil__pool_init(struct coil__pool *pool, unsigned max_threads);

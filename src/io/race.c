@@ -1,5 +1,5 @@
-/* Racing ops: the io layer's part (coil__race_*, which op.c completes into)
- * and the public coil_race(). */
+/* Racing ops: the io layer's part (coil__race_run; each op's completion
+ * comes to the race as the op's target) and the public coil_race(). */
 #include "coil/race.h"
 
 #include <errno.h>
@@ -35,13 +35,15 @@ static void cancel_rest(struct coil__io *io, struct coil__race *r)
 			continue;
 		r->state[i] = OP_CANCEL_SENT;
 		/* May complete the op on the spot (readiness backends), which
-		 * comes back into coil__race_op_done. */
+		 * comes back into race_op_done. */
 		io->backend->cancel(io, &r->ops[i]);
 	}
 }
 
-void coil__race_op_done(struct coil__race *r, struct coil__op *op)
+/* An op of the race completed (op->res is set): the race is its target. */
+static void race_op_done(struct coil__op_target *t, struct coil__op *op)
 {
+	struct coil__race *r = coil__container_of(t, struct coil__race, target);
 	int i = (int)(op - r->ops);
 	bool cancelled = r->state[i] == OP_CANCEL_SENT;
 	r->state[i] = OP_DONE;
@@ -82,7 +84,7 @@ int coil__race_run(struct coil__op *ops, int n)
 	if (rc < 0)
 		return rc;
 	struct coil__race race = {.ops = ops, .n = n, .winner = -1, .sleep_index = -1,
-				  .sleep_deadline = INT64_MAX};
+				  .sleep_deadline = INT64_MAX, .target = {.complete = race_op_done}};
 	size_t nops = 0;
 	for (int i = 0; i < n; i++) {
 		if (ops[i].code != COIL__OP_TIMEOUT)
@@ -106,16 +108,11 @@ int coil__race_run(struct coil__op *ops, int n)
 		struct coil__op *op = &ops[i];
 		if (op->code == COIL__OP_TIMEOUT)
 			continue;
-		op->gen = ++io->op_gen;
 		op->res = 0;
-		op->cancel_code = 0;
-		op->completed = false;
-		op->race = &race;
-		int r = io->backend->submit(io, op);
+		int r = coil__op_start(io, op, &race.target);
 		if (r == 0) {
 			race.state[i] = OP_IN_FLIGHT;
 			race.left++;
-			coil__io_started(io);
 			continue;
 		}
 		/* Finished at submit, or could not start: either way the

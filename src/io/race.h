@@ -1,7 +1,7 @@
 /*
  * A fiber with several ops in flight at once (coil_race). The fiber parks
- * once, on the race's park; each op's completion comes here
- * (coil__race_op_done). The first op to complete with a result of its own
+ * once, on the race's park; each op's completion comes to the race, the
+ * op's target (struct coil__op_target). The first op to complete with a result of its own
  * wins; the rest are cancelled; the park is woken when every op has
  * completed, so no buffer is still the kernel's when the race returns.
  *
@@ -28,6 +28,7 @@ struct coil__race {
 	int64_t sleep_deadline;
 	bool woken;
 	struct coil__park park;
+	struct coil__op_target target;	/* where each op's completion goes */
 	uint8_t state[COIL__RACE_MAX];
 };
 
@@ -37,6 +38,5 @@ struct coil__race {
  * before any op completed with a result of its own; every op's res is set
  * (-ECANCELED for one that did not happen). */
 int coil__race_run(struct coil__op *ops, int n);
-void coil__race_op_done(struct coil__race *r, struct coil__op *op);
 
 #endif

@@ -29,6 +29,7 @@
 #include "io/backend.h"
 #include "io/io.h"
 #include "io/lend.h"
+#include "io/setup.h"
 #include "runtime/thread.h"
 #include "sched/crew.h"
 #include "sched/fiber.h"

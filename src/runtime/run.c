@@ -15,6 +15,7 @@
 #include "base/config.h"
 #include "io/io.h"
 #include "io/lend.h"
+#include "io/setup.h"
 #include "runtime/thread.h"
 #include "sched/crew.h"
 #include "sched/sched.h"

@@ -4,6 +4,9 @@
  * mechanism) only watches fds and reports which are ready; everything else
  * is here and in readiness.c:
  *
+ * What each op does here is its row in the op table (io/optable.h): its
+ * try (io/try.h), the direction it waits in and its route.
+ *
  *   submit: try the syscall at once (non-blocking). Done -> the op finishes
  *           at submit. EAGAIN -> the op joins its fd's wait list for that
  *           direction, and the poller watches the fd.
@@ -32,14 +35,10 @@
 
 #include "base/list.h"
 #include "io/op.h"
+#include "io/optable.h"
 
 struct coil__io;
 struct coil__compat;
-
-enum {
-	COIL__DIR_READ = 1,
-	COIL__DIR_WRITE = 2,
-};
 
 enum coil__fd_kind {
 	COIL__KIND_UNKNOWN = 0,
@@ -51,7 +50,7 @@ enum coil__fd_kind {
 struct coil__fd_state {
 	struct coil__list rd, wr;	/* ops waiting to read / write (FIFO) */
 	uint8_t kind;			/* enum coil__fd_kind */
-	uint8_t no_nowait;		/* a blocking fd refused RWF_NOWAIT */
+	uint8_t mode;			/* COIL__FD_* (io/try.h): what the tries know */
 	uint8_t registered;		/* the poller's own flag */
 	uint32_t poll_slot;		/* poll(2): index + 1 in the pollfd array */
 };

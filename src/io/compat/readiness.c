@@ -3,38 +3,31 @@
  * backends that does not depend on the mechanism. See compat.h.
  */
 #include <errno.h>
-#ifdef __linux__
-#include <sys/sendfile.h>
-#endif
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "coil/time.h"
 #include "io/compat/compat.h"
 #include "io/backend.h"
 #include "io/fd.h"
-#include "io/pool.h"
 #include "io/io.h"
+#include "io/optable.h"
+#include "io/pool.h"
+#include "io/try.h"
 
-/* Where an op is while in flight (op->be.compat.state). */
+/* Where an op is while in flight (op->be.compat.state; its top bit is
+ * the try's own, COIL__TRY_STARTED). */
 enum {
 	AT_NONE = 0,
 	AT_POOL = 2,
 	AT_FD_READ = 3,
 	AT_FD_WRITE = 4,
 	AT_MASK = 0x0f,
-	CONNECT_STARTED = 0x80, /* flag: connect() was called, now in progress */
 };
-
-/* A try's answer besides a result and -EAGAIN: this fd cannot do the op
- * without blocking the worker; the blocking pool does it. */
-#define COIL__TRY_POOL (-100000)
 
 static int to_pool(struct coil__compat *c, struct coil__op *op);
 static void fail_waiters(struct coil__compat *c, struct coil__list *waiters, int res);
@@ -77,7 +70,7 @@ static void fd_reset(struct coil__compat *c, int fd, uint8_t kind)
 	if (!st)
 		return;
 	st->kind = kind;
-	st->no_nowait = 0;
+	st->mode = 0;
 	st->registered = 0;
 	/* poll(2)'s slot, if any, was dropped when the old fd was forgotten;
 	 * an fd closed behind coil's back may still hold one: keep it. */
@@ -122,203 +115,46 @@ static int fd_kind(struct coil__compat *c, struct coil__fd_state *st, int fd, bo
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0)
 		return -errno;
-	return st->kind = (fl & O_NONBLOCK) ? COIL__KIND_NONBLOCK : COIL__KIND_BLOCKING;
+	if (fl & O_NONBLOCK)
+		return st->kind = COIL__KIND_NONBLOCK;
+	st->mode = COIL__FD_BLOCKING; /* the tries take care (io/try.h) */
+	return st->kind = COIL__KIND_BLOCKING;
 }
 
 /* ---- one try of each op ------------------------------------------------- */
 
-static int neg(long r)
+/* The try of an op that makes or closes an fd, or of one whose fd this
+ * backend keeps no state for: what it keeps per fd is set right around
+ * the try (a close forgets the fd first, a new fd starts clean). Out of
+ * line: the reads and writes of the hot path need none of it. */
+static __attribute__((noinline)) int try_op_keeping(struct coil__compat *c,
+						    struct coil__fd_state *st,
+						    struct coil__op *op)
 {
-	return r < 0 ? -errno : (int)r;
-}
-
-/* A blocking fd would block the worker: call it only when poll says ready. */
-static bool ready_now(int fd, unsigned dir)
-{
-	struct pollfd p = {.fd = fd, .events = dir == COIL__DIR_READ ? POLLIN : POLLOUT};
-	return poll(&p, 1, 0) > 0;
-}
-
-static int try_accept(struct coil__compat *c, struct coil__op *op)
-{
-	if (coil__compat_fd_if(c, op->fd)->kind == COIL__KIND_BLOCKING && !ready_now(op->fd, COIL__DIR_READ))
-		return -EAGAIN;
-	int r = neg(accept4(op->fd, op->u.accept.addr, op->u.accept.addrlen, (int)op->flags));
-	if (r >= 0)
-		fd_new(c, r, (op->flags & SOCK_NONBLOCK) ? COIL__KIND_NONBLOCK : COIL__KIND_UNKNOWN);
-	return r == -EWOULDBLOCK ? -EAGAIN : r;
-}
-
-static int try_connect(struct coil__compat *c, struct coil__op *op)
-{
-	(void)c;
-	int r = neg(connect(op->fd, op->u.connect.addr, op->u.connect.addrlen));
-	if (!(op->be.compat.state & CONNECT_STARTED)) {
-		if (r == -EINPROGRESS || r == -EAGAIN) {
-			op->be.compat.state |= CONNECT_STARTED;
-			return -EAGAIN;
-		}
-		return r;
+	const struct coil__opdef *d = &coil__optable[op->code];
+	uint8_t mode = 0;
+	if (d->flags & COIL__OPF_CLOSES_FD) {
+		if (st)
+			fd_forget_all(c, op->fd, st);
+		st = NULL;
 	}
-	/* A second connect() tells how the first one ended. */
-	if (r == -EISCONN)
-		return 0;
-	if (r == -EALREADY || r == -EINPROGRESS)
-		return -EAGAIN;
+	int r = d->try(op, st ? &st->mode : &mode);
+	if (r >= 0 && (d->flags & COIL__OPF_MAKES_FD))
+		fd_new(c, r, (op->flags & SOCK_NONBLOCK) ? COIL__KIND_NONBLOCK : COIL__KIND_UNKNOWN);
 	return r;
 }
 
-static int try_recv(struct coil__compat *c, struct coil__op *op)
+/* One try of op (st: its fd's state, or NULL): its row's try (io/try.h),
+ * which reads and may add to what this backend knows of the fd. */
+static inline __attribute__((always_inline)) int try_op(struct coil__compat *c,
+							struct coil__fd_state *st,
+							struct coil__op *op)
 {
-	(void)c;
-	int r = neg(recv(op->fd, op->u.rw.buf, op->u.rw.len, (int)op->flags | MSG_DONTWAIT));
-	return r == -EWOULDBLOCK ? -EAGAIN : r;
+	const struct coil__opdef *d = &coil__optable[op->code];
+	if (__builtin_expect(!st || (d->flags & (COIL__OPF_CLOSES_FD | COIL__OPF_MAKES_FD)), 0))
+		return try_op_keeping(c, st, op);
+	return d->try(op, &st->mode);
 }
-
-static int try_send(struct coil__compat *c, struct coil__op *op)
-{
-	(void)c;
-	int r = neg(send(op->fd, op->u.rw.buf, op->u.rw.len, (int)op->flags | MSG_DONTWAIT));
-	return r == -EWOULDBLOCK ? -EAGAIN : r;
-}
-
-static int try_recvmsg(struct coil__compat *c, struct coil__op *op)
-{
-	(void)c;
-	int r = neg(recvmsg(op->fd, op->u.msg.msg, (int)op->flags | MSG_DONTWAIT));
-	return r == -EWOULDBLOCK ? -EAGAIN : r;
-}
-
-static int try_sendmsg(struct coil__compat *c, struct coil__op *op)
-{
-	(void)c;
-	int r = neg(sendmsg(op->fd, op->u.msg.msg, (int)op->flags | MSG_DONTWAIT));
-	return r == -EWOULDBLOCK ? -EAGAIN : r;
-}
-
-/* read/write family on a stream (pipe, socket, tty, eventfd...): the
- * offset means nothing there and is ignored, as io_uring does. */
-/* The blocking form of a stream op, for an fd that is not O_NONBLOCK. */
-static int stream_call(struct coil__op *op, int rwf)
-{
-	struct iovec one = {op->u.rw.buf, op->u.rw.len};
-	bool vec = op->code == COIL__OP_READV || op->code == COIL__OP_WRITEV;
-	const struct iovec *iov = vec ? op->u.vec.iov : &one;
-	int cnt = vec ? op->u.vec.iovcnt : 1;
-	bool rd = op->code == COIL__OP_READ || op->code == COIL__OP_READV;
-#ifdef RWF_NOWAIT
-	if (rwf)
-		return neg(rd ? preadv2(op->fd, iov, cnt, -1, rwf) : pwritev2(op->fd, iov, cnt, -1, rwf));
-#endif
-	(void)rwf;
-	return neg(rd ? readv(op->fd, iov, cnt) : writev(op->fd, iov, cnt));
-}
-
-/* read/write family on a stream (pipe, socket, tty, eventfd...). An
- * O_NONBLOCK fd is simply tried. A blocking one must never block the
- * worker: RWF_NOWAIT makes one call non-blocking (a 4 MiB write into a
- * pipe writes what fits and returns); where the fd does not support it,
- * a read waits for readiness first, and a write (which may block however
- * ready the fd is) goes to the blocking pool. */
-static int try_stream(struct coil__compat *c, struct coil__op *op)
-{
-	bool rd = op->code == COIL__OP_READ || op->code == COIL__OP_READV;
-	struct coil__fd_state *st = coil__compat_fd_if(c, op->fd);
-	int r;
-	if (st->kind == COIL__KIND_BLOCKING) {
-#ifdef RWF_NOWAIT
-		if (!st->no_nowait) {
-			r = stream_call(op, RWF_NOWAIT);
-			if (r != -EOPNOTSUPP && r != -EINVAL)
-				return r == -EWOULDBLOCK ? -EAGAIN : r;
-			st->no_nowait = 1;
-		}
-#endif
-		if (!rd)
-			return COIL__TRY_POOL;
-		if (!ready_now(op->fd, COIL__DIR_READ))
-			return -EAGAIN;
-	}
-	r = stream_call(op, 0);
-	return r == -EWOULDBLOCK ? -EAGAIN : r;
-}
-
-/* sendfile(2) to a non-blocking socket: -EAGAIN waits for room; a blocking
- * one may block however writable it is: the blocking pool sends. */
-static int try_sendfile(struct coil__compat *c, struct coil__op *op)
-{
-#ifdef __linux__
-	if (coil__compat_fd_if(c, op->fd)->kind == COIL__KIND_BLOCKING)
-		return COIL__TRY_POOL;
-	off_t off = (off_t)op->off;
-	int r = neg(sendfile(op->fd, op->u.sendfile.fd_in, &off, op->u.sendfile.len));
-	return r == -EWOULDBLOCK ? -EAGAIN : r;
-#else
-	(void)c;
-	(void)op;
-	return -ENOSYS;
-#endif
-}
-
-static int try_shutdown(struct coil__compat *c, struct coil__op *op)
-{
-	(void)c;
-	return neg(shutdown(op->fd, (int)op->flags));
-}
-
-static int try_nop(struct coil__compat *c, struct coil__op *op)
-{
-	(void)c;
-	(void)op;
-	return 0;
-}
-
-static int try_close(struct coil__compat *c, struct coil__op *op)
-{
-	int fd = op->fd;
-	struct coil__fd_state *st = coil__compat_fd_if(c, fd);
-	if (st)
-		fd_forget_all(c, fd, st);
-	return neg(close(fd));
-}
-
-enum route {
-	ROUTE_NOW,	/* one syscall that does not block: done at submit */
-	ROUTE_FD,	/* try, else wait for readiness of fd */
-	ROUTE_FILE,	/* a regular file -> pool; a stream -> ROUTE_FD */
-	ROUTE_POOL,	/* always the blocking pool */
-	ROUTE_NONE,	/* never here (COIL__OP_TIMEOUT: sched's timers) */
-};
-
-static const struct {
-	int (*try)(struct coil__compat *c, struct coil__op *op);
-	uint8_t dir;
-	uint8_t route;
-} opdefs[COIL__OP_COUNT] = {
-	[COIL__OP_NOP] = {try_nop, 0, ROUTE_NOW},
-	[COIL__OP_TIMEOUT] = {NULL, 0, ROUTE_NONE},
-	[COIL__OP_ACCEPT] = {try_accept, COIL__DIR_READ, ROUTE_FD},
-	[COIL__OP_CONNECT] = {try_connect, COIL__DIR_WRITE, ROUTE_FD},
-	[COIL__OP_RECV] = {try_recv, COIL__DIR_READ, ROUTE_FD},
-	[COIL__OP_SEND] = {try_send, COIL__DIR_WRITE, ROUTE_FD},
-	[COIL__OP_RECVMSG] = {try_recvmsg, COIL__DIR_READ, ROUTE_FD},
-	[COIL__OP_SENDMSG] = {try_sendmsg, COIL__DIR_WRITE, ROUTE_FD},
-	[COIL__OP_READ] = {try_stream, COIL__DIR_READ, ROUTE_FILE},
-	[COIL__OP_WRITE] = {try_stream, COIL__DIR_WRITE, ROUTE_FILE},
-	[COIL__OP_READV] = {try_stream, COIL__DIR_READ, ROUTE_FILE},
-	[COIL__OP_WRITEV] = {try_stream, COIL__DIR_WRITE, ROUTE_FILE},
-	[COIL__OP_CLOSE] = {try_close, 0, ROUTE_NOW},
-	[COIL__OP_SHUTDOWN] = {try_shutdown, 0, ROUTE_NOW},
-	[COIL__OP_OPENAT] = {NULL, 0, ROUTE_POOL},
-	[COIL__OP_OPENAT2] = {NULL, 0, ROUTE_POOL},
-	[COIL__OP_FSYNC] = {NULL, 0, ROUTE_POOL},
-	[COIL__OP_STATX] = {NULL, 0, ROUTE_POOL},
-	[COIL__OP_RESOLVE] = {NULL, 0, ROUTE_POOL},
-	[COIL__OP_RECV_MULTI] = {NULL, 0, ROUTE_NONE}, /* io_uring's only (io/lend.h) */
-	[COIL__OP_SPLICE] = {NULL, 0, ROUTE_NONE},	 /* io_uring's only */
-	[COIL__OP_POLL_OUT] = {NULL, 0, ROUTE_NONE},	 /* io_uring's only */
-	[COIL__OP_SENDFILE] = {try_sendfile, COIL__DIR_WRITE, ROUTE_FD},
-};
 
 /* ---- fd wait lists ------------------------------------------------------ */
 
@@ -349,7 +185,7 @@ static void run_waiters(struct coil__compat *c, struct coil__fd_state *st, unsig
 	struct coil__list *n;
 	while ((n = coil__list_first(waiters)) != NULL) {
 		struct coil__op *op = op_of(n);
-		int r = opdefs[op->code].try(c, op);
+		int r = try_op(c, st, op);
 		if (r == -EAGAIN)
 			break;
 		coil__list_remove(n);
@@ -368,8 +204,8 @@ static void run_waiters(struct coil__compat *c, struct coil__fd_state *st, unsig
 static void pool_before_complete(void *ctx, struct coil__op *op)
 {
 	op->be.compat.state = AT_NONE;
-	/* A file that openat returned is a new fd for us. */
-	if ((op->code == COIL__OP_OPENAT || op->code == COIL__OP_OPENAT2) && op->res >= 0)
+	/* A file that an open returned is a new fd for us. */
+	if ((coil__optable[op->code].flags & COIL__OPF_MAKES_FD) && op->res >= 0)
 		fd_new(ctx, op->res, COIL__KIND_UNKNOWN);
 }
 
@@ -430,18 +266,19 @@ static int finish_now(struct coil__op *op, int res)
 static int compat_submit(struct coil__io *io, struct coil__op *op)
 {
 	struct coil__compat *c = io->be.compat;
-	unsigned route = opdefs[op->code].route;
-	unsigned dir = opdefs[op->code].dir;
+	const struct coil__opdef *d = &coil__optable[op->code];
+	unsigned route = d->route;
+	unsigned dir = d->dir;
 	struct coil__fd_state *st;
 
 	op->be.compat.state = AT_NONE;
 	switch (route) {
-	case ROUTE_POOL:
+	case COIL__ROUTE_POOL:
 		return to_pool(c, op);
-	case ROUTE_NOW:
-		return finish_now(op, opdefs[op->code].try(c, op));
-	case ROUTE_NONE:
-		return -ENOTSUP; /* sleeps are sched's timers here */
+	case COIL__ROUTE_NOW:
+		return finish_now(op, try_op(c, coil__compat_fd_if(c, op->fd), op));
+	case COIL__ROUTE_NONE:
+		return -ENOTSUP; /* io_uring's only; sleeps are sched's timers here */
 	default:
 		break;
 	}
@@ -449,34 +286,34 @@ static int compat_submit(struct coil__io *io, struct coil__op *op)
 	st = coil__compat_fd(c, op->fd);
 	if (!st)
 		return finish_now(op, op->fd < 0 ? -EBADF : -ENOMEM);
-	int kind = fd_kind(c, st, op->fd, route == ROUTE_FD);
+	int kind = fd_kind(c, st, op->fd, route == COIL__ROUTE_FD);
 	if (kind < 0)
 		return finish_now(op, kind);
 	if (kind == COIL__KIND_FILE) {
-		if (route == ROUTE_FILE)
+		if (route == COIL__ROUTE_FILE)
 			return to_pool(c, op);
 		return finish_now(op, -ENOTSOCK);
 	}
 	/* A stream has no offsets: as pread(2) on a pipe says. */
-	if (route == ROUTE_FILE && op->off >= 0)
+	if (route == COIL__ROUTE_FILE && op->off >= 0)
 		return finish_now(op, -ESPIPE);
 
 	struct coil__list *waiters = dir == COIL__DIR_READ ? &st->rd : &st->wr;
 	/* A try that must not wait (MSG_DONTWAIT: io/lend.h's readers): its
 	 * -EAGAIN is its result, as io_uring gives it. */
 	if (op->flags & MSG_DONTWAIT)
-		return finish_now(op, coil__list_empty(waiters) ? opdefs[op->code].try(c, op) : -EAGAIN);
+		return finish_now(op, coil__list_empty(waiters) ? try_op(c, st, op) : -EAGAIN);
 	/* Try at once, unless others already wait in this direction: they go
 	 * first (a stream's writes must not overtake each other). */
 	if (coil__list_empty(waiters)) {
-		int r = opdefs[op->code].try(c, op);
+		int r = try_op(c, st, op);
 		if (r == COIL__TRY_POOL)
 			return to_pool(c, op);
 		if (r != -EAGAIN)
 			return finish_now(op, r);
 	}
 	coil__list_push_back(waiters, &op->be.compat.link);
-	op->be.compat.state = (uint8_t)((op->be.compat.state & CONNECT_STARTED) |
+	op->be.compat.state = (uint8_t)((op->be.compat.state & COIL__TRY_STARTED) |
 					(dir == COIL__DIR_READ ? AT_FD_READ : AT_FD_WRITE));
 	int r = c->poller->watch(c, op->fd, st, waiting_dirs(st));
 	if (r < 0) {

@@ -1,0 +1,157 @@
+/* One non-blocking attempt of each op, for the readiness backends. See
+ * try.h. */
+#include "io/try.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/sendfile.h>
+#endif
+
+static int neg(long r)
+{
+	return r < 0 ? -errno : (int)r;
+}
+
+static int again(int r)
+{
+	return r == -EWOULDBLOCK ? -EAGAIN : r;
+}
+
+/* A blocking fd would block the worker: call it only when poll says ready. */
+static bool ready_now(int fd, short events)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	return poll(&p, 1, 0) > 0;
+}
+
+int coil__try_nop(struct coil__op *op, uint8_t *mode)
+{
+	(void)op;
+	(void)mode;
+	return 0;
+}
+
+int coil__try_accept(struct coil__op *op, uint8_t *mode)
+{
+	if ((*mode & COIL__FD_BLOCKING) && !ready_now(op->fd, POLLIN))
+		return -EAGAIN;
+	return again(neg(accept4(op->fd, op->u.accept.addr, op->u.accept.addrlen, (int)op->flags)));
+}
+
+int coil__try_connect(struct coil__op *op, uint8_t *mode)
+{
+	(void)mode;
+	int r = neg(connect(op->fd, op->u.connect.addr, op->u.connect.addrlen));
+	if (!(op->be.compat.state & COIL__TRY_STARTED)) {
+		if (r == -EINPROGRESS || r == -EAGAIN) {
+			op->be.compat.state |= COIL__TRY_STARTED;
+			return -EAGAIN;
+		}
+		return r;
+	}
+	/* A second connect() tells how the first one ended. */
+	if (r == -EISCONN)
+		return 0;
+	if (r == -EALREADY || r == -EINPROGRESS)
+		return -EAGAIN;
+	return r;
+}
+
+int coil__try_recv(struct coil__op *op, uint8_t *mode)
+{
+	(void)mode;
+	return again(neg(recv(op->fd, op->u.rw.buf, op->u.rw.len, (int)op->flags | MSG_DONTWAIT)));
+}
+
+int coil__try_send(struct coil__op *op, uint8_t *mode)
+{
+	(void)mode;
+	return again(neg(send(op->fd, op->u.rw.buf, op->u.rw.len, (int)op->flags | MSG_DONTWAIT)));
+}
+
+int coil__try_recvmsg(struct coil__op *op, uint8_t *mode)
+{
+	(void)mode;
+	return again(neg(recvmsg(op->fd, op->u.msg.msg, (int)op->flags | MSG_DONTWAIT)));
+}
+
+int coil__try_sendmsg(struct coil__op *op, uint8_t *mode)
+{
+	(void)mode;
+	return again(neg(sendmsg(op->fd, op->u.msg.msg, (int)op->flags | MSG_DONTWAIT)));
+}
+
+/* The read/write family as one call on a stream, with RWF_* flags (0: a
+ * plain readv or writev). */
+static int stream_call(struct coil__op *op, bool rd, int rwf)
+{
+	struct iovec one = {op->u.rw.buf, op->u.rw.len};
+	bool vec = op->code == COIL__OP_READV || op->code == COIL__OP_WRITEV;
+	const struct iovec *iov = vec ? op->u.vec.iov : &one;
+	int cnt = vec ? op->u.vec.iovcnt : 1;
+#ifdef RWF_NOWAIT
+	if (rwf)
+		return neg(rd ? preadv2(op->fd, iov, cnt, -1, rwf) : pwritev2(op->fd, iov, cnt, -1, rwf));
+#endif
+	(void)rwf;
+	return neg(rd ? readv(op->fd, iov, cnt) : writev(op->fd, iov, cnt));
+}
+
+/* An O_NONBLOCK fd is simply tried. A blocking one must never block the
+ * worker: RWF_NOWAIT makes one call non-blocking (a 4 MiB write into a
+ * pipe writes what fits and returns); where the fd does not support it,
+ * a read waits for readiness first, and a write (which may block however
+ * ready the fd is) goes to the blocking pool. */
+int coil__try_stream(struct coil__op *op, uint8_t *mode)
+{
+	bool rd = op->code == COIL__OP_READ || op->code == COIL__OP_READV;
+	int r;
+	if (*mode & COIL__FD_BLOCKING) {
+#ifdef RWF_NOWAIT
+		if (!(*mode & COIL__FD_NO_NOWAIT)) {
+			r = stream_call(op, rd, RWF_NOWAIT);
+			if (r != -EOPNOTSUPP && r != -EINVAL)
+				return again(r);
+			*mode |= COIL__FD_NO_NOWAIT;
+		}
+#endif
+		if (!rd)
+			return COIL__TRY_POOL;
+		if (!ready_now(op->fd, POLLIN))
+			return -EAGAIN;
+	}
+	return again(stream_call(op, rd, 0));
+}
+
+int coil__try_close(struct coil__op *op, uint8_t *mode)
+{
+	(void)mode;
+	return neg(close(op->fd));
+}
+
+int coil__try_shutdown(struct coil__op *op, uint8_t *mode)
+{
+	(void)mode;
+	return neg(shutdown(op->fd, (int)op->flags));
+}
+
+/* sendfile(2) to a non-blocking socket: -EAGAIN waits for room; a blocking
+ * one may block however writable it is: the blocking pool sends. */
+int coil__try_sendfile(struct coil__op *op, uint8_t *mode)
+{
+#ifdef __linux__
+	if (*mode & COIL__FD_BLOCKING)
+		return COIL__TRY_POOL;
+	off_t off = (off_t)op->off;
+	return again(neg(sendfile(op->fd, op->u.sendfile.fd_in, &off, op->u.sendfile.len)));
+#else
+	(void)op;
+	(void)mode;
+	return -ENOSYS;
+#endif
+}

@@ -1,0 +1,217 @@
+/*
+ * The io_uring backend's per-fd facts and registered files: what coil
+ * learnt of each fd number (seekable, zero-copy, met by this worker), the
+ * ring's file table (io/fixed.h), and another worker's close (fd_gone).
+ * See uring.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "io/fd.h"
+#include "io/fixed.h"
+#include "io/uring/uring.h"
+
+static void fixed_drop(struct coil__uring *u, int fd, uint16_t *i);
+
+/* A new fd (or none) has this number: forget what was known (and let go
+ * of the old file if the ring's table still held it). */
+void coil__uring_fd_forget(struct coil__uring *u, int fd)
+{
+	if (fd >= 0 && (size_t)fd < u->fd_info_len) {
+		if (u->fd_info[fd] & FD_FIXED)
+			fixed_drop(u, fd, &u->fd_info[fd]);
+		u->fd_info[fd] = 0;
+	}
+}
+
+uint16_t *coil__uring_fd_info_grow(struct coil__uring *u, int fd)
+{
+	size_t n = u->fd_info_len ? u->fd_info_len : 256;
+	while (n <= (size_t)fd)
+		n *= 2;
+	uint16_t *t = realloc(u->fd_info, n * sizeof *t);
+	if (!t)
+		return NULL;
+	memset(t + u->fd_info_len, 0, (n - u->fd_info_len) * sizeof *t);
+	u->fd_info = t;
+	u->fd_info_len = n;
+	return &u->fd_info[fd];
+}
+
+/* Several workers: this worker is about to keep state for fd (an op in
+ * flight, what it learns of it); mark it once, for a close on another
+ * worker to reach (io/fd.h). Without memory for the entry, every time. */
+__attribute__((noinline)) void coil__uring_fd_met(struct coil__io *io, struct coil__uring *u, int fd)
+{
+	if (fd < 0)
+		return;
+	uint16_t *i = coil__uring_fd_info(u, fd);
+	if (i && (*i & FD_MET))
+		return;
+	if (i)
+		*i |= FD_MET;
+	coil__fd_met(io->w, fd);
+}
+
+/* ---- registered files (COIL_FEATURE_FIXED_FILES, io/fixed.h) ----------- */
+
+
+/* Put fd in the ring's table at slot fd. The generation is read first: a
+ * close racing with this moves it, and the next op sees that. */
+static bool fixed_register(struct coil__uring *u, int fd, uint16_t *i)
+{
+	uint32_t gen = coil__fixed_gen(fd);
+	int f = fd;
+	if (io_uring_register_files_update(&u->ring, (unsigned)fd, &f, 1) != 1) {
+		*i |= FD_FIXED_NO; /* until a new fd of this number */
+		return false;
+	}
+	u->fixed_gen[fd] = gen;
+	*i |= FD_FIXED;
+	coil__fixed_hold(fd);
+	return true;
+}
+
+static void fixed_drop(struct coil__uring *u, int fd, uint16_t *i)
+{
+	int none = -1;
+	(void)io_uring_register_files_update(&u->ring, (unsigned)fd, &none, 1);
+	*i &= (uint16_t)~FD_FIXED;
+	coil__fixed_release(fd);
+}
+
+/* Make sqe (an op on fd) name fd's slot, registering it on first use; a
+ * slot whose fd was closed since (its generation moved) is registered
+ * anew. Without a slot the op takes the fd, as always. */
+void coil__uring_use_fixed(struct coil__uring *u, struct io_uring_sqe *sqe, int fd)
+{
+	if ((unsigned)fd >= u->nslots)
+		return;
+	uint16_t *i = coil__uring_fd_info(u, fd);
+	if (!i)
+		return;
+	if (__builtin_expect(*i & FD_FIXED, 1)) {
+		if (__builtin_expect(coil__fixed_gen(fd) != u->fixed_gen[fd], 0)) {
+			fixed_drop(u, fd, i);
+			if (!fixed_register(u, fd, i))
+				return;
+		}
+	} else if ((*i & FD_FIXED_NO) || !fixed_register(u, fd, i)) {
+		return;
+	}
+	sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+/* A closed fd's file may still sit in this ring's table (the close was
+ * another thread's): drop every slot whose generation moved. */
+__attribute__((noinline)) void coil__uring_fixed_rescan(struct coil__uring *u, uint64_t epoch)
+{
+	u->fixed_epoch = epoch;
+	size_t n = u->fd_info_len < u->nslots ? u->fd_info_len : u->nslots;
+	for (size_t fd = 0; fd < n; fd++)
+		if ((u->fd_info[fd] & FD_FIXED) && coil__fixed_gen((int)fd) != u->fixed_gen[fd])
+			fixed_drop(u, (int)fd, &u->fd_info[fd]);
+}
+
+/* The table, when the feature is asked for: as many slots as fds the
+ * process may have (at most COIL__FIXED_MAX). Refused (memory, an old
+ * kernel), coil does without. */
+void coil__uring_fixed_init(struct coil__io *io, struct coil__uring *u)
+{
+	struct rlimit rl;
+	unsigned n = COIL__FIXED_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n)
+		n = (unsigned)rl.rlim_cur;
+	if (!n || io->w->wake_fd < 0 || !(u->fixed_gen = calloc(n, sizeof *u->fixed_gen)))
+		return;
+	if (io_uring_register_files_sparse(&u->ring, n) < 0 ||
+	    coil__fixed_ring_add(io->w->wake_fd) < 0) {
+		(void)io_uring_unregister_files(&u->ring);
+		free(u->fixed_gen);
+		u->fixed_gen = NULL;
+		return;
+	}
+	u->fixed = true;
+	u->nslots = n;
+	u->fixed_epoch = coil__fixed_epoch();
+	for (size_t i = 0; i < COIL__OP_COUNT; i++)
+		u->fixable[i] = coil__optable[i].flags & COIL__OPF_FIXED_FILE;
+	io->features |= COIL_FEATURE_FIXED_FILES;
+}
+
+void coil__uring_fixed_fini(struct coil__io *io, struct coil__uring *u)
+{
+	if (!u->fixed)
+		return;
+	size_t n = u->fd_info_len < u->nslots ? u->fd_info_len : u->nslots;
+	for (size_t fd = 0; fd < n; fd++)
+		if (u->fd_info[fd] & FD_FIXED)
+			coil__fixed_release((int)fd); /* the ring's exit drops the slots */
+	coil__fixed_ring_remove(io->w->wake_fd);
+	free(u->fixed_gen);
+	u->fixed = false;
+}
+
+/* ---- what an fd is ---------------------------------------------------- */
+
+/* Whether fd has offsets. io_uring ignores the offset of a read or write
+ * on a pipe or socket; the readiness backends and pread(2) say -ESPIPE,
+ * and so does coil everywhere. */
+bool coil__uring_seekable(struct coil__uring *u, int fd)
+{
+	uint16_t *i = coil__uring_fd_info(u, fd);
+	if (!i)
+		return true; /* no memory to remember: let the kernel decide */
+	if (!(*i & FD_SEEK_KNOWN))
+		*i |= FD_SEEK_KNOWN |
+		      (lseek(fd, 0, SEEK_CUR) < 0 && errno == ESPIPE ? 0 : FD_SEEKABLE);
+	return *i & FD_SEEKABLE;
+}
+
+/* Whether fd is a socket the kernel sends from without copying (TCP, UDP
+ * over IPv4/IPv6; a Unix socket says -EOPNOTSUPP to SEND_ZC). */
+bool coil__uring_zc_capable(struct coil__uring *u, int fd)
+{
+	uint16_t *i = coil__uring_fd_info(u, fd);
+	if (!i)
+		return false;
+	if (!(*i & FD_ZC_KNOWN)) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		bool inet = getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+			    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+		*i |= FD_ZC_KNOWN | (inet ? FD_ZC : 0);
+	}
+	return *i & FD_ZC;
+}
+
+/* ---- fds coil made, and fds another worker closes ---------------------- */
+
+void coil__uring_fd_opened(struct coil__io *io, int fd)
+{
+	coil__uring_fd_forget(io->be.uring, fd);
+}
+
+/* Another worker closes call->fd, which still names the file: forget it
+ * (and drop its slot), and cancel this ring's ops on it, as a close here
+ * does (their -ECANCELED is reported as -EBADF). The kernel matches them
+ * by file when it takes the cancel, so the closer waits for the cancel's
+ * CQE (with SQPOLL that is not at the submit). */
+void coil__uring_fd_gone(struct coil__io *io, struct coil__fd_gone_call *call)
+{
+	struct coil__uring *u = io->be.uring;
+	coil__uring_fd_forget(u, call->fd);
+	struct io_uring_sqe *sqe = coil__uring_sqe_for_cancel(io, u, NULL);
+	if (!sqe) {
+		coil__fd_gone_done(call); /* a failed ring ends the runtime */
+		return;
+	}
+	io_uring_prep_cancel_fd(sqe, call->fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)call | UD_FD_GONE);
+	io->w->pending++; /* its CQE: the worker must poll for it */
+}

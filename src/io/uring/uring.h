@@ -1,0 +1,235 @@
+/*
+ * The io_uring backend's own header: its state, the user_data tags of its
+ * CQEs, and what its rooms share. Private to src/io/uring:
+ *
+ *   ring.c     set-up: the ring's flags, the probe of opcodes, features;
+ *              tear-down; the backend's table of functions
+ *   submit.c   ops into SQEs (the prep table, keyed like io/optable.h),
+ *              cancels, kicks, the arms on the pool's and wake fds
+ *   reap.c     the wait and the one CQE loop (a switch on the tag)
+ *   files.c    per-fd facts (seekable, zero-copy, met), registered files,
+ *              another worker's close (fd_gone)
+ *   bufring.c  provided buffers (io/lend.h), recv bundles, multishot
+ *              requests, the registered buffer region (io/iobuf.h)
+ *
+ * Every op becomes one SQE whose user_data is the op's address tagged with
+ * its generation in the top 16 bits; its CQE completes it. SQEs queued while
+ * fibers run are handed to the kernel together, by poll(), in one
+ * io_uring_submit_and_wait (or submit_and_get_events when fibers are still
+ * runnable). A cancel is an IORING_OP_ASYNC_CANCEL aimed at the op's tagged
+ * user_data; its own CQE carries user_data 0 and is only counted: the op
+ * resumes its fiber from the op's own CQE, never before.
+ *
+ * Deadlines are sched's timers, not linked timeouts: a kernel timer per op
+ * costs an SQE and an hrtimer even when it never fires, and every one that
+ * fires is an interrupt (here, in a VM, ~4 us of CPU: 2000 fibers sleeping
+ * through IORING_OP_TIMEOUTs saturated a core and woke 10 ms late). A
+ * deadline that passes cancels the op (IORING_OP_ASYNC_CANCEL); the ring's
+ * wait is bounded by the earliest timer. IORING_OP_TIMEOUT is still there
+ * for sleeps when coil_config.coalesce_sleeps is off (the lab compares).
+ *
+ * In-flight ops are bounded (coil_config.max_inflight; by default 16 x the
+ * CQ size on IORING_FEAT_NODROP kernels, else cq/2, which makes overflow
+ * impossible since an op owes at most 2 CQEs). A burst of more completions
+ * than the CQ holds is kept by a NODROP kernel: coil reaps, sees
+ * IORING_SQ_CQ_OVERFLOW and flushes; a submit refused with -EBUSY waits
+ * for the next reap.
+ */
+#ifndef COIL_IO_URING_URING_H
+#define COIL_IO_URING_URING_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/backend.h"
+#include "io/io.h"
+#include "io/optable.h"
+#include "io/uring/shim.h"
+
+struct coil__uring {
+	struct io_uring ring;
+	unsigned setup_flags;
+	unsigned features;	/* IORING_FEAT_* */
+	bool pool_armed;	/* a POLL_ADD on the blocking pool's notify fd is in flight */
+	bool wake_armed;	/* a POLL_ADD on the worker's wake eventfd is in flight */
+	int error;		/* the ring failed (a submit's own error): fatal */
+	/* Ops whose opcode this kernel lacks and that the blocking pool can
+	 * do instead (per-op fallback: the ring is kept for the rest). */
+	bool to_pool[COIL__OP_COUNT];
+	/* Ops that take the special submit (and a look at their completion):
+	 * SPECIAL_* bits, from their rows' flags (ring.c). */
+	uint8_t special[COIL__OP_COUNT];
+	/* Multishot recv with provided buffers (6.0) is there. */
+	bool has_recv_multi;
+	bool has_send_zc;	/* IORING_OP_SEND_ZC (6.0) */
+	bool has_accept_multi;	/* IORING_ACCEPT_MULTISHOT (5.19) */
+	/* The provided buffer ring of io/lend.h (group 0), or NULL. */
+	struct io_uring_buf_ring *br;
+	size_t br_bytes;
+	int br_mask;
+	/* Recv bundles (COIL_FEATURE_RECV_BUNDLE): a completion may span
+	 * several buffers, found through br_pos (buffer id -> the ring
+	 * position it was last put at). */
+	bool bundle;
+	uint16_t *br_pos;
+	/* What coil learnt of each fd number (files.c). */
+	uint16_t *fd_info;	/* FD_* bits, per fd number */
+	size_t fd_info_len;
+	/* SEND_ZC for sends of at least zc_min bytes (0: never). */
+	size_t zc_min;
+	/* Registered files (io/fixed.h): a sparse table of nslots; per slot
+	 * the fd generation it was registered under; the close epoch last
+	 * looked at; the ops that name a slot. */
+	bool fixed;
+	unsigned nslots;
+	uint32_t *fixed_gen;
+	uint64_t fixed_epoch;
+	bool fixable[COIL__OP_COUNT];
+};
+
+/* Why an op takes the special submit. */
+enum {
+	SPECIAL_OWN = 1,	/* its own path (pool, offsets, close...) */
+	SPECIAL_MEETS = 2,	/* several workers: it names an fd, which this
+				 * worker then met (io/fd.h); never with one */
+};
+
+/* What coil learnt of an fd number, asked once and kept until coil closes
+ * it or a new fd of that number comes through coil (0: nothing yet). */
+enum {
+	FD_SEEK_KNOWN = 1, FD_SEEKABLE = 2,	/* coil__uring_seekable() */
+	FD_ZC_KNOWN = 4, FD_ZC = 8,		/* coil__uring_zc_capable() */
+	FD_NOWAIT_KNOWN = 16, FD_NOWAIT = 32,	/* nowait_read(): a buffered regular file */
+	FD_FIXED = 64, FD_FIXED_NO = 128,	/* in the ring's file table; could not be */
+	FD_MISS_ONE = 256, FD_MISSES = 0x0f00,	/* its inline reads that missed the cache, in a row */
+	FD_MET = 0x1000,			/* marked as met (io/fd.h) */
+};
+
+/*
+ * user_data: what each CQE is about, in its low 3 bits (the tag). Ops,
+ * multishot keys, workers and fd_gone calls are 8-aligned, so their
+ * address leaves the tag free; ops and multishot requests carry their
+ * generation in the top 16 bits (an address fits in 48).
+ *
+ * Invariant: every CQE in this ring carries a user_data coil wrote. It
+ * holds because the ring has IORING_FEAT_EXT_ARG (checked at set-up): the
+ * timed wait passes its timeout to io_uring_enter instead of queueing
+ * liburing's own IORING_OP_TIMEOUT, whose CQE (user_data ~0: tag 7, a
+ * bogus address) the loop would take for an fd_gone.
+ */
+enum coil__uring_tag {
+	UD_OP = 0,		/* an op | gen << 48; 0 alone: a cancel's own CQE */
+	UD_POOL = 1,		/* our POLL_ADD on the pool's notify fd */
+	UD_KICK = 2,		/* another worker's IORING_OP_MSG_RING: a kick */
+	UD_KICK_FAILED = 3,	/* a MSG_RING of ours that failed (only failures
+				 * post: CQE_SKIP_SUCCESS): the target worker | 3 */
+	UD_WAKE_FD = 4,		/* our POLL_ADD on the worker's wake eventfd */
+	UD_MULTI_RECV = COIL__MULTI_RECV,	/* a reader's multishot recv: key | 5 | gen */
+	UD_MULTI_ACCEPT = COIL__MULTI_ACCEPT,	/* a multishot accept: key | 6 | gen */
+	UD_FD_GONE = 7,		/* the cancel of an fd another worker closes: call | 7 */
+};
+#define UD_TAG_MASK UINT64_C(7)
+_Static_assert(COIL__MULTI_RECV == 5 && COIL__MULTI_ACCEPT == 6,
+	       "enum coil__multi_kind is the multishot tags");
+
+#define TAG_SHIFT 48
+#define PTR_MASK ((UINT64_C(1) << TAG_SHIFT) - 1)
+
+static inline uint64_t coil__uring_op_tag(const struct coil__op *op)
+{
+	return ((uint64_t)op->gen << TAG_SHIFT) | (uint64_t)(uintptr_t)op;
+}
+
+/* The buffer group of the ring that io/lend.h's buffers sit in. */
+#define COIL__LEND_BGID 0
+
+/* ---- submit.c --------------------------------------------------------- */
+
+typedef void coil__uring_prep_fn(struct io_uring_sqe *sqe, struct coil__op *op);
+
+/* How each op becomes an SQE, keyed by enum coil__opcode beside the op
+ * table. An op without a prep has no opcode: the pool always does it here
+ * (its row must let the pool stand in). */
+struct coil__uring_prep {
+	coil__uring_prep_fn *prep;
+	uint8_t opcode;		/* the io_uring opcode, also checked by the probe */
+};
+extern const struct coil__uring_prep coil__uring_preps[COIL__OP_COUNT];
+
+int coil__uring_submit(struct coil__io *io, struct coil__op *op);
+void coil__uring_cancel(struct coil__io *io, struct coil__op *op);
+/* The worker's kick_from (sched/crew.h): a MSG_RING into to's ring. */
+bool coil__uring_kick(struct coil__worker *self, struct coil__worker *to);
+/* Hand the queued SQEs to the kernel now; flush task work and overflowed
+ * CQEs; with SQPOLL, wait for the SQ thread to take SQEs. A ring's own
+ * failure is kept in u->error. */
+void coil__uring_submit_now(struct coil__uring *u);
+void coil__uring_get_events(struct coil__uring *u);
+void coil__uring_sq_drain(struct coil__uring *u);
+/* An SQE that must not be lost (a cancel): reaps until the kernel takes
+ * one. NULL once the ring failed (u->error) or *done (done may be NULL). */
+struct io_uring_sqe *coil__uring_sqe_for_cancel(struct coil__io *io, struct coil__uring *u,
+						const bool *done);
+/* Arm a POLL_ADD on the pool's notify fd / the worker's wake eventfd. */
+void coil__uring_arm_pool(struct coil__io *io, struct coil__uring *u);
+void coil__uring_arm_wake(struct coil__io *io, struct coil__uring *u);
+
+struct io_uring_sqe *coil__uring_sqe_after_submit(struct coil__uring *u);
+
+/* An SQE, handing the queued ones to the kernel if the SQ is full. NULL
+ * only if the kernel takes none (its CQ backlog is full: -EBUSY). */
+static inline __attribute__((always_inline)) struct io_uring_sqe *
+coil__uring_sqe(struct coil__uring *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (__builtin_expect(sqe != NULL, 1))
+		return sqe;
+	return coil__uring_sqe_after_submit(u);
+}
+
+/* ---- reap.c ----------------------------------------------------------- */
+
+int coil__uring_poll(struct coil__io *io, bool block, int64_t deadline);
+/* Complete what the CQ holds. Returns how many ops completed. */
+int coil__uring_reap(struct coil__io *io, struct coil__uring *u);
+
+/* ---- files.c ---------------------------------------------------------- */
+
+uint16_t *coil__uring_fd_info_grow(struct coil__uring *u, int fd);
+
+/* fd's entry, the table grown to hold it; NULL without memory. */
+static inline uint16_t *coil__uring_fd_info(struct coil__uring *u, int fd)
+{
+	if (__builtin_expect((size_t)fd < u->fd_info_len, 1))
+		return &u->fd_info[fd];
+	return coil__uring_fd_info_grow(u, fd);
+}
+
+void coil__uring_fd_forget(struct coil__uring *u, int fd);
+void coil__uring_fd_met(struct coil__io *io, struct coil__uring *u, int fd);
+bool coil__uring_seekable(struct coil__uring *u, int fd);
+bool coil__uring_zc_capable(struct coil__uring *u, int fd);
+void coil__uring_fixed_init(struct coil__io *io, struct coil__uring *u);
+void coil__uring_fixed_fini(struct coil__io *io, struct coil__uring *u);
+void coil__uring_fixed_rescan(struct coil__uring *u, uint64_t epoch);
+/* Make sqe (an op on fd) name fd's registered slot (COIL__OPF_FIXED_FILE
+ * ops, with the feature on), registering it on first use. */
+void coil__uring_use_fixed(struct coil__uring *u, struct io_uring_sqe *sqe, int fd);
+void coil__uring_fd_opened(struct coil__io *io, int fd);
+void coil__uring_fd_gone(struct coil__io *io, struct coil__fd_gone_call *call);
+
+/* ---- bufring.c -------------------------------------------------------- */
+
+int coil__uring_lend_init(struct coil__io *io, struct coil__lend *l);
+void coil__uring_lend_give(struct coil__io *io, struct coil__lend *l, uint32_t id);
+void coil__uring_lend_fini(struct coil__io *io, struct coil__lend *l);
+int coil__uring_iobuf_register(struct coil__io *io, void *base, size_t len);
+int coil__uring_multi_arm(struct coil__io *io, void *key, unsigned kind, int fd, uint16_t gen);
+void coil__uring_multi_stop(struct coil__io *io, void *key, unsigned kind, uint16_t gen);
+/* A multishot request's CQE (tag 5 or 6): to the reader or the accepts. */
+void coil__uring_multi_cqe(struct coil__io *io, struct coil__uring *u, uint64_t ud, int res,
+			   unsigned flags);
+
+#endif
