@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/config.h"
+#include "sched/crew.h"
 #include "sched/sched.h"
 #include "sched/waitq.h"
 
@@ -43,6 +44,22 @@ struct coil__io {
 	struct coil__waitq room;	/* fibers waiting for inflight < max */
 	uint16_t op_gen;
 };
+
+/* What the I/O layers of one runtime's workers share. The runtime owns it
+ * and points its crew at it (sched/crew.h: io); zeroed to start. */
+struct coil__io_shared {
+	uint32_t said_fallback;		/* the io_uring fallback line was printed */
+	/* io_uring with SQPOLL: the ring whose kernel thread every worker's
+	 * ring shares (IORING_SETUP_ATTACH_WQ), its fd + 1 (0: none yet);
+	 * set under sqpoll_lock by the first worker that made one. */
+	uint32_t sqpoll_lock;
+	int sqpoll_fd1;
+};
+
+static inline struct coil__io_shared *coil__io_shared(struct coil__io *io)
+{
+	return io->w->crew->io;
+}
 
 /* The I/O layer of the worker on this thread, or NULL. */
 extern __thread struct coil__io *coil__tls_io __attribute__((tls_model("initial-exec")));

@@ -55,7 +55,7 @@ int coil__io_init(struct coil__io *io, struct coil__worker *w, const struct coil
 		io->backend = fallbacks[i];
 		if (io->backend->init && io->backend->init(io, cfg) == 0) {
 			/* One line per runtime, not per worker. */
-			if (!cfg->quiet && !__atomic_exchange_n(&w->crew->said_fallback, 1,
+			if (!cfg->quiet && !__atomic_exchange_n(&coil__io_shared(io)->said_fallback, 1,
 								 __ATOMIC_RELAXED))
 				fprintf(stderr, "coil: io_uring unavailable (%s); using %s\n",
 					strerror(-r), io->backend->name);

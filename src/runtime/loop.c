@@ -44,6 +44,7 @@ struct post {
 struct coil_loop {
 	struct coil__config cfg;
 	struct coil__crew crew;
+	struct coil__io_shared io_shared;	/* the crew's io: what its io layer shares */
 	struct coil__worker *workers[1];
 	struct coil__worker w;
 	struct coil__io io;
@@ -147,6 +148,7 @@ int coil_loop_new(coil_loop **out, const struct coil_config *cfg)
 	l->owner = pthread_self();
 	l->crew.n = 1;
 	l->crew.workers = l->workers;
+	l->crew.io = &l->io_shared;
 	l->crew.place = COIL_PLACE_LOCAL;
 	l->crew.join_children = false;
 	l->workers[0] = &l->w;

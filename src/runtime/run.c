@@ -38,6 +38,7 @@ struct slot {
 struct runtime {
 	struct coil__config cfg;
 	struct coil__crew crew;
+	struct coil__io_shared io_shared;	/* the crew's io: what its io layers share */
 	struct coil__worker **workers;
 	struct slot *slots;
 	pthread_mutex_t gate_mu;
@@ -188,6 +189,7 @@ int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg, void **result
 	struct coil__crew *crew = &rt->crew;
 	crew->n = n;
 	crew->workers = rt->workers;
+	crew->io = &rt->io_shared;
 	crew->place = rt->cfg.pub.place;
 	crew->join_children = rt->cfg.pub.join_children;
 	cpu_set_t cpus;

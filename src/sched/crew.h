@@ -75,7 +75,10 @@ struct coil__crew {
 	struct coil__fiber *main;	/* on worker 0, once started */
 	bool join_children;
 	uint32_t next;			/* rotates the start of the least-loaded scan */
-	uint32_t said_fallback;		/* the io_uring fallback line was printed */
+	/* What the I/O layers of the crew's workers share, which sched does
+	 * not look into (io/io.h: struct coil__io_shared); the runtime owns
+	 * it. */
+	void *io;
 	/* Workers may spin (coil__crew_spin): not when there are more
 	 * workers than CPUs (a spinner would take the CPU of the worker it
 	 * waits for). */
@@ -96,11 +99,6 @@ struct coil__crew {
 	uint64_t stuck;			/* see above */
 	uint32_t outside_posters;	/* plain threads inside coil__crew_post */
 	char pad_end[64];
-	/* io_uring with SQPOLL: the ring whose kernel thread every worker's
-	 * ring shares (IORING_SETUP_ATTACH_WQ), its fd + 1 (0: none yet);
-	 * set under sqpoll_lock by the first worker that made one. */
-	uint32_t sqpoll_lock;
-	int sqpoll_fd1;
 };
 
 /* Post m (kind set) to worker to's inbox and kick it if it sleeps. Any

@@ -149,9 +149,10 @@ struct coil__worker {
 	uint8_t expect_skip;		/* chances to let go before the next one */
 	bool spin_cut;			/* the last spin stopped: it was preempted */
 	int wake_fd;			/* eventfd: a kick from a plain thread */
-	int ring_fd;			/* io_uring: a kick by IORING_OP_MSG_RING, else -1 */
-	/* Kick `to` from this worker by its own means (io_uring: MSG_RING to
-	 * to->ring_fd); false: use to->wake_fd. Set by the I/O layer. */
+	/* Kick `to` (asleep in its poll) from this worker by the I/O layer's
+	 * own means, which may look at to->poll_ctx (io_uring: a MSG_RING
+	 * into to's ring); false: use to->wake_fd. Set by the I/O layer;
+	 * NULL: none. */
 	bool (*kick_from)(struct coil__worker *self, struct coil__worker *to);
 	/* coil_loop: make the embedder's fd readable (a kick of a worker
 	 * that sleeps between ticks, COIL__SLEEP_EMBEDDER). */

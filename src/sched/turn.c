@@ -260,7 +260,6 @@ int coil__sched_init(struct coil__worker *w, struct coil__crew *crew, unsigned i
 	w->crew = crew;
 	w->index = index;
 	w->multi = crew->n > 1;
-	w->ring_fd = -1;
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->wake_fd < 0)
 		return -errno;

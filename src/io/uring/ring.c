@@ -107,14 +107,14 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 		/* One kernel thread for the whole crew: the workers' rings
 		 * attach to the first one's (N spinning threads on fewer CPUs
 		 * would starve the workers). */
-		struct coil__crew *crew = io->w->crew;
-		coil__spin_lock(&crew->sqpoll_lock);
-		for (int attach = crew->sqpoll_fd1 != 0; attach >= 0 && r < 0; attach--) {
+		struct coil__io_shared *sh = coil__io_shared(io);
+		coil__spin_lock(&sh->sqpoll_lock);
+		for (int attach = sh->sqpoll_fd1 != 0; attach >= 0 && r < 0; attach--) {
 			struct io_uring_params p;
 			memset(&p, 0, sizeof p);
 			p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER |
 				  IORING_SETUP_CQSIZE | (attach ? IORING_SETUP_ATTACH_WQ : 0);
-			p.wq_fd = attach ? (unsigned)(crew->sqpoll_fd1 - 1) : 0;
+			p.wq_fd = attach ? (unsigned)(sh->sqpoll_fd1 - 1) : 0;
 			p.cq_entries = cfg->pub.cq_entries;
 			p.sq_thread_idle = SQPOLL_IDLE_MS;
 			r = io_uring_queue_init_params(cfg->pub.sq_entries, &u->ring, &p);
@@ -122,11 +122,11 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 				u->setup_flags = p.flags;
 				u->features = p.features;
 				io->features |= COIL_FEATURE_SQPOLL;
-				if (!crew->sqpoll_fd1)
-					crew->sqpoll_fd1 = u->ring.ring_fd + 1;
+				if (!sh->sqpoll_fd1)
+					sh->sqpoll_fd1 = u->ring.ring_fd + 1;
 			}
 		}
-		coil__spin_unlock(&crew->sqpoll_lock);
+		coil__spin_unlock(&sh->sqpoll_lock);
 	}
 	/* $COIL_URING_SETUP=coop|plain starts lower down the list: how the
 	 * tests run the fallbacks of older kernels on a new one. */
@@ -197,9 +197,8 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 	/* Saves a file-table lookup on every io_uring_enter (5.18+). */
 	(void)io_uring_register_ring_fd(&u->ring);
 	io->be.uring = u;
-	/* Other workers of the crew kick this one by MSG_RING (the ring's own
-	 * fd: the registered index is ours only). */
-	io->w->ring_fd = u->ring.ring_fd;
+	/* Other io_uring workers of the crew kick this one by MSG_RING
+	 * (coil__uring_kick). */
 	io->w->kick_from = coil__uring_kick;
 	/* Each op owes at most 2 CQEs: its own and a cancel's (a close: its
 	 * own and its fd-cancel's). Bounding ops at cq/2 makes an overflow

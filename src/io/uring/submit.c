@@ -237,18 +237,23 @@ void coil__uring_arm_wake(struct coil__io *io, struct coil__uring *u)
 	u->wake_armed = true;
 }
 
-/* The worker's kick_from: post a CQE into to's ring (IORING_OP_MSG_RING),
- * which ends its wait; submitted now, since to sleeps. */
+/* The worker's kick_from: post a CQE into to's ring (IORING_OP_MSG_RING,
+ * to the ring's own fd: the registered index is its worker's only), which
+ * ends its wait; submitted now, since to sleeps. to's I/O layer (its poll
+ * hook's ctx) was set up before it could sleep, and its backend and ring
+ * fd do not change after. */
 bool coil__uring_kick(struct coil__worker *self, struct coil__worker *to)
 {
 	struct coil__io *io = coil__tls_io;
-	if (to->ring_fd < 0 || !io || io->w != self || io->backend != &coil__backend_uring)
+	const struct coil__io *tio = to->poll_ctx;
+	if (!io || io->w != self || io->backend != &coil__backend_uring || !tio ||
+	    tio->backend != &coil__backend_uring)
 		return false;
 	struct coil__uring *u = io->be.uring;
 	struct io_uring_sqe *sqe = coil__uring_sqe(u);
 	if (!sqe)
 		return false;
-	io_uring_prep_msg_ring(sqe, to->ring_fd, 0, UD_KICK, 0);
+	io_uring_prep_msg_ring(sqe, tio->be.uring->ring.ring_fd, 0, UD_KICK, 0);
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)to | UD_KICK_FAILED);
 	coil__uring_submit_now(u);
