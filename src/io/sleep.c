@@ -1,4 +1,4 @@
-/* Sleeping. A sleep is a park with a deadline in sched's timer heap (the
+/* Sleeping (coil_sleep, coil_sleep_until; coil/time.h). A sleep is a park with a deadline in sched's timer heap (the
  * backend's wait is bounded by the earliest: no syscall, no kernel timer
  * per sleep), or, on a backend with timer ops when
  * coil_config.coalesce_sleeps is off, one timer op of its own (io_uring: an
