@@ -1,8 +1,9 @@
-/* Sleeping (coil_sleep, coil_sleep_until; coil/time.h). A sleep is a park with a deadline in sched's timer heap (the
- * backend's wait is bounded by the earliest: no syscall, no kernel timer
- * per sleep), or, on a backend with timer ops when
- * coil_config.coalesce_sleeps is off, one timer op of its own (io_uring: an
- * absolute IORING_OP_TIMEOUT; for the lab). Same results and codes. */
+/* Sleeping (coil_sleep, coil_sleep_until: coil/time.h). A sleep is a park
+ * with a deadline in sched's timer heap (the backend's wait is bounded by
+ * the earliest: no syscall, no kernel timer per sleep), or, on a backend
+ * with timer ops when coil_config.coalesce_sleeps is off, one timer op of
+ * its own (io_uring: an absolute IORING_OP_TIMEOUT; for the lab). Same
+ * results and codes. */
 #include "coil/time.h"
 
 #include <errno.h>
