@@ -871,6 +871,9 @@ static void *shutdown_main(void *arg)
 	ck_assert_int_eq(coil_task_cancel(sv.task), 0);
 	cl_expect_end(idle);
 	ck_assert_int_eq(coil_http_server_port(sv.s), sv.port);
+	/* Accepting stopped for good: a new client is refused, not left
+	 * waiting in the backlog to be reset when the server closes. */
+	ck_assert_int_eq(coil_tcp_connect("127.0.0.1", (uint16_t)sv.port), -ECONNREFUSED);
 	coil_sem_release(&sv.app.release);
 	ck_assert(cl_response(busy, &r, false));
 	ck_assert_str_eq(r.body, "waited");
@@ -878,6 +881,7 @@ static void *shutdown_main(void *arg)
 	cl_expect_end(busy);
 	ck_assert_int_eq(coil_task_join(sv.task, NULL), 0);
 	ck_assert_int_eq(sv.run_result, 0);
+	ck_assert_int_eq(coil_http_server_run(sv.s, handler, NULL), -EBADF);
 	ck_assert_int_eq(coil_http_server_close(sv.s), 0);
 	cl_close(idle);
 	cl_close(busy);

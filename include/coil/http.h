@@ -125,15 +125,17 @@ COIL_API unsigned coil_http_server_connections(const coil_http_server *s);
  * shut down gracefully: stop accepting; close idle connections; let each
  * request in flight finish (its response says "Connection: close") for up
  * to cfg.shutdown_timeout; then cancel those left; return once every
- * connection fiber has ended. From the fiber that opened s.
- * Returns 0 after a shutdown asked for by a cancel, or -EINVAL (s or
- * handler NULL), -EBUSY (s is already running), -EPERM (not in a fiber),
- * -ENOMEM, or the listener's error (connections are shut down the same way).
+ * connection fiber has ended. The listeners close when the shutdown starts
+ * (a client that connects during it is refused), so s runs once. From the
+ * fiber that opened s. Returns 0 after a shutdown asked for by a cancel,
+ * or -EINVAL (s or handler NULL), -EBUSY (s is already running), -EBADF
+ * (s has run: its listeners are closed), -EPERM (not in a fiber), -ENOMEM,
+ * or the listener's error (connections are shut down the same way).
  */
 COIL_API int coil_http_server_run(coil_http_server *s, coil_http_handler handler, void *ctx);
 
-/* Close the listeners and free s (NULL: 0). Not while it runs.
- * Returns 0 or the first close error. */
+/* Close the listeners (if a run has not) and free s (NULL: 0). Not while
+ * it runs. Returns 0 or the first error closing the listeners. */
 COIL_API int coil_http_server_close(coil_http_server *s);
 
 /* open + run + close. Returns coil_http_server_open's error or

@@ -21,7 +21,9 @@
 struct coil_http_server {
 	struct coil_http_config cfg;
 	char addr[64];
-	coil_server *net;
+	coil_server *net;	/* NULL once a run has closed the listeners */
+	int port;
+	int close_result;	/* of the listeners' close at the end of a run */
 	coil_http_handler handler;
 	void *ctx;
 	bool running;
@@ -85,6 +87,7 @@ int coil_http_server_open(coil_http_server **out, const struct coil_http_config 
 		free(s);
 		return r;
 	}
+	s->port = coil_server_port(s->net);
 	pthread_mutex_init(&s->lock, NULL);
 	coil_wg_init(&s->live);
 	*out = s;
@@ -93,14 +96,14 @@ int coil_http_server_open(coil_http_server **out, const struct coil_http_config 
 
 int coil_http_server_port(const coil_http_server *s)
 {
-	return s ? coil_server_port(s->net) : -EINVAL;
+	return s ? s->port : -EINVAL;
 }
 
 int coil_http_server_close(coil_http_server *s)
 {
 	if (!s)
 		return 0;
-	int r = coil_server_close(s->net);
+	int r = s->net ? coil_server_close(s->net) : s->close_result;
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	return r;
@@ -215,11 +218,18 @@ int coil_http_server_run(coil_http_server *s, coil_http_handler handler, void *c
 		return -EPERM;
 	if (s->running)
 		return -EBUSY;
+	if (!s->net)
+		return -EBADF;
 	s->running = true;
 	s->handler = handler;
 	s->ctx = ctx;
 	s->draining = false;
 	int r = coil_server_run(s->net, serve, s);
+	/* Stop accepting for good: with the listeners closed now, a client
+	 * that connects during the drain is refused at once instead of
+	 * waiting in a backlog nobody accepts from, to be reset at the end. */
+	s->close_result = coil_server_close(s->net);
+	s->net = NULL;
 
 	/* Shut down: shielded (this task was cancelled), bounded. */
 	coil_scope grace;
