@@ -216,7 +216,7 @@ COIL_API int coil_http_response_status(coil_http_response *res, int status);
  * NUL; Content-Length, Transfer-Encoding and Connection belong to the
  * server (use coil_http_response_length and coil_http_response_close).
  * Returns 0, -EINVAL (NULL, a bad name or value, a name the server owns),
- * -EBUSY, -ENOSPC (the headers together exceed 8 KiB). */
+ * -EBUSY, -ENOSPC (the headers together exceed 4 KiB). */
 COIL_API int coil_http_response_header(coil_http_response *res, const char *name,
 				       const char *value);
 
