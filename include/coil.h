@@ -19,6 +19,7 @@
 #include "coil/scope.h"
 #include "coil/race.h"
 #include "coil/net.h"
+#include "coil/tls.h"
 #include "coil/reader.h"
 #include "coil/http.h"
 #include "coil/fs.h"
