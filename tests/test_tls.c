@@ -8,6 +8,8 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -709,6 +711,81 @@ START_TEST(tickets_alone_keep_a_read_waiting_and_a_timed_out_read_loses_nothing)
 }
 END_TEST
 
+/* A plain OpenSSL server on a thread of its own (blocking sockets) that
+ * sends a KeyUpdate record alone, asking for the client's: the client's
+ * read handles it and goes on to the data, and its next record, under
+ * its new keys, must reach the server. */
+struct ossl_server {
+	int lfd, port;
+	char got[4];
+	int ok;
+	pthread_t thread;
+};
+
+static void *ossl_server_main(void *arg)
+{
+	struct ossl_server *o = arg;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL || SSL_CTX_use_certificate_chain_file(ctx, cert("server.pem")) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, cert("server.key"), SSL_FILETYPE_PEM) != 1)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	int fd = accept(o->lfd, NULL, NULL);
+	SSL *s = fd >= 0 ? SSL_new(ctx) : NULL;
+	size_t n = 0;
+	if (s != NULL && SSL_set_fd(s, fd) == 1 && SSL_accept(s) == 1 &&
+	    SSL_write(s, "one", 3) == 3 &&
+	    SSL_key_update(s, SSL_KEY_UPDATE_REQUESTED) == 1 && SSL_do_handshake(s) == 1 &&
+	    SSL_write(s, "two", 3) == 3 && SSL_read_ex(s, o->got, 3, &n) == 1 && n == 3) {
+		o->ok = 1;
+		SSL_shutdown(s);
+	}
+	SSL_free(s);
+	if (fd >= 0)
+		close(fd);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static long key_update_client(coil_tls *t, struct peer *c)
+{
+	char buf[8];
+	ck_assert_int_eq(read_all(t, buf, 6), 6);
+	ck_assert_mem_eq(buf, "onetwo", 6);
+	ck_assert_int_eq(coil_tls_write_all(t, "ack", 3), 3);
+	ssize_t r = coil_tls_read(t, buf, sizeof buf);
+	ck_assert_msg(r == 0 || r == -ECONNRESET, "after the server's close: %zd", r);
+	return 0;
+}
+
+static void *key_update_main(void *arg)
+{
+	struct ossl_server o = {0};
+	o.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof a;
+	ck_assert_int_eq(bind(o.lfd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(o.lfd, 4), 0);
+	ck_assert_int_eq(getsockname(o.lfd, (struct sockaddr *)&a, &al), 0);
+	ck_assert_int_eq(pthread_create(&o.thread, NULL, ossl_server_main, &o), 0);
+	coil_tls_ctx *cc = client_ctx();
+	ck_assert_int_eq(client_run(cc, ntohs(a.sin_port), "localhost", key_update_client, NULL), 0);
+	ck_assert_int_eq(pthread_join(o.thread, NULL), 0);
+	close(o.lfd);
+	ck_assert_int_eq(o.ok, 1);
+	ck_assert_mem_eq(o.got, "ack", 3);
+	coil_tls_ctx_free(cc);
+	return NULL;
+}
+
+START_TEST(key_update_from_an_openssl_server_is_answered_mid_read)
+{
+	NEED_CERTS();
+	coil_test_run(key_update_main, NULL);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -726,6 +803,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, records_split_one_byte_per_write_still_make_a_session);
 	tcase_add_test(tc, buffered_record_is_read_without_the_socket_and_error_queue_is_ours);
 	tcase_add_test(tc, tickets_alone_keep_a_read_waiting_and_a_timed_out_read_loses_nothing);
+	tcase_add_test(tc, key_update_from_an_openssl_server_is_answered_mid_read);
 	suite_add_tcase(s, tc);
 	return s;
 }

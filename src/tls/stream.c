@@ -182,7 +182,8 @@ static int handshake_locked(struct coil__tls *t)
 		unsigned len;
 		t->handshaken = 1;
 		SSL_get0_alpn_selected(t->ssl, &p, &len);
-		memcpy(t->alpn, p, len);
+		if (len > 0)
+			memcpy(t->alpn, p, len);
 		t->alpn[len] = '\0';
 	}
 	return r;
