@@ -4,6 +4,7 @@
 #include "test_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -786,6 +787,99 @@ START_TEST(key_update_from_an_openssl_server_is_answered_mid_read)
 }
 END_TEST
 
+/* ---- HTTPS through coil/http.h (cfg.tls) ------------------------------------------ */
+
+struct https {
+	coil_tls_ctx *cc;
+	coil_task server; /* the fiber running the server: cancelled at the end */
+	int file, port;
+};
+
+static int file_handler(coil_http_request *req, coil_http_response *res, void *ctx)
+{
+	struct https *h = ctx;
+	int r = coil_http_response_length(res, BIG);
+	if (r < 0)
+		return r;
+	ssize_t n = coil_http_response_sendfile(res, h->file, 0, BIG);
+	return n == BIG ? 0 : -EIO;
+}
+
+static long https_client(coil_tls *t, struct peer *c);
+
+static void *https_get(void *arg)
+{
+	struct https *h = arg;
+	ck_assert_int_eq(client_run(h->cc, h->port, "localhost", https_client, NULL), 0);
+	ck_assert_int_eq(coil_task_cancel(h->server), 0);
+	return NULL;
+}
+
+static long https_client(coil_tls *t, struct peer *c)
+{
+	const char req[] = "GET /f HTTP/1.1\r\nHost: localhost\r\n\r\n";
+	ck_assert_int_eq(coil_tls_write_all(t, req, sizeof req - 1), sizeof req - 1);
+	size_t cap = BIG + 4096, len = 0;
+	char *buf = malloc(cap);
+	char *body = NULL;
+	while (!body || (size_t)(buf + len - body) < BIG) {
+		ssize_t n = coil_tls_read(t, buf + len, cap - len);
+		ck_assert_int_gt(n, 0);
+		len += (size_t)n;
+		if (!body) {
+			char *e = memmem(buf, len, "\r\n\r\n", 4);
+			if (e)
+				body = e + 4;
+		}
+	}
+	ck_assert(memmem(buf, (size_t)(body - buf), "200 OK", 6) != NULL);
+	ck_assert_str_eq(coil_tls_alpn(t), "http/1.1");
+	unsigned char *want = pattern(3);
+	ck_assert(memcmp(body, want, BIG) == 0);
+	free(want);
+	free(buf);
+	return 0;
+}
+
+static void *https_main(void *arg)
+{
+	char path[256];
+	coil_test_tmp_path(path, sizeof path, "tls-file");
+	int f = coil_file_open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(f, 0);
+	unsigned char *data = pattern(3);
+	ck_assert_int_eq(coil_file_write_all(f, data, BIG, 0), BIG);
+	free(data);
+	coil_tls_ctx *sc = server_ctx("server"), *cc = client_ctx();
+	const char *const h1[] = {"http/1.1"};
+	ck_assert_int_eq(coil_tls_ctx_set_alpn(sc, h1, 1), 0);
+	ck_assert_int_eq(coil_tls_ctx_set_alpn(cc, h1, 1), 0);
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	cfg.tls = sc;
+	struct https h = {.file = f, .cc = cc, .server = coil_task_current()};
+	coil_http_server *srv;
+	ck_assert_int_eq(coil_http_server_open(&srv, &cfg), 0);
+	h.port = coil_http_server_port(srv);
+	coil_task get;
+	ck_assert_int_eq(coil_task_spawn(&get, https_get, &h), 0);
+	ck_assert_int_eq(coil_http_server_run(srv, file_handler, &h), 0);
+	ck_assert_int_eq(coil_task_join(get, NULL), 0);
+	ck_assert_int_eq(coil_http_server_close(srv), 0);
+	coil_close(f);
+	unlink(path);
+	coil_tls_ctx_free(sc);
+	coil_tls_ctx_free(cc);
+	return NULL;
+}
+
+START_TEST(https_server_sends_a_file_through_the_stream)
+{
+	NEED_CERTS();
+	coil_test_run(https_main, NULL);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -804,6 +898,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, buffered_record_is_read_without_the_socket_and_error_queue_is_ours);
 	tcase_add_test(tc, tickets_alone_keep_a_read_waiting_and_a_timed_out_read_loses_nothing);
 	tcase_add_test(tc, key_update_from_an_openssl_server_is_answered_mid_read);
+	tcase_add_test(tc, https_server_sends_a_file_through_the_stream);
 	suite_add_tcase(s, tc);
 	return s;
 }
