@@ -184,7 +184,10 @@ COIL_API ssize_t coil_tls_write_all(coil_tls *t, const void *buf, size_t len);
 COIL_API int coil_tls_shutdown(coil_tls *t);
 
 /* Free the stream (t NULL: nothing); bytes still queued are dropped. Its
- * fd stays open. */
+ * fd stays open. The stream reads its socket through a coil_reader
+ * (coil/reader.h: an idle stream holds no input buffer), which belongs to
+ * the worker that first read: free the stream from a fiber of that
+ * worker, inside coil_run. */
 COIL_API void coil_tls_free(coil_tls *t);
 
 /* The stream's fd, or -EINVAL (t NULL). */

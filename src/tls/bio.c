@@ -1,7 +1,7 @@
 /*
- * The stream's BIO: OpenSSL reads ciphertext from t->in and writes it to
- * t->out, both plain memory; the stream moves them to and from the socket
- * with coil's ops. Reading an empty t->in is a retry (SSL_ERROR_WANT_READ),
+ * The stream's BIO: OpenSSL reads ciphertext from t->in (bytes a
+ * coil_reader lent) and writes it to t->out (the stream's buffer); the
+ * stream moves them from and to the socket with coil's ops. Reading an empty t->in is a retry (SSL_ERROR_WANT_READ),
  * or the end once the socket said so. Writing always succeeds: t->out
  * grows, and the stream bounds what it asks OpenSSL to write per call, so
  * SSL_write never sees WANT_WRITE (whose retry would have to repeat the
@@ -20,20 +20,17 @@ static pthread_once_t method_once = PTHREAD_ONCE_INIT;
 static int bio_read(BIO *b, char *dst, int n)
 {
 	struct coil__tls *t = BIO_get_data(b);
-	struct coil__tls_buf *in = &t->in;
 	BIO_clear_retry_flags(b);
-	size_t avail = in->len - in->off;
-	if (avail == 0) {
+	if (t->in_len == 0) {
 		if (t->in_eof)
 			return 0;
 		BIO_set_retry_read(b);
 		return -1;
 	}
-	size_t k = (size_t)n < avail ? (size_t)n : avail;
-	memcpy(dst, in->p + in->off, k);
-	in->off += k;
-	if (in->off == in->len)
-		in->off = in->len = 0;
+	size_t k = (size_t)n < t->in_len ? (size_t)n : t->in_len;
+	memcpy(dst, t->in, k);
+	t->in += k;
+	t->in_len -= k;
 	return (int)k;
 }
 
@@ -71,11 +68,11 @@ static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 	case BIO_CTRL_FLUSH:
 		return 1; /* the stream sends t->out after every call */
 	case BIO_CTRL_PENDING:
-		return (long)(t->in.len - t->in.off);
+		return (long)t->in_len;
 	case BIO_CTRL_WPENDING:
 		return (long)(t->out.len - t->out.off);
 	case BIO_CTRL_EOF:
-		return t->in_eof && t->in.len == t->in.off;
+		return t->in_eof && t->in_len == 0;
 	case BIO_CTRL_GET_CLOSE:
 		return BIO_get_shutdown(b);
 	case BIO_CTRL_SET_CLOSE:

@@ -19,8 +19,6 @@
 #include "coil/scope.h"
 #include "tls/tls.h"
 
-/* One socket read's worth of ciphertext: a full record and its header. */
-#define IN_SIZE (17 * 1024)
 /* Plaintext per SSL_write: one record. */
 #define RECORD_MAX 16384
 /* Ciphertext queued before it is flushed: three records per send. */
@@ -104,29 +102,29 @@ static int flush(struct coil__tls *t)
 	return 0;
 }
 
-/* Read once from the socket into t->in. Returns > 0, 0 (end: OpenSSL sees
- * it next), or -errno. Bytes read are kept whatever comes after. */
+/* Have the reader lend the next bytes of the socket (OpenSSL took all of
+ * the last ones: it asks for more only when t->in is empty). Returns > 0,
+ * 0 (end: OpenSSL sees it next), or -errno; a cancel or deadline loses
+ * nothing (the reader keeps what came). */
 static ssize_t fill(struct coil__tls *t)
 {
-	struct coil__tls_buf *in = &t->in;
-	if (in->off > 0) {
-		memmove(in->p, in->p + in->off, in->len - in->off);
-		in->len -= in->off;
-		in->off = 0;
+	if (t->in_len > 0)
+		return (ssize_t)t->in_len;
+	if (t->in_eof)
+		return 0;
+	if (t->rd == NULL) {
+		int r = coil_reader_open(&t->rd, t->fd);
+		if (r < 0)
+			return r;
 	}
-	if (in->cap - in->len < 512) {
-		size_t cap = in->cap ? in->cap * 2 : IN_SIZE;
-		unsigned char *p = realloc(in->p, cap);
-		if (p == NULL)
-			return -ENOMEM;
-		in->p = p;
-		in->cap = cap;
-	}
-	ssize_t r = coil_sock_read(t->fd, in->p + in->len, in->cap - in->len);
-	if (r > 0)
-		in->len += (size_t)r;
-	else if (r == 0)
+	const void *p;
+	ssize_t r = coil_reader_read(t->rd, &p);
+	if (r > 0) {
+		t->in = p;
+		t->in_len = (size_t)r;
+	} else if (r == 0) {
 		t->in_eof = 1;
+	}
 	return r;
 }
 
@@ -399,7 +397,8 @@ void coil_tls_free(coil_tls *t)
 	SSL_free(t->ssl); /* frees the BIO */
 	ERR_clear_error();
 	coil_tls_ctx_free(t->ctx);
-	free(t->in.p);
+	if (t->rd != NULL)
+		coil_reader_close(t->rd);
 	free(t->out.p);
 	free(t->host);
 	free(t);
@@ -414,7 +413,7 @@ int coil_tls_pending(const coil_tls *t)
 {
 	if (t == NULL)
 		return -EINVAL;
-	return SSL_has_pending(t->ssl) || t->in.len > t->in.off;
+	return SSL_has_pending(t->ssl) || t->in_len > 0;
 }
 
 const char *coil_tls_alpn(const coil_tls *t)

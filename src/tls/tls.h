@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coil/reader.h"
 #include "coil/tls.h"
 
 /* Sessions a client context keeps for resumption: the latest per host. */
@@ -47,7 +48,12 @@ struct coil__tls {
 	int in_eof;     /* the socket read 0 */
 	int handshaken;
 	int shut;       /* close_notify sent */
-	struct coil__tls_buf in;  /* ciphertext read, for OpenSSL to take */
+	/* Ciphertext received: lent by the reader (valid until its next
+	 * read), taken by OpenSSL before the stream reads again. An idle
+	 * stream thus holds no input buffer (coil/reader.h). */
+	coil_reader *rd;
+	const unsigned char *in;
+	size_t in_len;
 	struct coil__tls_buf out; /* ciphertext OpenSSL wrote, to send */
 	char *host;
 	char alpn[256];
