@@ -8,8 +8,9 @@ ECDSA P-256 certificate, ssl_session_tickets on), same run.
 For each server: start it, read its RSS (/proc/PID/status VmRSS), open
 CONNS TLS connections from this process, each answered once (GET /, keep-
 alive) and then left idle, read the RSS again; prints KiB per connection
-(the RSS growth over CONNS). Then one request on each connection at once
-would be "active": not measured here. Loopback only; bounded in time.
+(the RSS growth over CONNS). coil's plain HTTP is measured too, for what
+TLS adds. Memory per active connection (a request in flight on each) is not
+measured here. Loopback only; bounded in time.
 """
 import argparse
 import os
@@ -52,7 +53,7 @@ def wait_port(port):
     sys.exit(f"tls_memory: nothing listens on {port}")
 
 
-def measure(name, argv, port, pid_of=None):
+def measure(name, argv, port, tls=True):
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port)
@@ -64,7 +65,9 @@ def measure(name, argv, port, pid_of=None):
         ctx.verify_mode = ssl.CERT_NONE
         conns = []
         for _ in range(a.conns):
-            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30))
+            s = socket.create_connection(("127.0.0.1", port), timeout=30)
+            if tls:
+                s = ctx.wrap_socket(s)
             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             got = b""
             while b"Hello, World!" not in got:
@@ -95,6 +98,8 @@ try:
     port = free_port()
     coil = measure("coil http_hello --tls", [a.hello, "--port", str(port), "--tls", f"{tmp}/cert.pem",
                                              f"{tmp}/key.pem"], port)
+    port = free_port()
+    measure("coil http_hello (plain HTTP, for reference)", [a.hello, "--port", str(port)], port, tls=False)
     port = free_port()
     conf = f"""daemon off; master_process off; worker_processes 1;
 error_log {tmp}/error.log; pid {tmp}/nginx.pid;

@@ -289,7 +289,13 @@ ssize_t coil_tls_read(coil_tls *t, void *buf, size_t len)
 		}
 		if (e == SSL_ERROR_WANT_READ) {
 			/* No application data yet (maybe a ticket or a key
-			 * update was all there was): wait on the socket. */
+			 * update was all there was): wait on the socket,
+			 * holding no output buffer (all of it was sent). */
+			if (t->out.p != NULL) {
+				free(t->out.p);
+				t->out.p = NULL;
+				t->out.cap = 0;
+			}
 			ssize_t k = fill(t);
 			if (k < 0) {
 				res = k;
