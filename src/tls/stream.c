@@ -337,6 +337,19 @@ ssize_t coil_tls_write(coil_tls *t, const void *buf, size_t len)
 		size_t chunk = len - done < RECORD_MAX ? len - done : RECORD_MAX;
 		size_t n;
 		e = ssl_call(t, WRITE, (char *)buf + done, chunk, &n);
+		if (e == SSL_ERROR_WANT_READ && done == 0) {
+			/* Not in TLS 1.3 or without renegotiation, but if
+			 * OpenSSL needs the peer first: read, then repeat the
+			 * same call (its retry must have the same arguments). */
+			ssize_t k = flush(t);
+			if (k == 0)
+				k = fill(t);
+			if (k < 0) {
+				res = k;
+				goto out;
+			}
+			continue;
+		}
 		if (e != SSL_ERROR_NONE)
 			break;
 		done += n;
@@ -344,6 +357,8 @@ ssize_t coil_tls_write(coil_tls *t, const void *buf, size_t len)
 	int f = flush(t);
 	if (done > 0)
 		res = (ssize_t)done; /* taken; queued bytes go out next call */
+	else if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		res = f < 0 ? f : -EAGAIN; /* cannot happen: the loop goes on */
 	else if (e != SSL_ERROR_NONE)
 		res = fail(t, e);
 	else
