@@ -21,7 +21,9 @@
 # on CPUs 0-1 shared with wrk. --tls: HTTPS on both, with the same ECDSA
 # P-256 certificate made for the run, both on Debian's libssl3 (nginx:
 # ssl_session_tickets on; coil: http_hello --tls, http/1.1 by ALPN); wrk
-# keeps its connections, so this measures the record layer, not handshakes.
+# keeps its connections in keepalive and pipelined; a third mode, close,
+# sends "Connection: close": a new connection and a full handshake (wrk
+# resumes no session) per request.
 #
 # nginx and wrk are installed with apt-get when missing (root): for this
 # benchmark only, not for CI. Loopback only; every step is time-bounded.
@@ -77,7 +79,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-SCHEME=http NGINX_SSL="" COIL_TLS=() TLS_NOTE=""
+SCHEME=http NGINX_SSL="" COIL_TLS=() TLS_NOTE="" MODES="keepalive pipelined"
 if [ "$TLS" = 1 ]; then
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
 		-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -days 2 \
@@ -87,6 +89,7 @@ if [ "$TLS" = 1 ]; then
 		ssl_protocols TLSv1.2 TLSv1.3; ssl_session_tickets on;"
 	COIL_TLS=(--tls "$TMP/cert.pem" "$TMP/key.pem")
 	TLS_NOTE="; HTTPS, ECDSA P-256, $(openssl version)"
+	MODES="keepalive pipelined close"
 fi
 
 if [ "$WORKERS" = 1 ]; then
@@ -166,11 +169,12 @@ stop_server() {
 
 # One wrk run: prints "rps p50_ms p99_ms requests cpu_us_per_req".
 measure() {
-	local port=$1 mode=$2 script=() t0 t1 out
-	[ "$mode" = pipelined ] && script=(-s "$HERE/http_pipeline.lua")
+	local port=$1 mode=$2 script=() extra=() t0 t1 out
+	[ "$mode" = pipelined ] && script=(-s "$HERE/http_pipeline.lua") && extra=(-- "$DEPTH")
+	[ "$mode" = close ] && script=(-H "Connection: close")
 	t0=$(cpu_ticks "$SRV_PID")
 	out=$(timeout $((SECS + 30)) taskset -c "$LG_CPUS" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency \
-		"${script[@]}" "$SCHEME://127.0.0.1:$port/" ${script:+-- "$DEPTH"})
+		"${script[@]}" "$SCHEME://127.0.0.1:$port/" "${extra[@]}")
 	t1=$(cpu_ticks "$SRV_PID")
 	echo "$out" >>"$TMP/wrk.log"
 	local hz
@@ -193,7 +197,7 @@ for round in $(seq "$ROUNDS"); do
 		"start_$srv" "$port"
 		# warm up: connections, caches
 		timeout 20 taskset -c "$LG_CPUS" wrk -t1 -c"$CONNS" -d1s "$SCHEME://127.0.0.1:$port/" >/dev/null
-		for mode in keepalive pipelined; do
+		for mode in $MODES; do
 			r=$(measure "$port" "$mode")
 			RES[$srv,$mode]="${RES[$srv,$mode]:-}$r
 "
@@ -209,7 +213,7 @@ col() { printf '%s' "${RES[$1,$2]}" | awk -v c="$3" 'NF { print $c }' | median; 
 {
 	echo "| test | server | req/s | p50 ms | p99 ms | server CPU us/req | req/s vs nginx | CPU/req vs nginx |"
 	echo "|---|---|---|---|---|---|---|---|"
-	for mode in keepalive pipelined; do
+	for mode in $MODES; do
 		nr=$(col nginx $mode 1) nc=$(col nginx $mode 5)
 		for srv in nginx coil; do
 			rps=$(col $srv $mode 1) p50=$(col $srv $mode 2) p99=$(col $srv $mode 3) cpu=$(col $srv $mode 5)

@@ -263,12 +263,12 @@ ssize_t coil_tls_read(coil_tls *t, void *buf, size_t len)
 	if (r < 0)
 		return r;
 	ssize_t res;
-	if ((r = handshake_locked(t)) < 0) {
-		res = r;
-		goto out;
-	}
 	if (len == 0) {
 		res = 0;
+		goto out;
+	}
+	if ((r = handshake_locked(t)) < 0) {
+		res = r;
 		goto out;
 	}
 	for (;;) {
