@@ -880,6 +880,88 @@ START_TEST(https_server_sends_a_file_through_the_stream)
 }
 END_TEST
 
+/* A write whose socket is full when its deadline passes: every byte it
+ * reported arrives once, in order, after the rest is written. */
+#define FULL (4 * 1024 * 1024)
+
+struct stuck {
+	coil_event go;
+};
+
+static unsigned char *pattern_n(uint64_t seed, size_t n)
+{
+	unsigned char *b = malloc(n);
+	ck_assert_ptr_nonnull(b);
+	struct coil_test_rng r;
+	coil_test_rng_init(&r, seed);
+	coil_test_rng_fill(&r, b, n);
+	return b;
+}
+
+static long slow_reader(coil_tls *t, struct peer *p)
+{
+	struct stuck *st = p->data;
+	int small = 8192;
+	setsockopt(coil_tls_fd(t), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	int r = coil_tls_handshake(t);
+	if (r < 0)
+		return r;
+	ck_assert_int_eq(coil_event_wait(&st->go), 0); /* the client's write timed out */
+	unsigned char *want = pattern_n(4, FULL), *got = malloc(FULL + 1);
+	long n = read_all(t, (char *)got, FULL + 1);
+	ck_assert_int_eq(n, FULL);
+	ck_assert(memcmp(got, want, FULL) == 0);
+	free(want);
+	free(got);
+	return coil_tls_shutdown(t);
+}
+
+static long stuck_writer(coil_tls *t, struct peer *c)
+{
+	struct stuck *st = c->data;
+	int small = 8192;
+	setsockopt(coil_tls_fd(t), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+	ck_assert_int_eq(coil_tls_handshake(t), 0);
+	unsigned char *out = pattern_n(4, FULL);
+	size_t total = 0;
+	ssize_t w = 0;
+	coil_scope sc;
+	ck_assert_int_eq(coil_scope_enter_timeout(&sc, 100 * COIL_NSEC_PER_MSEC), 0);
+	while (total < FULL && (w = coil_tls_write(t, out + total, FULL - total)) > 0)
+		total += (size_t)w;
+	coil_scope_exit(&sc);
+	ck_assert_msg(w == -ETIMEDOUT, "the socket never filled: %zd after %zu bytes", w, total);
+	ck_assert_int_eq(coil_event_notify_one(&st->go), 0);
+	ck_assert_int_eq(coil_tls_write_all(t, out + total, FULL - total), (ssize_t)(FULL - total));
+	ck_assert_int_eq(coil_tls_shutdown(t), 0);
+	char b[4];
+	ck_assert_int_eq(coil_tls_read(t, b, sizeof b), 0);
+	free(out);
+	return 0;
+}
+
+static void *stuck_main(void *arg)
+{
+	coil_tls_ctx *sc = server_ctx("server"), *cc = client_ctx();
+	struct stuck st;
+	ck_assert_int_eq(coil_event_init(&st.go), 0);
+	struct peer s = {.data = &st};
+	server_start(&s, sc, slow_reader);
+	ck_assert_int_eq(client_run(cc, s.port, "localhost", stuck_writer, &st), 0);
+	ck_assert_int_eq(server_wait(&s), 0);
+	coil_event_destroy(&st.go);
+	coil_tls_ctx_free(sc);
+	coil_tls_ctx_free(cc);
+	return NULL;
+}
+
+START_TEST(a_write_timed_out_on_a_full_socket_loses_nothing_it_reported)
+{
+	NEED_CERTS();
+	coil_test_run(stuck_main, NULL);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -899,6 +981,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, tickets_alone_keep_a_read_waiting_and_a_timed_out_read_loses_nothing);
 	tcase_add_test(tc, key_update_from_an_openssl_server_is_answered_mid_read);
 	tcase_add_test(tc, https_server_sends_a_file_through_the_stream);
+	tcase_add_test(tc, a_write_timed_out_on_a_full_socket_loses_nothing_it_reported);
 	suite_add_tcase(s, tc);
 	return s;
 }
