@@ -128,7 +128,7 @@ COIL_API void coil_tls_ctx_free(coil_tls_ctx *c);
  * checked against the certificate; host may be NULL only when
  * verification is off. A server gives NULL. Nothing is sent yet.
  * Returns 0 and *out, or -EINVAL (NULL out or c, fd < 0, a verifying
- * client without host), -ENOMEM.
+ * client without host, a server with one), -ENOMEM.
  */
 COIL_API int coil_tls_open(coil_tls **out, coil_tls_ctx *c, int fd,
 			   const char *host);
