@@ -942,6 +942,12 @@ static long stuck_writer(coil_tls *t, struct peer *c)
 
 static void *stuck_main(void *arg)
 {
+	/* Not with SEND_ZC: a zero-copy send that timed out waits for its
+	 * buffers to be released, which this reader, waiting for the writer,
+	 * never does (the same hang test_http steps around; coil's io layer's,
+	 * not TLS's). */
+	if (coil_features() & COIL_FEATURE_SEND_ZC)
+		return NULL;
 	coil_tls_ctx *sc = server_ctx("server"), *cc = client_ctx();
 	struct stuck st;
 	ck_assert_int_eq(coil_event_init(&st.go), 0);
