@@ -2,7 +2,7 @@
 # http_compare.sh: coil's http_hello against nginx, same machine, same run.
 #
 #   bench/http_compare.sh [--seconds 5] [--rounds 3] [--conns 100] [--depth 16]
-#                         [--hello PATH] [--workers 1] [--out FILE]
+#                         [--hello PATH] [--workers 1] [--tls] [--out FILE]
 #
 # Both servers answer GET / with "Hello, World!" (text/plain), keep-alive.
 # nginx (Debian's) runs with one worker (worker_processes 1, master_process
@@ -18,7 +18,12 @@
 # ratios (requests/s: > 1 is coil faster; CPU per request: < 1 is coil
 # cheaper). --workers 2 runs coil with two workers and nginx with two
 # worker processes (then master_process on, CPU of all its processes), both
-# on CPUs 0-1 shared with wrk.
+# on CPUs 0-1 shared with wrk. --tls: HTTPS on both, with the same ECDSA
+# P-256 certificate made for the run, both on Debian's libssl3 (nginx:
+# ssl_session_tickets on; coil: http_hello --tls, http/1.1 by ALPN); wrk
+# keeps its connections in keepalive and pipelined; a third mode, close,
+# sends "Connection: close": a new connection and a full handshake (wrk
+# resumes no session) per request.
 #
 # nginx and wrk are installed with apt-get when missing (root): for this
 # benchmark only, not for CI. Loopback only; every step is time-bounded.
@@ -33,8 +38,9 @@ DEPTH=16
 HELLO=""
 WORKERS=1
 OUT=""
+TLS=0
 
-usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--seconds) SECS=$2; shift 2 ;;
@@ -44,6 +50,7 @@ while [ $# -gt 0 ]; do
 	--hello) HELLO=$2; shift 2 ;;
 	--workers) WORKERS=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
+	--tls) TLS=1; shift ;;
 	*) usage ;;
 	esac
 done
@@ -71,6 +78,19 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+
+SCHEME=http NGINX_SSL="" COIL_TLS=() TLS_NOTE="" MODES="keepalive pipelined"
+if [ "$TLS" = 1 ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+		-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -days 2 \
+		-keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null
+	SCHEME=https
+	NGINX_SSL="ssl_certificate $TMP/cert.pem; ssl_certificate_key $TMP/key.pem;
+		ssl_protocols TLSv1.2 TLSv1.3; ssl_session_tickets on;"
+	COIL_TLS=(--tls "$TMP/cert.pem" "$TMP/key.pem")
+	TLS_NOTE="; HTTPS, ECDSA P-256, $(openssl version)"
+	MODES="keepalive pipelined close"
+fi
 
 if [ "$WORKERS" = 1 ]; then
 	SRV_CPUS=1 LG_CPUS=0 MASTER=off
@@ -122,7 +142,8 @@ http {
 	uwsgi_temp_path $TMP/nginx;
 	scgi_temp_path $TMP/nginx;
 	server {
-		listen 127.0.0.1:$port reuseport backlog=1024;
+		listen 127.0.0.1:$port ${NGINX_SSL:+ssl} reuseport backlog=1024;
+		$NGINX_SSL
 		default_type text/plain;
 		location / { return 200 "Hello, World!"; }
 	}
@@ -135,7 +156,7 @@ CONF
 
 start_coil() {
 	local port=$1
-	taskset -c "$SRV_CPUS" "$HELLO" --port "$port" --workers "$WORKERS" >"$TMP/coil.out" &
+	taskset -c "$SRV_CPUS" "$HELLO" --port "$port" --workers "$WORKERS" "${COIL_TLS[@]}" >"$TMP/coil.out" &
 	SRV_PID=$!
 	wait_port "$port"
 }
@@ -148,11 +169,12 @@ stop_server() {
 
 # One wrk run: prints "rps p50_ms p99_ms requests cpu_us_per_req".
 measure() {
-	local port=$1 mode=$2 script=() t0 t1 out
-	[ "$mode" = pipelined ] && script=(-s "$HERE/http_pipeline.lua")
+	local port=$1 mode=$2 script=() extra=() t0 t1 out
+	[ "$mode" = pipelined ] && script=(-s "$HERE/http_pipeline.lua") && extra=(-- "$DEPTH")
+	[ "$mode" = close ] && script=(-H "Connection: close")
 	t0=$(cpu_ticks "$SRV_PID")
 	out=$(timeout $((SECS + 30)) taskset -c "$LG_CPUS" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency \
-		"${script[@]}" "http://127.0.0.1:$port/" ${script:+-- "$DEPTH"})
+		"${script[@]}" "$SCHEME://127.0.0.1:$port/" "${extra[@]}")
 	t1=$(cpu_ticks "$SRV_PID")
 	echo "$out" >>"$TMP/wrk.log"
 	local hz
@@ -174,8 +196,8 @@ for round in $(seq "$ROUNDS"); do
 		port=$(free_port)
 		"start_$srv" "$port"
 		# warm up: connections, caches
-		timeout 20 taskset -c "$LG_CPUS" wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$port/" >/dev/null
-		for mode in keepalive pipelined; do
+		timeout 20 taskset -c "$LG_CPUS" wrk -t1 -c"$CONNS" -d1s "$SCHEME://127.0.0.1:$port/" >/dev/null
+		for mode in $MODES; do
 			r=$(measure "$port" "$mode")
 			RES[$srv,$mode]="${RES[$srv,$mode]:-}$r
 "
@@ -191,7 +213,7 @@ col() { printf '%s' "${RES[$1,$2]}" | awk -v c="$3" 'NF { print $c }' | median; 
 {
 	echo "| test | server | req/s | p50 ms | p99 ms | server CPU us/req | req/s vs nginx | CPU/req vs nginx |"
 	echo "|---|---|---|---|---|---|---|---|"
-	for mode in keepalive pipelined; do
+	for mode in $MODES; do
 		nr=$(col nginx $mode 1) nc=$(col nginx $mode 5)
 		for srv in nginx coil; do
 			rps=$(col $srv $mode 1) p50=$(col $srv $mode 2) p99=$(col $srv $mode 3) cpu=$(col $srv $mode 5)
@@ -201,5 +223,5 @@ col() { printf '%s' "${RES[$1,$2]}" | awk -v c="$3" 'NF { print $c }' | median; 
 	done
 	echo
 	echo "median of $ROUNDS rounds; wrk -t1 -c$CONNS -d${SECS}s (pipelined: $DEPTH deep); workers $WORKERS;" \
-		"server on CPU $SRV_CPUS, wrk on CPU $LG_CPUS; $(nproc) CPUs; $("$NGINX" -v 2>&1); $(wrk -v 2>&1 | head -1)"
+		"server on CPU $SRV_CPUS, wrk on CPU $LG_CPUS; $(nproc) CPUs; $("$NGINX" -v 2>&1); $(wrk -v 2>&1 | head -1)${TLS_NOTE}"
 } | tee "${OUT:-/dev/null}"

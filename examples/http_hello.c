@@ -3,13 +3,15 @@
  * "Hello, World!" (text/plain), keep-alive; the benchmark's server.
  *
  *   http_hello [--port N] [--host ADDR] [--workers N] [--listen handoff|reuseport]
+ *              [--tls CERT KEY]
  *
  * --port 0 (the default) takes a free port. Prints "listening on
  * ADDR:PORT" (flushed) once it accepts connections. --workers N runs N
  * worker threads (0: one per CPU; default 1). SIGINT or SIGTERM shut it
  * down gracefully (idle connections close, requests in flight finish) and
  * it exits 0; it exits 1 with a message when it cannot listen or watch its
- * signals.
+ * signals. --tls CERT KEY (PEM files) serves HTTPS instead, http/1.1 by
+ * ALPN.
  */
 #include <coil.h>
 
@@ -27,7 +29,7 @@ static int hello(coil_http_request *req, coil_http_response *res, void *ctx)
 static void usage(void)
 {
 	fprintf(stderr, "usage: http_hello [--port N] [--host ADDR] [--workers N]"
-			" [--listen handoff|reuseport]\n");
+			" [--listen handoff|reuseport] [--tls CERT KEY]\n");
 	exit(2);
 }
 
@@ -56,11 +58,24 @@ int main(int argc, char **argv)
 				http.serve_mode = COIL_SERVE_REUSEPORT;
 			else
 				usage();
+		} else if (!strcmp(argv[i], "--tls") && i + 2 < argc) {
+			const char *const alpn[] = {"http/1.1"};
+			int r = coil_tls_ctx_server(&http.tls, argv[i + 1], argv[i + 2]);
+			if (r == 0)
+				r = coil_tls_ctx_set_alpn(http.tls, alpn, 1);
+			if (r < 0) {
+				fprintf(stderr, "http_hello: --tls %s %s: %s\n", argv[i + 1],
+					argv[i + 2], strerror(-r));
+				return 1;
+			}
+			i += 2;
 		} else {
 			usage();
 		}
 	}
 	http.port = (uint16_t)port;
 
-	return http_program_run("http_hello", &http, &cfg, hello, NULL);
+	int status = http_program_run("http_hello", &http, &cfg, hello, NULL);
+	coil_tls_ctx_free(http.tls);
+	return status;
 }

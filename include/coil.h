@@ -27,6 +27,7 @@
 #include "coil/race.h"
 #include "coil/fd.h"
 #include "coil/net.h"
+#include "coil/tls.h"
 #include "coil/reader.h"
 #include "coil/http.h"
 #include "coil/fs.h"

@@ -44,6 +44,7 @@
 #include <sys/types.h>
 
 #include "coil/runtime.h"
+#include "coil/tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -83,6 +84,13 @@ struct coil_http_config {
 	uint64_t max_drain;	/* body bytes a handler left unread that are read
 				 * and dropped to keep the connection; more: it
 				 * closes: 64 KiB */
+	/* HTTPS: a server context (coil/tls.h) makes every connection TLS,
+	 * its handshake under head_timeout and the context's own deadline;
+	 * set its ALPN to "http/1.1". The context stays the caller's: free
+	 * it after the server. NULL (the default): plain HTTP. Bodies from
+	 * coil_http_response_sendfile are then read and written through the
+	 * stream (no kTLS: docs/tls.md). */
+	coil_tls_ctx *tls;
 };
 
 /* Fill *cfg with the defaults above. */

@@ -140,7 +140,7 @@ static int write_all(struct coil__http_conn *c, const void *p, size_t n)
 {
 	coil_scope s;
 	bool scoped = coil__http_io_scope_enter(c, &s);
-	ssize_t r = coil_sock_write_all(c->fd, p, n);
+	ssize_t r = c->tls ? coil_tls_write_all(c->tls, p, n) : coil_sock_write_all(c->fd, p, n);
 	if (scoped)
 		coil_scope_exit(&s);
 	if (r < 0) {
@@ -195,7 +195,16 @@ static ssize_t recv_lent(struct coil__http_conn *c)
 			return r;
 	}
 	const void *p;
-	ssize_t n = coil_reader_read(c->rd, &p);
+	ssize_t n;
+	if (c->tls) {
+		/* Lent from tls_in: take() copies it out before the next read. */
+		if (!c->tls_in && !(c->tls_in = malloc(COIL__HTTP_TLS_IN)))
+			return -ENOMEM;
+		n = coil_tls_read(c->tls, c->tls_in, COIL__HTTP_TLS_IN);
+		p = c->tls_in;
+	} else {
+		n = coil_reader_read(c->rd, &p);
+	}
 	if (n == 0) {
 		c->eof = true;
 		return 0;
@@ -383,7 +392,10 @@ static __attribute__((noinline)) void linger(struct coil__http_conn *c)
 {
 	if (coil__http_conn_flush(c) < 0 || c->eof || c->rerr)
 		return;
-	coil_sock_shutdown(c->fd, SHUT_WR);
+	if (c->tls)
+		coil_tls_shutdown(c->tls); /* close_notify: our side is done */
+	else
+		coil_sock_shutdown(c->fd, SHUT_WR);
 	if (c->cfg->linger_timeout <= 0)
 		return;
 	coil_scope s;
@@ -465,7 +477,10 @@ void coil__http_conn_serve(struct coil_http_server *srv, int fd)
 	int64_t first_deadline = deadline_in(c->cfg->head_timeout);
 	coil__http_parse_init(&c->parse, NULL);
 	coil_tcp_nodelay(fd, 1);
-	if (coil_reader_open(&c->rd, fd) < 0)
+	/* HTTPS: the handshake is made by the first read, under the first
+	 * request's deadline. */
+	if (c->cfg->tls ? coil_tls_open(&c->tls, c->cfg->tls, fd, NULL) < 0
+			: coil_reader_open(&c->rd, fd) < 0)
 		goto out;
 	for (;;) {
 		bool first = c->served == 0;
@@ -496,7 +511,19 @@ void coil__http_conn_serve(struct coil_http_server *srv, int fd)
 	}
 	if (c->mem)
 		coil__http_conn_flush(c);
-	coil_reader_close(c->rd);
+	if (c->tls) {
+		if (!c->werr && !c->rerr) {
+			coil_scope s; /* close_notify, unless the stream failed */
+			bool scoped = coil__http_io_scope_enter(c, &s);
+			coil_tls_shutdown(c->tls);
+			if (scoped)
+				coil_scope_exit(&s);
+		}
+		coil_tls_free(c->tls);
+		free(c->tls_in);
+	} else {
+		coil_reader_close(c->rd);
+	}
 out:
 	mem_put(c);
 	coil_close(fd);

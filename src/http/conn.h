@@ -7,6 +7,8 @@
  * allocation (the input buffer, the response's headers, the output buffer,
  * the header views); between requests, with nothing buffered, it gives it
  * back and waits through its coil_reader, which holds no buffer either.
+ * Over TLS (cfg->tls) it waits in coil_tls_read instead, holding the
+ * stream's buffers and tls_in.
  *
  * The input buffer, in[0 .. in_len): the current request's head at
  * in[head_at .. head_at + head_len), then body bytes and any pipelined
@@ -41,6 +43,8 @@ struct coil_http_response {
 /* The output buffer: responses wait here until it fills or the
  * connection is about to wait for input (pipelined answers go together). */
 #define COIL__HTTP_OUT_CAP 8192
+/* The decrypted bytes one read of an HTTPS connection takes (a record). */
+#define COIL__HTTP_TLS_IN 16384
 /* Room for body bytes after the largest head. */
 #define COIL__HTTP_BODY_ROOM 8192
 
@@ -48,7 +52,9 @@ struct coil__http_conn {
 	struct coil_http_server *srv;
 	const struct coil_http_config *cfg;
 	int fd;
-	coil_reader *rd;
+	coil_reader *rd;	/* plain HTTP */
+	coil_tls *tls;		/* HTTPS (cfg->tls): no reader */
+	char *tls_in;		/* what coil_tls_read lends from, COIL__HTTP_TLS_IN */
 	const char *lent;	/* received bytes the reader lent, not yet taken */
 	size_t lent_len;
 	bool eof;		/* the client's side ended */

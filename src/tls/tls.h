@@ -1,0 +1,70 @@
+/* src/tls: what the context, the BIO and the stream share (internal). */
+#ifndef COIL_TLS_INTERNAL_H
+#define COIL_TLS_INTERNAL_H
+
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coil/reader.h"
+#include "coil/tls.h"
+
+/* Sessions a client context keeps for resumption: the latest per host. */
+#define COIL__TLS_SESSIONS 32
+
+struct coil__tls_session {
+	char *host;
+	SSL_SESSION *sess;
+};
+
+struct coil__tls_ctx {
+	SSL_CTX *ssl;
+	int server;
+	int verify;
+	int64_t handshake_ns;
+	unsigned char *alpn; /* wire format: length-prefixed names */
+	size_t alpn_len;
+	atomic_int refs;
+	atomic_int frozen; /* a stream was opened: settings are read-only */
+	pthread_mutex_t lock; /* sessions[] */
+	struct coil__tls_session sessions[COIL__TLS_SESSIONS];
+	unsigned next_session;
+};
+
+/* A byte buffer: [off, len) holds data, cap its size. */
+struct coil__tls_buf {
+	unsigned char *p;
+	size_t off, len, cap;
+};
+
+struct coil__tls {
+	SSL *ssl;
+	struct coil__tls_ctx *ctx;
+	int fd;
+	int busy;
+	int err;        /* sticky: the first fatal TLS error */
+	int in_eof;     /* the socket read 0 */
+	int handshaken;
+	int shut;       /* close_notify sent */
+	/* Ciphertext received: lent by the reader (valid until its next
+	 * read), taken by OpenSSL before the stream reads again. An idle
+	 * stream thus holds no input buffer (coil/reader.h). */
+	coil_reader *rd;
+	const unsigned char *in;
+	size_t in_len;
+	struct coil__tls_buf out; /* ciphertext OpenSSL wrote, to send */
+	char *host;
+	char alpn[256];
+	char reason[160];
+};
+
+/* A BIO over t->in / t->out (never blocks: empty in is a retry). */
+BIO *coil__tls_bio_new(struct coil__tls *t);
+
+/* Client session cache of ctx: take a reference to host's session (NULL
+ * when none); store a new one (takes the reference). */
+SSL_SESSION *coil__tls_session_get(struct coil__tls_ctx *c, const char *host);
+
+#endif

@@ -1,0 +1,69 @@
+"""ctest https_hello: examples/http_hello --tls CERT KEY as users run it.
+
+Makes certificates (tests/tls_certs.sh), starts it on --port 0, then over
+HTTPS: keep-alive requests on one connection (http/1.1 by ALPN, the chain
+and the name verified by Python's ssl), a few on new connections, a plain
+HTTP request to the TLS port (closed, the server goes on), an idle
+connection left open; SIGTERM must end it with status 0.
+    python3 https_hello.py PATH_TO_http_hello CERTS_SH [--workers N]
+"""
+import http.client
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+
+exe, certs_sh = sys.argv[1], sys.argv[2]
+args = sys.argv[3:]
+if shutil.which("openssl") is None:
+    print("https_hello: no openssl CLI")
+    sys.exit(77)
+d = tempfile.mkdtemp(prefix="coil-https-")
+proc = None
+try:
+    subprocess.run(["sh", certs_sh, d], check=True)
+    proc = subprocess.Popen([exe, "--port", "0", "--tls", f"{d}/server.pem", f"{d}/server.key"] + args,
+                            stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
+    assert m, "first line: %r" % line
+    port = int(m.group(1))
+    ctx = ssl.create_default_context(cafile=f"{d}/ca.pem")
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    conn = http.client.HTTPSConnection("localhost", port, timeout=30, context=ctx)
+    for i in range(20):
+        conn.request("GET", "/any/path?%d" % i)
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status == 200, r.status
+        assert body == b"Hello, World!", body
+        assert r.getheader("Content-Length") == "13"
+    assert conn.sock.selected_alpn_protocol() == "http/1.1", conn.sock.selected_alpn_protocol()
+    conn.close()
+    # Not TLS at all: the server drops it and goes on.
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        while raw.recv(4096):
+            pass
+    for i in range(5):
+        c = http.client.HTTPSConnection("localhost", port, timeout=30, context=ctx)
+        c.request("POST", "/", body=b"x" * 50000)
+        r = c.getresponse()
+        assert r.read() == b"Hello, World!"
+        c.close()
+    idle = http.client.HTTPSConnection("localhost", port, timeout=30, context=ctx)
+    idle.request("GET", "/")
+    idle.getresponse().read()
+    proc.send_signal(signal.SIGTERM)
+    rc = proc.wait(timeout=60)
+    assert rc == 0, "exit status %d" % rc
+    print("https_hello: 26 HTTPS requests answered, a plain one refused, exit 0")
+finally:
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    shutil.rmtree(d)
