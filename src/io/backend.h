@@ -81,7 +81,7 @@ struct coil__backend {
 	/* Optional: multishot requests, armed once and completing many times
 	 * (not ops: no struct coil__op). multi_arm arms one of kind on fd for
 	 * key (8-aligned), tagged gen: 0, COIL__SUBMIT_FULL (no room now) or
-	 * -errno. Its completions go to coil__lend_cqe (a reader's recv into
+	 * -errno. Its completions go to coil__reader_cqe (a reader's recv into
 	 * the ring) or coil__accepts_cqe (a listener's accepts), the last
 	 * without "more". multi_stop asks that arm to end (its last
 	 * completion says when). */

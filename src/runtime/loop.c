@@ -28,7 +28,7 @@
 #include "coil/time.h"
 #include "io/backend.h"
 #include "io/io.h"
-#include "io/lend.h"
+#include "io/reader.h"
 #include "io/setup.h"
 #include "runtime/thread.h"
 #include "sched/crew.h"
@@ -339,7 +339,7 @@ int coil_loop_free(coil_loop *l)
 	}
 	if (l->io_ok) {
 		coil__thread_bind(&l->w, &l->io);
-		coil__lend_wind_down(&l->io);
+		coil__readers_wind_down(&l->io);
 		coil__thread_bind(NULL, NULL);
 	}
 	loop_teardown(l);

@@ -14,7 +14,7 @@
 
 #include "base/config.h"
 #include "io/io.h"
-#include "io/lend.h"
+#include "io/reader.h"
 #include "io/setup.h"
 #include "runtime/thread.h"
 #include "sched/crew.h"
@@ -117,7 +117,7 @@ static int run_worker(struct coil__worker *w, struct coil__io *io)
 	}
 	if (r == -EDEADLK)
 		coil__sched_abandon(w);
-	coil__lend_wind_down(io);
+	coil__readers_wind_down(io);
 	return r;
 }
 

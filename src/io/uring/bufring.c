@@ -13,6 +13,7 @@
 #include "base/panic.h"
 #include "io/accepts.h"
 #include "io/lend.h"
+#include "io/reader.h"
 #include "io/uring/uring.h"
 
 /* The ring of l's buffers, registered as buffer group COIL__LEND_BGID.
@@ -146,7 +147,7 @@ static void lend_bundle(struct coil__io *io, struct coil__uring *u, void *key, u
 		uint32_t bid = i ? u->br->bufs[(pos + i) & (uint32_t)u->br_mask].bid : id;
 		int len = res > size ? size : res;
 		res -= len;
-		coil__lend_cqe(io, key, gen, len, true, bid, res > 0 || more);
+		coil__reader_cqe(io, key, gen, len, true, bid, res > 0 || more);
 	}
 }
 
@@ -161,7 +162,7 @@ void coil__uring_multi_cqe(struct coil__io *io, struct coil__uring *u, uint64_t 
 		if (u->bundle && (flags & IORING_CQE_F_BUFFER) && res > (int)io->lend->size)
 			lend_bundle(io, u, key, gen, res, id, more);
 		else
-			coil__lend_cqe(io, key, gen, res, flags & IORING_CQE_F_BUFFER, id, more);
+			coil__reader_cqe(io, key, gen, res, flags & IORING_CQE_F_BUFFER, id, more);
 		return;
 	}
 	if (res >= 0)
