@@ -15,7 +15,8 @@
 #   hyper 0.14  bench/peers/hyper, Tokio's current-thread runtime (one
 #               thread), http1_pipeline_flush on; built offline against
 #               Debian's crates (librust-hyper-dev)
-#   coil        examples/http_hello --workers 1
+#   coil        examples/http_hello --workers 1 (io_uring; coil_epoll: the
+#               same on the epoll backend, when named in --servers)
 # Each server is pinned to CPU 1, its clients to CPU 0; in each round every
 # server takes its turn (the order rotates), and the tables give the median
 # of the rounds and ratios to nginx. Sections:
@@ -243,6 +244,9 @@ start_coil() {
 	wait_port "$port"
 }
 
+# coil on its epoll backend (--servers "... coil_epoll")
+start_coil_epoll() { COIL_BACKEND=epoll start_coil "$@"; }
+
 stop_server() {
 	kill -TERM "$SRV_PID" 2>/dev/null || true
 	# a server that does not stop within 10 s is killed
@@ -284,11 +288,12 @@ measure_ab() {
 }
 
 # IDLE idle connections:
-# "rss_kib_per_conn pss_kib_per_conn conns rss0_kib pss0_kib pte_kib_per_conn".
+# "rss_kib_per_conn pss_kib_per_conn conns rss0_kib pss0_kib pte_kib_per_conn
+#  close_all_s close_all_cpu_s".
 measure_idle() {
 	local port=$1 left=$IDLE i=0 n before after ready
 	CLI_PIDS=()
-	sleep 0.5
+	sleep 1 # the previous sections' connections are gone
 	before=$(server_mem)
 	while [ "$left" -gt 0 ]; do
 		n=$((left > 9000 ? 9000 : left))
@@ -310,15 +315,25 @@ measure_idle() {
 	done
 	sleep 1 # let the server settle after the last answer
 	after=$(server_mem)
+	# then every client closes at once: how long until the server has
+	# closed them all (its socket count back to before), and its CPU
+	local t0 c0 t1 c1 socks0
+	socks0=$(echo "$before" | cut -d' ' -f3)
+	t0=$(date +%s.%N) c0=$(cpu_ticks)
 	for ((j = 0; j < i; j++)); do
 		eval "fd=\$HOLD_FD$j"
 		exec {fd}>&-
 	done
 	for p in "${CLI_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	CLI_PIDS=()
+	for _ in $(seq 1200); do # 60 s at most
+		[ "$(server_mem | cut -d' ' -f3)" -le $((socks0 + 10)) ] && break
+		sleep 0.05
+	done
+	t1=$(date +%s.%N) c1=$(cpu_ticks)
 	rm -f "$TMP"/hold* "$TMP"/ready*
-	echo "$before $after" | awk '{ c = $7 - $3; if (c <= 0) { print "0 0 0 " $1 " " $2 " 0"; exit }
-		printf "%.2f %.2f %d %d %d %.2f\n", ($5 - $1) / c, ($6 - $2) / c, c, $1, $2, ($8 - $4) / c }'
+	echo "$before $after $t0 $t1 $((c1 - c0))" | awk -v hz="$HZ" '{ c = $7 - $3; if (c <= 0) { print "0 0 0 " $1 " " $2 " 0 0 0"; exit }
+		printf "%.2f %.2f %d %d %d %.2f %.2f %.2f\n", ($5 - $1) / c, ($6 - $2) / c, c, $1, $2, ($8 - $4) / c, $10 - $9, $11 / hz }'
 }
 
 declare -A RES
@@ -336,11 +351,6 @@ for round in $(seq "$ROUNDS"); do
 	for srv in $order; do
 		port=$(free_port)
 		"start_$srv" "$port"
-		if has idle; then
-			r=$(measure_idle "$port")
-			add "$srv,idle" "$r"
-			log "round $round $srv idle: $r (rss KiB/conn, pss KiB/conn, conns, idle rss KiB, idle pss KiB, page tables KiB/conn)"
-		fi
 		if has wrk; then
 			# warm up: connections, caches
 			timeout 20 taskset -c "$LG_CPUS" wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$port/" >/dev/null
@@ -354,6 +364,13 @@ for round in $(seq "$ROUNDS"); do
 			r=$(measure_ab "$port")
 			add "$srv,ab" "$r"
 			log "round $round $srv ab: $r (req/s p50ms p99ms requests cpu_us/req failed)"
+		fi
+		# last: the closing of IDLE connections at once is no part of the
+		# other figures (coil on io_uring takes seconds over it)
+		if has idle; then
+			r=$(measure_idle "$port")
+			add "$srv,idle" "$r"
+			log "round $round $srv idle: $r (rss KiB/conn, pss KiB/conn, conns, idle rss KiB, idle pss KiB, page tables KiB/conn, s and CPU s to close them)"
 		fi
 		stop_server
 	done
@@ -390,13 +407,14 @@ col() { printf '%s' "${RES[$1,$2]:-}" | awk -v c="$3" 'NF { print $c }' | median
 	if has idle; then
 		echo "### Idle keep-alive connections: $IDLE held, server memory per connection"
 		echo
-		echo "| server | connections held | RSS KiB/conn | PSS KiB/conn | page tables KiB/conn | idle server RSS KiB | RSS/conn vs nginx |"
-		echo "|---|---|---|---|---|---|---|"
+		echo "| server | connections held | RSS KiB/conn | PSS KiB/conn | page tables KiB/conn | idle server RSS KiB | RSS/conn vs nginx | all closed at once: s to close | its server CPU s |"
+		echo "|---|---|---|---|---|---|---|---|---|"
 		nm=$(col nginx idle 1)
 		for srv in $SERVERS; do
 			a=$(col $srv idle 1) b=$(col $srv idle 2) c=$(col $srv idle 3) d=$(col $srv idle 4) e=$(col $srv idle 6)
-			awk -v s="$srv" -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v e="$e" -v nm="$nm" \
-				'BEGIN { printf "| %s | %d | %.2f | %.2f | %.2f | %d | %.2fx |\n", s, c, a, b, e, d, (nm > 0 ? a / nm : 0) }'
+			f=$(col $srv idle 7) g=$(col $srv idle 8)
+			awk -v s="$srv" -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v e="$e" -v f="$f" -v g="$g" -v nm="$nm" \
+				'BEGIN { printf "| %s | %d | %.2f | %.2f | %.2f | %d | %.2fx | %.2f | %.2f |\n", s, c, a, b, e, d, (nm > 0 ? a / nm : 0), f, g }'
 		done
 		echo
 	fi
