@@ -19,7 +19,8 @@
 #               same on the epoll backend, when named in --servers)
 # Each server is pinned to CPU 1, its clients to CPU 0; in each round every
 # server takes its turn (the order rotates), and the tables give the median
-# of the rounds and ratios to nginx. Sections:
+# of the rounds and ratios to nginx: of the medians, and the median (min-max)
+# of each round's ratio. Sections:
 #   wrk   keep-alive: wrk -t1 -c CONNS; pipelined: the same with
 #         bench/http_pipeline.lua, DEPTH requests per write
 #   ab    connection per request: ab -n AB_REQUESTS -c AB_CONC (no -k;
@@ -378,6 +379,16 @@ done
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { printf '%s' "${RES[$1,$2]:-}" | awk -v c="$3" 'NF { print $c }' | median; }
+# The ratio srv/nginx of column c in each round (same round: the load the
+# two met was closer), as "median (min-max)".
+rcol() {
+	paste <(printf '%s' "${RES[$1,$2]:-}" | awk -v c="$3" 'NF { print $c }') \
+		<(printf '%s' "${RES[nginx,$2]:-}" | awk -v c="$3" 'NF { print $c }') |
+		awk '$2 > 0 { print $1 / $2 }' | sort -g |
+		awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit }
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.2fx (%.2f-%.2f)\n", m, v[1], v[NR] }'
+}
 
 {
 	for mode in keepalive pipelined ab; do
@@ -388,13 +399,14 @@ col() { printf '%s' "${RES[$1,$2]:-}" | awk -v c="$3" 'NF { print $c }' | median
 		ab) echo "### Connection per request: ab -n $AB_N -c $AB_C (no -k)" ;;
 		esac
 		echo
-		echo "| server | req/s | p50 ms | p99 ms | server CPU us/req | req/s vs nginx | CPU/req vs nginx |"
-		echo "|---|---|---|---|---|---|---|"
+		echo "| server | req/s | p50 ms | p99 ms | server CPU us/req | req/s vs nginx | CPU/req vs nginx | req/s vs nginx, per round | CPU/req vs nginx, per round |"
+		echo "|---|---|---|---|---|---|---|---|---|"
 		nr=$(col nginx $mode 1) nc=$(col nginx $mode 5)
 		for srv in $SERVERS; do
 			rps=$(col $srv $mode 1) p50=$(col $srv $mode 2) p99=$(col $srv $mode 3) cpu=$(col $srv $mode 5)
 			awk -v s="$srv" -v r="$rps" -v a="$p50" -v b="$p99" -v c="$cpu" -v nr="$nr" -v nc="$nc" \
-				'BEGIN { printf "| %s | %.0f | %.3f | %.3f | %.2f | %.2fx | %.2fx |\n", s, r, a, b, c, (nr > 0 ? r / nr : 0), (nc > 0 ? c / nc : 0) }'
+				-v rr="$(rcol $srv $mode 1)" -v rc="$(rcol $srv $mode 5)" \
+				'BEGIN { printf "| %s | %.0f | %.3f | %.3f | %.2f | %.2fx | %.2fx | %s | %s |\n", s, r, a, b, c, (nr > 0 ? r / nr : 0), (nc > 0 ? c / nc : 0), rr, rc }'
 		done
 		if [ $mode = ab ]; then
 			for srv in $SERVERS; do
