@@ -71,9 +71,15 @@ START_TEST(commands_in_events_out_in_order_then_closed)
 			}
 		}
 	}
-	ck_assert(!readable(efd));
-	ck_assert_int_eq(coil_bg_submit(bg, CMD_ECHO, 7, NULL, 0, COIL_NO_DEADLINE), 0);
 	struct coil_bg_event *ev;
+	/* The last event's write may land after it was taken (bg.c: a debt,
+	 * paid at the next call): the fd is then readable for nothing, but
+	 * only until that call. */
+	if (readable(efd)) {
+		ck_assert_int_eq(coil_bg_try_next_event(bg, &ev), -EAGAIN);
+		ck_assert(!readable(efd));
+	}
+	ck_assert_int_eq(coil_bg_submit(bg, CMD_ECHO, 7, NULL, 0, COIL_NO_DEADLINE), 0);
 	ck_assert_int_eq(coil_bg_next_event(bg, &ev, COIL_NO_DEADLINE), 0);
 	ck_assert_ptr_null(ev->data);
 	ck_assert_int_eq(ev->len, 0);
