@@ -1,6 +1,6 @@
 /* A byte stream through coil's request parser as a connection drives it:
- * see http_feed.h. Keep in step with src/http/conn.c (read_head and the
- * body reads). */
+ * see http_feed.h. Heads are found as conn.c's read_head finds them
+ * (coil__http_find_head); keep the body reads in step with conn.c's. */
 #include "http_feed.h"
 
 #include <stdio.h>
@@ -26,30 +26,20 @@ static size_t grow(size_t vis, size_t len, size_t step)
 
 #define NO_HEAD (-2) /* the input ended between requests */
 
-/* The head at pos, as read_head finds it: 0 with its length in *end, a
- * status, or NO_HEAD / FEED_MORE when the input ends first. */
+/* The head at pos, as read_head finds it (coil__http_find_head, with the
+ * bytes made visible step by step): 0 with its length in *end, a status,
+ * or NO_HEAD / FEED_MORE when the input ends first. */
 static int find_head(const char *in, size_t len, size_t step, size_t *pos, size_t *vis,
 		     size_t *end)
 {
 	struct coil__http_scan s;
 	coil__http_scan_head(&s);
 	for (;;) {
-		if (s.pos == 0)
-			while (*vis - *pos >= 2 && in[*pos] == '\r' && in[*pos + 1] == '\n')
-				*pos += 2;
-		const char *head = in + *pos;
-		size_t have = *vis - *pos;
-		if (have && !(s.pos == 0 && have == 1 && head[0] == '\r')) {
-			int r = coil__http_scan(&s, head, have, end);
-			if (r == COIL__HTTP_SCAN_BAD)
-				return 400;
-			if (r == COIL__HTTP_SCAN_END)
-				return *end > FEED_MAX_HEAD ? 431 : 0;
-		}
-		if (have >= FEED_MAX_HEAD)
-			return memchr(head, '\n', have) ? 431 : 414;
+		int r = coil__http_find_head(&s, in, *vis, pos, FEED_MAX_HEAD, end);
+		if (r != COIL__HTTP_HEAD_MORE)
+			return r;
 		if (*vis == len)
-			return have == 0 ? NO_HEAD : FEED_MORE;
+			return *vis == *pos ? NO_HEAD : FEED_MORE;
 		*vis = grow(*vis, len, step);
 	}
 }

@@ -279,31 +279,10 @@ static int read_head(struct coil__http_conn *c, int64_t deadline)
 	int status = -1;
 	size_t end = 0;
 	for (;;) {
-		/* Empty lines before a request line are ignored (RFC 9112 2.2). */
-		if (s.pos == 0)
-			while (c->in_len - c->pos >= 2 && c->in[c->pos] == '\r' &&
-			       c->in[c->pos + 1] == '\n')
-				c->pos += 2;
+		status = coil__http_find_head(&s, c->in, c->in_len, &c->pos, cfg->max_head, &end);
 		c->head_at = c->pos;
-		const char *head = c->in + c->head_at;
-		size_t have = c->in_len - c->head_at;
-		if (have && !(s.pos == 0 && have == 1 && head[0] == '\r')) {
-			int r = coil__http_scan(&s, head, have, &end);
-			if (r == COIL__HTTP_SCAN_BAD) {
-				status = 400;
-				break;
-			}
-			if (r == COIL__HTTP_SCAN_END) {
-				status = end > cfg->max_head ? 431 : 0;
-				break;
-			}
-		}
-		if (have >= cfg->max_head) {
-			/* No end within the limit: a request line without its
-			 * end is a target too long, else the head is. */
-			status = memchr(head, '\n', have) ? 431 : 414;
+		if (status != COIL__HTTP_HEAD_MORE)
 			break;
-		}
 		if (c->in_len == c->in_cap)
 			compact(c); /* the scan's position is relative: it holds */
 		if (!scoped) {

@@ -1,6 +1,8 @@
 /* The head's line scan: see scan.h for what it rejects and why. */
 #include "http/scan.h"
 
+#include <string.h>
+
 enum {
 	IN_LINE,	/* inside a line */
 	IN_LINE_CR,	/* a CR inside a line: LF must follow */
@@ -69,4 +71,25 @@ bad:
 	s->pos = i;
 	s->state = (uint8_t)state;
 	return COIL__HTTP_SCAN_BAD;
+}
+
+int coil__http_find_head(struct coil__http_scan *s, const char *in, size_t len, size_t *pos,
+			 size_t max_head, size_t *end)
+{
+	if (s->pos == 0)
+		while (len - *pos >= 2 && in[*pos] == '\r' && in[*pos + 1] == '\n')
+			*pos += 2;
+	const char *head = in + *pos;
+	size_t have = len - *pos;
+	/* A lone CR may be the first half of an empty line still. */
+	if (have && !(s->pos == 0 && have == 1 && head[0] == '\r')) {
+		int r = coil__http_scan(s, head, have, end);
+		if (r == COIL__HTTP_SCAN_BAD)
+			return 400;
+		if (r == COIL__HTTP_SCAN_END)
+			return *end > max_head ? 431 : 0;
+	}
+	if (have >= max_head)
+		return memchr(head, '\n', have) ? 431 : 414;
+	return COIL__HTTP_HEAD_MORE;
 }

@@ -46,4 +46,20 @@ void coil__http_scan_trailers(struct coil__http_scan *s);
  * the offending byte). */
 int coil__http_scan(struct coil__http_scan *s, const char *buf, size_t len, size_t *end);
 
+/* Not a status: find_head needs more bytes. */
+#define COIL__HTTP_HEAD_MORE (-1)
+
+/*
+ * One step of finding the next head in in[*pos .. len), the bytes received
+ * so far, with s started by coil__http_scan_head: empty lines before a
+ * request line are skipped (RFC 9112 2.2; *pos moves past them), then what
+ * is there is scanned. Returns 0 with *end the head's length from *pos, a
+ * status to answer (400: a bad line; 431: a head past max_head; 414: a
+ * request line that does not end within it), or COIL__HTTP_HEAD_MORE. The
+ * server's connections (conn.c) and the parser's differential test
+ * (tests/http_feed.c) both read heads this way.
+ */
+int coil__http_find_head(struct coil__http_scan *s, const char *in, size_t len, size_t *pos,
+			 size_t max_head, size_t *end);
+
 #endif
