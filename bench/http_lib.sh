@@ -19,8 +19,9 @@
 #   build_examples T...   configure and build the examples T... with the bench
 #                         preset when one of build/bench/examples/T is missing
 #   free_port             a free TCP port on 127.0.0.1
-#   wait_port PORT        until something accepts on 127.0.0.1:PORT (10 s at
-#                         most; fails with a message after)
+#   wait_port PORT [PID]  until something accepts on 127.0.0.1:PORT (10 s at
+#                         most; fails with a message after, or at once when
+#                         PID has exited)
 #   start_server PORT CPUS OUT ERR CMD...
 #                         CMD pinned to CPUS (taskset) in the background, its
 #                         stdout to OUT and stderr to ERR ("-": the script's);
@@ -94,6 +95,7 @@ free_port() {
 wait_port() {
 	for _ in $(seq 200); do
 		if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
+		[ -z "${2:-}" ] || kill -0 "$2" 2>/dev/null || break
 		sleep 0.05
 	done
 	log "nothing listens on $1"
@@ -109,7 +111,7 @@ start_server() {
 		exec taskset -c "$cpus" "$@"
 	) &
 	SRV_PID=$!
-	wait_port "$port" && return
+	wait_port "$port" "$SRV_PID" && return
 	[ "$err" = - ] || tail -n 5 "$err" >&2
 	return 1
 }
