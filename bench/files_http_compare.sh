@@ -50,29 +50,21 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-need=""
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need="$need nginx-light"
-command -v wrk >/dev/null || need="$need wrk"
-[ -f /etc/mime.types ] || need="$need media-types"
-if [ -n "$need" ]; then
-	echo "files_http_compare: installing$need (bench only)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+# shellcheck source=http_lib.sh source-path=SCRIPTDIR
+. "$HERE/http_lib.sh"
+need nginx nginx-light
+need wrk wrk
+[ -f /etc/mime.types ] || NEED="$NEED media-types"
+install_needed
+NGINX=$(cmd_path nginx)
 if [ -z "$SERVER" ]; then
+	build_examples file_server
 	SERVER=$ROOT/build/bench/examples/file_server
-	if [ ! -x "$SERVER" ]; then
-		cmake --preset bench >/dev/null
-		cmake --build --preset bench -j2 --target file_server >/dev/null
-	fi
 fi
 
 TMP=$(mktemp -d)
 SRV_PID=""
-cleanup() {
-	[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
-	rm -rf "$TMP"
-}
+cleanup() { kill_wait "$SRV_PID"; rm -rf "$TMP"; }
 trap cleanup EXIT
 
 # The files, in a directory both servers can read (nginx's worker may
@@ -83,94 +75,25 @@ head -c 4096 /dev/urandom >"$TMP/www/4k.bin"
 head -c $((1 << 20)) /dev/urandom >"$TMP/www/1m.bin"
 chmod -R a+rX "$TMP/www"
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-cpu_ticks() {
-	local total=0 p
-	for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
-		[ -r /proc/"$p"/stat ] || continue
-		total=$((total + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' /proc/"$p"/stat)))
-	done
-	echo "$total"
-}
-
-wait_port() {
-	for _ in $(seq 100); do
-		if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	echo "files_http_compare: nothing listens on $1" >&2
-	return 1
-}
-
 start_nginx() {
-	local port=$1
-	mkdir -p "$TMP/nginx"
-	cat >"$TMP/nginx/nginx.conf" <<CONF
-daemon off;
-master_process off;
-worker_processes 1;
-error_log $TMP/nginx/error.log;
-pid $TMP/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-	include /etc/nginx/mime.types;
+	nginx_conf "$TMP/nginx" 1 4096 "	include /etc/nginx/mime.types;
 	default_type application/octet-stream;
-	access_log off;
 	sendfile on;
 	tcp_nopush on;
-	keepalive_timeout 75s;
 	keepalive_requests 1000;
-	client_body_temp_path $TMP/nginx;
-	proxy_temp_path $TMP/nginx;
-	fastcgi_temp_path $TMP/nginx;
-	uwsgi_temp_path $TMP/nginx;
-	scgi_temp_path $TMP/nginx;
 	server {
-		listen 127.0.0.1:$port reuseport backlog=1024;
+		listen 127.0.0.1:$1 reuseport backlog=1024;
 		root $TMP/www;
-	}
-}
-CONF
-	taskset -c 1 "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" 2>"$TMP/nginx/stderr" &
-	SRV_PID=$!
-	wait_port "$port"
+	}"
+	run_nginx "$TMP/nginx" "$1" 1
 }
 
 start_coil() {
-	local port=$1 backend=$2
-	COIL_BACKEND=$backend taskset -c 1 "$SERVER" --port "$port" --root "$TMP/www" \
-		--workers 1 >"$TMP/coil.out" &
-	SRV_PID=$!
-	wait_port "$port"
-}
-
-stop_server() {
-	kill -TERM "$SRV_PID" 2>/dev/null || true
-	wait "$SRV_PID" 2>/dev/null || true
-	SRV_PID=""
+	COIL_BACKEND=$2 start_server "$1" 1 "$TMP/coil.out" - "$SERVER" --port "$1" --root "$TMP/www" --workers 1
 }
 
 # One wrk run: prints "rps p50_ms p99_ms requests cpu_us_per_req MiB_per_s".
-measure() {
-	local port=$1 file=$2 conns=$3 t0 t1 out hz
-	t0=$(cpu_ticks "$SRV_PID")
-	out=$(timeout $((SECS + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${SECS}s" --latency \
-		"http://127.0.0.1:$port/$file")
-	t1=$(cpu_ticks "$SRV_PID")
-	echo "$out" >>"$TMP/wrk.log"
-	hz=$(getconf CLK_TCK)
-	echo "$out" | awk -v ticks=$((t1 - t0)) -v hz="$hz" '
-		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-		function mib(v) { if (v ~ /GB$/) return v * 1024; if (v ~ /MB$/) return v + 0; if (v ~ /KB$/) return v / 1024; return v / 1048576 }
-		/^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
-		/requests in/ { reqs = $1 } /^Requests\/sec:/ { rps = $2 } /^Transfer\/sec:/ { tput = mib($2) }
-		/Non-2xx|Socket errors/ { bad = bad $0 " " }
-		END { if (bad != "") print "wrk: " bad > "/dev/stderr";
-		      printf "%.0f %.3f %.3f %d %.3f %.1f\n", rps, p50, p99, reqs, reqs ? ticks * 1e6 / hz / reqs : 0, tput }'
-}
+measure() { wrk_measure 0 "$3" "$SECS" "http://127.0.0.1:$1/$2"; }
 
 SERVERS="nginx"
 for b in $BACKENDS; do SERVERS="$SERVERS coil-$b"; done
@@ -179,49 +102,39 @@ check_body() {
 	local port=$1 f
 	for f in 4k.bin 1m.bin; do
 		curl -sf "http://127.0.0.1:$port/$f" | cmp -s - "$TMP/www/$f" ||
-			{ echo "files_http_compare: $f differs" >&2; exit 1; }
+			{ log "$f differs"; exit 1; }
 	done
 }
 
-declare -A RES
-read -r -a servers <<<"$SERVERS"
 for round in $(seq "$ROUNDS"); do
-	# rotate the order: each server goes first in some round
-	order=()
-	for i in "${!servers[@]}"; do
-		order+=("${servers[$(((i + round - 1) % ${#servers[@]}))]}")
-	done
-	for srv in "${order[@]}"; do
+	# shellcheck disable=SC2086 # a list of names
+	for srv in $(rotate "$round" $SERVERS); do
 		port=$(free_port)
 		case $srv in
 		nginx) start_nginx "$port" ;;
 		coil-*) start_coil "$port" "${srv#coil-}" ;;
 		esac
 		[ "$round" = 1 ] && command -v curl >/dev/null && check_body "$port"
-		timeout 20 taskset -c 0 wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$port/4k.bin" >/dev/null
+		wrk_warmup 0 "$CONNS" "http://127.0.0.1:$port/4k.bin"
 		for size in 4k 1m; do
 			conns=$CONNS
 			[ "$size" = 1m ] && conns=$BIG_CONNS
 			r=$(measure "$port" "$size.bin" "$conns")
-			RES[$srv,$size]="${RES[$srv,$size]:-}$r
-"
+			add "$srv,$size" "$r"
 			echo "round $round $srv $size: $r (req/s p50ms p99ms requests cpu_us/req MiB/s)"
 		done
 		stop_server
 	done
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-col() { printf '%s' "${RES[$1,$2]}" | awk -v c="$3" 'NF { print $c }' | median; }
-
 {
 	echo "| file | server | req/s | MiB/s | p50 ms | p99 ms | server CPU us/req | req/s vs nginx | CPU/req vs nginx |"
 	echo "|---|---|---|---|---|---|---|---|---|"
 	for size in 4k 1m; do
-		nr=$(col nginx $size 1) nc=$(col nginx $size 5)
+		nr=$(col "nginx,$size" 1) nc=$(col "nginx,$size" 5)
 		for srv in $SERVERS; do
-			rps=$(col $srv $size 1) p50=$(col $srv $size 2) p99=$(col $srv $size 3)
-			cpu=$(col $srv $size 5) mb=$(col $srv $size 6)
+			rps=$(col "$srv,$size" 1) p50=$(col "$srv,$size" 2) p99=$(col "$srv,$size" 3)
+			cpu=$(col "$srv,$size" 5) mb=$(col "$srv,$size" 6)
 			awk -v m="$size" -v s="$srv" -v r="$rps" -v t="$mb" -v a="$p50" -v b="$p99" -v c="$cpu" -v nr="$nr" -v nc="$nc" \
 				'BEGIN { printf "| %s | %s | %.0f | %.0f | %.3f | %.3f | %.2f | %.2fx | %.2fx |\n", m, s, r, t, a, b, c, r / nr, (nc > 0 ? c / nc : 0) }'
 		done

@@ -50,129 +50,52 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-need=""
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need="$need nginx-light"
-command -v wrk >/dev/null || need="$need wrk"
-if [ -n "$need" ]; then
-	echo "http_attack: installing$need (bench only)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+# shellcheck source=http_lib.sh source-path=SCRIPTDIR
+. "$HERE/http_lib.sh"
+need nginx nginx-light
+need wrk wrk
+install_needed
+NGINX=$(cmd_path nginx)
 if [ -z "$HELLO" ]; then
+	build_examples http_hello
 	HELLO=$ROOT/build/bench/examples/http_hello
-	if [ ! -x "$HELLO" ]; then
-		cmake --preset bench >/dev/null
-		cmake --build --preset bench -j2 --target http_hello >/dev/null
-	fi
 fi
 
 TMP=$(mktemp -d)
 SRV_PID=""
 ATK_PID=""
-cleanup() {
-	[ -n "$ATK_PID" ] && kill "$ATK_PID" 2>/dev/null && wait "$ATK_PID" 2>/dev/null
-	[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
-	rm -rf "$TMP"
-}
+cleanup() { kill_wait "$ATK_PID" "$SRV_PID"; rm -rf "$TMP"; }
 trap cleanup EXIT
 # Attack connections: a few hundred fds in the servers and in the attacker.
 ulimit -n 65536 2>/dev/null || true
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() {
-	for _ in $(seq 100); do
-		if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	echo "http_attack: nothing listens on $1" >&2
-	return 1
-}
-
 start_nginx() {
-	local port=$1
-	mkdir -p "$TMP/nginx"
-	cat >"$TMP/nginx/nginx.conf" <<CONF
-daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile 65536;
-error_log $TMP/nginx/error.log;
-pid $TMP/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	keepalive_timeout 75s;
-	keepalive_requests 1000;
-	client_body_temp_path $TMP/nginx;
-	proxy_temp_path $TMP/nginx;
-	fastcgi_temp_path $TMP/nginx;
-	uwsgi_temp_path $TMP/nginx;
-	scgi_temp_path $TMP/nginx;
-	server {
-		listen 127.0.0.1:$port reuseport backlog=1024;
-		default_type text/plain;
-		location / { return 200 "Hello, World!"; }
-	}
-}
-CONF
-	taskset -c 1 "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" 2>"$TMP/nginx/stderr" &
-	SRV_PID=$!
-	wait_port "$port"
+	nginx_conf "$TMP/nginx" 1 4096 "	keepalive_requests 1000;
+$(nginx_hello "$1")" "worker_rlimit_nofile 65536;"
+	run_nginx "$TMP/nginx" "$1" 1
 }
 
 start_coil() {
-	local port=$1
-	taskset -c 1 "$HELLO" --port "$port" --workers 1 >"$TMP/coil.out" &
-	SRV_PID=$!
-	wait_port "$port"
-}
-
-stop_server() {
-	kill -TERM "$SRV_PID" 2>/dev/null || true
-	# nginx and coil drain, the attackers are gone: bounded anyway
-	for _ in $(seq 100); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$SRV_PID" 2>/dev/null || true
-	wait "$SRV_PID" 2>/dev/null || true
-	SRV_PID=""
+	start_server "$1" 1 "$TMP/coil.out" - "$HELLO" --port "$1" --workers 1
 }
 
 # One healthy wrk run: prints "rps p50_ms p99_ms".
-measure() {
-	local port=$1 out
-	out=$(timeout $((SECS + 30)) taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency \
-		"http://127.0.0.1:$port/")
-	echo "$out" >>"$TMP/wrk.log"
-	echo "$out" | awk '
-		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-		/^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
-		/^Requests\/sec:/ { rps = $2 }
-		/Non-2xx|Socket errors/ { bad = bad $0 " " }
-		END { if (bad != "") print "wrk: " bad > "/dev/stderr";
-		      printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
-}
+measure() { wrk_measure 0 "$CONNS" "$SECS" "http://127.0.0.1:$1/" | cut -d' ' -f1-3; }
 
-declare -A RES
 for round in $(seq "$ROUNDS"); do
-	order="nginx coil"
-	[ $((round % 2)) = 0 ] && order="coil nginx"
-	for srv in $order; do
+	for srv in $(rotate "$round" nginx coil); do
 		port=$(free_port)
 		"start_$srv" "$port"
-		timeout 20 taskset -c 0 wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$port/" >/dev/null
+		wrk_warmup 0 "$CONNS" "http://127.0.0.1:$port/"
 		r=$(measure "$port")
-		RES[$srv,quiet]="${RES[$srv,quiet]:-}$r
-"
+		add "$srv,quiet" "$r"
 		echo "round $round $srv quiet: $r (req/s p50ms p99ms)"
 		taskset -c 0 python3 "$HERE/http_attackers.py" --port "$port" --seconds $((SECS + 5)) \
 			--slowloris "$SLOW" --deaf "$DEAF" --garbage "$GARB" >"$TMP/attackers.out" 2>&1 &
 		ATK_PID=$!
 		sleep 3 # the attack ramps up first (pacing, not synchronisation)
 		r=$(measure "$port")
-		RES[$srv,attacked]="${RES[$srv,attacked]:-}$r
-"
+		add "$srv,attacked" "$r"
 		echo "round $round $srv attacked: $r (req/s p50ms p99ms)"
 		wait "$ATK_PID" || true
 		ATK_PID=""
@@ -181,24 +104,21 @@ for round in $(seq "$ROUNDS"); do
 	done
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-col() { printf '%s' "${RES[$1,$2]}" | awk -v c="$3" 'NF { print $c }' | median; }
-
 {
 	echo "| server | load | req/s | p50 ms | p99 ms | p50 attacked/quiet | p99 attacked/quiet |"
 	echo "|---|---|---|---|---|---|---|"
 	for srv in nginx coil; do
-		q50=$(col $srv quiet 2) q99=$(col $srv quiet 3)
+		q50=$(col "$srv,quiet" 2) q99=$(col "$srv,quiet" 3)
 		for load in quiet attacked; do
-			rps=$(col $srv $load 1) p50=$(col $srv $load 2) p99=$(col $srv $load 3)
+			rps=$(col "$srv,$load" 1) p50=$(col "$srv,$load" 2) p99=$(col "$srv,$load" 3)
 			awk -v s="$srv" -v l="$load" -v r="$rps" -v a="$p50" -v b="$p99" -v qa="$q50" -v qb="$q99" \
 				'BEGIN { printf "| %s | %s | %.0f | %.3f | %.3f | %.2fx | %.2fx |\n", s, l, r, a, b, (qa > 0 ? a / qa : 0), (qb > 0 ? b / qb : 0) }'
 		done
 	done
 	echo
 	for load in quiet attacked; do
-		awk -v l="$load" -v c50="$(col coil $load 2)" -v n50="$(col nginx $load 2)" \
-			-v c99="$(col coil $load 3)" -v n99="$(col nginx $load 3)" \
+		awk -v l="$load" -v c50="$(col "coil,$load" 2)" -v n50="$(col "nginx,$load" 2)" \
+			-v c99="$(col "coil,$load" 3)" -v n99="$(col "nginx,$load" 3)" \
 			'BEGIN { printf "coil / nginx, %s: p50 %.3fx, p99 %.3fx\n", l, (n50 > 0 ? c50 / n50 : 0), (n99 > 0 ? c99 / n99 : 0) }'
 	done
 	echo

@@ -55,28 +55,20 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-need=""
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need="$need nginx-light"
-command -v wrk >/dev/null || need="$need wrk"
-if [ -n "$need" ]; then
-	echo "http_compare: installing$need (bench only)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+# shellcheck source=http_lib.sh source-path=SCRIPTDIR
+. "$HERE/http_lib.sh"
+need nginx nginx-light
+need wrk wrk
+install_needed
+NGINX=$(cmd_path nginx)
 if [ -z "$HELLO" ]; then
+	build_examples http_hello
 	HELLO=$ROOT/build/bench/examples/http_hello
-	if [ ! -x "$HELLO" ]; then
-		cmake --preset bench >/dev/null
-		cmake --build --preset bench -j2 --target http_hello >/dev/null
-	fi
 fi
 
 TMP=$(mktemp -d)
 SRV_PID=""
-cleanup() {
-	[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
-	rm -rf "$TMP"
-}
+cleanup() { kill_wait "$SRV_PID"; rm -rf "$TMP"; }
 trap cleanup EXIT
 
 SCHEME=http NGINX_SSL="" COIL_TLS=() TLS_NOTE="" MODES="keepalive pipelined"
@@ -93,130 +85,51 @@ if [ "$TLS" = 1 ]; then
 fi
 
 if [ "$WORKERS" = 1 ]; then
-	SRV_CPUS=1 LG_CPUS=0 MASTER=off
+	SRV_CPUS=1 LG_CPUS=0
 else
-	SRV_CPUS=0-1 LG_CPUS=0-1 MASTER=on
+	SRV_CPUS=0-1 LG_CPUS=0-1
 fi
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# The CPU ticks (utime + stime) of a process and its children (nginx with
-# a master: its workers).
-cpu_ticks() {
-	local total=0 p
-	for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
-		[ -r /proc/"$p"/stat ] || continue
-		total=$((total + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' /proc/"$p"/stat)))
-	done
-	echo "$total"
-}
-
-wait_port() {
-	for _ in $(seq 100); do
-		if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	echo "http_compare: nothing listens on $1" >&2
-	return 1
-}
-
 start_nginx() {
-	local port=$1
-	mkdir -p "$TMP/nginx"
-	cat >"$TMP/nginx/nginx.conf" <<CONF
-daemon off;
-master_process $MASTER;
-worker_processes $WORKERS;
-error_log $TMP/nginx/error.log;
-pid $TMP/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	keepalive_timeout 75s;
-	keepalive_requests 1000;
-	client_body_temp_path $TMP/nginx;
-	proxy_temp_path $TMP/nginx;
-	fastcgi_temp_path $TMP/nginx;
-	uwsgi_temp_path $TMP/nginx;
-	scgi_temp_path $TMP/nginx;
-	server {
-		listen 127.0.0.1:$port ${NGINX_SSL:+ssl} reuseport backlog=1024;
-		$NGINX_SSL
-		default_type text/plain;
-		location / { return 200 "Hello, World!"; }
-	}
-}
-CONF
-	taskset -c "$SRV_CPUS" "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" 2>"$TMP/nginx/stderr" &
-	SRV_PID=$!
-	wait_port "$port"
+	nginx_conf "$TMP/nginx" "$WORKERS" 4096 "	keepalive_requests 1000;
+$(nginx_hello "$1" "$NGINX_SSL")"
+	run_nginx "$TMP/nginx" "$1" "$SRV_CPUS"
 }
 
 start_coil() {
-	local port=$1
-	taskset -c "$SRV_CPUS" "$HELLO" --port "$port" --workers "$WORKERS" "${COIL_TLS[@]}" >"$TMP/coil.out" &
-	SRV_PID=$!
-	wait_port "$port"
-}
-
-stop_server() {
-	kill -TERM "$SRV_PID" 2>/dev/null || true
-	wait "$SRV_PID" 2>/dev/null || true
-	SRV_PID=""
+	start_server "$1" "$SRV_CPUS" "$TMP/coil.out" - "$HELLO" --port "$1" --workers "$WORKERS" "${COIL_TLS[@]}"
 }
 
 # One wrk run: prints "rps p50_ms p99_ms requests cpu_us_per_req".
 measure() {
-	local port=$1 mode=$2 script=() extra=() t0 t1 out
+	local port=$1 mode=$2 script=() extra=()
 	[ "$mode" = pipelined ] && script=(-s "$HERE/http_pipeline.lua") && extra=(-- "$DEPTH")
 	[ "$mode" = close ] && script=(-H "Connection: close")
-	t0=$(cpu_ticks "$SRV_PID")
-	out=$(timeout $((SECS + 30)) taskset -c "$LG_CPUS" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency \
-		"${script[@]}" "$SCHEME://127.0.0.1:$port/" "${extra[@]}")
-	t1=$(cpu_ticks "$SRV_PID")
-	echo "$out" >>"$TMP/wrk.log"
-	local hz
-	hz=$(getconf CLK_TCK)
-	echo "$out" | awk -v ticks=$((t1 - t0)) -v hz="$hz" '
-		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-		/^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
-		/requests in/ { reqs = $1 } /^Requests\/sec:/ { rps = $2 }
-		/Non-2xx|Socket errors/ { bad = bad $0 " " }
-		END { if (bad != "") print "wrk: " bad > "/dev/stderr";
-		      printf "%.0f %.3f %.3f %d %.3f\n", rps, p50, p99, reqs, reqs ? ticks * 1e6 / hz / reqs : 0 }'
+	wrk_measure "$LG_CPUS" "$CONNS" "$SECS" "${script[@]}" "$SCHEME://127.0.0.1:$port/" "${extra[@]}" | cut -d' ' -f1-5
 }
 
-declare -A RES
 for round in $(seq "$ROUNDS"); do
-	order="nginx coil"
-	[ $((round % 2)) = 0 ] && order="coil nginx"
-	for srv in $order; do
+	for srv in $(rotate "$round" nginx coil); do
 		port=$(free_port)
 		"start_$srv" "$port"
 		# warm up: connections, caches
-		timeout 20 taskset -c "$LG_CPUS" wrk -t1 -c"$CONNS" -d1s "$SCHEME://127.0.0.1:$port/" >/dev/null
+		wrk_warmup "$LG_CPUS" "$CONNS" "$SCHEME://127.0.0.1:$port/"
 		for mode in $MODES; do
 			r=$(measure "$port" "$mode")
-			RES[$srv,$mode]="${RES[$srv,$mode]:-}$r
-"
+			add "$srv,$mode" "$r"
 			echo "round $round $srv $mode: $r (req/s p50ms p99ms requests cpu_us/req)"
 		done
 		stop_server
 	done
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-col() { printf '%s' "${RES[$1,$2]}" | awk -v c="$3" 'NF { print $c }' | median; }
-
 {
 	echo "| test | server | req/s | p50 ms | p99 ms | server CPU us/req | req/s vs nginx | CPU/req vs nginx |"
 	echo "|---|---|---|---|---|---|---|---|"
 	for mode in $MODES; do
-		nr=$(col nginx $mode 1) nc=$(col nginx $mode 5)
+		nr=$(col "nginx,$mode" 1) nc=$(col "nginx,$mode" 5)
 		for srv in nginx coil; do
-			rps=$(col $srv $mode 1) p50=$(col $srv $mode 2) p99=$(col $srv $mode 3) cpu=$(col $srv $mode 5)
+			rps=$(col "$srv,$mode" 1) p50=$(col "$srv,$mode" 2) p99=$(col "$srv,$mode" 3) cpu=$(col "$srv,$mode" 5)
 			awk -v m="$mode" -v s="$srv" -v r="$rps" -v a="$p50" -v b="$p99" -v c="$cpu" -v nr="$nr" -v nc="$nc" \
 				'BEGIN { printf "| %s | %s | %.0f | %.3f | %.3f | %.2f | %.2fx | %.2fx |\n", m, s, r, a, b, c, r / nr, (nc > 0 ? c / nc : 0) }'
 		done

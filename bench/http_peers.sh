@@ -81,25 +81,19 @@ if [ -z "$SERVERS" ]; then
 	[ "$WORKERS" = 1 ] || SERVERS="nginx h2o coil"
 fi
 has() { case ",$SECTIONS," in *",$1,"*) return 0 ;; esac; return 1; }
-log() { echo "http_peers: $*" >&2; }
 
-need=""
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need="$need nginx-light"
-command -v h2o >/dev/null || need="$need h2o"
-command -v wrk >/dev/null || need="$need wrk"
-command -v ab >/dev/null || need="$need apache2-utils"
-ls -d /usr/share/cargo/registry/hyper-0.14.* >/dev/null 2>&1 || need="$need librust-hyper-dev"
-if [ -n "$need" ]; then
-	log "installing$need (bench only)"
-	DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends $need >/dev/null
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+# shellcheck source=http_lib.sh source-path=SCRIPTDIR
+. "$HERE/http_lib.sh"
+need nginx nginx-light
+need h2o h2o
+need wrk wrk
+need ab apache2-utils
+ls -d /usr/share/cargo/registry/hyper-0.14.* >/dev/null 2>&1 || NEED="$NEED librust-hyper-dev"
+install_needed
+NGINX=$(cmd_path nginx)
 if [ -z "$HELLO" ]; then
+	build_examples http_hello
 	HELLO=$ROOT/build/bench/examples/http_hello
-	if [ ! -x "$HELLO" ]; then
-		cmake --preset bench >/dev/null
-		cmake --build --preset bench -j2 --target http_hello >/dev/null
-	fi
 fi
 HYPER=$ROOT/build/bench/peers/hyper-target/release/hello-hyper
 case " $SERVERS " in *" hyper "*)
@@ -120,41 +114,19 @@ TMP=$(mktemp -d)
 chmod 755 "$TMP" # h2o started as root may serve as nobody
 SRV_PID=""
 CLI_PIDS=()
-cleanup() {
-	local p
-	for p in "${CLI_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
-	rm -rf "$TMP"
-}
+cleanup() { kill_wait "${CLI_PIDS[@]}" "$SRV_PID"; rm -rf "$TMP"; }
 trap cleanup EXIT
 
 if [ "$WORKERS" = 1 ]; then
-	SRV_CPUS=1 LG_CPUS=0 MASTER=off
+	SRV_CPUS=1 LG_CPUS=0
 else
-	SRV_CPUS=0-1 LG_CPUS=0-1 MASTER=on
+	SRV_CPUS=0-1 LG_CPUS=0-1
 fi
-HZ=$(getconf CLK_TCK)
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# The server's processes: it and its children (nginx with a master).
-server_pids() { echo "$SRV_PID" $(pgrep -P "$SRV_PID" 2>/dev/null || true); }
-
-cpu_ticks() {
-	local total=0 p
-	for p in $(server_pids); do
-		[ -r /proc/"$p"/stat ] || continue
-		total=$((total + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' /proc/"$p"/stat)))
-	done
-	echo "$total"
-}
 
 # "rss_kib pss_kib sockets pte_kib" of the server's processes.
 server_mem() {
 	local p rss=0 pss=0 socks=0 pte=0
-	for p in $(server_pids); do
+	for p in $(pids_of "$SRV_PID"); do
 		[ -r /proc/"$p"/smaps_rollup ] || continue
 		rss=$((rss + $(awk '/^Rss:/ { print $2 }' /proc/"$p"/smaps_rollup)))
 		pss=$((pss + $(awk '/^Pss:/ { print $2 }' /proc/"$p"/smaps_rollup)))
@@ -164,45 +136,10 @@ server_mem() {
 	echo "$rss $pss $socks $pte"
 }
 
-wait_port() {
-	for _ in $(seq 200); do
-		if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	log "nothing listens on $1"
-	return 1
-}
-
 start_nginx() {
-	local port=$1
-	mkdir -p "$TMP/nginx"
-	cat >"$TMP/nginx/nginx.conf" <<CONF
-daemon off;
-master_process $MASTER;
-worker_processes $WORKERS;
-worker_rlimit_nofile 20000;
-error_log $TMP/nginx/error.log;
-pid $TMP/nginx/nginx.pid;
-events { worker_connections 20000; }
-http {
-	access_log off;
-	keepalive_timeout 75s;
-	keepalive_requests 1000;
-	client_body_temp_path $TMP/nginx;
-	proxy_temp_path $TMP/nginx;
-	fastcgi_temp_path $TMP/nginx;
-	uwsgi_temp_path $TMP/nginx;
-	scgi_temp_path $TMP/nginx;
-	server {
-		listen 127.0.0.1:$port reuseport backlog=1024;
-		default_type text/plain;
-		location / { return 200 "Hello, World!"; }
-	}
-}
-CONF
-	taskset -c "$SRV_CPUS" "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" 2>"$TMP/nginx/stderr" &
-	SRV_PID=$!
-	wait_port "$port"
+	nginx_conf "$TMP/nginx" "$WORKERS" 20000 "	keepalive_requests 1000;
+$(nginx_hello "$1")" "worker_rlimit_nofile 20000;"
+	run_nginx "$TMP/nginx" "$1" "$SRV_CPUS"
 }
 
 start_h2o() {
@@ -226,61 +163,34 @@ hosts:
       /:
         file.file: $TMP/h2o/hello.txt
 CONF
-	taskset -c "$SRV_CPUS" h2o -c "$TMP/h2o/h2o.conf" >"$TMP/h2o/stdout" 2>&1 &
-	SRV_PID=$!
-	wait_port "$port"
+	start_server "$port" "$SRV_CPUS" "$TMP/h2o/stdout" "$TMP/h2o/stderr" h2o -c "$TMP/h2o/h2o.conf"
 }
 
 start_hyper() {
-	local port=$1
-	taskset -c "$SRV_CPUS" "$HYPER" --port "$port" >"$TMP/hyper.out" &
-	SRV_PID=$!
-	wait_port "$port"
+	start_server "$1" "$SRV_CPUS" "$TMP/hyper.out" - "$HYPER" --port "$1"
 }
 
 start_coil() {
-	local port=$1
-	taskset -c "$SRV_CPUS" "$HELLO" --port "$port" --workers "$WORKERS" >"$TMP/coil.out" &
-	SRV_PID=$!
-	wait_port "$port"
+	start_server "$1" "$SRV_CPUS" "$TMP/coil.out" - "$HELLO" --port "$1" --workers "$WORKERS"
 }
 
 # coil on its epoll backend (--servers "... coil_epoll")
 start_coil_epoll() { COIL_BACKEND=epoll start_coil "$@"; }
 
-stop_server() {
-	kill -TERM "$SRV_PID" 2>/dev/null || true
-	# a server that does not stop within 10 s is killed
-	for _ in $(seq 100); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$SRV_PID" 2>/dev/null || true
-	wait "$SRV_PID" 2>/dev/null || true
-	SRV_PID=""
-}
-
 # One wrk run: "rps p50_ms p99_ms requests cpu_us_per_req".
 measure_wrk() {
-	local port=$1 mode=$2 script=() t0 t1 out
+	local port=$1 mode=$2 script=()
 	[ "$mode" = pipelined ] && script=(-s "$HERE/http_pipeline.lua")
-	t0=$(cpu_ticks)
-	out=$(timeout $((SECS + 30)) taskset -c "$LG_CPUS" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency \
-		"${script[@]}" "http://127.0.0.1:$port/" ${script:+-- "$DEPTH"})
-	t1=$(cpu_ticks)
-	echo "$out" >>"$TMP/wrk.log"
-	echo "$out" | awk -v ticks=$((t1 - t0)) -v hz="$HZ" '
-		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-		/^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
-		/requests in/ { reqs = $1 } /^Requests\/sec:/ { rps = $2 }
-		/Non-2xx|Socket errors/ { bad = bad $0 " " }
-		END { if (bad != "") print "wrk: " bad > "/dev/stderr";
-		      printf "%.0f %.3f %.3f %d %.3f\n", rps, p50, p99, reqs, reqs ? ticks * 1e6 / hz / reqs : 0 }'
+	wrk_measure "$LG_CPUS" "$CONNS" "$SECS" "${script[@]}" "http://127.0.0.1:$port/" ${script:+-- "$DEPTH"} |
+		cut -d' ' -f1-5
 }
 
 # One ab run: "rps p50_ms p99_ms requests cpu_us_per_req failed".
 measure_ab() {
 	local port=$1 t0 t1 out
-	t0=$(cpu_ticks)
+	t0=$(cpu_ticks "$SRV_PID")
 	out=$(timeout 120 taskset -c "$LG_CPUS" ab -q -n "$AB_N" -c "$AB_C" "http://127.0.0.1:$port/" 2>&1)
-	t1=$(cpu_ticks)
+	t1=$(cpu_ticks "$SRV_PID")
 	echo "$out" >>"$TMP/ab.log"
 	echo "$out" | awk -v ticks=$((t1 - t0)) -v hz="$HZ" '
 		/^Complete requests:/ { reqs = $3 } /^Failed requests:/ { failed = $3 }
@@ -320,7 +230,7 @@ measure_idle() {
 	# closed them all (its socket count back to before), and its CPU
 	local t0 c0 t1 c1 socks0
 	socks0=$(echo "$before" | cut -d' ' -f3)
-	t0=$(date +%s.%N) c0=$(cpu_ticks)
+	t0=$(date +%s.%N) c0=$(cpu_ticks "$SRV_PID")
 	for ((j = 0; j < i; j++)); do
 		eval "fd=\$HOLD_FD$j"
 		exec {fd}>&-
@@ -331,30 +241,20 @@ measure_idle() {
 		[ "$(server_mem | cut -d' ' -f3)" -le $((socks0 + 10)) ] && break
 		sleep 0.05
 	done
-	t1=$(date +%s.%N) c1=$(cpu_ticks)
+	t1=$(date +%s.%N) c1=$(cpu_ticks "$SRV_PID")
 	rm -f "$TMP"/hold* "$TMP"/ready*
 	echo "$before $after $t0 $t1 $((c1 - c0))" | awk -v hz="$HZ" '{ c = $7 - $3; if (c <= 0) { print "0 0 0 " $1 " " $2 " 0 0 0"; exit }
 		printf "%.2f %.2f %d %d %d %.2f %.2f %.2f\n", ($5 - $1) / c, ($6 - $2) / c, c, $1, $2, ($8 - $4) / c, $10 - $9, $11 / hz }'
 }
 
-declare -A RES
-add() { RES[$1]="${RES[$1]:-}$2
-"; }
-set -- $SERVERS
-NSRV=$#
 for round in $(seq "$ROUNDS"); do
-	# rotate the order: each server goes first in some round
-	order=""
-	for ((k = 0; k < NSRV; k++)); do
-		idx=$(((k + round - 1) % NSRV + 1))
-		order="$order ${!idx}"
-	done
-	for srv in $order; do
+	# shellcheck disable=SC2086 # a list of names
+	for srv in $(rotate "$round" $SERVERS); do
 		port=$(free_port)
 		"start_$srv" "$port"
 		if has wrk; then
 			# warm up: connections, caches
-			timeout 20 taskset -c "$LG_CPUS" wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$port/" >/dev/null
+			wrk_warmup "$LG_CPUS" "$CONNS" "http://127.0.0.1:$port/"
 			for mode in keepalive pipelined; do
 				r=$(measure_wrk "$port" "$mode")
 				add "$srv,$mode" "$r"
@@ -377,8 +277,6 @@ for round in $(seq "$ROUNDS"); do
 	done
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-col() { printf '%s' "${RES[$1,$2]:-}" | awk -v c="$3" 'NF { print $c }' | median; }
 # The ratio srv/nginx of column c in each round (same round: the load the
 # two met was closer), as "median (min-max)".
 rcol() {
@@ -401,11 +299,11 @@ rcol() {
 		echo
 		echo "| server | req/s | p50 ms | p99 ms | server CPU us/req | req/s vs nginx | CPU/req vs nginx | req/s vs nginx, per round | CPU/req vs nginx, per round |"
 		echo "|---|---|---|---|---|---|---|---|---|"
-		nr=$(col nginx $mode 1) nc=$(col nginx $mode 5)
+		nr=$(col "nginx,$mode" 1) nc=$(col "nginx,$mode" 5)
 		for srv in $SERVERS; do
-			rps=$(col $srv $mode 1) p50=$(col $srv $mode 2) p99=$(col $srv $mode 3) cpu=$(col $srv $mode 5)
+			rps=$(col "$srv,$mode" 1) p50=$(col "$srv,$mode" 2) p99=$(col "$srv,$mode" 3) cpu=$(col "$srv,$mode" 5)
 			awk -v s="$srv" -v r="$rps" -v a="$p50" -v b="$p99" -v c="$cpu" -v nr="$nr" -v nc="$nc" \
-				-v rr="$(rcol $srv $mode 1)" -v rc="$(rcol $srv $mode 5)" \
+				-v rr="$(rcol "$srv" "$mode" 1)" -v rc="$(rcol "$srv" "$mode" 5)" \
 				'BEGIN { printf "| %s | %.0f | %.3f | %.3f | %.2f | %.2fx | %.2fx | %s | %s |\n", s, r, a, b, c, (nr > 0 ? r / nr : 0), (nc > 0 ? c / nc : 0), rr, rc }'
 		done
 		if [ $mode = ab ]; then
@@ -421,10 +319,10 @@ rcol() {
 		echo
 		echo "| server | connections held | RSS KiB/conn | PSS KiB/conn | page tables KiB/conn | idle server RSS KiB | RSS/conn vs nginx | all closed at once: s to close | its server CPU s |"
 		echo "|---|---|---|---|---|---|---|---|---|"
-		nm=$(col nginx idle 1)
+		nm=$(col "nginx,idle" 1)
 		for srv in $SERVERS; do
-			a=$(col $srv idle 1) b=$(col $srv idle 2) c=$(col $srv idle 3) d=$(col $srv idle 4) e=$(col $srv idle 6)
-			f=$(col $srv idle 7) g=$(col $srv idle 8)
+			a=$(col "$srv,idle" 1) b=$(col "$srv,idle" 2) c=$(col "$srv,idle" 3) d=$(col "$srv,idle" 4) e=$(col "$srv,idle" 6)
+			f=$(col "$srv,idle" 7) g=$(col "$srv,idle" 8)
 			awk -v s="$srv" -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v e="$e" -v f="$f" -v g="$g" -v nm="$nm" \
 				'BEGIN { printf "| %s | %d | %.2f | %.2f | %.2f | %d | %.2fx | %.2f | %.2f |\n", s, c, a, b, e, d, (nm > 0 ? a / nm : 0), f, g }'
 		done
