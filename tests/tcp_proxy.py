@@ -12,20 +12,16 @@ exit 0.
     python3 tcp_proxy.py PATH_TO_tcp_proxy [--workers N] [--sigint]
 """
 import hashlib
-import re
-import signal
 import socket
 import socketserver
-import subprocess
 import sys
 import threading
 
+from program_util import Programs, connects, exits_0, stop, stop_signal, until
+
 exe = sys.argv[1]
 args = sys.argv[2:]
-sig = signal.SIGTERM
-if "--sigint" in args:
-    args.remove("--sigint")
-    sig = signal.SIGINT
+sig = stop_signal(args)
 
 
 class Echo(socketserver.BaseRequestHandler):
@@ -38,14 +34,6 @@ class Echo(socketserver.BaseRequestHandler):
             s.sendall(data)
         s.sendall(b"BYE")
         s.close()
-
-
-def start(cmd):
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
-    assert m, "first line %r" % line
-    return p, int(m.group(1))
 
 
 def recv_all(s):
@@ -83,15 +71,19 @@ full.bind(("127.0.0.1", 0))
 full.listen(0)
 filler = socket.create_connection(full.getsockname(), timeout=30)
 
-procs = []
+programs = Programs()
+
+
+def start_proxy(up, *extra):
+    """tcp_proxy on a free port in front of 127.0.0.1:up."""
+    return programs.start([exe, "--port", "0", "--upstream", "127.0.0.1:%d" % up]
+                          + list(extra) + args)
+
+
 try:
-    proxy, port = start([exe, "--port", "0", "--upstream", "127.0.0.1:%d" % up_port] + args)
-    procs.append(proxy)
-    bad, bad_port = start([exe, "--port", "0", "--upstream", "127.0.0.1:%d" % closed_port] + args)
-    procs.append(bad)
-    stuck, stuck_port = start([exe, "--port", "0", "--upstream", "127.0.0.1:%d" %
-                               full.getsockname()[1], "--timeout", "300"] + args)
-    procs.append(stuck)
+    proxy, port = start_proxy(up_port)
+    bad, bad_port = start_proxy(closed_port)
+    stuck, stuck_port = start_proxy(full.getsockname()[1], "--timeout", "300")
 
     # Echo, message by message on one connection.
     s = connect(port)
@@ -157,29 +149,15 @@ try:
     s.sendall(b"before")
     assert s.recv(100) == b"before"
     proxy.send_signal(sig)
-    for _ in range(3000):  # until the listener is closed (bounded)
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=5).close()
-        except (ConnectionRefusedError, ConnectionResetError):  # closed listener
-            break
-        threading.Event().wait(0.01)
-    else:
-        raise AssertionError("still accepting after the signal")
+    until(lambda: not connects(port), "still accepting after the signal")
     s.sendall(b"after")
     s.shutdown(socket.SHUT_WR)
     assert recv_all(s) == b"afterBYE"
     s.close()
-    assert proxy.wait(timeout=60) == 0
+    exits_0(proxy)
 
-    for p in (bad, stuck):
-        p.send_signal(sig)
-    for p in (bad, stuck):
-        rc = p.wait(timeout=60)
-        assert rc == 0, "exit status %d" % rc
+    stop([bad, stuck], sig)
     print("tcp_proxy: all checks passed, exit 0 on %s" % sig.name)
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    programs.kill()
     up.shutdown()
