@@ -16,11 +16,11 @@ import hashlib
 import http.client
 import http.server
 import json
-import socket
 import sys
 import threading
 
-from program_util import Programs, exits_0, request, stop, stop_signal
+from program_util import (Programs, exits_0, refused_port, request, serve, stop,
+                          stop_signal, unanswered_port)
 
 proxy_exe, hello_exe = sys.argv[1], sys.argv[2]
 args = sys.argv[3:]
@@ -141,23 +141,9 @@ class Upstream(http.server.BaseHTTPRequestHandler):
             self.send_body(b"?", False)
 
 
-http.server.ThreadingHTTPServer.request_queue_size = 128  # not 5: no resets
-up = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-up.daemon_threads = True
-threading.Thread(target=up.serve_forever, daemon=True).start()
-up_port = up.server_address[1]
-
-closed = socket.socket()
-closed.bind(("127.0.0.1", 0))
-closed_port = closed.getsockname()[1]
-closed.close()  # nothing listens there: connect is refused
-
-# An upstream whose connect never completes: its accept queue (backlog 0)
-# is filled by one connection nobody accepts; later SYNs are dropped.
-full = socket.socket()
-full.bind(("127.0.0.1", 0))
-full.listen(0)
-filler = socket.create_connection(full.getsockname(), timeout=30)
+up, up_port = serve(http.server.ThreadingHTTPServer, Upstream)
+closed_port = refused_port()
+stuck_up_port, stuck_up = unanswered_port()
 
 programs = Programs()
 
@@ -178,7 +164,7 @@ try:
     short, short_port = start_proxy(up_port, timeout=300)
     rr, rr_port = start_proxy(hello_port, up_port)
     bad, bad_port = start_proxy(closed_port)
-    stuck, stuck_port = start_proxy(full.getsockname()[1], timeout=300)
+    stuck, stuck_port = start_proxy(stuck_up_port, timeout=300)
     drain, drain_port = start_proxy(up_port)
 
     # The coil upstream, keep-alive on one connection; round robin.

@@ -96,6 +96,37 @@ def connects(port):
         return False
 
 
+def serve(server_class, handler):
+    """Serve handler on 127.0.0.1 (a free port) from a daemon thread, a
+    thread per connection: (server, port). The backlog is 128, room for
+    every connection at once: an overflowing accept queue (the default
+    is 5) makes the kernel reset some."""
+    cls = type("Served", (server_class,), {"request_queue_size": 128,
+                                           "allow_reuse_address": True,
+                                           "daemon_threads": True})
+    server = cls(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def refused_port():
+    """A port nothing listens on: a connect to it is refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unanswered_port():
+    """A port whose connects never complete: its accept queue (backlog 0)
+    is filled by one connection nobody accepts, and the kernel drops the
+    SYNs that come after. (port, sockets to keep open while it is used)."""
+    full = socket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    filler = socket.create_connection(full.getsockname(), timeout=30)
+    return full.getsockname()[1], (full, filler)
+
+
 def request(port, method, target, body=None, headers=None, conn=None):
     """One HTTP request, on conn or on a new connection to port (closed
     after): (response, body). An iterable body goes chunked."""

@@ -17,7 +17,8 @@ import socketserver
 import sys
 import threading
 
-from program_util import Programs, connects, exits_0, stop, stop_signal, until
+from program_util import (Programs, connects, exits_0, refused_port, serve, stop,
+                          stop_signal, unanswered_port, until)
 
 exe = sys.argv[1]
 args = sys.argv[2:]
@@ -49,27 +50,9 @@ def connect(port):
     return socket.create_connection(("127.0.0.1", port), timeout=30)
 
 
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-# Room for every connection at once: an overflowing accept queue makes the
-# kernel reset some (the default backlog is 5).
-socketserver.ThreadingTCPServer.request_queue_size = 128
-up = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Echo)
-up.daemon_threads = True
-threading.Thread(target=up.serve_forever, daemon=True).start()
-up_port = up.server_address[1]
-
-closed = socket.socket()
-closed.bind(("127.0.0.1", 0))
-closed_port = closed.getsockname()[1]
-closed.close()
-
-# An upstream that never completes a connect: its accept queue (backlog 0)
-# is filled by one connection nobody accepts, and the kernel drops the
-# SYNs that come after.
-full = socket.socket()
-full.bind(("127.0.0.1", 0))
-full.listen(0)
-filler = socket.create_connection(full.getsockname(), timeout=30)
+up, up_port = serve(socketserver.ThreadingTCPServer, Echo)
+closed_port = refused_port()
+stuck_up_port, stuck_up = unanswered_port()
 
 programs = Programs()
 
@@ -83,7 +66,7 @@ def start_proxy(up, *extra):
 try:
     proxy, port = start_proxy(up_port)
     bad, bad_port = start_proxy(closed_port)
-    stuck, stuck_port = start_proxy(full.getsockname()[1], "--timeout", "300")
+    stuck, stuck_port = start_proxy(stuck_up_port, "--timeout", "300")
 
     # Echo, message by message on one connection.
     s = connect(port)
@@ -126,22 +109,15 @@ try:
         assert got == b"conn %d" % i + b"BYE", (i, got)
         c.close()
 
-    # An upstream that refuses: the client's connection is closed.
-    s = connect(bad_port)
-    try:
-        assert recv_all(s) == b""
-    except ConnectionResetError:
-        pass
-    s.close()
-
-    # An upstream whose connect never completes: after --timeout the
-    # client's connection is closed.
-    s = connect(stuck_port)
-    try:
-        assert recv_all(s) == b""
-    except ConnectionResetError:
-        pass
-    s.close()
+    # An upstream that refuses, and one whose connect never completes
+    # (after --timeout): the client's connection is closed.
+    for p in (bad_port, stuck_port):
+        s = connect(p)
+        try:
+            assert recv_all(s) == b""
+        except ConnectionResetError:
+            pass
+        s.close()
 
     # Draining: a connection open when the signal comes goes on (both
     # ways, half-close included) while new ones are refused.
