@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "http_program.h"
+#include "program_args.h"
 
 static int hello(coil_http_request *req, coil_http_response *res, void *ctx)
 {
@@ -39,12 +40,9 @@ int main(int argc, char **argv)
 	coil_http_config_init(&http);
 	struct coil_config cfg;
 	coil_config_init(&cfg);
-	long port = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--port") && i + 1 < argc) {
-			char *end;
-			port = strtol(argv[++i], &end, 10);
-			if (*end || port < 0 || port > 65535)
+			if (!program_arg_port(argv[++i], &http.port))
 				usage();
 		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
 			http.addr = argv[++i];
@@ -73,8 +71,6 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	http.port = (uint16_t)port;
-
 	int status = http_program_run("http_hello", &http, &cfg, hello, NULL);
 	coil_tls_ctx_free(http.tls);
 	return status;

@@ -1,0 +1,57 @@
+/* program_args: see program_args.h. */
+#include "program_args.h"
+
+#include <coil.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+bool program_arg_port(const char *s, uint16_t *port)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (*end || end == s || n < 0 || n > 65535)
+		return false;
+	*port = (uint16_t)n;
+	return true;
+}
+
+bool program_arg_msec(const char *s, long min, int64_t *ns)
+{
+	char *end;
+	long ms = strtol(s, &end, 10);
+	if (*end || end == s || ms < min || ms > INT64_MAX / COIL_NSEC_PER_MSEC)
+		return false;
+	*ns = ms * COIL_NSEC_PER_MSEC;
+	return true;
+}
+
+bool program_arg_host_port(const char *s, char *host, size_t cap, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon)
+		return false;
+	size_t hl = (size_t)(colon - s);
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		s++;
+		hl -= 2;
+	}
+	char *end;
+	long n = strtol(colon + 1, &end, 10);
+	if (!hl || hl >= cap || *end || n <= 0 || n > 65535)
+		return false;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)n;
+	return true;
+}
+
+void program_raise_nofile(void)
+{
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+}
