@@ -668,15 +668,13 @@ int main(int argc, char **argv)
 	struct server sv = {.root = -1};
 	const char *root = NULL, *mime = "/etc/mime.types";
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--port") && i + 1 < argc) {
-			if (!program_arg_port(argv[++i], &http.port))
-				usage();
-		} else if (!strcmp(argv[i], "--root") && i + 1 < argc) {
+		int taken = program_arg_server(argc, argv, &i, &http.port, &http.addr, &cfg.workers);
+		if (taken < 0)
+			usage();
+		if (taken)
+			continue;
+		if (!strcmp(argv[i], "--root") && i + 1 < argc) {
 			root = argv[++i];
-		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
-			http.addr = argv[++i];
-		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
-			cfg.workers = (unsigned)atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--list")) {
 			sv.list = true;
 		} else if (!strcmp(argv[i], "--mime-types") && i + 1 < argc) {

@@ -41,14 +41,12 @@ int main(int argc, char **argv)
 	struct coil_config cfg;
 	coil_config_init(&cfg);
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--port") && i + 1 < argc) {
-			if (!program_arg_port(argv[++i], &http.port))
-				usage();
-		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
-			http.addr = argv[++i];
-		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
-			cfg.workers = (unsigned)atoi(argv[++i]);
-		} else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
+		int taken = program_arg_server(argc, argv, &i, &http.port, &http.addr, &cfg.workers);
+		if (taken < 0)
+			usage();
+		if (taken)
+			continue;
+		if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
 			const char *m = argv[++i];
 			if (!strcmp(m, "handoff"))
 				http.serve_mode = COIL_SERVE_HANDOFF;

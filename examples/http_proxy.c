@@ -360,19 +360,17 @@ int main(int argc, char **argv)
 	struct coil_config cfg;
 	coil_config_init(&cfg);
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--port") && i + 1 < argc) {
-			if (!program_arg_port(argv[++i], &app.cfg.port))
-				usage();
-		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
-			app.cfg.addr = argv[++i];
-		} else if (!strcmp(argv[i], "--upstream") && i + 1 < argc) {
+		int taken = program_arg_server(argc, argv, &i, &app.cfg.port, &app.cfg.addr, &cfg.workers);
+		if (taken < 0)
+			usage();
+		if (taken)
+			continue;
+		if (!strcmp(argv[i], "--upstream") && i + 1 < argc) {
 			struct upstream *up = &app.up[app.nup];
 			if (app.nup == MAX_UPSTREAMS ||
 			    !program_arg_host_port(argv[++i], up->host, sizeof up->host, &up->port))
 				usage();
 			app.nup++;
-		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
-			cfg.workers = (unsigned)atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			if (!program_arg_msec(argv[++i], 1, &app.timeout))
 				usage();

@@ -3,11 +3,13 @@
 
 #include <coil.h>
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
-bool program_arg_port(const char *s, uint16_t *port)
+/* A port to listen on: 0 to 65535 (0: a free one). */
+static bool program_arg_port(const char *s, uint16_t *port)
 {
 	char *end;
 	long n = strtol(s, &end, 10);
@@ -15,6 +17,29 @@ bool program_arg_port(const char *s, uint16_t *port)
 		return false;
 	*port = (uint16_t)n;
 	return true;
+}
+
+int program_arg_server(int argc, char **argv, int *i, uint16_t *port, const char **host,
+		       unsigned *workers)
+{
+	const char *opt = argv[*i];
+	if (strcmp(opt, "--port") && strcmp(opt, "--host") && strcmp(opt, "--workers"))
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	const char *v = argv[++*i];
+	if (!strcmp(opt, "--host")) {
+		*host = v;
+		return 1;
+	}
+	if (!strcmp(opt, "--port"))
+		return program_arg_port(v, port) ? 1 : -1;
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (*end || end == v || n < 0 || n > INT_MAX)
+		return -1;
+	*workers = (unsigned)n;
+	return 1;
 }
 
 bool program_arg_msec(const char *s, long min, int64_t *ns)

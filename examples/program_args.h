@@ -1,8 +1,8 @@
 /*
  * program_args: what the example programs share on their command lines
- * (a port, a time in milliseconds, HOST:PORT) and as processes (as many
- * descriptors as the system lets them have). Each parser returns false
- * for a value it cannot take, and the program prints its usage.
+ * (--port, --host, --workers; a time in milliseconds; HOST:PORT) and as
+ * processes (as many descriptors as the system lets them have). A value
+ * they cannot take is reported to the caller, which prints its usage.
  */
 #ifndef PROGRAM_ARGS_H
 #define PROGRAM_ARGS_H
@@ -11,8 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A port to listen on: 0 to 65535 (0: a free one). */
-bool program_arg_port(const char *s, uint16_t *port);
+/* The options every example server takes, at argv[*i]: --port N (0: a
+ * free one), --host ADDR, --workers N (0: one per CPU). Returns 1 when it
+ * took one (*i left on its value), 0 when argv[*i] is none of them, -1
+ * for a bad or missing value. */
+int program_arg_server(int argc, char **argv, int *i, uint16_t *port, const char **host,
+		       unsigned *workers);
 
 /* A count of milliseconds, at least min, as nanoseconds in *ns. */
 bool program_arg_msec(const char *s, long min, int64_t *ns);
