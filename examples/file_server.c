@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "http_program.h"
+#include "program_args.h"
 
 /* Longest decoded path served (request targets are limited to 8 KiB by
  * the server anyway). */
@@ -666,19 +667,14 @@ int main(int argc, char **argv)
 	coil_config_init(&cfg);
 	struct server sv = {.root = -1};
 	const char *root = NULL, *mime = "/etc/mime.types";
-	long port = 0;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--port") && i + 1 < argc) {
-			char *end;
-			port = strtol(argv[++i], &end, 10);
-			if (*end || port < 0 || port > 65535)
-				usage();
-		} else if (!strcmp(argv[i], "--root") && i + 1 < argc) {
+		int taken = program_arg_server(argc, argv, &i, &http.port, &http.addr, &cfg.workers);
+		if (taken < 0)
+			usage();
+		if (taken)
+			continue;
+		if (!strcmp(argv[i], "--root") && i + 1 < argc) {
 			root = argv[++i];
-		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
-			http.addr = argv[++i];
-		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
-			cfg.workers = (unsigned)atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--list")) {
 			sv.list = true;
 		} else if (!strcmp(argv[i], "--mime-types") && i + 1 < argc) {
@@ -689,7 +685,6 @@ int main(int argc, char **argv)
 	}
 	if (!root)
 		usage();
-	http.port = (uint16_t)port;
 	/* Opened before any worker runs: every worker shares it. */
 	sv.root = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (sv.root < 0) {

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "http_program.h"
+#include "program_args.h"
 
 static int hello(coil_http_request *req, coil_http_response *res, void *ctx)
 {
@@ -39,18 +40,13 @@ int main(int argc, char **argv)
 	coil_http_config_init(&http);
 	struct coil_config cfg;
 	coil_config_init(&cfg);
-	long port = 0;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--port") && i + 1 < argc) {
-			char *end;
-			port = strtol(argv[++i], &end, 10);
-			if (*end || port < 0 || port > 65535)
-				usage();
-		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
-			http.addr = argv[++i];
-		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
-			cfg.workers = (unsigned)atoi(argv[++i]);
-		} else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
+		int taken = program_arg_server(argc, argv, &i, &http.port, &http.addr, &cfg.workers);
+		if (taken < 0)
+			usage();
+		if (taken)
+			continue;
+		if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
 			const char *m = argv[++i];
 			if (!strcmp(m, "handoff"))
 				http.serve_mode = COIL_SERVE_HANDOFF;
@@ -73,8 +69,6 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	http.port = (uint16_t)port;
-
 	int status = http_program_run("http_hello", &http, &cfg, hello, NULL);
 	coil_tls_ctx_free(http.tls);
 	return status;

@@ -34,9 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <strings.h>
 
+#include "program_args.h"
 #include "signal_stop.h"
 
 #define MAX_UPSTREAMS 64
@@ -351,28 +351,6 @@ static void usage(void)
 	exit(2);
 }
 
-/* HOST:PORT or [V6]:PORT. */
-static bool parse_upstream(const char *s, struct upstream *up)
-{
-	const char *colon = strrchr(s, ':');
-	if (!colon || colon == s)
-		return false;
-	const char *h = s;
-	size_t hl = (size_t)(colon - s);
-	if (h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (!hl || hl >= sizeof up->host || *end || port <= 0 || port > 65535)
-		return false;
-	memcpy(up->host, h, hl);
-	up->host[hl] = 0;
-	up->port = (uint16_t)port;
-	return true;
-}
-
 int main(int argc, char **argv)
 {
 	static struct app app;
@@ -381,33 +359,27 @@ int main(int argc, char **argv)
 	app.timeout = 60 * COIL_NSEC_PER_SEC;
 	struct coil_config cfg;
 	coil_config_init(&cfg);
-	long port = 0;
 	for (int i = 1; i < argc; i++) {
-		char *end;
-		if (!strcmp(argv[i], "--port") && i + 1 < argc) {
-			port = strtol(argv[++i], &end, 10);
-			if (*end || port < 0 || port > 65535)
-				usage();
-		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
-			app.cfg.addr = argv[++i];
-		} else if (!strcmp(argv[i], "--upstream") && i + 1 < argc) {
-			if (app.nup == MAX_UPSTREAMS || !parse_upstream(argv[++i], &app.up[app.nup]))
+		int taken = program_arg_server(argc, argv, &i, &app.cfg.port, &app.cfg.addr, &cfg.workers);
+		if (taken < 0)
+			usage();
+		if (taken)
+			continue;
+		if (!strcmp(argv[i], "--upstream") && i + 1 < argc) {
+			struct upstream *up = &app.up[app.nup];
+			if (app.nup == MAX_UPSTREAMS ||
+			    !program_arg_host_port(argv[++i], up->host, sizeof up->host, &up->port))
 				usage();
 			app.nup++;
-		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
-			cfg.workers = (unsigned)atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
-			long ms = strtol(argv[++i], &end, 10);
-			if (*end || ms <= 0)
+			if (!program_arg_msec(argv[++i], 1, &app.timeout))
 				usage();
-			app.timeout = ms * COIL_NSEC_PER_MSEC;
 		} else {
 			usage();
 		}
 	}
 	if (!app.nup)
 		usage();
-	app.cfg.port = (uint16_t)port;
 
 	struct coil_http_client_config ccfg;
 	coil_http_client_config_init(&ccfg);
@@ -417,13 +389,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "http_proxy: out of memory\n");
 		return 1;
 	}
-	/* Two descriptors per client (its own and the upstream's): as many
-	 * as the system lets us, as nginx's worker_rlimit_nofile does. */
-	struct rlimit nofile;
-	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
-		nofile.rlim_cur = nofile.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &nofile);
-	}
+	program_raise_nofile();
 	if (signal_stop_open(&app.stop, "http_proxy") < 0)
 		return 1;
 	void *result = NULL;

@@ -31,9 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "program_args.h"
 #include "signal_stop.h"
 
 #define PIECE 65536
@@ -158,39 +158,21 @@ int main(int argc, char **argv)
 	struct coil_config cfg;
 	coil_config_init(&cfg);
 	for (int i = 1; i < argc; i++) {
-		char *end;
-		if (!strcmp(argv[i], "--port") && i + 1 < argc) {
-			long port = strtol(argv[++i], &end, 10);
-			if (*end || port < 0 || port > 65535)
+		int taken = program_arg_server(argc, argv, &i, &app.port, &app.addr, &cfg.workers);
+		if (taken < 0)
+			usage();
+		if (taken)
+			continue;
+		if (!strcmp(argv[i], "--upstream") && i + 1 < argc) {
+			if (!program_arg_host_port(argv[++i], app.up_host, sizeof app.up_host,
+						   &app.up_port))
 				usage();
-			app.port = (uint16_t)port;
-		} else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
-			app.addr = argv[++i];
-		} else if (!strcmp(argv[i], "--upstream") && i + 1 < argc) {
-			const char *u = argv[++i];
-			const char *colon = strrchr(u, ':');
-			size_t hl = colon ? (size_t)(colon - u) : 0;
-			long port = colon ? strtol(colon + 1, &end, 10) : 0;
-			if (u[0] == '[' && hl >= 2 && u[hl - 1] == ']') {
-				u++;
-				hl -= 2;
-			}
-			if (!hl || hl >= sizeof app.up_host || *end || port <= 0 || port > 65535)
-				usage();
-			memcpy(app.up_host, u, hl);
-			app.up_port = (uint16_t)port;
-		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
-			cfg.workers = (unsigned)atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
-			long ms = strtol(argv[++i], &end, 10);
-			if (*end || ms <= 0)
+			if (!program_arg_msec(argv[++i], 1, &app.connect_timeout))
 				usage();
-			app.connect_timeout = ms * COIL_NSEC_PER_MSEC;
 		} else if (!strcmp(argv[i], "--drain") && i + 1 < argc) {
-			long ms = strtol(argv[++i], &end, 10);
-			if (*end || ms < 0)
+			if (!program_arg_msec(argv[++i], 0, &app.drain))
 				usage();
-			app.drain = ms * COIL_NSEC_PER_MSEC;
 		} else {
 			usage();
 		}
@@ -198,13 +180,7 @@ int main(int argc, char **argv)
 	if (!app.up_port)
 		usage();
 	coil_wg_init(&app.live);
-	/* Two descriptors per client (its own and the upstream's): as many
-	 * as the system lets us, as nginx's worker_rlimit_nofile does. */
-	struct rlimit nofile;
-	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
-		nofile.rlim_cur = nofile.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &nofile);
-	}
+	program_raise_nofile();
 	if (signal_stop_open(&app.stop, "tcp_proxy") < 0)
 		return 1;
 	void *result = NULL;

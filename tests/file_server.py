@@ -17,19 +17,15 @@ import http.client
 import os
 import random
 import re
-import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 
+from program_util import Programs, request, stop, stop_signal
+
 exe = sys.argv[1]
 args = sys.argv[2:]
-sig = signal.SIGTERM
-if "--sigint" in args:
-    args.remove("--sigint")
-    sig = signal.SIGINT
+sig = stop_signal(args)
 
 SECRET = b"SECRET-OUTSIDE-THE-ROOT"
 
@@ -73,21 +69,6 @@ def make_tree(tmp):
     return root, files
 
 
-def start(extra):
-    proc = subprocess.Popen([exe, "--port", "0"] + extra + args, stdout=subprocess.PIPE,
-                            text=True)
-    line = proc.stdout.readline()
-    m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
-    assert m, "first line: %r" % line
-    return proc, int(m.group(1))
-
-
-def stop(proc):
-    proc.send_signal(sig)
-    rc = proc.wait(timeout=60)
-    assert rc == 0, "exit status %d" % rc
-
-
 def raw(port, target, method=b"GET", headers=b""):
     """One request as bytes on a new connection: (status, headers, body)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -111,9 +92,7 @@ def raw(port, target, method=b"GET", headers=b""):
 
 
 def get(conn, target, headers=None, method="GET"):
-    conn.request(method, target, headers=headers or {})
-    r = conn.getresponse()
-    return r, r.read()
+    return request(None, method, target, headers=headers, conn=conn)
 
 
 checks = 0
@@ -125,12 +104,10 @@ def check(cond, what):
     checks += 1
 
 
-tmp = tempfile.mkdtemp(prefix="coil-file-server-")
-procs = []
-try:
+with tempfile.TemporaryDirectory(prefix="coil-file-server-", ignore_cleanup_errors=True) as tmp, \
+        Programs() as programs:
     root, files = make_tree(tmp)
-    proc, port = start(["--root", root])
-    procs.append(proc)
+    proc, port = programs.start([exe, "--port", "0", "--root", root] + args)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
     # contents and types, keep-alive on one connection
@@ -263,12 +240,11 @@ try:
     # the server still serves after them
     st, hd, body = raw(port, b"/hello.txt")
     check(st == 200 and body == files["hello.txt"], "after the escapes: %d" % st)
-    stop(proc)
-    procs.remove(proc)
+    stop([proc], sig)
 
     # --list, and the built-in types when mime.types is missing
-    proc, port = start(["--root", root, "--list", "--mime-types", os.path.join(tmp, "none")])
-    procs.append(proc)
+    proc, port = programs.start([exe, "--port", "0", "--root", root, "--list",
+                                 "--mime-types", os.path.join(tmp, "none")] + args)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     r, body = get(conn, "/")
     check(r.status == 200 and r.getheader("Content-Type") == "text/html", "listing")
@@ -288,12 +264,5 @@ try:
     r, body = get(conn, "/../")
     check(r.status == 400, "listing above the root: %d" % r.status)
     conn.close()
-    stop(proc)
-    procs.remove(proc)
+    stop([proc], sig)
     print("file_server: %d checks passed, exit 0 on %s" % (checks, sig.name))
-finally:
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    shutil.rmtree(tmp, ignore_errors=True)

@@ -16,19 +16,15 @@ import hashlib
 import http.client
 import http.server
 import json
-import re
-import signal
-import socket
-import subprocess
 import sys
 import threading
 
+from program_util import (Programs, exits_0, refused_port, request, serve, stop,
+                          stop_signal, unanswered_port)
+
 proxy_exe, hello_exe = sys.argv[1], sys.argv[2]
 args = sys.argv[3:]
-sig = signal.SIGTERM
-if "--sigint" in args:
-    args.remove("--sigint")
-    sig = signal.SIGINT
+sig = stop_signal(args)
 
 connections = 0            # made to the Python upstream
 count_lock = threading.Lock()
@@ -145,67 +141,31 @@ class Upstream(http.server.BaseHTTPRequestHandler):
             self.send_body(b"?", False)
 
 
-def start(cmd):
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
-    assert m, "%s: first line %r" % (cmd[0], line)
-    return p, int(m.group(1))
+up, up_port = serve(http.server.ThreadingHTTPServer, Upstream)
+closed_port = refused_port()
+stuck_up_port, stuck_up = unanswered_port()
+
+programs = Programs()
 
 
-def request(port, method, target, body=None, headers=None, conn=None):
-    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request(method, target, body=body, headers=headers or {},
-              encode_chunked=body is not None and not isinstance(body, (bytes, str)))
-    r = c.getresponse()
-    data = r.read()
-    if conn is None:
-        c.close()
-    return r, data
+def start_proxy(*upstreams, timeout=None):
+    """http_proxy on a free port in front of 127.0.0.1:PORT of each upstream."""
+    cmd = [proxy_exe, "--port", "0"] + (["--timeout", str(timeout)] if timeout else [])
+    for u in upstreams:
+        cmd += ["--upstream", "127.0.0.1:%d" % u]
+    return programs.start(cmd + args)
 
 
-http.server.ThreadingHTTPServer.request_queue_size = 128  # not 5: no resets
-up = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-up.daemon_threads = True
-threading.Thread(target=up.serve_forever, daemon=True).start()
-up_port = up.server_address[1]
-
-closed = socket.socket()
-closed.bind(("127.0.0.1", 0))
-closed_port = closed.getsockname()[1]
-closed.close()  # nothing listens there: connect is refused
-
-# An upstream whose connect never completes: its accept queue (backlog 0)
-# is filled by one connection nobody accepts; later SYNs are dropped.
-full = socket.socket()
-full.bind(("127.0.0.1", 0))
-full.listen(0)
-filler = socket.create_connection(full.getsockname(), timeout=30)
-
-procs = []
 try:
-    hello, hello_port = start([hello_exe, "--port", "0"])
-    procs.append(hello)
-    proxy, port = start([proxy_exe, "--port", "0", "--upstream", "127.0.0.1:%d" % up_port]
-                        + args)
-    procs.append(proxy)
+    hello, hello_port = programs.start([hello_exe, "--port", "0"])
+    proxy, port = start_proxy(up_port)
     # A short --timeout only where it is the point: elsewhere a loaded
     # machine could make a slow answer a 504.
-    short, short_port = start([proxy_exe, "--port", "0", "--upstream",
-                               "127.0.0.1:%d" % up_port, "--timeout", "300"] + args)
-    procs.append(short)
-    rr, rr_port = start([proxy_exe, "--port", "0", "--upstream", "127.0.0.1:%d" % hello_port,
-                         "--upstream", "127.0.0.1:%d" % up_port] + args)
-    procs.append(rr)
-    bad, bad_port = start([proxy_exe, "--port", "0",
-                           "--upstream", "127.0.0.1:%d" % closed_port] + args)
-    procs.append(bad)
-    stuck, stuck_port = start([proxy_exe, "--port", "0", "--timeout", "300", "--upstream",
-                               "127.0.0.1:%d" % full.getsockname()[1]] + args)
-    procs.append(stuck)
-    drain, drain_port = start([proxy_exe, "--port", "0",
-                               "--upstream", "127.0.0.1:%d" % up_port] + args)
-    procs.append(drain)
+    short, short_port = start_proxy(up_port, timeout=300)
+    rr, rr_port = start_proxy(hello_port, up_port)
+    bad, bad_port = start_proxy(closed_port)
+    stuck, stuck_port = start_proxy(stuck_up_port, timeout=300)
+    drain, drain_port = start_proxy(up_port)
 
     # The coil upstream, keep-alive on one connection; round robin.
     c = http.client.HTTPConnection("127.0.0.1", rr_port, timeout=30)
@@ -332,19 +292,12 @@ try:
     r, data = result["r"]
     assert r.status == 200 and data == b"slow", (r.status, data)
     assert r.getheader("Connection") == "close", r.getheaders()
-    assert drain.wait(timeout=60) == 0
+    exits_0(drain)
 
-    for p in (proxy, short, rr, bad, stuck):
-        p.send_signal(sig)
-    for p in (proxy, short, rr, bad, stuck):
-        rc = p.wait(timeout=60)
-        assert rc == 0, "exit status %d" % rc
+    stop([proxy, short, rr, bad, stuck], sig)
     print("http_proxy: all checks passed, exit 0 on %s" % sig.name)
 finally:
     release.set()
     slow_release.set()
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    programs.kill()
     up.shutdown()

@@ -8,7 +8,6 @@ connection left open; SIGTERM must end it with status 0.
     python3 https_hello.py PATH_TO_http_hello CERTS_SH [--workers N]
 """
 import http.client
-import re
 import shutil
 import signal
 import socket
@@ -17,28 +16,26 @@ import subprocess
 import sys
 import tempfile
 
+from program_util import Programs, request, stop
+
 exe, certs_sh = sys.argv[1], sys.argv[2]
 args = sys.argv[3:]
 if shutil.which("openssl") is None:
     print("https_hello: no openssl CLI")
     sys.exit(77)
-d = tempfile.mkdtemp(prefix="coil-https-")
-proc = None
-try:
+with tempfile.TemporaryDirectory(prefix="coil-https-") as d, Programs() as programs:
     subprocess.run(["sh", certs_sh, d], check=True)
-    proc = subprocess.Popen([exe, "--port", "0", "--tls", f"{d}/server.pem", f"{d}/server.key"] + args,
-                            stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
-    assert m, "first line: %r" % line
-    port = int(m.group(1))
+    proc, port = programs.start([exe, "--port", "0", "--tls", f"{d}/server.pem",
+                                 f"{d}/server.key"] + args)
     ctx = ssl.create_default_context(cafile=f"{d}/ca.pem")
     ctx.set_alpn_protocols(["h2", "http/1.1"])
-    conn = http.client.HTTPSConnection("localhost", port, timeout=30, context=ctx)
+
+    def https():
+        return http.client.HTTPSConnection("localhost", port, timeout=30, context=ctx)
+
+    conn = https()
     for i in range(20):
-        conn.request("GET", "/any/path?%d" % i)
-        r = conn.getresponse()
-        body = r.read()
+        r, body = request(port, "GET", "/any/path?%d" % i, conn=conn)
         assert r.status == 200, r.status
         assert body == b"Hello, World!", body
         assert r.getheader("Content-Length") == "13"
@@ -50,20 +47,11 @@ try:
         while raw.recv(4096):
             pass
     for i in range(5):
-        c = http.client.HTTPSConnection("localhost", port, timeout=30, context=ctx)
-        c.request("POST", "/", body=b"x" * 50000)
-        r = c.getresponse()
-        assert r.read() == b"Hello, World!"
+        c = https()
+        r, body = request(port, "POST", "/", body=b"x" * 50000, conn=c)
+        assert body == b"Hello, World!"
         c.close()
-    idle = http.client.HTTPSConnection("localhost", port, timeout=30, context=ctx)
-    idle.request("GET", "/")
-    idle.getresponse().read()
-    proc.send_signal(signal.SIGTERM)
-    rc = proc.wait(timeout=60)
-    assert rc == 0, "exit status %d" % rc
+    idle = https()
+    request(port, "GET", "/", conn=idle)
+    stop([proc], signal.SIGTERM)
     print("https_hello: 26 HTTPS requests answered, a plain one refused, exit 0")
-finally:
-    if proc is not None and proc.poll() is None:
-        proc.kill()
-        proc.wait()
-    shutil.rmtree(d)

@@ -12,20 +12,17 @@ exit 0.
     python3 tcp_proxy.py PATH_TO_tcp_proxy [--workers N] [--sigint]
 """
 import hashlib
-import re
-import signal
 import socket
 import socketserver
-import subprocess
 import sys
 import threading
 
+from program_util import (Programs, connects, exits_0, refused_port, serve, stop,
+                          stop_signal, unanswered_port, until)
+
 exe = sys.argv[1]
 args = sys.argv[2:]
-sig = signal.SIGTERM
-if "--sigint" in args:
-    args.remove("--sigint")
-    sig = signal.SIGINT
+sig = stop_signal(args)
 
 
 class Echo(socketserver.BaseRequestHandler):
@@ -38,14 +35,6 @@ class Echo(socketserver.BaseRequestHandler):
             s.sendall(data)
         s.sendall(b"BYE")
         s.close()
-
-
-def start(cmd):
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
-    assert m, "first line %r" % line
-    return p, int(m.group(1))
 
 
 def recv_all(s):
@@ -61,37 +50,23 @@ def connect(port):
     return socket.create_connection(("127.0.0.1", port), timeout=30)
 
 
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-# Room for every connection at once: an overflowing accept queue makes the
-# kernel reset some (the default backlog is 5).
-socketserver.ThreadingTCPServer.request_queue_size = 128
-up = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Echo)
-up.daemon_threads = True
-threading.Thread(target=up.serve_forever, daemon=True).start()
-up_port = up.server_address[1]
+up, up_port = serve(socketserver.ThreadingTCPServer, Echo)
+closed_port = refused_port()
+stuck_up_port, stuck_up = unanswered_port()
 
-closed = socket.socket()
-closed.bind(("127.0.0.1", 0))
-closed_port = closed.getsockname()[1]
-closed.close()
+programs = Programs()
 
-# An upstream that never completes a connect: its accept queue (backlog 0)
-# is filled by one connection nobody accepts, and the kernel drops the
-# SYNs that come after.
-full = socket.socket()
-full.bind(("127.0.0.1", 0))
-full.listen(0)
-filler = socket.create_connection(full.getsockname(), timeout=30)
 
-procs = []
+def start_proxy(up, *extra):
+    """tcp_proxy on a free port in front of 127.0.0.1:up."""
+    return programs.start([exe, "--port", "0", "--upstream", "127.0.0.1:%d" % up]
+                          + list(extra) + args)
+
+
 try:
-    proxy, port = start([exe, "--port", "0", "--upstream", "127.0.0.1:%d" % up_port] + args)
-    procs.append(proxy)
-    bad, bad_port = start([exe, "--port", "0", "--upstream", "127.0.0.1:%d" % closed_port] + args)
-    procs.append(bad)
-    stuck, stuck_port = start([exe, "--port", "0", "--upstream", "127.0.0.1:%d" %
-                               full.getsockname()[1], "--timeout", "300"] + args)
-    procs.append(stuck)
+    proxy, port = start_proxy(up_port)
+    bad, bad_port = start_proxy(closed_port)
+    stuck, stuck_port = start_proxy(stuck_up_port, "--timeout", "300")
 
     # Echo, message by message on one connection.
     s = connect(port)
@@ -134,22 +109,15 @@ try:
         assert got == b"conn %d" % i + b"BYE", (i, got)
         c.close()
 
-    # An upstream that refuses: the client's connection is closed.
-    s = connect(bad_port)
-    try:
-        assert recv_all(s) == b""
-    except ConnectionResetError:
-        pass
-    s.close()
-
-    # An upstream whose connect never completes: after --timeout the
-    # client's connection is closed.
-    s = connect(stuck_port)
-    try:
-        assert recv_all(s) == b""
-    except ConnectionResetError:
-        pass
-    s.close()
+    # An upstream that refuses, and one whose connect never completes
+    # (after --timeout): the client's connection is closed.
+    for p in (bad_port, stuck_port):
+        s = connect(p)
+        try:
+            assert recv_all(s) == b""
+        except ConnectionResetError:
+            pass
+        s.close()
 
     # Draining: a connection open when the signal comes goes on (both
     # ways, half-close included) while new ones are refused.
@@ -157,29 +125,15 @@ try:
     s.sendall(b"before")
     assert s.recv(100) == b"before"
     proxy.send_signal(sig)
-    for _ in range(3000):  # until the listener is closed (bounded)
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=5).close()
-        except (ConnectionRefusedError, ConnectionResetError):  # closed listener
-            break
-        threading.Event().wait(0.01)
-    else:
-        raise AssertionError("still accepting after the signal")
+    until(lambda: not connects(port), "still accepting after the signal")
     s.sendall(b"after")
     s.shutdown(socket.SHUT_WR)
     assert recv_all(s) == b"afterBYE"
     s.close()
-    assert proxy.wait(timeout=60) == 0
+    exits_0(proxy)
 
-    for p in (bad, stuck):
-        p.send_signal(sig)
-    for p in (bad, stuck):
-        rc = p.wait(timeout=60)
-        assert rc == 0, "exit status %d" % rc
+    stop([bad, stuck], sig)
     print("tcp_proxy: all checks passed, exit 0 on %s" % sig.name)
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    programs.kill()
     up.shutdown()

@@ -133,6 +133,44 @@ static coil_tls_ctx *client_ctx(void)
 		}                                                         \
 	} while (0)
 
+/* A test that runs fiber_main in a runtime, skipped without certificates. */
+#define TLS_TEST(name, fiber_main)               \
+	START_TEST(name)                         \
+	{                                        \
+		NEED_CERTS();                    \
+		coil_test_run(fiber_main, NULL); \
+	}                                        \
+	END_TEST
+
+/* One connection: a server running server (with server_data) on sc, a
+ * client running client (with client_data) on cc for host. A NULL sc or
+ * cc: a fresh one for the session, of the "server" certificate or the
+ * test CA. */
+struct session {
+	coil_tls_ctx *sc, *cc;
+	peer_fn server, client;
+	void *server_data, *client_data;
+	const char *host;
+	long client_want; /* the client's result: checked here */
+};
+
+/* Run the session; returns the server's result, for the caller to check. */
+static long session_run(const struct session *x)
+{
+	coil_tls_ctx *sc = x->sc ? x->sc : server_ctx("server");
+	coil_tls_ctx *cc = x->cc ? x->cc : client_ctx();
+	struct peer s = {.data = x->server_data};
+	server_start(&s, sc, x->server);
+	ck_assert_int_eq(client_run(cc, s.port, x->host, x->client, x->client_data),
+			 x->client_want);
+	long r = server_wait(&s);
+	if (!x->sc)
+		coil_tls_ctx_free(sc);
+	if (!x->cc)
+		coil_tls_ctx_free(cc);
+	return r;
+}
+
 /* Read until end or len; returns the count, or the error. */
 static long read_all(coil_tls *t, char *buf, size_t len)
 {
@@ -190,37 +228,35 @@ static void *small_round_trip(void *arg)
 {
 	int fds = coil_test_count_fds();
 	coil_tls_ctx *sc = server_ctx("server"), *cc = client_ctx();
-	struct peer s;
-	server_start(&s, sc, echo_server);
-	ck_assert_int_eq(client_run(cc, s.port, "localhost", hello_client, NULL), 0);
-	ck_assert_int_eq(server_wait(&s), 5);
-	/* The same by address: the certificate's IP name is checked. */
-	server_start(&s, sc, echo_server);
-	ck_assert_int_eq(client_run(cc, s.port, "127.0.0.1", hello_client, NULL), 0);
-	ck_assert_int_eq(server_wait(&s), 5);
+	/* By name, then by address: the certificate's IP name is checked. */
+	const char *hosts[] = {"localhost", "127.0.0.1"};
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(session_run(&(struct session){.sc = sc, .cc = cc,
+			.server = echo_server, .client = hello_client, .host = hosts[i]}), 5);
 	coil_tls_ctx_free(sc);
 	coil_tls_ctx_free(cc);
 	ck_assert_int_eq(coil_test_count_fds(), fds);
 	return NULL;
 }
 
-START_TEST(client_and_server_round_trip_and_close_notify_both_ways)
-{
-	NEED_CERTS();
-	coil_test_run(small_round_trip, NULL);
-}
-END_TEST
+TLS_TEST(client_and_server_round_trip_and_close_notify_both_ways, small_round_trip)
 
 #define BIG (1024 * 1024)
 
-static unsigned char *pattern(uint64_t seed)
+/* n bytes of the pseudo-random stream of seed (malloc'ed). */
+static unsigned char *pattern_n(uint64_t seed, size_t n)
 {
-	unsigned char *b = malloc(BIG);
+	unsigned char *b = malloc(n);
 	ck_assert_ptr_nonnull(b);
 	struct coil_test_rng r;
 	coil_test_rng_init(&r, seed);
-	coil_test_rng_fill(&r, b, BIG);
+	coil_test_rng_fill(&r, b, n);
 	return b;
+}
+
+static unsigned char *pattern(uint64_t seed)
+{
+	return pattern_n(seed, BIG);
 }
 
 /* Read a MiB up to the client's close_notify, check it, answer a MiB. */
@@ -258,22 +294,12 @@ static long big_client(coil_tls *t, struct peer *c)
 
 static void *big_round_trip(void *arg)
 {
-	coil_tls_ctx *sc = server_ctx("server"), *cc = client_ctx();
-	struct peer s;
-	server_start(&s, sc, big_server);
-	ck_assert_int_eq(client_run(cc, s.port, "localhost", big_client, NULL), 0);
-	ck_assert_int_eq(server_wait(&s), 0);
-	coil_tls_ctx_free(sc);
-	coil_tls_ctx_free(cc);
+	ck_assert_int_eq(session_run(&(struct session){.server = big_server,
+		.client = big_client, .host = "localhost"}), 0);
 	return NULL;
 }
 
-START_TEST(one_mib_each_way_with_half_close_and_short_writes)
-{
-	NEED_CERTS();
-	coil_test_run(big_round_trip, NULL);
-}
-END_TEST
+TLS_TEST(one_mib_each_way_with_half_close_and_short_writes, big_round_trip)
 
 /* ---- ALPN, resumption ------------------------------------------------------------- */
 
@@ -300,10 +326,9 @@ static void alpn_case(coil_tls_ctx *sc, const char *const *offer, size_t n, cons
 	coil_tls_ctx *cc = client_ctx();
 	ck_assert_int_eq(coil_tls_ctx_set_alpn(cc, offer, n), 0);
 	char s_alpn[32], c_alpn[32];
-	struct peer s = {.data = s_alpn};
-	server_start(&s, sc, alpn_server);
-	ck_assert_int_eq(client_run(cc, s.port, "localhost", alpn_client, c_alpn), 0);
-	ck_assert_int_eq(server_wait(&s), 5);
+	ck_assert_int_eq(session_run(&(struct session){.sc = sc, .cc = cc,
+		.server = alpn_server, .server_data = s_alpn, .client = alpn_client,
+		.client_data = c_alpn, .host = "localhost"}), 5);
 	ck_assert_str_eq(s_alpn, want);
 	ck_assert_str_eq(c_alpn, want);
 	coil_tls_ctx_free(cc);
@@ -330,12 +355,7 @@ static void *alpn_main(void *arg)
 	return NULL;
 }
 
-START_TEST(alpn_picks_the_servers_first_protocol_the_client_offers)
-{
-	NEED_CERTS();
-	coil_test_run(alpn_main, NULL);
-}
-END_TEST
+TLS_TEST(alpn_picks_the_servers_first_protocol_the_client_offers, alpn_main)
 
 static long resumed_server(coil_tls *t, struct peer *p)
 {
@@ -357,12 +377,10 @@ static void *resumption_main(void *arg)
 {
 	coil_tls_ctx *sc = server_ctx("server"), *cc = client_ctx();
 	int sres[2], cres[2];
-	for (int i = 0; i < 2; i++) {
-		struct peer s = {.data = &sres[i]};
-		server_start(&s, sc, resumed_server);
-		ck_assert_int_eq(client_run(cc, s.port, "localhost", resumed_client, &cres[i]), 0);
-		ck_assert_int_eq(server_wait(&s), 5);
-	}
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(session_run(&(struct session){.sc = sc, .cc = cc,
+			.server = resumed_server, .server_data = &sres[i],
+			.client = resumed_client, .client_data = &cres[i], .host = "localhost"}), 5);
 	ck_assert_int_eq(sres[0], 0);
 	ck_assert_int_eq(cres[0], 0);
 	ck_assert_int_eq(sres[1], 1);
@@ -372,12 +390,7 @@ static void *resumption_main(void *arg)
 	return NULL;
 }
 
-START_TEST(second_handshake_resumes_the_session_by_ticket)
-{
-	NEED_CERTS();
-	coil_test_run(resumption_main, NULL);
-}
-END_TEST
+TLS_TEST(second_handshake_resumes_the_session_by_ticket, resumption_main)
 
 /* ---- verification ----------------------------------------------------------------- */
 
@@ -404,17 +417,15 @@ static long refusing_client(coil_tls *t, struct peer *c)
 
 static void refuse(const char *name, const char *host, long want_verify)
 {
-	coil_tls_ctx *sc = server_ctx(name), *cc = client_ctx();
-	struct peer s;
+	coil_tls_ctx *sc = server_ctx(name);
 	struct refusal r;
-	server_start(&s, sc, handshake_only);
-	ck_assert_int_eq(client_run(cc, s.port, host, refusing_client, &r), -EKEYREJECTED);
-	long sr = server_wait(&s);
+	long sr = session_run(&(struct session){.sc = sc, .server = handshake_only,
+		.client = refusing_client, .client_data = &r, .host = host,
+		.client_want = -EKEYREJECTED});
 	ck_assert_msg(sr == -EPROTO || sr == -ECONNRESET, "server: %ld", sr);
 	ck_assert_int_eq(r.verify, want_verify);
 	ck_assert_str_ne(r.why, "ok");
 	coil_tls_ctx_free(sc);
-	coil_tls_ctx_free(cc);
 }
 
 static void *refusals_main(void *arg)
@@ -427,12 +438,7 @@ static void *refusals_main(void *arg)
 	return NULL;
 }
 
-START_TEST(clients_refuse_expired_self_signed_and_wrong_host_with_ekeyrejected)
-{
-	NEED_CERTS();
-	coil_test_run(refusals_main, NULL);
-}
-END_TEST
+TLS_TEST(clients_refuse_expired_self_signed_and_wrong_host_with_ekeyrejected, refusals_main)
 
 static void *insecure_main(void *arg)
 {
@@ -443,22 +449,15 @@ static void *insecure_main(void *arg)
 	coil_tls *t;
 	ck_assert_int_eq(coil_tls_open(&t, cc, fd, NULL), -EINVAL); /* verifying: needs a host */
 	ck_assert_int_eq(coil_tls_ctx_set_verify(cc, 0), 0);
-	struct peer s;
-	server_start(&s, sc, echo_server);
-	ck_assert_int_eq(client_run(cc, s.port, NULL, hello_client, NULL), 0);
-	ck_assert_int_eq(server_wait(&s), 5);
+	ck_assert_int_eq(session_run(&(struct session){.sc = sc, .cc = cc,
+		.server = echo_server, .client = hello_client, .host = NULL}), 5);
 	ck_assert_int_eq(coil_tls_ctx_set_verify(sc, 0), -EINVAL);
 	coil_tls_ctx_free(sc);
 	coil_tls_ctx_free(cc);
 	return NULL;
 }
 
-START_TEST(verification_off_accepts_a_self_signed_server)
-{
-	NEED_CERTS();
-	coil_test_run(insecure_main, NULL);
-}
-END_TEST
+TLS_TEST(verification_off_accepts_a_self_signed_server, insecure_main)
 
 START_TEST(contexts_report_unreadable_bad_and_mismatched_files)
 {
@@ -533,12 +532,7 @@ static void *bad_peer_main(void *arg)
 	return NULL;
 }
 
-START_TEST(garbage_and_stalled_handshakes_end_with_eproto_and_the_deadline)
-{
-	NEED_CERTS();
-	coil_test_run(bad_peer_main, NULL);
-}
-END_TEST
+TLS_TEST(garbage_and_stalled_handshakes_end_with_eproto_and_the_deadline, bad_peer_main)
 
 /* A proxy between a client and the server that passes every byte, both
  * ways, in a write of its own: TLS records arrive one byte at a time. */
@@ -605,12 +599,7 @@ static void *trickle_main(void *arg)
 	return NULL;
 }
 
-START_TEST(records_split_one_byte_per_write_still_make_a_session)
-{
-	NEED_CERTS();
-	coil_test_run(trickle_main, NULL);
-}
-END_TEST
+TLS_TEST(records_split_one_byte_per_write_still_make_a_session, trickle_main)
 
 /* ---- the traps of OpenSSL over memory --------------------------------------------- */
 
@@ -645,22 +634,12 @@ static long byte_reader(coil_tls *t, struct peer *c)
 
 static void *pending_main(void *arg)
 {
-	coil_tls_ctx *sc = server_ctx("server"), *cc = client_ctx();
-	struct peer s;
-	server_start(&s, sc, one_record_server);
-	ck_assert_int_eq(client_run(cc, s.port, "localhost", byte_reader, NULL), 0);
-	ck_assert_int_eq(server_wait(&s), 0);
-	coil_tls_ctx_free(sc);
-	coil_tls_ctx_free(cc);
+	ck_assert_int_eq(session_run(&(struct session){.server = one_record_server,
+		.client = byte_reader, .host = "localhost"}), 0);
 	return NULL;
 }
 
-START_TEST(buffered_record_is_read_without_the_socket_and_error_queue_is_ours)
-{
-	NEED_CERTS();
-	coil_test_run(pending_main, NULL);
-}
-END_TEST
+TLS_TEST(buffered_record_is_read_without_the_socket_and_error_queue_is_ours, pending_main)
 
 /* The client's first read meets the server's session tickets (records
  * without application data) before the data; a read whose deadline passes
@@ -695,22 +674,12 @@ static long late_client(coil_tls *t, struct peer *c)
 
 static void *late_main(void *arg)
 {
-	coil_tls_ctx *sc = server_ctx("server"), *cc = client_ctx();
-	struct peer s;
-	server_start(&s, sc, late_server);
-	ck_assert_int_eq(client_run(cc, s.port, "localhost", late_client, NULL), 0);
-	ck_assert_int_eq(server_wait(&s), 0);
-	coil_tls_ctx_free(sc);
-	coil_tls_ctx_free(cc);
+	ck_assert_int_eq(session_run(&(struct session){.server = late_server,
+		.client = late_client, .host = "localhost"}), 0);
 	return NULL;
 }
 
-START_TEST(tickets_alone_keep_a_read_waiting_and_a_timed_out_read_loses_nothing)
-{
-	NEED_CERTS();
-	coil_test_run(late_main, NULL);
-}
-END_TEST
+TLS_TEST(tickets_alone_keep_a_read_waiting_and_a_timed_out_read_loses_nothing, late_main)
 
 /* A plain OpenSSL server on a thread of its own (blocking sockets) that
  * sends a KeyUpdate record alone, asking for the client's: the client's
@@ -780,12 +749,7 @@ static void *key_update_main(void *arg)
 	return NULL;
 }
 
-START_TEST(key_update_from_an_openssl_server_is_answered_mid_read)
-{
-	NEED_CERTS();
-	coil_test_run(key_update_main, NULL);
-}
-END_TEST
+TLS_TEST(key_update_from_an_openssl_server_is_answered_mid_read, key_update_main)
 
 /* ---- HTTPS through coil/http.h (cfg.tls) ------------------------------------------ */
 
@@ -873,12 +837,7 @@ static void *https_main(void *arg)
 	return NULL;
 }
 
-START_TEST(https_server_sends_a_file_through_the_stream)
-{
-	NEED_CERTS();
-	coil_test_run(https_main, NULL);
-}
-END_TEST
+TLS_TEST(https_server_sends_a_file_through_the_stream, https_main)
 
 /* A write whose socket is full when its deadline passes: every byte it
  * reported arrives once, in order, after the rest is written. */
@@ -887,16 +846,6 @@ END_TEST
 struct stuck {
 	coil_event go;
 };
-
-static unsigned char *pattern_n(uint64_t seed, size_t n)
-{
-	unsigned char *b = malloc(n);
-	ck_assert_ptr_nonnull(b);
-	struct coil_test_rng r;
-	coil_test_rng_init(&r, seed);
-	coil_test_rng_fill(&r, b, n);
-	return b;
-}
 
 static long slow_reader(coil_tls *t, struct peer *p)
 {
@@ -948,25 +897,15 @@ static void *stuck_main(void *arg)
 	 * not TLS's). */
 	if (coil_features() & COIL_FEATURE_SEND_ZC)
 		return NULL;
-	coil_tls_ctx *sc = server_ctx("server"), *cc = client_ctx();
 	struct stuck st;
 	ck_assert_int_eq(coil_event_init(&st.go), 0);
-	struct peer s = {.data = &st};
-	server_start(&s, sc, slow_reader);
-	ck_assert_int_eq(client_run(cc, s.port, "localhost", stuck_writer, &st), 0);
-	ck_assert_int_eq(server_wait(&s), 0);
+	ck_assert_int_eq(session_run(&(struct session){.server = slow_reader, .server_data = &st,
+		.client = stuck_writer, .client_data = &st, .host = "localhost"}), 0);
 	coil_event_destroy(&st.go);
-	coil_tls_ctx_free(sc);
-	coil_tls_ctx_free(cc);
 	return NULL;
 }
 
-START_TEST(a_write_timed_out_on_a_full_socket_loses_nothing_it_reported)
-{
-	NEED_CERTS();
-	coil_test_run(stuck_main, NULL);
-}
-END_TEST
+TLS_TEST(a_write_timed_out_on_a_full_socket_loses_nothing_it_reported, stuck_main)
 
 static Suite *tls_suite(void)
 {

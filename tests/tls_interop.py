@@ -14,8 +14,11 @@ import sys
 import tempfile
 import threading
 
+from program_util import Programs, connects, until
+
 PEER, CERTS_SH = sys.argv[1], sys.argv[2]
 TIMEOUT = 30
+PROGRAMS = Programs()  # the tls_peer servers, killed if a check fails
 
 
 def fail(msg):
@@ -24,12 +27,8 @@ def fail(msg):
 
 
 def coil_server(d, n):
-    p = subprocess.Popen([PEER, "server", f"{d}/server.pem", f"{d}/server.key", str(n)],
-                         stdout=subprocess.PIPE, text=True)
-    line = p.stdout.readline().split()
-    if len(line) != 2 or line[0] != "port":
-        fail(f"tls_peer server said {line}")
-    return p, int(line[1])
+    return PROGRAMS.start([PEER, "server", f"{d}/server.pem", f"{d}/server.key", str(n)],
+                          first_line=r"port (\d+)\n")
 
 
 def python_client_to_coil_server(d):
@@ -146,16 +145,10 @@ def coil_client_to_s_server(d):
     try:
         # Until s_server listens, a connect is refused (the probe that
         # gets through is a failed handshake to it: it goes on).
-        for _ in range(600):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if s.poll() is not None:
-                    fail("s_server exited")
-                threading.Event().wait(0.05)
-        else:
-            fail("s_server never listened")
+        until(lambda: s.poll() is not None or connects(port), "s_server never listened",
+              step=0.05)
+        if s.poll() is not None:
+            fail("s_server exited")
         c = subprocess.Popen([PEER, "client", str(port), "localhost", f"{d}/ca.pem",
                               "hello\n", "pong\n"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -178,14 +171,11 @@ def main():
     if shutil.which("openssl") is None:
         print("tls_interop: no openssl CLI")
         sys.exit(77)
-    d = tempfile.mkdtemp(prefix="coil-tls-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="coil-tls-") as d, PROGRAMS:
         subprocess.run(["sh", CERTS_SH, d], check=True)
         python_client_to_coil_server(d)
         coil_client_to_python_server(d)
         coil_client_to_s_server(d)
-    finally:
-        shutil.rmtree(d)
     print("tls_interop: ok")
 
 
