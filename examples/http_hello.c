@@ -41,7 +41,8 @@ int main(int argc, char **argv)
 	struct coil_config cfg;
 	coil_config_init(&cfg);
 	for (int i = 1; i < argc; i++) {
-		int taken = program_arg_server(argc, argv, &i, &http.port, &http.addr, &cfg.workers);
+		int taken =
+			program_arg_server(argc, argv, &i, &http.port, &http.addr, &cfg.workers);
 		if (taken < 0)
 			usage();
 		if (taken)
