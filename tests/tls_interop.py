@@ -6,6 +6,7 @@ for the run by tests/tls_certs.sh.
   tls_interop.py TLS_PEER CERTS_SH
 """
 import os
+import select
 import shutil
 import socket
 import ssl
@@ -31,6 +32,41 @@ def coil_server(d, n):
                           first_line=r"port (\d+)\n")
 
 
+def echo(s, blob):
+    """Send blob on the TLS socket s while reading its echo back; return
+    what came back. One thread, non-blocking: an SSL object must never be
+    used by two threads at once (a sendall thread beside recv made recv
+    see a false end of stream now and then)."""
+    s.setblocking(False)
+    sent, got = 0, bytearray()
+    while len(got) < len(blob):
+        moved, want_write = False, []
+        if sent < len(blob):
+            try:
+                sent += s.send(blob[sent:sent + 65536])
+                moved = True
+            except ssl.SSLWantWriteError:
+                want_write = [s]
+            except ssl.SSLWantReadError:
+                pass
+        try:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+            moved = True
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            pass
+        if moved:
+            continue
+        readable, writable, _ = select.select([s], want_write, [], TIMEOUT)
+        if not readable and not writable:
+            fail(f"python client: nothing moved for {TIMEOUT} s ({sent} sent, {len(got)} back)")
+    s.setblocking(True)
+    s.settimeout(TIMEOUT)
+    return got
+
+
 def python_client_to_coil_server(d):
     srv, port = coil_server(d, 3)
     ctx = ssl.create_default_context(cafile=f"{d}/ca.pem")
@@ -42,15 +78,7 @@ def python_client_to_coil_server(d):
             with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as s:
                 if s.selected_alpn_protocol() != "http/1.1":
                     fail(f"python client: ALPN {s.selected_alpn_protocol()}")
-                out = threading.Thread(target=s.sendall, args=(blob,))
-                out.start()
-                got = bytearray()
-                while len(got) < len(blob):
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    got += chunk
-                out.join()
+                got = echo(s, blob)
                 if bytes(got) != blob:
                     fail(f"python client: echo of 1 MiB came back as {len(got)} other bytes")
                 if i == 1 and not s.session_reused:
