@@ -2,7 +2,7 @@
  * tcp_proxy: bytes both ways between each client and an upstream.
  *
  *   tcp_proxy --upstream HOST:PORT [--port N] [--host ADDR] [--workers N]
- *             [--timeout MS] [--drain MS]
+ *             [--timeout MS] [--drain MS] [--copy]
  *
  * Every accepted connection gets a connection of its own to the upstream
  * (a client is closed at once when the upstream cannot be reached within
@@ -14,9 +14,9 @@
  * side still receives the rest of the answer. An error on either side
  * (a reset) ends both.
  *
- * The bytes go through a buffer in user memory (coil_sock_read and
- * coil_sock_write_all): coil's public API has no socket-to-socket splice
- * (coil_sock_sendfile splices from files only).
+ * The bytes go from socket to socket through a pipe, never through user
+ * memory (coil_sock_splice); --copy moves them through a buffer instead
+ * (coil_sock_read and coil_sock_write_all), to compare the two.
  *
  * --port 0 (the default) takes a free port. Prints "listening on
  * ADDR:PORT" (flushed) once it accepts. --workers N runs N worker threads
@@ -28,6 +28,7 @@
 #include <coil.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,31 +46,45 @@ struct app {
 	uint16_t up_port;
 	int64_t connect_timeout; /* ns */
 	int64_t drain;		/* ns */
+	bool copy;		/* --copy: through a buffer, not a pipe */
 	coil_wg live;		/* connections being proxied */
 	struct signal_stop stop;
 };
 
 struct pump {
 	int from, to;
+	bool copy;
 	int err;		/* 0: the sender ended (EOF) */
 };
 
-/* Copy from -> to until from's end (then to's write side is shut down) or
- * an error (then both connections are shut down, which ends the other
- * direction too). */
-static void *pump(void *arg)
+/* Through a buffer: what --copy asks for. */
+static ssize_t copy_all(int from, int to)
 {
-	struct pump *p = arg;
 	char *buf = malloc(PIECE);
 	ssize_t n = buf ? 0 : -ENOMEM;
-	while (buf && (n = coil_sock_read(p->from, buf, PIECE)) > 0) {
-		ssize_t w = coil_sock_write_all(p->to, buf, (size_t)n);
+	while (buf && (n = coil_sock_read(from, buf, PIECE)) > 0) {
+		ssize_t w = coil_sock_write_all(to, buf, (size_t)n);
 		if (w < 0) {
 			n = w;
 			break;
 		}
 	}
 	free(buf);
+	return n;
+}
+
+/* Move from -> to until from's end (then to's write side is shut down) or
+ * an error (then both connections are shut down, which ends the other
+ * direction too). */
+static void *pump(void *arg)
+{
+	struct pump *p = arg;
+	ssize_t n;
+	if (p->copy)
+		n = copy_all(p->from, p->to);
+	else
+		while ((n = coil_sock_splice(p->to, p->from, PIECE)) > 0) {
+		}
 	p->err = (int)n;
 	if (n == 0) {
 		coil_sock_shutdown(p->to, SHUT_WR);
@@ -96,7 +111,7 @@ static void serve(int client, void *ctx)
 	}
 	coil_tcp_nodelay(client, 1);
 	coil_tcp_nodelay(up, 1);
-	struct pump down = {up, client, 0}, upward = {client, up, 0};
+	struct pump down = {up, client, app->copy, 0}, upward = {client, up, app->copy, 0};
 	coil_task t;
 	if (coil_task_spawn(&t, pump, &down) == 0) {
 		pump(&upward);
@@ -146,7 +161,7 @@ static void *run(void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: tcp_proxy --upstream HOST:PORT [--port N] [--host ADDR]"
-			" [--workers N] [--timeout MS] [--drain MS]\n");
+			" [--workers N] [--timeout MS] [--drain MS] [--copy]\n");
 	exit(2);
 }
 
@@ -170,6 +185,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			if (!program_arg_msec(argv[++i], 1, &app.connect_timeout))
 				usage();
+		} else if (!strcmp(argv[i], "--copy")) {
+			app.copy = true;
 		} else if (!strcmp(argv[i], "--drain") && i + 1 < argc) {
 			if (!program_arg_msec(argv[++i], 0, &app.drain))
 				usage();

@@ -154,6 +154,21 @@ COIL_API int coil_sock_shutdown(int fd, int how);
  * -ECANCELED, -ETIMEDOUT, -EPERM (not on a fiber inside coil_run). */
 COIL_API ssize_t coil_sock_sendfile(int sock, int file, int64_t off, size_t len);
 
+/* Move bytes that arrive on the stream socket from to the stream socket
+ * to, without copying them through user memory (splice through a pipe
+ * coil keeps, on every backend): wait until from has bytes or has ended,
+ * take up to len of them (at most 1 MiB; what is there, not len), and send
+ * all of them to to, waiting for room as coil_sock_write_all does. A
+ * proxy's loop: `while ((n = coil_sock_splice(out, in, 65536)) > 0) {}`.
+ * Returns the bytes moved (every one of them sent), 0 when from has ended
+ * (nothing was moved), or -errno: -EBADF, -ENOTSOCK (from is not a
+ * socket), -EINVAL (to cannot take a splice), -EPIPE, -ECONNRESET, -ECANCELED,
+ * -ETIMEDOUT, -EPERM (not on a fiber inside coil_run). A cancel or a
+ * deadline while it waits for from takes nothing from it; one while it
+ * waits for room in to ends the call with an unknown part of the bytes
+ * taken sent and the rest dropped, as coil_sock_write_all would. */
+COIL_API ssize_t coil_sock_splice(int to, int from, size_t len);
+
 /*
  * Create a UDP socket bound to a numeric IPv4 or IPv6 address and port (0
  * picks one). Works outside a runtime too.

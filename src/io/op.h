@@ -41,9 +41,9 @@ enum coil__opcode {
 	COIL__OP_FSYNC,		/* fd, flags = 0 or IORING_FSYNC_DATASYNC's meaning */
 	COIL__OP_STATX,		/* fd = dirfd, u.statx, flags = AT_* */
 	COIL__OP_RESOLVE,	/* u.resolve: host name -> address (blocking pool) */
-	COIL__OP_SPLICE,	/* fd -> u.splice.fd_out, off (-1: a pipe), io_uring only */
+	COIL__OP_SPLICE,	/* fd -> u.splice.fd_out, off (-1: a pipe); never waits */
 	COIL__OP_SENDFILE,	/* socket fd <- u.sendfile.fd_in at off (sendfile(2)) */
-	COIL__OP_POLL_OUT,	/* fd writable (a splice's socket said -EAGAIN), io_uring only */
+	COIL__OP_POLL_OUT,	/* fd writable (a splice's socket said -EAGAIN) */
 	COIL__OP_COUNT
 };
 

@@ -97,7 +97,11 @@ const struct coil__opdef coil__optable[] = {
 		.name = "resolve", .flags = COIL__OPF_POOL_STANDS_IN,
 		.blocking = coil__blocking_resolve, .route = COIL__ROUTE_POOL,
 	},
-	[COIL__OP_SPLICE] = {.name = "splice", .flags = COIL__OPF_NAMES_FD | COIL__OPF_URING_ONLY},
+	/* Never waits: the fds are non-blocking (net/pipes.h waits apart). */
+	[COIL__OP_SPLICE] = {
+		.name = "splice", .flags = COIL__OPF_NAMES_FD,
+		.route = COIL__ROUTE_NOW, .try = coil__try_splice,
+	},
 	/* coil_sock_sendfile where there is no splice (io->can_splice): on a
 	 * blocking socket the pool sends. */
 	[COIL__OP_SENDFILE] = {
@@ -107,7 +111,8 @@ const struct coil__opdef coil__optable[] = {
 	},
 	/* The socket a splice said -EAGAIN for has room again. */
 	[COIL__OP_POLL_OUT] = {
-		.name = "poll_out", .flags = COIL__OPF_NAMES_FD | COIL__OPF_URING_ONLY,
+		.name = "poll_out", .flags = COIL__OPF_NAMES_FD,
+		.route = COIL__ROUTE_FD, .dir = COIL__DIR_WRITE, .try = coil__try_poll_out,
 	},
 };
 

@@ -48,7 +48,7 @@ enum coil__opf {
 	 * or block a pool thread where no cancel or deadline can reach it. */
 	COIL__OPF_POOL_STANDS_IN = 1 << 5,
 	/* Only io_uring runs it (the readiness backends say -ENOTSUP):
-	 * splice, a poll for room, a sleep as a kernel timer. */
+	 * a sleep as a kernel timer. */
 	COIL__OPF_URING_ONLY = 1 << 6,
 };
 

@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <fcntl.h>
 #include <sys/sendfile.h>
 #endif
 
@@ -154,4 +155,26 @@ int coil__try_sendfile(struct coil__op *op, uint8_t *mode)
 	(void)mode;
 	return -ENOSYS;
 #endif
+}
+
+/* A splice between non-blocking fds (one of them a pipe): never waits. */
+int coil__try_splice(struct coil__op *op, uint8_t *mode)
+{
+	(void)mode;
+#ifdef __linux__
+	loff_t off = (loff_t)op->off;
+	return again(neg(splice(op->fd, op->off >= 0 ? &off : NULL, op->u.splice.fd_out, NULL,
+				op->u.splice.len, SPLICE_F_NONBLOCK | SPLICE_F_MOVE)));
+#else
+	(void)op;
+	return -ENOSYS;
+#endif
+}
+
+/* Room to write: 0 once the fd is writable (or has an error to report on
+ * the next call), -EAGAIN to wait for it. */
+int coil__try_poll_out(struct coil__op *op, uint8_t *mode)
+{
+	(void)mode;
+	return ready_now(op->fd, POLLOUT) ? 0 : -EAGAIN;
 }

@@ -42,5 +42,7 @@ int coil__try_stream(struct coil__op *op, uint8_t *mode);
 int coil__try_close(struct coil__op *op, uint8_t *mode);
 int coil__try_shutdown(struct coil__op *op, uint8_t *mode);
 int coil__try_sendfile(struct coil__op *op, uint8_t *mode);
+int coil__try_splice(struct coil__op *op, uint8_t *mode);
+int coil__try_poll_out(struct coil__op *op, uint8_t *mode);
 
 #endif
