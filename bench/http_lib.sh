@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # http_lib.sh: what the HTTP benchmarks (http_compare.sh, files_http_compare.sh,
-# http_attack.sh, http_peers.sh, proxy_compare.sh) share. Sourced, not run:
+# http_attack.sh, http_peers.sh, proxy_compare.sh, tcp_proxy_compare.sh) share. Sourced, not run:
 #
 #   . "$HERE/http_lib.sh"
 #
