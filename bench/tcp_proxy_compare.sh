@@ -74,7 +74,7 @@ haproxy_conf() { # FILE PORT EXTRA
 	cat >"$1" <<EOF
 global
 	nbthread 1
-	maxconn 10000
+	maxconn 4000
 defaults
 	mode tcp
 	timeout connect 5s
