@@ -262,6 +262,11 @@ static int proxy(coil_http_request *req, coil_http_response *res, void *ctx)
 		ssize_t n;
 		while ((n = coil_http_request_read(req, piece, PIECE)) > 0) {
 			ssize_t w = TIMED(app, coil_http_exchange_write(x, piece, (size_t)n));
+			/* The upstream answered before it took the whole body
+			 * (-EALREADY), or closed meanwhile (-ECONNRESET): its
+			 * answer, if it sent one, is what the client gets. */
+			if (w == -EALREADY || w == -ECONNRESET)
+				break;
 			if (w < 0) {
 				r = fail(res, (int)w);
 				goto out;

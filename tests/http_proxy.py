@@ -7,7 +7,8 @@ X-Forwarded-For, hop-by-hop fields dropped both ways, large bodies
 streamed both ways (by length and chunked), keep-alive reuse of upstream
 connections (and a kept one the upstream dropped), 502 for an upstream
 that refuses or dies before its body, 504 for one that never answers or
-never completes the connect (--timeout), a body cut by the upstream seen
+never completes the connect (--timeout), an upstream's answer that comes
+before it read the body (413) relayed, a body cut by the upstream seen
 as cut by the client, HEAD; a request in flight at SIGTERM (SIGINT with
 --sigint) answered, then exit 0.
     python3 http_proxy.py PATH_TO_http_proxy PATH_TO_http_hello [--workers N] [--sigint]
@@ -31,6 +32,7 @@ count_lock = threading.Lock()
 release = threading.Event()  # ends /hang
 slow_entered = threading.Event()  # /slow has its request
 slow_release = threading.Event()  # and answers once this is set
+refuse_release = threading.Event()  # ends /refuse's wait
 
 
 def pattern(n):
@@ -95,6 +97,17 @@ class Upstream(http.server.BaseHTTPRequestHandler):
 
     def handle_any(self):
         path = self.path
+        if path.startswith("/refuse"):
+            # An answer before the body, which is never read: the proxy
+            # must stop sending it and relay the answer.
+            self.send_response(413)
+            self.send_header("Content-Length", "7")
+            self.end_headers()
+            self.wfile.write(b"refused")
+            self.wfile.flush()
+            refuse_release.wait(60)
+            self.close_connection = True
+            return
         body = self.read_body()
         if path.startswith("/headers"):
             seen = [[k, v] for k, v in self.headers.items()]
@@ -220,6 +233,12 @@ try:
         assert data == b"python"
     c.close()
     assert connections - before <= 1, connections - before
+
+    # An upstream that answers 413 before reading the body and never reads
+    # it: the client gets the 413 (not a 504 at the proxy's timeout).
+    r, data = request(port, "POST", "/refuse", body=pattern(32 << 20))
+    assert (r.status, data) == (413, b"refused"), (r.status, data)
+    refuse_release.set()
 
     # 502: the upstream refuses; 504: it never answers.
     r, data = request(bad_port, "GET", "/")

@@ -1501,6 +1501,102 @@ static void *exchange_main(void *arg)
 	return NULL;
 }
 
+/* ---- an answer before the body ---------------------------------------------------- */
+
+/* A server that answers 413 as soon as it has a request's head and never
+ * reads the body: a client that only writes would wait for room forever. */
+struct refuser {
+	int lfd;
+	coil_wg done; /* the client is through: close */
+};
+
+static void *refuser_main(void *arg)
+{
+	struct refuser *rf = arg;
+	for (int i = 0; i < 2; i++) {
+		int fd = coil_tcp_accept(rf->lfd, NULL, NULL);
+		ck_assert_int_ge(fd, 0);
+		char head[4096];
+		size_t have = 0;
+		while (!memmem(head, have, "\r\n\r\n", 4)) {
+			ck_assert_uint_lt(have, sizeof head);
+			ssize_t n = coil_sock_read(fd, head + have, 1); /* not a body byte */
+			ck_assert_int_eq(n, 1);
+			have++;
+		}
+		static const char answer[] =
+			"HTTP/1.1 100 Continue\r\n\r\n"
+			"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 7\r\n\r\nrefused";
+		ck_assert_int_eq(coil_sock_write_all(fd, answer, sizeof answer - 1),
+				 (ssize_t)(sizeof answer - 1));
+		ck_assert_int_eq(coil_wg_wait(&rf->done), 0);
+		ck_assert_int_eq(coil_wg_add(&rf->done, 1), 0);
+		ck_assert_int_eq(coil_close(fd), 0);
+	}
+	return NULL;
+}
+
+static void *early_answer_main(void *arg)
+{
+	(void)arg;
+	if (coil_features() & COIL_FEATURE_SEND_ZC) {
+		fprintf(stderr, "early answer: not with SEND_ZC (see test_http.c)\n");
+		return NULL;
+	}
+	int fds = coil_test_count_fds();
+	struct refuser rf = {.lfd = coil_tcp_listen("127.0.0.1", 0, 4, 0)};
+	ck_assert_int_ge(rf.lfd, 0);
+	ck_assert_int_eq(coil_wg_init(&rf.done), 0);
+	ck_assert_int_eq(coil_wg_add(&rf.done, 1), 0);
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, refuser_main, &rf), 0);
+	/* A bound on each call: without the watch, the writes would end
+	 * with -ETIMEDOUT here instead of hanging the test. */
+	struct coil_http_client_config ccfg;
+	coil_http_client_config_init(&ccfg);
+	ccfg.timeout = 30 * COIL_NSEC_PER_SEC;
+	coil_http_client *cl;
+	ck_assert_int_eq(coil_http_client_new(&cl, &ccfg), 0);
+	static char piece[65536];
+	/* By length, then chunked: far more than the socket buffers hold. */
+	size_t lens[] = {256u << 20, COIL_HTTP_BODY_CHUNKED};
+	for (int i = 0; i < 2; i++) {
+		struct coil_http_client_request rq = {
+			.method = "PUT", .host = "127.0.0.1",
+			.port = (uint16_t)coil_sock_port(rf.lfd), .target = "/up",
+			.body_len = lens[i]};
+		coil_http_exchange *x;
+		ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), 0);
+		ssize_t w;
+		size_t sent = 0;
+		while ((w = coil_http_exchange_write(x, piece, sizeof piece)) == (ssize_t)sizeof piece)
+			ck_assert_uint_lt(sent += sizeof piece, 256u << 20);
+		ck_assert_int_eq(w, -EALREADY);
+		ck_assert_int_eq(coil_http_exchange_write(x, piece, 1), -EALREADY);
+		ck_assert_int_eq(coil_http_exchange_response(x), 413);
+		char got[16];
+		ck_assert_int_eq(coil_http_exchange_read(x, got, sizeof got), 7);
+		ck_assert(memcmp(got, "refused", 7) == 0);
+		ck_assert_int_eq(coil_http_exchange_read(x, got, sizeof got), 0);
+		ck_assert_int_eq(coil_http_exchange_end(x), 0); /* not kept: closed */
+		ck_assert_int_eq(coil_wg_done(&rf.done), 0);
+	}
+	ck_assert_uint_eq(coil_http_client_connections(cl), 2);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	coil_http_client_free(cl);
+	ck_assert_int_eq(coil_close(rf.lfd), 0);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+/* Not with SEND_ZC: the watch cancels a zero-copy send to a peer that no
+ * longer reads, which waits for its buffers as in deaf() above. */
+START_TEST(an_answer_before_the_body_stops_the_writes)
+{
+	coil_test_run(early_answer_main, NULL);
+}
+END_TEST
+
 START_TEST(exchanges_stream_bodies_both_ways)
 {
 	coil_test_run(exchange_main, NULL);
@@ -1548,6 +1644,7 @@ int main(void)
 	tcase_add_test(tc, a_1_mib_target_gets_414_and_leaves_nothing_behind);
 	tcase_add_test(tc, client_keeps_connections_and_resends_idempotent_requests);
 	tcase_add_test(tc, exchanges_stream_bodies_both_ways);
+	tcase_add_test(tc, an_answer_before_the_body_stops_the_writes);
 	tcase_add_test(tc, bad_settings_are_einval);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);

@@ -421,18 +421,31 @@ COIL_API int coil_http_exchange_start(coil_http_client *cl,
 
 /*
  * Send len bytes of a streamed request body (one chunk when chunked).
+ * While the body goes out the exchange watches for the server's answer
+ * (RFC 9112 9.5): a final answer with an error status (4xx, 5xx) or
+ * Connection: close that comes before the whole body means the server
+ * does not want the rest, which is then not sent: this call and every
+ * later write return -EALREADY, and coil_http_exchange_response returns
+ * that answer. An answer that does take the body (a server answering as
+ * it reads) does not stop the writes. The connection of a request whose
+ * body was not all sent is never kept.
  * Returns len, or -EINVAL (x NULL, buf NULL with len > 0), -EBUSY (the
  * request has no streamed body, or its response was asked for),
- * -EMSGSIZE (more bytes than rq->body_len: nothing sent), -ECONNRESET (the
- * server closed or reset the connection), -ETIMEDOUT, -ECANCELED.
+ * -EMSGSIZE (more bytes than rq->body_len: nothing sent), -EALREADY (the
+ * server answered first, see above: an unknown part of these bytes was
+ * sent), -ECONNRESET (the server closed or reset the connection; an
+ * answer it sent before may still be read with
+ * coil_http_exchange_response), -ETIMEDOUT, -ECANCELED.
  */
 COIL_API ssize_t coil_http_exchange_write(coil_http_exchange *x, const void *buf, size_t len);
 
 /*
  * End the request (the last chunk of a chunked body) and wait for the
- * response's head (1xx answers are skipped). The second call returns the
- * same status at once. Returns the status (200..999), or -EINVAL (x NULL),
- * -EMSGSIZE (a streamed body shorter than rq->body_len; a response head
+ * response's head (1xx answers are skipped). After a write said -EALREADY
+ * or -ECONNRESET, the answer the server sent first, if any. The second
+ * call returns the same status at once. Returns the status (200..999), or
+ * -EINVAL (x NULL), -EMSGSIZE (a streamed body shorter than rq->body_len,
+ * unless the server answered first; a response head
  * over the limits), -EPROTO, -ECONNRESET, -ETIMEDOUT, -ECANCELED, -ENOMEM,
  * as coil_http_client_send.
  */

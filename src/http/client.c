@@ -66,6 +66,16 @@ struct coil_http_exchange {
 	/* A streamed body. */
 	bool streaming, chunked;
 	uint64_t stream_len, streamed;
+	/* The server answered, refusing the body (an error status or
+	 * Connection: close), before it was all sent: no more of it is
+	 * sent, the answer is read. */
+	bool answered_early;
+	/* The server closed or reset while the body went out: its answer,
+	 * if it sent one first, may still be read. */
+	bool body_cut;
+	/* A final head that takes the body came while it went out (a server
+	 * answering as it reads): the rest is written without watching. */
+	bool answer_reading;
 	/* The response: its head at buf[0 .. head_len), then body bytes at
 	 * buf[pos .. len); the views of the fields point into the head. */
 	bool have_head, body_done;
@@ -298,6 +308,108 @@ static int fail(struct coil_http_exchange *x, int err)
 	return x->err;
 }
 
+/* Whether the head buf[0 .. end) has a Connection field with "close". */
+static bool says_close(const char *buf, size_t end)
+{
+	static const char name[] = "\r\nconnection:";
+	for (size_t i = 0; i + sizeof name - 1 < end; i++) {
+		if (strncasecmp(buf + i, name, sizeof name - 1) != 0)
+			continue;
+		const char *v = buf + i + sizeof name - 1;
+		const char *eol = memchr(v, '\r', (size_t)(buf + end - v));
+		for (; eol && v + 5 <= eol; v++)
+			if (!strncasecmp(v, "close", 5))
+				return true;
+	}
+	return false;
+}
+
+/* What the bytes in x->buf say while the body goes out: 0 (no whole
+ * final head yet: whole 1xx heads, 100 Continue, are dropped), 1 (a final
+ * head that refuses the body: an error status or Connection: close, RFC
+ * 9112 9.5; bytes that are no head count too, read_head says what is
+ * wrong), 2 (a final head that does not: a server answering as it reads,
+ * which still takes the body). */
+static int answer_in(struct coil_http_exchange *x)
+{
+	for (;;) {
+		struct coil__http_scan sc;
+		coil__http_scan_head(&sc);
+		size_t end;
+		int r = coil__http_scan(&sc, x->buf, x->len, &end);
+		if (r == COIL__HTTP_SCAN_BAD)
+			return 1;
+		if (r != COIL__HTTP_SCAN_END)
+			return 0;
+		/* "HTTP/1.1 NNN" */
+		if (end < 13 || memcmp(x->buf, "HTTP/1.", 7) != 0)
+			return 1;
+		char c = x->buf[9];
+		if (c == '1') {
+			memmove(x->buf, x->buf + end, x->len - end);
+			x->len -= end;
+			continue;
+		}
+		return c >= '4' || says_close(x->buf, end) ? 1 : 2;
+	}
+}
+
+/* Send len bytes of the request body while watching for the answer: a
+ * server may answer (413, 401...) before it has read the whole body and
+ * stop reading it; a write alone would then wait for room until the
+ * deadline, or fail with a reset, and the answer would be lost. What is
+ * read meanwhile stays in x->buf for read_head (a server that answers as
+ * it reads, an echo, goes on taking the body; once x->buf is full, or its
+ * head is in, the rest is written without watching, as before).
+ * Returns 0 (all sent), 1 (an answer that refuses the body came first:
+ * no more of it is sent), 2 (the server closed or reset the connection
+ * meanwhile, after *sent bytes: an answer it sent first may still be
+ * read), or -errno. */
+static int send_watching(struct coil_http_exchange *x, const char *p, size_t len, size_t *sent)
+{
+	*sent = 0;
+	while (*sent < len) {
+		if (x->len == x->cap || x->answer_reading) {
+			ssize_t w = coil_sock_write_all(x->fd, p + *sent, len - *sent);
+			if (w == -EPIPE || w == -ECONNRESET)
+				return 2;
+			if (w < 0)
+				return (int)w;
+			*sent = len;
+			break;
+		}
+		struct coil_race_op ops[2] = {
+			{.kind = COIL_RACE_SOCK_WRITE, .fd = x->fd, .buf = (void *)(p + *sent),
+			 .len = len - *sent},
+			{.kind = COIL_RACE_SOCK_READ, .fd = x->fd, .buf = x->buf + x->len,
+			 .len = x->cap - x->len},
+		};
+		int first = coil_race(ops, 2, 0);
+		/* Both results count, whichever came first (a cancelled op
+		 * that completed anyway says what it did). */
+		if (ops[0].res > 0)
+			*sent += (size_t)ops[0].res;
+		if (ops[1].res > 0) {
+			x->len += (size_t)ops[1].res;
+			x->got_any = true;
+			int a = answer_in(x);
+			if (a == 1)
+				return 1;
+			x->answer_reading = a == 2;
+		}
+		if (first < 0)
+			return first; /* -ECANCELED, -ETIMEDOUT */
+		if (ops[0].res == -EPIPE || ops[0].res == -ECONNRESET || ops[1].res == 0 ||
+		    ops[1].res == -ECONNRESET)
+			return 2;
+		if (ops[0].res < 0 && ops[0].res != -ECANCELED)
+			return (int)ops[0].res;
+		if (ops[1].res < 0 && ops[1].res != -ECANCELED)
+			return (int)ops[1].res;
+	}
+	return 0;
+}
+
 /* Connect (or take a kept connection) and send the head, with the whole
  * body when it was given. fresh: never a kept one. */
 static int send_request(struct coil_http_exchange *x, bool fresh)
@@ -314,8 +426,14 @@ static int send_request(struct coil_http_exchange *x, bool fresh)
 		}
 		x->fd = fd;
 		ssize_t w = coil_sock_write_all(fd, x->req_head, x->req_head_len);
-		if (w >= 0 && x->body_len)
-			w = coil_sock_write_all(fd, x->body, x->body_len);
+		if (w >= 0 && x->body_len) {
+			size_t sent;
+			int r = send_watching(x, x->body, x->body_len, &sent);
+			x->answered_early = r == 1;
+			/* Cut after a byte of an answer came: read it. */
+			x->body_cut = r == 2 && x->got_any;
+			w = r == 2 && !x->got_any ? -ECONNRESET : r < 0 ? r : 0;
+		}
 		if (w >= 0)
 			return 0;
 		coil_close(fd);
@@ -459,27 +577,42 @@ ssize_t coil_http_exchange_write(coil_http_exchange *x, const void *buf, size_t 
 		return x->err;
 	if (!x->streaming || x->have_head)
 		return -EBUSY;
+	if (x->answered_early)
+		return -EALREADY;
+	if (x->body_cut)
+		return -ECONNRESET;
 	if (!x->chunked && len > x->stream_len - x->streamed)
 		return -EMSGSIZE;
 	if (len == 0)
 		return 0;
 	coil_scope s;
 	bool scoped = enter(x, &s);
-	ssize_t w = 0;
-	if (x->chunked) {
-		char line[24];
-		int n = snprintf(line, sizeof line, "%zx\r\n", len);
-		w = coil_sock_write_all(x->fd, line, (size_t)n);
+	char line[24];
+	int n = x->chunked ? snprintf(line, sizeof line, "%zx\r\n", len) : 0;
+	const struct {
+		const char *p;
+		size_t len;
+	} parts[3] = {{line, (size_t)n}, {buf, len}, {"\r\n", x->chunked ? 2u : 0u}};
+	int r = 0;
+	for (int i = 0; i < 3 && r == 0; i++) {
+		size_t sent = 0;
+		if (parts[i].len)
+			r = send_watching(x, parts[i].p, parts[i].len, &sent);
+		if (i == 1)
+			x->streamed += sent;
 	}
-	if (w >= 0)
-		w = coil_sock_write_all(x->fd, buf, len);
-	if (w >= 0 && x->chunked)
-		w = coil_sock_write_all(x->fd, "\r\n", 2);
 	if (scoped)
 		coil_scope_exit(&s);
-	x->streamed += len;
-	if (w < 0)
-		return fail(x, w == -EPIPE ? -ECONNRESET : (int)w);
+	if (r == 1) {
+		x->answered_early = true;
+		return -EALREADY;
+	}
+	if (r == 2) {
+		x->body_cut = true;
+		return -ECONNRESET;
+	}
+	if (r < 0)
+		return fail(x, r);
 	return (ssize_t)len;
 }
 
@@ -563,10 +696,13 @@ int coil_http_exchange_response(coil_http_exchange *x)
 	coil_scope s;
 	bool scoped = enter(x, &s);
 	int r = 0;
-	if (x->streaming && x->chunked) {
-		ssize_t w = coil_sock_write_all(x->fd, "0\r\n\r\n", 5);
-		if (w < 0)
-			r = w == -EPIPE ? -ECONNRESET : (int)w;
+	if (x->answered_early || x->body_cut) {
+		/* The answer (or what came of it) is in x->buf already. */
+	} else if (x->streaming && x->chunked) {
+		size_t sent;
+		r = send_watching(x, "0\r\n\r\n", 5, &sent);
+		if (r == 1 || r == 2)
+			r = 0; /* read what came */
 	} else if (x->streaming && x->streamed != x->stream_len) {
 		r = -EMSGSIZE; /* the server waits for the rest: this connection is done */
 	}
@@ -717,7 +853,7 @@ int coil_http_exchange_end(coil_http_exchange *x)
 	/* Reusable: the server keeps it, the answer was read to its end and
 	 * nothing came past it. */
 	if (!x->err && x->have_head && x->body_done && x->p.keep_alive && x->pos == x->len &&
-	    !coil__http_parse_needs_eof(&x->p)) {
+	    !coil__http_parse_needs_eof(&x->p) && !x->answered_early && !x->body_cut) {
 		keep(x->cl, x->host, x->port, x->fd);
 		x->fd = -1;
 	}

@@ -434,8 +434,13 @@ static bool serve_request(struct coil__http_conn *c)
 		return false;
 	if (c->werr || c->close_after || c->body_status)
 		return false;
-	if (!p->done && drain_body(c) < 0)
+	if (!p->done && drain_body(c) < 0) {
+		/* Too much left unread to keep the connection: close it, but
+		 * not before the client had time to read the answer (a proxy
+		 * relaying an upstream's early 413, say). */
+		linger(c);
 		return false;
+	}
 	return true;
 }
 
