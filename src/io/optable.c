@@ -76,13 +76,15 @@ const struct coil__opdef coil__optable[] = {
 	/* fd is the directory the path is relative to. */
 	[COIL__OP_OPENAT] = {
 		.name = "openat", .flags = COIL__OPF_MAKES_FD | COIL__OPF_POOL_STANDS_IN,
-		.blocking = coil__blocking_openat, .route = COIL__ROUTE_POOL,
+		.blocking = coil__blocking_openat,
+		.route = COIL__ROUTE_CACHED, .try = coil__try_openat,
 	},
 	/* The same with a struct open_how (RESOLVE_BENEATH...); the pool does
 	 * a checked walk where the kernel has no openat2 (io/beneath.h). */
 	[COIL__OP_OPENAT2] = {
 		.name = "openat2", .flags = COIL__OPF_MAKES_FD | COIL__OPF_POOL_STANDS_IN,
-		.blocking = coil__blocking_openat2, .route = COIL__ROUTE_POOL,
+		.blocking = coil__blocking_openat2,
+		.route = COIL__ROUTE_CACHED, .try = coil__try_openat2,
 	},
 	[COIL__OP_FSYNC] = {
 		.name = "fsync", .flags = COIL__OPF_NAMES_FD | COIL__OPF_POOL_STANDS_IN,
@@ -90,7 +92,8 @@ const struct coil__opdef coil__optable[] = {
 	},
 	[COIL__OP_STATX] = {
 		.name = "statx", .flags = COIL__OPF_POOL_STANDS_IN, .out = COIL__OUT_STATX,
-		.blocking = coil__blocking_statx, .route = COIL__ROUTE_POOL,
+		.blocking = coil__blocking_statx,
+		.route = COIL__ROUTE_CACHED, .try = coil__try_statx,
 	},
 	/* No system call resolves names: always the pool's. */
 	[COIL__OP_RESOLVE] = {

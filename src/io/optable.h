@@ -76,6 +76,10 @@ enum coil__op_route {
 	COIL__ROUTE_FD,		/* try, else wait for readiness of fd in dir */
 	COIL__ROUTE_FILE,	/* a regular file -> the pool; a stream -> ROUTE_FD */
 	COIL__ROUTE_POOL,	/* always the blocking pool */
+	/* One call that does not wait when the kernel has what it needs
+	 * cached (a path in the dentry cache, an open fd's inode); its try
+	 * says COIL__TRY_POOL otherwise, and the pool does it. */
+	COIL__ROUTE_CACHED,
 };
 
 struct coil__opdef {

@@ -10,7 +10,10 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #endif
 
 static int neg(long r)
@@ -177,4 +180,68 @@ int coil__try_poll_out(struct coil__op *op, uint8_t *mode)
 {
 	(void)mode;
 	return ready_now(op->fd, POLLOUT) ? 0 : -EAGAIN;
+}
+
+#ifdef __linux__
+/* openat2 with RESOLVE_CACHED: the answer when every component of the
+ * path is in the dentry cache; when the kernel would have to read a
+ * directory (-EAGAIN), or cannot do this (-EINVAL, -ENOSYS: no openat2,
+ * no RESOLVE_CACHED before 5.12, flags openat2 refuses where openat
+ * ignores them, O_CREAT or O_TRUNC), the pool does the whole call. */
+static int open_cached(int dirfd, const char *path, struct open_how how)
+{
+#if defined(SYS_openat2) && defined(RESOLVE_CACHED)
+	how.resolve |= RESOLVE_CACHED;
+	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+	if (fd >= 0)
+		return (int)fd;
+	if (errno == EAGAIN || errno == EINVAL || errno == ENOSYS || errno == EPERM)
+		return COIL__TRY_POOL;
+	return -errno;
+#else
+	(void)dirfd;
+	(void)path;
+	(void)how;
+	return COIL__TRY_POOL;
+#endif
+}
+#endif
+
+int coil__try_openat(struct coil__op *op, uint8_t *mode)
+{
+	(void)mode;
+#ifdef __linux__
+	int flags = (int)op->flags;
+	struct open_how how = {.flags = (uint64_t)(unsigned)flags};
+	if (flags & (O_CREAT | __O_TMPFILE))
+		how.mode = op->u.open.mode;
+	return open_cached(op->fd, op->u.open.path, how);
+#else
+	(void)op;
+	return COIL__TRY_POOL;
+#endif
+}
+
+int coil__try_openat2(struct coil__op *op, uint8_t *mode)
+{
+	(void)mode;
+#ifdef __linux__
+	return open_cached(op->fd, op->u.open2.path, *op->u.open2.how);
+#else
+	(void)op;
+	return COIL__TRY_POOL;
+#endif
+}
+
+/* The stat of an open fd (AT_EMPTY_PATH, path "") reads its inode, which
+ * the kernel has; a path would be looked up, maybe from the disk. */
+int coil__try_statx(struct coil__op *op, uint8_t *mode)
+{
+	(void)mode;
+#ifdef __linux__
+	if ((op->flags & AT_EMPTY_PATH) && op->u.statx.path && op->u.statx.path[0] == '\0')
+		return neg(statx(op->fd, "", (int)op->flags, op->u.statx.mask, op->u.statx.buf));
+#endif
+	(void)op;
+	return COIL__TRY_POOL;
 }

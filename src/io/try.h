@@ -43,6 +43,11 @@ int coil__try_close(struct coil__op *op, uint8_t *mode);
 int coil__try_shutdown(struct coil__op *op, uint8_t *mode);
 int coil__try_sendfile(struct coil__op *op, uint8_t *mode);
 int coil__try_splice(struct coil__op *op, uint8_t *mode);
+/* Opens whose path the dentry cache holds (RESOLVE_CACHED), the stat of
+ * an open fd: done at once; else COIL__TRY_POOL. */
+int coil__try_openat(struct coil__op *op, uint8_t *mode);
+int coil__try_openat2(struct coil__op *op, uint8_t *mode);
+int coil__try_statx(struct coil__op *op, uint8_t *mode);
 int coil__try_poll_out(struct coil__op *op, uint8_t *mode);
 
 #endif

@@ -139,8 +139,13 @@ static __attribute__((noinline)) int try_op_keeping(struct coil__compat *c,
 		st = NULL;
 	}
 	int r = d->try(op, st ? &st->mode : &mode);
+	/* An accept's flags say whether the socket is non-blocking; an
+	 * open's are O_* (what it is is learnt at its first op, as for the
+	 * pool's opens). */
 	if (r >= 0 && (d->flags & COIL__OPF_MAKES_FD))
-		fd_new(c, r, (op->flags & SOCK_NONBLOCK) ? COIL__KIND_NONBLOCK : COIL__KIND_UNKNOWN);
+		fd_new(c, r,
+		       d->route != COIL__ROUTE_CACHED && (op->flags & SOCK_NONBLOCK) ? COIL__KIND_NONBLOCK
+										: COIL__KIND_UNKNOWN);
 	return r;
 }
 
@@ -277,6 +282,10 @@ static int compat_submit(struct coil__io *io, struct coil__op *op)
 		return to_pool(c, op);
 	case COIL__ROUTE_NOW:
 		return finish_now(op, try_op(c, coil__compat_fd_if(c, op->fd), op));
+	case COIL__ROUTE_CACHED: {
+		int r = try_op(c, coil__compat_fd_if(c, op->fd), op);
+		return r == COIL__TRY_POOL ? to_pool(c, op) : finish_now(op, r);
+	}
 	case COIL__ROUTE_NONE:
 		return -ENOTSUP; /* io_uring's only; sleeps are sched's timers here */
 	default:
