@@ -91,10 +91,11 @@ static void client(uint16_t port)
 			die("client connect", errno);
 	}
 	say(g_from_child[1], 'c');
-	if (hear(g_to_child[0]) == 'g')
+	if (hear(g_to_child[0]) == 'g') { /* else 'x': the server closed them */
 		for (int i = 0; i < g_conns; i++)
 			close(fds[i]);
-	(void)hear(g_to_child[0]); /* the server is done: exit (closing the rest) */
+		(void)hear(g_to_child[0]); /* 'x': the server is done */
+	}
 	_exit(0);
 }
 

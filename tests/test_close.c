@@ -1,10 +1,11 @@
 /* Closing fds: whatever waits on the fd ends with -EBADF, on every backend
- * and worker; and on io_uring a close cancels by fd (a walk of every
- * request pending in the ring, in the kernel) only when requests on that
- * fd are in flight, so closing many idle connections stays linear. The
- * io_uring counts are read through coil__uring_fd_cancels /
- * coil__uring_fd_reqs (io/backend.h); the other backends check the
- * results alone. Socketpairs only. */
+ * and worker; and on io_uring a close cancels only when requests on that
+ * fd are in flight (a reader's multishot alone by its user_data, anything
+ * else by fd: a walk of every request pending in the ring, in the
+ * kernel), so closing many idle connections stays linear. The io_uring
+ * counts are read through coil__uring_fd_cancels, _multi_cancels and
+ * _fd_reqs (io/backend.h); the other backends check the results alone.
+ * Socketpairs only. */
 #define _GNU_SOURCE
 #include "test_util.h"
 
@@ -22,6 +23,27 @@
 static bool on_uring(void)
 {
 	return strcmp(coil_backend_name(), "io_uring") == 0;
+}
+
+/* The cancels queued for closes so far: by fd, by a multishot's user_data. */
+struct cancels {
+	unsigned long by_fd, by_multi;
+};
+
+static struct cancels cancels_now(void)
+{
+	return (struct cancels){coil__uring_fd_cancels(), coil__uring_multi_cancels()};
+}
+
+/* Check the cancels queued since before (on io_uring: the others queue
+ * none). */
+static void expect_cancels(struct cancels before, unsigned long by_fd, unsigned long by_multi)
+{
+	struct cancels now = cancels_now();
+	if (!on_uring())
+		by_fd = by_multi = 0;
+	ck_assert_uint_eq(now.by_fd - before.by_fd, by_fd);
+	ck_assert_uint_eq(now.by_multi - before.by_multi, by_multi);
 }
 
 static void pair(int sv[2])
@@ -92,14 +114,14 @@ static void *idle_closes(void *arg)
 		if (on_uring())
 			ck_assert_int_eq(coil__uring_fd_reqs(sv[i][0]), 0);
 	}
-	unsigned long before = coil__uring_fd_cancels();
+	struct cancels before = cancels_now();
 	for (int i = 0; i < NPAIRS; i++) {
 		ck_assert_int_eq(coil_close(sv[i][0]), 0);
 		if (sv[i][1] >= 0)
 			ck_assert_int_eq(coil_close(sv[i][1]), 0);
 	}
 	/* Nothing was in flight on any of them, on any worker. */
-	ck_assert_uint_eq(coil__uring_fd_cancels() - before, 0);
+	expect_cancels(before, 0, 0);
 	return NULL;
 }
 
@@ -145,24 +167,23 @@ static void *busy_close(void *arg)
 		coil_task t;
 		ck_assert_int_eq(coil_task_spawn_on(me, &t, fns[k], &sv[0]), 0);
 		wait_parked(sv[0]);
-		unsigned long before = coil__uring_fd_cancels();
+		struct cancels before = cancels_now();
 		ck_assert_int_eq(coil_close(sv[0]), 0);
 		void *res;
 		ck_assert_int_eq(coil_task_join(t, &res), 0);
 		ck_assert_int_eq((int)(intptr_t)res, -EBADF);
-		if (on_uring()) {
-			/* One cancel, and the request it ended is no longer
-			 * counted. */
-			ck_assert_uint_eq(coil__uring_fd_cancels() - before, 1);
+		/* One cancel: of the plain read by fd, of the reader's
+		 * multishot (the fd's one request) by its user_data. */
+		expect_cancels(before, k == 0, k == 1);
+		if (on_uring())
 			ck_assert_int_eq(coil__uring_fd_reqs(sv[0]), 0);
-		}
 		ck_assert_int_eq(coil_close(sv[1]), 0);
 	}
 	return NULL;
 }
 
 /* A read waiting on the fd (a plain read, a reader's multishot recv) still
- * ends at once with -EBADF when another fiber closes the fd. */
+ * ends at once with -EBADF when another fiber closes the fd: one cancel. */
 START_TEST(closing_an_fd_a_read_waits_on_ends_it_with_ebadf)
 {
 	coil_test_run(busy_close, NULL);
@@ -202,21 +223,24 @@ static void *far_closes(void *arg)
 	ck_assert_int_eq(coil_task_spawn_on(1, &t, read_byte, &sv[0]), 0);
 	ck_assert_int_eq(coil_task_join(t, &res), 0);
 	ck_assert_int_eq((int)(intptr_t)res, 1);
-	unsigned long before = coil__uring_fd_cancels();
+	struct cancels before = cancels_now();
 	ck_assert_int_eq(coil_close(sv[0]), 0);
-	ck_assert_uint_eq(coil__uring_fd_cancels() - before, 0);
+	expect_cancels(before, 0, 0);
 	ck_assert_int_eq(coil_close(sv[1]), 0);
-	/* A read parked on worker 1: its cancel there, none here. */
-	pair(sv);
-	ck_assert_int_eq(coil_task_spawn_on(1, &t, read_byte, &sv[0]), 0);
-	wait_parked_far(sv[0]);
-	before = coil__uring_fd_cancels();
-	ck_assert_int_eq(coil_close(sv[0]), 0);
-	ck_assert_int_eq(coil_task_join(t, &res), 0);
-	ck_assert_int_eq((int)(intptr_t)res, -EBADF);
-	if (on_uring())
-		ck_assert_uint_eq(coil__uring_fd_cancels() - before, 1);
-	ck_assert_int_eq(coil_close(sv[1]), 0);
+	/* A read parked on worker 1 (a plain read, a reader): its cancel
+	 * there, none here. */
+	coil_fn fns[2] = {read_byte, waiting_reader};
+	for (int k = 0; k < 2; k++) {
+		pair(sv);
+		ck_assert_int_eq(coil_task_spawn_on(1, &t, fns[k], &sv[0]), 0);
+		wait_parked_far(sv[0]);
+		before = cancels_now();
+		ck_assert_int_eq(coil_close(sv[0]), 0);
+		ck_assert_int_eq(coil_task_join(t, &res), 0);
+		ck_assert_int_eq((int)(intptr_t)res, -EBADF);
+		expect_cancels(before, k == 0, k == 1);
+		ck_assert_int_eq(coil_close(sv[1]), 0);
+	}
 	return NULL;
 }
 

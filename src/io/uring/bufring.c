@@ -125,7 +125,9 @@ int coil__uring_multi_arm(struct coil__io *io, void *key, unsigned kind, int fd,
 	} else {
 		io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	}
-	io_uring_sqe_set_data64(sqe, multi_tag(key, kind, gen));
+	uint64_t tag = multi_tag(key, kind, gen);
+	io_uring_sqe_set_data64(sqe, tag);
+	u->fds[fd].multi = tag; /* what a close cancels (files.c) */
 	return 0;
 }
 
@@ -167,10 +169,12 @@ void coil__uring_multi_cqe(struct coil__io *io, struct coil__uring *u, uint64_t 
 	if (!more) {
 		/* Its last CQE: the request no longer names the fd. The key
 		 * lives until then (its owner waits for it to end). */
+		int fd = (ud & UD_TAG_MASK) == UD_MULTI_RECV ? coil__reader_fd(key)
+							    : ((struct coil__accepts *)key)->fd;
 		u->multi_armed--;
-		coil__uring_fd_let_go(u, (ud & UD_TAG_MASK) == UD_MULTI_RECV
-					     ? coil__reader_fd(key)
-					     : ((struct coil__accepts *)key)->fd);
+		if (u->fds[fd].multi == ud)
+			u->fds[fd].multi = 0;
+		coil__uring_fd_let_go(u, fd);
 	}
 	if ((ud & UD_TAG_MASK) == UD_MULTI_RECV) {
 		uint32_t id = flags >> IORING_CQE_BUFFER_SHIFT;

@@ -68,19 +68,32 @@ __attribute__((noinline, cold)) void coil__uring_fd_went_negative(struct coil__u
 		    (int)u->fds[fd].reqs);
 }
 
-/* Cancels by fd queued in this process (coil__uring_fd_cancels). */
-static unsigned long fd_cancels;
+/* The cancels of closes queued in this process: by fd (a walk of every
+ * request pending in the ring), and by a multishot's user_data. */
+static unsigned long fd_cancels, multi_cancels;
 
-void coil__uring_prep_cancel_fd(struct io_uring_sqe *sqe, int fd, uint64_t ud)
+void coil__uring_prep_close_cancel(struct coil__uring *u, struct io_uring_sqe *sqe, int fd,
+				   uint64_t ud)
 {
-	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	const struct coil__uring_fd *e = &u->fds[fd]; /* busy: in the table */
+	if (e->reqs == 1 && e->multi) {
+		io_uring_prep_cancel64(sqe, e->multi, 0);
+		__atomic_fetch_add(&multi_cancels, 1, __ATOMIC_RELAXED);
+	} else {
+		io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+		__atomic_fetch_add(&fd_cancels, 1, __ATOMIC_RELAXED);
+	}
 	io_uring_sqe_set_data64(sqe, ud);
-	__atomic_fetch_add(&fd_cancels, 1, __ATOMIC_RELAXED);
 }
 
 unsigned long coil__uring_fd_cancels(void)
 {
 	return __atomic_load_n(&fd_cancels, __ATOMIC_RELAXED);
+}
+
+unsigned long coil__uring_multi_cancels(void)
+{
+	return __atomic_load_n(&multi_cancels, __ATOMIC_RELAXED);
 }
 
 int coil__uring_fd_reqs(int fd)
@@ -280,6 +293,6 @@ void coil__uring_fd_gone(struct coil__io *io, struct coil__fd_gone_call *call)
 		coil__fd_gone_done(call); /* (no SQE: a failed ring ends the runtime) */
 		return;
 	}
-	coil__uring_prep_cancel_fd(sqe, call->fd, (uint64_t)(uintptr_t)call | UD_FD_GONE);
+	coil__uring_prep_close_cancel(u, sqe, call->fd, (uint64_t)(uintptr_t)call | UD_FD_GONE);
 	io->w->pending++; /* its CQE: the worker must poll for it */
 }

@@ -324,7 +324,7 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 				struct io_uring_sqe *c = coil__uring_sqe(u);
 				if (!c)
 					return COIL__SUBMIT_FULL;
-				coil__uring_prep_cancel_fd(c, op->fd, 0);
+				coil__uring_prep_close_cancel(u, c, op->fd, 0);
 				coil__uring_submit_now(u);
 			}
 			coil__uring_fd_forget(u, op->fd);
@@ -359,9 +359,10 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 		 * reader's multishot...) end with it, as on the readiness
 		 * backends: cancel them, then close (hard-linked: the close runs
 		 * whatever the cancel found). Their -ECANCELED is reported as
-		 * -EBADF. None in flight (the usual close): no cancel, whose
-		 * walk of every pending request would make closing n idle
-		 * connections O(n^2). */
+		 * -EBADF. None in flight (the usual close): no cancel. A cancel
+		 * by fd walks every request pending in the ring, which would
+		 * make closing n connections O(n^2); a reader's multishot
+		 * alone is cancelled by its user_data instead (files.c). */
 		if (coil__uring_fd_busy(u, op->fd)) {
 			/* The cancel and the close must be adjacent in the SQ. */
 			if (io_uring_sq_space_left(&u->ring) < 2)
@@ -369,7 +370,7 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 			if (io_uring_sq_space_left(&u->ring) < 2)
 				return COIL__SUBMIT_FULL;
 			struct io_uring_sqe *c = io_uring_get_sqe(&u->ring);
-			coil__uring_prep_cancel_fd(c, op->fd, 0);
+			coil__uring_prep_close_cancel(u, c, op->fd, 0);
 			c->flags |= IOSQE_IO_HARDLINK;
 		}
 	}

@@ -119,10 +119,15 @@ struct coil__uring_fd {
 	uint16_t info;	/* FD_* bits below */
 	/* Requests in flight in this ring that name the fd (the kernel's
 	 * cancel-by-fd would find them): counted from the SQE to the last
-	 * CQE. A close cancels by fd only when this is not 0: the kernel
-	 * serves cancel-by-fd by walking every request pending in the ring,
-	 * so closing n idle connections with one each would cost O(n^2). */
+	 * CQE. A close cancels only when this is not 0: the kernel serves
+	 * a cancel by fd by walking every request pending in the ring, so
+	 * closing n idle connections with one each would cost O(n^2). */
 	int32_t reqs;
+	/* The user_data of a multishot request (a reader's recv, an accept)
+	 * in flight on the fd, or 0: set at its arm, cleared at its last
+	 * CQE. When it is the fd's one request, a close cancels it by
+	 * user_data, a lookup in the kernel's hash, not a walk. */
+	uint64_t multi;
 };
 
 /*
@@ -283,9 +288,11 @@ static inline bool coil__uring_fd_busy(const struct coil__uring *u, int fd)
 	return fd >= 0 && (size_t)fd < u->nfds && u->fds[fd].reqs != 0;
 }
 
-/* Queue the cancel of every request on fd (IORING_OP_ASYNC_CANCEL by fd),
- * with user_data ud; counted for the tests (coil__uring_fd_cancels). */
-void coil__uring_prep_cancel_fd(struct io_uring_sqe *sqe, int fd, uint64_t ud);
+/* Queue the cancel of every request in flight on fd (coil__uring_fd_busy)
+ * before its close, with user_data ud: the fd's one multishot request by
+ * its user_data, else all by fd. Counted for the tests. */
+void coil__uring_prep_close_cancel(struct coil__uring *u, struct io_uring_sqe *sqe, int fd,
+				   uint64_t ud);
 void coil__uring_check_counts(struct coil__io *io, struct coil__uring *u);
 
 void coil__uring_fd_forget(struct coil__uring *u, int fd);
