@@ -80,7 +80,10 @@ void coil__uring_prep_close_cancel(struct coil__uring *u, struct io_uring_sqe *s
 		io_uring_prep_cancel64(sqe, e->multi, 0);
 		__atomic_fetch_add(&multi_cancels, 1, __ATOMIC_RELAXED);
 	} else {
-		io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+		/* Its one request: the kernel's walk stops where it finds it;
+		 * with ALL it would walk on, and once more to see none is
+		 * left. */
+		io_uring_prep_cancel_fd(sqe, fd, e->reqs == 1 ? 0 : IORING_ASYNC_CANCEL_ALL);
 		__atomic_fetch_add(&fd_cancels, 1, __ATOMIC_RELAXED);
 	}
 	io_uring_sqe_set_data64(sqe, ud);
