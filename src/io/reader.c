@@ -184,6 +184,11 @@ void coil__reader_cqe(struct coil__io *io, struct coil_reader *r, uint16_t gen, 
 		wake_waiter(r, 0);
 }
 
+int coil__reader_fd(const struct coil_reader *r)
+{
+	return r->fd;
+}
+
 /* ---- the calls ----------------------------------------------------------- */
 
 int coil_reader_open(coil_reader **out, int fd)

@@ -30,6 +30,9 @@ struct coil_reader;
 void coil__reader_cqe(struct coil__io *io, struct coil_reader *r, uint16_t gen, int res,
 		      bool has_buf, uint32_t id, bool more);
 
+/* r's fd (the backend's count of the requests naming it). */
+int coil__reader_fd(const struct coil_reader *r);
+
 /* The worker is ending: stop and free every reader still open, then the
  * buffers. Runs on the worker's thread after its last turn; polls the
  * backend until every multishot has ended. */

@@ -104,9 +104,16 @@ int coil__uring_multi_arm(struct coil__io *io, void *key, unsigned kind, int fd,
 		coil__panic("multishot key %p does not fit the user_data tag", key);
 	if (u->special[COIL__OP_RECV] & SPECIAL_MEETS)
 		coil__uring_fd_met(io, u, fd);
+	/* It names fd until its last CQE (coil__uring_multi_cqe). */
+	int r = coil__uring_fd_hold(u, fd);
+	if (r < 0)
+		return r;
 	struct io_uring_sqe *sqe = coil__uring_sqe(u);
-	if (!sqe)
+	if (!sqe) {
+		coil__uring_fd_let_go(u, fd);
 		return COIL__SUBMIT_FULL;
+	}
+	u->multi_armed++;
 	if (kind == COIL__MULTI_RECV) {
 		io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -118,7 +125,9 @@ int coil__uring_multi_arm(struct coil__io *io, void *key, unsigned kind, int fd,
 	} else {
 		io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	}
-	io_uring_sqe_set_data64(sqe, multi_tag(key, kind, gen));
+	uint64_t tag = multi_tag(key, kind, gen);
+	io_uring_sqe_set_data64(sqe, tag);
+	u->fds[fd].multi = tag; /* what a close cancels (files.c) */
 	return 0;
 }
 
@@ -157,6 +166,16 @@ void coil__uring_multi_cqe(struct coil__io *io, struct coil__uring *u, uint64_t 
 	void *key = (void *)(uintptr_t)(ud & PTR_MASK & ~UD_TAG_MASK);
 	uint16_t gen = (uint16_t)(ud >> TAG_SHIFT);
 	bool more = flags & IORING_CQE_F_MORE;
+	if (!more) {
+		/* Its last CQE: the request no longer names the fd. The key
+		 * lives until then (its owner waits for it to end). */
+		int fd = (ud & UD_TAG_MASK) == UD_MULTI_RECV ? coil__reader_fd(key)
+							    : ((struct coil__accepts *)key)->fd;
+		u->multi_armed--;
+		if (u->fds[fd].multi == ud)
+			u->fds[fd].multi = 0;
+		coil__uring_fd_let_go(u, fd);
+	}
 	if ((ud & UD_TAG_MASK) == UD_MULTI_RECV) {
 		uint32_t id = flags >> IORING_CQE_BUFFER_SHIFT;
 		if (u->bundle && (flags & IORING_CQE_F_BUFFER) && res > (int)io->lend->size)

@@ -1,8 +1,8 @@
 /*
  * The io_uring backend's per-fd facts and registered files: what coil
- * learnt of each fd number (seekable, zero-copy, met by this worker), the
- * ring's file table (io/fixed.h), and another worker's close (fd_gone).
- * See uring.h.
+ * learnt of each fd number (seekable, zero-copy, met by this worker), how
+ * many of this ring's requests in flight name it, the ring's file table
+ * (io/fixed.h), and another worker's close (fd_gone). See uring.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/panic.h"
 #include "io/fd.h"
 #include "io/fixed.h"
 #include "io/uring/uring.h"
@@ -19,28 +20,111 @@
 static void fixed_drop(struct coil__uring *u, int fd, uint16_t *i);
 
 /* A new fd (or none) has this number: forget what was known (and let go
- * of the old file if the ring's table still held it). */
+ * of the old file if the ring's table still held it). Its requests still
+ * in flight stay counted: their CQEs come all the same. */
 void coil__uring_fd_forget(struct coil__uring *u, int fd)
 {
-	if (fd >= 0 && (size_t)fd < u->fd_info_len) {
-		if (u->fd_info[fd] & FD_FIXED)
-			fixed_drop(u, fd, &u->fd_info[fd]);
-		u->fd_info[fd] = 0;
+	if (fd >= 0 && (size_t)fd < u->nfds) {
+		if (u->fds[fd].info & FD_FIXED)
+			fixed_drop(u, fd, &u->fds[fd].info);
+		u->fds[fd].info = 0;
 	}
 }
 
-uint16_t *coil__uring_fd_info_grow(struct coil__uring *u, int fd)
+struct coil__uring_fd *coil__uring_fd_grow(struct coil__uring *u, int fd)
 {
-	size_t n = u->fd_info_len ? u->fd_info_len : 256;
+	if (fd < 0)
+		return NULL;
+	size_t n = u->nfds ? u->nfds : 256;
 	while (n <= (size_t)fd)
 		n *= 2;
-	uint16_t *t = realloc(u->fd_info, n * sizeof *t);
+	struct coil__uring_fd *t = realloc(u->fds, n * sizeof *t);
 	if (!t)
 		return NULL;
-	memset(t + u->fd_info_len, 0, (n - u->fd_info_len) * sizeof *t);
-	u->fd_info = t;
-	u->fd_info_len = n;
-	return &u->fd_info[fd];
+	memset(t + u->nfds, 0, (n - u->nfds) * sizeof *t);
+	u->fds = t;
+	u->nfds = n;
+	return &u->fds[fd];
+}
+
+/* ---- requests in flight per fd (uring.h) ------------------------------- */
+
+/* fd is past the table: grow it, unless fd is no open file (then the
+ * request would fail with -EBADF anyway, and a stray number must not
+ * grow the table to its size). */
+__attribute__((noinline)) int coil__uring_fd_hold_slow(struct coil__uring *u, int fd)
+{
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+		return -EBADF;
+	if (!coil__uring_fd_grow(u, fd))
+		return -ENOMEM;
+	u->fds[fd].reqs++;
+	return 0;
+}
+
+__attribute__((noinline, cold)) void coil__uring_fd_went_negative(struct coil__uring *u, int fd)
+{
+	coil__panic("io_uring: fd %d: more requests ended than were counted (%d)", fd,
+		    (int)u->fds[fd].reqs);
+}
+
+/* The cancels of closes queued in this process: by fd (a walk of every
+ * request pending in the ring), and by a multishot's user_data. */
+static unsigned long fd_cancels, multi_cancels;
+
+void coil__uring_prep_close_cancel(struct coil__uring *u, struct io_uring_sqe *sqe, int fd,
+				   uint64_t ud)
+{
+	const struct coil__uring_fd *e = &u->fds[fd]; /* busy: in the table */
+	if (e->reqs == 1 && e->multi) {
+		io_uring_prep_cancel64(sqe, e->multi, 0);
+		__atomic_fetch_add(&multi_cancels, 1, __ATOMIC_RELAXED);
+	} else {
+		/* Its one request: the kernel's walk stops where it finds it;
+		 * with ALL it would walk on, and once more to see none is
+		 * left. */
+		io_uring_prep_cancel_fd(sqe, fd, e->reqs == 1 ? 0 : IORING_ASYNC_CANCEL_ALL);
+		__atomic_fetch_add(&fd_cancels, 1, __ATOMIC_RELAXED);
+	}
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+unsigned long coil__uring_fd_cancels(void)
+{
+	return __atomic_load_n(&fd_cancels, __ATOMIC_RELAXED);
+}
+
+unsigned long coil__uring_multi_cancels(void)
+{
+	return __atomic_load_n(&multi_cancels, __ATOMIC_RELAXED);
+}
+
+int coil__uring_fd_reqs(int fd)
+{
+	struct coil__io *io = coil__tls_io;
+	if (!io || io->backend != &coil__backend_uring || !io->be.uring)
+		return -1;
+	struct coil__uring *u = io->be.uring;
+	return fd >= 0 && (size_t)fd < u->nfds ? (int)u->fds[fd].reqs : 0;
+}
+
+/* Tear-down (no op in flight, no multishot armed: io/setup.c): every
+ * request counted has ended. A count left over means a kind of request
+ * was counted without its end (or the other way round): closes of that
+ * fd would have cancelled for nothing, or not at all. Debug builds. */
+void coil__uring_check_counts(struct coil__io *io, struct coil__uring *u)
+{
+#ifndef NDEBUG
+	if (io->inflight || u->multi_armed || u->error)
+		return; /* requests may still be in the kernel */
+	for (size_t fd = 0; fd < u->nfds; fd++)
+		if (u->fds[fd].reqs)
+			coil__panic("io_uring: fd %zu: %d requests counted at tear-down", fd,
+				    (int)u->fds[fd].reqs);
+#else
+	(void)io;
+	(void)u;
+#endif
 }
 
 /* Several workers: this worker is about to keep state for fd (an op in
@@ -112,10 +196,10 @@ void coil__uring_use_fixed(struct coil__uring *u, struct io_uring_sqe *sqe, int 
 __attribute__((noinline)) void coil__uring_fixed_rescan(struct coil__uring *u, uint64_t epoch)
 {
 	u->fixed_epoch = epoch;
-	size_t n = u->fd_info_len < u->nslots ? u->fd_info_len : u->nslots;
+	size_t n = u->nfds < u->nslots ? u->nfds : u->nslots;
 	for (size_t fd = 0; fd < n; fd++)
-		if ((u->fd_info[fd] & FD_FIXED) && coil__fixed_gen((int)fd) != u->fixed_gen[fd])
-			fixed_drop(u, (int)fd, &u->fd_info[fd]);
+		if ((u->fds[fd].info & FD_FIXED) && coil__fixed_gen((int)fd) != u->fixed_gen[fd])
+			fixed_drop(u, (int)fd, &u->fds[fd].info);
 }
 
 /* The table, when the feature is asked for: as many slots as fds the
@@ -148,9 +232,9 @@ void coil__uring_fixed_fini(struct coil__io *io, struct coil__uring *u)
 {
 	if (!u->fixed)
 		return;
-	size_t n = u->fd_info_len < u->nslots ? u->fd_info_len : u->nslots;
+	size_t n = u->nfds < u->nslots ? u->nfds : u->nslots;
 	for (size_t fd = 0; fd < n; fd++)
-		if (u->fd_info[fd] & FD_FIXED)
+		if (u->fds[fd].info & FD_FIXED)
 			coil__fixed_release((int)fd); /* the ring's exit drops the slots */
 	coil__fixed_ring_remove(io->w->wake_fd);
 	free(u->fixed_gen);
@@ -198,20 +282,20 @@ void coil__uring_fd_opened(struct coil__io *io, int fd)
 }
 
 /* Another worker closes call->fd, which still names the file: forget it
- * (and drop its slot), and cancel this ring's ops on it, as a close here
- * does (their -ECANCELED is reported as -EBADF). The kernel matches them
- * by file when it takes the cancel, so the closer waits for the cancel's
- * CQE (with SQPOLL that is not at the submit). */
+ * (and drop its slot), and cancel this ring's requests on it, as a close
+ * here does (their -ECANCELED is reported as -EBADF). The kernel matches
+ * them by file when it takes the cancel, so the closer waits for the
+ * cancel's CQE (with SQPOLL that is not at the submit). With none in
+ * flight here there is nothing to cancel: the closer goes on at once. */
 void coil__uring_fd_gone(struct coil__io *io, struct coil__fd_gone_call *call)
 {
 	struct coil__uring *u = io->be.uring;
 	coil__uring_fd_forget(u, call->fd);
-	struct io_uring_sqe *sqe = coil__uring_sqe_for_cancel(io, u, NULL);
-	if (!sqe) {
-		coil__fd_gone_done(call); /* a failed ring ends the runtime */
+	struct io_uring_sqe *sqe;
+	if (!coil__uring_fd_busy(u, call->fd) || !(sqe = coil__uring_sqe_for_cancel(io, u, NULL))) {
+		coil__fd_gone_done(call); /* (no SQE: a failed ring ends the runtime) */
 		return;
 	}
-	io_uring_prep_cancel_fd(sqe, call->fd, IORING_ASYNC_CANCEL_ALL);
-	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)call | UD_FD_GONE);
+	coil__uring_prep_close_cancel(u, sqe, call->fd, (uint64_t)(uintptr_t)call | UD_FD_GONE);
 	io->w->pending++; /* its CQE: the worker must poll for it */
 }

@@ -58,8 +58,11 @@ static inline __attribute__((always_inline)) int op_cqe(struct coil__io *io,
 		if (res >= 0 && (coil__optable[op->code].flags & COIL__OPF_MAKES_FD))
 			coil__uring_fd_forget(u, res); /* a new fd */
 		if (op->code == COIL__OP_SEND && op->be.uring.zc && !zc_cqe(io, u, op, &res, flags))
-			return 0;
+			return 0; /* its request (or the plain send after it) goes on */
+		if (op->code == COIL__OP_SPLICE)
+			coil__uring_fd_let_go(u, op->u.splice.fd_out);
 	}
+	coil__uring_op_let_go(u, op);
 	coil__op_complete(io, op, res);
 	return 1;
 }

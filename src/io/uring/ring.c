@@ -181,7 +181,13 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 		 * their way (submit_special). One worker keeps its hot path. */
 		if (io->w->multi && (f & COIL__OPF_NAMES_FD))
 			u->special[i] |= SPECIAL_MEETS;
+		/* Its request holds op->fd's file in the kernel (where a
+		 * cancel by fd finds it): counted per fd (uring.h). */
+		u->names_fd[i] = coil__uring_preps[i].prep && (f & COIL__OPF_NAMES_FD);
 	}
+	/* A splice names its fd_out too (the kernel's own file of it):
+	 * counted on its special way, off the hot path. */
+	u->special[COIL__OP_SPLICE] |= SPECIAL_OWN;
 	if (COIL__FEATURE(cfg, COIL_FEATURE_NOWAIT_READS, true))
 		io->features |= COIL_FEATURE_NOWAIT_READS;
 	if (COIL__FEATURE(cfg, COIL_FEATURE_ACCEPT_MULTI, !accept_multi_broken()) &&
@@ -226,12 +232,13 @@ static void uring_fini(struct coil__io *io)
 	struct coil__uring *u = io->be.uring;
 	if (!u)
 		return;
+	coil__uring_check_counts(io, u);
 	coil__uring_fixed_fini(io, u);
 	io_uring_queue_exit(&u->ring);
 	if (u->br)
 		munmap(u->br, u->br_bytes);
 	free(u->br_pos);
-	free(u->fd_info);
+	free(u->fds);
 	free(u);
 	io->be.uring = NULL;
 }

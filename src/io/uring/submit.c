@@ -307,8 +307,8 @@ static int nowait_read(struct coil__uring *u, struct coil__op *op)
 }
 
 /* The ops that need more than an SQE: the pool's, positional reads and
- * writes (-ESPIPE on a stream), close (cancels the fd's ops first). Out of
- * line: the hot path is one SQE. */
+ * writes (-ESPIPE on a stream), close (cancels the fd's ops first, when it
+ * has any), splice (names two fds). Out of line: the hot path is one SQE. */
 static __attribute__((noinline)) int
 submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 {
@@ -320,12 +320,13 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 			/* The fd's ops end with it here too: the cancel must
 			 * reach the kernel while the number still names the
 			 * file, so before the pool closes it. */
-			struct io_uring_sqe *c = coil__uring_sqe(u);
-			if (!c)
-				return COIL__SUBMIT_FULL;
-			io_uring_prep_cancel_fd(c, op->fd, IORING_ASYNC_CANCEL_ALL);
-			io_uring_sqe_set_data64(c, 0);
-			coil__uring_submit_now(u);
+			if (coil__uring_fd_busy(u, op->fd)) {
+				struct io_uring_sqe *c = coil__uring_sqe(u);
+				if (!c)
+					return COIL__SUBMIT_FULL;
+				coil__uring_prep_close_cancel(u, c, op->fd, 0);
+				coil__uring_submit_now(u);
+			}
 			coil__uring_fd_forget(u, op->fd);
 		}
 		struct coil__pool *pool;
@@ -336,6 +337,7 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 			coil__uring_arm_pool(io, u);
 		return r; /* -errno: no pool thread could start, say */
 	}
+	bool fixed_rw = false;
 	if (f & COIL__OPF_SEEKS) {
 		if (op->off >= 0 && !coil__uring_seekable(u, op->fd))
 			return -ESPIPE;
@@ -346,56 +348,57 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 				return COIL__SUBMIT_DONE;
 			}
 		}
-		if ((op->code == COIL__OP_READ || op->code == COIL__OP_WRITE) &&
-		    coil__iobuf_fixed(io->iobufs, op->u.rw.buf, op->u.rw.len)) {
-			/* In the registered region: no pinning per call. */
-			struct io_uring_sqe *sqe = coil__uring_sqe(u);
-			if (!sqe)
-				return COIL__SUBMIT_FULL;
-			if (op->code == COIL__OP_READ)
-				io_uring_prep_read_fixed(sqe, op->fd, op->u.rw.buf,
-							 (unsigned)op->u.rw.len, (uint64_t)op->off, 0);
-			else
-				io_uring_prep_write_fixed(sqe, op->fd, op->u.rw.buf,
-							  (unsigned)op->u.rw.len, (uint64_t)op->off, 0);
-			if (u->fixable[op->code])
-				coil__uring_use_fixed(u, sqe, op->fd);
-			io_uring_sqe_set_data64(sqe, coil__uring_op_tag(op));
-			return 0;
-		}
+		/* In the registered region: no pinning per call. */
+		fixed_rw = (op->code == COIL__OP_READ || op->code == COIL__OP_WRITE) &&
+			   coil__iobuf_fixed(io->iobufs, op->u.rw.buf, op->u.rw.len);
 	} else if (op->code == COIL__OP_SEND) {
 		op->be.uring.zc = u->zc_min && op->u.rw.len >= u->zc_min && coil__uring_zc_capable(u, op->fd);
-		if (op->be.uring.zc) {
-			struct io_uring_sqe *sqe = coil__uring_sqe(u);
-			if (!sqe)
-				return COIL__SUBMIT_FULL;
-			io_uring_prep_send_zc(sqe, op->fd, op->u.rw.buf, op->u.rw.len,
-					      (int)op->flags, 0);
-			if (u->fixable[op->code])
-				coil__uring_use_fixed(u, sqe, op->fd);
-			io_uring_sqe_set_data64(sqe, coil__uring_op_tag(op));
-			return 0;
-		}
 	} else if (f & COIL__OPF_CLOSES_FD) {
 		coil__uring_fd_forget(u, op->fd);
-		/* The cancel and the close must be adjacent in the SQ. */
-		if (io_uring_sq_space_left(&u->ring) < 2)
-			coil__uring_submit_now(u);
-		if (io_uring_sq_space_left(&u->ring) < 2)
-			return COIL__SUBMIT_FULL;
-		/* Ops still waiting on the fd (another fiber's read...) end
-		 * with it, as on the readiness backends: cancel them, then
-		 * close (hard-linked: the close runs whatever the cancel
-		 * found). Their -ECANCELED is reported as -EBADF. */
-		struct io_uring_sqe *c = io_uring_get_sqe(&u->ring);
-		io_uring_prep_cancel_fd(c, op->fd, IORING_ASYNC_CANCEL_ALL);
-		io_uring_sqe_set_data64(c, 0);
-		c->flags |= IOSQE_IO_HARDLINK;
+		/* Requests still in flight on the fd (another fiber's read, a
+		 * reader's multishot...) end with it, as on the readiness
+		 * backends: cancel them, then close (hard-linked: the close runs
+		 * whatever the cancel found). Their -ECANCELED is reported as
+		 * -EBADF. None in flight (the usual close): no cancel. A cancel
+		 * by fd walks every request pending in the ring, which would
+		 * make closing n connections O(n^2); a reader's multishot
+		 * alone is cancelled by its user_data instead (files.c). */
+		if (coil__uring_fd_busy(u, op->fd)) {
+			/* The cancel and the close must be adjacent in the SQ. */
+			if (io_uring_sq_space_left(&u->ring) < 2)
+				coil__uring_submit_now(u);
+			if (io_uring_sq_space_left(&u->ring) < 2)
+				return COIL__SUBMIT_FULL;
+			struct io_uring_sqe *c = io_uring_get_sqe(&u->ring);
+			coil__uring_prep_close_cancel(u, c, op->fd, 0);
+			c->flags |= IOSQE_IO_HARDLINK;
+		}
+	}
+	int r = coil__uring_op_hold(u, op);
+	if (r < 0)
+		return r;
+	bool splice = op->code == COIL__OP_SPLICE;
+	if (splice && (r = coil__uring_fd_hold(u, op->u.splice.fd_out)) < 0) {
+		coil__uring_op_let_go(u, op);
+		return r;
 	}
 	struct io_uring_sqe *sqe = coil__uring_sqe(u);
-	if (!sqe)
+	if (!sqe) {
+		coil__uring_op_let_go(u, op);
+		if (splice)
+			coil__uring_fd_let_go(u, op->u.splice.fd_out);
 		return COIL__SUBMIT_FULL;
-	coil__uring_preps[op->code].prep(sqe, op);
+	}
+	if (fixed_rw && op->code == COIL__OP_READ)
+		io_uring_prep_read_fixed(sqe, op->fd, op->u.rw.buf, (unsigned)op->u.rw.len,
+					 (uint64_t)op->off, 0);
+	else if (fixed_rw)
+		io_uring_prep_write_fixed(sqe, op->fd, op->u.rw.buf, (unsigned)op->u.rw.len,
+					  (uint64_t)op->off, 0);
+	else if (op->code == COIL__OP_SEND && op->be.uring.zc)
+		io_uring_prep_send_zc(sqe, op->fd, op->u.rw.buf, op->u.rw.len, (int)op->flags, 0);
+	else
+		coil__uring_preps[op->code].prep(sqe, op);
 	if (u->fixable[op->code])
 		coil__uring_use_fixed(u, sqe, op->fd);
 	io_uring_sqe_set_data64(sqe, coil__uring_op_tag(op));
@@ -411,9 +414,14 @@ int coil__uring_submit(struct coil__io *io, struct coil__op *op)
 		coil__panic("op address %p does not fit the user_data tag", (void *)op);
 	if (__builtin_expect(u->special[op->code], 0))
 		return submit_special(io, u, op);
+	int r = coil__uring_op_hold(u, op);
+	if (__builtin_expect(r < 0, 0))
+		return r;
 	struct io_uring_sqe *sqe = coil__uring_sqe(u);
-	if (__builtin_expect(!sqe, 0))
+	if (__builtin_expect(!sqe, 0)) {
+		coil__uring_op_let_go(u, op);
 		return COIL__SUBMIT_FULL;
+	}
 	coil__uring_preps[op->code].prep(sqe, op);
 	if (u->fixable[op->code])
 		coil__uring_use_fixed(u, sqe, op->fd);

@@ -7,8 +7,9 @@
  *   submit.c   ops into SQEs (the prep table, keyed like io/optable.h),
  *              cancels, kicks, the arms on the pool's and wake fds
  *   reap.c     the wait and the one CQE loop (a switch on the tag)
- *   files.c    per-fd facts (seekable, zero-copy, met), registered files,
- *              another worker's close (fd_gone)
+ *   files.c    per-fd facts (seekable, zero-copy, met), the count of each
+ *              fd's requests in flight, registered files, another
+ *              worker's close (fd_gone)
  *   bufring.c  provided buffers (io/lend.h), recv bundles, multishot
  *              requests, the registered buffer region (io/iobuf.h)
  *
@@ -74,9 +75,15 @@ struct coil__uring {
 	 * position it was last put at). */
 	bool bundle;
 	uint16_t *br_pos;
-	/* What coil learnt of each fd number (files.c). */
-	uint16_t *fd_info;	/* FD_* bits, per fd number */
-	size_t fd_info_len;
+	/* Per fd number (files.c): what coil learnt of it and its requests
+	 * in flight; nfds entries. */
+	struct coil__uring_fd *fds;
+	size_t nfds;
+	/* Per op: its request names op->fd, so it counts in fds[].reqs from
+	 * its SQE to its last CQE (a splice's fd_out too: submit_special). */
+	bool names_fd[COIL__OP_COUNT];
+	/* Multishot requests armed, not ended (a check at tear-down). */
+	size_t multi_armed;
 	/* SEND_ZC for sends of at least zc_min bytes (0: never). */
 	size_t zc_min;
 	/* Registered files (io/fixed.h): a sparse table of nslots; per slot
@@ -105,6 +112,22 @@ enum {
 	FD_FIXED = 64, FD_FIXED_NO = 128,	/* in the ring's file table; could not be */
 	FD_MISS_ONE = 256, FD_MISSES = 0x0f00,	/* its inline reads that missed the cache, in a row */
 	FD_MET = 0x1000,			/* marked as met (io/fd.h) */
+};
+
+/* One fd number's entry (files.c). */
+struct coil__uring_fd {
+	uint16_t info;	/* FD_* bits below */
+	/* Requests in flight in this ring that name the fd (the kernel's
+	 * cancel-by-fd would find them): counted from the SQE to the last
+	 * CQE. A close cancels only when this is not 0: the kernel serves
+	 * a cancel by fd by walking every request pending in the ring, so
+	 * closing n idle connections with one each would cost O(n^2). */
+	int32_t reqs;
+	/* The user_data of a multishot request (a reader's recv, an accept)
+	 * in flight on the fd, or 0: set at its arm, cleared at its last
+	 * CQE. When it is the fd's one request, a close cancels it by
+	 * user_data, a lookup in the kernel's hash, not a walk. */
+	uint64_t multi;
 };
 
 /*
@@ -197,15 +220,80 @@ int coil__uring_reap(struct coil__io *io, struct coil__uring *u);
 
 /* ---- files.c ---------------------------------------------------------- */
 
-uint16_t *coil__uring_fd_info_grow(struct coil__uring *u, int fd);
+struct coil__uring_fd *coil__uring_fd_grow(struct coil__uring *u, int fd);
 
-/* fd's entry, the table grown to hold it; NULL without memory. */
+/* fd's FD_* bits, the table grown to hold it; NULL without memory. */
 static inline uint16_t *coil__uring_fd_info(struct coil__uring *u, int fd)
 {
-	if (__builtin_expect((size_t)fd < u->fd_info_len, 1))
-		return &u->fd_info[fd];
-	return coil__uring_fd_info_grow(u, fd);
+	if (__builtin_expect((size_t)fd < u->nfds, 1))
+		return &u->fds[fd].info;
+	struct coil__uring_fd *e = coil__uring_fd_grow(u, fd);
+	return e ? &e->info : NULL;
 }
+
+/* The count of requests naming an fd (struct coil__uring_fd's reqs). An
+ * op's request is counted by coil__uring_op_hold before its SQE and let go
+ * by coil__uring_op_let_go at its last CQE (the op's completion: a SEND_ZC
+ * at its notification), both by the op's row of names_fd (a splice's
+ * fd_out: in submit_special and op_cqe); a multishot request by
+ * coil__uring_fd_hold at its arm and coil__uring_fd_let_go at its last
+ * CQE. The pool's ops and the ring's own POLL_ADDs (pool, wake fd) are
+ * not counted: no coil_close ever names their fds. Debug builds check that
+ * no count goes below 0, and at tear-down that none is left. */
+int coil__uring_fd_hold_slow(struct coil__uring *u, int fd);
+void coil__uring_fd_went_negative(struct coil__uring *u, int fd);
+
+/* One more request names fd. 0, or -EBADF (no such fd: the kernel would
+ * say the same) or -ENOMEM (no room to count it): the request must not
+ * be made. */
+static inline __attribute__((always_inline)) int coil__uring_fd_hold(struct coil__uring *u, int fd)
+{
+	if (__builtin_expect((size_t)fd < u->nfds, 1)) {
+		u->fds[fd].reqs++;
+		return 0;
+	}
+	return coil__uring_fd_hold_slow(u, fd);
+}
+
+/* A request that named fd has ended (its last CQE), or was never made. */
+static inline __attribute__((always_inline)) void coil__uring_fd_let_go(struct coil__uring *u, int fd)
+{
+	int32_t n = --u->fds[fd].reqs;
+#ifndef NDEBUG
+	if (n < 0)
+		coil__uring_fd_went_negative(u, fd);
+#else
+	(void)n;
+#endif
+}
+
+/* op's SQE is about to be made: count it on op->fd if it names it. */
+static inline __attribute__((always_inline)) int coil__uring_op_hold(struct coil__uring *u,
+								   const struct coil__op *op)
+{
+	return u->names_fd[op->code] ? coil__uring_fd_hold(u, op->fd) : 0;
+}
+
+/* op's request has ended (its last CQE), or its SQE was never made. */
+static inline __attribute__((always_inline)) void coil__uring_op_let_go(struct coil__uring *u,
+								      const struct coil__op *op)
+{
+	if (u->names_fd[op->code])
+		coil__uring_fd_let_go(u, op->fd);
+}
+
+/* Whether a request in flight here names fd: a close must cancel them. */
+static inline bool coil__uring_fd_busy(const struct coil__uring *u, int fd)
+{
+	return fd >= 0 && (size_t)fd < u->nfds && u->fds[fd].reqs != 0;
+}
+
+/* Queue the cancel of every request in flight on fd (coil__uring_fd_busy)
+ * before its close, with user_data ud: the fd's one multishot request by
+ * its user_data, else all by fd. Counted for the tests. */
+void coil__uring_prep_close_cancel(struct coil__uring *u, struct io_uring_sqe *sqe, int fd,
+				   uint64_t ud);
+void coil__uring_check_counts(struct coil__io *io, struct coil__uring *u);
 
 void coil__uring_fd_forget(struct coil__uring *u, int fd);
 void coil__uring_fd_met(struct coil__io *io, struct coil__uring *u, int fd);
