@@ -86,9 +86,7 @@ struct coil__op {
 		} compat;
 		struct {
 			bool zc;		/* a SEND_ZC: done at its notification */
-			bool zc_sent;		/* its first CQE came: the notification is due */
-			bool zc_dropped;	/* cancelled then: its bytes dropped (submit.c) */
-			int32_t zc_res;		/* ...with the result that CQE gave */
+			int32_t zc_res;		/* ...with the result its first CQE gave */
 		} uring;
 	} be;
 	/* The blocking pool's, while it holds the op (under its lock). */

@@ -23,12 +23,11 @@ static bool zc_cqe(struct coil__io *io, struct coil__uring *u, struct coil__op *
 {
 	(void)io;
 	if (flags & IORING_CQE_F_NOTIF) {
-		*res = op->be.uring.zc_dropped ? -ECANCELED : op->be.uring.zc_res;
+		*res = op->be.uring.zc_res;
 		return true;
 	}
 	if (flags & IORING_CQE_F_MORE) {
 		op->be.uring.zc_res = *res;
-		op->be.uring.zc_sent = true;
 		return false;
 	}
 	if (*res == -EOPNOTSUPP) {

@@ -8,13 +8,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
-#include <linux/sockios.h>
-#include <linux/tcp.h>
-#include <netinet/in.h>
-#include <stddef.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -360,8 +353,6 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 			   coil__iobuf_fixed(io->iobufs, op->u.rw.buf, op->u.rw.len);
 	} else if (op->code == COIL__OP_SEND) {
 		op->be.uring.zc = u->zc_min && op->u.rw.len >= u->zc_min && coil__uring_zc_capable(u, op->fd);
-		op->be.uring.zc_sent = false;
-		op->be.uring.zc_dropped = false;
 	} else if (f & COIL__OPF_CLOSES_FD) {
 		coil__uring_fd_forget(u, op->fd);
 		/* Requests still in flight on the fd (another fiber's read, a
@@ -453,35 +444,6 @@ struct io_uring_sqe *coil__uring_sqe_for_cancel(struct coil__io *io, struct coil
 	return sqe;
 }
 
-/* A zero-copy send whose bytes are queued waits for the kernel to let go
- * of the caller's buffer, which it does once the peer has acknowledged
- * them: never, from a peer that stopped reading (its window is 0), so no
- * cancel or deadline could end the call. Then the connection is broken
- * off (connect to AF_UNSPEC: the kernel drops the send queue and sends
- * RST), which frees the buffer; the op ends cancelled (-ETIMEDOUT for a
- * deadline, as a plain send that waited for room), and the next call on
- * the socket fails. A peer that still takes bytes (a write that lost a
- * coil_race, say) acknowledges them soon: that wait is left to end. Not
- * covered: a peer whose window was open at the cancel and that stops
- * reading before it took these bytes (a server answering early, then
- * deaf): that wait has no end; a grace timer that breaks the connection
- * off after a while would close it. */
-static void zc_give_up(struct coil__op *op)
-{
-	int unacked = 0;
-	struct tcp_info ti;
-	socklen_t len = sizeof ti;
-	memset(&ti, 0, sizeof ti);
-	if (ioctl(op->fd, SIOCOUTQ, &unacked) != 0 || unacked == 0 ||
-	    getsockopt(op->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
-	    len < offsetof(struct tcp_info, tcpi_snd_wnd) + sizeof ti.tcpi_snd_wnd ||
-	    ti.tcpi_snd_wnd != 0)
-		return;
-	struct sockaddr sa = {.sa_family = AF_UNSPEC};
-	(void)connect(op->fd, &sa, sizeof sa);
-	op->be.uring.zc_dropped = true;
-}
-
 void coil__uring_cancel(struct coil__io *io, struct coil__op *op)
 {
 	struct coil__uring *u = io->be.uring;
@@ -489,10 +451,6 @@ void coil__uring_cancel(struct coil__io *io, struct coil__op *op)
 	if (u->to_pool[op->code]) {
 		if (coil__pool_cancel(io->pool, op))
 			coil__op_complete(io, op, -ECANCELED);
-		return;
-	}
-	if (op->code == COIL__OP_SEND && op->be.uring.zc && op->be.uring.zc_sent) {
-		zc_give_up(op); /* no request left to cancel: only the wait */
 		return;
 	}
 	if (!(sqe = coil__uring_sqe_for_cancel(io, u, &op->completed)))
