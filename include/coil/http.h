@@ -84,9 +84,16 @@ struct coil_http_config {
 	uint64_t max_drain;	/* body bytes a handler left unread that are read
 				 * and dropped to keep the connection; more: it
 				 * closes: 64 KiB */
+	/* HTTP/2 (docs/http.md): 1 (the default) serves it beside HTTP/1.1,
+	 * with the same handlers: h2c by prior knowledge (a plaintext
+	 * connection that starts with the HTTP/2 preface) and h2 over TLS
+	 * when ALPN picks "h2". 0: HTTP/1.1 only. */
+	int http2;
+	unsigned h2_max_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS: 100 */
 	/* HTTPS: a server context (coil/tls.h) makes every connection TLS,
 	 * its handshake under head_timeout and the context's own deadline;
-	 * set its ALPN to "http/1.1". The context stays the caller's: free
+	 * set its ALPN to "h2", "http/1.1" (h2 with http2 on) or "http/1.1"
+	 * alone. The context stays the caller's: free
 	 * it after the server. NULL (the default): plain HTTP. Bodies from
 	 * coil_http_response_sendfile are then read and written through the
 	 * stream (no kTLS: docs/tls.md). */
@@ -114,7 +121,8 @@ typedef int (*coil_http_handler)(coil_http_request *req, coil_http_response *res
  * Listen as cfg says (cfg NULL: the defaults) on every worker of the
  * runtime (coil_server_open). From a fiber. cfg is copied (addr too).
  * Returns 0 and *out, or -EINVAL (out NULL, a bad setting: serve_mode,
- * max_head < 256, max_fields 0, max_target 0, max_requests 0), -EPERM (not
+ * max_head < 256, max_fields 0, max_target 0, max_requests 0,
+ * h2_max_streams 0 or over 65536 with http2 on), -EPERM (not
  * in a fiber), -ENOMEM, or coil_server_open's error.
  */
 COIL_API int coil_http_server_open(coil_http_server **out, const struct coil_http_config *cfg);
