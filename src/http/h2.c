@@ -39,9 +39,12 @@
 #include "http/conn.h"
 #include "http/date.h"
 
-/* Output the owner coalesces before a write (a frame header and a full
- * DATA payload fit). */
-#define OUT_CAP (16384 + 9 + 1024)
+/* Output the owner coalesces before a write: a DATA frame's payload is
+ * cut to fit with its header. Under coil_config.send_zc_min (16 KiB by
+ * default): a zero-copy send waits for the kernel to let go of its
+ * buffer, which a peer that never reads holds until it closes, past any
+ * deadline; a copied send is bounded by io_timeout. */
+#define OUT_CAP 16000
 /* Response body bytes a stream holds for the data provider. */
 #define STREAM_OUT_CAP 16384
 /* Request body bytes a stream may receive unread: its window. */
@@ -788,6 +791,19 @@ static int64_t read_deadline(struct coil__h2_conn *h, int64_t first)
 	return d;
 }
 
+static ssize_t data_length(nghttp2_session *ng, uint8_t type, int32_t id, int32_t conn_win,
+			   int32_t stream_win, uint32_t max_frame, void *ud)
+{
+	int64_t n = OUT_CAP - 9;
+	if (n > conn_win)
+		n = conn_win;
+	if (n > stream_win)
+		n = stream_win;
+	if (n > (int64_t)max_frame)
+		n = max_frame;
+	return n > 0 ? (ssize_t)n : 1;
+}
+
 static nghttp2_session_callbacks *callbacks(void)
 {
 	nghttp2_session_callbacks *cb;
@@ -799,6 +815,7 @@ static nghttp2_session_callbacks *callbacks(void)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_data_source_read_length_callback(cb, data_length);
 	return cb;
 }
 
