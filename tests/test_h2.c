@@ -770,9 +770,9 @@ static unsigned flood(struct h2 *c, const uint8_t *unit, size_t len, unsigned n,
 }
 
 /* Rapid reset (CVE-2023-44487): requests cancelled as soon as sent. The
- * server's reset limit (1000, then 33/s) ends the connection with a
- * GOAWAY long before 20000 (Debian's 1.52 says INTERNAL_ERROR, later
- * nghttp2 ENHANCE_YOUR_CALM). */
+ * server's reset limit (1000, then 33/s) ends the connection long before
+ * 20000, with a GOAWAY (Debian's 1.52 says INTERNAL_ERROR, later nghttp2
+ * ENHANCE_YOUR_CALM). */
 static void rapid_reset(struct srv *sv)
 {
 	struct h2 *c = h2_open(sv->port, 65535);
@@ -789,8 +789,10 @@ static void rapid_reset(struct srv *sv)
 	healthy_get(sv->port); /* served meanwhile */
 	ck_assert_int_eq(coil_task_join(t, NULL), 0);
 	ck_assert(d.ended);
-	ck_assert(c->goaway);
-	ck_assert_msg(c->goaway_code == NGHTTP2_INTERNAL_ERROR ||
+	/* A GOAWAY first, unless nghttp2 found its output queue flooded
+	 * (its fatal NGHTTP2_ERR_FLOODED: a close without a word), which a
+	 * slow server (TSan) meets before the reset limit. */
+	ck_assert_msg(!c->goaway || c->goaway_code == NGHTTP2_INTERNAL_ERROR ||
 			      c->goaway_code == NGHTTP2_ENHANCE_YOUR_CALM,
 		      "GOAWAY %u", c->goaway_code);
 	ck_assert_uint_lt(d.headers, 20000);
