@@ -121,6 +121,8 @@ static int64_t test_timeout(int64_t ns)
 
 /* ---- a raw HTTP/2 client ------------------------------------------------- */
 
+#define COIL_TEST_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
 enum {
 	DATA = 0,
 	HEADERS = 1,
@@ -197,7 +199,7 @@ static struct h2 *h2_open(int port, uint32_t initial_window)
 	ck_assert_int_eq(nghttp2_hd_inflate_new(&c->inf), 0);
 	c->conn_win = 65535;
 	c->stream_win0 = 65535;
-	ck_assert_int_eq(coil_sock_write_all(c->fd, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24), 24);
+	ck_assert_int_eq(coil_sock_write_all(c->fd, COIL_TEST_PREFACE, 24), 24);
 	uint8_t s[6] = {0,
 			4,
 			(uint8_t)(initial_window >> 24),
@@ -651,6 +653,47 @@ static void *shutdown_main(void *arg)
 	return NULL;
 }
 
+/* http2 0: the preface is no request of HTTP/1.1 (an answer of 4xx or
+ * 5xx, then the close); HTTP/1.1 is served as before. */
+static void *off_main(void *arg)
+{
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	cfg.http2 = 0;
+	struct srv sv;
+	srv_start(&sv, &cfg);
+	int fd = coil_tcp_connect("127.0.0.1", (uint16_t)sv.port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(coil_sock_write_all(fd, COIL_TEST_PREFACE, 24), 24);
+	char buf[4096];
+	size_t len = 0;
+	ssize_t n;
+	while ((n = coil_sock_read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = 0;
+	ck_assert_msg(!strncmp(buf, "HTTP/1.1 4", 10) || !strncmp(buf, "HTTP/1.1 5", 10), "%s",
+		      buf);
+	coil_close(fd);
+	fd = coil_tcp_connect("127.0.0.1", (uint16_t)sv.port);
+	static const char get[] = "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	ck_assert_int_eq(coil_sock_write_all(fd, get, sizeof get - 1), (ssize_t)(sizeof get - 1));
+	len = 0;
+	while ((n = coil_sock_read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = 0;
+	ck_assert_msg(!strncmp(buf, "HTTP/1.1 200", 12) && strstr(buf, "Hello, World!"), "%s", buf);
+	coil_close(fd);
+	wait_no_connections(&sv);
+	srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(http2_off_leaves_the_preface_to_http11)
+{
+	coil_test_run(off_main, NULL);
+}
+END_TEST
+
 START_TEST(shutdown_sends_goaway)
 {
 	coil_test_run(shutdown_main, NULL);
@@ -913,6 +956,7 @@ int main(void)
 	TCase *tc = tcase_create("h2");
 	tcase_add_test(tc, h2c_requests_reach_the_http11_handlers);
 	tcase_add_test(tc, the_head_and_body_limits_answer_with_their_status);
+	tcase_add_test(tc, http2_off_leaves_the_preface_to_http11);
 	tcase_add_test(tc, shutdown_sends_goaway);
 	tcase_add_test(tc, rapid_reset_ends_with_goaway_and_leaves_nothing_behind);
 	tcase_add_test(tc, a_settings_flood_is_closed_and_leaves_nothing_behind);
