@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* ---- the server under test ----------------------------------------------- */
 
@@ -78,6 +79,14 @@ static int handler(coil_http_request *req, coil_http_response *res, void *ctx)
 	}
 	if (target_is(req, "/fail"))
 		return -EIO;
+	if (target_is(req, "/peer")) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		int r = coil_http_request_peer(req, (struct sockaddr *)&ss, &sl);
+		char out[32];
+		int n = snprintf(out, sizeof out, "%d %d", r, r == 0 && ss.ss_family == AF_INET);
+		return coil_http_respond(res, 200, NULL, out, (size_t)n);
+	}
 	return coil_http_respond(res, 404, NULL, "no", 2);
 }
 
@@ -557,6 +566,12 @@ static void *requests_main(void *arg)
 			done++;
 	}
 	ck_assert_int_eq(ok, 10);
+
+	/* The client's address, asked by a handler. */
+	send_request(c, 35, "GET", "/peer", NULL, 0, true);
+	ck_assert(read_reply(c, 35, &r));
+	ck_assert_str_eq(r.body, "0 1");
+	reply_free(&r);
 	h2_close(c);
 	wait_no_connections(&sv);
 	srv_stop(&sv);

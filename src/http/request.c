@@ -72,6 +72,15 @@ int coil_http_request_peer(const coil_http_request *req, struct sockaddr *addr, 
 	if (!req || !addr || !len)
 		return -EINVAL;
 	struct coil__http_conn *c = req->c;
+	if (req->h2) { /* the streams' handlers run at once: no shared cache */
+		struct sockaddr_storage ss;
+		socklen_t n = sizeof ss;
+		if (getpeername(c->fd, (struct sockaddr *)&ss, &n) < 0)
+			return -errno;
+		memcpy(addr, &ss, *len < n ? *len : n);
+		*len = n;
+		return 0;
+	}
 	if (!c->peer_len) { /* asked once per connection */
 		socklen_t n = sizeof c->peer;
 		if (getpeername(c->fd, (struct sockaddr *)&c->peer, &n) < 0)

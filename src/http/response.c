@@ -178,7 +178,9 @@ static bool is_tchar(unsigned char ch)
 
 int coil_http_response_header(coil_http_response *res, const char *name, const char *value)
 {
-	int r = check(res);
+	/* HTTP/2: the stream has its own state (the connection's is the
+	 * owner fiber's). */
+	int r = res && res->h2 ? 0 : check(res);
 	if (r < 0)
 		return r;
 	if (!name || !value || !*name)
