@@ -69,6 +69,7 @@ struct coil__h2_stream {
 	/* The request: built by the owner, read-only once the handler runs. */
 	char *hbuf; /* names and values, copied */
 	size_t hbuf_len, hbuf_cap;
+	size_t head_size; /* as SETTINGS_MAX_HEADER_LIST_SIZE counts */
 	struct coil__http_field *fields;
 	unsigned nfields, fields_cap;
 	size_t method_at, method_len, target_at, target_len, auth_at, auth_len;
@@ -331,7 +332,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 	const struct coil_http_config *cfg = h->cfg;
 	/* The head's limits of HTTP/1.1: its bytes (as HPACK counts them,
 	 * 32 per field), its fields, its target. */
-	if (st->hbuf_len + namelen + valuelen + 32 > cfg->max_head) {
+	st->head_size += namelen + valuelen + 32;
+	if (st->head_size > cfg->max_head) {
 		st->reject = 431;
 		return 0;
 	}
