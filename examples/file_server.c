@@ -1,8 +1,10 @@
 /*
- * file_server: serves the files under a directory over HTTP/1.1.
+ * file_server: serves the files under a directory over HTTP/1.1 and
+ * HTTP/2 (h2c by prior knowledge; with --tls CERT KEY, HTTPS: h2 or
+ * http/1.1 by ALPN).
  *
  *   file_server --root DIR [--port N] [--host ADDR] [--workers N] [--list]
- *               [--mime-types FILE]
+ *               [--mime-types FILE] [--tls CERT KEY]
  *
  * --port 0 (the default) takes a free port; it prints "listening on
  * ADDR:PORT" once it accepts, and exits 0 after draining on SIGINT or
@@ -655,7 +657,7 @@ static int serve_file(coil_http_request *req, coil_http_response *res, void *ctx
 static void usage(void)
 {
 	fprintf(stderr, "usage: file_server --root DIR [--port N] [--host ADDR] [--workers N]"
-			" [--list] [--mime-types FILE]\n");
+			" [--list] [--mime-types FILE] [--tls CERT KEY]\n");
 	exit(2);
 }
 
@@ -679,6 +681,9 @@ int main(int argc, char **argv)
 			sv.list = true;
 		} else if (!strcmp(argv[i], "--mime-types") && i + 1 < argc) {
 			mime = argv[++i];
+		} else if ((taken = http_program_arg_tls(argc, argv, &i, &http, "file_server"))) {
+			if (taken < 0)
+				return 1;
 		} else {
 			usage();
 		}
@@ -699,5 +704,6 @@ int main(int argc, char **argv)
 	free(sv.mime.v);
 	free(sv.mime.text);
 	close(sv.root);
+	coil_tls_ctx_free(http.tls);
 	return status;
 }

@@ -1,5 +1,5 @@
 /*
- * http_hello: an HTTP/1.1 server that answers every request with
+ * http_hello: an HTTP/1.1 and HTTP/2 server that answers every request with
  * "Hello, World!" (text/plain), keep-alive; the benchmark's server.
  *
  *   http_hello [--port N] [--host ADDR] [--workers N] [--listen handoff|reuseport]
@@ -10,8 +10,9 @@
  * worker threads (0: one per CPU; default 1). SIGINT or SIGTERM shut it
  * down gracefully (idle connections close, requests in flight finish) and
  * it exits 0; it exits 1 with a message when it cannot listen or watch its
- * signals. --tls CERT KEY (PEM files) serves HTTPS instead, http/1.1 by
- * ALPN.
+ * signals. --tls CERT KEY (PEM files) serves HTTPS instead, h2 or
+ * http/1.1 by ALPN; without it, HTTP/1.1 and h2c (HTTP/2 by prior
+ * knowledge) on the same port.
  */
 #include <coil.h>
 
@@ -55,17 +56,9 @@ int main(int argc, char **argv)
 				http.serve_mode = COIL_SERVE_REUSEPORT;
 			else
 				usage();
-		} else if (!strcmp(argv[i], "--tls") && i + 2 < argc) {
-			const char *const alpn[] = {"http/1.1"};
-			int r = coil_tls_ctx_server(&http.tls, argv[i + 1], argv[i + 2]);
-			if (r == 0)
-				r = coil_tls_ctx_set_alpn(http.tls, alpn, 1);
-			if (r < 0) {
-				fprintf(stderr, "http_hello: --tls %s %s: %s\n", argv[i + 1],
-					argv[i + 2], strerror(-r));
+		} else if ((taken = http_program_arg_tls(argc, argv, &i, &http, "http_hello"))) {
+			if (taken < 0)
 				return 1;
-			}
-			i += 2;
 		} else {
 			usage();
 		}

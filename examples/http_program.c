@@ -54,3 +54,25 @@ int http_program_run(const char *name, const struct coil_http_config *http,
 	}
 	return result ? 1 : 0;
 }
+
+int http_program_arg_tls(int argc, char **argv, int *i, struct coil_http_config *http,
+			 const char *name)
+{
+	if (strcmp(argv[*i], "--tls") != 0 || *i + 2 >= argc)
+		return 0;
+	const char *const alpn[] = {"h2", "http/1.1"};
+	coil_tls_ctx_free(http->tls);
+	int r = coil_tls_ctx_server(&http->tls, argv[*i + 1], argv[*i + 2]);
+	if (r == 0)
+		r = http->http2 ? coil_tls_ctx_set_alpn(http->tls, alpn, 2)
+				: coil_tls_ctx_set_alpn(http->tls, alpn + 1, 1);
+	if (r < 0) {
+		fprintf(stderr, "%s: --tls %s %s: %s\n", name, argv[*i + 1], argv[*i + 2],
+			strerror(-r));
+		coil_tls_ctx_free(http->tls);
+		http->tls = NULL;
+		return -1;
+	}
+	*i += 2;
+	return 1;
+}

@@ -17,4 +17,14 @@
 int http_program_run(const char *name, const struct coil_http_config *http,
 		     const struct coil_config *rt, coil_http_handler handler, void *ctx);
 
+/*
+ * "--tls CERT KEY" at argv[*i]: make http->tls a server context from the
+ * PEM files, offering "h2" then "http/1.1" by ALPN (only "http/1.1" when
+ * http->http2 is 0), and step *i past it. Returns 1 (taken), 0 (argv[*i]
+ * is not --tls), -1 (the files are unusable: said on stderr after name).
+ * Free http->tls with coil_tls_ctx_free after the run.
+ */
+int http_program_arg_tls(int argc, char **argv, int *i, struct coil_http_config *http,
+			 const char *name);
+
 #endif

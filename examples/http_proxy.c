@@ -1,8 +1,10 @@
 /*
  * http_proxy: a reverse proxy for HTTP/1.1, over coil's server and client.
+ * Clients may speak HTTP/2 too (h2c by prior knowledge; with --tls CERT
+ * KEY, HTTPS: h2 or http/1.1 by ALPN); upstreams are HTTP/1.1.
  *
  *   http_proxy --upstream HOST:PORT [--upstream HOST:PORT ...] [--port N]
- *              [--host ADDR] [--workers N] [--timeout MS]
+ *              [--host ADDR] [--workers N] [--timeout MS] [--tls CERT KEY]
  *
  * Requests go to the upstreams in turn (round robin), over connections the
  * proxy keeps open (keep-alive on both sides). Each request is forwarded
@@ -36,6 +38,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http_program.h"
 #include "program_args.h"
 #include "signal_stop.h"
 
@@ -352,7 +355,7 @@ static void *run(void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: http_proxy --upstream HOST:PORT [--upstream HOST:PORT ...]"
-			" [--port N] [--host ADDR] [--workers N] [--timeout MS]\n");
+			" [--port N] [--host ADDR] [--workers N] [--timeout MS] [--tls CERT KEY]\n");
 	exit(2);
 }
 
@@ -379,6 +382,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			if (!program_arg_msec(argv[++i], 1, &app.timeout))
 				usage();
+		} else if ((taken = http_program_arg_tls(argc, argv, &i, &app.cfg, "http_proxy"))) {
+			if (taken < 0)
+				return 1;
 		} else {
 			usage();
 		}
@@ -400,6 +406,7 @@ int main(int argc, char **argv)
 	void *result = NULL;
 	int r = coil_run(&cfg, run, &app, &result);
 	coil_http_client_free(app.client); /* when run did not */
+	coil_tls_ctx_free(app.cfg.tls);
 	if (r < 0) {
 		fprintf(stderr, "http_proxy: %s\n", strerror(-r));
 		return 1;

@@ -1,8 +1,9 @@
 """ctest https_hello: examples/http_hello --tls CERT KEY as users run it.
 
 Makes certificates (tests/tls_certs.sh), starts it on --port 0, then over
-HTTPS: keep-alive requests on one connection (http/1.1 by ALPN, the chain
-and the name verified by Python's ssl), a few on new connections, a plain
+HTTPS: a client offering h2 and http/1.1 gets h2 by ALPN (h2_hello.py
+speaks it); keep-alive requests on one connection (http/1.1 by ALPN, the
+chain and the name verified by Python's ssl), a few on new connections, a plain
 HTTP request to the TLS port (closed, the server goes on), an idle
 connection left open; SIGTERM must end it with status 0.
     python3 https_hello.py PATH_TO_http_hello CERTS_SH [--workers N]
@@ -27,8 +28,13 @@ with tempfile.TemporaryDirectory(prefix="coil-https-") as d, Programs() as progr
     subprocess.run(["sh", certs_sh, d], check=True)
     proc, port = programs.start([exe, "--port", "0", "--tls", f"{d}/server.pem",
                                  f"{d}/server.key"] + args)
+    both = ssl.create_default_context(cafile=f"{d}/ca.pem")
+    both.set_alpn_protocols(["h2", "http/1.1"])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        with both.wrap_socket(raw, server_hostname="localhost") as t:
+            assert t.selected_alpn_protocol() == "h2", t.selected_alpn_protocol()
     ctx = ssl.create_default_context(cafile=f"{d}/ca.pem")
-    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    ctx.set_alpn_protocols(["http/1.1"])
 
     def https():
         return http.client.HTTPSConnection("localhost", port, timeout=30, context=ctx)

@@ -1,5 +1,6 @@
 /*
- * coil/http.h: an HTTP/1.1 server and client on fibers.
+ * coil/http.h: an HTTP/1.1 and HTTP/2 server, and an HTTP/1.1 client, on
+ * fibers.
  *
  *     static int hello(coil_http_request *req, coil_http_response *res, void *ctx)
  *     {
@@ -26,6 +27,12 @@
  * reads). A response is a status, headers, and a body written all at once
  * (coil_http_response_end: Content-Length) or in pieces
  * (coil_http_response_write: chunked, unless a length was given first).
+ *
+ * HTTP/2 (cfg.http2, on by default) is served with the same handlers: h2
+ * over TLS when ALPN picks "h2", h2c when a plaintext connection starts
+ * with the HTTP/2 preface. One fiber owns each connection's nghttp2 session
+ * and each stream's handler runs in a fiber of its own; the limits below
+ * apply to its requests too (docs/http.md says how).
  *
  * The parser is llhttp 8.1 (Node.js's) in strict mode, behind a scan of
  * every head that rejects what 8.1 still accepts (bare LF or CR, obs-fold,
@@ -84,9 +91,16 @@ struct coil_http_config {
 	uint64_t max_drain;	/* body bytes a handler left unread that are read
 				 * and dropped to keep the connection; more: it
 				 * closes: 64 KiB */
+	/* HTTP/2 (docs/http.md): 1 (the default) serves it beside HTTP/1.1,
+	 * with the same handlers: h2c by prior knowledge (a plaintext
+	 * connection that starts with the HTTP/2 preface) and h2 over TLS
+	 * when ALPN picks "h2". 0: HTTP/1.1 only. */
+	int http2;
+	unsigned h2_max_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS: 100 */
 	/* HTTPS: a server context (coil/tls.h) makes every connection TLS,
 	 * its handshake under head_timeout and the context's own deadline;
-	 * set its ALPN to "http/1.1". The context stays the caller's: free
+	 * set its ALPN to "h2", "http/1.1" (h2 with http2 on) or "http/1.1"
+	 * alone. The context stays the caller's: free
 	 * it after the server. NULL (the default): plain HTTP. Bodies from
 	 * coil_http_response_sendfile are then read and written through the
 	 * stream (no kTLS: docs/tls.md). */
@@ -114,7 +128,8 @@ typedef int (*coil_http_handler)(coil_http_request *req, coil_http_response *res
  * Listen as cfg says (cfg NULL: the defaults) on every worker of the
  * runtime (coil_server_open). From a fiber. cfg is copied (addr too).
  * Returns 0 and *out, or -EINVAL (out NULL, a bad setting: serve_mode,
- * max_head < 256, max_fields 0, max_target 0, max_requests 0), -EPERM (not
+ * max_head < 256, max_fields 0, max_target 0, max_requests 0,
+ * h2_max_streams 0 or over 65536 with http2 on), -EPERM (not
  * in a fiber), -ENOMEM, or coil_server_open's error.
  */
 COIL_API int coil_http_server_open(coil_http_server **out, const struct coil_http_config *cfg);
@@ -155,7 +170,9 @@ COIL_API int coil_http_serve(const struct coil_http_config *cfg, coil_http_handl
  * Calls on a request are made from its handler, with req as given. */
 
 /* The method ("GET"), the request target ("/a?b=c", as sent), the version
- * (10 for HTTP/1.0, 11 for HTTP/1.1). NULL req: an empty view, 0. */
+ * (10 for HTTP/1.0, 11 for HTTP/1.1, 20 for HTTP/2: its target is :path,
+ * its header names are lower case, :authority is a "host" field when the
+ * request has none). NULL req: an empty view, 0. */
 COIL_API struct coil_http_str coil_http_request_method(const coil_http_request *req);
 COIL_API struct coil_http_str coil_http_request_target(const coil_http_request *req);
 COIL_API int coil_http_request_version(const coil_http_request *req);

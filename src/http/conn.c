@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "http/h2.h"
 #include "http/scan.h"
 
 static int64_t deadline_in(int64_t timeout)
@@ -444,6 +445,35 @@ static bool serve_request(struct coil__http_conn *c)
 	return true;
 }
 
+/* HTTP/2 (cfg->http2): by ALPN over TLS (the handshake made first, under
+ * the first request's deadline), by its preface on plaintext. Returns
+ * true when the connection is done (served as HTTP/2, or ended before a
+ * request), false to serve it as HTTP/1.1. */
+static bool serve_h2(struct coil__http_conn *c, int64_t deadline)
+{
+	if (c->tls) {
+		coil_scope s;
+		bool scoped = deadline != COIL_NO_DEADLINE && coil_scope_enter(&s, deadline) == 0;
+		int r = coil_tls_handshake(c->tls);
+		if (scoped)
+			coil_scope_exit(&s);
+		if (r < 0) {
+			c->rerr = r;
+			return true;
+		}
+		const char *alpn = coil_tls_alpn(c->tls);
+		if (!alpn || strcmp(alpn, "h2") != 0)
+			return false;
+	} else {
+		if (coil__http_server_idle_wait(c->srv, c, deadline) <= 0)
+			return true;
+		if (!coil__h2_is_preface(c->lent, c->lent_len))
+			return false;
+	}
+	coil__h2_serve(c);
+	return true;
+}
+
 void coil__http_conn_serve(struct coil_http_server *srv, int fd)
 {
 	struct coil__http_conn conn = {0};
@@ -466,7 +496,7 @@ void coil__http_conn_serve(struct coil_http_server *srv, int fd)
 	if (c->cfg->tls ? coil_tls_open(&c->tls, c->cfg->tls, fd, NULL) < 0
 			: coil_reader_open(&c->rd, fd) < 0)
 		goto out;
-	for (;;) {
+	for (bool h2 = c->cfg->http2 && serve_h2(c, first_deadline); !h2;) {
 		bool first = c->served == 0;
 		if (!c->mem || (c->pos == c->in_len && !c->lent_len)) {
 			/* Nothing buffered: wait holding no memory. */

@@ -30,12 +30,18 @@
 
 struct coil__http_conn;
 
+struct coil__h2_stream;
+struct coil__h2_conn;
+
+/* h2 NULL: HTTP/1.1 on c; else a stream of HTTP/2 connection c (h2.c). */
 struct coil_http_request {
 	struct coil__http_conn *c;
+	struct coil__h2_stream *h2;
 };
 
 struct coil_http_response {
 	struct coil__http_conn *c;
+	struct coil__h2_stream *h2;
 };
 
 /* Bytes of the response headers a handler may add (-ENOSPC past it). */
@@ -91,6 +97,7 @@ struct coil__http_conn {
 	coil_task task;
 	coil_scope idle;	/* entered while waiting between requests */
 	bool idle_in;
+	struct coil__h2_conn *h2; /* an HTTP/2 connection: the shutdown wakes it */
 
 	struct coil_http_request req;
 	struct coil_http_response res;
@@ -140,6 +147,10 @@ void coil__http_server_leave(struct coil_http_server *srv, struct coil__http_con
  * 0 (the client's end, or the server is shutting down), or -errno. */
 ssize_t coil__http_server_idle_wait(struct coil_http_server *srv, struct coil__http_conn *c,
 				    int64_t deadline);
+/* Mark c as the HTTP/2 connection h (NULL: no more), under the registry's
+ * lock: the shutdown then asks h to drain (coil__h2_drain). */
+void coil__http_server_h2(struct coil_http_server *srv, struct coil__http_conn *c,
+			  struct coil__h2_conn *h);
 /* The server's settings (they stay put while it runs). */
 const struct coil_http_config *coil__http_server_config(const struct coil_http_server *srv);
 /* The server's handler. */

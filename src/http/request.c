@@ -3,24 +3,33 @@
 #include <string.h>
 
 #include "http/conn.h"
+#include "http/h2.h"
 
 struct coil_http_str coil_http_request_method(const coil_http_request *req)
 {
+	if (req && req->h2)
+		return coil__h2_method(req->h2);
 	return req ? req->c->parse.method : (struct coil_http_str){0};
 }
 
 struct coil_http_str coil_http_request_target(const coil_http_request *req)
 {
+	if (req && req->h2)
+		return coil__h2_target(req->h2);
 	return req ? req->c->parse.target : (struct coil_http_str){0};
 }
 
 int coil_http_request_version(const coil_http_request *req)
 {
+	if (req && req->h2)
+		return 20;
 	return req ? (int)req->c->parse.version : 0;
 }
 
 int coil_http_request_header_count(const coil_http_request *req)
 {
+	if (req && req->h2)
+		return coil__h2_header_count(req->h2);
 	return req ? (int)req->c->parse.nfields : -EINVAL;
 }
 
@@ -29,6 +38,8 @@ int coil_http_request_header_at(const coil_http_request *req, size_t i,
 {
 	if (!req || !name || !value)
 		return -EINVAL;
+	if (req->h2)
+		return coil__h2_header_at(req->h2, i, name, value);
 	const struct coil__http_parse *p = &req->c->parse;
 	if (i >= p->nfields)
 		return -ERANGE;
@@ -42,6 +53,8 @@ int coil_http_request_header(const coil_http_request *req, const char *name,
 {
 	if (!req || !name || !value)
 		return -EINVAL;
+	if (req->h2)
+		return coil__h2_header(req->h2, name, value);
 	const struct coil__http_parse *p = &req->c->parse;
 	size_t n = strlen(name);
 	for (unsigned i = 0; i < p->nfields; i++) {
@@ -59,6 +72,15 @@ int coil_http_request_peer(const coil_http_request *req, struct sockaddr *addr, 
 	if (!req || !addr || !len)
 		return -EINVAL;
 	struct coil__http_conn *c = req->c;
+	if (req->h2) { /* the streams' handlers run at once: no shared cache */
+		struct sockaddr_storage ss;
+		socklen_t n = sizeof ss;
+		if (getpeername(c->fd, (struct sockaddr *)&ss, &n) < 0)
+			return -errno;
+		memcpy(addr, &ss, *len < n ? *len : n);
+		*len = n;
+		return 0;
+	}
 	if (!c->peer_len) { /* asked once per connection */
 		socklen_t n = sizeof c->peer;
 		if (getpeername(c->fd, (struct sockaddr *)&c->peer, &n) < 0)
@@ -74,6 +96,8 @@ int64_t coil_http_request_content_length(const coil_http_request *req)
 {
 	if (!req)
 		return -EINVAL;
+	if (req->h2)
+		return coil__h2_content_length(req->h2);
 	const struct coil__http_parse *p = &req->c->parse;
 	if (p->chunked)
 		return -1;
@@ -84,6 +108,8 @@ int coil_http_request_limit(coil_http_request *req, uint64_t max_body)
 {
 	if (!req)
 		return -EINVAL;
+	if (req->h2)
+		return coil__h2_request_limit(req->h2, max_body);
 	if (req->c->body_started)
 		return -EBUSY;
 	req->c->max_body = max_body;
@@ -101,6 +127,8 @@ ssize_t coil_http_request_read(coil_http_request *req, void *buf, size_t len)
 {
 	if (!req || (!buf && len))
 		return -EINVAL;
+	if (req->h2)
+		return coil__h2_read(req->h2, buf, len);
 	struct coil__http_conn *c = req->c;
 	struct coil__http_parse *p = &c->parse;
 	if (c->body_err)

@@ -11,6 +11,7 @@
 
 #include "http/conn.h"
 #include "http/date.h"
+#include "http/h2.h"
 
 static const char *reason(int status)
 {
@@ -157,6 +158,8 @@ static int check(const coil_http_response *res)
 
 int coil_http_response_status(coil_http_response *res, int status)
 {
+	if (res && res->h2)
+		return coil__h2_status(res->h2, status);
 	int r = check(res);
 	if (r < 0)
 		return r;
@@ -175,7 +178,9 @@ static bool is_tchar(unsigned char ch)
 
 int coil_http_response_header(coil_http_response *res, const char *name, const char *value)
 {
-	int r = check(res);
+	/* HTTP/2: the stream has its own state (the connection's is the
+	 * owner fiber's). */
+	int r = res && res->h2 ? 0 : check(res);
 	if (r < 0)
 		return r;
 	if (!name || !value || !*name)
@@ -189,6 +194,8 @@ int coil_http_response_header(coil_http_response *res, const char *name, const c
 	if (!strcasecmp(name, "content-length") || !strcasecmp(name, "transfer-encoding") ||
 	    !strcasecmp(name, "connection") || !strcasecmp(name, "date"))
 		return -EINVAL;
+	if (res->h2)
+		return coil__h2_add_header(res->h2, name, value);
 	struct coil__http_conn *c = res->c;
 	if (nl + vl + 4 > COIL__HTTP_HDRS_CAP - c->hdrs_len)
 		return -ENOSPC;
@@ -205,6 +212,8 @@ int coil_http_response_header(coil_http_response *res, const char *name, const c
 
 int coil_http_response_length(coil_http_response *res, uint64_t len)
 {
+	if (res && res->h2)
+		return coil__h2_length(res->h2, len);
 	int r = check(res);
 	if (r < 0)
 		return r;
@@ -215,6 +224,8 @@ int coil_http_response_length(coil_http_response *res, uint64_t len)
 
 int coil_http_response_close(coil_http_response *res)
 {
+	if (res && res->h2)
+		return coil__h2_close(res->h2);
 	int r = check(res);
 	if (r < 0)
 		return r;
@@ -257,6 +268,8 @@ ssize_t coil_http_response_write(coil_http_response *res, const void *buf, size_
 {
 	if (!res || (!buf && len))
 		return -EINVAL;
+	if (res->h2)
+		return coil__h2_write(res->h2, buf, len);
 	struct coil__http_conn *c = res->c;
 	int r = body_may_take(c, len);
 	if (r == 0 && !c->head_sent)
@@ -290,6 +303,8 @@ ssize_t coil_http_response_sendfile(coil_http_response *res, int file, int64_t o
 		return -EINVAL;
 	if (file < 0)
 		return -EBADF;
+	if (res->h2)
+		return coil__h2_sendfile(res->h2, file, off, len);
 	struct coil__http_conn *c = res->c;
 	int r = body_may_take(c, len);
 	if (r == 0 && !c->head_sent)
@@ -356,6 +371,8 @@ int coil_http_response_end(coil_http_response *res, const void *buf, size_t len)
 {
 	if (!res || (!buf && len))
 		return -EINVAL;
+	if (res->h2)
+		return coil__h2_end(res->h2, buf, len);
 	struct coil__http_conn *c = res->c;
 	if (c->werr)
 		return c->werr;

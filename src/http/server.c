@@ -17,6 +17,7 @@
 
 #include "coil.h"
 #include "http/conn.h"
+#include "http/h2.h"
 
 struct coil_http_server {
 	struct coil_http_config cfg;
@@ -57,6 +58,8 @@ void coil_http_config_init(struct coil_http_config *cfg)
 		.linger_timeout = 2 * COIL_NSEC_PER_SEC,
 		.max_requests = 1000,
 		.max_drain = 64 * 1024,
+		.http2 = 1,
+		.h2_max_streams = 100,
 	};
 }
 
@@ -72,6 +75,7 @@ int coil_http_server_open(coil_http_server **out, const struct coil_http_config 
 	if ((cfg->serve_mode != COIL_SERVE_HANDOFF && cfg->serve_mode != COIL_SERVE_REUSEPORT) ||
 	    cfg->max_head < 256 || cfg->max_head > (64u << 20) || cfg->max_fields == 0 ||
 	    cfg->max_fields > 65536 || cfg->max_target == 0 || cfg->max_requests == 0 ||
+	    (cfg->http2 && (cfg->h2_max_streams == 0 || cfg->h2_max_streams > 65536)) ||
 	    !cfg->addr || strlen(cfg->addr) >= sizeof((struct coil_http_server *)0)->addr)
 		return -EINVAL;
 	if (!coil_task_current())
@@ -164,6 +168,14 @@ void coil__http_server_leave(struct coil_http_server *srv, struct coil__http_con
 	coil_wg_done(&srv->live);
 }
 
+void coil__http_server_h2(struct coil_http_server *srv, struct coil__http_conn *c,
+			  struct coil__h2_conn *h)
+{
+	pthread_mutex_lock(&srv->lock);
+	c->h2 = h;
+	pthread_mutex_unlock(&srv->lock);
+}
+
 ssize_t coil__http_server_idle_wait(struct coil_http_server *srv, struct coil__http_conn *c,
 				    int64_t deadline)
 {
@@ -239,9 +251,12 @@ int coil_http_server_run(coil_http_server *s, coil_http_handler handler, void *c
 	barrier();
 	pthread_mutex_lock(&s->lock);
 	__atomic_store_n(&s->draining, true, __ATOMIC_RELAXED);
-	for (struct coil__http_conn *c = s->conns; c; c = c->next)
-		if (c->idle_in)
+	for (struct coil__http_conn *c = s->conns; c; c = c->next) {
+		if (c->h2)
+			coil__h2_drain(c->h2);
+		else if (c->idle_in)
 			coil_scope_cancel(&c->idle);
+	}
 	pthread_mutex_unlock(&s->lock);
 	int w = coil_wg_wait(&s->live);
 	coil_scope_exit(&grace);

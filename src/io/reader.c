@@ -337,6 +337,10 @@ ssize_t coil_reader_read(coil_reader *r, const void **data)
 			return rc;
 		if (r->closing)
 			return -EBADF;
+		/* Woken without a chunk (re-armed, say): a scope may have been
+		 * cancelled meanwhile, while this fiber was not parked. */
+		if (!r->qlen && !r->end && (rc = coil__fiber_may_block(self, &deadline)) < 0)
+			return rc;
 	}
 }
 

@@ -1,0 +1,1300 @@
+/*
+ * HTTP/2 on the server (nghttp2 1.52), with the handlers of HTTP/1.1.
+ *
+ * One fiber, the connection's (the owner), holds the nghttp2_session: it
+ * reads, feeds nghttp2_session_mem_recv, and writes what
+ * nghttp2_session_mem_send makes, coalesced into writes of up to
+ * OUT_CAP bytes (the only output it buffers). Each request's handler runs
+ * in a fiber of its own and never touches the session: it works on its
+ * stream's state under the connection's lock (a pthread mutex, held for a
+ * few instructions, never across a wait), puts the stream on the
+ * connection's queue and wakes the owner by cancelling the scope of the
+ * owner's read (a cancelled read loses nothing). The owner takes the
+ * queue and makes the session calls (submit the response, resume its
+ * data, give back the window of the bytes read). A handler waits for the
+ * owner on its stream's semaphore (room for its output, input for its
+ * reads), under cfg->io_timeout.
+ *
+ * Flow control both ways: the client's windows hold back the data
+ * provider (a handler blocks once its stream's OUT_CAP bytes wait), and
+ * the server's windows are given back only as a handler reads (automatic
+ * WINDOW_UPDATE off), so a stream never buffers more than STREAM_WINDOW
+ * bytes of request body.
+ *
+ * A stream is freed by the owner once nghttp2 closed it and its handler
+ * has ended (joined). on_stream_close never fails (a fatal error there
+ * leaks the stream on 1.52).
+ */
+#include "http/h2.h"
+
+#include <errno.h>
+#include <nghttp2/nghttp2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "coil.h"
+#include "http/conn.h"
+#include "http/date.h"
+
+/* Output the owner coalesces before a write: a DATA frame's payload is
+ * cut to fit with its header. Under coil_config.send_zc_min (16 KiB by
+ * default): a zero-copy send waits for the kernel to let go of its
+ * buffer, which a peer that never reads holds until it closes, past any
+ * deadline; a copied send is bounded by io_timeout. */
+#define OUT_CAP 16000
+/* Response body bytes a stream holds for the data provider. */
+#define STREAM_OUT_CAP 16384
+/* Request body bytes a stream may receive unread: its window. */
+#define STREAM_WINDOW 65536
+/* The connection's receive window. */
+#define CONN_WINDOW (1 << 20)
+/* Bytes of one read over TLS (a record). */
+#define TLS_IN 16384
+
+struct coil__h2_stream {
+	struct coil__h2_conn *h;
+	int32_t id;
+	struct coil__h2_stream *prev, *next; /* every stream (owner only) */
+	struct coil__h2_stream *qnext;	     /* the queue (under lock) */
+	struct coil__h2_stream *tnext;	     /* the queue as the owner took it */
+	bool queued;
+	coil_task task;
+	bool has_task, joined;
+	coil_sem wake;
+	bool waiting; /* the handler waits on wake (under lock) */
+
+	/* The request: built by the owner, read-only once the handler runs. */
+	char *hbuf; /* names and values, copied */
+	size_t hbuf_len, hbuf_cap;
+	size_t head_size; /* as SETTINGS_MAX_HEADER_LIST_SIZE counts */
+	struct coil__http_field *fields;
+	unsigned nfields, fields_cap;
+	size_t method_at, method_len, target_at, target_len, auth_at, auth_len;
+	bool has_method, has_target, has_auth, has_host;
+	int64_t content_length; /* -1: not announced */
+	int reject;		/* a status to answer without the handler */
+	bool head_request;
+
+	/* Shared with the owner, under the connection's lock. */
+	char *in; /* request body received, not yet read */
+	size_t in_off, in_len;
+	bool in_eof;	   /* END_STREAM came */
+	size_t unconsumed; /* read by the handler: window to give back */
+	bool closed;	   /* nghttp2 closed the stream */
+	bool head_ready;   /* the handler's head may go */
+	char *out;	   /* body bytes for the data provider */
+	size_t out_off, out_len;
+	bool end; /* the handler's body is complete */
+	bool rst; /* the handler asks for a reset */
+	bool handler_done;
+
+	/* The owner's. */
+	bool head_submitted, deferred, rst_sent;
+
+	/* The handler's. */
+	int status;
+	char *rh; /* response headers: "name\0value\0"... */
+	size_t rh_len;
+	bool has_length, head_sent, ended, no_body, body_started;
+	uint64_t length, sent, max_body, body_bytes;
+	int body_status;
+	ssize_t body_err;
+	int werr;
+
+	struct coil_http_request req;
+	struct coil_http_response res;
+};
+
+struct coil__h2_conn {
+	struct coil__http_conn *c;
+	const struct coil_http_config *cfg;
+	nghttp2_session *ng;
+	pthread_mutex_t lock;
+	struct coil__h2_stream *qhead, *qtail; /* the queue (under lock) */
+	coil_scope wait;		       /* around the owner's read */
+	bool parked;			       /* the owner is in wait (under lock) */
+	bool woken;			       /* wait was cancelled by a wake (under lock) */
+	bool draining;			       /* the server shuts down (under lock) */
+	bool dead;			       /* the connection is gone (under lock) */
+	struct coil__h2_stream *streams;       /* owner only */
+	unsigned nstreams;		       /* open in nghttp2 */
+	unsigned nlive;			       /* allocated (handler or nghttp2 still on them) */
+	bool goaway;
+	int64_t progress;   /* the last request or response byte moved */
+	int64_t head_since; /* a header block started, not ended; 0: none */
+	bool spawned;	    /* handlers were started since the last yield */
+	char *out;
+	size_t out_len;
+	int err; /* a write or protocol error: the connection ends */
+};
+
+bool coil__h2_is_preface(const char *p, size_t n)
+{
+	if (n < 3)
+		return false;
+	if (n > COIL__H2_PREFACE_LEN)
+		n = COIL__H2_PREFACE_LEN;
+	return memcmp(p, COIL__H2_PREFACE, n) == 0;
+}
+
+static int64_t deadline_in(int64_t timeout)
+{
+	return timeout > 0 ? coil_now() + timeout : COIL_NO_DEADLINE;
+}
+
+/* ---- the queue: handlers to the owner ----------------------------------- */
+
+/* Under lock: have the owner look at st, waking it if it waits. */
+static void post_locked(struct coil__h2_stream *st)
+{
+	struct coil__h2_conn *h = st->h;
+	if (!st->queued) {
+		st->queued = true;
+		st->qnext = NULL;
+		if (h->qtail)
+			h->qtail->qnext = st;
+		else
+			h->qhead = st;
+		h->qtail = st;
+	}
+	if (h->parked && !h->woken) {
+		h->woken = true;
+		coil_scope_cancel(&h->wait);
+	}
+}
+
+/* Under lock: wake st's handler if it waits. */
+static void wake_locked(struct coil__h2_stream *st)
+{
+	if (st->waiting) {
+		st->waiting = false;
+		coil_sem_release(&st->wake);
+	}
+}
+
+static void unqueue_locked(struct coil__h2_stream *st)
+{
+	struct coil__h2_conn *h = st->h;
+	if (!st->queued)
+		return;
+	struct coil__h2_stream **pp = &h->qhead, *prev = NULL;
+	while (*pp && *pp != st) {
+		prev = *pp;
+		pp = &(*pp)->qnext;
+	}
+	if (*pp) {
+		*pp = st->qnext;
+		if (h->qtail == st)
+			h->qtail = prev;
+	}
+	st->queued = false;
+}
+
+void coil__h2_drain(struct coil__h2_conn *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->draining = true;
+	if (h->parked && !h->woken) {
+		h->woken = true;
+		coil_scope_cancel(&h->wait);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* The handler waits for the owner, the lock held (and held again after).
+ * Returns 0 or -ETIMEDOUT / -ECANCELED. */
+static int wait_owner(struct coil__h2_stream *st, int64_t deadline)
+{
+	st->waiting = true;
+	pthread_mutex_unlock(&st->h->lock);
+	coil_scope s;
+	int r = coil_scope_enter(&s, deadline);
+	if (r == 0) {
+		r = coil_sem_acquire(&st->wake);
+		coil_scope_exit(&s);
+	}
+	pthread_mutex_lock(&st->h->lock);
+	st->waiting = false; /* a release that came late leaves a unit: harmless */
+	return r;
+}
+
+/* ---- streams ------------------------------------------------------------- */
+
+static struct coil__h2_stream *stream_new(struct coil__h2_conn *h, int32_t id)
+{
+	struct coil__h2_stream *st = calloc(1, sizeof *st);
+	if (!st)
+		return NULL;
+	st->h = h;
+	st->id = id;
+	st->content_length = -1;
+	st->status = 200;
+	st->max_body = h->cfg->max_body;
+	st->req.c = h->c;
+	st->req.h2 = st;
+	st->res.c = h->c;
+	st->res.h2 = st;
+	coil_sem_init(&st->wake, 0);
+	st->next = h->streams;
+	if (st->next)
+		st->next->prev = st;
+	h->streams = st;
+	h->nlive++;
+	return st;
+}
+
+static void stream_free(struct coil__h2_stream *st)
+{
+	struct coil__h2_conn *h = st->h;
+	pthread_mutex_lock(&h->lock);
+	unqueue_locked(st);
+	pthread_mutex_unlock(&h->lock);
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		h->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	h->nlive--;
+	coil_sem_destroy(&st->wake);
+	free(st->hbuf);
+	free(st->fields);
+	free(st->in);
+	free(st->out);
+	free(st->rh);
+	free(st);
+}
+
+/* The owner: free st if nobody needs it any more. */
+static void stream_maybe_free(struct coil__h2_stream *st)
+{
+	if (st->closed && (!st->has_task || st->joined))
+		stream_free(st);
+}
+
+/* ---- the request's head (owner) ----------------------------------------- */
+
+static int hbuf_add(struct coil__h2_stream *st, const uint8_t *p, size_t n, size_t *at)
+{
+	if (st->hbuf_len + n + 1 > st->hbuf_cap) {
+		size_t cap = st->hbuf_cap ? st->hbuf_cap * 2 : 512;
+		while (cap < st->hbuf_len + n + 1)
+			cap *= 2;
+		char *b = realloc(st->hbuf, cap);
+		if (!b)
+			return -ENOMEM;
+		st->hbuf = b;
+		st->hbuf_cap = cap;
+	}
+	*at = st->hbuf_len;
+	memcpy(st->hbuf + st->hbuf_len, p, n);
+	st->hbuf_len += n;
+	st->hbuf[st->hbuf_len++] = 0;
+	return 0;
+}
+
+static bool name_is(const uint8_t *name, size_t len, const char *lit)
+{
+	return len == strlen(lit) && memcmp(name, lit, len) == 0;
+}
+
+static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+	struct coil__h2_conn *h = ud;
+	if (frame->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	h->head_since = coil_now();
+	if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	struct coil__h2_stream *st = stream_new(h, frame->hd.stream_id);
+	if (!st)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* the stream is reset */
+	/* Handlers of reset streams may still run: bound them too. */
+	if (h->nlive > 2 * h->cfg->h2_max_streams)
+		st->reject = -1;
+	h->nstreams++;
+	nghttp2_session_set_stream_user_data(ng, frame->hd.stream_id, st);
+	return 0;
+}
+
+static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
+		     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
+{
+	struct coil__h2_conn *h = ud;
+	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0; /* trailers: not kept */
+	struct coil__h2_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	if (!st || st->reject)
+		return 0;
+	const struct coil_http_config *cfg = h->cfg;
+	/* The head's limits of HTTP/1.1: its bytes (as HPACK counts them,
+	 * 32 per field), its fields, its target. */
+	st->head_size += namelen + valuelen + 32;
+	if (st->head_size > cfg->max_head) {
+		st->reject = 431;
+		return 0;
+	}
+	if (namelen && name[0] == ':') {
+		if (name_is(name, namelen, ":method")) {
+			if (hbuf_add(st, value, valuelen, &st->method_at) < 0)
+				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+			st->method_len = valuelen;
+			st->has_method = true;
+			st->head_request = name_is(value, valuelen, "HEAD");
+		} else if (name_is(name, namelen, ":path")) {
+			if (valuelen > cfg->max_target) {
+				st->reject = 414;
+				return 0;
+			}
+			if (hbuf_add(st, value, valuelen, &st->target_at) < 0)
+				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+			st->target_len = valuelen;
+			st->has_target = true;
+		} else if (name_is(name, namelen, ":authority")) {
+			if (hbuf_add(st, value, valuelen, &st->auth_at) < 0)
+				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+			st->auth_len = valuelen;
+			st->has_auth = true;
+		}
+		return 0;
+	}
+	if (st->nfields + 2 > cfg->max_fields + 1) { /* room for host from :authority */
+		st->reject = 431;
+		return 0;
+	}
+	if (st->nfields == st->fields_cap) {
+		unsigned cap = st->fields_cap ? st->fields_cap * 2 : 16;
+		struct coil__http_field *f = realloc(st->fields, (cap + 1) * sizeof *f);
+		if (!f)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		st->fields = f;
+		st->fields_cap = cap;
+	}
+	size_t nat, vat;
+	if (hbuf_add(st, name, namelen, &nat) < 0 || hbuf_add(st, value, valuelen, &vat) < 0)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	/* Offsets for now (hbuf moves); views once the head is complete. */
+	st->fields[st->nfields].name =
+		(struct coil_http_str){(const char *)(uintptr_t)nat, namelen};
+	st->fields[st->nfields].value =
+		(struct coil_http_str){(const char *)(uintptr_t)vat, valuelen};
+	st->nfields++;
+	if (name_is(name, namelen, "host"))
+		st->has_host = true;
+	if (name_is(name, namelen, "content-length")) {
+		/* nghttp2 checked it is digits and holds the body to it. */
+		int64_t v = 0;
+		for (size_t i = 0; i < valuelen && v < (INT64_MAX - 9) / 10; i++)
+			v = v * 10 + (value[i] - '0');
+		st->content_length = v;
+	}
+	return 0;
+}
+
+/* The head is complete: views into hbuf; :authority as a Host field when
+ * the request has none (handlers look for Host). */
+static void head_done(struct coil__h2_stream *st)
+{
+	for (unsigned i = 0; i < st->nfields; i++) {
+		st->fields[i].name.ptr = st->hbuf + (uintptr_t)st->fields[i].name.ptr;
+		st->fields[i].value.ptr = st->hbuf + (uintptr_t)st->fields[i].value.ptr;
+	}
+	if (st->has_auth && !st->has_host && st->fields) {
+		memmove(st->fields + 1, st->fields, st->nfields * sizeof *st->fields);
+		st->fields[0].name = (struct coil_http_str){"host", 4};
+		st->fields[0].value = (struct coil_http_str){st->hbuf + st->auth_at, st->auth_len};
+		st->nfields++;
+	} else if (st->has_auth && !st->has_host) {
+		st->fields = malloc(sizeof *st->fields);
+		if (st->fields) {
+			st->fields_cap = 0;
+			st->fields[0].name = (struct coil_http_str){"host", 4};
+			st->fields[0].value =
+				(struct coil_http_str){st->hbuf + st->auth_at, st->auth_len};
+			st->nfields = 1;
+		}
+	}
+}
+
+/* ---- the response (owner) ------------------------------------------------ */
+
+static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
+			 uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+	struct coil__h2_stream *st = src->ptr;
+	struct coil__h2_conn *h = ud;
+	pthread_mutex_lock(&h->lock);
+	size_t n = st->out_len - st->out_off;
+	if (n > length)
+		n = length;
+	if (n) {
+		memcpy(buf, st->out + st->out_off, n);
+		st->out_off += n;
+		if (st->out_off == st->out_len)
+			st->out_off = st->out_len = 0;
+		wake_locked(st); /* room for more */
+	}
+	bool eof = st->end && st->out_len == 0;
+	pthread_mutex_unlock(&h->lock);
+	if (eof) {
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	} else if (n == 0) {
+		st->deferred = true;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	h->progress = coil_now();
+	return (ssize_t)n;
+}
+
+/* Submit st's response head (and its data provider). */
+static void submit_head(struct coil__h2_conn *h, struct coil__h2_stream *st)
+{
+	nghttp2_nv nv[COIL__HTTP_HDRS_CAP / 4 + 4];
+	size_t n = 0;
+	char status[8], length[24];
+	snprintf(status, sizeof status, "%d", st->status);
+	nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, strlen(status), 0};
+	size_t dl;
+	const char *date = coil__http_date(&dl); /* "Date: ...\r\n" */
+	if (dl > 8)
+		nv[n++] = (nghttp2_nv){(uint8_t *)"date", (uint8_t *)date + 6, 4, dl - 8, 0};
+	for (size_t at = 0; at < st->rh_len && n + 2 < sizeof nv / sizeof *nv;) {
+		char *name = st->rh + at;
+		size_t nl = strlen(name);
+		char *value = name + nl + 1;
+		size_t vl = strlen(value);
+		nv[n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, nl, vl, 0};
+		at += nl + vl + 2;
+	}
+	bool bodiless = st->status == 204 || st->status == 304;
+	if (st->has_length && (!bodiless || st->status == 304)) {
+		snprintf(length, sizeof length, "%llu", (unsigned long long)st->length);
+		nv[n++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)length, 14,
+				       strlen(length), 0};
+	}
+	nghttp2_data_provider dp = {.source.ptr = st, .read_callback = data_read};
+	int r = nghttp2_submit_response(h->ng, st->id, nv, n, st->no_body ? NULL : &dp);
+	if (r < 0)
+		nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+	st->head_submitted = true;
+}
+
+/* Answer status without a handler (a limit of the head). */
+static void answer(struct coil__h2_conn *h, struct coil__h2_stream *st, int status)
+{
+	char body[64];
+	int n = snprintf(body, sizeof body, "%d\n", status);
+	st->status = status;
+	st->out = malloc((size_t)n);
+	if (!st->out) {
+		nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+		return;
+	}
+	memcpy(st->out, body, (size_t)n);
+	st->out_len = (size_t)n;
+	st->end = true;
+	st->has_length = true;
+	st->length = (uint64_t)n;
+	st->no_body = st->head_request;
+	submit_head(h, st);
+}
+
+static void *stream_main(void *arg);
+
+/* The request's head is complete: start its handler. */
+static void start_stream(struct coil__h2_conn *h, struct coil__h2_stream *st, bool end_stream)
+{
+	st->in_eof = end_stream;
+	h->progress = coil_now();
+	if (st->reject < 0 || h->goaway) {
+		nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
+		return;
+	}
+	if (st->reject) {
+		answer(h, st, st->reject);
+		return;
+	}
+	if (!st->has_method || !st->has_target) { /* CONNECT: nghttp2 checked */
+		answer(h, st, 400);
+		return;
+	}
+	head_done(st);
+	if (coil_task_spawn(&st->task, stream_main, st) < 0) {
+		answer(h, st, 503);
+		return;
+	}
+	st->has_task = true;
+	h->spawned = true;
+}
+
+static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+	struct coil__h2_conn *h = ud;
+	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+		return 0;
+	struct coil__h2_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+	if (frame->hd.type == NGHTTP2_HEADERS)
+		h->head_since = 0;
+	if (!st)
+		return 0;
+	if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+		start_stream(h, st, end_stream);
+		return 0;
+	}
+	if (end_stream) {
+		pthread_mutex_lock(&h->lock);
+		st->in_eof = true;
+		wake_locked(st);
+		pthread_mutex_unlock(&h->lock);
+	}
+	return 0;
+}
+
+static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data,
+			 size_t len, void *ud)
+{
+	struct coil__h2_conn *h = ud;
+	struct coil__h2_stream *st = nghttp2_session_get_stream_user_data(ng, id);
+	h->progress = coil_now();
+	bool keep = false;
+	if (st && st->has_task) {
+		pthread_mutex_lock(&h->lock);
+		if (!st->in && !(st->in = malloc(STREAM_WINDOW))) {
+			pthread_mutex_unlock(&h->lock);
+			nghttp2_session_consume(ng, id, len);
+			nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id,
+						  NGHTTP2_INTERNAL_ERROR);
+			return 0;
+		}
+		if (st->in_off && st->in_len + len > STREAM_WINDOW) {
+			memmove(st->in, st->in + st->in_off, st->in_len - st->in_off);
+			st->in_len -= st->in_off;
+			st->in_off = 0;
+		}
+		if (st->in_len + len <= STREAM_WINDOW) {
+			memcpy(st->in + st->in_len, data, len);
+			st->in_len += len;
+			wake_locked(st);
+			keep = true;
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+	if (!keep) /* nobody reads it: the window back at once */
+		nghttp2_session_consume(ng, id, len);
+	return 0;
+}
+
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+	if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	struct coil__h2_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	if (!st)
+		return 0;
+	pthread_mutex_lock(&st->h->lock);
+	bool in_eof = st->in_eof;
+	pthread_mutex_unlock(&st->h->lock);
+	/* The response is complete and the request is not: the rest of it
+	 * is not wanted (RFC 9113 8.1). */
+	if (!in_eof && !st->rst_sent) {
+		st->rst_sent = true;
+		nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+	}
+	return 0;
+}
+
+static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
+{
+	struct coil__h2_conn *h = ud;
+	struct coil__h2_stream *st = nghttp2_session_get_stream_user_data(ng, id);
+	if (!st)
+		return 0;
+	nghttp2_session_set_stream_user_data(ng, id, NULL);
+	h->nstreams--;
+	pthread_mutex_lock(&h->lock);
+	st->closed = true;
+	size_t unconsumed = st->unconsumed + (st->in_len - st->in_off);
+	st->unconsumed = 0;
+	st->in_off = st->in_len = 0;
+	wake_locked(st);
+	pthread_mutex_unlock(&h->lock);
+	if (unconsumed)
+		nghttp2_session_consume_connection(ng, unconsumed);
+	stream_maybe_free(st);
+	return 0;
+}
+
+/* ---- the owner's loop ---------------------------------------------------- */
+
+/* Look at the streams handlers have posted. */
+static void run_queue(struct coil__h2_conn *h)
+{
+	pthread_mutex_lock(&h->lock);
+	struct coil__h2_stream *q = h->qhead;
+	h->qhead = h->qtail = NULL;
+	for (struct coil__h2_stream *st = q; st; st = st->qnext) {
+		st->queued = false;
+		st->tnext = st->qnext; /* a handler may queue it again meanwhile */
+	}
+	pthread_mutex_unlock(&h->lock);
+	while (q) {
+		struct coil__h2_stream *st = q;
+		q = st->tnext;
+		pthread_mutex_lock(&h->lock);
+		size_t consumed = st->unconsumed;
+		st->unconsumed = 0;
+		bool closed = st->closed, head = st->head_ready, more = st->out_len || st->end;
+		bool rst = st->rst, done = st->handler_done;
+		pthread_mutex_unlock(&h->lock);
+		if (!closed) {
+			if (consumed)
+				nghttp2_session_consume(h->ng, st->id, consumed);
+			if (rst && !st->rst_sent) {
+				st->rst_sent = true;
+				nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id,
+							  NGHTTP2_INTERNAL_ERROR);
+			} else if (head && !st->head_submitted) {
+				submit_head(h, st);
+			} else if (st->head_submitted && st->deferred && more) {
+				st->deferred = false;
+				nghttp2_session_resume_data(h->ng, st->id);
+			}
+		} else if (consumed) {
+			nghttp2_session_consume_connection(h->ng, consumed);
+		}
+		if (done && st->has_task && !st->joined) {
+			coil_scope s; /* it is returning: a join cannot be refused */
+			coil_scope_enter_shielded(&s, COIL_NO_DEADLINE);
+			coil_task_join(st->task, NULL);
+			coil_scope_exit(&s);
+			st->joined = true;
+			stream_maybe_free(st);
+		}
+	}
+}
+
+static int write_all(struct coil__h2_conn *h, const void *p, size_t n)
+{
+	struct coil__http_conn *c = h->c;
+	coil_scope s;
+	bool scoped = coil__http_io_scope_enter(c, &s);
+	ssize_t r = c->tls ? coil_tls_write_all(c->tls, p, n) : coil_sock_write_all(c->fd, p, n);
+	if (scoped)
+		coil_scope_exit(&s);
+	if (r < 0) {
+		c->werr = (int)r;
+		h->err = (int)r;
+		return (int)r;
+	}
+	return 0;
+}
+
+/* Write what the session has to send, in writes of up to OUT_CAP. */
+static int send_pending(struct coil__h2_conn *h)
+{
+	for (;;) {
+		const uint8_t *p;
+		ssize_t n = nghttp2_session_mem_send(h->ng, &p);
+		if (n < 0) {
+			h->err = -EPROTO;
+			return -EPROTO;
+		}
+		if (n == 0)
+			break;
+		if ((size_t)n > OUT_CAP - h->out_len) {
+			if (h->out_len && write_all(h, h->out, h->out_len) < 0)
+				return h->err;
+			h->out_len = 0;
+			if ((size_t)n > OUT_CAP) {
+				if (write_all(h, p, (size_t)n) < 0)
+					return h->err;
+				continue;
+			}
+		}
+		memcpy(h->out + h->out_len, p, (size_t)n);
+		h->out_len += (size_t)n;
+	}
+	if (h->out_len) {
+		size_t n = h->out_len;
+		h->out_len = 0;
+		if (write_all(h, h->out, n) < 0)
+			return h->err;
+	}
+	return 0;
+}
+
+/* Read once, waiting until deadline or a wake. Returns the bytes at *p, 0
+ * at the client's end, -EAGAIN for a wake, or -errno. */
+static ssize_t recv_some(struct coil__h2_conn *h, int64_t deadline, const void **p)
+{
+	struct coil__http_conn *c = h->c;
+	if (c->lent_len) {
+		ssize_t n = (ssize_t)c->lent_len;
+		*p = c->lent;
+		c->lent_len = 0;
+		return n;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->qhead || h->draining != h->goaway) {
+		pthread_mutex_unlock(&h->lock);
+		return -EAGAIN;
+	}
+	h->parked = true;
+	h->woken = false;
+	coil_scope_enter(&h->wait, deadline);
+	pthread_mutex_unlock(&h->lock);
+	ssize_t n;
+	if (c->tls) {
+		n = coil_tls_read(c->tls, c->tls_in, TLS_IN);
+		*p = c->tls_in;
+	} else {
+		n = coil_reader_read(c->rd, p);
+	}
+	pthread_mutex_lock(&h->lock);
+	h->parked = false;
+	bool woken = h->woken;
+	coil_scope_exit(&h->wait);
+	pthread_mutex_unlock(&h->lock);
+	if (n == -ECANCELED && woken && coil_task_cancelled() != 1)
+		return -EAGAIN;
+	if (n < 0 && n != -ETIMEDOUT && n != -ECANCELED)
+		c->rerr = (int)n;
+	return n;
+}
+
+static int64_t min_deadline(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* How long the owner may wait for the client now. */
+static int64_t read_deadline(struct coil__h2_conn *h, int64_t first)
+{
+	const struct coil_http_config *cfg = h->cfg;
+	int64_t d = COIL_NO_DEADLINE;
+	if (h->head_since && cfg->head_timeout > 0)
+		d = h->head_since + cfg->head_timeout; /* a header block in pieces */
+	if (h->nlive == 0) {
+		/* Idle: the first request under head_timeout from the accept. */
+		int64_t idle = first		       ? first
+			       : cfg->idle_timeout > 0 ? h->progress + cfg->idle_timeout
+						       : COIL_NO_DEADLINE;
+		return min_deadline(d, idle);
+	}
+	/* Streams in flight: something must move every io_timeout (a window
+	 * held at 0 for ever ends here). */
+	if (cfg->io_timeout > 0)
+		d = min_deadline(d, h->progress + cfg->io_timeout);
+	return d;
+}
+
+static ssize_t data_length(nghttp2_session *ng, uint8_t type, int32_t id, int32_t conn_win,
+			   int32_t stream_win, uint32_t max_frame, void *ud)
+{
+	int64_t n = OUT_CAP - 9;
+	if (n > conn_win)
+		n = conn_win;
+	if (n > stream_win)
+		n = stream_win;
+	if (n > (int64_t)max_frame)
+		n = max_frame;
+	return n > 0 ? (ssize_t)n : 1;
+}
+
+static nghttp2_session_callbacks *callbacks(void)
+{
+	nghttp2_session_callbacks *cb;
+	if (nghttp2_session_callbacks_new(&cb) != 0)
+		return NULL;
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_data_source_read_length_callback(cb, data_length);
+	return cb;
+}
+
+static int session_open(struct coil__h2_conn *h)
+{
+	const struct coil_http_config *cfg = h->cfg;
+	nghttp2_session_callbacks *cb = callbacks();
+	nghttp2_option *opt = NULL;
+	if (!cb || nghttp2_option_new(&opt) != 0) {
+		if (cb)
+			nghttp2_session_callbacks_del(cb);
+		return -ENOMEM;
+	}
+	/* The window is given back as handlers read. */
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	/* Rapid reset (CVE-2023-44487): nghttp2's own bucket, 1000 then 33/s. */
+	nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
+	nghttp2_option_set_max_continuations(opt, 8);
+	nghttp2_option_set_max_settings(opt, 32);
+	nghttp2_option_set_max_outbound_ack(opt, 1000);
+	int r = nghttp2_session_server_new2(&h->ng, cb, h, opt);
+	nghttp2_option_del(opt);
+	nghttp2_session_callbacks_del(cb);
+	if (r != 0)
+		return -ENOMEM;
+	nghttp2_settings_entry iv[] = {
+		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, cfg->h2_max_streams},
+		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
+		{NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)cfg->max_head},
+		{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+	};
+	r = nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof *iv);
+	if (r == 0)
+		r = nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
+	return r == 0 ? 0 : -ENOMEM;
+}
+
+/* The end: every handler is told, cancelled if it still runs, joined. */
+static void session_close(struct coil__h2_conn *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->dead = true;
+	for (struct coil__h2_stream *st = h->streams; st; st = st->next) {
+		st->closed = true;
+		wake_locked(st);
+	}
+	pthread_mutex_unlock(&h->lock);
+	coil_scope s;
+	coil_scope_enter_shielded(&s, COIL_NO_DEADLINE);
+	for (struct coil__h2_stream *st = h->streams; st; st = st->next) {
+		if (st->has_task && !st->joined) {
+			pthread_mutex_lock(&h->lock);
+			bool done = st->handler_done;
+			pthread_mutex_unlock(&h->lock);
+			if (!done)
+				coil_task_cancel(st->task);
+		}
+	}
+	for (struct coil__h2_stream *st = h->streams; st; st = st->next) {
+		if (st->has_task && !st->joined) {
+			coil_task_join(st->task, NULL);
+			st->joined = true;
+		}
+	}
+	coil_scope_exit(&s);
+	while (h->streams)
+		stream_free(h->streams);
+	nghttp2_session_del(h->ng);
+}
+
+void coil__h2_serve(struct coil__http_conn *c)
+{
+	struct coil__h2_conn *h = calloc(1, sizeof *h);
+	if (!h)
+		return;
+	h->c = c;
+	h->cfg = c->cfg;
+	pthread_mutex_init(&h->lock, NULL);
+	h->out = malloc(OUT_CAP);
+	if (c->tls && !c->tls_in)
+		c->tls_in = malloc(TLS_IN);
+	if (!h->out || (c->tls && !c->tls_in) || session_open(h) < 0) {
+		free(h->out);
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		return;
+	}
+	coil__http_server_h2(c->srv, c, h);
+	int64_t first = deadline_in(h->cfg->head_timeout);
+	h->progress = coil_now();
+	for (;;) {
+		run_queue(h);
+		pthread_mutex_lock(&h->lock);
+		bool draining = h->draining;
+		pthread_mutex_unlock(&h->lock);
+		if ((draining || coil__http_server_draining(c->srv)) && !h->goaway) {
+			h->goaway = true;
+			nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE,
+					      nghttp2_session_get_last_proc_stream_id(h->ng),
+					      NGHTTP2_NO_ERROR, NULL, 0);
+		}
+		if (send_pending(h) < 0)
+			break;
+		if (!nghttp2_session_want_read(h->ng) && !nghttp2_session_want_write(h->ng))
+			break;
+		if (h->goaway && h->nlive == 0)
+			break;
+		if (h->spawned) {
+			/* Let the handlers just started run first: those that
+			 * answer at once are sent with this round's output. */
+			h->spawned = false;
+			coil_task_yield();
+			continue;
+		}
+		const void *p;
+		ssize_t n = recv_some(h, read_deadline(h, first), &p);
+		if (n == -EAGAIN)
+			continue;
+		if (n <= 0)
+			break;
+		first = 0;
+		ssize_t used = nghttp2_session_mem_recv(h->ng, p, (size_t)n);
+		if (used < 0) {
+			/* Fatal (a flood, a bad preface...): a GOAWAY may be
+			 * queued; send it, then close. */
+			send_pending(h);
+			break;
+		}
+	}
+	coil__http_server_h2(c->srv, c, NULL);
+	session_close(h);
+	free(h->out);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+/* ---- the handler's side: the request ------------------------------------ */
+
+static void *stream_main(void *arg)
+{
+	struct coil__h2_stream *st = arg;
+	struct coil__h2_conn *h = st->h;
+	int r = coil__http_server_handle(h->c->srv, &st->req, &st->res);
+	if (st->body_status && !st->head_sent) {
+		char body[16];
+		int n = snprintf(body, sizeof body, "%d\n", st->body_status);
+		st->rh_len = 0;
+		coil_http_respond(&st->res, st->body_status, "text/plain", body, (size_t)n);
+	} else if (r < 0 && !st->head_sent) {
+		st->rh_len = 0;
+		coil_http_respond(&st->res, 500, "text/plain", "500\n", 4);
+	} else if (r < 0 || st->werr) {
+		pthread_mutex_lock(&h->lock);
+		st->rst = true;
+		pthread_mutex_unlock(&h->lock);
+	} else if (!st->ended && coil__h2_end(st, NULL, 0) < 0) {
+		pthread_mutex_lock(&h->lock);
+		st->rst = true;
+		pthread_mutex_unlock(&h->lock);
+	}
+	pthread_mutex_lock(&h->lock);
+	st->handler_done = true;
+	if (!h->dead)
+		post_locked(st);
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+struct coil_http_str coil__h2_method(const struct coil__h2_stream *st)
+{
+	return (struct coil_http_str){st->hbuf + st->method_at, st->method_len};
+}
+
+struct coil_http_str coil__h2_target(const struct coil__h2_stream *st)
+{
+	return (struct coil_http_str){st->hbuf + st->target_at, st->target_len};
+}
+
+int coil__h2_header_count(const struct coil__h2_stream *st)
+{
+	return (int)st->nfields;
+}
+
+int coil__h2_header_at(const struct coil__h2_stream *st, size_t i, struct coil_http_str *name,
+		       struct coil_http_str *value)
+{
+	if (i >= st->nfields)
+		return -ERANGE;
+	*name = st->fields[i].name;
+	*value = st->fields[i].value;
+	return 0;
+}
+
+int coil__h2_header(const struct coil__h2_stream *st, const char *name, struct coil_http_str *value)
+{
+	size_t n = strlen(name);
+	for (unsigned i = 0; i < st->nfields; i++) {
+		const struct coil__http_field *f = &st->fields[i];
+		if (f->name.len == n && strncasecmp(f->name.ptr, name, n) == 0) {
+			*value = f->value;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int64_t coil__h2_content_length(const struct coil__h2_stream *st)
+{
+	if (st->content_length >= 0)
+		return st->content_length;
+	pthread_mutex_lock(&st->h->lock);
+	bool empty = st->in_eof && st->in_len == 0 && st->body_bytes == 0;
+	pthread_mutex_unlock(&st->h->lock);
+	return empty ? 0 : -1; /* none announced: as chunked */
+}
+
+int coil__h2_request_limit(struct coil__h2_stream *st, uint64_t max_body)
+{
+	if (st->body_started)
+		return -EBUSY;
+	st->max_body = max_body;
+	return 0;
+}
+
+static ssize_t body_fail(struct coil__h2_stream *st, int status, ssize_t err)
+{
+	st->body_status = status;
+	return st->body_err = err;
+}
+
+ssize_t coil__h2_read(struct coil__h2_stream *st, void *buf, size_t len)
+{
+	struct coil__h2_conn *h = st->h;
+	if (st->body_err)
+		return st->body_err;
+	if (len == 0)
+		return 0;
+	if (!st->body_started) {
+		st->body_started = true;
+		if (st->content_length >= 0 && (uint64_t)st->content_length > st->max_body)
+			return body_fail(st, 413, -EMSGSIZE);
+	}
+	int64_t deadline = deadline_in(h->cfg->io_timeout);
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		size_t n = st->in_len - st->in_off;
+		if (n) {
+			if (n > len)
+				n = len;
+			if (st->body_bytes + n > st->max_body) {
+				pthread_mutex_unlock(&h->lock);
+				return body_fail(st, 413, -EMSGSIZE);
+			}
+			memcpy(buf, st->in + st->in_off, n);
+			st->in_off += n;
+			if (st->in_off == st->in_len)
+				st->in_off = st->in_len = 0;
+			st->unconsumed += n;
+			st->body_bytes += n;
+			/* Give the window back once half of it was read. */
+			if (st->unconsumed >= STREAM_WINDOW / 2 || st->in_len == 0)
+				post_locked(st);
+			pthread_mutex_unlock(&h->lock);
+			return (ssize_t)n;
+		}
+		if (st->in_eof) {
+			pthread_mutex_unlock(&h->lock);
+			return 0;
+		}
+		if (st->closed) {
+			pthread_mutex_unlock(&h->lock);
+			return body_fail(st, 400, -ECONNRESET);
+		}
+		if (st->unconsumed)
+			post_locked(st);
+		int r = wait_owner(st, deadline);
+		if (r < 0) {
+			pthread_mutex_unlock(&h->lock);
+			return st->body_err = r;
+		}
+	}
+}
+
+/* ---- the handler's side: the response ----------------------------------- */
+
+static int check_head(const struct coil__h2_stream *st)
+{
+	if (st->werr)
+		return st->werr;
+	return st->head_sent ? -EBUSY : 0;
+}
+
+int coil__h2_status(struct coil__h2_stream *st, int status)
+{
+	int r = check_head(st);
+	if (r < 0)
+		return r;
+	if (status < 200 || status > 999)
+		return -EINVAL;
+	st->status = status;
+	return 0;
+}
+
+int coil__h2_add_header(struct coil__h2_stream *st, const char *name, const char *value)
+{
+	int r = check_head(st);
+	if (r < 0)
+		return r;
+	/* Connection-specific fields have no place in HTTP/2 (RFC 9113
+	 * 8.2.2): dropped, so that a handler serves both versions. */
+	if (!strcasecmp(name, "keep-alive") || !strcasecmp(name, "upgrade") ||
+	    !strcasecmp(name, "proxy-connection"))
+		return 0;
+	size_t nl = strlen(name), vl = strlen(value);
+	if (nl + vl + 2 > COIL__HTTP_HDRS_CAP - st->rh_len)
+		return -ENOSPC;
+	if (!st->rh && !(st->rh = malloc(COIL__HTTP_HDRS_CAP)))
+		return -ENOMEM;
+	char *p = st->rh + st->rh_len;
+	for (size_t i = 0; i < nl; i++) /* lower case, as HTTP/2 wants */
+		p[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+	p[nl] = 0;
+	memcpy(p + nl + 1, value, vl + 1);
+	st->rh_len += nl + vl + 2;
+	return 0;
+}
+
+int coil__h2_length(struct coil__h2_stream *st, uint64_t len)
+{
+	int r = check_head(st);
+	if (r < 0)
+		return r;
+	st->has_length = true;
+	st->length = len;
+	return 0;
+}
+
+int coil__h2_close(struct coil__h2_stream *st)
+{
+	/* Only the stream ends with the response: nothing to do. */
+	return check_head(st);
+}
+
+static bool length_only(const struct coil__h2_stream *st)
+{
+	return st->head_request || st->status == 204 || st->status == 304;
+}
+
+/* The head goes with the first bytes: mark it ready (posted with them). */
+static void head_prepare(struct coil__h2_stream *st, int64_t body_len)
+{
+	bool bodiless = st->status == 204 || st->status == 304;
+	if (body_len >= 0 && !st->has_length && !bodiless) {
+		st->has_length = true;
+		st->length = (uint64_t)body_len;
+	}
+	st->no_body = st->head_request || bodiless;
+	st->head_sent = true;
+}
+
+/* Hand len bytes (and the end) to the owner, waiting for room. */
+static int put(struct coil__h2_stream *st, const char *buf, size_t len, bool end)
+{
+	struct coil__h2_conn *h = st->h;
+	int64_t deadline = deadline_in(h->cfg->io_timeout);
+	if (len && !st->out && !(st->out = malloc(STREAM_OUT_CAP)))
+		return st->werr = -ENOMEM;
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		if (st->closed) {
+			pthread_mutex_unlock(&h->lock);
+			if (st->no_body && st->head_ready && len == 0)
+				return 0; /* the head went with END_STREAM */
+			return st->werr = -ECONNRESET;
+		}
+		st->head_ready = true;
+		if (st->out_off && st->out_len + len > STREAM_OUT_CAP) {
+			memmove(st->out, st->out + st->out_off, st->out_len - st->out_off);
+			st->out_len -= st->out_off;
+			st->out_off = 0;
+		}
+		size_t n = STREAM_OUT_CAP - st->out_len;
+		if (n > len)
+			n = len;
+		if (n) {
+			memcpy(st->out + st->out_len, buf, n);
+			st->out_len += n;
+			buf += n;
+			len -= n;
+		}
+		if (len == 0) {
+			if (end)
+				st->end = true;
+			post_locked(st);
+			pthread_mutex_unlock(&h->lock);
+			return 0;
+		}
+		post_locked(st);
+		int r = wait_owner(st, deadline);
+		if (r < 0) {
+			pthread_mutex_unlock(&h->lock);
+			return st->werr = r;
+		}
+	}
+}
+
+ssize_t coil__h2_write(struct coil__h2_stream *st, const void *buf, size_t len)
+{
+	if (st->werr)
+		return st->werr;
+	if (st->ended)
+		return -EALREADY;
+	if (st->has_length && len > st->length - st->sent)
+		return -EMSGSIZE;
+	if (!st->head_sent)
+		head_prepare(st, -1);
+	st->sent += len;
+	if (st->no_body || len == 0) {
+		if (st->no_body && !st->head_ready) /* the head alone may go */
+			return put(st, NULL, 0, false) < 0 ? st->werr : (ssize_t)len;
+		return (ssize_t)len;
+	}
+	int r = put(st, buf, len, false);
+	return r < 0 ? r : (ssize_t)len;
+}
+
+int coil__h2_end(struct coil__h2_stream *st, const void *buf, size_t len)
+{
+	if (st->werr)
+		return st->werr;
+	if (st->ended)
+		return -EALREADY;
+	st->ended = true;
+	if (!st->head_sent) {
+		if (st->has_length && st->length != len && !length_only(st)) {
+			st->werr = -EMSGSIZE;
+			return -EMSGSIZE;
+		}
+		head_prepare(st, (int64_t)len);
+	} else if (st->has_length && len > st->length - st->sent) {
+		return -EMSGSIZE;
+	}
+	st->sent += len;
+	int r = put(st, buf, st->no_body ? 0 : len, true);
+	if (r < 0)
+		return r;
+	if (st->has_length && st->sent != st->length && !length_only(st))
+		return -EMSGSIZE; /* short: the stream is reset at the end */
+	return 0;
+}
+
+ssize_t coil__h2_sendfile(struct coil__h2_stream *st, int file, int64_t off, size_t len)
+{
+	/* Through memory, as over TLS: the session frames every byte. */
+	char *buf = malloc(STREAM_OUT_CAP);
+	if (!buf)
+		return -ENOMEM;
+	size_t done = 0;
+	ssize_t r = 0;
+	while (done < len) {
+		size_t want = len - done < STREAM_OUT_CAP ? len - done : STREAM_OUT_CAP;
+		ssize_t n = coil_file_read(file, buf, want, off + (int64_t)done);
+		if (n < 0) {
+			r = n;
+			break;
+		}
+		if (n == 0)
+			break;
+		ssize_t w = coil__h2_write(st, buf, (size_t)n);
+		if (w < 0) {
+			r = w;
+			break;
+		}
+		done += (size_t)n;
+	}
+	free(buf);
+	if (r < 0 && (done > 0 || (r != -EBADF && r != -EINVAL)))
+		return r;
+	return r < 0 ? r : (ssize_t)done;
+}

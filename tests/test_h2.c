@@ -1,0 +1,1008 @@
+/*
+ * HTTP/2 in the server (coil/http.h, src/http/h2.c) over 127.0.0.1, driven
+ * by clients that write raw frames with coil's own sockets (responses'
+ * header blocks decoded by nghttp2's HPACK inflater): the HTTP/1.1
+ * handlers answering over h2c, flow control, the head and body limits, and
+ * one test per hostile client of issue 18 (rapid reset, SETTINGS and PING
+ * floods, CONTINUATION without end, a window of 0 for ever, 10k streams)
+ * after which another client is served, the server holds no connection
+ * and the process has its fds and heap back.
+ */
+#define _GNU_SOURCE
+#include "test_util.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <nghttp2/nghttp2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* ---- the server under test ----------------------------------------------- */
+
+static bool target_is(coil_http_request *req, const char *t)
+{
+	struct coil_http_str s = coil_http_request_target(req);
+	size_t n = strlen(t);
+	return s.len >= n && memcmp(s.ptr, t, n) == 0;
+}
+
+static int handler(coil_http_request *req, coil_http_response *res, void *ctx)
+{
+	if (target_is(req, "/hello"))
+		return coil_http_respond(res, 200, "text/plain", "Hello, World!", 13);
+	if (target_is(req, "/echo")) {
+		size_t cap = 1 << 20, len = 0;
+		char *body = malloc(cap);
+		ck_assert_ptr_nonnull(body);
+		ssize_t n;
+		while ((n = coil_http_request_read(req, body + len,
+						   cap - len > 7000 ? 7000 : cap - len)) > 0)
+			len += (size_t)n;
+		int r = n < 0 ? (int)n : coil_http_respond(res, 200, NULL, body, len);
+		free(body);
+		return r;
+	}
+	if (target_is(req, "/info")) {
+		struct coil_http_str m = coil_http_request_method(req),
+				     t = coil_http_request_target(req);
+		struct coil_http_str host = {"-", 1}, x = {"-", 1};
+		coil_http_request_header(req, "Host", &host);
+		coil_http_request_header(req, "X-MiXeD", &x);
+		char out[512];
+		int n = snprintf(out, sizeof out, "%.*s %.*s %d %.*s %.*s %d %lld", (int)m.len,
+				 m.ptr, (int)t.len, t.ptr, coil_http_request_version(req),
+				 (int)host.len, host.ptr, (int)x.len, x.ptr,
+				 coil_http_request_header_count(req),
+				 (long long)coil_http_request_content_length(req));
+		coil_http_response_header(res, "X-Reply", "Yes");
+		coil_http_response_header(res, "Connection", "close"); /* refused: -EINVAL */
+		return coil_http_respond(res, 201, "text/plain", out, (size_t)n);
+	}
+	if (target_is(req, "/stream")) {
+		for (int i = 0; i < 3; i++) {
+			char part[16];
+			int n = snprintf(part, sizeof part, "part%d;", i);
+			if (coil_http_response_write(res, part, (size_t)n) != n)
+				return -EIO;
+		}
+		return 0;
+	}
+	if (target_is(req, "/big")) { /* 256 KiB: past every window */
+		static char block[16384];
+		memset(block, 'b', sizeof block);
+		for (int i = 0; i < 16; i++)
+			if (coil_http_response_write(res, block, sizeof block) < 0)
+				return -EIO;
+		return 0;
+	}
+	if (target_is(req, "/fail"))
+		return -EIO;
+	if (target_is(req, "/peer")) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		int r = coil_http_request_peer(req, (struct sockaddr *)&ss, &sl);
+		char out[32];
+		int n = snprintf(out, sizeof out, "%d %d", r, r == 0 && ss.ss_family == AF_INET);
+		return coil_http_respond(res, 200, NULL, out, (size_t)n);
+	}
+	return coil_http_respond(res, 404, NULL, "no", 2);
+}
+
+struct srv {
+	coil_http_server *s;
+	coil_task task;
+	int port;
+	int run_result;
+};
+
+static void *srv_run(void *arg)
+{
+	struct srv *sv = arg;
+	sv->run_result = coil_http_server_run(sv->s, handler, NULL);
+	return NULL;
+}
+
+static void srv_start(struct srv *sv, const struct coil_http_config *cfg)
+{
+	memset(sv, 0, sizeof *sv);
+	ck_assert_int_eq(coil_http_server_open(&sv->s, cfg), 0);
+	sv->port = coil_http_server_port(sv->s);
+	ck_assert_int_eq(coil_task_spawn(&sv->task, srv_run, sv), 0);
+}
+
+static void srv_stop(struct srv *sv)
+{
+	ck_assert_int_eq(coil_task_cancel(sv->task), 0);
+	ck_assert_int_eq(coil_task_join(sv->task, NULL), 0);
+	ck_assert_int_eq(sv->run_result, 0);
+	ck_assert_int_eq(coil_http_server_close(sv->s), 0);
+}
+
+/* A server's short timeout for a test, times $CK_TIMEOUT_MULTIPLIER. */
+static int64_t test_timeout(int64_t ns)
+{
+	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+	long k = m ? strtol(m, NULL, 10) : 1;
+	return ns * (k > 1 ? k : 1);
+}
+
+/* ---- a raw HTTP/2 client ------------------------------------------------- */
+
+#define COIL_TEST_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+enum {
+	DATA = 0,
+	HEADERS = 1,
+	RST_STREAM = 3,
+	SETTINGS = 4,
+	PING = 6,
+	GOAWAY = 7,
+	WINDOW_UPDATE = 8,
+	CONTINUATION = 9
+};
+enum {
+	END_STREAM = 1,
+	ACK = 1,
+	END_HEADERS = 4
+};
+
+struct frame {
+	uint32_t len;
+	uint8_t type, flags;
+	int32_t sid;
+	uint8_t *payload; /* into the client's buffer, until the next read */
+};
+
+struct h2 {
+	int fd;
+	nghttp2_hd_inflater *inf;
+	uint8_t buf[1 << 17];
+	size_t len, off;
+	int64_t conn_win;    /* what we may send */
+	int64_t stream_win0; /* the server's initial stream window */
+	uint32_t goaway_code;
+	bool goaway;
+	bool quiet; /* a fiber floods the socket: read only, never write */
+};
+
+static void put_hd(uint8_t *p, uint32_t len, uint8_t type, uint8_t flags, int32_t sid)
+{
+	p[0] = (uint8_t)(len >> 16);
+	p[1] = (uint8_t)(len >> 8);
+	p[2] = (uint8_t)len;
+	p[3] = type;
+	p[4] = flags;
+	p[5] = (uint8_t)(sid >> 24);
+	p[6] = (uint8_t)(sid >> 16);
+	p[7] = (uint8_t)(sid >> 8);
+	p[8] = (uint8_t)sid;
+}
+
+/* A frame into out; its length. */
+static size_t frame_make(uint8_t *out, uint8_t type, uint8_t flags, int32_t sid, const void *p,
+			 size_t len)
+{
+	put_hd(out, (uint32_t)len, type, flags, sid);
+	if (len)
+		memcpy(out + 9, p, len);
+	return 9 + len;
+}
+
+static ssize_t frame_send(struct h2 *c, uint8_t type, uint8_t flags, int32_t sid, const void *p,
+			  size_t len)
+{
+	uint8_t f[9 + 16384];
+	ck_assert_uint_le(len, 16384);
+	size_t n = frame_make(f, type, flags, sid, p, len);
+	return coil_sock_write_all(c->fd, f, n);
+}
+
+static struct h2 *h2_open(int port, uint32_t initial_window)
+{
+	struct h2 *c = calloc(1, sizeof *c);
+	ck_assert_ptr_nonnull(c);
+	c->fd = coil_tcp_connect("127.0.0.1", (uint16_t)port);
+	ck_assert_int_ge(c->fd, 0);
+	ck_assert_int_eq(nghttp2_hd_inflate_new(&c->inf), 0);
+	c->conn_win = 65535;
+	c->stream_win0 = 65535;
+	ck_assert_int_eq(coil_sock_write_all(c->fd, COIL_TEST_PREFACE, 24), 24);
+	uint8_t s[6] = {0,
+			4,
+			(uint8_t)(initial_window >> 24),
+			(uint8_t)(initial_window >> 16),
+			(uint8_t)(initial_window >> 8),
+			(uint8_t)initial_window};
+	ck_assert_int_eq(frame_send(c, SETTINGS, 0, 0, s, sizeof s), 15);
+	return c;
+}
+
+static void h2_close(struct h2 *c)
+{
+	coil_close(c->fd);
+	nghttp2_hd_inflate_del(c->inf);
+	free(c);
+}
+
+/* The next frame; false at the server's end (or a reset). */
+static bool frame_read(struct h2 *c, struct frame *f)
+{
+	for (;;) {
+		size_t have = c->len - c->off;
+		if (have >= 9) {
+			uint8_t *p = c->buf + c->off;
+			uint32_t len = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+			ck_assert_uint_le(len, sizeof c->buf - 9);
+			if (have >= 9 + len) {
+				f->len = len;
+				f->type = p[3];
+				f->flags = p[4];
+				f->sid = (int32_t)((uint32_t)(p[5] & 0x7f) << 24 |
+						   (uint32_t)p[6] << 16 | (uint32_t)p[7] << 8 |
+						   p[8]);
+				f->payload = p + 9;
+				c->off += 9 + len;
+				return true;
+			}
+		}
+		if (c->off) {
+			memmove(c->buf, c->buf + c->off, have);
+			c->len = have;
+			c->off = 0;
+		}
+		ssize_t n = coil_sock_read(c->fd, c->buf + c->len, sizeof c->buf - c->len);
+		if (n <= 0) {
+			ck_assert_msg(n == 0 || n == -ECONNRESET, "client read: %zd", n);
+			return false;
+		}
+		c->len += (size_t)n;
+	}
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* What every frame means to the connection (SETTINGS acked, windows,
+ * GOAWAY); the header block's :status into *status when asked. */
+static void frame_common(struct h2 *c, const struct frame *f, int *status, char *hdrs,
+			 size_t hdrs_cap)
+{
+	if (f->type == SETTINGS && !(f->flags & ACK)) {
+		for (uint32_t i = 0; i + 6 <= f->len; i += 6)
+			if (f->payload[i] == 0 && f->payload[i + 1] == 4)
+				c->stream_win0 = be32(f->payload + i + 2);
+		if (!c->quiet)
+			frame_send(c, SETTINGS, ACK, 0, NULL, 0);
+	} else if (f->type == WINDOW_UPDATE && f->sid == 0) {
+		c->conn_win += be32(f->payload) & 0x7fffffff;
+	} else if (f->type == GOAWAY) {
+		c->goaway = true;
+		c->goaway_code = be32(f->payload + 4);
+	} else if (f->type == HEADERS) {
+		/* Every block goes through the inflater: its table is the
+		 * connection's. */
+		uint8_t *in = f->payload;
+		size_t inlen = f->len;
+		ck_assert_msg(f->flags & END_HEADERS, "no CONTINUATION expected");
+		for (;;) {
+			nghttp2_nv nv;
+			int fl = 0;
+			ssize_t n = nghttp2_hd_inflate_hd2(c->inf, &nv, &fl, in, inlen, 1);
+			ck_assert_int_ge(n, 0);
+			in += n;
+			inlen -= (size_t)n;
+			if (fl & NGHTTP2_HD_INFLATE_EMIT) {
+				if (status && nv.namelen == 7 && !memcmp(nv.name, ":status", 7))
+					*status = atoi((const char *)nv.value);
+				if (hdrs) {
+					size_t l = strlen(hdrs);
+					snprintf(hdrs + l, hdrs_cap - l, "%.*s: %.*s\n",
+						 (int)nv.namelen, nv.name, (int)nv.valuelen,
+						 nv.value);
+				}
+			}
+			if (fl & NGHTTP2_HD_INFLATE_FINAL) {
+				nghttp2_hd_inflate_end_headers(c->inf);
+				break;
+			}
+			if (inlen == 0 && !(fl & NGHTTP2_HD_INFLATE_EMIT))
+				break;
+		}
+	}
+}
+
+/* An HPACK integer with an n-bit prefix (RFC 7541 5.1). */
+static size_t hpack_int(uint8_t *p, uint8_t first, int bits, size_t v)
+{
+	size_t max = (1u << bits) - 1, n = 0;
+	if (v < max) {
+		p[n++] = (uint8_t)(first | v);
+		return n;
+	}
+	p[n++] = (uint8_t)(first | max);
+	v -= max;
+	while (v >= 128) {
+		p[n++] = (uint8_t)(v % 128 + 128);
+		v /= 128;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+/* A literal field without indexing, the name a literal too. */
+static size_t hpack_lit(uint8_t *p, const char *name, const char *value, size_t vlen)
+{
+	size_t n = 0, nl = strlen(name);
+	p[n++] = 0;
+	n += hpack_int(p + n, 0, 7, nl);
+	memcpy(p + n, name, nl);
+	n += nl;
+	n += hpack_int(p + n, 0, 7, vlen);
+	memcpy(p + n, value, vlen);
+	return n + vlen;
+}
+
+/* A request's header block: method, path, :scheme http, :authority t,
+ * then extra (already encoded). */
+static size_t request_block(uint8_t *p, const char *method, const char *path, const uint8_t *extra,
+			    size_t extra_len)
+{
+	size_t n = 0;
+	if (!strcmp(method, "GET")) {
+		p[n++] = 0x82;
+	} else {
+		n += hpack_int(p + n, 0, 4, 2); /* literal, name :method */
+		n += hpack_int(p + n, 0, 7, strlen(method));
+		memcpy(p + n, method, strlen(method));
+		n += strlen(method);
+	}
+	p[n++] = 0x86;			/* :scheme http */
+	n += hpack_int(p + n, 0, 4, 4); /* :path, literal value */
+	n += hpack_int(p + n, 0, 7, strlen(path));
+	memcpy(p + n, path, strlen(path));
+	n += strlen(path);
+	p[n++] = 0x01; /* :authority t */
+	p[n++] = 0x01;
+	p[n++] = 't';
+	if (extra_len)
+		memcpy(p + n, extra, extra_len);
+	return n + extra_len;
+}
+
+static void send_request(struct h2 *c, int32_t sid, const char *method, const char *path,
+			 const uint8_t *extra, size_t extra_len, bool end_stream)
+{
+	uint8_t b[16384];
+	size_t n = request_block(b, method, path, extra, extra_len);
+	ck_assert_int_eq(
+		frame_send(c, HEADERS, END_HEADERS | (end_stream ? END_STREAM : 0), sid, b, n),
+		(ssize_t)(9 + n));
+}
+
+struct reply {
+	int status;
+	char hdrs[2048];
+	char *body;
+	size_t len;
+	uint32_t rst; /* RST_STREAM's code + 1, or 0 */
+};
+
+/* Read until stream sid's response is complete (or reset), answering
+ * what the connection needs; the DATA read is given back as it comes.
+ * Returns false at the server's end. */
+static bool read_reply(struct h2 *c, int32_t sid, struct reply *r)
+{
+	memset(r, 0, sizeof *r);
+	for (;;) {
+		struct frame f;
+		if (!frame_read(c, &f))
+			return false;
+		bool mine = f.sid == sid;
+		frame_common(c, &f, mine ? &r->status : NULL, mine ? r->hdrs : NULL,
+			     sizeof r->hdrs);
+		if (!mine)
+			continue;
+		if (f.type == DATA && f.len) {
+			r->body = realloc(r->body, r->len + f.len + 1);
+			memcpy(r->body + r->len, f.payload, f.len);
+			r->len += f.len;
+			r->body[r->len] = 0;
+			uint8_t inc[4] = {(uint8_t)(f.len >> 24), (uint8_t)(f.len >> 16),
+					  (uint8_t)(f.len >> 8), (uint8_t)f.len};
+			frame_send(c, WINDOW_UPDATE, 0, 0, inc, 4);
+			frame_send(c, WINDOW_UPDATE, 0, sid, inc, 4);
+		}
+		if (f.type == RST_STREAM) {
+			r->rst = be32(f.payload) + 1;
+			return true;
+		}
+		if ((f.type == DATA || f.type == HEADERS) && (f.flags & END_STREAM))
+			return true;
+	}
+}
+
+static void reply_free(struct reply *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
+
+/* Send a request body in DATA frames as the server's windows allow. */
+static void send_body(struct h2 *c, int32_t sid, const char *p, size_t len)
+{
+	int64_t win = c->stream_win0;
+	while (len) {
+		while (win <= 0 || c->conn_win <= 0) {
+			struct frame f;
+			ck_assert(frame_read(c, &f));
+			frame_common(c, &f, NULL, NULL, 0);
+			if (f.type == WINDOW_UPDATE && f.sid == sid)
+				win += be32(f.payload) & 0x7fffffff;
+			if (f.type == SETTINGS && !(f.flags & ACK))
+				win = c->stream_win0; /* nothing sent before it: whole */
+		}
+		size_t n = len < 16384 ? len : 16384;
+		if ((int64_t)n > win)
+			n = (size_t)win;
+		if ((int64_t)n > c->conn_win)
+			n = (size_t)c->conn_win;
+		ck_assert_int_eq(frame_send(c, DATA, n == len ? END_STREAM : 0, sid, p, n),
+				 (ssize_t)(9 + n));
+		win -= (int64_t)n;
+		c->conn_win -= (int64_t)n;
+		p += n;
+		len -= n;
+	}
+}
+
+/* A GET of /hello on a connection of its own. */
+static void healthy_get(int port)
+{
+	struct h2 *c = h2_open(port, 65535);
+	send_request(c, 1, "GET", "/hello", NULL, 0, true);
+	struct reply r;
+	ck_assert(read_reply(c, 1, &r));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "Hello, World!");
+	reply_free(&r);
+	h2_close(c);
+}
+
+static void wait_no_connections(struct srv *sv)
+{
+	int64_t until = coil_now() + 30 * COIL_NSEC_PER_SEC;
+	unsigned n;
+	while ((n = coil_http_server_connections(sv->s)) != 0) {
+		ck_assert_msg(coil_now() < until, "the server still holds %u connections", n);
+		coil_sleep(COIL_NSEC_PER_MSEC);
+	}
+}
+
+/* ---- the handlers of HTTP/1.1 over h2c ----------------------------------- */
+
+static void *requests_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	struct srv sv;
+	srv_start(&sv, NULL);
+	struct h2 *c = h2_open(sv.port, 65535);
+	struct reply r;
+
+	send_request(c, 1, "GET", "/hello", NULL, 0, true);
+	ck_assert(read_reply(c, 1, &r));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "Hello, World!");
+	ck_assert_ptr_nonnull(strstr(r.hdrs, "content-length: 13\n"));
+	ck_assert_ptr_nonnull(strstr(r.hdrs, "content-type: text/plain\n"));
+	ck_assert_ptr_nonnull(strstr(r.hdrs, "date: "));
+	reply_free(&r);
+
+	/* The request as the handler sees it: :authority as Host, names in
+	 * any case, version 20; names the server owns refused. */
+	uint8_t extra[128];
+	size_t en = hpack_lit(extra, "x-mixed", "v1", 2);
+	send_request(c, 3, "GET", "/info?a=b", extra, en, true);
+	ck_assert(read_reply(c, 3, &r));
+	ck_assert_int_eq(r.status, 201);
+	ck_assert_str_eq(r.body, "GET /info?a=b 20 t v1 2 0");
+	ck_assert_ptr_nonnull(strstr(r.hdrs, "x-reply: Yes\n"));
+	ck_assert_ptr_null(strstr(r.hdrs, "connection"));
+	reply_free(&r);
+
+	/* A body of 300 KiB: past the stream's window (64 KiB), which the
+	 * server gives back as the handler reads. */
+	size_t blen = 300 * 1024;
+	char *body = malloc(blen);
+	for (size_t i = 0; i < blen; i++)
+		body[i] = (char)('a' + i % 26);
+	send_request(c, 5, "POST", "/echo", NULL, 0, false);
+	send_body(c, 5, body, blen);
+	ck_assert(read_reply(c, 5, &r));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.len, blen);
+	ck_assert(memcmp(r.body, body, blen) == 0);
+	reply_free(&r);
+	free(body);
+
+	/* Written in pieces without a length; 256 KiB past our window. */
+	send_request(c, 7, "GET", "/stream", NULL, 0, true);
+	ck_assert(read_reply(c, 7, &r));
+	ck_assert_str_eq(r.body, "part0;part1;part2;");
+	reply_free(&r);
+	send_request(c, 9, "GET", "/big", NULL, 0, true);
+	ck_assert(read_reply(c, 9, &r));
+	ck_assert_uint_eq(r.len, 256 * 1024);
+	reply_free(&r);
+
+	/* HEAD: the length a GET would get, no body. */
+	send_request(c, 11, "HEAD", "/hello", NULL, 0, true);
+	ck_assert(read_reply(c, 11, &r));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.len, 0);
+	ck_assert_ptr_nonnull(strstr(r.hdrs, "content-length: 13\n"));
+	reply_free(&r);
+
+	/* A handler's error before its head: 500; the connection goes on. */
+	send_request(c, 13, "GET", "/fail", NULL, 0, true);
+	ck_assert(read_reply(c, 13, &r));
+	ck_assert_int_eq(r.status, 500);
+	reply_free(&r);
+
+	/* Ten streams at once. */
+	for (int32_t sid = 15; sid < 35; sid += 2)
+		send_request(c, sid, "GET", "/hello", NULL, 0, true);
+	int done = 0, ok = 0;
+	while (done < 10) {
+		struct frame f;
+		ck_assert(frame_read(c, &f));
+		int st = 0;
+		frame_common(c, &f, &st, NULL, 0);
+		ok += st == 200;
+		if ((f.type == DATA || f.type == HEADERS) && (f.flags & END_STREAM))
+			done++;
+	}
+	ck_assert_int_eq(ok, 10);
+
+	/* The client's address, asked by a handler. */
+	send_request(c, 35, "GET", "/peer", NULL, 0, true);
+	ck_assert(read_reply(c, 35, &r));
+	ck_assert_str_eq(r.body, "0 1");
+	reply_free(&r);
+	h2_close(c);
+	wait_no_connections(&sv);
+	srv_stop(&sv);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(h2c_requests_reach_the_http11_handlers)
+{
+	coil_test_run(requests_main, NULL);
+}
+END_TEST
+
+static void *limits_main(void *arg)
+{
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	cfg.max_head = 1024;
+	cfg.max_fields = 8;
+	cfg.max_target = 100;
+	cfg.max_body = 1000;
+	struct srv sv;
+	srv_start(&sv, &cfg);
+	struct h2 *c = h2_open(sv.port, 65535);
+	struct reply r;
+	static char big[2048];
+	memset(big, 'v', sizeof big);
+	uint8_t extra[4096];
+
+	size_t en = hpack_lit(extra, "x-big", big, 1100); /* the head's bytes */
+	send_request(c, 1, "GET", "/hello", extra, en, true);
+	ck_assert(read_reply(c, 1, &r));
+	ck_assert_int_eq(r.status, 431);
+	reply_free(&r);
+
+	en = 0;
+	for (int i = 0; i < 9; i++) /* its fields */
+		en += hpack_lit(extra + en, "x-f", "1", 1);
+	send_request(c, 3, "GET", "/hello", extra, en, true);
+	ck_assert(read_reply(c, 3, &r));
+	ck_assert_int_eq(r.status, 431);
+	reply_free(&r);
+
+	char path[200] = "/hello?";
+	memset(path + 7, 'p', 150);
+	send_request(c, 5, "GET", path, NULL, 0, true);
+	ck_assert(read_reply(c, 5, &r));
+	ck_assert_int_eq(r.status, 414);
+	reply_free(&r);
+
+	send_request(c, 7, "POST", "/echo", NULL, 0, false);
+	send_body(c, 7, big, 2000);
+	ck_assert(read_reply(c, 7, &r));
+	ck_assert_int_eq(r.status, 413);
+	reply_free(&r);
+
+	/* The connection serves on. */
+	send_request(c, 9, "GET", "/hello", NULL, 0, true);
+	ck_assert(read_reply(c, 9, &r));
+	ck_assert_int_eq(r.status, 200);
+	reply_free(&r);
+	h2_close(c);
+	wait_no_connections(&sv);
+	srv_stop(&sv);
+
+	/* The head's bytes as HPACK counts them: 32 more per field, so 30
+	 * fields of 4 bytes (1080) top 1024 where their bytes alone do not. */
+	cfg.max_fields = 100;
+	srv_start(&sv, &cfg);
+	c = h2_open(sv.port, 65535);
+	en = 0;
+	for (int i = 0; i < 30; i++)
+		en += hpack_lit(extra + en, "x-f", "1", 1);
+	send_request(c, 1, "GET", "/hello", extra, en, true);
+	ck_assert(read_reply(c, 1, &r));
+	ck_assert_int_eq(r.status, 431);
+	reply_free(&r);
+	en = 0;
+	for (int i = 0; i < 15; i++)
+		en += hpack_lit(extra + en, "x-f", "1", 1);
+	send_request(c, 3, "GET", "/hello", extra, en, true);
+	ck_assert(read_reply(c, 3, &r));
+	ck_assert_int_eq(r.status, 200);
+	reply_free(&r);
+	h2_close(c);
+	wait_no_connections(&sv);
+	srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(the_head_and_body_limits_answer_with_their_status)
+{
+	coil_test_run(limits_main, NULL);
+}
+END_TEST
+
+static void *shutdown_main(void *arg)
+{
+	struct srv sv;
+	srv_start(&sv, NULL);
+	struct h2 *c = h2_open(sv.port, 65535);
+	struct reply r;
+	send_request(c, 1, "GET", "/hello", NULL, 0, true);
+	ck_assert(read_reply(c, 1, &r));
+	reply_free(&r);
+	/* An idle h2 connection: the shutdown sends GOAWAY and closes it. */
+	ck_assert_int_eq(coil_task_cancel(sv.task), 0);
+	struct frame f;
+	while (frame_read(c, &f))
+		frame_common(c, &f, NULL, NULL, 0);
+	ck_assert(c->goaway);
+	ck_assert_uint_eq(c->goaway_code, 0);
+	ck_assert_int_eq(coil_task_join(sv.task, NULL), 0);
+	ck_assert_int_eq(sv.run_result, 0);
+	ck_assert_int_eq(coil_http_server_close(sv.s), 0);
+	h2_close(c);
+	return NULL;
+}
+
+/* http2 0: the preface is no request of HTTP/1.1 (an answer of 4xx or
+ * 5xx, then the close); HTTP/1.1 is served as before. */
+static void *off_main(void *arg)
+{
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	cfg.http2 = 0;
+	struct srv sv;
+	srv_start(&sv, &cfg);
+	int fd = coil_tcp_connect("127.0.0.1", (uint16_t)sv.port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(coil_sock_write_all(fd, COIL_TEST_PREFACE, 24), 24);
+	char buf[4096];
+	size_t len = 0;
+	ssize_t n;
+	while ((n = coil_sock_read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = 0;
+	ck_assert_msg(!strncmp(buf, "HTTP/1.1 4", 10) || !strncmp(buf, "HTTP/1.1 5", 10), "%s",
+		      buf);
+	coil_close(fd);
+	fd = coil_tcp_connect("127.0.0.1", (uint16_t)sv.port);
+	static const char get[] = "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	ck_assert_int_eq(coil_sock_write_all(fd, get, sizeof get - 1), (ssize_t)(sizeof get - 1));
+	len = 0;
+	while ((n = coil_sock_read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = 0;
+	ck_assert_msg(!strncmp(buf, "HTTP/1.1 200", 12) && strstr(buf, "Hello, World!"), "%s", buf);
+	coil_close(fd);
+	wait_no_connections(&sv);
+	srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(http2_off_leaves_the_preface_to_http11)
+{
+	coil_test_run(off_main, NULL);
+}
+END_TEST
+
+START_TEST(shutdown_sends_goaway)
+{
+	coil_test_run(shutdown_main, NULL);
+}
+END_TEST
+
+/* ---- hostile clients ------------------------------------------------------
+ * As in test_http.c: each attack twice on a server with short timeouts;
+ * after each, a healthy client is served, the server holds no connection,
+ * the fds are back and the heap did not grow from the first run to the
+ * second. */
+
+typedef void (*attack_fn)(struct srv *sv);
+
+static size_t heap_in_use(void)
+{
+	struct mallinfo2 m = mallinfo2();
+	return m.uordblks + m.hblkhd;
+}
+
+static void *attack_main(void *arg)
+{
+	attack_fn attack = *(attack_fn *)arg;
+	int fds = coil_test_count_fds();
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	cfg.head_timeout = test_timeout(COIL_NSEC_PER_SEC);
+	cfg.io_timeout = test_timeout(500 * COIL_NSEC_PER_MSEC);
+	cfg.idle_timeout = test_timeout(COIL_NSEC_PER_SEC);
+	struct srv sv;
+	srv_start(&sv, &cfg);
+	healthy_get(sv.port);
+	wait_no_connections(&sv);
+	int fds_serving = coil_test_count_fds();
+	size_t heap[2];
+	for (int round = 0; round < 2; round++) {
+		attack(&sv);
+		healthy_get(sv.port);
+		wait_no_connections(&sv);
+		ck_assert_int_eq(coil_test_count_fds(), fds_serving);
+		heap[round] = heap_in_use();
+	}
+	size_t slack = 64 * 1024 + (size_t)(coil_worker_count() - 1) * 4 * 48 * 1024;
+	ck_assert_msg(heap[1] <= heap[0] + slack, "heap in use grew by %zu bytes in one attack",
+		      heap[1] - heap[0]);
+	srv_stop(&sv);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+#define ATTACK_TEST(name, attack)                \
+	START_TEST(name)                         \
+	{                                        \
+		attack_fn fn = attack;           \
+		coil_test_run(attack_main, &fn); \
+	}                                        \
+	END_TEST
+
+/* What a fiber reading an attacker's connection saw until its end. */
+struct drain {
+	struct h2 *c;
+	unsigned headers, rst, frames;
+	unsigned want; /* stop after this many streams ended (0: at the end) */
+	bool ended;    /* the server closed */
+};
+
+static void *drain_main(void *arg)
+{
+	struct drain *d = arg;
+	d->c->quiet = true; /* two writers would interleave their frames */
+	struct frame f;
+	while (frame_read(d->c, &f)) {
+		d->frames++;
+		frame_common(d->c, &f, NULL, NULL, 0);
+		if (f.type == HEADERS && f.sid)
+			d->headers++;
+		if (f.type == RST_STREAM)
+			d->rst++;
+		if (d->want && d->headers + d->rst >= d->want)
+			return NULL;
+	}
+	d->ended = true;
+	return NULL;
+}
+
+/* Write n copies of the frames in unit (len bytes) as fast as the server
+ * reads, while a fiber reads (read_too) or nobody does; the stream ids in
+ * the unit's HEADERS and RST_STREAM frames are advanced by 2 per copy when
+ * bump, from sid. Returns the copies written before a write failed. */
+static unsigned flood(struct h2 *c, const uint8_t *unit, size_t len, unsigned n, bool bump,
+		      int32_t sid)
+{
+	size_t per = 16000 / len; /* copied sends (under send_zc_min): see control_flood */
+	uint8_t *b = malloc(per * len);
+	unsigned done = 0;
+	while (done < n) {
+		size_t k = n - done < per ? n - done : per;
+		for (size_t i = 0; i < k; i++) {
+			uint8_t *u = b + i * len;
+			memcpy(u, unit, len);
+			if (bump) {
+				for (size_t at = 0; at < len;) {
+					uint32_t fl = (uint32_t)u[at] << 16 |
+						      (uint32_t)u[at + 1] << 8 | u[at + 2];
+					put_hd(u + at, fl, u[at + 3], u[at + 4], sid);
+					at += 9 + fl;
+				}
+				sid += 2;
+			}
+		}
+		if (coil_sock_write_all(c->fd, b, k * len) != (ssize_t)(k * len))
+			break;
+		done += (unsigned)k;
+	}
+	free(b);
+	return done;
+}
+
+/* Rapid reset (CVE-2023-44487): requests cancelled as soon as sent. The
+ * server's reset limit (1000, then 33/s) ends the connection long before
+ * 20000, with a GOAWAY (Debian's 1.52 says INTERNAL_ERROR, later nghttp2
+ * ENHANCE_YOUR_CALM). */
+static void rapid_reset(struct srv *sv)
+{
+	struct h2 *c = h2_open(sv->port, 65535);
+	uint8_t unit[256];
+	uint8_t blk[64];
+	size_t bn = request_block(blk, "GET", "/hello", NULL, 0);
+	size_t n = frame_make(unit, HEADERS, END_HEADERS | END_STREAM, 1, blk, bn);
+	uint8_t code[4] = {0, 0, 0, 8}; /* CANCEL */
+	n += frame_make(unit + n, RST_STREAM, 0, 1, code, 4);
+	struct drain d = {.c = c};
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, drain_main, &d), 0);
+	flood(c, unit, n, 20000, true, 1);
+	healthy_get(sv->port); /* served meanwhile */
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	ck_assert(d.ended);
+	/* A GOAWAY first, unless nghttp2 found its output queue flooded
+	 * (its fatal NGHTTP2_ERR_FLOODED: a close without a word), which a
+	 * slow server (TSan) meets before the reset limit. */
+	ck_assert_msg(!c->goaway || c->goaway_code == NGHTTP2_INTERNAL_ERROR ||
+			      c->goaway_code == NGHTTP2_ENHANCE_YOUR_CALM,
+		      "GOAWAY %u", c->goaway_code);
+	ck_assert_uint_lt(d.headers, 20000);
+	h2_close(c);
+}
+
+/* Control frames that each want an answer, from a client that never reads
+ * the answers: the server's writes stall, and io_timeout closes it. */
+static void control_flood(struct srv *sv, uint8_t type)
+{
+	struct h2 *c = h2_open(sv->port, 65535);
+	uint8_t unit[32];
+	uint8_t ping[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	size_t n = type == PING ? frame_make(unit, PING, 0, 0, ping, 8)
+				: frame_make(unit, SETTINGS, 0, 0, NULL, 0);
+	/* Both sides write under send_zc_min: a zero-copy send (COIL_FEATURES
+	 * =send_zc) waits for its peer to read, past any deadline. */
+	unsigned sent = flood(c, unit, n, 4000000, false, 0);
+	healthy_get(sv->port);
+	ck_assert_uint_lt(sent, 4000000); /* the server closed on us */
+	h2_close(c);
+}
+
+static void settings_flood(struct srv *sv)
+{
+	control_flood(sv, SETTINGS);
+}
+
+static void ping_flood(struct srv *sv)
+{
+	control_flood(sv, PING);
+}
+
+/* A header block that never ends: HEADERS without END_HEADERS, then
+ * CONTINUATION frames without it. nghttp2 allows 8; the head timeout
+ * would end it too. */
+static void continuation_forever(struct srv *sv)
+{
+	struct h2 *c = h2_open(sv->port, 65535);
+	uint8_t blk[64];
+	size_t bn = request_block(blk, "GET", "/hello", NULL, 0);
+	ck_assert_int_eq(frame_send(c, HEADERS, END_STREAM, 1, blk, bn), (ssize_t)(9 + bn));
+	struct drain d = {.c = c};
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, drain_main, &d), 0);
+	uint8_t unit[64];
+	uint8_t lit[32];
+	size_t ln = hpack_lit(lit, "x-c", "continued", 9);
+	size_t n = frame_make(unit, CONTINUATION, 0, 1, lit, ln);
+	unsigned sent = flood(c, unit, n, 1000000, false, 1);
+	ck_assert_uint_lt(sent, 1000000);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	ck_assert(d.ended);
+	ck_assert_uint_eq(d.headers, 0); /* no request came of it */
+	h2_close(c);
+}
+
+/* A window of 0 for ever: the response cannot move; io_timeout ends the
+ * stalled connection. */
+static void window_zero(struct srv *sv)
+{
+	struct h2 *c = h2_open(sv->port, 0);
+	send_request(c, 1, "GET", "/big", NULL, 0, true);
+	struct drain d = {.c = c};
+	healthy_get(sv->port);
+	drain_main(&d);
+	ck_assert(d.ended);
+	ck_assert_uint_eq(d.headers, 1); /* the head went, no byte of the body */
+	h2_close(c);
+}
+
+/* 10k streams opened on one connection, 100 at a time at most: each is
+ * answered or refused; then the client leaves with some in flight. */
+static void ten_thousand_streams(struct srv *sv)
+{
+	struct h2 *c = h2_open(sv->port, 65535);
+	uint8_t unit[64];
+	uint8_t blk[64];
+	size_t bn = request_block(blk, "GET", "/hello", NULL, 0);
+	size_t n = frame_make(unit, HEADERS, END_HEADERS | END_STREAM, 1, blk, bn);
+	struct drain d = {.c = c, .want = 10000};
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, drain_main, &d), 0);
+	ck_assert_uint_eq(flood(c, unit, n, 10000, true, 1), 10000);
+	healthy_get(sv->port);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	ck_assert_msg(!d.ended, "ended after %u answers, %u resets; goaway %d code %u", d.headers,
+		      d.rst, c->goaway, c->goaway_code);
+	ck_assert_uint_eq(d.headers + d.rst, 10000);
+	ck_assert_uint_gt(d.headers, 0);
+	/* More, and leave without reading their answers. */
+	flood(c, unit, n, 300, true, 20001);
+	h2_close(c);
+}
+
+ATTACK_TEST(rapid_reset_ends_with_goaway_and_leaves_nothing_behind, rapid_reset)
+ATTACK_TEST(a_settings_flood_is_closed_and_leaves_nothing_behind, settings_flood)
+ATTACK_TEST(a_ping_flood_is_closed_and_leaves_nothing_behind, ping_flood)
+ATTACK_TEST(continuation_without_end_is_closed, continuation_forever)
+ATTACK_TEST(a_window_of_0_for_ever_is_closed_after_io_timeout, window_zero)
+ATTACK_TEST(ten_thousand_streams_are_answered_or_refused, ten_thousand_streams)
+
+START_TEST(bad_h2_settings_are_einval)
+{
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	ck_assert_int_eq(cfg.http2, 1);
+	ck_assert_uint_eq(cfg.h2_max_streams, 100);
+	cfg.h2_max_streams = 0;
+	coil_http_server *s = NULL;
+	ck_assert_int_eq(coil_http_server_open(&s, &cfg), -EINVAL);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("h2");
+	TCase *tc = tcase_create("h2");
+	tcase_add_test(tc, h2c_requests_reach_the_http11_handlers);
+	tcase_add_test(tc, the_head_and_body_limits_answer_with_their_status);
+	tcase_add_test(tc, http2_off_leaves_the_preface_to_http11);
+	tcase_add_test(tc, shutdown_sends_goaway);
+	tcase_add_test(tc, rapid_reset_ends_with_goaway_and_leaves_nothing_behind);
+	tcase_add_test(tc, a_settings_flood_is_closed_and_leaves_nothing_behind);
+	tcase_add_test(tc, a_ping_flood_is_closed_and_leaves_nothing_behind);
+	tcase_add_test(tc, continuation_without_end_is_closed);
+	tcase_add_test(tc, a_window_of_0_for_ever_is_closed_after_io_timeout);
+	tcase_add_test(tc, ten_thousand_streams_are_answered_or_refused);
+	tcase_add_test(tc, bad_h2_settings_are_einval);
+	suite_add_tcase(s, tc);
+	return coil_test_main(s);
+}
