@@ -132,5 +132,12 @@ size_t coil__uring_ops(struct coil__uring_op_row *rows, size_t max);
 extern const struct coil__backend coil__backend_epoll;
 extern const struct coil__backend coil__backend_poll;
 extern const struct coil__backend coil__backend_kqueue;
+/* WASI preview 1's poll_oneoff (io/compat/poller_wasi.c); only in a
+ * wasm32-wasi libcoil, elsewhere an entry without init (-ENOTSUP). */
+extern const struct coil__backend coil__backend_wasi;
+#ifdef __wasi__
+/* What a wasm32-wasi libcoil answers for a backend it was built without. */
+extern const struct coil__backend coil__backend_none;
+#endif
 
 #endif
