@@ -120,7 +120,8 @@ struct coil_config {
 	 * flushed by coil; else cq_entries / 2 (an op may owe 2 CQEs: its
 	 * own and a cancel's). The readiness backends have no such bound. */
 	unsigned max_inflight;
-	/* The I/O backend: "uring", "epoll", "poll" or "kqueue"; NULL takes
+	/* The I/O backend: "uring", "epoll", "poll", "kqueue" or "wasi" (the
+	 * only one, and the default, of a wasm32-wasi libcoil); NULL takes
 	 * $COIL_BACKEND, else io_uring. When the default (io_uring) cannot be
 	 * set up (ENOSYS, EPERM from seccomp or kernel.io_uring_disabled, a
 	 * kernel lacking an op coil needs), coil falls back to epoll, else
@@ -152,7 +153,8 @@ struct coil_config {
 	 * 0; the others are started by coil_run and joined before it returns.
 	 * Default 1 (or $COIL_WORKERS when this is left at 1); 0: one per
 	 * online CPU; at most 256. A fiber runs on one worker for its whole
-	 * life; see coil_task_spawn_on and coil/chan.h for what crosses. */
+	 * life; see coil_task_spawn_on and coil/chan.h for what crosses.
+	 * wasm32-wasi has no threads: there 0 means 1 and more is -ENOTSUP. */
 	unsigned workers;
 	/* Pin worker i to the i-th CPU the process may run on (round robin
 	 * when there are more workers than CPUs). Default false. */

@@ -36,7 +36,9 @@ typedef void *(*coil_fn)(void *arg);
  *   -EINVAL  fn is NULL or a cfg field is out of range
  *   -EBUSY   a runtime is already running on this thread
  *   -ENOMEM  no memory for the runtime or the main fiber's stack
- *   -ENOTSUP the backend asked for is not built into this libcoil
+ *   -ENOTSUP the backend asked for is not built into this libcoil, or
+ *            cfg.workers (or $COIL_WORKERS) asks for more than one worker
+ *            on wasm32-wasi, which has no threads
  *   -EDEADLK every fiber of every worker is parked on something that no
  *            event can wake (for example two fibers joining each other;
  *            a fiber waiting on a COIL_CHAN_THREADS channel never counts:

@@ -119,6 +119,13 @@ int coil__config_load(struct coil__config *out, const struct coil_config *cfg)
 			return -EINVAL;
 		c->workers = (unsigned)n;
 	}
+#ifdef __wasi__
+	/* WASI preview 1 has no threads: one worker, the calling thread. */
+	if (c->workers == 0)
+		c->workers = 1;
+	if (c->workers > 1)
+		return -ENOTSUP;
+#endif
 	if (c->workers == 0) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		c->workers = cpus < 1 ? 1 : cpus > 256 ? 256 : (unsigned)cpus;

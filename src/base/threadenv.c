@@ -1,6 +1,27 @@
 /* See threadenv.h. */
 #include "base/threadenv.h"
 
+#ifdef __wasi__
+void coil__sigpipe_block(struct coil__sigpipe_guard *g)
+{
+	g->was_pending = false;
+}
+
+void coil__sigpipe_restore(struct coil__sigpipe_guard *g)
+{
+	(void)g;
+}
+
+long coil__slack_tighten(void)
+{
+	return 0;
+}
+
+void coil__slack_restore(long old)
+{
+	(void)old;
+}
+#else
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -52,4 +73,4 @@ void coil__slack_restore(long old)
 	if (old > 1)
 		prctl(PR_SET_TIMERSLACK, (unsigned long)old, 0, 0, 0);
 }
-
+#endif

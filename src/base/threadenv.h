@@ -6,8 +6,10 @@
 #ifndef COIL_BASE_THREADENV_H
 #define COIL_BASE_THREADENV_H
 
-#include <signal.h>
 #include <stdbool.h>
+#ifndef __wasi__
+#include <signal.h>
+#endif
 
 /*
  * No coil call may raise SIGPIPE: sockets are written with MSG_NOSIGNAL,
@@ -17,10 +19,14 @@
  * caller's mask comes back, unless one was pending before.
  */
 struct coil__sigpipe_guard {
+#ifndef __wasi__
 	sigset_t old;
+#endif
 	bool was_pending;
 };
 
+/* WASI has no signals (a broken pipe is EPIPE) and no timer slack: the
+ * four calls do nothing there. */
 void coil__sigpipe_block(struct coil__sigpipe_guard *g);
 void coil__sigpipe_restore(struct coil__sigpipe_guard *g);
 

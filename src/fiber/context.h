@@ -14,6 +14,10 @@
  *   ucontext context_ucontext.c: makecontext()/swapcontext() only to start a
  *            fiber, then _setjmp()/_longjmp(), which do not touch the signal
  *            mask, so a switch makes no syscall.
+ *   asyncify context_asyncify.c (wasm32-wasi, which has no stack switching):
+ *            Binaryen's Asyncify unwinds the switching fiber's frames into
+ *            its own save buffer and rewinds the next one's; each fiber has
+ *            its own shadow stack in linear memory (sp_wasm32.S).
  */
 #ifndef COIL_FIBER_CONTEXT_H
 #define COIL_FIBER_CONTEXT_H
@@ -29,6 +33,21 @@ struct coil__ctx {
 	ucontext_t boot;        /* used once, to get onto the new stack */
 	void (*entry)(void *);
 	void *arg;
+};
+#elif defined(COIL_CONTEXT_ASYNCIFY)
+/* Binaryen's Asyncify save buffer: the two words its pass reads, then the
+ * saved frames (fiber/context_asyncify.c). */
+struct coil__asyncify_buf {
+	void *cur;	/* where the next frame is saved; back at data when rewound */
+	void *end;	/* one past the buffer */
+	unsigned canary; /* overwritten: the shadow stack ran into the buffer */
+};
+struct coil__ctx {
+	void *sp;	/* __stack_pointer while switched out (the start: the top) */
+	struct coil__asyncify_buf *buf; /* NULL: a thread's own stack */
+	void (*entry)(void *);
+	void *arg;
+	int state;	/* context_asyncify.c: fresh, running, suspended, resuming */
 };
 #else
 struct coil__ctx {

@@ -1,8 +1,12 @@
 #include "fiber/stack.h"
 
 #include <stdint.h>
-#include <sys/mman.h>
 #include <unistd.h>
+#ifdef __wasi__
+#include <stdlib.h>
+#else
+#include <sys/mman.h>
+#endif
 
 #include "fiber/sanitizer.h"
 
@@ -32,6 +36,16 @@ void coil__stack_pool_init(struct coil__stack_pool *pool, size_t size, size_t ma
 	pool->returned = NULL;
 }
 
+static void map_release(void *map, size_t map_size)
+{
+#ifdef __wasi__
+	(void)map_size;
+	free(map);
+#else
+	munmap(map, map_size);
+#endif
+}
+
 static void stack_unmap(struct coil__stack *st)
 {
 	void *map = st->map;
@@ -40,7 +54,7 @@ static void stack_unmap(struct coil__stack *st)
 	/* ASan keeps shadow poison for unmapped memory; a later mapping at
 	 * the same address would inherit the dead fiber's frame poison. */
 	COIL__ASAN_UNPOISON(map, map_size);
-	munmap(map, map_size);
+	map_release(map, map_size);
 }
 
 void coil__stack_free(struct coil__stack *st)
@@ -76,6 +90,19 @@ void coil__stack_pool_fini(struct coil__stack_pool *pool)
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13; glibc 2.36 does not name it */
 #endif
 
+#ifdef __wasi__
+/* WebAssembly's linear memory has no protection: no guard (mmap is
+ * wasi-libc's emulation, memory from malloc). The Asyncify context keeps
+ * its save buffer at the bottom of the stack, where an overflow runs
+ * first, and checks it (fiber/context_asyncify.c). */
+#define GUARD_SIZE ((size_t)0)
+
+static int install_guard(char *map)
+{
+	(void)map;
+	return 0;
+}
+#else
 /* The guard below each stack: large, so that a frame bigger than a page
  * (a big local array) cannot step over it into the next stack; code built
  * with -fstack-clash-protection probes every page of a big frame, which
@@ -99,6 +126,7 @@ static int install_guard(char *map)
 	}
 	return mprotect(map, GUARD_SIZE, PROT_NONE);
 }
+#endif
 
 static size_t map_size_for(size_t size)
 {
@@ -109,12 +137,19 @@ static size_t map_size_for(size_t size)
 static struct coil__stack *stack_map(size_t size)
 {
 	size_t map_size = map_size_for(size);
+#ifdef __wasi__
+	/* Linear memory: nothing to map or reserve, nothing to protect. */
+	char *map = aligned_alloc(16, map_size);
+	if (!map)
+		return NULL;
+#else
 	char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (map == MAP_FAILED)
 		return NULL;
+#endif
 	if (install_guard(map) != 0) {
-		munmap(map, map_size);
+		map_release(map, map_size);
 		return NULL;
 	}
 	struct coil__stack *st =

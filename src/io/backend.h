@@ -140,5 +140,12 @@ int coil__uring_fd_reqs(int fd);
 extern const struct coil__backend coil__backend_epoll;
 extern const struct coil__backend coil__backend_poll;
 extern const struct coil__backend coil__backend_kqueue;
+/* WASI preview 1's poll_oneoff (io/compat/poller_wasi.c); only in a
+ * wasm32-wasi libcoil, elsewhere an entry without init (-ENOTSUP). */
+extern const struct coil__backend coil__backend_wasi;
+#ifdef __wasi__
+/* What a wasm32-wasi libcoil answers for a backend it was built without. */
+extern const struct coil__backend coil__backend_none;
+#endif
 
 #endif

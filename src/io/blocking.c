@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifndef __wasi__
 #include <netdb.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,7 +14,8 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/sendfile.h>
-
+#endif
+#if defined(__linux__) || defined(__wasi__)
 #include "io/beneath.h"
 #endif
 
@@ -71,6 +74,31 @@ int coil__blocking_statx(struct coil__op *op)
 #ifdef __linux__
 	return neg_errno(statx(op->fd, op->u.statx.path, (int)op->flags, op->u.statx.mask,
 			       op->u.statx.buf));
+#elif defined(__wasi__)
+	/* No statx in WASI: its fields from fstatat (or fstat for "" with
+	 * AT_EMPTY_PATH), the ones coil_stat reports. */
+	struct stat sb;
+	int r = (op->flags & AT_EMPTY_PATH) && !op->u.statx.path[0]
+			? fstat(op->fd, &sb)
+			: fstatat(op->fd, op->u.statx.path, &sb, (int)op->flags & ~AT_EMPTY_PATH);
+	if (r != 0)
+		return -errno;
+	struct statx *sx = op->u.statx.buf;
+	memset(sx, 0, sizeof *sx);
+	sx->stx_mask = STATX_BASIC_STATS;
+	sx->stx_mode = (uint16_t)sb.st_mode;
+	sx->stx_nlink = (uint32_t)sb.st_nlink;
+	sx->stx_ino = sb.st_ino;
+	sx->stx_size = (uint64_t)sb.st_size;
+	sx->stx_blocks = (uint64_t)sb.st_blocks;
+	sx->stx_blksize = (uint32_t)sb.st_blksize;
+	sx->stx_atime.tv_sec = sb.st_atim.tv_sec;
+	sx->stx_atime.tv_nsec = (uint32_t)sb.st_atim.tv_nsec;
+	sx->stx_mtime.tv_sec = sb.st_mtim.tv_sec;
+	sx->stx_mtime.tv_nsec = (uint32_t)sb.st_mtim.tv_nsec;
+	sx->stx_ctime.tv_sec = sb.st_ctim.tv_sec;
+	sx->stx_ctime.tv_nsec = (uint32_t)sb.st_ctim.tv_nsec;
+	return 0;
 #else
 	(void)op;
 	return -ENOSYS;
@@ -84,6 +112,11 @@ int coil__blocking_close(struct coil__op *op)
 
 int coil__blocking_resolve(struct coil__op *op)
 {
+#ifdef __wasi__
+	/* WASI preview 1 has no name resolution. */
+	(void)op;
+	return -ENOSYS;
+#else
 	char port[8];
 	snprintf(port, sizeof port, "%u", (unsigned)op->u.resolve.port);
 	struct addrinfo hints, *res = NULL;
@@ -114,6 +147,7 @@ int coil__blocking_resolve(struct coil__op *op)
 	*op->u.resolve.addrlen = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
+#endif
 }
 
 int coil__blocking_sendfile(struct coil__op *op)

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifndef __wasi__
 #include <signal.h>
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +30,8 @@ static void notify(struct coil__pool *pool)
 	/* EAGAIN: the counter or pipe is full, so it is readable already. */
 }
 
-static void *pool_thread(void *arg)
+/* Unused on WASI (one thread: see coil__pool_submit). */
+static __attribute__((unused)) void *pool_thread(void *arg)
 {
 	struct coil__pool *pool = arg;
 	pthread_mutex_lock(&pool->lock);
@@ -116,12 +119,18 @@ int coil__pool_submit(struct coil__pool *pool, struct coil__op *op)
 {
 	pthread_mutex_lock(&pool->lock);
 	if (pool->idle == 0 && pool->nthreads < pool->max_threads) {
+#ifdef __wasi__
+		/* One thread: the readiness backend runs these ops inline
+		 * there (io/compat/readiness.c) and never gets here. */
+		int r = ENOTSUP;
+#else
 		/* Pool threads must not take the process's signals. */
 		sigset_t all, old;
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
 		int r = pthread_create(&pool->threads[pool->nthreads], NULL, pool_thread, pool);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
+#endif
 		if (r == 0)
 			pool->nthreads++;
 		else if (pool->nthreads == 0) {

@@ -16,6 +16,17 @@
 
 static const struct coil__backend *backend_by_name(const char *name)
 {
+#ifdef __wasi__
+	/* The one backend of a wasm32-wasi libcoil; the others are not in it. */
+	if (!strcmp(name, "wasi"))
+		return &coil__backend_wasi;
+	if (!strcmp(name, "uring") || !strcmp(name, "io_uring") || !strcmp(name, "epoll") ||
+	    !strcmp(name, "poll") || !strcmp(name, "kqueue"))
+		return &coil__backend_none;
+	return NULL;
+#else
+	if (!strcmp(name, "wasi"))
+		return &coil__backend_wasi;
 	if (!strcmp(name, "uring") || !strcmp(name, "io_uring"))
 		return &coil__backend_uring;
 	if (!strcmp(name, "epoll"))
@@ -25,6 +36,7 @@ static const struct coil__backend *backend_by_name(const char *name)
 	if (!strcmp(name, "kqueue"))
 		return &coil__backend_kqueue;
 	return NULL;
+#endif
 }
 
 int coil__io_init(struct coil__io *io, struct coil__worker *w, const struct coil__config *cfg)
@@ -44,6 +56,10 @@ int coil__io_init(struct coil__io *io, struct coil__worker *w, const struct coil
 		io->backend = b;
 		return b->init(io, cfg);
 	}
+#ifdef __wasi__
+	io->backend = &coil__backend_wasi;
+	return io->backend->init(io, cfg);
+#else
 	io->backend = &coil__backend_uring;
 	int r = io->backend->init(io, cfg);
 	if (r == 0 || r == -ENOMEM || r == -EMFILE || r == -ENFILE)
@@ -63,6 +79,7 @@ int coil__io_init(struct coil__io *io, struct coil__worker *w, const struct coil
 		}
 	}
 	return r;
+#endif
 }
 
 void coil__io_fini(struct coil__io *io)

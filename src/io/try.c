@@ -33,6 +33,23 @@ static bool ready_now(int fd, short events)
 	return poll(&p, 1, 0) > 0;
 }
 
+/* Whether a read of a blocking fd would not block. */
+static bool readable_now(int fd, uint8_t *mode)
+{
+#ifdef __wasi__
+	/* A zero-timeout poll_oneoff may answer with its clock alone while
+	 * data waits (Node's uvwasi does, every time): what the poller has
+	 * just reported stands in for it, once. */
+	if (*mode & COIL__FD_READABLE) {
+		*mode &= (uint8_t)~COIL__FD_READABLE;
+		return true;
+	}
+#else
+	(void)mode;
+#endif
+	return ready_now(fd, POLLIN);
+}
+
 int coil__try_nop(struct coil__op *op, uint8_t *mode)
 {
 	(void)op;
@@ -42,7 +59,7 @@ int coil__try_nop(struct coil__op *op, uint8_t *mode)
 
 int coil__try_accept(struct coil__op *op, uint8_t *mode)
 {
-	if ((*mode & COIL__FD_BLOCKING) && !ready_now(op->fd, POLLIN))
+	if ((*mode & COIL__FD_BLOCKING) && !readable_now(op->fd, mode))
 		return -EAGAIN;
 	return again(neg(accept4(op->fd, op->u.accept.addr, op->u.accept.addrlen, (int)op->flags)));
 }
@@ -114,19 +131,27 @@ static int stream_call(struct coil__op *op, bool rd, int rwf)
 int coil__try_stream(struct coil__op *op, uint8_t *mode)
 {
 	bool rd = op->code == COIL__OP_READ || op->code == COIL__OP_READV;
-	int r;
 	if (*mode & COIL__FD_BLOCKING) {
 #ifdef RWF_NOWAIT
 		if (!(*mode & COIL__FD_NO_NOWAIT)) {
-			r = stream_call(op, rd, RWF_NOWAIT);
+			int r = stream_call(op, rd, RWF_NOWAIT);
 			if (r != -EOPNOTSUPP && r != -EINVAL)
 				return again(r);
 			*mode |= COIL__FD_NO_NOWAIT;
 		}
 #endif
+#ifdef __wasi__
+		/* No pool thread to block instead of the worker. A WASI host
+		 * says "blocking" of stdio it runs non-blocking underneath
+		 * (Node's pipes answer EAGAIN when full): try, and wait for
+		 * room on EAGAIN; a truly blocking fd holds the worker. */
+		if (!rd)
+			return again(stream_call(op, rd, 0));
+#else
 		if (!rd)
 			return COIL__TRY_POOL;
-		if (!ready_now(op->fd, POLLIN))
+#endif
+		if (!readable_now(op->fd, mode))
 			return -EAGAIN;
 	}
 	return again(stream_call(op, rd, 0));

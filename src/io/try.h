@@ -19,6 +19,10 @@
 #define COIL__FD_BLOCKING 1u
 /* ...and it refused RWF_NOWAIT once: reads wait for readiness first. */
 #define COIL__FD_NO_NOWAIT 2u
+/* WASI only: the poller has just reported the fd readable (readiness.c
+ * sets it around the retries): the next try of a read trusts that once
+ * instead of asking again (try.c: readable_now). */
+#define COIL__FD_READABLE 4u
 
 /* A try's answer besides a result and -EAGAIN: this fd cannot do the op
  * without blocking the worker; the blocking pool does it. */

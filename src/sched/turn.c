@@ -260,9 +260,15 @@ int coil__sched_init(struct coil__worker *w, struct coil__crew *crew, unsigned i
 	w->crew = crew;
 	w->index = index;
 	w->multi = crew->n > 1;
+#ifdef __wasi__
+	/* One thread (WASI preview 1): nothing can wake the worker but its
+	 * own backend, so it has no wake fd. */
+	w->wake_fd = -1;
+#else
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->wake_fd < 0)
 		return -errno;
+#endif
 	coil__list_init(&w->runq);
 	coil__list_init(&w->free_fibers);
 	coil__stack_pool_init(&w->stacks, cfg->stack_size, cfg->stack_cache);

@@ -1,8 +1,8 @@
 /*
- * The readiness backends (epoll, poll, kqueue): completions emulated on top
- * of readiness, shared by all three. A poller (one small vtable per
- * mechanism) only watches fds and reports which are ready; everything else
- * is here and in readiness.c:
+ * The readiness backends (epoll, poll, kqueue, and WASI's poll_oneoff):
+ * completions emulated on top of readiness, shared by all of them. A
+ * poller (one small vtable per mechanism) only watches fds and reports
+ * which are ready; everything else is here and in readiness.c:
  *
  * What each op does here is its row in the op table (io/optable.h): its
  * try (io/try.h), the direction it waits in and its route.
@@ -107,5 +107,6 @@ static inline struct coil__fd_state *coil__compat_fd_if(struct coil__compat *c, 
 extern const struct coil__poller coil__poller_epoll;
 extern const struct coil__poller coil__poller_poll;
 extern const struct coil__poller coil__poller_kqueue;
+extern const struct coil__poller coil__poller_wasi; /* wasm32-wasi only */
 
 #endif

@@ -201,6 +201,8 @@ static void run_waiters(struct coil__compat *c, struct coil__fd_state *st, unsig
 			r = to_pool(c, op);
 			if (r == 0)
 				continue;
+			if (r == COIL__SUBMIT_DONE)
+				r = op->res; /* ran at once (WASI) */
 		}
 		coil__op_complete(c->io, op, r);
 	}
@@ -230,8 +232,16 @@ void coil__compat_fd_ready(struct coil__compat *c, int fd, unsigned dirs)
 	struct coil__fd_state *st = coil__compat_fd_if(c, fd);
 	if (!st)
 		return;
+#ifdef __wasi__
+	if (dirs & COIL__DIR_READ) {
+		st->mode |= COIL__FD_READABLE; /* try.h */
+		run_waiters(c, st, COIL__DIR_READ);
+		st->mode &= (uint8_t)~COIL__FD_READABLE;
+	}
+#else
 	if (dirs & COIL__DIR_READ)
 		run_waiters(c, st, COIL__DIR_READ);
+#endif
 	if (dirs & COIL__DIR_WRITE)
 		run_waiters(c, st, COIL__DIR_WRITE);
 	c->poller->watch(c, fd, st, waiting_dirs(st));
@@ -239,6 +249,19 @@ void coil__compat_fd_ready(struct coil__compat *c, int fd, unsigned dirs)
 
 /* ---- the backend ---------------------------------------------------------- */
 
+#ifdef __wasi__
+/* WASI preview 1 has one thread and no pool: what would go there runs here,
+ * at once. Its host does files synchronously anyway (a WASI read of a file
+ * is a blocking call into the host); a blocking pipe or tty that a write
+ * would block on holds the worker until it takes the bytes. */
+static int to_pool(struct coil__compat *c, struct coil__op *op)
+{
+	op->res = coil__op_do_blocking(op);
+	if ((coil__optable[op->code].flags & COIL__OPF_MAKES_FD) && op->res >= 0)
+		fd_new(c, op->res, COIL__KIND_UNKNOWN);
+	return COIL__SUBMIT_DONE;
+}
+#else
 static int to_pool(struct coil__compat *c, struct coil__op *op)
 {
 	struct coil__pool *pool;
@@ -261,6 +284,7 @@ static int to_pool(struct coil__compat *c, struct coil__op *op)
 		op->be.compat.state = AT_POOL;
 	return r;
 }
+#endif
 
 static int finish_now(struct coil__op *op, int res)
 {
@@ -407,11 +431,15 @@ static int compat_init(struct coil__io *io, const struct coil__poller *p)
 		free(c);
 		return r;
 	}
-	/* The worker's wake eventfd: how other threads end its wait. */
+	/* The worker's wake eventfd: how other threads end its wait (none on
+	 * WASI, which has one thread). */
 	int wfd = io->w->wake_fd;
-	fd_reset(c, wfd, COIL__KIND_NONBLOCK);
-	struct coil__fd_state *st = coil__compat_fd(c, wfd);
-	r = st ? p->watch(c, wfd, st, COIL__DIR_READ) : -ENOMEM;
+	struct coil__fd_state *st = NULL;
+	if (wfd >= 0) {
+		fd_reset(c, wfd, COIL__KIND_NONBLOCK);
+		st = coil__compat_fd(c, wfd);
+		r = st ? p->watch(c, wfd, st, COIL__DIR_READ) : -ENOMEM;
+	}
 	if (r < 0) {
 		p->fini(c);
 		for (int i = 0; i < c->nchunks; i++)
@@ -471,9 +499,19 @@ DEFINE_BACKEND(epoll);
 #else
 const struct coil__backend coil__backend_epoll = {.name = "epoll"};
 #endif
+#ifdef __wasi__
+const struct coil__backend coil__backend_poll = {.name = "poll"}; /* no ppoll */
+#else
 DEFINE_BACKEND(poll);
+#endif
 #ifdef COIL_HAVE_KQUEUE
 DEFINE_BACKEND(kqueue);
 #else
 const struct coil__backend coil__backend_kqueue = {.name = "kqueue"};
+#endif
+#ifdef __wasi__
+DEFINE_BACKEND(wasi);
+const struct coil__backend coil__backend_none = {.name = "none"};
+#else
+const struct coil__backend coil__backend_wasi = {.name = "wasi"};
 #endif
