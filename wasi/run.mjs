@@ -17,5 +17,8 @@ const preopens = { '.': '.', '/tmp': env.TMPDIR || '/tmp' };
 const wasi = new WASI({ version: 'preview1', args: [path, ...args],
 			env: { ...env, TMPDIR: '/tmp' }, preopens, returnOnExit: true });
 const module = await WebAssembly.compile(await readFile(path));
-const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
+// getImportObject is Node >= 19.8's; Debian 12's Node 18 has wasiImport.
+const imports = typeof wasi.getImportObject === 'function' ?
+	wasi.getImportObject() : { wasi_snapshot_preview1: wasi.wasiImport };
+const instance = await WebAssembly.instantiate(module, imports);
 exit(wasi.start(instance));
