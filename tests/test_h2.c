@@ -426,16 +426,22 @@ static void send_body(struct h2 *c, int32_t sid, const char *p, size_t len)
 	}
 }
 
+/* A GET of /hello as stream sid of c, answered 200 "Hello, World!". */
+static void get_hello(struct h2 *c, int32_t sid)
+{
+	send_request(c, sid, "GET", "/hello", NULL, 0, true);
+	struct reply r;
+	ck_assert(read_reply(c, sid, &r));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "Hello, World!");
+	reply_free(&r);
+}
+
 /* A GET of /hello on a connection of its own. */
 static void healthy_get(struct http_srv *sv)
 {
 	struct h2 *c = h2_open(sv->port, 65535);
-	send_request(c, 1, "GET", "/hello", NULL, 0, true);
-	struct reply r;
-	ck_assert(read_reply(c, 1, &r));
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(r.body, "Hello, World!");
-	reply_free(&r);
+	get_hello(c, 1);
 	h2_close(c);
 }
 
@@ -585,11 +591,7 @@ static void *limits_main(void *arg)
 	ck_assert_int_eq(r.status, 413);
 	reply_free(&r);
 
-	/* The connection serves on. */
-	send_request(c, 9, "GET", "/hello", NULL, 0, true);
-	ck_assert(read_reply(c, 9, &r));
-	ck_assert_int_eq(r.status, 200);
-	reply_free(&r);
+	get_hello(c, 9); /* the connection serves on */
 	h2_close(c);
 	http_srv_wait_no_connections(&sv);
 	http_srv_stop(&sv);
@@ -630,10 +632,7 @@ static void *shutdown_main(void *arg)
 	struct http_srv sv;
 	srv_start(&sv, NULL);
 	struct h2 *c = h2_open(sv.port, 65535);
-	struct reply r;
-	send_request(c, 1, "GET", "/hello", NULL, 0, true);
-	ck_assert(read_reply(c, 1, &r));
-	reply_free(&r);
+	get_hello(c, 1);
 	/* An idle h2 connection: the shutdown sends GOAWAY and closes it. */
 	ck_assert_int_eq(coil_task_cancel(sv.task), 0);
 	struct frame f;
