@@ -9,10 +9,9 @@
  * and the process has its fds and heap back.
  */
 #define _GNU_SOURCE
-#include "test_util.h"
+#include "http_harness.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,42 +89,10 @@ static int handler(coil_http_request *req, coil_http_response *res, void *ctx)
 	return coil_http_respond(res, 404, NULL, "no", 2);
 }
 
-struct srv {
-	coil_http_server *s;
-	coil_task task;
-	int port;
-	int run_result;
-};
-
-static void *srv_run(void *arg)
+/* The server under test (tests/http_harness.h) on the handler above. */
+static void srv_start(struct http_srv *sv, const struct coil_http_config *cfg)
 {
-	struct srv *sv = arg;
-	sv->run_result = coil_http_server_run(sv->s, handler, NULL);
-	return NULL;
-}
-
-static void srv_start(struct srv *sv, const struct coil_http_config *cfg)
-{
-	memset(sv, 0, sizeof *sv);
-	ck_assert_int_eq(coil_http_server_open(&sv->s, cfg), 0);
-	sv->port = coil_http_server_port(sv->s);
-	ck_assert_int_eq(coil_task_spawn(&sv->task, srv_run, sv), 0);
-}
-
-static void srv_stop(struct srv *sv)
-{
-	ck_assert_int_eq(coil_task_cancel(sv->task), 0);
-	ck_assert_int_eq(coil_task_join(sv->task, NULL), 0);
-	ck_assert_int_eq(sv->run_result, 0);
-	ck_assert_int_eq(coil_http_server_close(sv->s), 0);
-}
-
-/* A server's short timeout for a test, times $CK_TIMEOUT_MULTIPLIER. */
-static int64_t test_timeout(int64_t ns)
-{
-	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-	long k = m ? strtol(m, NULL, 10) : 1;
-	return ns * (k > 1 ? k : 1);
+	http_srv_start(sv, cfg, handler, NULL);
 }
 
 /* ---- a raw HTTP/2 client ------------------------------------------------- */
@@ -459,27 +426,23 @@ static void send_body(struct h2 *c, int32_t sid, const char *p, size_t len)
 	}
 }
 
-/* A GET of /hello on a connection of its own. */
-static void healthy_get(int port)
+/* A GET of /hello as stream sid of c, answered 200 "Hello, World!". */
+static void get_hello(struct h2 *c, int32_t sid)
 {
-	struct h2 *c = h2_open(port, 65535);
-	send_request(c, 1, "GET", "/hello", NULL, 0, true);
+	send_request(c, sid, "GET", "/hello", NULL, 0, true);
 	struct reply r;
-	ck_assert(read_reply(c, 1, &r));
+	ck_assert(read_reply(c, sid, &r));
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(r.body, "Hello, World!");
 	reply_free(&r);
-	h2_close(c);
 }
 
-static void wait_no_connections(struct srv *sv)
+/* A GET of /hello on a connection of its own. */
+static void healthy_get(struct http_srv *sv)
 {
-	int64_t until = coil_now() + 30 * COIL_NSEC_PER_SEC;
-	unsigned n;
-	while ((n = coil_http_server_connections(sv->s)) != 0) {
-		ck_assert_msg(coil_now() < until, "the server still holds %u connections", n);
-		coil_sleep(COIL_NSEC_PER_MSEC);
-	}
+	struct h2 *c = h2_open(sv->port, 65535);
+	get_hello(c, 1);
+	h2_close(c);
 }
 
 /* ---- the handlers of HTTP/1.1 over h2c ----------------------------------- */
@@ -487,7 +450,7 @@ static void wait_no_connections(struct srv *sv)
 static void *requests_main(void *arg)
 {
 	int fds = coil_test_count_fds();
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, NULL);
 	struct h2 *c = h2_open(sv.port, 65535);
 	struct reply r;
@@ -573,8 +536,8 @@ static void *requests_main(void *arg)
 	ck_assert_str_eq(r.body, "0 1");
 	reply_free(&r);
 	h2_close(c);
-	wait_no_connections(&sv);
-	srv_stop(&sv);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
 	ck_assert_int_eq(coil_test_count_fds(), fds);
 	return NULL;
 }
@@ -593,7 +556,7 @@ static void *limits_main(void *arg)
 	cfg.max_fields = 8;
 	cfg.max_target = 100;
 	cfg.max_body = 1000;
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, &cfg);
 	struct h2 *c = h2_open(sv.port, 65535);
 	struct reply r;
@@ -628,14 +591,10 @@ static void *limits_main(void *arg)
 	ck_assert_int_eq(r.status, 413);
 	reply_free(&r);
 
-	/* The connection serves on. */
-	send_request(c, 9, "GET", "/hello", NULL, 0, true);
-	ck_assert(read_reply(c, 9, &r));
-	ck_assert_int_eq(r.status, 200);
-	reply_free(&r);
+	get_hello(c, 9); /* the connection serves on */
 	h2_close(c);
-	wait_no_connections(&sv);
-	srv_stop(&sv);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
 
 	/* The head's bytes as HPACK counts them: 32 more per field, so 30
 	 * fields of 4 bytes (1080) top 1024 where their bytes alone do not. */
@@ -657,8 +616,8 @@ static void *limits_main(void *arg)
 	ck_assert_int_eq(r.status, 200);
 	reply_free(&r);
 	h2_close(c);
-	wait_no_connections(&sv);
-	srv_stop(&sv);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
 	return NULL;
 }
 
@@ -670,13 +629,10 @@ END_TEST
 
 static void *shutdown_main(void *arg)
 {
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, NULL);
 	struct h2 *c = h2_open(sv.port, 65535);
-	struct reply r;
-	send_request(c, 1, "GET", "/hello", NULL, 0, true);
-	ck_assert(read_reply(c, 1, &r));
-	reply_free(&r);
+	get_hello(c, 1);
 	/* An idle h2 connection: the shutdown sends GOAWAY and closes it. */
 	ck_assert_int_eq(coil_task_cancel(sv.task), 0);
 	struct frame f;
@@ -698,7 +654,7 @@ static void *off_main(void *arg)
 	struct coil_http_config cfg;
 	coil_http_config_init(&cfg);
 	cfg.http2 = 0;
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, &cfg);
 	int fd = coil_tcp_connect("127.0.0.1", (uint16_t)sv.port);
 	ck_assert_int_ge(fd, 0);
@@ -721,8 +677,8 @@ static void *off_main(void *arg)
 	buf[len] = 0;
 	ck_assert_msg(!strncmp(buf, "HTTP/1.1 200", 12) && strstr(buf, "Hello, World!"), "%s", buf);
 	coil_close(fd);
-	wait_no_connections(&sv);
-	srv_stop(&sv);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
 	return NULL;
 }
 
@@ -739,56 +695,27 @@ START_TEST(shutdown_sends_goaway)
 END_TEST
 
 /* ---- hostile clients ------------------------------------------------------
- * As in test_http.c: each attack twice on a server with short timeouts;
+ * Each attack twice on a server with short timeouts, through the harness
+ * of test_http.c's attacks too (http_attack_main, tests/http_harness.h):
  * after each, a healthy client is served, the server holds no connection,
  * the fds are back and the heap did not grow from the first run to the
  * second. */
 
-typedef void (*attack_fn)(struct srv *sv);
-
-static size_t heap_in_use(void)
+static void attack_config(struct coil_http_config *cfg)
 {
-	struct mallinfo2 m = mallinfo2();
-	return m.uordblks + m.hblkhd;
+	cfg->head_timeout = http_test_timeout(COIL_NSEC_PER_SEC);
+	cfg->io_timeout = http_test_timeout(500 * COIL_NSEC_PER_MSEC);
+	cfg->idle_timeout = http_test_timeout(COIL_NSEC_PER_SEC);
 }
 
-static void *attack_main(void *arg)
-{
-	attack_fn attack = *(attack_fn *)arg;
-	int fds = coil_test_count_fds();
-	struct coil_http_config cfg;
-	coil_http_config_init(&cfg);
-	cfg.head_timeout = test_timeout(COIL_NSEC_PER_SEC);
-	cfg.io_timeout = test_timeout(500 * COIL_NSEC_PER_MSEC);
-	cfg.idle_timeout = test_timeout(COIL_NSEC_PER_SEC);
-	struct srv sv;
-	srv_start(&sv, &cfg);
-	healthy_get(sv.port);
-	wait_no_connections(&sv);
-	int fds_serving = coil_test_count_fds();
-	size_t heap[2];
-	for (int round = 0; round < 2; round++) {
-		attack(&sv);
-		healthy_get(sv.port);
-		wait_no_connections(&sv);
-		ck_assert_int_eq(coil_test_count_fds(), fds_serving);
-		heap[round] = heap_in_use();
-	}
-	size_t slack = 64 * 1024 + (size_t)(coil_worker_count() - 1) * 4 * 48 * 1024;
-	ck_assert_msg(heap[1] <= heap[0] + slack, "heap in use grew by %zu bytes in one attack",
-		      heap[1] - heap[0]);
-	srv_stop(&sv);
-	ck_assert_int_eq(coil_test_count_fds(), fds);
-	return NULL;
-}
+static const struct http_attack_suite attacks = {
+	.config = attack_config,
+	.start = srv_start,
+	.healthy = healthy_get,
+	.heap_slack = 64 * 1024,
+};
 
-#define ATTACK_TEST(name, attack)                \
-	START_TEST(name)                         \
-	{                                        \
-		attack_fn fn = attack;           \
-		coil_test_run(attack_main, &fn); \
-	}                                        \
-	END_TEST
+#define ATTACK_TEST(name, attack) HTTP_ATTACK_TEST(name, attacks, attack)
 
 /* What a fiber reading an attacker's connection saw until its end. */
 struct drain {
@@ -854,7 +781,7 @@ static unsigned flood(struct h2 *c, const uint8_t *unit, size_t len, unsigned n,
  * server's reset limit (1000, then 33/s) ends the connection long before
  * 20000, with a GOAWAY (Debian's 1.52 says INTERNAL_ERROR, later nghttp2
  * ENHANCE_YOUR_CALM). */
-static void rapid_reset(struct srv *sv)
+static void rapid_reset(struct http_srv *sv)
 {
 	struct h2 *c = h2_open(sv->port, 65535);
 	uint8_t unit[256];
@@ -867,7 +794,7 @@ static void rapid_reset(struct srv *sv)
 	coil_task t;
 	ck_assert_int_eq(coil_task_spawn(&t, drain_main, &d), 0);
 	flood(c, unit, n, 20000, true, 1);
-	healthy_get(sv->port); /* served meanwhile */
+	healthy_get(sv); /* served meanwhile */
 	ck_assert_int_eq(coil_task_join(t, NULL), 0);
 	ck_assert(d.ended);
 	/* A GOAWAY first, unless nghttp2 found its output queue flooded
@@ -882,7 +809,7 @@ static void rapid_reset(struct srv *sv)
 
 /* Control frames that each want an answer, from a client that never reads
  * the answers: the server's writes stall, and io_timeout closes it. */
-static void control_flood(struct srv *sv, uint8_t type)
+static void control_flood(struct http_srv *sv, uint8_t type)
 {
 	struct h2 *c = h2_open(sv->port, 65535);
 	uint8_t unit[32];
@@ -892,17 +819,17 @@ static void control_flood(struct srv *sv, uint8_t type)
 	/* Both sides write under send_zc_min: a zero-copy send (COIL_FEATURES
 	 * =send_zc) waits for its peer to read, past any deadline. */
 	unsigned sent = flood(c, unit, n, 4000000, false, 0);
-	healthy_get(sv->port);
+	healthy_get(sv);
 	ck_assert_uint_lt(sent, 4000000); /* the server closed on us */
 	h2_close(c);
 }
 
-static void settings_flood(struct srv *sv)
+static void settings_flood(struct http_srv *sv)
 {
 	control_flood(sv, SETTINGS);
 }
 
-static void ping_flood(struct srv *sv)
+static void ping_flood(struct http_srv *sv)
 {
 	control_flood(sv, PING);
 }
@@ -910,7 +837,7 @@ static void ping_flood(struct srv *sv)
 /* A header block that never ends: HEADERS without END_HEADERS, then
  * CONTINUATION frames without it. nghttp2 allows 8; the head timeout
  * would end it too. */
-static void continuation_forever(struct srv *sv)
+static void continuation_forever(struct http_srv *sv)
 {
 	struct h2 *c = h2_open(sv->port, 65535);
 	uint8_t blk[64];
@@ -933,12 +860,12 @@ static void continuation_forever(struct srv *sv)
 
 /* A window of 0 for ever: the response cannot move; io_timeout ends the
  * stalled connection. */
-static void window_zero(struct srv *sv)
+static void window_zero(struct http_srv *sv)
 {
 	struct h2 *c = h2_open(sv->port, 0);
 	send_request(c, 1, "GET", "/big", NULL, 0, true);
 	struct drain d = {.c = c};
-	healthy_get(sv->port);
+	healthy_get(sv);
 	drain_main(&d);
 	ck_assert(d.ended);
 	ck_assert_uint_eq(d.headers, 1); /* the head went, no byte of the body */
@@ -947,7 +874,7 @@ static void window_zero(struct srv *sv)
 
 /* 10k streams opened on one connection, 100 at a time at most: each is
  * answered or refused; then the client leaves with some in flight. */
-static void ten_thousand_streams(struct srv *sv)
+static void ten_thousand_streams(struct http_srv *sv)
 {
 	struct h2 *c = h2_open(sv->port, 65535);
 	uint8_t unit[64];
@@ -958,7 +885,7 @@ static void ten_thousand_streams(struct srv *sv)
 	coil_task t;
 	ck_assert_int_eq(coil_task_spawn(&t, drain_main, &d), 0);
 	ck_assert_uint_eq(flood(c, unit, n, 10000, true, 1), 10000);
-	healthy_get(sv->port);
+	healthy_get(sv);
 	ck_assert_int_eq(coil_task_join(t, NULL), 0);
 	ck_assert_msg(!d.ended, "ended after %u answers, %u resets; goaway %d code %u", d.headers,
 		      d.rst, c->goaway, c->goaway_code);

@@ -6,7 +6,7 @@
  * client that checks nothing is left behind.
  */
 #define _GNU_SOURCE
-#include "test_util.h"
+#include "http_harness.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +14,6 @@
 #include <string.h>
 #include <strings.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -172,39 +171,19 @@ static int handler(coil_http_request *req, coil_http_response *res, void *ctx)
 	return coil_http_respond(res, 404, NULL, "no", 2);
 }
 
-struct srv {
-	coil_http_server *s;
-	coil_task task;
-	int port;
-	struct app app;
-	int run_result;
-};
+/* The handler's state: one server runs at a time in a test, and each test
+ * runs in a process of its own. */
+static struct app srv_app;
 
-static void *srv_run(void *arg)
+/* The server under test (tests/http_harness.h) on the handler above, its
+ * state fresh. */
+static void srv_start(struct http_srv *sv, const struct coil_http_config *cfg)
 {
-	struct srv *sv = arg;
-	sv->run_result = coil_http_server_run(sv->s, handler, &sv->app);
-	return NULL;
-}
-
-static void srv_start(struct srv *sv, const struct coil_http_config *cfg)
-{
-	memset(sv, 0, sizeof *sv);
-	coil_sem_init(&sv->app.entered, 0);
-	coil_sem_init(&sv->app.release, 0);
-	coil_sem_init(&sv->app.big_failed, 0);
-	ck_assert_int_eq(coil_http_server_open(&sv->s, cfg), 0);
-	sv->port = coil_http_server_port(sv->s);
-	ck_assert_int_gt(sv->port, 0);
-	ck_assert_int_eq(coil_task_spawn(&sv->task, srv_run, sv), 0);
-}
-
-static void srv_stop(struct srv *sv)
-{
-	ck_assert_int_eq(coil_task_cancel(sv->task), 0);
-	ck_assert_int_eq(coil_task_join(sv->task, NULL), 0);
-	ck_assert_int_eq(sv->run_result, 0);
-	ck_assert_int_eq(coil_http_server_close(sv->s), 0);
+	memset(&srv_app, 0, sizeof srv_app);
+	coil_sem_init(&srv_app.entered, 0);
+	coil_sem_init(&srv_app.release, 0);
+	coil_sem_init(&srv_app.big_failed, 0);
+	http_srv_start(sv, cfg, handler, &srv_app);
 }
 
 /* ---- a client ---------------------------------------------------------------- */
@@ -383,22 +362,12 @@ static int one_shot(int port, const void *req, size_t len)
 	return status;
 }
 
-/* A server's short timeout for a test, times $CK_TIMEOUT_MULTIPLIER (the
- * sanitizer and stress presets): a head's deadline runs from the accept,
- * and a loaded machine may take that long to read its first bytes. */
-static int64_t test_timeout(int64_t ns)
-{
-	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-	long k = m ? strtol(m, NULL, 10) : 1;
-	return ns * (k > 1 ? k : 1);
-}
-
 /* ---- tests ------------------------------------------------------------------- */
 
 static void *keep_alive_main(void *arg)
 {
 	int fds = coil_test_count_fds();
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, NULL);
 	struct client *c = cl_open(sv.port);
 	struct resp r = {0};
@@ -421,7 +390,7 @@ static void *keep_alive_main(void *arg)
 	ck_assert_int_eq(r.status, 404);
 	resp_free(&r);
 	cl_close(c);
-	srv_stop(&sv);
+	http_srv_stop(&sv);
 	ck_assert_int_eq(coil_test_count_fds(), fds);
 	return NULL;
 }
@@ -434,7 +403,7 @@ END_TEST
 
 static void *pipeline_main(void *arg)
 {
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, NULL);
 	struct client *c = cl_open(sv.port);
 	enum { N = 200 };
@@ -453,7 +422,7 @@ static void *pipeline_main(void *arg)
 	resp_free(&r);
 	free(reqs);
 	cl_close(c);
-	srv_stop(&sv);
+	http_srv_stop(&sv);
 	return NULL;
 }
 
@@ -478,7 +447,7 @@ static void *write_body(void *arg)
 
 static void *bodies_main(void *arg)
 {
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, NULL);
 	struct client *c = cl_open(sv.port);
 	struct coil_test_rng rng;
@@ -542,7 +511,7 @@ static void *bodies_main(void *arg)
 	free(enc);
 	free(body);
 	cl_close(c);
-	srv_stop(&sv);
+	http_srv_stop(&sv);
 	return NULL;
 }
 
@@ -554,7 +523,7 @@ END_TEST
 
 static void *responses_main(void *arg)
 {
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, NULL);
 	struct client *c = cl_open(sv.port);
 	struct resp r = {0};
@@ -578,7 +547,7 @@ static void *responses_main(void *arg)
 	ck_assert_int_ge(ffd, 0);
 	ck_assert_int_eq(write(ffd, fdata, flen), (ssize_t)flen);
 	close(ffd);
-	sv.app.file = path;
+	srv_app.file = path;
 	cl_sends(c, "GET /file HTTP/1.1\r\nHost: t\r\n\r\nGET /file/chunked HTTP/1.1\r\nHost: t\r\n\r\n"
 		    "HEAD /file HTTP/1.1\r\nHost: t\r\n\r\n");
 	ck_assert(cl_response(c, &r, false));
@@ -621,7 +590,7 @@ static void *responses_main(void *arg)
 	ck_assert(cl_response(c, &r, false));
 	ck_assert_str_eq(r.body, "abcdef");
 	ck_assert(has_header(&r, "X-Ok: yes\n"));
-	ck_assert_int_eq(__atomic_load_n(&sv.app.api_errors, __ATOMIC_RELAXED), 0);
+	ck_assert_int_eq(__atomic_load_n(&srv_app.api_errors, __ATOMIC_RELAXED), 0);
 	/* A handler's error before its response: 500, and the close. */
 	cl_sends(c, "GET /fail HTTP/1.1\r\nHost: t\r\n\r\n");
 	ck_assert(cl_response(c, &r, false));
@@ -630,7 +599,7 @@ static void *responses_main(void *arg)
 	cl_expect_end(c);
 	resp_free(&r);
 	cl_close(c);
-	srv_stop(&sv);
+	http_srv_stop(&sv);
 	return NULL;
 }
 
@@ -642,7 +611,7 @@ END_TEST
 
 static void *expect_main(void *arg)
 {
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, NULL);
 	struct client *c = cl_open(sv.port);
 	struct resp r = {0};
@@ -666,7 +635,7 @@ static void *expect_main(void *arg)
 				    "Expect: something\r\n\r\n";
 	ck_assert_int_eq(one_shot(sv.port, other, sizeof other - 1), 417);
 	resp_free(&r);
-	srv_stop(&sv);
+	http_srv_stop(&sv);
 	return NULL;
 }
 
@@ -678,7 +647,7 @@ END_TEST
 
 static void *close_main(void *arg)
 {
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, NULL);
 	struct resp r = {0};
 	struct client *c = cl_open(sv.port);
@@ -707,7 +676,7 @@ static void *close_main(void *arg)
 	ck_assert_str_eq(r.body, "part0;part1;part2;");
 	cl_close(c);
 	resp_free(&r);
-	srv_stop(&sv);
+	http_srv_stop(&sv);
 	return NULL;
 }
 
@@ -719,7 +688,7 @@ END_TEST
 
 static void *limits_main(void *arg)
 {
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, NULL); /* the defaults */
 	char *req = malloc(64 * 1024);
 	/* head over 16 KiB */
@@ -784,7 +753,7 @@ static void *limits_main(void *arg)
 	resp_free(&r);
 	free(chunk);
 	free(req);
-	srv_stop(&sv);
+	http_srv_stop(&sv);
 	return NULL;
 }
 
@@ -798,10 +767,10 @@ static void *timeouts_main(void *arg)
 {
 	struct coil_http_config cfg;
 	coil_http_config_init(&cfg);
-	cfg.head_timeout = test_timeout(200 * COIL_NSEC_PER_MSEC);
+	cfg.head_timeout = http_test_timeout(200 * COIL_NSEC_PER_MSEC);
 	cfg.idle_timeout = 200 * COIL_NSEC_PER_MSEC;
 	cfg.max_requests = 3;
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, &cfg);
 	struct resp r = {0};
 	/* Part of a head, then nothing: 408 once the head's time is up. */
@@ -844,7 +813,7 @@ static void *timeouts_main(void *arg)
 	cl_expect_end(c);
 	cl_close(c);
 	resp_free(&r);
-	srv_stop(&sv);
+	http_srv_stop(&sv);
 	return NULL;
 }
 
@@ -857,7 +826,7 @@ END_TEST
 static void *shutdown_main(void *arg)
 {
 	int fds = coil_test_count_fds();
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, NULL);
 	struct resp r = {0};
 	struct client *idle = cl_open(sv.port);
@@ -865,7 +834,7 @@ static void *shutdown_main(void *arg)
 	ck_assert(cl_response(idle, &r, false));
 	struct client *busy = cl_open(sv.port);
 	cl_sends(busy, "GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
-	ck_assert_int_eq(coil_sem_acquire(&sv.app.entered), 0);
+	ck_assert_int_eq(coil_sem_acquire(&srv_app.entered), 0);
 	/* Shut down: the idle connection is closed at once, the request in
 	 * flight finishes (with close), then run returns. */
 	ck_assert_int_eq(coil_task_cancel(sv.task), 0);
@@ -874,7 +843,7 @@ static void *shutdown_main(void *arg)
 	/* Accepting stopped for good: a new client is refused, not left
 	 * waiting in the backlog to be reset when the server closes. */
 	ck_assert_int_eq(coil_tcp_connect("127.0.0.1", (uint16_t)sv.port), -ECONNREFUSED);
-	coil_sem_release(&sv.app.release);
+	coil_sem_release(&srv_app.release);
 	ck_assert(cl_response(busy, &r, false));
 	ck_assert_str_eq(r.body, "waited");
 	ck_assert(r.close);
@@ -893,8 +862,8 @@ static void *shutdown_main(void *arg)
 	srv_start(&sv, &cfg);
 	busy = cl_open(sv.port);
 	cl_sends(busy, "GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
-	ck_assert_int_eq(coil_sem_acquire(&sv.app.entered), 0);
-	srv_stop(&sv);
+	ck_assert_int_eq(coil_sem_acquire(&srv_app.entered), 0);
+	http_srv_stop(&sv);
 	/* The handler's wait was cancelled: it answered nothing more. */
 	struct resp r2 = {0};
 	if (cl_response(busy, &r2, false))
@@ -914,7 +883,7 @@ END_TEST
 
 static void *many_main(void *arg)
 {
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, NULL);
 	enum { CONNS = 50, REQS = 20 };
 	struct client *cs[CONNS];
@@ -932,7 +901,7 @@ static void *many_main(void *arg)
 	for (int i = 0; i < CONNS; i++)
 		cl_close(cs[i]);
 	resp_free(&r);
-	srv_stop(&sv);
+	http_srv_stop(&sv);
 	return NULL;
 }
 
@@ -943,36 +912,13 @@ START_TEST(many_connections_are_served_together)
 END_TEST
 
 /* ---- hostile clients ----------------------------------------------------------
- * One test per attack of issue 16's list. Each runs its attack twice on a
- * server with short head and I/O timeouts; after each run a healthy client
- * is served, the server's connection count returns to 0 (coil_http_server_
- * connections), the process has the fds it had before, and the heap in use
- * did not grow from the first run to the second (a leak per attack would;
- * the first run warms the caches). The heap is glibc's count (mallinfo2),
- * not RSS, which freed memory does not lower. Under ASan the leak checker
- * has the last word: its mallinfo2 says nothing. */
+ * One test per attack of issue 16's list, each through the harness of
+ * http_attack_main (tests/http_harness.h): the attack twice on a server
+ * with short head and I/O timeouts; after each run a healthy client is
+ * served, the server holds no connection, the fds are back and the heap
+ * did not grow from the first run to the second. */
 
-typedef void (*attack_fn)(struct srv *sv);
-
-static size_t heap_in_use(void)
-{
-	struct mallinfo2 m = mallinfo2(); /* every arena */
-	return m.uordblks + m.hblkhd;
-}
-
-/* Until the server holds no connection: polled, bounded (a connection
- * ends a few wake-ups after its client left). */
-static void wait_no_connections(struct srv *sv)
-{
-	int64_t until = coil_now() + 30 * COIL_NSEC_PER_SEC;
-	unsigned n;
-	while ((n = coil_http_server_connections(sv->s)) != 0) {
-		ck_assert_msg(coil_now() < until, "the server still holds %u connections", n);
-		coil_sleep(COIL_NSEC_PER_MSEC);
-	}
-}
-
-static void healthy_get(struct srv *sv)
+static void healthy_get(struct http_srv *sv)
 {
 	struct client *c = cl_open(sv->port);
 	cl_sends(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -984,51 +930,26 @@ static void healthy_get(struct srv *sv)
 	cl_close(c);
 }
 
-static void *attack_main(void *arg)
+static void attack_config(struct coil_http_config *cfg)
 {
-	attack_fn attack = *(attack_fn *)arg;
-	int fds = coil_test_count_fds();
-	struct coil_http_config cfg;
-	coil_http_config_init(&cfg);
-	cfg.head_timeout = test_timeout(COIL_NSEC_PER_SEC);
-	cfg.io_timeout = 300 * COIL_NSEC_PER_MSEC;
-	cfg.max_requests = 20000;
-	struct srv sv;
-	srv_start(&sv, &cfg);
-	healthy_get(&sv); /* what the runtime opens once (per worker) is open now */
-	wait_no_connections(&sv);
-	int fds_serving = coil_test_count_fds();
-	size_t heap[2];
-	for (int round = 0; round < 2; round++) {
-		attack(&sv);
-		healthy_get(&sv);
-		wait_no_connections(&sv);
-		ck_assert_int_eq(coil_test_count_fds(), fds_serving);
-		heap[round] = heap_in_use();
-	}
-	/* Each worker keeps the buffers of its last connections for the next
-	 * (src/http/conn.c, about 41 KiB each): the second run may land on a
-	 * worker whose cache the first did not warm. */
-	size_t slack = 16 * 1024 + (size_t)(coil_worker_count() - 1) * 4 * 48 * 1024;
-	ck_assert_msg(heap[1] <= heap[0] + slack, "heap in use grew by %zu bytes in one attack",
-		      heap[1] - heap[0]);
-	srv_stop(&sv);
-	ck_assert_int_eq(coil_test_count_fds(), fds);
-	return NULL;
+	cfg->head_timeout = http_test_timeout(COIL_NSEC_PER_SEC);
+	cfg->io_timeout = 300 * COIL_NSEC_PER_MSEC;
+	cfg->max_requests = 20000;
 }
 
-#define ATTACK_TEST(name, attack)                     \
-	START_TEST(name)                              \
-	{                                             \
-		attack_fn fn = attack;                \
-		coil_test_run(attack_main, &fn);      \
-	}                                             \
-	END_TEST
+static const struct http_attack_suite attacks = {
+	.config = attack_config,
+	.start = srv_start,
+	.healthy = healthy_get,
+	.heap_slack = 16 * 1024,
+};
+
+#define ATTACK_TEST(name, attack) HTTP_ATTACK_TEST(name, attacks, attack)
 
 /* Slowloris: a byte every 20 ms of a head that never ends; the head's
  * deadline (1 s here) answers 408 however steady the bytes. Another client
  * is served meanwhile. */
-static void slowloris(struct srv *sv)
+static void slowloris(struct http_srv *sv)
 {
 	struct client *c = cl_open(sv->port);
 	char slow[2048];
@@ -1060,7 +981,7 @@ static void slowloris(struct srv *sv)
 }
 ATTACK_TEST(slowloris_gets_408_and_leaves_nothing_behind, slowloris)
 
-static void oversized_head(struct srv *sv)
+static void oversized_head(struct http_srv *sv)
 {
 	char *req = malloc(32 * 1024);
 	int n = sprintf(req, "GET /hello HTTP/1.1\r\nHost: t\r\nX-Big: ");
@@ -1092,7 +1013,7 @@ static void *flood_requests(void *arg)
 
 /* 10k pipelined requests in one write (1k in the sanitizer presets): all
  * answered, in order. */
-static void pipelined_10k(struct srv *sv)
+static void pipelined_10k(struct http_srv *sv)
 {
 	struct client *c = cl_open(sv->port);
 	struct flood f = {c, (int)coil_test_count(10000)};
@@ -1111,7 +1032,7 @@ ATTACK_TEST(ten_thousand_pipelined_requests_in_one_write_are_answered, pipelined
 
 /* Each smuggling vector of scan.h and parse.c, on the wire: 400 and the
  * connection closes. */
-static void smuggling(struct srv *sv)
+static void smuggling(struct http_srv *sv)
 {
 	static const char *vectors[] = {
 		"GET /hello HTTP/1.1\r\nHost: t\r\n\n",				/* \r\n\n end */
@@ -1140,7 +1061,7 @@ static void smuggling(struct srv *sv)
 ATTACK_TEST(each_smuggling_vector_is_400_and_closes, smuggling)
 
 /* A chunk size of 2^64: 400, not a wrap to 0. */
-static void chunk_2_64(struct srv *sv)
+static void chunk_2_64(struct http_srv *sv)
 {
 	const char *req = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
 			  "10000000000000000\r\nhello\r\n0\r\n\r\n";
@@ -1149,7 +1070,7 @@ static void chunk_2_64(struct srv *sv)
 ATTACK_TEST(a_chunk_size_of_2_to_the_64_gets_400, chunk_2_64)
 
 /* Garbage: random bytes, then bytes that look like a head's end. */
-static void garbage(struct srv *sv)
+static void garbage(struct http_srv *sv)
 {
 	struct coil_test_rng rng;
 	coil_test_rng_init(&rng, 16);
@@ -1167,7 +1088,7 @@ ATTACK_TEST(garbage_gets_400_and_leaves_nothing_behind, garbage)
  * Not with SEND_ZC: a zero-copy send that timed out there waits for its
  * buffers to be released, which a peer that never reads never does (a
  * hang reported to coil's io layer, not HTTP's). */
-static void deaf(struct srv *sv)
+static void deaf(struct http_srv *sv)
 {
 	if (coil_features() & COIL_FEATURE_SEND_ZC) {
 		fprintf(stderr, "deaf client: not with SEND_ZC (see test_http.c)\n");
@@ -1178,14 +1099,14 @@ static void deaf(struct srv *sv)
 		cl_sends(c, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
 	for (int i = 0; i < 5; i++)
 		healthy_get(sv);
-	ck_assert_int_eq(coil_sem_acquire(&sv->app.big_failed), 0);
-	ck_assert_int_eq(sv->app.big_err, -ETIMEDOUT);
+	ck_assert_int_eq(coil_sem_acquire(&srv_app.big_failed), 0);
+	ck_assert_int_eq(srv_app.big_err, -ETIMEDOUT);
 	cl_close(c);
 }
 ATTACK_TEST(a_client_that_never_reads_is_closed_after_io_timeout, deaf)
 
 /* Half-close in the middle of a body: an answer and the close. */
-static void half_close(struct srv *sv)
+static void half_close(struct http_srv *sv)
 {
 	struct client *c = cl_open(sv->port);
 	cl_sends(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly ten..");
@@ -1202,7 +1123,7 @@ ATTACK_TEST(half_close_mid_body_gets_400_and_the_close, half_close)
 
 /* A body longer than its Content-Length: the rest is a request of its
  * own, and not one (400, close). */
-static void body_longer(struct srv *sv)
+static void body_longer(struct http_srv *sv)
 {
 	struct client *c = cl_open(sv->port);
 	cl_sends(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhelloXYZ\r\n\r\n");
@@ -1218,7 +1139,7 @@ static void body_longer(struct srv *sv)
 ATTACK_TEST(a_body_longer_than_its_content_length_is_not_a_request, body_longer)
 
 /* A 1 MiB target: 414 (the rest is read and dropped). */
-static void target_1mib(struct srv *sv)
+static void target_1mib(struct http_srv *sv)
 {
 	char *big = malloc(1 << 20);
 	memcpy(big, "GET /", 5);
@@ -1241,7 +1162,7 @@ static void client_get(coil_http_client *cl, int port, const char *method, const
 static void *client_main(void *arg)
 {
 	int fds = coil_test_count_fds();
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, NULL);
 	coil_http_client *cl;
 	ck_assert_int_eq(coil_http_client_new(&cl, NULL), 0);
@@ -1285,7 +1206,7 @@ static void *client_main(void *arg)
 	/* The server goes away with the kept connection and comes back on
 	 * the same port: GET is sent again on a new connection; POST is not. */
 	int port = sv.port;
-	srv_stop(&sv);
+	http_srv_stop(&sv);
 	struct coil_http_config cfg;
 	coil_http_config_init(&cfg);
 	cfg.port = (uint16_t)port;
@@ -1295,7 +1216,7 @@ static void *client_main(void *arg)
 	ck_assert_str_eq(res.body, "Hello, World!");
 	coil_http_client_response_free(&res);
 	ck_assert_uint_eq(coil_http_client_connections(cl), opened + 1);
-	srv_stop(&sv);
+	http_srv_stop(&sv);
 	srv_start(&sv, &cfg);
 	struct coil_http_client_request rq = {.method = "POST", .host = "127.0.0.1",
 					      .port = (uint16_t)port, .target = "/echo",
@@ -1315,7 +1236,7 @@ static void *client_main(void *arg)
 	rq.headers = NULL;
 	rq.host = NULL;
 	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), -EINVAL);
-	srv_stop(&sv);
+	http_srv_stop(&sv);
 	rq.host = "127.0.0.1";
 	coil_http_client_free(cl);
 	ck_assert_int_eq(coil_http_client_new(&cl, NULL), 0);
@@ -1350,7 +1271,7 @@ static size_t exchange_read_all(coil_http_exchange *x, char *out, size_t cap, si
 static void *exchange_main(void *arg)
 {
 	int fds = coil_test_count_fds();
-	struct srv sv;
+	struct http_srv sv;
 	srv_start(&sv, NULL);
 	coil_http_client *cl;
 	ck_assert_int_eq(coil_http_client_new(&cl, NULL), 0);
@@ -1470,8 +1391,8 @@ static void *exchange_main(void *arg)
 	ck_assert_int_eq(coil_http_exchange_response(x), -ETIMEDOUT);
 	ck_assert_int_eq(coil_http_exchange_read(x, got, 10), -ETIMEDOUT);
 	ck_assert_int_eq(coil_http_exchange_end(x), 0);
-	ck_assert_int_eq(coil_sem_acquire(&sv.app.entered), 0);
-	ck_assert_int_eq(coil_sem_release(&sv.app.release), 0);
+	ck_assert_int_eq(coil_sem_acquire(&srv_app.entered), 0);
+	ck_assert_int_eq(coil_sem_release(&srv_app.release), 0);
 	coil_http_client_free(quick);
 
 	/* Bad requests. */
@@ -1489,7 +1410,7 @@ static void *exchange_main(void *arg)
 	ck_assert_int_eq(coil_http_exchange_read(NULL, got, 1), -EINVAL);
 	ck_assert_int_eq(coil_http_exchange_end(NULL), 0);
 
-	srv_stop(&sv);
+	http_srv_stop(&sv);
 	rq = (struct coil_http_client_request){.host = "127.0.0.1", .port = port};
 	coil_http_client_free(cl);
 	ck_assert_int_eq(coil_http_client_new(&cl, NULL), 0);
