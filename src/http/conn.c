@@ -137,7 +137,7 @@ bool coil__http_io_scope_enter(const struct coil__http_conn *c, coil_scope *s)
 	return c->cfg->io_timeout > 0 && coil_scope_enter_timeout(s, c->cfg->io_timeout) == 0;
 }
 
-static int write_all(struct coil__http_conn *c, const void *p, size_t n)
+int coil__http_conn_write_all(struct coil__http_conn *c, const void *p, size_t n)
 {
 	coil_scope s;
 	bool scoped = coil__http_io_scope_enter(c, &s);
@@ -159,7 +159,7 @@ int coil__http_conn_flush(struct coil__http_conn *c)
 		return 0;
 	size_t n = c->out_len;
 	c->out_len = 0;
-	return write_all(c, c->out, n);
+	return coil__http_conn_write_all(c, c->out, n);
 }
 
 int coil__http_conn_put(struct coil__http_conn *c, const void *p, size_t n)
@@ -171,7 +171,7 @@ int coil__http_conn_put(struct coil__http_conn *c, const void *p, size_t n)
 		if (r < 0)
 			return r;
 		if (n > COIL__HTTP_OUT_CAP / 2)
-			return write_all(c, p, n); /* large: not through the buffer */
+			return coil__http_conn_write_all(c, p, n); /* large: not through the buffer */
 	}
 	memcpy(c->out + c->out_len, p, n);
 	c->out_len += n;

@@ -119,6 +119,9 @@ ssize_t coil__http_conn_fill_body(struct coil__http_conn *c);
 /* Enter a scope of the per-I/O timeout (cfg->io_timeout, if any) in *s:
  * true if entered, and the caller exits it after its one I/O call. */
 bool coil__http_io_scope_enter(const struct coil__http_conn *c, coil_scope *s);
+/* All n bytes to the client (through TLS when the connection has it),
+ * under io_timeout; an error is kept in c->werr. 0 or -errno. */
+int coil__http_conn_write_all(struct coil__http_conn *c, const void *p, size_t n);
 
 /* Queue bytes for the client; written when the buffer fills, at
  * coil__http_conn_flush, or before the connection waits for input.

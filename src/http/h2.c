@@ -680,18 +680,10 @@ static void run_queue(struct coil__h2_conn *h)
 
 static int write_all(struct coil__h2_conn *h, const void *p, size_t n)
 {
-	struct coil__http_conn *c = h->c;
-	coil_scope s;
-	bool scoped = coil__http_io_scope_enter(c, &s);
-	ssize_t r = c->tls ? coil_tls_write_all(c->tls, p, n) : coil_sock_write_all(c->fd, p, n);
-	if (scoped)
-		coil_scope_exit(&s);
-	if (r < 0) {
-		c->werr = (int)r;
-		h->err = (int)r;
-		return (int)r;
-	}
-	return 0;
+	int r = coil__http_conn_write_all(h->c, p, n);
+	if (r < 0)
+		h->err = r;
+	return r;
 }
 
 /* Write what the session has to send, in writes of up to OUT_CAP. */
