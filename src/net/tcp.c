@@ -60,6 +60,13 @@ int coil_tcp_accept(int listen_fd, struct sockaddr *peer, socklen_t *peer_len)
 		return -EBADF;
 	if ((peer == NULL) != (peer_len == NULL))
 		return -EINVAL;
+#ifdef __wasi__
+	/* The WASI libcoil calls no preview 1 sock_* (wasi/shim/sys/socket.h
+	 * says why); said here before the readiness wait an accept on a
+	 * blocking fd starts with, which would watch an fd that may be no
+	 * socket at all. */
+	return -ENOSYS;
+#endif
 	struct coil__op op = {.code = COIL__OP_ACCEPT, .fd = listen_fd,
 			      .flags = SOCK_NONBLOCK | SOCK_CLOEXEC};
 	op.u.accept.addr = peer;

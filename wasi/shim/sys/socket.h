@@ -20,10 +20,8 @@
 #ifndef SOMAXCONN
 #define SOMAXCONN 4096
 #endif
-/* Preview 1 has sock_accept, sock_recv, sock_send and sock_shutdown on
- * sockets the host pre-opened (wasi-libc: accept, accept4, recv, send,
- * shutdown, getsockopt), and nothing that makes, binds, connects or names
- * one: those fail with ENOSYS. */
+/* Preview 1 makes, binds, connects and names no socket: those fail with
+ * ENOSYS. */
 static inline int socket(int domain, int type, int proto)
 { (void)domain; (void)type; (void)proto; errno = ENOSYS; return -1; }
 static inline int socketpair(int domain, int type, int proto, int fds[2])
@@ -49,4 +47,25 @@ static inline ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 { (void)fd; (void)m; (void)flags; errno = ENOSYS; return -1; }
 static inline ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 { (void)fd; (void)m; (void)flags; errno = ENOSYS; return -1; }
+/* It does have sock_accept, sock_recv, sock_send and sock_shutdown, on
+ * sockets the host pre-opened (wasi-libc's accept, accept4, recv, send and
+ * shutdown call them), but no host this project can install gives a guest
+ * such a socket, and Node's WASI (uvwasi 0.0.19 to 0.0.23) takes the whole
+ * process down with SIGSEGV when any of the four is called on stdin, stdout
+ * or stderr (which it types as sockets) or on a socket passed as one
+ * (docs/wasi.md, "Sockets"). So the WASI libcoil never calls them: they too
+ * fail with ENOSYS, the same answer as every other socket call there. */
+static inline int coil_wasi_no_accept4(int fd, struct sockaddr *a, socklen_t *n, int flags)
+{ (void)fd; (void)a; (void)n; (void)flags; errno = ENOSYS; return -1; }
+static inline ssize_t coil_wasi_no_recv(int fd, void *b, size_t len, int flags)
+{ (void)fd; (void)b; (void)len; (void)flags; errno = ENOSYS; return -1; }
+static inline ssize_t coil_wasi_no_send(int fd, const void *b, size_t len, int flags)
+{ (void)fd; (void)b; (void)len; (void)flags; errno = ENOSYS; return -1; }
+static inline int coil_wasi_no_shutdown(int fd, int how)
+{ (void)fd; (void)how; errno = ENOSYS; return -1; }
+#define accept(fd, a, n) coil_wasi_no_accept4(fd, a, n, 0)
+#define accept4(fd, a, n, flags) coil_wasi_no_accept4(fd, a, n, flags)
+#define recv(fd, b, len, flags) coil_wasi_no_recv(fd, b, len, flags)
+#define send(fd, b, len, flags) coil_wasi_no_send(fd, b, len, flags)
+#define shutdown(fd, how) coil_wasi_no_shutdown(fd, how)
 #endif
