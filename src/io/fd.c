@@ -58,8 +58,10 @@ static uint64_t *met_word(int fd, bool make)
 void coil__fd_met(struct coil__worker *w, int fd)
 {
 	uint64_t *m = met_word(fd, true);
+	/* Release: a closer that sees the mark sees this runtime counted
+	 * in coil__crews_multi too (reach_others' shortcut). */
 	if (m)
-		__atomic_fetch_or(m, UINT64_C(1) << (w->index & 63), __ATOMIC_RELAXED);
+		__atomic_fetch_or(m, UINT64_C(1) << (w->index & 63), __ATOMIC_RELEASE);
 }
 
 /* The closing fiber waits here for the workers it asked. */
