@@ -518,6 +518,92 @@ START_TEST(close_fails_a_parked_reader_on_another_worker_with_ebadf)
 }
 END_TEST
 
+/* The same close from outside the readers' runtime: a plain thread, a
+ * fiber of a one-worker runtime, a fiber on worker 1 of another two-worker
+ * runtime (whose bit for index 1 is the reader's worker's too). */
+enum outside { OUT_PLAIN, OUT_RUNTIME1, OUT_RUNTIME2 };
+static enum outside outside_how;
+
+struct outside_close {
+	int fds[2];
+	int r[2];
+	int done; /* atomic */
+};
+
+static void *close_both(void *arg)
+{
+	struct outside_close *oc = arg;
+	for (int i = 0; i < 2; i++)
+		oc->r[i] = coil_close(oc->fds[i]);
+	return NULL;
+}
+
+static void *close_on_worker1(void *arg)
+{
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn_on(1, &t, close_both, arg), 0);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	return NULL;
+}
+
+static void *outside_closer(void *arg)
+{
+	struct outside_close *oc = arg;
+	if (outside_how == OUT_PLAIN) {
+		close_both(oc);
+	} else {
+		struct coil_config cfg = workers_cfg(outside_how == OUT_RUNTIME1 ? 1 : 2);
+		coil_test_run_cfg(&cfg, outside_how == OUT_RUNTIME1 ? close_both : close_on_worker1, oc);
+	}
+	__atomic_store_n(&oc->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void *close_outside_main(void *arg)
+{
+	(void)arg;
+	int sv[2], p[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	struct far_reader rs = {.fd = sv[0], .sock = true}, rp = {.fd = p[0], .sock = false};
+	coil_task ts = start_far_reader(&rs, sv[1]);
+	coil_task tp = start_far_reader(&rp, p[1]);
+	struct outside_close oc = {.fds = {sv[0], p[0]}};
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, outside_closer, &oc), 0);
+	void *res;
+	ck_assert_int_eq(coil_task_join(ts, &res), 0);
+	ck_assert_int_eq((int)(intptr_t)res, -EBADF); /* not -ETIMEDOUT 20 s later */
+	ck_assert_int_eq(coil_task_join(tp, &res), 0);
+	ck_assert_int_eq((int)(intptr_t)res, -EBADF);
+	/* The closer may still wait for this worker's answer: keep turning
+	 * until it is done, then join it. */
+	while (!__atomic_load_n(&oc.done, __ATOMIC_ACQUIRE))
+		coil_sleep(MS);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(oc.r[0], 0);
+	ck_assert_int_eq(oc.r[1], 0);
+	ck_assert_int_eq(coil_close(sv[1]), 0);
+	ck_assert_int_eq(coil_close(p[1]), 0);
+	return NULL;
+}
+
+START_TEST(close_from_a_plain_thread_fails_a_parked_reader_with_ebadf)
+{
+	outside_how = OUT_PLAIN;
+	run_both(close_outside_main);
+}
+END_TEST
+
+START_TEST(close_from_another_runtime_fails_a_parked_reader_with_ebadf)
+{
+	outside_how = OUT_RUNTIME1;
+	run_both(close_outside_main);
+	outside_how = OUT_RUNTIME2;
+	run_both(close_outside_main);
+}
+END_TEST
+
 /* A socketpair one end of which takes number n (the lowest free, which n
  * is right after its close): *mine is that end, *other the peer. */
 static void socketpair_at(int n, int *mine, int *other)
@@ -1320,6 +1406,8 @@ static Suite *crew_suite(void)
 	tcase_add_test(tc, join_and_detach_tasks_of_other_workers);
 	tcase_add_test(tc, cancel_from_another_worker_ends_a_read_in_flight);
 	tcase_add_test(tc, close_fails_a_parked_reader_on_another_worker_with_ebadf);
+	tcase_add_test(tc, close_from_a_plain_thread_fails_a_parked_reader_with_ebadf);
+	tcase_add_test(tc, close_from_another_runtime_fails_a_parked_reader_with_ebadf);
 	tcase_add_test(tc, reused_fd_number_wakes_a_reader_on_a_worker_that_used_it_before);
 	tcase_add_test(tc, stale_reader_never_reads_the_fd_that_took_its_number);
 	tcase_add_test(tc, scope_cancelled_from_another_worker);

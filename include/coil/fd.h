@@ -18,9 +18,13 @@ extern "C" {
  * on every backend and every worker of the runtime (io_uring cancels them,
  * IORING_ASYNC_CANCEL_FD, before the close; with several workers the close
  * waits until each worker that used fd has let go of it), so none of them
- * ever touches a new fd that takes the number. It closes also in a
- * cancelled task (clean-up must stay possible), and also outside a runtime
- * (a plain close(2) then: a fiber parked on fd is not ended by it).
+ * ever touches a new fd that takes the number. The same holds for a close
+ * from outside the runtime (a plain thread, a fiber of another runtime):
+ * it reaches every worker of every runtime of several workers that used
+ * fd, and waits for them (a plain thread on a futex); a fiber of a
+ * one-worker runtime is not reached from outside it (its runtime keeps no
+ * such record, to stay as fast as a runtime without workers). It closes
+ * also in a cancelled task (clean-up must stay possible).
  * Returns 0 or -EBADF, -EIO...
  */
 COIL_API int coil_close(int fd);

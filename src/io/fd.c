@@ -11,8 +11,10 @@
 #include "io/fd.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "coil/fs.h"
@@ -56,8 +58,10 @@ static uint64_t *met_word(int fd, bool make)
 void coil__fd_met(struct coil__worker *w, int fd)
 {
 	uint64_t *m = met_word(fd, true);
+	/* Release: a closer that sees the mark sees this runtime counted
+	 * in coil__crews_multi too (reach_others' shortcut). */
 	if (m)
-		__atomic_fetch_or(m, UINT64_C(1) << (w->index & 63), __ATOMIC_RELAXED);
+		__atomic_fetch_or(m, UINT64_C(1) << (w->index & 63), __ATOMIC_RELEASE);
 }
 
 /* The closing fiber waits here for the workers it asked. */
@@ -85,16 +89,38 @@ static void gone_run(struct coil__worker *w, struct coil__call *call)
 }
 
 /* The wait runs shielded and without a deadline: only the answers end it
- * (every worker drains its inbox each turn, so they come). */
+ * (every listed worker drains its inbox each turn, and once more when it
+ * leaves the list, so they come). */
 static void gone_cancel(struct coil__park *p, int code)
 {
 	(void)p;
 	(void)code;
 }
 
+/* Until every asked worker answered: parked (a fiber) or on a futex (a
+ * plain thread: the park's thread_woken). */
+static void gone_wait(struct coil__fd_gone *req, bool fiber)
+{
+	if (fiber) {
+		/* An answer may come from another runtime, which this one's
+		 * deadlock watch cannot see: it is a wait from outside. */
+		struct coil__worker *w = coil__tls_worker;
+		w->outside_waits++;
+		coil__park(&req->park, INT64_MAX);
+		w->outside_waits--;
+		return;
+	}
+	while (!__atomic_load_n(&req->park.thread_woken, __ATOMIC_ACQUIRE))
+		syscall(SYS_futex, &req->park.thread_woken, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+}
+
 #define GONE_BATCH 8
 
-/* Before w closes fd: every other worker that met it lets go of it. */
+/* Before fd is closed by w (NULL: a plain thread; a fiber of w else):
+ * every other worker that met it, in any runtime of several workers, lets
+ * go of it. The workers are found in sched's list of them (crew.h), by
+ * their bit (index mod 64: a bit also names the same index in other
+ * runtimes, which then get a call that finds nothing). */
 static __attribute__((noinline)) void reach_others(struct coil__worker *w, int fd)
 {
 	uint64_t *m = met_word(fd, false);
@@ -102,35 +128,47 @@ static __attribute__((noinline)) void reach_others(struct coil__worker *w, int f
 		      : fd < COIL__FD_MET_MAX && !__atomic_load_n(&met_lost, __ATOMIC_RELAXED)
 			      ? 0 /* its chunk was never made: no one met it */
 			      : ~UINT64_C(0);
-	if (!mask || mask == UINT64_C(1) << (w->index & 63))
-		return; /* no one else met it: the common case */
-	struct coil__crew *crew = w->crew;
+	if (!mask)
+		return;
+	/* Only w met it and w's runtime is the only one that marks: the
+	 * common case of a close on a worker of several. */
+	if (w && w->multi && mask == UINT64_C(1) << (w->index & 63) &&
+	    __atomic_load_n(&coil__crews_multi, __ATOMIC_ACQUIRE) == 1)
+		return;
+	bool fiber = w != NULL;
 	struct coil__fd_gone req;
 	struct coil__fd_gone_call calls[GONE_BATCH];
 	struct coil__worker *to[GONE_BATCH];
-	unsigned j = 0;
-	while (j < crew->n) {
-		unsigned k = 0;
-		for (; j < crew->n && k < GONE_BATCH; j++) {
-			if (j == w->index || !((mask >> (j & 63)) & 1))
+	unsigned i = 0;
+	coil__crew_list_lock();
+	for (;;) {
+		unsigned k = 0, len = coil__crew_list_len();
+		for (; i < len && k < GONE_BATCH; i++) {
+			struct coil__worker *x = coil__crew_list_at(i);
+			if (!x || x == w || !((mask >> (x->index & 63)) & 1))
 				continue;
 			calls[k] = (struct coil__fd_gone_call){
 				.call = {.msg = {.kind = COIL__MSG_CALL}, .fn = gone_run},
 				.req = &req,
 				.fd = fd,
 			};
-			to[k++] = crew->workers[j];
+			to[k++] = x;
 		}
 		if (!k)
 			break;
 		req = (struct coil__fd_gone){
-			.park = {.cancel = gone_cancel, .fiber = coil__self()},
+			.park = {.cancel = gone_cancel, .fiber = fiber ? coil__self() : NULL},
 			.left = k,
 		};
-		for (unsigned i = 0; i < k; i++)
-			coil__crew_post(to[i], &calls[i].call.msg);
-		coil__park(&req.park, INT64_MAX);
+		/* Posted under the list's lock: a listed worker leaves the list
+		 * only after these are in its inbox, and then drains it. */
+		for (unsigned j = 0; j < k; j++)
+			coil__crew_post(to[j], &calls[j].call.msg);
+		coil__crew_list_unlock();
+		gone_wait(&req, fiber);
+		coil__crew_list_lock();
 	}
+	coil__crew_list_unlock();
 }
 
 int coil__fd_close(int fd)
@@ -141,16 +179,23 @@ int coil__fd_close(int fd)
 	coil__fixed_closing(fd);
 	int r;
 	struct coil__worker *w = coil__tls_worker;
+	/* Runtimes of several workers mark the fds they use: a close anywhere
+	 * (a plain thread, another runtime) must reach them. None running:
+	 * one load, nothing else. */
+	bool reach = __atomic_load_n(&coil__crews_multi, __ATOMIC_RELAXED) != 0;
 	if (!w || !w->current) {
 		/* Outside a runtime: a plain close (it does not block on
-		 * sockets, pipes or files without SO_LINGER). */
+		 * sockets, pipes or files without SO_LINGER). A worker's
+		 * thread between fibers (its wind-down) waits for no one. */
+		if (__builtin_expect(reach, 0) && !w)
+			reach_others(NULL, fd);
 		r = close(fd) == 0 ? 0 : -errno;
 	} else {
 		/* Closing is clean-up: it runs shielded, so a cancelled task
 		 * or a passed deadline cannot skip it. */
 		struct coil__scope shield;
 		coil__shield_enter(&shield);
-		if (__builtin_expect(w->multi, 0))
+		if (__builtin_expect(reach, 0))
 			reach_others(w, fd);
 		struct coil__op op = {.code = COIL__OP_CLOSE, .fd = fd};
 		r = coil__op_run(&op);

@@ -14,13 +14,17 @@
  *   in the fd's word of a process-wide table (coil__fd_met): one bit per
  *   worker index (mod 64), in chunks of 64Ki fds made on first use. An fd
  *   past the table (16Mi) counts as met by all.
- * - coil__fd_close on such a worker takes the fd's word (leaving 0) and
- *   asks every other worker marked in it, by a call through its inbox
- *   (sched/crew.h), to run its backend's fd_gone; the closing fiber waits
- *   until each has answered (coil__fd_gone_done), then closes.
+ * - coil__fd_close takes the fd's word (leaving 0) and asks every other
+ *   worker marked in it, by a call through its inbox (sched/crew.h), to
+ *   run its backend's fd_gone; the closer waits until each has answered
+ *   (coil__fd_gone_done), then closes. The closer may be a fiber of any
+ *   runtime (it parks) or a plain thread (it waits on a futex): the
+ *   workers are found in sched's list of every runtime's workers, and a
+ *   bit names index i in each runtime (the others' calls find nothing).
  *
- * A worker alone in its runtime marks nothing and asks no one: its close is
- * what it always was. A spare mark (a bit shared by workers 64 apart, a
+ * A worker alone in its runtime marks nothing; while no runtime of several
+ * workers runs, a close (anywhere) asks no one: it is what it always was,
+ * plus one load. A spare mark (a bit shared by workers 64 apart, a
  * mark left by an op that raced with the close) only costs a call that
  * finds nothing.
  */

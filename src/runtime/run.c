@@ -113,8 +113,13 @@ static void worker_leave(struct worker_state *ws)
 static int run_worker(struct coil__worker *w, struct coil__io *io)
 {
 	int r;
+	/* Reachable by a close from outside the crew (sched/crew.h). */
+	if (w->multi)
+		coil__crew_list_add(w);
 	while ((r = coil__sched_tick(w, -1, 0)) > 0) {
 	}
+	if (w->multi)
+		coil__crew_list_remove(w);
 	if (r == -EDEADLK)
 		coil__sched_abandon(w);
 	coil__readers_wind_down(io);
@@ -205,6 +210,12 @@ int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg, void **result
 		sl->inited = true;
 	}
 
+	/* A close outside the crew must find its workers (sched/crew.h). */
+	if (n > 1) {
+		r = coil__crew_list_reserve(n);
+		if (r < 0)
+			goto out_free;
+	}
 	/* Workers 1..n-1 on threads of their own, each set up there. */
 	unsigned started = 0;
 	for (unsigned i = 1; i < n; i++) {
@@ -241,6 +252,8 @@ int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg, void **result
 	}
 	if (n > 1 && r == 0 && crew->error)
 		r = crew->error;
+	if (n > 1)
+		coil__crew_list_release(n);
 out_free:
 	runtime_free(rt);
 	return r;

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <sched.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <linux/futex.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -377,4 +379,90 @@ void coil__crew_fiber_detached(struct coil__worker *w)
 	if (__atomic_sub_fetch(&c->attached, 1, __ATOMIC_SEQ_CST) == 0 &&
 	    __atomic_load_n(&c->main_done, __ATOMIC_SEQ_CST))
 		coil__crew_announce(c);
+}
+
+/* ---- every runtime's workers (crew.h) ---------------------------------- */
+
+uint32_t coil__crews_multi;
+static pthread_mutex_t list_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct coil__worker **list;
+static unsigned list_len, list_cap, list_reserved;
+
+void coil__crew_list_lock(void)
+{
+	pthread_mutex_lock(&list_mu);
+}
+
+void coil__crew_list_unlock(void)
+{
+	pthread_mutex_unlock(&list_mu);
+}
+
+unsigned coil__crew_list_len(void)
+{
+	return list_len;
+}
+
+struct coil__worker *coil__crew_list_at(unsigned i)
+{
+	return i < list_len ? list[i] : NULL;
+}
+
+int coil__crew_list_reserve(unsigned n)
+{
+	pthread_mutex_lock(&list_mu);
+	int r = 0;
+	if (list_reserved + n > list_cap) {
+		unsigned cap = list_cap ? list_cap : 16;
+		while (cap < list_reserved + n)
+			cap *= 2;
+		struct coil__worker **t = realloc(list, cap * sizeof *t);
+		if (t) {
+			list = t;
+			list_cap = cap;
+		} else {
+			r = -ENOMEM;
+		}
+	}
+	if (r == 0) {
+		list_reserved += n;
+		__atomic_add_fetch(&coil__crews_multi, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&list_mu);
+	return r;
+}
+
+void coil__crew_list_release(unsigned n)
+{
+	pthread_mutex_lock(&list_mu);
+	list_reserved -= n;
+	__atomic_sub_fetch(&coil__crews_multi, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&list_mu);
+}
+
+void coil__crew_list_add(struct coil__worker *w)
+{
+	pthread_mutex_lock(&list_mu);
+	/* Listed workers <= reserved <= capacity: a free slot is there. */
+	unsigned i = 0;
+	while (i < list_len && list[i])
+		i++;
+	list[i] = w;
+	if (i == list_len)
+		list_len++;
+	pthread_mutex_unlock(&list_mu);
+}
+
+void coil__crew_list_remove(struct coil__worker *w)
+{
+	pthread_mutex_lock(&list_mu);
+	for (unsigned i = 0; i < list_len; i++)
+		if (list[i] == w)
+			list[i] = NULL;
+	while (list_len && !list[list_len - 1])
+		list_len--;
+	pthread_mutex_unlock(&list_mu);
+	/* What was posted while it was listed: answered now (its ops are
+	 * over, so a call finds nothing in flight and answers at once). */
+	coil__crew_drain(w);
 }

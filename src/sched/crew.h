@@ -222,6 +222,35 @@ void coil__crew_poke(struct coil__fiber *f);
  * spawn from w with no placement asked. */
 struct coil__worker *coil__crew_place(struct coil__worker *w, bool detached);
 
+/*
+ * Every runtime's workers, for what must reach them from outside their
+ * crew (io/fd.c: a close on a plain thread or in another runtime must end
+ * the fd's ops on them too). Only runtimes of several workers are listed:
+ * they are the ones that mark the fds they keep state for; a one-worker
+ * runtime lists nothing and pays nothing.
+ *
+ * coil__crews_multi counts such runtimes running (coil_run, from before
+ * its workers start to after they stopped: coil__crew_list_reserve): 0, the common case, lets a
+ * close skip the list with one load. A worker is listed for its turns
+ * only (coil__crew_list_add before, coil__crew_list_remove after); a
+ * remove takes the list lock, so a poster that found it listed (and posts
+ * under the lock) has posted by then, and drains its inbox: a call posted
+ * to it is always answered.
+ */
+extern uint32_t coil__crews_multi;
+/* A runtime of n workers starts (counted in coil__crews_multi, room made
+ * for its workers in the list: -ENOMEM if there is none) / has stopped. */
+int coil__crew_list_reserve(unsigned n);
+void coil__crew_list_release(unsigned n);
+void coil__crew_list_add(struct coil__worker *w);
+void coil__crew_list_remove(struct coil__worker *w);
+/* The list, under its lock: entries 0..coil__crew_list_len()-1, each a
+ * worker or NULL (a freed slot; entries never move while listed). */
+void coil__crew_list_lock(void);
+void coil__crew_list_unlock(void);
+unsigned coil__crew_list_len(void);
+struct coil__worker *coil__crew_list_at(unsigned i);
+
 /* Liveness across workers (several workers only). */
 void coil__crew_fiber_born(struct coil__worker *w, bool attached);
 void coil__crew_fiber_gone(struct coil__worker *w, bool attached);
