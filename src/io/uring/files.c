@@ -69,24 +69,46 @@ __attribute__((noinline, cold)) void coil__uring_fd_went_negative(struct coil__u
 }
 
 /* The cancels of closes queued in this process: by fd (a walk of every
- * request pending in the ring), and by a multishot's user_data. */
-static unsigned long fd_cancels, multi_cancels;
+ * request pending in the ring), by a multishot's user_data, by an op's. */
+static unsigned long fd_cancels, multi_cancels, op_cancels;
 
-void coil__uring_prep_close_cancel(struct coil__uring *u, struct io_uring_sqe *sqe, int fd,
-				   uint64_t ud)
+void coil__uring_close_plan(const struct coil__uring *u, int fd, unsigned max,
+			    struct coil__uring_close_plan *p)
 {
 	const struct coil__uring_fd *e = &u->fds[fd]; /* busy: in the table */
-	if (e->reqs == 1 && e->multi) {
-		io_uring_prep_cancel64(sqe, e->multi, 0);
-		__atomic_fetch_add(&multi_cancels, 1, __ATOMIC_RELAXED);
+	if (max > COIL__URING_CLOSE_MAX)
+		max = COIL__URING_CLOSE_MAX;
+	unsigned n = 0;
+	p->multi = e->multi != 0;
+	p->reqs = e->reqs;
+	if (e->multi)
+		p->ud[n++] = e->multi;
+	for (const struct coil__op *op = e->ops; op; op = op->be.uring.fd_next) {
+		if (n == max) {
+			n = 0; /* too many to name: one walk */
+			break;
+		}
+		p->ud[n++] = coil__uring_op_tag(op);
+	}
+	/* Each counted request is named, or one is not (a splice's fd_out). */
+	p->n = (int32_t)n == e->reqs ? n : 0;
+}
+
+void coil__uring_prep_close_cancel(struct io_uring_sqe *sqe, int fd,
+				   const struct coil__uring_close_plan *p, unsigned i, uint64_t tag)
+{
+	if (p->n) {
+		io_uring_prep_cancel64(sqe, p->ud[i], 0);
+		__atomic_fetch_add(i == 0 && p->multi ? &multi_cancels : &op_cancels, 1,
+				   __ATOMIC_RELAXED);
 	} else {
 		/* Its one request: the kernel's walk stops where it finds it;
 		 * with ALL it would walk on, and once more to see none is
 		 * left. */
-		io_uring_prep_cancel_fd(sqe, fd, e->reqs == 1 ? 0 : IORING_ASYNC_CANCEL_ALL);
+		io_uring_prep_cancel_fd(sqe, fd, p->reqs == 1 ? 0 : IORING_ASYNC_CANCEL_ALL);
 		__atomic_fetch_add(&fd_cancels, 1, __ATOMIC_RELAXED);
 	}
-	io_uring_sqe_set_data64(sqe, ud);
+	io_uring_sqe_set_data64(sqe, tag);
 }
 
 unsigned long coil__uring_fd_cancels(void)
@@ -97,6 +119,11 @@ unsigned long coil__uring_fd_cancels(void)
 unsigned long coil__uring_multi_cancels(void)
 {
 	return __atomic_load_n(&multi_cancels, __ATOMIC_RELAXED);
+}
+
+unsigned long coil__uring_op_cancels(void)
+{
+	return __atomic_load_n(&op_cancels, __ATOMIC_RELAXED);
 }
 
 int coil__uring_fd_reqs(int fd)
@@ -283,19 +310,32 @@ void coil__uring_fd_opened(struct coil__io *io, int fd)
 
 /* Another worker closes call->fd, which still names the file: forget it
  * (and drop its slot), and cancel this ring's requests on it, as a close
- * here does (their -ECANCELED is reported as -EBADF). The kernel matches
- * them by file when it takes the cancel, so the closer waits for the
- * cancel's CQE (with SQPOLL that is not at the submit). With none in
+ * here does (their -ECANCELED is reported as -EBADF). A cancel by fd
+ * matches by file when the kernel takes it, so the closer waits for the
+ * last cancel's CQE (with SQPOLL that is not at the submit); cancels by
+ * user_data keep the same order, taken in turn before it. With none in
  * flight here there is nothing to cancel: the closer goes on at once. */
 void coil__uring_fd_gone(struct coil__io *io, struct coil__fd_gone_call *call)
 {
 	struct coil__uring *u = io->be.uring;
 	coil__uring_fd_forget(u, call->fd);
-	struct io_uring_sqe *sqe;
-	if (!coil__uring_fd_busy(u, call->fd) || !(sqe = coil__uring_sqe_for_cancel(io, u, NULL))) {
-		coil__fd_gone_done(call); /* (no SQE: a failed ring ends the runtime) */
+	if (!coil__uring_fd_busy(u, call->fd)) {
+		coil__fd_gone_done(call);
 		return;
 	}
-	coil__uring_prep_close_cancel(u, sqe, call->fd, (uint64_t)(uintptr_t)call | UD_FD_GONE);
+	/* Named now: getting SQEs may reap, which ends ops (a stale name
+	 * cancels nothing: its generation moved on). */
+	struct coil__uring_close_plan p;
+	coil__uring_close_plan(u, call->fd, COIL__URING_CLOSE_MAX, &p);
+	unsigned k = coil__uring_close_sqes(&p);
+	for (unsigned i = 0; i < k; i++) {
+		struct io_uring_sqe *sqe = coil__uring_sqe_for_cancel(io, u, NULL);
+		if (!sqe) {
+			coil__fd_gone_done(call); /* a failed ring ends the runtime */
+			return;
+		}
+		coil__uring_prep_close_cancel(sqe, call->fd, &p, i,
+					      i + 1 < k ? 0 : (uint64_t)(uintptr_t)call | UD_FD_GONE);
+	}
 	io->w->pending++; /* its CQE: the worker must poll for it */
 }

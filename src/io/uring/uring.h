@@ -119,15 +119,20 @@ struct coil__uring_fd {
 	uint16_t info;	/* FD_* bits below */
 	/* Requests in flight in this ring that name the fd (the kernel's
 	 * cancel-by-fd would find them): counted from the SQE to the last
-	 * CQE. A close cancels only when this is not 0: the kernel serves
-	 * a cancel by fd by walking every request pending in the ring, so
-	 * closing n idle connections with one each would cost O(n^2). */
+	 * CQE. A close cancels only when this is not 0. */
 	int32_t reqs;
 	/* The user_data of a multishot request (a reader's recv, an accept)
 	 * in flight on the fd, or 0: set at its arm, cleared at its last
-	 * CQE. When it is the fd's one request, a close cancels it by
-	 * user_data, a lookup in the kernel's hash, not a walk. */
+	 * CQE. */
 	uint64_t multi;
+	/* The ops in flight naming the fd (op->be.uring.fd_next/fd_prev),
+	 * linked at their hold, unlinked at their let go. With the multishot
+	 * they are what reqs counts, unless a splice's fd_out is the fd:
+	 * then a close cancels each by its user_data, a lookup in the
+	 * kernel's hash. A cancel by fd (the fallback: files.c) walks every
+	 * request pending in the ring, so closing n connections whose fibers
+	 * wait would cost O(n^2). */
+	struct coil__op *ops;
 };
 
 /*
@@ -267,19 +272,39 @@ static inline __attribute__((always_inline)) void coil__uring_fd_let_go(struct c
 #endif
 }
 
-/* op's SQE is about to be made: count it on op->fd if it names it. */
+/* op's SQE is about to be made: count it on op->fd if it names it, and
+ * list it there. */
 static inline __attribute__((always_inline)) int coil__uring_op_hold(struct coil__uring *u,
-								   const struct coil__op *op)
+								   struct coil__op *op)
 {
-	return u->names_fd[op->code] ? coil__uring_fd_hold(u, op->fd) : 0;
+	if (!u->names_fd[op->code])
+		return 0;
+	int r = coil__uring_fd_hold(u, op->fd);
+	if (__builtin_expect(r == 0, 1)) {
+		struct coil__op **head = &u->fds[op->fd].ops;
+		op->be.uring.fd_prev = NULL;
+		op->be.uring.fd_next = *head;
+		if (*head)
+			(*head)->be.uring.fd_prev = op;
+		*head = op;
+	}
+	return r;
 }
 
 /* op's request has ended (its last CQE), or its SQE was never made. */
 static inline __attribute__((always_inline)) void coil__uring_op_let_go(struct coil__uring *u,
-								      const struct coil__op *op)
+								      struct coil__op *op)
 {
-	if (u->names_fd[op->code])
-		coil__uring_fd_let_go(u, op->fd);
+	if (!u->names_fd[op->code])
+		return;
+	struct coil__op *prev = op->be.uring.fd_prev, *next = op->be.uring.fd_next;
+	if (prev)
+		prev->be.uring.fd_next = next;
+	else
+		u->fds[op->fd].ops = next;
+	if (next)
+		next->be.uring.fd_prev = prev;
+	coil__uring_fd_let_go(u, op->fd);
 }
 
 /* Whether a request in flight here names fd: a close must cancel them. */
@@ -288,11 +313,28 @@ static inline bool coil__uring_fd_busy(const struct coil__uring *u, int fd)
 	return fd >= 0 && (size_t)fd < u->nfds && u->fds[fd].reqs != 0;
 }
 
-/* Queue the cancel of every request in flight on fd (coil__uring_fd_busy)
- * before its close, with user_data ud: the fd's one multishot request by
- * its user_data, else all by fd. Counted for the tests. */
-void coil__uring_prep_close_cancel(struct coil__uring *u, struct io_uring_sqe *sqe, int fd,
-				   uint64_t ud);
+/* The cancels of every request in flight on fd (coil__uring_fd_busy)
+ * before its close: each by its user_data (n of them, in ud), or, when
+ * some request counted on fd is not listed (a splice's fd_out) or there
+ * are more than max (or COIL__URING_CLOSE_MAX), one by fd (n == 0). */
+#define COIL__URING_CLOSE_MAX 8
+struct coil__uring_close_plan {
+	unsigned n;
+	bool multi;	/* ud[0] is the fd's multishot's */
+	int32_t reqs;	/* the fd's count (n == 0: how the cancel by fd goes) */
+	uint64_t ud[COIL__URING_CLOSE_MAX];
+};
+void coil__uring_close_plan(const struct coil__uring *u, int fd, unsigned max,
+			    struct coil__uring_close_plan *p);
+/* The SQEs the plan takes. */
+static inline unsigned coil__uring_close_sqes(const struct coil__uring_close_plan *p)
+{
+	return p->n ? p->n : 1;
+}
+/* Make sqe the plan's cancel i (< coil__uring_close_sqes), its CQE's
+ * user_data tag. Counted for the tests. */
+void coil__uring_prep_close_cancel(struct io_uring_sqe *sqe, int fd,
+				   const struct coil__uring_close_plan *p, unsigned i, uint64_t tag);
 void coil__uring_check_counts(struct coil__io *io, struct coil__uring *u);
 
 void coil__uring_fd_forget(struct coil__uring *u, int fd);
