@@ -137,6 +137,9 @@ size_t coil__uring_ops(struct coil__uring_op_row *rows, size_t max);
 unsigned long coil__uring_fd_cancels(void);
 unsigned long coil__uring_multi_cancels(void);
 unsigned long coil__uring_op_cancels(void);
+/* For the tests: the sends the io_uring backend made SEND_ZC in this
+ * process (a TCP one only where it fits the peer's window). */
+unsigned long coil__uring_zc_sends(void);
 int coil__uring_fd_reqs(int fd);
 extern const struct coil__backend coil__backend_epoll;
 extern const struct coil__backend coil__backend_poll;

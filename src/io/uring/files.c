@@ -8,6 +8,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h> /* its struct tcp_info has tcpi_snd_wnd; glibc's not */
+#include <netinet/in.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -285,20 +290,94 @@ bool coil__uring_seekable(struct coil__uring *u, int fd)
 }
 
 /* Whether fd is a socket the kernel sends from without copying (TCP, UDP
- * over IPv4/IPv6; a Unix socket says -EOPNOTSUPP to SEND_ZC). */
-bool coil__uring_zc_capable(struct coil__uring *u, int fd)
+ * over IPv4/IPv6; a Unix socket says -EOPNOTSUPP to SEND_ZC), and whether
+ * a stream one. */
+static uint16_t zc_kind(struct coil__uring *u, int fd)
 {
 	uint16_t *i = coil__uring_fd_info(u, fd);
 	if (!i)
-		return false;
+		return 0;
 	if (!(*i & FD_ZC_KNOWN)) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
+		int type = 0;
+		socklen_t tlen = sizeof type;
 		bool inet = getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
 			    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
-		*i |= FD_ZC_KNOWN | (inet ? FD_ZC : 0);
+		bool stream = inet && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 &&
+			      type == SOCK_STREAM;
+		*i |= FD_ZC_KNOWN | (inet ? FD_ZC : 0) | (stream ? FD_ZC_STREAM : 0);
 	}
-	return *i & FD_ZC;
+	return *i & (FD_ZC | FD_ZC_STREAM);
+}
+
+/* Whether some other request in flight on fd writes to it (or may: a
+ * fiber waiting for room, one not listed: a splice's fd_out). */
+static bool fd_writes(const struct coil__uring *u, int fd)
+{
+	if ((size_t)fd >= u->nfds)
+		return false;
+	const struct coil__uring_fd *e = &u->fds[fd];
+	int32_t named = e->multi != 0;
+	for (const struct coil__op *op = e->ops; op; op = op->be.uring.fd_next, named++) {
+		switch (op->code) {
+		case COIL__OP_SEND:
+		case COIL__OP_SENDMSG:
+		case COIL__OP_WRITE:
+		case COIL__OP_WRITEV:
+		case COIL__OP_POLL_OUT:
+			return true;
+		default:
+			break;
+		}
+	}
+	return named != e->reqs;
+}
+
+enum { TCPS_ESTABLISHED = 1, TCPS_CLOSE_WAIT = 8 }; /* tcpi_state: the kernel's */
+
+/* The sends that went zero-copy in this process, for the tests. */
+static unsigned long zc_sends;
+
+unsigned long coil__uring_zc_sends(void)
+{
+	return __atomic_load_n(&zc_sends, __ATOMIC_RELAXED);
+}
+
+/* Whether a TCP send's bytes, with those its socket holds and no other
+ * write in flight on it, fit the window the peer advertised. */
+static bool stream_fits(struct coil__uring *u, const struct coil__op *op)
+{
+	if (fd_writes(u, op->fd))
+		return false;
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+	int queued;
+	if (getsockopt(op->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info, tcpi_snd_wnd) + sizeof ti.tcpi_snd_wnd ||
+	    (ti.tcpi_state != TCPS_ESTABLISHED && ti.tcpi_state != TCPS_CLOSE_WAIT) ||
+	    ioctl(op->fd, SIOCOUTQ, &queued) < 0 || queued < 0)
+		return false;
+	return (uint64_t)queued + op->u.rw.len <= ti.tcpi_snd_wnd;
+}
+
+/* Whether op (a send of at least zc_min bytes) may go zero-copy. Until its
+ * notification the kernel may still transmit from the caller's buffer, so
+ * the call cannot return before it, not even cancelled: on TCP that is
+ * when the peer has ACKed every byte. The peer's stack ACKs what fits the
+ * window it advertised whether its application reads or not, so a send
+ * goes zero-copy only when all the bytes the socket holds, its own and
+ * those of no other write in flight, fit that window: then a cancelled or
+ * timed-out send waits a round trip at most, never for a peer that stopped
+ * reading. Else, or when the kernel says nothing of the window, it is
+ * copied. A datagram's buffer is let go once the packet is out. */
+bool coil__uring_zc_fits(struct coil__uring *u, const struct coil__op *op)
+{
+	uint16_t kind = zc_kind(u, op->fd);
+	if (!(kind & FD_ZC) || ((kind & FD_ZC_STREAM) && !stream_fits(u, op)))
+		return false;
+	__atomic_fetch_add(&zc_sends, 1, __ATOMIC_RELAXED);
+	return true;
 }
 
 /* ---- fds coil made, and fds another worker closes ---------------------- */

@@ -358,7 +358,7 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 		fixed_rw = (op->code == COIL__OP_READ || op->code == COIL__OP_WRITE) &&
 			   coil__iobuf_fixed(io->iobufs, op->u.rw.buf, op->u.rw.len);
 	} else if (op->code == COIL__OP_SEND) {
-		op->be.uring.zc = u->zc_min && op->u.rw.len >= u->zc_min && coil__uring_zc_capable(u, op->fd);
+		op->be.uring.zc = u->zc_min && op->u.rw.len >= u->zc_min && coil__uring_zc_fits(u, op);
 	} else if (f & COIL__OPF_CLOSES_FD) {
 		coil__uring_fd_forget(u, op->fd);
 		/* Requests still in flight on the fd (another fiber's read, a

@@ -107,11 +107,12 @@ enum {
  * it or a new fd of that number comes through coil (0: nothing yet). */
 enum {
 	FD_SEEK_KNOWN = 1, FD_SEEKABLE = 2,	/* coil__uring_seekable() */
-	FD_ZC_KNOWN = 4, FD_ZC = 8,		/* coil__uring_zc_capable() */
+	FD_ZC_KNOWN = 4, FD_ZC = 8,		/* a socket SEND_ZC takes (files.c) */
 	FD_NOWAIT_KNOWN = 16, FD_NOWAIT = 32,	/* nowait_read(): a buffered regular file */
 	FD_FIXED = 64, FD_FIXED_NO = 128,	/* in the ring's file table; could not be */
 	FD_MISS_ONE = 256, FD_MISSES = 0x0f00,	/* its inline reads that missed the cache, in a row */
 	FD_MET = 0x1000,			/* marked as met (io/fd.h) */
+	FD_ZC_STREAM = 0x2000,			/* with FD_ZC: TCP (coil__uring_zc_fits) */
 };
 
 /* One fd number's entry (files.c). */
@@ -340,7 +341,10 @@ void coil__uring_check_counts(struct coil__io *io, struct coil__uring *u);
 void coil__uring_fd_forget(struct coil__uring *u, int fd);
 void coil__uring_fd_met(struct coil__io *io, struct coil__uring *u, int fd);
 bool coil__uring_seekable(struct coil__uring *u, int fd);
-bool coil__uring_zc_capable(struct coil__uring *u, int fd);
+/* Whether a send may go SEND_ZC: a TCP one only when its bytes and those
+ * the socket holds fit the peer's window (a cancel then never waits for
+ * a peer that stopped reading). */
+bool coil__uring_zc_fits(struct coil__uring *u, const struct coil__op *op);
 void coil__uring_fixed_init(struct coil__io *io, struct coil__uring *u);
 void coil__uring_fixed_fini(struct coil__io *io, struct coil__uring *u);
 void coil__uring_fixed_rescan(struct coil__uring *u, uint64_t epoch);
