@@ -47,6 +47,10 @@ struct coil__uring_fd *coil__uring_fd_grow(struct coil__uring *u, int fd)
 	if (!t)
 		return NULL;
 	memset(t + u->nfds, 0, (n - u->nfds) * sizeof *t);
+	/* The first op listed on each fd points back into the table. */
+	for (size_t i = 0; i < u->nfds; i++)
+		if (t[i].ops)
+			t[i].ops->be.uring.fd_pprev = &t[i].ops;
 	u->fds = t;
 	u->nfds = n;
 	return &u->fds[fd];
@@ -57,13 +61,12 @@ struct coil__uring_fd *coil__uring_fd_grow(struct coil__uring *u, int fd)
 /* fd is past the table: grow it, unless fd is no open file (then the
  * request would fail with -EBADF anyway, and a stray number must not
  * grow the table to its size). */
-__attribute__((noinline)) int coil__uring_fd_hold_slow(struct coil__uring *u, int fd)
+__attribute__((noinline)) int coil__uring_fd_room_slow(struct coil__uring *u, int fd)
 {
 	if (fd < 0 || fcntl(fd, F_GETFD) < 0)
 		return -EBADF;
 	if (!coil__uring_fd_grow(u, fd))
 		return -ENOMEM;
-	u->fds[fd].reqs++;
 	return 0;
 }
 
@@ -84,19 +87,18 @@ void coil__uring_close_plan(const struct coil__uring *u, int fd, unsigned max,
 	if (max > COIL__URING_CLOSE_MAX)
 		max = COIL__URING_CLOSE_MAX;
 	unsigned n = 0;
+	bool named = e->reqs == (e->multi != 0); /* else a splice's fd_out */
 	p->multi = e->multi != 0;
-	p->reqs = e->reqs;
 	if (e->multi)
 		p->ud[n++] = e->multi;
-	for (const struct coil__op *op = e->ops; op; op = op->be.uring.fd_next) {
-		if (n == max) {
-			n = 0; /* too many to name: one walk */
-			break;
-		}
-		p->ud[n++] = coil__uring_op_tag(op);
+	for (const struct coil__op *op = e->ops; op && named; op = op->be.uring.fd_next) {
+		if (n == max)
+			named = false; /* too many to name: one walk */
+		else
+			p->ud[n++] = coil__uring_op_tag(op);
 	}
-	/* Each counted request is named, or one is not (a splice's fd_out). */
-	p->n = (int32_t)n == e->reqs ? n : 0;
+	p->n = named ? n : 0;
+	p->one = e->reqs + (e->ops != NULL) == 1 && (!e->ops || !e->ops->be.uring.fd_next);
 }
 
 void coil__uring_prep_close_cancel(struct io_uring_sqe *sqe, int fd,
@@ -110,7 +112,7 @@ void coil__uring_prep_close_cancel(struct io_uring_sqe *sqe, int fd,
 		/* Its one request: the kernel's walk stops where it finds it;
 		 * with ALL it would walk on, and once more to see none is
 		 * left. */
-		io_uring_prep_cancel_fd(sqe, fd, p->reqs == 1 ? 0 : IORING_ASYNC_CANCEL_ALL);
+		io_uring_prep_cancel_fd(sqe, fd, p->one ? 0 : IORING_ASYNC_CANCEL_ALL);
 		__atomic_fetch_add(&fd_cancels, 1, __ATOMIC_RELAXED);
 	}
 	io_uring_sqe_set_data64(sqe, tag);
@@ -137,7 +139,12 @@ int coil__uring_fd_reqs(int fd)
 	if (!io || io->backend != &coil__backend_uring || !io->be.uring)
 		return -1;
 	struct coil__uring *u = io->be.uring;
-	return fd >= 0 && (size_t)fd < u->nfds ? (int)u->fds[fd].reqs : 0;
+	if (fd < 0 || (size_t)fd >= u->nfds)
+		return 0;
+	int n = (int)u->fds[fd].reqs;
+	for (const struct coil__op *op = u->fds[fd].ops; op; op = op->be.uring.fd_next)
+		n++;
+	return n;
 }
 
 /* Tear-down (no op in flight, no multishot armed: io/setup.c): every
@@ -150,9 +157,9 @@ void coil__uring_check_counts(struct coil__io *io, struct coil__uring *u)
 	if (io->inflight || u->multi_armed || u->error)
 		return; /* requests may still be in the kernel */
 	for (size_t fd = 0; fd < u->nfds; fd++)
-		if (u->fds[fd].reqs)
-			coil__panic("io_uring: fd %zu: %d requests counted at tear-down", fd,
-				    (int)u->fds[fd].reqs);
+		if (u->fds[fd].reqs || u->fds[fd].ops)
+			coil__panic("io_uring: fd %zu: %d requests counted at tear-down%s", fd,
+				    (int)u->fds[fd].reqs, u->fds[fd].ops ? ", ops listed" : "");
 #else
 	(void)io;
 	(void)u;
@@ -318,8 +325,7 @@ static bool fd_writes(const struct coil__uring *u, int fd)
 	if ((size_t)fd >= u->nfds)
 		return false;
 	const struct coil__uring_fd *e = &u->fds[fd];
-	int32_t named = e->multi != 0;
-	for (const struct coil__op *op = e->ops; op; op = op->be.uring.fd_next, named++) {
+	for (const struct coil__op *op = e->ops; op; op = op->be.uring.fd_next) {
 		switch (op->code) {
 		case COIL__OP_SEND:
 		case COIL__OP_SENDMSG:
@@ -331,7 +337,7 @@ static bool fd_writes(const struct coil__uring *u, int fd)
 			break;
 		}
 	}
-	return named != e->reqs;
+	return e->reqs != (e->multi != 0);
 }
 
 enum { TCPS_ESTABLISHED = 1, TCPS_CLOSE_WAIT = 8 }; /* tcpi_state: the kernel's */

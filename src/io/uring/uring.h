@@ -79,8 +79,9 @@ struct coil__uring {
 	 * in flight; nfds entries. */
 	struct coil__uring_fd *fds;
 	size_t nfds;
-	/* Per op: its request names op->fd, so it counts in fds[].reqs from
-	 * its SQE to its last CQE (a splice's fd_out too: submit_special). */
+	/* Per op: its request names op->fd, so it is listed in fds[].ops from
+	 * its SQE to its last CQE (a splice's fd_out is counted in its
+	 * reqs: submit_special). */
 	bool names_fd[COIL__OP_COUNT];
 	/* Multishot requests armed, not ended (a check at tear-down). */
 	size_t multi_armed;
@@ -118,21 +119,21 @@ enum {
 /* One fd number's entry (files.c). */
 struct coil__uring_fd {
 	uint16_t info;	/* FD_* bits below */
-	/* Requests in flight in this ring that name the fd (the kernel's
-	 * cancel-by-fd would find them): counted from the SQE to the last
-	 * CQE. A close cancels only when this is not 0. */
+	/* Requests in flight in this ring that name the fd, from the SQE to
+	 * the last CQE, are the ops listed in ops and reqs more: a multishot
+	 * request (its user_data in multi), a splice's fd_out. A close
+	 * cancels only when there are some; each by its user_data, a lookup
+	 * in the kernel's hash, unless one is not known by name (a splice's
+	 * fd_out): then by fd, a walk of every request pending in the ring
+	 * (closing n connections whose fibers wait would cost O(n^2)). */
 	int32_t reqs;
 	/* The user_data of a multishot request (a reader's recv, an accept)
 	 * in flight on the fd, or 0: set at its arm, cleared at its last
 	 * CQE. */
 	uint64_t multi;
-	/* The ops in flight naming the fd (op->be.uring.fd_next/fd_prev),
-	 * linked at their hold, unlinked at their let go. With the multishot
-	 * they are what reqs counts, unless a splice's fd_out is the fd:
-	 * then a close cancels each by its user_data, a lookup in the
-	 * kernel's hash. A cancel by fd (the fallback: files.c) walks every
-	 * request pending in the ring, so closing n connections whose fibers
-	 * wait would cost O(n^2). */
+	/* The ops in flight naming the fd, through op->be.uring.fd_next and
+	 * fd_pprev (which points into this table for the first: files.c
+	 * mends it when the table moves). */
 	struct coil__op *ops;
 };
 
@@ -237,16 +238,17 @@ static inline uint16_t *coil__uring_fd_info(struct coil__uring *u, int fd)
 	return e ? &e->info : NULL;
 }
 
-/* The count of requests naming an fd (struct coil__uring_fd's reqs). An
- * op's request is counted by coil__uring_op_hold before its SQE and let go
- * by coil__uring_op_let_go at its last CQE (the op's completion: a SEND_ZC
- * at its notification), both by the op's row of names_fd (a splice's
- * fd_out: in submit_special and op_cqe); a multishot request by
- * coil__uring_fd_hold at its arm and coil__uring_fd_let_go at its last
- * CQE. The pool's ops and the ring's own POLL_ADDs (pool, wake fd) are
- * not counted: no coil_close ever names their fds. Debug builds check that
- * no count goes below 0, and at tear-down that none is left. */
-int coil__uring_fd_hold_slow(struct coil__uring *u, int fd);
+/* The requests naming an fd (struct coil__uring_fd). An op's request is
+ * listed by coil__uring_op_hold before its SQE and unlisted by
+ * coil__uring_op_let_go at its last CQE (the op's completion: a SEND_ZC
+ * at its notification), both by the op's row of names_fd; a multishot
+ * request is counted by coil__uring_fd_hold at its arm and let go by
+ * coil__uring_fd_let_go at its last CQE, and so is a splice's fd_out (in
+ * submit_special and op_cqe). The pool's ops and the ring's own POLL_ADDs
+ * (pool, wake fd) are not counted: no coil_close ever names their fds.
+ * Debug builds check that no count goes below 0, and at tear-down that
+ * none is left. */
+int coil__uring_fd_room_slow(struct coil__uring *u, int fd);
 void coil__uring_fd_went_negative(struct coil__uring *u, int fd);
 
 /* One more request names fd. 0, or -EBADF (no such fd: the kernel would
@@ -254,11 +256,13 @@ void coil__uring_fd_went_negative(struct coil__uring *u, int fd);
  * be made. */
 static inline __attribute__((always_inline)) int coil__uring_fd_hold(struct coil__uring *u, int fd)
 {
-	if (__builtin_expect((size_t)fd < u->nfds, 1)) {
-		u->fds[fd].reqs++;
-		return 0;
+	if (__builtin_expect((size_t)fd >= u->nfds, 0)) {
+		int r = coil__uring_fd_room_slow(u, fd);
+		if (r < 0)
+			return r;
 	}
-	return coil__uring_fd_hold_slow(u, fd);
+	u->fds[fd].reqs++;
+	return 0;
 }
 
 /* A request that named fd has ended (its last CQE), or was never made. */
@@ -273,23 +277,25 @@ static inline __attribute__((always_inline)) void coil__uring_fd_let_go(struct c
 #endif
 }
 
-/* op's SQE is about to be made: count it on op->fd if it names it, and
- * list it there. */
+/* op's SQE is about to be made: list it on op->fd if it names it. 0, or
+ * as coil__uring_fd_hold. */
 static inline __attribute__((always_inline)) int coil__uring_op_hold(struct coil__uring *u,
 								   struct coil__op *op)
 {
 	if (!u->names_fd[op->code])
 		return 0;
-	int r = coil__uring_fd_hold(u, op->fd);
-	if (__builtin_expect(r == 0, 1)) {
-		struct coil__op **head = &u->fds[op->fd].ops;
-		op->be.uring.fd_prev = NULL;
-		op->be.uring.fd_next = *head;
-		if (*head)
-			(*head)->be.uring.fd_prev = op;
-		*head = op;
+	if (__builtin_expect((size_t)op->fd >= u->nfds, 0)) {
+		int r = coil__uring_fd_room_slow(u, op->fd);
+		if (r < 0)
+			return r;
 	}
-	return r;
+	struct coil__op **head = &u->fds[op->fd].ops, *first = *head;
+	op->be.uring.fd_pprev = head;
+	*head = op;
+	op->be.uring.fd_next = first;
+	if (first)
+		first->be.uring.fd_pprev = &op->be.uring.fd_next;
+	return 0;
 }
 
 /* op's request has ended (its last CQE), or its SQE was never made. */
@@ -298,31 +304,27 @@ static inline __attribute__((always_inline)) void coil__uring_op_let_go(struct c
 {
 	if (!u->names_fd[op->code])
 		return;
-	struct coil__op *prev = op->be.uring.fd_prev, *next = op->be.uring.fd_next;
-	if (prev)
-		prev->be.uring.fd_next = next;
-	else
-		u->fds[op->fd].ops = next;
+	struct coil__op *next = op->be.uring.fd_next;
+	*op->be.uring.fd_pprev = next;
 	if (next)
-		next->be.uring.fd_prev = prev;
-	coil__uring_fd_let_go(u, op->fd);
+		next->be.uring.fd_pprev = op->be.uring.fd_pprev;
 }
 
 /* Whether a request in flight here names fd: a close must cancel them. */
 static inline bool coil__uring_fd_busy(const struct coil__uring *u, int fd)
 {
-	return fd >= 0 && (size_t)fd < u->nfds && u->fds[fd].reqs != 0;
+	return fd >= 0 && (size_t)fd < u->nfds && (u->fds[fd].ops || u->fds[fd].reqs != 0);
 }
 
 /* The cancels of every request in flight on fd (coil__uring_fd_busy)
  * before its close: each by its user_data (n of them, in ud), or, when
- * some request counted on fd is not listed (a splice's fd_out) or there
- * are more than max (or COIL__URING_CLOSE_MAX), one by fd (n == 0). */
+ * one is not known by name (a splice's fd_out) or there are more than
+ * max (or COIL__URING_CLOSE_MAX), one by fd (n == 0). */
 #define COIL__URING_CLOSE_MAX 8
 struct coil__uring_close_plan {
 	unsigned n;
 	bool multi;	/* ud[0] is the fd's multishot's */
-	int32_t reqs;	/* the fd's count (n == 0: how the cancel by fd goes) */
+	bool one;	/* n == 0: the fd has one request (the walk stops at it) */
 	uint64_t ud[COIL__URING_CLOSE_MAX];
 };
 void coil__uring_close_plan(const struct coil__uring *u, int fd, unsigned max,
