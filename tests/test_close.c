@@ -1,10 +1,11 @@
 /* Closing fds: whatever waits on the fd ends with -EBADF, on every backend
  * and worker; and on io_uring a close cancels only when requests on that
- * fd are in flight (a reader's multishot alone by its user_data, anything
- * else by fd: a walk of every request pending in the ring, in the
- * kernel), so closing many idle connections stays linear. The io_uring
- * counts are read through coil__uring_fd_cancels, _multi_cancels and
- * _fd_reqs (io/backend.h); the other backends check the results alone.
+ * fd are in flight, each by its user_data (a reader's multishot, a plain
+ * read or write), never by fd (a walk of every request pending in the
+ * ring, in the kernel), so closing many connections stays linear whether
+ * their fibers wait or not. The io_uring counts are read through
+ * coil__uring_fd_cancels, _multi_cancels, _op_cancels and _fd_reqs
+ * (io/backend.h); the other backends check the results alone.
  * Socketpairs only. */
 #define _GNU_SOURCE
 #include "test_util.h"
@@ -25,25 +26,28 @@ static bool on_uring(void)
 	return strcmp(coil_backend_name(), "io_uring") == 0;
 }
 
-/* The cancels queued for closes so far: by fd, by a multishot's user_data. */
+/* The cancels queued for closes so far: by fd, by a multishot's
+ * user_data, by an op's. */
 struct cancels {
-	unsigned long by_fd, by_multi;
+	unsigned long by_fd, by_multi, by_op;
 };
 
 static struct cancels cancels_now(void)
 {
-	return (struct cancels){coil__uring_fd_cancels(), coil__uring_multi_cancels()};
+	return (struct cancels){coil__uring_fd_cancels(), coil__uring_multi_cancels(),
+				coil__uring_op_cancels()};
 }
 
 /* Check the cancels queued since before (on io_uring: the others queue
- * none). */
-static void expect_cancels(struct cancels before, unsigned long by_fd, unsigned long by_multi)
+ * none). None is ever by fd here: every request is named. */
+static void expect_cancels(struct cancels before, unsigned long by_multi, unsigned long by_op)
 {
 	struct cancels now = cancels_now();
 	if (!on_uring())
-		by_fd = by_multi = 0;
-	ck_assert_uint_eq(now.by_fd - before.by_fd, by_fd);
+		by_multi = by_op = 0;
+	ck_assert_uint_eq(now.by_fd - before.by_fd, 0);
 	ck_assert_uint_eq(now.by_multi - before.by_multi, by_multi);
+	ck_assert_uint_eq(now.by_op - before.by_op, by_op);
 }
 
 static void pair(int sv[2])
@@ -56,6 +60,22 @@ static void *read_byte(void *arg)
 {
 	char c;
 	return (void *)(intptr_t)coil_sock_read(*(int *)arg, &c, 1);
+}
+
+/* Writes 4 KiB to *arg's fd, whose socket is full: the result. */
+static void *write_full(void *arg)
+{
+	static const char buf[4096];
+	return (void *)(intptr_t)coil_sock_write(*(int *)arg, buf, sizeof buf);
+}
+
+/* Fill fd's send side (its peer does not read): a write then waits. */
+static void fill(int fd)
+{
+	static const char buf[4096];
+	while (write(fd, buf, sizeof buf) > 0) {
+	}
+	ck_assert_int_eq(errno, EAGAIN);
 }
 
 /* Reads fd through a reader until the end (peer closed) and closes the
@@ -163,9 +183,9 @@ static void *busy_close(void *arg)
 		void *res;
 		ck_assert_int_eq(coil_task_join(t, &res), 0);
 		ck_assert_int_eq((int)(intptr_t)res, -EBADF);
-		/* One cancel: of the plain read by fd, of the reader's
-		 * multishot (the fd's one request) by its user_data. */
-		expect_cancels(before, k == 0, k == 1);
+		/* One cancel by user_data: the plain read's, the reader's
+		 * multishot's. */
+		expect_cancels(before, k == 1, k == 0);
 		if (on_uring())
 			ck_assert_int_eq(coil__uring_fd_reqs(sv[0]), 0);
 		ck_assert_int_eq(coil_close(sv[1]), 0);
@@ -178,6 +198,62 @@ static void *busy_close(void *arg)
 START_TEST(closing_an_fd_a_read_waits_on_ends_it_with_ebadf)
 {
 	coil_test_run(busy_close, NULL);
+}
+END_TEST
+
+/* Yield until fibers of this worker have n requests on fd in flight. */
+static void wait_reqs(int fd, int n)
+{
+	for (int i = 0; i < 1000; i++) {
+		int have = coil__uring_fd_reqs(fd);
+		if (have >= n || (have < 0 && i >= 3))
+			return;
+		ck_assert_int_eq(coil_task_yield(), 0);
+	}
+	ck_abort_msg("fd %d never had %d requests in flight", fd, n);
+}
+
+static void *two_waits_close(void *arg)
+{
+	(void)arg;
+	unsigned me = (unsigned)coil_worker_index();
+	coil_fn reads[2] = {read_byte, reader_one_chunk};
+	for (int k = 0; k < 2; k++) {
+		int sv[2];
+		pair(sv);
+		fill(sv[0]);
+		coil_task tr, tw;
+		ck_assert_int_eq(coil_task_spawn_on(me, &tr, reads[k], &sv[0]), 0);
+		ck_assert_int_eq(coil_task_spawn_on(me, &tw, write_full, &sv[0]), 0);
+		wait_reqs(sv[0], 2);
+		struct cancels before = cancels_now();
+		ck_assert_int_eq(coil_close(sv[0]), 0);
+		void *res;
+		ck_assert_int_eq(coil_task_join(tr, &res), 0);
+		ck_assert_int_eq((int)(intptr_t)res, -EBADF);
+		ck_assert_int_eq(coil_task_join(tw, &res), 0);
+		ck_assert_int_eq((int)(intptr_t)res, -EBADF);
+		/* Two cancels by user_data: the write's, and the plain
+		 * read's or the reader's multishot's. */
+		expect_cancels(before, k == 1, k == 0 ? 2 : 1);
+		if (on_uring())
+			ck_assert_int_eq(coil__uring_fd_reqs(sv[0]), 0);
+		ck_assert_int_eq(coil_close(sv[1]), 0);
+	}
+	return NULL;
+}
+
+/* A read and a write waiting on one fd both end with -EBADF at its close,
+ * each cancelled by its own user_data (with registered files too). */
+START_TEST(closing_an_fd_a_read_and_a_write_wait_on_cancels_each_by_name)
+{
+	for (int fixed = 0; fixed < 2; fixed++) {
+		struct coil_config cfg;
+		coil_config_init(&cfg);
+		if (fixed)
+			cfg.features_on = COIL_FEATURE_FIXED_FILES;
+		coil_test_run_cfg(&cfg, two_waits_close, NULL);
+	}
 }
 END_TEST
 
@@ -229,7 +305,7 @@ static void *far_closes(void *arg)
 		ck_assert_int_eq(coil_close(sv[0]), 0);
 		ck_assert_int_eq(coil_task_join(t, &res), 0);
 		ck_assert_int_eq((int)(intptr_t)res, -EBADF);
-		expect_cancels(before, k == 0, k == 1);
+		expect_cancels(before, k == 1, k == 0);
 		ck_assert_int_eq(coil_close(sv[1]), 0);
 	}
 	return NULL;
@@ -255,6 +331,7 @@ int main(void)
 	TCase *tc = tcase_create("close");
 	tcase_add_test(tc, closing_fds_nothing_waits_on_queues_no_cancel);
 	tcase_add_test(tc, closing_an_fd_a_read_waits_on_ends_it_with_ebadf);
+	tcase_add_test(tc, closing_an_fd_a_read_and_a_write_wait_on_cancels_each_by_name);
 	tcase_add_test(tc, closing_on_another_worker_cancels_only_where_a_read_waits);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "io/accepts.h" /* white-box: the multishot accept's stop */
+#include "io/backend.h" /* white-box: coil__uring_zc_sends */
 #include "io/optable.h" /* white-box: every op has its row */
 
 static bool on_uring(void)
@@ -188,6 +189,61 @@ START_TEST(zero_copy_sends_are_byte_exact_and_free_the_buffer_on_return)
 		cfg.send_zc_min = mins[i];
 		coil_test_run_cfg(&cfg, zc_exchange, NULL);
 	}
+}
+END_TEST
+
+/* A peer that stops reading: the writes go zero-copy while they fit its
+ * window, then copied, so the one its deadline ends returns (-ETIMEDOUT)
+ * and the buffer is the caller's again. Every byte reported sent arrives
+ * once the peer reads, none from the buffer scribbled on after. */
+static void *zc_deaf(void *arg)
+{
+	(void)arg;
+	int l = coil_tcp_listen("127.0.0.1", 0, 16, 0);
+	ck_assert_int_ge(l, 0);
+	/* A small window (the accepted socket's, from the listener's): the
+	 * writer's send buffer holds more than the peer takes unread. */
+	int small = 16 << 10;
+	ck_assert_int_eq(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+	int c = coil_tcp_connect("127.0.0.1", (uint16_t)coil_sock_port(l));
+	ck_assert_int_ge(c, 0);
+	int s = coil_tcp_accept(l, NULL, NULL);
+	ck_assert_int_ge(s, 0);
+	unsigned char *out = malloc(ZC_TOTAL);
+	for (size_t k = 0; k < ZC_TOTAL; k++)
+		out[k] = (unsigned char)((k / ZC_CHUNK) & 0xff); /* zc_sink's pattern */
+	unsigned long zc0 = coil__uring_zc_sends();
+	size_t total = 0;
+	ssize_t w = 0;
+	coil_scope sc;
+	ck_assert_int_eq(coil_scope_enter_timeout(&sc, 200 * COIL_NSEC_PER_MSEC), 0);
+	while (total < ZC_TOTAL && (w = coil_sock_write(c, out + total, 4096)) > 0)
+		total += (size_t)w;
+	coil_scope_exit(&sc);
+	ck_assert_msg(w == -ETIMEDOUT, "the socket never filled: %zd after %zu bytes", w, total);
+	memset(out, 0xee, ZC_TOTAL);
+	if (on_uring())
+		ck_assert_uint_gt(coil__uring_zc_sends() - zc0, 0); /* the first, at least */
+	ck_assert_int_eq(coil_sock_shutdown(c, SHUT_WR), 0);
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, zc_sink, (void *)(intptr_t)s), 0);
+	void *got;
+	ck_assert_int_eq(coil_task_join(t, &got), 0);
+	ck_assert_int_eq((intptr_t)got, (intptr_t)total);
+	free(out);
+	ck_assert_int_eq(coil_close(s), 0);
+	ck_assert_int_eq(coil_close(c), 0);
+	ck_assert_int_eq(coil_close(l), 0);
+	return NULL;
+}
+
+START_TEST(a_zero_copy_write_to_a_peer_that_stopped_reading_keeps_its_deadline)
+{
+	struct coil_config cfg;
+	coil_config_init(&cfg);
+	cfg.features_on = COIL_FEATURE_SEND_ZC;
+	cfg.send_zc_min = 0;
+	coil_test_run_cfg(&cfg, zc_deaf, NULL);
 }
 END_TEST
 
@@ -693,6 +749,7 @@ int main(void)
 	tcase_add_test(tc, forced_on_is_used_and_kept_off_is_not);
 	tcase_add_test(tc, bad_feature_settings_are_refused);
 	tcase_add_test(tc, zero_copy_sends_are_byte_exact_and_free_the_buffer_on_return);
+	tcase_add_test(tc, a_zero_copy_write_to_a_peer_that_stopped_reading_keeps_its_deadline);
 	tcase_add_test(tc, sqpoll_rings_of_four_workers_cross_wake);
 	tcase_add_test(tc, servers_accept_every_connection_once_and_leave_none_open);
 	tcase_add_test(tc, a_stopped_multishot_accept_closes_what_nobody_took);

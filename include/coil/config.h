@@ -52,9 +52,10 @@ enum coil_feature {
 	 * go out without a copy (IORING_OP_SEND_ZC, 6.0): the call returns
 	 * once the kernel has let go of the buffer. Loopback still copies (at
 	 * delivery), so it cannot pay there. A cancel or deadline waits for
-	 * that too: against a peer that stops reading, the write returns
-	 * only when it reads again or the connection dies (docs/features.md).
-	 * Default: off. */
+	 * that too, so on TCP only a send that fits the peer's window goes
+	 * zero-copy (its ACK comes whether the peer reads or not), the
+	 * others are copied: a deadline is kept, a round trip late at most
+	 * (docs/features.md). Default: off. */
 	COIL_FEATURE_SEND_ZC = 1u << 2,
 	/* One multishot accept per listener of coil_server (Linux 5.19)
 	 * instead of an accept per connection. Default: on, except on

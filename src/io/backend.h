@@ -131,11 +131,15 @@ struct coil__uring_op_row {
 size_t coil__uring_ops(struct coil__uring_op_row *rows, size_t max);
 /* For the tests: the cancels the io_uring backend has queued in this
  * process for closes (here and fd_gone alike), by fd (IORING_ASYNC_CANCEL_FD:
- * the kernel walks every pending request) and by the user_data of the fd's
- * one multishot request; and how many requests in flight in the calling
- * worker's ring name fd (-1: the worker is not on io_uring). */
+ * the kernel walks every pending request), by the user_data of the fd's
+ * multishot request and by an op's; and how many requests in flight in
+ * the calling worker's ring name fd (-1: the worker is not on io_uring). */
 unsigned long coil__uring_fd_cancels(void);
 unsigned long coil__uring_multi_cancels(void);
+unsigned long coil__uring_op_cancels(void);
+/* For the tests: the sends the io_uring backend made SEND_ZC in this
+ * process (a TCP one only where it fits the peer's window). */
+unsigned long coil__uring_zc_sends(void);
 int coil__uring_fd_reqs(int fd);
 extern const struct coil__backend coil__backend_epoll;
 extern const struct coil__backend coil__backend_poll;

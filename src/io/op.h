@@ -85,8 +85,13 @@ struct coil__op {
 			uint8_t state;			/* readiness.c: where it waits */
 		} compat;
 		struct {
+			/* The ops in flight naming op->fd, for a close
+			 * to cancel each by its user_data (io/uring/uring.h;
+			 * apart, so that their stores stay two plain ones). */
+			struct coil__op *fd_next;
 			bool zc;		/* a SEND_ZC: done at its notification */
 			int32_t zc_res;		/* ...with the result its first CQE gave */
+			struct coil__op **fd_pprev;
 		} uring;
 	} be;
 	/* The blocking pool's, while it holds the op (under its lock). */

@@ -8,6 +8,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h> /* its struct tcp_info has tcpi_snd_wnd; glibc's not */
+#include <netinet/in.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -42,6 +47,10 @@ struct coil__uring_fd *coil__uring_fd_grow(struct coil__uring *u, int fd)
 	if (!t)
 		return NULL;
 	memset(t + u->nfds, 0, (n - u->nfds) * sizeof *t);
+	/* The first op listed on each fd points back into the table. */
+	for (size_t i = 0; i < u->nfds; i++)
+		if (t[i].ops)
+			t[i].ops->be.uring.fd_pprev = &t[i].ops;
 	u->fds = t;
 	u->nfds = n;
 	return &u->fds[fd];
@@ -52,13 +61,12 @@ struct coil__uring_fd *coil__uring_fd_grow(struct coil__uring *u, int fd)
 /* fd is past the table: grow it, unless fd is no open file (then the
  * request would fail with -EBADF anyway, and a stray number must not
  * grow the table to its size). */
-__attribute__((noinline)) int coil__uring_fd_hold_slow(struct coil__uring *u, int fd)
+__attribute__((noinline)) int coil__uring_fd_room_slow(struct coil__uring *u, int fd)
 {
 	if (fd < 0 || fcntl(fd, F_GETFD) < 0)
 		return -EBADF;
 	if (!coil__uring_fd_grow(u, fd))
 		return -ENOMEM;
-	u->fds[fd].reqs++;
 	return 0;
 }
 
@@ -69,24 +77,45 @@ __attribute__((noinline, cold)) void coil__uring_fd_went_negative(struct coil__u
 }
 
 /* The cancels of closes queued in this process: by fd (a walk of every
- * request pending in the ring), and by a multishot's user_data. */
-static unsigned long fd_cancels, multi_cancels;
+ * request pending in the ring), by a multishot's user_data, by an op's. */
+static unsigned long fd_cancels, multi_cancels, op_cancels;
 
-void coil__uring_prep_close_cancel(struct coil__uring *u, struct io_uring_sqe *sqe, int fd,
-				   uint64_t ud)
+void coil__uring_close_plan(const struct coil__uring *u, int fd, unsigned max,
+			    struct coil__uring_close_plan *p)
 {
 	const struct coil__uring_fd *e = &u->fds[fd]; /* busy: in the table */
-	if (e->reqs == 1 && e->multi) {
-		io_uring_prep_cancel64(sqe, e->multi, 0);
-		__atomic_fetch_add(&multi_cancels, 1, __ATOMIC_RELAXED);
+	if (max > COIL__URING_CLOSE_MAX)
+		max = COIL__URING_CLOSE_MAX;
+	unsigned n = 0;
+	bool named = e->reqs == (e->multi != 0); /* else a splice's fd_out */
+	p->multi = e->multi != 0;
+	if (e->multi)
+		p->ud[n++] = e->multi;
+	for (const struct coil__op *op = e->ops; op && named; op = op->be.uring.fd_next) {
+		if (n == max)
+			named = false; /* too many to name: one walk */
+		else
+			p->ud[n++] = coil__uring_op_tag(op);
+	}
+	p->n = named ? n : 0;
+	p->one = e->reqs + (e->ops != NULL) == 1 && (!e->ops || !e->ops->be.uring.fd_next);
+}
+
+void coil__uring_prep_close_cancel(struct io_uring_sqe *sqe, int fd,
+				   const struct coil__uring_close_plan *p, unsigned i, uint64_t tag)
+{
+	if (p->n) {
+		io_uring_prep_cancel64(sqe, p->ud[i], 0);
+		__atomic_fetch_add(i == 0 && p->multi ? &multi_cancels : &op_cancels, 1,
+				   __ATOMIC_RELAXED);
 	} else {
 		/* Its one request: the kernel's walk stops where it finds it;
 		 * with ALL it would walk on, and once more to see none is
 		 * left. */
-		io_uring_prep_cancel_fd(sqe, fd, e->reqs == 1 ? 0 : IORING_ASYNC_CANCEL_ALL);
+		io_uring_prep_cancel_fd(sqe, fd, p->one ? 0 : IORING_ASYNC_CANCEL_ALL);
 		__atomic_fetch_add(&fd_cancels, 1, __ATOMIC_RELAXED);
 	}
-	io_uring_sqe_set_data64(sqe, ud);
+	io_uring_sqe_set_data64(sqe, tag);
 }
 
 unsigned long coil__uring_fd_cancels(void)
@@ -99,13 +128,23 @@ unsigned long coil__uring_multi_cancels(void)
 	return __atomic_load_n(&multi_cancels, __ATOMIC_RELAXED);
 }
 
+unsigned long coil__uring_op_cancels(void)
+{
+	return __atomic_load_n(&op_cancels, __ATOMIC_RELAXED);
+}
+
 int coil__uring_fd_reqs(int fd)
 {
 	struct coil__io *io = coil__tls_io;
 	if (!io || io->backend != &coil__backend_uring || !io->be.uring)
 		return -1;
 	struct coil__uring *u = io->be.uring;
-	return fd >= 0 && (size_t)fd < u->nfds ? (int)u->fds[fd].reqs : 0;
+	if (fd < 0 || (size_t)fd >= u->nfds)
+		return 0;
+	int n = (int)u->fds[fd].reqs;
+	for (const struct coil__op *op = u->fds[fd].ops; op; op = op->be.uring.fd_next)
+		n++;
+	return n;
 }
 
 /* Tear-down (no op in flight, no multishot armed: io/setup.c): every
@@ -118,9 +157,9 @@ void coil__uring_check_counts(struct coil__io *io, struct coil__uring *u)
 	if (io->inflight || u->multi_armed || u->error)
 		return; /* requests may still be in the kernel */
 	for (size_t fd = 0; fd < u->nfds; fd++)
-		if (u->fds[fd].reqs)
-			coil__panic("io_uring: fd %zu: %d requests counted at tear-down", fd,
-				    (int)u->fds[fd].reqs);
+		if (u->fds[fd].reqs || u->fds[fd].ops)
+			coil__panic("io_uring: fd %zu: %d requests counted at tear-down%s", fd,
+				    (int)u->fds[fd].reqs, u->fds[fd].ops ? ", ops listed" : "");
 #else
 	(void)io;
 	(void)u;
@@ -258,20 +297,93 @@ bool coil__uring_seekable(struct coil__uring *u, int fd)
 }
 
 /* Whether fd is a socket the kernel sends from without copying (TCP, UDP
- * over IPv4/IPv6; a Unix socket says -EOPNOTSUPP to SEND_ZC). */
-bool coil__uring_zc_capable(struct coil__uring *u, int fd)
+ * over IPv4/IPv6; a Unix socket says -EOPNOTSUPP to SEND_ZC), and whether
+ * a stream one. */
+static uint16_t zc_kind(struct coil__uring *u, int fd)
 {
 	uint16_t *i = coil__uring_fd_info(u, fd);
 	if (!i)
-		return false;
+		return 0;
 	if (!(*i & FD_ZC_KNOWN)) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
+		int type = 0;
+		socklen_t tlen = sizeof type;
 		bool inet = getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
 			    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
-		*i |= FD_ZC_KNOWN | (inet ? FD_ZC : 0);
+		bool stream = inet && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 &&
+			      type == SOCK_STREAM;
+		*i |= FD_ZC_KNOWN | (inet ? FD_ZC : 0) | (stream ? FD_ZC_STREAM : 0);
 	}
-	return *i & FD_ZC;
+	return *i & (FD_ZC | FD_ZC_STREAM);
+}
+
+/* Whether some other request in flight on fd writes to it (or may: a
+ * fiber waiting for room, one not listed: a splice's fd_out). */
+static bool fd_writes(const struct coil__uring *u, int fd)
+{
+	if ((size_t)fd >= u->nfds)
+		return false;
+	const struct coil__uring_fd *e = &u->fds[fd];
+	for (const struct coil__op *op = e->ops; op; op = op->be.uring.fd_next) {
+		switch (op->code) {
+		case COIL__OP_SEND:
+		case COIL__OP_SENDMSG:
+		case COIL__OP_WRITE:
+		case COIL__OP_WRITEV:
+		case COIL__OP_POLL_OUT:
+			return true;
+		default:
+			break;
+		}
+	}
+	return e->reqs != (e->multi != 0);
+}
+
+enum { TCPS_ESTABLISHED = 1, TCPS_CLOSE_WAIT = 8 }; /* tcpi_state: the kernel's */
+
+/* The sends that went zero-copy in this process, for the tests. */
+static unsigned long zc_sends;
+
+unsigned long coil__uring_zc_sends(void)
+{
+	return __atomic_load_n(&zc_sends, __ATOMIC_RELAXED);
+}
+
+/* Whether a TCP send's bytes, with those its socket holds and no other
+ * write in flight on it, fit the window the peer advertised. */
+static bool stream_fits(struct coil__uring *u, const struct coil__op *op)
+{
+	if (fd_writes(u, op->fd))
+		return false;
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+	int queued;
+	if (getsockopt(op->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info, tcpi_snd_wnd) + sizeof ti.tcpi_snd_wnd ||
+	    (ti.tcpi_state != TCPS_ESTABLISHED && ti.tcpi_state != TCPS_CLOSE_WAIT) ||
+	    ioctl(op->fd, SIOCOUTQ, &queued) < 0 || queued < 0)
+		return false;
+	return (uint64_t)queued + op->u.rw.len <= ti.tcpi_snd_wnd;
+}
+
+/* Whether op (a send of at least zc_min bytes) may go zero-copy. Until its
+ * notification the kernel may still transmit from the caller's buffer, so
+ * the call cannot return before it, not even cancelled: on TCP that is
+ * when the peer has ACKed every byte. The peer's stack ACKs what fits the
+ * window it advertised whether its application reads or not, so a send
+ * goes zero-copy only when all the bytes the socket holds, its own and
+ * those of no other write in flight, fit that window: then a cancelled or
+ * timed-out send waits a round trip at most, never for a peer that stopped
+ * reading. Else, or when the kernel says nothing of the window, it is
+ * copied. A datagram's buffer is let go once the packet is out. */
+bool coil__uring_zc_fits(struct coil__uring *u, const struct coil__op *op)
+{
+	uint16_t kind = zc_kind(u, op->fd);
+	if (!(kind & FD_ZC) || ((kind & FD_ZC_STREAM) && !stream_fits(u, op)))
+		return false;
+	__atomic_fetch_add(&zc_sends, 1, __ATOMIC_RELAXED);
+	return true;
 }
 
 /* ---- fds coil made, and fds another worker closes ---------------------- */
@@ -283,19 +395,32 @@ void coil__uring_fd_opened(struct coil__io *io, int fd)
 
 /* Another worker closes call->fd, which still names the file: forget it
  * (and drop its slot), and cancel this ring's requests on it, as a close
- * here does (their -ECANCELED is reported as -EBADF). The kernel matches
- * them by file when it takes the cancel, so the closer waits for the
- * cancel's CQE (with SQPOLL that is not at the submit). With none in
+ * here does (their -ECANCELED is reported as -EBADF). A cancel by fd
+ * matches by file when the kernel takes it, so the closer waits for the
+ * last cancel's CQE (with SQPOLL that is not at the submit); cancels by
+ * user_data keep the same order, taken in turn before it. With none in
  * flight here there is nothing to cancel: the closer goes on at once. */
 void coil__uring_fd_gone(struct coil__io *io, struct coil__fd_gone_call *call)
 {
 	struct coil__uring *u = io->be.uring;
 	coil__uring_fd_forget(u, call->fd);
-	struct io_uring_sqe *sqe;
-	if (!coil__uring_fd_busy(u, call->fd) || !(sqe = coil__uring_sqe_for_cancel(io, u, NULL))) {
-		coil__fd_gone_done(call); /* (no SQE: a failed ring ends the runtime) */
+	if (!coil__uring_fd_busy(u, call->fd)) {
+		coil__fd_gone_done(call);
 		return;
 	}
-	coil__uring_prep_close_cancel(u, sqe, call->fd, (uint64_t)(uintptr_t)call | UD_FD_GONE);
+	/* Named now: getting SQEs may reap, which ends ops (a stale name
+	 * cancels nothing: its generation moved on). */
+	struct coil__uring_close_plan p;
+	coil__uring_close_plan(u, call->fd, COIL__URING_CLOSE_MAX, &p);
+	unsigned k = coil__uring_close_sqes(&p);
+	for (unsigned i = 0; i < k; i++) {
+		struct io_uring_sqe *sqe = coil__uring_sqe_for_cancel(io, u, NULL);
+		if (!sqe) {
+			coil__fd_gone_done(call); /* a failed ring ends the runtime */
+			return;
+		}
+		coil__uring_prep_close_cancel(sqe, call->fd, &p, i,
+					      i + 1 < k ? 0 : (uint64_t)(uintptr_t)call | UD_FD_GONE);
+	}
 	io->w->pending++; /* its CQE: the worker must poll for it */
 }

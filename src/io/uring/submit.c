@@ -321,10 +321,16 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 			 * reach the kernel while the number still names the
 			 * file, so before the pool closes it. */
 			if (coil__uring_fd_busy(u, op->fd)) {
-				struct io_uring_sqe *c = coil__uring_sqe(u);
-				if (!c)
+				struct coil__uring_close_plan p;
+				coil__uring_close_plan(u, op->fd, u->ring.sq.ring_entries, &p);
+				unsigned k = coil__uring_close_sqes(&p);
+				if (io_uring_sq_space_left(&u->ring) < k)
+					coil__uring_submit_now(u);
+				if (io_uring_sq_space_left(&u->ring) < k)
 					return COIL__SUBMIT_FULL;
-				coil__uring_prep_close_cancel(u, c, op->fd, 0);
+				for (unsigned i = 0; i < k; i++)
+					coil__uring_prep_close_cancel(io_uring_get_sqe(&u->ring), op->fd,
+								      &p, i, 0);
 				coil__uring_submit_now(u);
 			}
 			coil__uring_fd_forget(u, op->fd);
@@ -352,26 +358,31 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 		fixed_rw = (op->code == COIL__OP_READ || op->code == COIL__OP_WRITE) &&
 			   coil__iobuf_fixed(io->iobufs, op->u.rw.buf, op->u.rw.len);
 	} else if (op->code == COIL__OP_SEND) {
-		op->be.uring.zc = u->zc_min && op->u.rw.len >= u->zc_min && coil__uring_zc_capable(u, op->fd);
+		op->be.uring.zc = u->zc_min && op->u.rw.len >= u->zc_min && coil__uring_zc_fits(u, op);
 	} else if (f & COIL__OPF_CLOSES_FD) {
 		coil__uring_fd_forget(u, op->fd);
 		/* Requests still in flight on the fd (another fiber's read, a
 		 * reader's multishot...) end with it, as on the readiness
 		 * backends: cancel them, then close (hard-linked: the close runs
-		 * whatever the cancel found). Their -ECANCELED is reported as
-		 * -EBADF. None in flight (the usual close): no cancel. A cancel
-		 * by fd walks every request pending in the ring, which would
-		 * make closing n connections O(n^2); a reader's multishot
-		 * alone is cancelled by its user_data instead (files.c). */
+		 * whatever the cancels found). Their -ECANCELED is reported as
+		 * -EBADF. None in flight (the usual close): no cancel. Each is
+		 * cancelled by its user_data: a cancel by fd walks every
+		 * request pending in the ring, which would make closing n
+		 * connections O(n^2) (files.c: when it is still needed). */
 		if (coil__uring_fd_busy(u, op->fd)) {
-			/* The cancel and the close must be adjacent in the SQ. */
-			if (io_uring_sq_space_left(&u->ring) < 2)
+			/* The cancels and the close must be adjacent in the SQ. */
+			struct coil__uring_close_plan p;
+			coil__uring_close_plan(u, op->fd, u->ring.sq.ring_entries - 1, &p);
+			unsigned k = coil__uring_close_sqes(&p);
+			if (io_uring_sq_space_left(&u->ring) < k + 1)
 				coil__uring_submit_now(u);
-			if (io_uring_sq_space_left(&u->ring) < 2)
+			if (io_uring_sq_space_left(&u->ring) < k + 1)
 				return COIL__SUBMIT_FULL;
-			struct io_uring_sqe *c = io_uring_get_sqe(&u->ring);
-			coil__uring_prep_close_cancel(u, c, op->fd, 0);
-			c->flags |= IOSQE_IO_HARDLINK;
+			for (unsigned i = 0; i < k; i++) {
+				struct io_uring_sqe *c = io_uring_get_sqe(&u->ring);
+				coil__uring_prep_close_cancel(c, op->fd, &p, i, 0);
+				c->flags |= IOSQE_IO_HARDLINK;
+			}
 		}
 	}
 	int r = coil__uring_op_hold(u, op);

@@ -79,8 +79,9 @@ struct coil__uring {
 	 * in flight; nfds entries. */
 	struct coil__uring_fd *fds;
 	size_t nfds;
-	/* Per op: its request names op->fd, so it counts in fds[].reqs from
-	 * its SQE to its last CQE (a splice's fd_out too: submit_special). */
+	/* Per op: its request names op->fd, so it is listed in fds[].ops from
+	 * its SQE to its last CQE (a splice's fd_out is counted in its
+	 * reqs: submit_special). */
 	bool names_fd[COIL__OP_COUNT];
 	/* Multishot requests armed, not ended (a check at tear-down). */
 	size_t multi_armed;
@@ -107,27 +108,33 @@ enum {
  * it or a new fd of that number comes through coil (0: nothing yet). */
 enum {
 	FD_SEEK_KNOWN = 1, FD_SEEKABLE = 2,	/* coil__uring_seekable() */
-	FD_ZC_KNOWN = 4, FD_ZC = 8,		/* coil__uring_zc_capable() */
+	FD_ZC_KNOWN = 4, FD_ZC = 8,		/* a socket SEND_ZC takes (files.c) */
 	FD_NOWAIT_KNOWN = 16, FD_NOWAIT = 32,	/* nowait_read(): a buffered regular file */
 	FD_FIXED = 64, FD_FIXED_NO = 128,	/* in the ring's file table; could not be */
 	FD_MISS_ONE = 256, FD_MISSES = 0x0f00,	/* its inline reads that missed the cache, in a row */
 	FD_MET = 0x1000,			/* marked as met (io/fd.h) */
+	FD_ZC_STREAM = 0x2000,			/* with FD_ZC: TCP (coil__uring_zc_fits) */
 };
 
 /* One fd number's entry (files.c). */
 struct coil__uring_fd {
 	uint16_t info;	/* FD_* bits below */
-	/* Requests in flight in this ring that name the fd (the kernel's
-	 * cancel-by-fd would find them): counted from the SQE to the last
-	 * CQE. A close cancels only when this is not 0: the kernel serves
-	 * a cancel by fd by walking every request pending in the ring, so
-	 * closing n idle connections with one each would cost O(n^2). */
+	/* Requests in flight in this ring that name the fd, from the SQE to
+	 * the last CQE, are the ops listed in ops and reqs more: a multishot
+	 * request (its user_data in multi), a splice's fd_out. A close
+	 * cancels only when there are some; each by its user_data, a lookup
+	 * in the kernel's hash, unless one is not known by name (a splice's
+	 * fd_out): then by fd, a walk of every request pending in the ring
+	 * (closing n connections whose fibers wait would cost O(n^2)). */
 	int32_t reqs;
 	/* The user_data of a multishot request (a reader's recv, an accept)
 	 * in flight on the fd, or 0: set at its arm, cleared at its last
-	 * CQE. When it is the fd's one request, a close cancels it by
-	 * user_data, a lookup in the kernel's hash, not a walk. */
+	 * CQE. */
 	uint64_t multi;
+	/* The ops in flight naming the fd, through op->be.uring.fd_next and
+	 * fd_pprev (which points into this table for the first: files.c
+	 * mends it when the table moves). */
+	struct coil__op *ops;
 };
 
 /*
@@ -231,16 +238,17 @@ static inline uint16_t *coil__uring_fd_info(struct coil__uring *u, int fd)
 	return e ? &e->info : NULL;
 }
 
-/* The count of requests naming an fd (struct coil__uring_fd's reqs). An
- * op's request is counted by coil__uring_op_hold before its SQE and let go
- * by coil__uring_op_let_go at its last CQE (the op's completion: a SEND_ZC
- * at its notification), both by the op's row of names_fd (a splice's
- * fd_out: in submit_special and op_cqe); a multishot request by
- * coil__uring_fd_hold at its arm and coil__uring_fd_let_go at its last
- * CQE. The pool's ops and the ring's own POLL_ADDs (pool, wake fd) are
- * not counted: no coil_close ever names their fds. Debug builds check that
- * no count goes below 0, and at tear-down that none is left. */
-int coil__uring_fd_hold_slow(struct coil__uring *u, int fd);
+/* The requests naming an fd (struct coil__uring_fd). An op's request is
+ * listed by coil__uring_op_hold before its SQE and unlisted by
+ * coil__uring_op_let_go at its last CQE (the op's completion: a SEND_ZC
+ * at its notification), both by the op's row of names_fd; a multishot
+ * request is counted by coil__uring_fd_hold at its arm and let go by
+ * coil__uring_fd_let_go at its last CQE, and so is a splice's fd_out (in
+ * submit_special and op_cqe). The pool's ops and the ring's own POLL_ADDs
+ * (pool, wake fd) are not counted: no coil_close ever names their fds.
+ * Debug builds check that no count goes below 0, and at tear-down that
+ * none is left. */
+int coil__uring_fd_room_slow(struct coil__uring *u, int fd);
 void coil__uring_fd_went_negative(struct coil__uring *u, int fd);
 
 /* One more request names fd. 0, or -EBADF (no such fd: the kernel would
@@ -248,11 +256,13 @@ void coil__uring_fd_went_negative(struct coil__uring *u, int fd);
  * be made. */
 static inline __attribute__((always_inline)) int coil__uring_fd_hold(struct coil__uring *u, int fd)
 {
-	if (__builtin_expect((size_t)fd < u->nfds, 1)) {
-		u->fds[fd].reqs++;
-		return 0;
+	if (__builtin_expect((size_t)fd >= u->nfds, 0)) {
+		int r = coil__uring_fd_room_slow(u, fd);
+		if (r < 0)
+			return r;
 	}
-	return coil__uring_fd_hold_slow(u, fd);
+	u->fds[fd].reqs++;
+	return 0;
 }
 
 /* A request that named fd has ended (its last CQE), or was never made. */
@@ -267,38 +277,76 @@ static inline __attribute__((always_inline)) void coil__uring_fd_let_go(struct c
 #endif
 }
 
-/* op's SQE is about to be made: count it on op->fd if it names it. */
+/* op's SQE is about to be made: list it on op->fd if it names it. 0, or
+ * as coil__uring_fd_hold. */
 static inline __attribute__((always_inline)) int coil__uring_op_hold(struct coil__uring *u,
-								   const struct coil__op *op)
+								   struct coil__op *op)
 {
-	return u->names_fd[op->code] ? coil__uring_fd_hold(u, op->fd) : 0;
+	if (!u->names_fd[op->code])
+		return 0;
+	if (__builtin_expect((size_t)op->fd >= u->nfds, 0)) {
+		int r = coil__uring_fd_room_slow(u, op->fd);
+		if (r < 0)
+			return r;
+	}
+	struct coil__op **head = &u->fds[op->fd].ops, *first = *head;
+	op->be.uring.fd_pprev = head;
+	*head = op;
+	op->be.uring.fd_next = first;
+	if (first)
+		first->be.uring.fd_pprev = &op->be.uring.fd_next;
+	return 0;
 }
 
 /* op's request has ended (its last CQE), or its SQE was never made. */
 static inline __attribute__((always_inline)) void coil__uring_op_let_go(struct coil__uring *u,
-								      const struct coil__op *op)
+								      struct coil__op *op)
 {
-	if (u->names_fd[op->code])
-		coil__uring_fd_let_go(u, op->fd);
+	if (!u->names_fd[op->code])
+		return;
+	struct coil__op *next = op->be.uring.fd_next;
+	*op->be.uring.fd_pprev = next;
+	if (next)
+		next->be.uring.fd_pprev = op->be.uring.fd_pprev;
 }
 
 /* Whether a request in flight here names fd: a close must cancel them. */
 static inline bool coil__uring_fd_busy(const struct coil__uring *u, int fd)
 {
-	return fd >= 0 && (size_t)fd < u->nfds && u->fds[fd].reqs != 0;
+	return fd >= 0 && (size_t)fd < u->nfds && (u->fds[fd].ops || u->fds[fd].reqs != 0);
 }
 
-/* Queue the cancel of every request in flight on fd (coil__uring_fd_busy)
- * before its close, with user_data ud: the fd's one multishot request by
- * its user_data, else all by fd. Counted for the tests. */
-void coil__uring_prep_close_cancel(struct coil__uring *u, struct io_uring_sqe *sqe, int fd,
-				   uint64_t ud);
+/* The cancels of every request in flight on fd (coil__uring_fd_busy)
+ * before its close: each by its user_data (n of them, in ud), or, when
+ * one is not known by name (a splice's fd_out) or there are more than
+ * max (or COIL__URING_CLOSE_MAX), one by fd (n == 0). */
+#define COIL__URING_CLOSE_MAX 8
+struct coil__uring_close_plan {
+	unsigned n;
+	bool multi;	/* ud[0] is the fd's multishot's */
+	bool one;	/* n == 0: the fd has one request (the walk stops at it) */
+	uint64_t ud[COIL__URING_CLOSE_MAX];
+};
+void coil__uring_close_plan(const struct coil__uring *u, int fd, unsigned max,
+			    struct coil__uring_close_plan *p);
+/* The SQEs the plan takes. */
+static inline unsigned coil__uring_close_sqes(const struct coil__uring_close_plan *p)
+{
+	return p->n ? p->n : 1;
+}
+/* Make sqe the plan's cancel i (< coil__uring_close_sqes), its CQE's
+ * user_data tag. Counted for the tests. */
+void coil__uring_prep_close_cancel(struct io_uring_sqe *sqe, int fd,
+				   const struct coil__uring_close_plan *p, unsigned i, uint64_t tag);
 void coil__uring_check_counts(struct coil__io *io, struct coil__uring *u);
 
 void coil__uring_fd_forget(struct coil__uring *u, int fd);
 void coil__uring_fd_met(struct coil__io *io, struct coil__uring *u, int fd);
 bool coil__uring_seekable(struct coil__uring *u, int fd);
-bool coil__uring_zc_capable(struct coil__uring *u, int fd);
+/* Whether a send may go SEND_ZC: a TCP one only when its bytes and those
+ * the socket holds fit the peer's window (a cancel then never waits for
+ * a peer that stopped reading). */
+bool coil__uring_zc_fits(struct coil__uring *u, const struct coil__op *op);
 void coil__uring_fixed_init(struct coil__io *io, struct coil__uring *u);
 void coil__uring_fixed_fini(struct coil__io *io, struct coil__uring *u);
 void coil__uring_fixed_rescan(struct coil__uring *u, uint64_t epoch);
