@@ -198,11 +198,9 @@ static ssize_t recv_lent(struct coil__http_conn *c)
 	const void *p;
 	ssize_t n;
 	if (c->tls) {
-		/* Lent from tls_in: take() copies it out before the next read. */
-		if (!c->tls_in && !(c->tls_in = malloc(COIL__HTTP_TLS_IN)))
-			return -ENOMEM;
-		n = coil_tls_read(c->tls, c->tls_in, COIL__HTTP_TLS_IN);
-		p = c->tls_in;
+		/* Lent by the stream, which holds no buffer while it waits:
+		 * take() copies the bytes out before the next read. */
+		n = coil_tls_read_lent(c->tls, &p);
 	} else {
 		n = coil_reader_read(c->rd, &p);
 	}

@@ -60,7 +60,8 @@ struct coil__http_conn {
 	int fd;
 	coil_reader *rd;	/* plain HTTP */
 	coil_tls *tls;		/* HTTPS (cfg->tls): no reader */
-	char *tls_in;		/* what coil_tls_read lends from, COIL__HTTP_TLS_IN */
+	char *tls_in;		/* h2 over TLS reads into it (HTTP/1.1 borrows
+				 * from coil_tls_read_lent), COIL__HTTP_TLS_IN */
 	const char *lent;	/* received bytes the reader lent, not yet taken */
 	size_t lent_len;
 	bool eof;		/* the client's side ended */

@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
@@ -255,28 +256,90 @@ int coil_tls_handshake(coil_tls *t)
 	return r;
 }
 
-ssize_t coil_tls_read(coil_tls *t, void *buf, size_t len)
+/* ---- plaintext buffers of coil_tls_read_lent --------------------------------- */
+
+/*
+ * A lending read holds its record buffer only while it has bytes: it is
+ * taken when OpenSSL is asked for a record and given back before the
+ * stream waits on the socket, so an idle stream holds none. Each thread
+ * keeps a few given-back buffers: 16 KiB blocks malloc'ed and freed per
+ * request would make glibc trim and grow the heap top (see http/conn.c).
+ */
+#define PLAIN_CACHE 32
+
+static __thread void *plain_cache[PLAIN_CACHE];
+static __thread unsigned plain_cached;
+static pthread_key_t plain_key;
+static pthread_once_t plain_once = PTHREAD_ONCE_INIT;
+
+static void plain_cache_drop(void *unused)
 {
-	if (t != NULL && buf == NULL && len > 0)
-		return -EINVAL;
-	int r = enter(t);
-	if (r < 0)
-		return r;
+	(void)unused;
+	while (plain_cached > 0)
+		free(plain_cache[--plain_cached]);
+}
+
+static void plain_key_make(void)
+{
+	pthread_key_create(&plain_key, plain_cache_drop);
+}
+
+static unsigned char *plain_get(void)
+{
+	if (plain_cached > 0)
+		return plain_cache[--plain_cached];
+	return malloc(RECORD_MAX);
+}
+
+static void plain_put(unsigned char *p)
+{
+	if (p == NULL)
+		return;
+	if (plain_cached < PLAIN_CACHE) {
+		pthread_once(&plain_once, plain_key_make);
+		if (plain_cached == 0)
+			pthread_setspecific(plain_key, plain_cache); /* any non-NULL */
+		plain_cache[plain_cached++] = p;
+		return;
+	}
+	free(p);
+}
+
+/* Give back what an idle stream needs not hold before it waits on the
+ * socket: the output buffer (all of it was sent) and the lending buffer. */
+static void idle_release(struct coil__tls *t)
+{
+	if (t->out.p != NULL) {
+		free(t->out.p);
+		t->out.p = NULL;
+		t->out.cap = 0;
+	}
+	plain_put(t->plain);
+	t->plain = NULL;
+}
+
+/* coil_tls_read, or with lend set coil_tls_read_lent: buf is then the
+ * stream's own t->plain, taken per record and given back before waiting. */
+static ssize_t read_locked(struct coil__tls *t, void *buf, size_t len, const void **lend)
+{
+	int r;
 	ssize_t res;
-	if (len == 0) {
-		res = 0;
-		goto out;
-	}
-	if ((r = handshake_locked(t)) < 0) {
-		res = r;
-		goto out;
-	}
+	if ((r = handshake_locked(t)) < 0)
+		return r;
 	for (;;) {
 		size_t n;
+		if (lend != NULL) {
+			if (t->plain == NULL && (t->plain = plain_get()) == NULL)
+				return -ENOMEM;
+			buf = t->plain;
+			len = RECORD_MAX;
+		}
 		int e = ssl_call(t, READ, buf, len, &n);
 		int f = flush(t); /* a key update's answer, an alert */
 		if (e == SSL_ERROR_NONE) {
 			res = (ssize_t)n; /* a flush error shows on the next call */
+			if (lend != NULL)
+				*lend = t->plain;
 			break;
 		}
 		if (e == SSL_ERROR_ZERO_RETURN) {
@@ -290,12 +353,8 @@ ssize_t coil_tls_read(coil_tls *t, void *buf, size_t len)
 		if (e == SSL_ERROR_WANT_READ) {
 			/* No application data yet (maybe a ticket or a key
 			 * update was all there was): wait on the socket,
-			 * holding no output buffer (all of it was sent). */
-			if (t->out.p != NULL) {
-				free(t->out.p);
-				t->out.p = NULL;
-				t->out.cap = 0;
-			}
+			 * holding no output or lending buffer. */
+			idle_release(t);
 			ssize_t k = fill(t);
 			if (k < 0) {
 				res = k;
@@ -308,7 +367,33 @@ ssize_t coil_tls_read(coil_tls *t, void *buf, size_t len)
 		res = fail(t, e);
 		break;
 	}
-out:
+	return res;
+}
+
+ssize_t coil_tls_read(coil_tls *t, void *buf, size_t len)
+{
+	if (t != NULL && buf == NULL && len > 0)
+		return -EINVAL;
+	int r = enter(t);
+	if (r < 0)
+		return r;
+	ssize_t res = len == 0 ? 0 : read_locked(t, buf, len, NULL);
+	t->busy = 0;
+	return res;
+}
+
+ssize_t coil_tls_read_lent(coil_tls *t, const void **data)
+{
+	if (t != NULL && data == NULL)
+		return -EINVAL;
+	int r = enter(t);
+	if (r < 0)
+		return r;
+	ssize_t res = read_locked(t, NULL, 0, data);
+	if (res <= 0) {
+		plain_put(t->plain); /* nothing lent */
+		t->plain = NULL;
+	}
 	t->busy = 0;
 	return res;
 }
@@ -421,6 +506,7 @@ void coil_tls_free(coil_tls *t)
 	if (t->rd != NULL)
 		coil_reader_close(t->rd);
 	free(t->out.p);
+	plain_put(t->plain);
 	free(t->host);
 	free(t);
 }

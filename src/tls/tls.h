@@ -55,6 +55,7 @@ struct coil__tls {
 	const unsigned char *in;
 	size_t in_len;
 	struct coil__tls_buf out; /* ciphertext OpenSSL wrote, to send */
+	unsigned char *plain; /* coil_tls_read_lent's buffer, RECORD_MAX */
 	char *host;
 	char alpn[256];
 	char reason[160];
