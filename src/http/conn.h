@@ -7,8 +7,8 @@
  * allocation (the input buffer, the response's headers, the output buffer,
  * the header views); between requests, with nothing buffered, it gives it
  * back and waits through its coil_reader, which holds no buffer either.
- * Over TLS (cfg->tls) it waits in coil_tls_read instead, holding the
- * stream's buffers and tls_in.
+ * Over TLS (cfg->tls) it waits in coil_tls_read_lent instead, which holds
+ * no buffer either while it waits (the SSL object stays: some 10 KiB).
  *
  * The input buffer, in[0 .. in_len): the current request's head at
  * in[head_at .. head_at + head_len), then body bytes and any pipelined

@@ -124,14 +124,6 @@ static int ctx_new(struct coil__tls_ctx **out, int server)
 	if (server) {
 		SSL_CTX_set_options(c->ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
 		SSL_CTX_set_session_id_context(c->ssl, (const unsigned char *)"coil", 4);
-		/* Resumption is by ticket (stateless, and shared by the workers
-		 * through the context's ticket keys). The internal store would
-		 * keep every ticket's session: a session id context makes
-		 * OpenSSL cache TLS 1.3 sessions too, two per handshake, up to
-		 * 20480 of them (~2 KiB each, measured), and lock a cache
-		 * shared by the workers on every handshake. */
-		SSL_CTX_set_session_cache_mode(c->ssl, SSL_SESS_CACHE_SERVER |
-							       SSL_SESS_CACHE_NO_INTERNAL);
 		SSL_CTX_set_alpn_select_cb(c->ssl, select_alpn, c);
 	} else {
 		SSL_CTX_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
