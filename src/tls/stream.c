@@ -29,13 +29,23 @@
 
 enum call { HANDSHAKE, READ, WRITE, SHUTDOWN };
 
+/* Empty the thread's error queue. ERR_clear_error wipes all 16 slots
+ * whether or not they hold anything: done around every OpenSSL call it was
+ * ~5% of the instructions of an HTTPS 4 KiB file request (callgrind). A
+ * peek finds the queue empty for a fraction of that. */
+static void err_clean(void)
+{
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
+}
+
 /* Run one OpenSSL call on a clean error queue; returns SSL_get_error's
  * verdict (SSL_ERROR_NONE on success) and the bytes moved in *done. */
 static int ssl_call(struct coil__tls *t, enum call what, void *buf, size_t len, size_t *done)
 {
 	int r;
 	*done = 0;
-	ERR_clear_error();
+	err_clean();
 	switch (what) {
 	case HANDSHAKE:
 		r = SSL_do_handshake(t->ssl);
@@ -64,7 +74,7 @@ static int ssl_call(struct coil__tls *t, enum call what, void *buf, size_t len, 
 			snprintf(t->reason, sizeof t->reason, "%s",
 				 t->in_eof ? "unexpected eof" : "system error");
 	}
-	ERR_clear_error();
+	err_clean();
 	return e;
 }
 
