@@ -24,6 +24,8 @@
 #define RECORD_MAX 16384
 /* Ciphertext queued before it is flushed: three records per send. */
 #define OUT_BATCH (3 * (RECORD_MAX + 512))
+/* Room for an error code that OpenSSL has no reason text for. */
+#define REASON_MAX 160
 /* An idle stream keeps at most this much output buffer. */
 #define OUT_KEEP (16 * 1024)
 
@@ -65,14 +67,18 @@ static int ssl_call(struct coil__tls *t, enum call what, void *buf, size_t len, 
 	int e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, r);
 	if (e == SSL_ERROR_SSL || e == SSL_ERROR_SYSCALL) {
 		unsigned long code = ERR_peek_error();
-		if (code != 0)
-			ERR_error_string_n(code, t->reason, sizeof t->reason);
+		/* OpenSSL's reason strings are static: keep the pointer. */
 		const char *why = code ? ERR_reason_error_string(code) : NULL;
 		if (why != NULL)
-			snprintf(t->reason, sizeof t->reason, "%s", why);
+			t->reason = why;
 		else if (code == 0)
-			snprintf(t->reason, sizeof t->reason, "%s",
-				 t->in_eof ? "unexpected eof" : "system error");
+			t->reason = t->in_eof ? "unexpected eof" : "system error";
+		else if (t->reason_buf != NULL || (t->reason_buf = malloc(REASON_MAX)) != NULL) {
+			ERR_error_string_n(code, t->reason_buf, REASON_MAX);
+			t->reason = t->reason_buf;
+		} else {
+			t->reason = "TLS error";
+		}
 	}
 	err_clean();
 	return e;
@@ -189,11 +195,15 @@ static int handshake_locked(struct coil__tls *t)
 	if (r == 0) {
 		const unsigned char *p;
 		unsigned len;
-		t->handshaken = 1;
 		SSL_get0_alpn_selected(t->ssl, &p, &len);
-		if (len > 0)
+		if (len > 0) {
+			t->alpn = len < sizeof t->alpn_short ? t->alpn_short : malloc(len + 1);
+			if (t->alpn == NULL) /* no protocol said is a wrong one */
+				return t->err = -ENOMEM;
 			memcpy(t->alpn, p, len);
-		t->alpn[len] = '\0';
+			t->alpn[len] = '\0';
+		}
+		t->handshaken = 1;
 	}
 	return r;
 }
@@ -517,6 +527,9 @@ void coil_tls_free(coil_tls *t)
 		coil_reader_close(t->rd);
 	free(t->out.p);
 	plain_put(t->plain);
+	if (t->alpn != t->alpn_short)
+		free(t->alpn);
+	free(t->reason_buf);
 	free(t->host);
 	free(t);
 }
@@ -535,7 +548,7 @@ int coil_tls_pending(const coil_tls *t)
 
 const char *coil_tls_alpn(const coil_tls *t)
 {
-	return t && t->handshaken && t->alpn[0] ? t->alpn : NULL;
+	return t && t->handshaken ? t->alpn : NULL;
 }
 
 int coil_tls_resumed(const coil_tls *t)
@@ -561,5 +574,5 @@ const char *coil_tls_verify_error(const coil_tls *t)
 
 const char *coil_tls_error(const coil_tls *t)
 {
-	return t ? t->reason : "";
+	return t && t->reason ? t->reason : "";
 }
