@@ -4,7 +4,7 @@
 #
 #   bench/files_http_compare.sh [--seconds 5] [--rounds 3] [--conns 100]
 #                               [--big-conns 20] [--backends "uring epoll"]
-#                               [--server PATH] [--out FILE]
+#                               [--server PATH] [--tls] [--out FILE]
 #
 # Both serve one directory holding a 4 KiB and a 1 MiB file, keep-alive.
 # nginx (Debian's) runs as its static-file users run it: one worker
@@ -22,6 +22,13 @@
 # table gives the median of the rounds and ratios to nginx (requests/s:
 # > 1 is coil faster; CPU per request: < 1 is coil cheaper).
 #
+# --tls: HTTPS on both, with the same ECDSA P-256 certificate made for the
+# run, both on Debian's libssl3 (nginx: ssl_session_tickets on; coil:
+# file_server --tls, http/1.1 by ALPN as wrk offers no ALPN). This kernel
+# has no kTLS (CONFIG_TLS), so neither can sendfile a body over TLS: nginx
+# turns sendfile off on SSL connections and reads into its buffers, coil
+# reads the file into a buffer and writes it through the session.
+#
 # nginx and wrk are installed with apt-get when missing (root): for this
 # benchmark only, not for CI. Loopback only; every step is time-bounded.
 set -euo pipefail
@@ -35,8 +42,9 @@ BIG_CONNS=20
 BACKENDS="uring epoll"
 SERVER=""
 OUT=""
+TLS=0
 
-usage() { sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--seconds) SECS=$2; shift 2 ;;
@@ -46,6 +54,7 @@ while [ $# -gt 0 ]; do
 	--backends) BACKENDS=$2; shift 2 ;;
 	--server) SERVER=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
+	--tls) TLS=1; shift ;;
 	*) usage ;;
 	esac
 done
@@ -75,6 +84,19 @@ head -c 4096 /dev/urandom >"$TMP/www/4k.bin"
 head -c $((1 << 20)) /dev/urandom >"$TMP/www/1m.bin"
 chmod -R a+rX "$TMP/www"
 
+SCHEME=http NGINX_SSL="" COIL_TLS=() TLS_NOTE=""
+if [ "$TLS" = 1 ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+		-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -days 2 \
+		-keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null
+	chmod a+r "$TMP/key.pem"
+	SCHEME=https
+	NGINX_SSL="ssl_certificate $TMP/cert.pem; ssl_certificate_key $TMP/key.pem;
+		ssl_protocols TLSv1.2 TLSv1.3; ssl_session_tickets on;"
+	COIL_TLS=(--tls "$TMP/cert.pem" "$TMP/key.pem")
+	TLS_NOTE="; HTTPS, ECDSA P-256, no kTLS, $(openssl version)"
+fi
+
 start_nginx() {
 	nginx_conf "$TMP/nginx" 1 4096 "	include /etc/nginx/mime.types;
 	default_type application/octet-stream;
@@ -82,18 +104,19 @@ start_nginx() {
 	tcp_nopush on;
 	keepalive_requests 1000;
 	server {
-		listen 127.0.0.1:$1 reuseport backlog=1024;
+		listen 127.0.0.1:$1 ${NGINX_SSL:+ssl} reuseport backlog=1024;
+		$NGINX_SSL
 		root $TMP/www;
 	}"
 	run_nginx "$TMP/nginx" "$1" 1
 }
 
 start_coil() {
-	COIL_BACKEND=$2 start_server "$1" 1 "$TMP/coil.out" - "$SERVER" --port "$1" --root "$TMP/www" --workers 1
+	COIL_BACKEND=$2 start_server "$1" 1 "$TMP/coil.out" - "$SERVER" --port "$1" --root "$TMP/www" --workers 1 "${COIL_TLS[@]}"
 }
 
 # One wrk run: prints "rps p50_ms p99_ms requests cpu_us_per_req MiB_per_s".
-measure() { wrk_measure 0 "$3" "$SECS" "http://127.0.0.1:$1/$2"; }
+measure() { wrk_measure 0 "$3" "$SECS" "$SCHEME://127.0.0.1:$1/$2"; }
 
 SERVERS="nginx"
 for b in $BACKENDS; do SERVERS="$SERVERS coil-$b"; done
@@ -101,7 +124,7 @@ for b in $BACKENDS; do SERVERS="$SERVERS coil-$b"; done
 check_body() {
 	local port=$1 f
 	for f in 4k.bin 1m.bin; do
-		curl -sf "http://127.0.0.1:$port/$f" | cmp -s - "$TMP/www/$f" ||
+		curl -ksf "$SCHEME://127.0.0.1:$port/$f" | cmp -s - "$TMP/www/$f" ||
 			{ log "$f differs"; exit 1; }
 	done
 }
@@ -115,7 +138,7 @@ for round in $(seq "$ROUNDS"); do
 		coil-*) start_coil "$port" "${srv#coil-}" ;;
 		esac
 		[ "$round" = 1 ] && command -v curl >/dev/null && check_body "$port"
-		wrk_warmup 0 "$CONNS" "http://127.0.0.1:$port/4k.bin"
+		wrk_warmup 0 "$CONNS" "$SCHEME://127.0.0.1:$port/4k.bin"
 		for size in 4k 1m; do
 			conns=$CONNS
 			[ "$size" = 1m ] && conns=$BIG_CONNS
@@ -141,5 +164,5 @@ done
 	done
 	echo
 	echo "median of $ROUNDS rounds; wrk -t1 -d${SECS}s, -c$CONNS for 4 KiB, -c$BIG_CONNS for 1 MiB; keep-alive;" \
-		"server on CPU 1, wrk on CPU 0; $(nproc) CPUs; kernel $(uname -r); $("$NGINX" -v 2>&1); $(wrk -v 2>&1 | head -1)"
+		"server on CPU 1, wrk on CPU 0; $(nproc) CPUs; kernel $(uname -r); $("$NGINX" -v 2>&1); $(wrk -v 2>&1 | head -1)${TLS_NOTE}"
 } | tee "${OUT:-/dev/null}"

@@ -8,12 +8,14 @@ ECDSA P-256 certificate, ssl_session_tickets on), same run.
 For each server: start it, read its RSS (/proc/PID/status VmRSS), open
 CONNS TLS connections from this process, each answered once (GET /, keep-
 alive) and then left idle, read the RSS again; prints KiB per connection
-(the RSS growth over CONNS). coil's plain HTTP is measured too, for what
-TLS adds. Memory per active connection (a request in flight on each) is not
+(the RSS growth over CONNS), and how much of it is heap and other
+anonymous memory (fiber stacks). coil's plain HTTP is measured too, for
+what TLS adds. Memory per active connection (a request in flight on each) is not
 measured here. Loopback only; bounded in time.
 """
 import argparse
 import os
+import resource
 import shutil
 import socket
 import ssl
@@ -35,6 +37,24 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def rss_split(pid):
+    """RSS KiB of the heap (brk) and of the other anonymous mappings
+    (fiber stacks, mmap'ed arenas) of pid."""
+    heap = anon = 0
+    name = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and len(head) >= 5 and ":" not in head[0]:
+                name = head[5] if len(head) > 5 else ""
+            elif head[0] == "Rss:":
+                if name == "[heap]":
+                    heap += int(head[1])
+                elif name == "":
+                    anon += int(head[1])
+    return heap, anon
 
 
 def free_port():
@@ -60,6 +80,7 @@ def measure(name, argv, port, tls=True):
         time.sleep(0.2)
         pid = p.pid
         before = rss_kib(pid)
+        heap0, anon0 = rss_split(pid)
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -78,23 +99,32 @@ def measure(name, argv, port, tls=True):
             conns.append(s)
         time.sleep(0.5)
         after = rss_kib(pid)
+        heap1, anon1 = rss_split(pid)
         for s in conns:
             s.close()
         per = (after - before) / a.conns
-        print(f"| {name} | {a.conns} | {before} | {after} | {per:.1f} |")
+        print(f"| {name} | {a.conns} | {before} | {after} | {per:.1f} | "
+              f"{(heap1 - heap0) / a.conns:.1f} | {(anon1 - anon0) / a.conns:.1f} |")
         return per
     finally:
         p.terminate()
         p.wait(timeout=30)
 
 
+# This process holds every client socket; the servers inherit the limit.
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if soft < a.conns + 200:
+    if hard != resource.RLIM_INFINITY and hard < a.conns + 200:
+        sys.exit(f"tls_memory: RLIMIT_NOFILE {hard} is too low for {a.conns} connections")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (a.conns + 200, hard))
 tmp = tempfile.mkdtemp(prefix="coil-tlsmem-")
 try:
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                     "-nodes", "-subj", "/CN=localhost", "-days", "2", "-keyout", f"{tmp}/key.pem",
                     "-out", f"{tmp}/cert.pem"], check=True, capture_output=True)
-    print("| server | idle TLS connections | RSS before KiB | RSS after KiB | KiB per connection |")
-    print("|---|---|---|---|---|")
+    print("| server | idle connections | RSS before KiB | RSS after KiB | KiB per connection "
+          "| of it heap | of it other anonymous (stacks) |")
+    print("|---|---|---|---|---|---|---|")
     port = free_port()
     coil = measure("coil http_hello --tls", [a.hello, "--port", str(port), "--tls", f"{tmp}/cert.pem",
                                              f"{tmp}/key.pem"], port)

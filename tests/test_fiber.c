@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fiber/context.h"
+#include "sched/sched.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TEST_ASAN 1
@@ -497,6 +498,64 @@ static void *deep_main(void *arg)
 	return res;
 }
 
+/* coil__stack_trim: the pages a deep call touched go back to the kernel,
+ * and the stack works as before when touched again. */
+#define TRIM_DEPTH (48 * 1024)
+
+static void *trim_fiber(void *arg)
+{
+	(void)arg;
+	struct coil__stack *st = coil__self()->stack;
+	uintptr_t top = (uintptr_t)__builtin_frame_address(0);
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char vec[64];
+	ck_assert_uint_ge(recurse_deep(0, top + DEEP_TARGET - (TRIM_DEPTH + 4096)), 1);
+	/* Every page the recursion went through is resident now. */
+	uintptr_t deep = (top - TRIM_DEPTH) & ~(uintptr_t)(page - 1);
+	ck_assert_int_eq(mincore((void *)deep, (size_t)page, vec), 0);
+	ck_assert_int_eq(vec[0] & 1, 1);
+	long released = coil__stack_trim(st);
+	ck_assert_int_ge(released, TRIM_DEPTH - 3 * page);
+	ck_assert_uint_eq((uintptr_t)st->lo % (uintptr_t)page, 0);
+	/* The pages below the frame, the deep one included, are gone. */
+	ck_assert_uint_le(deep + (uintptr_t)page, (uintptr_t)st->lo + (uintptr_t)released);
+	for (uintptr_t a = deep; a < (uintptr_t)st->lo + (uintptr_t)released;
+	     a += 64 * (uintptr_t)page) {
+		size_t len = (uintptr_t)st->lo + (uintptr_t)released - a;
+		if (len > 64 * (size_t)page)
+			len = 64 * (size_t)page;
+		ck_assert_int_eq(mincore((void *)a, len, vec), 0);
+		for (size_t i = 0; i < len / (size_t)page; i++)
+			ck_assert_msg(!(vec[i] & 1), "page %#lx still resident",
+				      (unsigned long)(a + i * (size_t)page));
+	}
+	/* And the stack goes as deep again. */
+	return (void *)recurse_deep(0, top + DEEP_TARGET - (TRIM_DEPTH + 4096));
+}
+
+static void *trim_main(void *arg)
+{
+	(void)arg;
+	struct coil_task_opts opts;
+	memset(&opts, 0, sizeof opts);
+	opts.stack_size = DEEP_STACK;
+	coil_task t = 0;
+	ck_assert_int_eq(coil_task_spawn_ex(&t, &opts, trim_fiber, NULL), 0);
+	void *res = NULL;
+	ck_assert_int_eq(coil_task_join(t, &res), 0);
+	return res;
+}
+
+START_TEST(fiber_stack_trim_releases_pages_below_the_frame)
+{
+#if defined(__x86_64__) || defined(__aarch64__)
+	ck_assert_uint_ge((size_t)coil_test_run(trim_main, NULL), 1);
+#else
+	coil_test_skip("coil__stack_trim: no inline syscall for this machine");
+#endif
+}
+END_TEST
+
 START_TEST(fiber_recursion_near_custom_stack_size_succeeds)
 {
 	size_t used = (size_t)coil_test_run(deep_main, NULL);
@@ -583,6 +642,7 @@ static Suite *fiber_suite(void)
 	TCase *api = tcase_create("api");
 	tcase_set_timeout(api, 30);
 	tcase_add_test(api, fiber_recursion_near_custom_stack_size_succeeds);
+	tcase_add_test(api, fiber_stack_trim_releases_pages_below_the_frame);
 	tcase_add_test(api, fiber_million_yields_alternate_between_two_fibers);
 	suite_add_tcase(s, api);
 	return s;

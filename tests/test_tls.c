@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tls/tls.h" /* whitebox: what a stream holds */
+
 static char certs[256];
 
 static const char *cert(const char *name)
@@ -300,6 +302,60 @@ static void *big_round_trip(void *arg)
 }
 
 TLS_TEST(one_mib_each_way_with_half_close_and_short_writes, big_round_trip)
+
+/* ---- lending reads ---------------------------------------------------------------- */
+
+/* coil_tls_read_lent lends a record's bytes, and gives its buffer back
+ * before it waits on the socket: a wait that ends at once (a deadline
+ * already past) leaves the stream holding none, and the stream goes on
+ * after it. */
+static long lent_server(coil_tls *t, struct peer *p)
+{
+	(void)p;
+	const void *d;
+	ck_assert_int_eq(coil_tls_read_lent(t, NULL), -EINVAL);
+	ck_assert_int_eq(coil_tls_read_lent(NULL, &d), -EINVAL);
+	ssize_t n = coil_tls_read_lent(t, &d);
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(memcmp(d, "ping", 4), 0);
+	ck_assert_ptr_eq(d, t->plain); /* whitebox: the stream's buffer */
+	coil_scope s;
+	ck_assert_int_eq(coil_scope_enter_timeout(&s, 1), 0);
+	n = coil_tls_read_lent(t, &d);
+	coil_scope_exit(&s);
+	ck_assert_int_eq(n, -ETIMEDOUT);
+	ck_assert_ptr_null(t->plain); /* idle: no buffer held */
+	ck_assert_ptr_null(t->out.p);
+	ck_assert_int_eq(coil_tls_write_all(t, "pong", 4), 4);
+	long total = 0;
+	while ((n = coil_tls_read_lent(t, &d)) > 0) {
+		ck_assert_int_eq(memcmp(d, "more" + total, (size_t)n), 0);
+		total += n;
+	}
+	ck_assert_ptr_null(t->plain);
+	return n < 0 ? n : total;
+}
+
+static long lent_client(coil_tls *t, struct peer *c)
+{
+	(void)c;
+	char buf[4];
+	ck_assert_int_eq(coil_tls_write_all(t, "ping", 4), 4);
+	ck_assert_int_eq(read_all(t, buf, 4), 4);
+	ck_assert_int_eq(memcmp(buf, "pong", 4), 0);
+	ck_assert_int_eq(coil_tls_write_all(t, "more", 4), 4);
+	ck_assert_int_eq(coil_tls_shutdown(t), 0);
+	return 0;
+}
+
+static void *lent_main(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(session_run(&(struct session){.server = lent_server, .client = lent_client,
+							 .host = "localhost"}), 4);
+	return NULL;
+}
+TLS_TEST(read_lent_lends_a_record_and_holds_no_buffer_while_waiting, lent_main)
 
 /* ---- ALPN, resumption ------------------------------------------------------------- */
 
@@ -913,6 +969,7 @@ static Suite *tls_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, client_and_server_round_trip_and_close_notify_both_ways);
 	tcase_add_test(tc, one_mib_each_way_with_half_close_and_short_writes);
+	tcase_add_test(tc, read_lent_lends_a_record_and_holds_no_buffer_while_waiting);
 	tcase_add_test(tc, alpn_picks_the_servers_first_protocol_the_client_offers);
 	tcase_add_test(tc, second_handshake_resumes_the_session_by_ticket);
 	tcase_add_test(tc, clients_refuse_expired_self_signed_and_wrong_host_with_ekeyrejected);

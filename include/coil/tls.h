@@ -154,6 +154,19 @@ COIL_API int coil_tls_handshake(coil_tls *t);
 COIL_API ssize_t coil_tls_read(coil_tls *t, void *buf, size_t len);
 
 /*
+ * Receive application data into a buffer the stream lends, as
+ * coil_reader_read does for a socket: *data points at the bytes (one
+ * record's, at most 16 KiB), valid until the next coil_tls_read_lent or
+ * coil_tls_free on t. A stream holds that buffer only while it has bytes
+ * to lend: it gives it back before waiting on the socket, so an idle
+ * connection parked here pins none (coil_tls_read pins its caller's).
+ * Returns the count (> 0), 0 at the end (the peer's close_notify), or
+ * -EINVAL (t or data NULL), -ENOMEM, -ECONNRESET, -EPROTO, -EKEYREJECTED,
+ * -ETIMEDOUT, -ECANCELED, -EBUSY, or the socket's error.
+ */
+COIL_API ssize_t coil_tls_read_lent(coil_tls *t, const void **data);
+
+/*
  * Send up to len bytes of application data (at most about 48 KiB per
  * call: a short write, as coil_sock_write may make). The count returned is
  * encrypted and handed to the socket, or queued in the stream when a

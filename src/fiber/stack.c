@@ -1,11 +1,13 @@
 #include "fiber/stack.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <unistd.h>
 #ifdef __wasi__
 #include <stdlib.h>
 #else
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #endif
 
 #include "fiber/sanitizer.h"
@@ -206,4 +208,48 @@ void coil__stack_put(struct coil__stack_pool *pool, struct coil__stack *st)
 		return;
 	}
 	stack_unmap(st);
+}
+
+/* The syscall is made inline, without a call: a libc (or sanitizer) wrapper
+ * would put its frame in the pages being released. */
+long coil__stack_trim(struct coil__stack *st)
+{
+#if !defined(__wasi__) && (defined(__x86_64__) || defined(__aarch64__))
+	uintptr_t sp;
+#if defined(__x86_64__)
+	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+#else
+	__asm__ volatile("mov %0, sp" : "=r"(sp));
+#endif
+	uintptr_t lo = (uintptr_t)st->lo;
+	if (sp <= lo || sp > lo + st->size)
+		return 0;
+	/* Keep the x86-64 red zone and this frame's spills below sp. */
+	uintptr_t end = (sp - 512) & ~(uintptr_t)(page_size() - 1);
+	if (end <= lo)
+		return 0;
+	long len = (long)(end - lo), r;
+#if defined(__x86_64__)
+	register long rax __asm__("rax") = SYS_madvise;
+	register long rdi __asm__("rdi") = (long)lo;
+	register long rsi __asm__("rsi") = len;
+	register long rdx __asm__("rdx") = MADV_DONTNEED;
+	__asm__ volatile("syscall"
+			 : "+r"(rax)
+			 : "r"(rdi), "r"(rsi), "r"(rdx)
+			 : "rcx", "r11", "memory");
+	r = rax;
+#else
+	register long x8 __asm__("x8") = SYS_madvise;
+	register long x0 __asm__("x0") = (long)lo;
+	register long x1 __asm__("x1") = len;
+	register long x2 __asm__("x2") = MADV_DONTNEED;
+	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
+	r = x0;
+#endif
+	return r < 0 ? r : len;
+#else
+	(void)st;
+	return -ENOSYS;
+#endif
 }

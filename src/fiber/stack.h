@@ -66,4 +66,15 @@ void coil__stack_put(struct coil__stack_pool *pool, struct coil__stack *st);
 /* Unmap st now (at teardown, every thread joined). */
 void coil__stack_free(struct coil__stack *st);
 
+/* Give the kernel back the pages of st below the caller's frame, which
+ * must run on st: pages a deep call (a TLS handshake) touched stay
+ * resident for the fiber's life otherwise; they read as zeros when touched
+ * again. Nothing below the caller's stack pointer may be live (no buffer
+ * of a parked op there: the caller is the innermost frame). Returns the
+ * bytes released, 0 when there were none or the stack pointer is not in
+ * st, or -ENOSYS where the call is not built (no inline syscall for the
+ * machine, WASI). About a microsecond and the faults of touching them
+ * again: call it when a fiber goes idle after deep work, not per wait. */
+long coil__stack_trim(struct coil__stack *st);
+
 #endif

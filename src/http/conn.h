@@ -7,8 +7,8 @@
  * allocation (the input buffer, the response's headers, the output buffer,
  * the header views); between requests, with nothing buffered, it gives it
  * back and waits through its coil_reader, which holds no buffer either.
- * Over TLS (cfg->tls) it waits in coil_tls_read instead, holding the
- * stream's buffers and tls_in.
+ * Over TLS (cfg->tls) it waits in coil_tls_read_lent instead, which holds
+ * no buffer either while it waits (the SSL object stays: some 10 KiB).
  *
  * The input buffer, in[0 .. in_len): the current request's head at
  * in[head_at .. head_at + head_len), then body bytes and any pipelined
@@ -60,7 +60,8 @@ struct coil__http_conn {
 	int fd;
 	coil_reader *rd;	/* plain HTTP */
 	coil_tls *tls;		/* HTTPS (cfg->tls): no reader */
-	char *tls_in;		/* what coil_tls_read lends from, COIL__HTTP_TLS_IN */
+	char *tls_in;		/* h2 over TLS reads into it (HTTP/1.1 borrows
+				 * from coil_tls_read_lent), COIL__HTTP_TLS_IN */
 	const char *lent;	/* received bytes the reader lent, not yet taken */
 	size_t lent_len;
 	bool eof;		/* the client's side ended */

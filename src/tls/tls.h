@@ -55,9 +55,13 @@ struct coil__tls {
 	const unsigned char *in;
 	size_t in_len;
 	struct coil__tls_buf out; /* ciphertext OpenSSL wrote, to send */
+	unsigned char *plain; /* coil_tls_read_lent's buffer, RECORD_MAX */
 	char *host;
-	char alpn[256];
-	char reason[160];
+	/* Kept small: an idle connection holds this struct. */
+	char *alpn;           /* the protocol chosen: alpn_short, or malloc'ed */
+	char alpn_short[16];  /* "h2", "http/1.1" */
+	const char *reason;   /* why it failed: OpenSSL's static text, or ... */
+	char *reason_buf;     /* ... an error code formatted here (rare) */
 };
 
 /* A BIO over t->in / t->out (never blocks: empty in is a retry). */
