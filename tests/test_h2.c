@@ -130,6 +130,7 @@ struct h2 {
 	int64_t conn_win;    /* what we may send */
 	int64_t stream_win0; /* the server's initial stream window */
 	uint32_t goaway_code;
+	int32_t goaway_last; /* its last stream id */
 	bool goaway;
 	bool quiet; /* a fiber floods the socket: read only, never write */
 };
@@ -248,6 +249,7 @@ static void frame_common(struct h2 *c, const struct frame *f, int *status, char 
 		c->conn_win += be32(f->payload) & 0x7fffffff;
 	} else if (f->type == GOAWAY) {
 		c->goaway = true;
+		c->goaway_last = (int32_t)(be32(f->payload) & 0x7fffffff);
 		c->goaway_code = be32(f->payload + 4);
 	} else if (f->type == HEADERS) {
 		/* Every block goes through the inflater: its table is the
@@ -682,6 +684,50 @@ static void *off_main(void *arg)
 	return NULL;
 }
 
+/* max_requests on h2: the connection's last request is answered, with a
+ * GOAWAY naming it; a stream sent past it gets no answer (refused or
+ * ignored: the client retries it elsewhere); then the close. */
+static void *max_requests_main(void *arg)
+{
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	cfg.max_requests = 3;
+	struct http_srv sv;
+	srv_start(&sv, &cfg);
+	struct h2 *c = h2_open(sv.port, 65535);
+	/* Four requests in one write: the fourth is past the limit. */
+	uint8_t b[4 * 80], blk[64];
+	size_t bn = request_block(blk, "GET", "/hello", NULL, 0), n = 0;
+	for (int32_t sid = 1; sid <= 7; sid += 2)
+		n += frame_make(b + n, HEADERS, END_HEADERS | END_STREAM, sid, blk, bn);
+	ck_assert_int_eq(coil_sock_write_all(c->fd, b, n), (ssize_t)n);
+	unsigned answered[8] = {0};
+	struct frame f;
+	while (frame_read(c, &f)) {
+		int status = 0;
+		frame_common(c, &f, &status, NULL, 0);
+		if (f.type == HEADERS && f.sid > 0 && f.sid < 8) {
+			ck_assert_int_eq(status, 200);
+			answered[f.sid]++;
+		}
+	}
+	ck_assert_uint_eq(answered[1] + answered[3] + answered[5], 3);
+	ck_assert_uint_eq(answered[7], 0);
+	ck_assert(c->goaway);
+	ck_assert_uint_eq(c->goaway_code, 0);
+	ck_assert_int_eq(c->goaway_last, 5);
+	h2_close(c);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(max_requests_ends_with_goaway)
+{
+	coil_test_run(max_requests_main, NULL);
+}
+END_TEST
+
 START_TEST(http2_off_leaves_the_preface_to_http11)
 {
 	coil_test_run(off_main, NULL);
@@ -706,6 +752,9 @@ static void attack_config(struct coil_http_config *cfg)
 	cfg->head_timeout = http_test_timeout(COIL_NSEC_PER_SEC);
 	cfg->io_timeout = http_test_timeout(500 * COIL_NSEC_PER_MSEC);
 	cfg->idle_timeout = http_test_timeout(COIL_NSEC_PER_SEC);
+	/* The floods open more streams than the per-connection limit: let
+	 * them meet the limits they test. */
+	cfg->max_requests = 1u << 20;
 }
 
 static const struct http_attack_suite attacks = {
@@ -923,6 +972,7 @@ int main(void)
 	tcase_add_test(tc, the_head_and_body_limits_answer_with_their_status);
 	tcase_add_test(tc, http2_off_leaves_the_preface_to_http11);
 	tcase_add_test(tc, shutdown_sends_goaway);
+	tcase_add_test(tc, max_requests_ends_with_goaway);
 	tcase_add_test(tc, rapid_reset_ends_with_goaway_and_leaves_nothing_behind);
 	tcase_add_test(tc, a_settings_flood_is_closed_and_leaves_nothing_behind);
 	tcase_add_test(tc, a_ping_flood_is_closed_and_leaves_nothing_behind);

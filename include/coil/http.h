@@ -87,7 +87,8 @@ struct coil_http_config {
 				 * of the request is read and dropped before the
 				 * close (so that the client sees the answer, not a
 				 * reset): 2 s */
-	unsigned max_requests;	/* per connection, then "Connection: close": 1000 */
+	unsigned max_requests;	/* per connection, then "Connection: close" (on
+				 * HTTP/2: GOAWAY after the last one): 1000 */
 	uint64_t max_drain;	/* body bytes a handler left unread that are read
 				 * and dropped to keep the connection; more: it
 				 * closes: 64 KiB */

@@ -123,6 +123,7 @@ struct coil__h2_conn {
 	unsigned nstreams;		       /* open in nghttp2 */
 	unsigned nlive;			       /* allocated (handler or nghttp2 still on them) */
 	bool goaway;
+	unsigned started;   /* requests started: cfg->max_requests, then GOAWAY */
 	int64_t progress;   /* the last request or response byte moved */
 	int64_t head_since; /* a header block started, not ended; 0: none */
 	bool spawned;	    /* handlers were started since the last yield */
@@ -512,6 +513,14 @@ static void start_stream(struct coil__h2_conn *h, struct coil__h2_stream *st, bo
 	if (st->reject < 0 || h->goaway) {
 		nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
 		return;
+	}
+	/* The per-connection limit of HTTP/1.1 (where it is "Connection:
+	 * close"): this stream is the last one served; the client opens a
+	 * new connection for the next (those it sent past it are refused,
+	 * hence safe to retry). */
+	if (++h->started >= h->cfg->max_requests) {
+		h->goaway = true;
+		nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR, NULL, 0);
 	}
 	if (st->reject) {
 		answer(h, st, st->reject);
