@@ -30,7 +30,7 @@
  *
  * HTTP/2 (cfg.http2, on by default) is served with the same handlers: h2
  * over TLS when ALPN picks "h2", h2c when a plaintext connection starts
- * with the HTTP/2 preface. One fiber owns each connection's nghttp2 session
+ * with the HTTP/2 preface or asks for "Upgrade: h2c". One fiber owns each connection's nghttp2 session
  * and each stream's handler runs in a fiber of its own; the limits below
  * apply to its requests too (docs/http.md says how).
  *
@@ -94,8 +94,10 @@ struct coil_http_config {
 				 * closes: 64 KiB */
 	/* HTTP/2 (docs/http.md): 1 (the default) serves it beside HTTP/1.1,
 	 * with the same handlers: h2c by prior knowledge (a plaintext
-	 * connection that starts with the HTTP/2 preface) and h2 over TLS
-	 * when ALPN picks "h2". 0: HTTP/1.1 only. */
+	 * connection that starts with the HTTP/2 preface), h2c by Upgrade
+	 * (a plaintext request without a body asking "Upgrade: h2c" is
+	 * answered 101 and becomes stream 1; one with a body is served as
+	 * HTTP/1.1) and h2 over TLS when ALPN picks "h2". 0: HTTP/1.1 only. */
 	int http2;
 	unsigned h2_max_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS: 100 */
 	/* HTTPS: a server context (coil/tls.h) makes every connection TLS,

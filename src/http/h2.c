@@ -889,11 +889,20 @@ static void session_close(struct coil__h2_conn *h)
 	nghttp2_session_del(h->ng);
 }
 
-void coil__h2_serve(struct coil__http_conn *c)
+static void conn_free(struct coil__h2_conn *h)
+{
+	free(h->out);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+/* A connection with its session, its SETTINGS submitted; NULL when out
+ * of memory. */
+static struct coil__h2_conn *conn_new(struct coil__http_conn *c)
 {
 	struct coil__h2_conn *h = calloc(1, sizeof *h);
 	if (!h)
-		return;
+		return NULL;
 	h->c = c;
 	h->cfg = c->cfg;
 	pthread_mutex_init(&h->lock, NULL);
@@ -901,11 +910,16 @@ void coil__h2_serve(struct coil__http_conn *c)
 	if (c->tls && !c->tls_in)
 		c->tls_in = malloc(TLS_IN);
 	if (!h->out || (c->tls && !c->tls_in) || session_open(h) < 0) {
-		free(h->out);
-		pthread_mutex_destroy(&h->lock);
-		free(h);
-		return;
+		conn_free(h);
+		return NULL;
 	}
+	return h;
+}
+
+/* The owner's loop, until the connection ends; then h is freed. */
+static void serve(struct coil__h2_conn *h)
+{
+	struct coil__http_conn *c = h->c;
 	coil__http_server_h2(c->srv, c, h);
 	int64_t first = deadline_in(h->cfg->head_timeout);
 	h->progress = coil_now();
@@ -950,9 +964,90 @@ void coil__h2_serve(struct coil__http_conn *c)
 	}
 	coil__http_server_h2(c->srv, c, NULL);
 	session_close(h);
-	free(h->out);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
+	conn_free(h);
+}
+
+void coil__h2_serve(struct coil__http_conn *c)
+{
+	struct coil__h2_conn *h = conn_new(c);
+	if (h)
+		serve(h);
+}
+
+/* Copy the HTTP/1.1 request's head (c->parse) into stream 1 as a request
+ * of HTTP/2 would have it: names in lower case, the connection-specific
+ * fields (RFC 9113 8.2.2) and those of the upgrade left out. */
+static int upgraded_head(struct coil__h2_stream *st, const struct coil__http_parse *p)
+{
+	static const char *const drop[] = {"connection", "upgrade", "http2-settings", "keep-alive",
+					   "proxy-connection", "te", "transfer-encoding"};
+	const uint8_t *m = (const uint8_t *)p->method.ptr, *t = (const uint8_t *)p->target.ptr;
+	if (hbuf_add(st, m, p->method.len, &st->method_at) < 0 ||
+	    hbuf_add(st, t, p->target.len, &st->target_at) < 0)
+		return -ENOMEM;
+	st->method_len = p->method.len;
+	st->target_len = p->target.len;
+	st->has_method = st->has_target = true;
+	st->head_request = p->method.len == 4 && !memcmp(p->method.ptr, "HEAD", 4);
+	st->content_length = 0;
+	st->fields = malloc((p->nfields + 1) * sizeof *st->fields);
+	if (!st->fields)
+		return -ENOMEM;
+	st->fields_cap = p->nfields;
+	for (unsigned i = 0; i < p->nfields; i++) {
+		const struct coil__http_field *f = &p->fields[i];
+		bool dropped = false;
+		for (size_t k = 0; k < sizeof drop / sizeof *drop && !dropped; k++)
+			dropped = f->name.len == strlen(drop[k]) &&
+				  !strncasecmp(f->name.ptr, drop[k], f->name.len);
+		if (dropped)
+			continue;
+		size_t nat, vat;
+		if (hbuf_add(st, (const uint8_t *)f->name.ptr, f->name.len, &nat) < 0 ||
+		    hbuf_add(st, (const uint8_t *)f->value.ptr, f->value.len, &vat) < 0)
+			return -ENOMEM;
+		for (size_t k = 0; k < f->name.len; k++) {
+			char ch = st->hbuf[nat + k];
+			st->hbuf[nat + k] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+		}
+		st->fields[st->nfields].name =
+			(struct coil_http_str){(const char *)(uintptr_t)nat, f->name.len};
+		st->fields[st->nfields].value =
+			(struct coil_http_str){(const char *)(uintptr_t)vat, f->value.len};
+		st->nfields++;
+	}
+	return 0;
+}
+
+bool coil__h2_serve_upgraded(struct coil__http_conn *c, const uint8_t *settings, size_t len,
+			     const char *early, size_t early_len)
+{
+	struct coil__h2_conn *h = conn_new(c);
+	if (!h)
+		return false;
+	struct coil__h2_stream *st = stream_new(h, 1);
+	if (!st || upgraded_head(st, &c->parse) < 0 ||
+	    nghttp2_session_upgrade2(h->ng, settings, len, st->head_request, st) != 0) {
+		if (st)
+			stream_free(st);
+		nghttp2_session_del(h->ng);
+		conn_free(h);
+		return false;
+	}
+	h->nstreams++;
+	start_stream(h, st, true);
+	/* What the client sent after the request (its preface, at least
+	 * once it has read our 101) goes first. */
+	if (early_len && nghttp2_session_mem_recv(h->ng, (const uint8_t *)early, early_len) < 0)
+		h->err = -EPROTO;
+	if (h->err) {
+		send_pending(h);
+		session_close(h);
+		conn_free(h);
+		return true;
+	}
+	serve(h);
+	return true;
 }
 
 /* ---- the handler's side: the request ------------------------------------ */
