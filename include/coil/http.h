@@ -30,9 +30,10 @@
  *
  * HTTP/2 (cfg.http2, on by default) is served with the same handlers: h2
  * over TLS when ALPN picks "h2", h2c when a plaintext connection starts
- * with the HTTP/2 preface or asks for "Upgrade: h2c". One fiber owns each connection's nghttp2 session
- * and each stream's handler runs in a fiber of its own; the limits below
- * apply to its requests too (docs/http.md says how).
+ * with the HTTP/2 preface or asks for "Upgrade: h2c". One fiber owns
+ * each connection's nghttp2 session and each stream's handler runs in a
+ * fiber of its own; the limits below apply to its requests too
+ * (docs/http.md says how).
  *
  * The parser is llhttp 8.1 (Node.js's) in strict mode, behind a scan of
  * every head that rejects what 8.1 still accepts (bare LF or CR, obs-fold,
