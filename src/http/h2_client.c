@@ -166,7 +166,6 @@ void coil__h2c_pool_free(struct coil__h2c_pool *pool)
 	if (!pool)
 		return;
 	pthread_mutex_lock(&pool->lock);
-	bool any = pool->conns != NULL;
 	for (struct conn *h = pool->conns; h; h = h->next) {
 		pthread_mutex_lock(&h->lock);
 		h->closing = true;
@@ -174,7 +173,9 @@ void coil__h2c_pool_free(struct coil__h2c_pool *pool)
 		pthread_mutex_unlock(&h->lock);
 	}
 	pthread_mutex_unlock(&pool->lock);
-	if (any && coil_task_current()) {
+	/* Owners that have left the list may still be ending: wait for
+	 * every one. */
+	if (coil_task_current()) {
 		coil_scope s; /* the owners end at once: not refused */
 		coil_scope_enter_shielded(&s, COIL_NO_DEADLINE);
 		coil_wg_wait(&pool->owners);
