@@ -1,6 +1,6 @@
 /*
- * coil/http.h: an HTTP/1.1 and HTTP/2 server, and an HTTP/1.1 client, on
- * fibers.
+ * coil/http.h: an HTTP/1.1 and HTTP/2 server, and an HTTP/1.1 and HTTP/2
+ * client, on fibers.
  *
  *     static int hello(coil_http_request *req, coil_http_response *res, void *ctx)
  *     {
