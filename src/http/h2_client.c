@@ -856,14 +856,15 @@ static void *owner_main(void *arg)
 			}
 		}
 	}
-	bool free_it;
-	conn_unref_locked(h, &free_it);
 	pthread_mutex_unlock(&h->lock);
 	while (gone) {
 		struct coil__h2c_stream *st = gone;
 		gone = st->qnext;
 		stream_free(st);
 	}
+	/* The requesters touch neither the session nor the socket of a dead
+	 * connection; the owner's reference goes last (a requester letting
+	 * go may free h at once, from another worker). */
 	if (h->ng)
 		nghttp2_session_del(h->ng);
 	h->ng = NULL;
@@ -871,6 +872,10 @@ static void *owner_main(void *arg)
 		coil_tls_free(h->tls);
 	if (h->fd >= 0)
 		coil_close(h->fd);
+	pthread_mutex_lock(&h->lock);
+	bool free_it;
+	conn_unref_locked(h, &free_it);
+	pthread_mutex_unlock(&h->lock);
 	if (free_it)
 		conn_free(h);
 	coil_wg_done(&pool->owners);
