@@ -7,7 +7,7 @@ answer; curl --http2-prior-knowledge / --http2 (verifying the chain)
 gets it as HTTP/2 (and --http1.1 still works; plaintext, curl --http2
 gets it by Upgrade: h2c, 101); h2load -n 1000 -c 10 -m 10 has every request
 succeed; a file of 1 MiB comes back whole through file_server; the proxy
-forwards to http_hello. SIGTERM must end each with status 0.
+forwards to http_hello (over HTTP/1.1, and over h2c with --upstream-h2). SIGTERM must end each with status 0.
     python3 h2_programs.py HTTP_HELLO FILE_SERVER HTTP_PROXY CERTS_SH [--workers N]
 """
 import os
@@ -116,6 +116,9 @@ with tempfile.TemporaryDirectory(prefix="coil-h2-") as d, Programs() as programs
         check_h2load(url)
 
     both([proxy, "--upstream", "127.0.0.1:%d" % up_port], "/", proxy_checks, d, programs)
+    # The proxy speaking h2c to its upstream (its client's HTTP/2).
+    both([proxy, "--upstream", "127.0.0.1:%d" % up_port, "--upstream-h2"], "/", proxy_checks,
+         d, programs)
     stop([up], signal.SIGTERM)
     print("h2_programs: http_hello, file_server, http_proxy over h2c and h2 (TLS): "
           "nghttp, curl, h2load 1000/1000")

@@ -1040,6 +1040,31 @@ bool coil__h2_serve_upgraded(struct coil__http_conn *c, const uint8_t *settings,
 	 * once it has read our 101) goes first. */
 	if (early_len && nghttp2_session_mem_recv(h->ng, (const uint8_t *)early, early_len) < 0)
 		h->err = -EPROTO;
+	/* Nothing of ours goes out before the client's preface: it sends it
+	 * once it has switched, and a client that reads what follows the
+	 * 101 into a buffer of its own first (curl 7.88: 32 KiB) fails when
+	 * more comes (stream 1's response within the first window). */
+	size_t got = early_len;
+	int64_t deadline = deadline_in(h->cfg->head_timeout);
+	while (!h->err && got < COIL__H2_PREFACE_LEN) {
+		const void *p;
+		ssize_t n;
+		if (c->lent_len) {
+			p = c->lent;
+			n = (ssize_t)c->lent_len;
+			c->lent_len = 0;
+		} else {
+			coil_scope s;
+			bool scoped = coil_scope_enter(&s, deadline) == 0;
+			n = coil_reader_read(c->rd, &p);
+			if (scoped)
+				coil_scope_exit(&s);
+		}
+		if (n <= 0 || nghttp2_session_mem_recv(h->ng, p, (size_t)n) < 0)
+			h->err = n < 0 ? (int)n : -EPROTO;
+		else
+			got += (size_t)n;
+	}
 	if (h->err) {
 		send_pending(h);
 		session_close(h);
