@@ -4,8 +4,9 @@
  * connection (100 fibers, MAX_CONCURRENT_STREAMS 10), 4 MiB each way
  * through the flow control, a GOAWAY mid-flight (the server's
  * max_requests) whose unprocessed requests go to a new connection, a
- * stream the server resets, a cancelled request, and servers that speak
- * no HTTP/2 (garbage, an immediate close).
+ * stream the server resets, a cancelled request, servers that speak no
+ * HTTP/2 (garbage, an immediate close), and h2 over TLS by ALPN (a server
+ * picking http/1.1 refused with -EPROTONOSUPPORT).
  */
 #define _GNU_SOURCE
 #include "http_harness.h"
@@ -492,6 +493,68 @@ START_TEST(a_server_speaking_no_http2_fails_with_a_clear_error)
 }
 END_TEST
 
+/* ---- h2 over TLS, by ALPN ----------------------------------------------------------------- */
+
+static char certs[256];
+
+static void *tls_main(void *arg)
+{
+	char pem[320], key[320], ca[320];
+	snprintf(pem, sizeof pem, "%s/server.pem", certs);
+	snprintf(key, sizeof key, "%s/server.key", certs);
+	snprintf(ca, sizeof ca, "%s/ca.pem", certs);
+	static const char *const h2_h1[] = {"h2", "http/1.1"}, *const h1[] = {"http/1.1"};
+	for (int round = 0; round < 2; round++) {
+		coil_tls_ctx *sctx, *cctx;
+		ck_assert_int_eq(coil_tls_ctx_server(&sctx, pem, key), 0);
+		ck_assert_int_eq(coil_tls_ctx_set_alpn(sctx, round == 0 ? h2_h1 : h1, round == 0 ? 2 : 1),
+				 0);
+		ck_assert_int_eq(coil_tls_ctx_client(&cctx, ca), 0);
+		ck_assert_int_eq(coil_tls_ctx_set_alpn(cctx, h2_h1, 1), 0); /* "h2" */
+		struct coil_http_config cfg;
+		coil_http_config_init(&cfg);
+		cfg.tls = sctx;
+		struct http_srv sv;
+		http_srv_start(&sv, &cfg, handler, NULL);
+		struct coil_http_client_config ccfg;
+		coil_http_client_config_init(&ccfg);
+		ccfg.http2 = 1;
+		ccfg.tls = cctx;
+		coil_http_client *cl;
+		ck_assert_int_eq(coil_http_client_new(&cl, &ccfg), 0);
+		struct coil_http_client_request rq = {.host = "localhost", .port = (uint16_t)sv.port,
+						      .target = "/hello"};
+		struct coil_http_client_response res;
+		int r = coil_http_client_send(cl, &rq, &res);
+		if (round == 0) { /* the server picks h2 */
+			ck_assert_int_eq(r, 0);
+			ck_assert_int_eq(res.version, 20);
+			ck_assert_str_eq(res.body, "Hello, World!");
+		} else { /* it picks http/1.1: not for this client */
+			ck_assert_int_eq(r, -EPROTONOSUPPORT);
+		}
+		coil_http_client_response_free(&res);
+		coil_http_client_free(cl);
+		http_srv_wait_no_connections(&sv);
+		http_srv_stop(&sv);
+		coil_tls_ctx_free(cctx);
+		coil_tls_ctx_free(sctx);
+	}
+	return NULL;
+}
+
+START_TEST(h2_over_tls_by_alpn)
+{
+	coil_test_tmp_dir(certs, sizeof certs, "h2c-tls");
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "sh %s %s >/dev/null 2>&1", COIL_TLS_CERTS_SH, certs);
+	ck_assert_int_eq(system(cmd), 0);
+	coil_test_run(tls_main, NULL);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
+	(void)!system(cmd);
+}
+END_TEST
+
 START_TEST(bad_client_settings_are_einval)
 {
 	struct coil_http_client_config cfg;
@@ -516,6 +579,7 @@ int main(void)
 	tcase_add_test(tc, a_stream_the_server_resets_fails_alone);
 	tcase_add_test(tc, a_cancelled_request_resets_its_stream_and_only_it);
 	tcase_add_test(tc, a_server_speaking_no_http2_fails_with_a_clear_error);
+	tcase_add_test(tc, h2_over_tls_by_alpn);
 	tcase_add_test(tc, bad_client_settings_are_einval);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);
