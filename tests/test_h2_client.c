@@ -6,15 +6,19 @@
  * max_requests) whose unprocessed requests go to a new connection, a
  * stream the server resets, a cancelled request, servers that speak no
  * HTTP/2 (garbage, an immediate close), and h2 over TLS by ALPN (a server
- * picking http/1.1 refused with -EPROTONOSUPPORT).
+ * picking http/1.1 refused with -EPROTONOSUPPORT); then against nghttpd
+ * (Debian's nghttp2-server), when it is installed.
  */
 #define _GNU_SOURCE
 #include "http_harness.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define FOUR_MIB (4u << 20)
 
@@ -337,8 +341,6 @@ static void *goaway_main(void *arg)
 		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
 	ck_assert_uint_eq(m.ok, 40);
 	ck_assert_uint_ge(coil_http_client_connections(m.cl), 8);
-	/* A POST refused by a GOAWAY is not sent again: it fails. One on a
-	 * fresh connection works. */
 	coil_http_client_free(m.cl);
 	http_srv_wait_no_connections(&sv);
 	http_srv_stop(&sv);
@@ -555,6 +557,106 @@ START_TEST(h2_over_tls_by_alpn)
 }
 END_TEST
 
+/* ---- against nghttpd (nghttp2-server: scripts/install-deps) ---------------------------- */
+
+extern char **environ;
+static char docroot[256];
+
+struct nghttpd_many {
+	coil_http_client *cl;
+	int port;
+	unsigned ok;
+};
+
+static void *nghttpd_get(void *arg)
+{
+	struct nghttpd_many *m = arg;
+	struct coil_http_client_response res;
+	if (get(m->cl, m->port, "/hello.txt", &res) == 0 && res.status == 200 &&
+	    !strcmp(res.body, "hello from nghttpd\n"))
+		__atomic_add_fetch(&m->ok, 1, __ATOMIC_RELAXED);
+	coil_http_client_response_free(&res);
+	return NULL;
+}
+
+static void *nghttpd_main(void *arg)
+{
+	int port = *(int *)arg;
+	coil_http_client *cl = client_new();
+	/* Until it listens: connect, bounded (it starts in a few ms). */
+	int64_t until = coil_now() + 20 * COIL_NSEC_PER_SEC;
+	for (;;) {
+		int fd = coil_tcp_connect("127.0.0.1", (uint16_t)port);
+		if (fd >= 0) {
+			coil_close(fd);
+			break;
+		}
+		ck_assert_msg(coil_now() < until, "nghttpd does not listen: %d", fd);
+		coil_sleep(10 * COIL_NSEC_PER_MSEC);
+	}
+	struct coil_http_client_response res;
+	ck_assert_int_eq(get(cl, port, "/blob", &res), 0);
+	ck_assert_int_eq(res.status, 200);
+	ck_assert_int_eq(res.version, 20);
+	ck_assert_uint_eq(res.body_len, 1u << 20);
+	for (size_t i = 0; i < res.body_len; i++)
+		if ((unsigned char)res.body[i] != (i * 13) % 256)
+			ck_abort_msg("byte %zu", i);
+	coil_http_client_response_free(&res);
+	ck_assert_int_eq(get(cl, port, "/none", &res), 0);
+	ck_assert_int_eq(res.status, 404);
+	coil_http_client_response_free(&res);
+	struct nghttpd_many m = {.cl = cl, .port = port};
+	coil_task t[50];
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(coil_task_spawn(&t[i], nghttpd_get, &m), 0);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
+	ck_assert_uint_eq(m.ok, 50);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 1);
+	coil_http_client_free(cl);
+	return NULL;
+}
+
+START_TEST(against_nghttpd)
+{
+	coil_test_tmp_dir(docroot, sizeof docroot, "h2c-nghttpd");
+	char path[320];
+	snprintf(path, sizeof path, "%s/hello.txt", docroot);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("hello from nghttpd\n", f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/blob", docroot);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < (1u << 20); i++)
+		fputc((int)((i * 13) % 256), f);
+	fclose(f);
+	/* A free port: bound, then let go (nghttpd takes no port 0). */
+	int lfd = coil_tcp_listen("127.0.0.1", 0, 1, 0);
+	ck_assert_int_ge(lfd, 0);
+	int port = coil_sock_port(lfd);
+	coil_close(lfd);
+	char port_s[16];
+	snprintf(port_s, sizeof port_s, "%d", port);
+	char *argv[] = {"nghttpd", "--no-tls", "-a", "127.0.0.1", "-d", docroot, port_s, NULL};
+	pid_t pid;
+	int r = posix_spawnp(&pid, "nghttpd", NULL, NULL, argv, environ);
+	if (r != 0) {
+		fprintf(stderr, "against_nghttpd: no nghttpd (nghttp2-server), skipped\n");
+	} else {
+		coil_test_run(nghttpd_main, &port);
+		kill(pid, SIGTERM);
+		int status;
+		waitpid(pid, &status, 0);
+	}
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", docroot);
+	(void)!system(cmd);
+}
+END_TEST
+
 START_TEST(bad_client_settings_are_einval)
 {
 	struct coil_http_client_config cfg;
@@ -580,6 +682,7 @@ int main(void)
 	tcase_add_test(tc, a_cancelled_request_resets_its_stream_and_only_it);
 	tcase_add_test(tc, a_server_speaking_no_http2_fails_with_a_clear_error);
 	tcase_add_test(tc, h2_over_tls_by_alpn);
+	tcase_add_test(tc, against_nghttpd);
 	tcase_add_test(tc, bad_client_settings_are_einval);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);
