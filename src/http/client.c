@@ -11,6 +11,9 @@
  * meets a dropped one (it sees the end or a reset before any byte of its
  * answer) is sent again once, on a new connection, when its method is
  * idempotent (RFC 9110 9.2.2) and no streamed body byte went out.
+ *
+ * With cfg.http2 an exchange is a stream of h2_client.c instead (x->h2):
+ * the calls here keep their checks and scopes and hand it the I/O.
  */
 #include <errno.h>
 #include <pthread.h>
