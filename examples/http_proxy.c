@@ -1,10 +1,13 @@
 /*
  * http_proxy: a reverse proxy for HTTP/1.1, over coil's server and client.
  * Clients may speak HTTP/2 too (h2c by prior knowledge; with --tls CERT
- * KEY, HTTPS: h2 or http/1.1 by ALPN); upstreams are HTTP/1.1.
+ * KEY, HTTPS: h2 or http/1.1 by ALPN); upstreams are HTTP/1.1, or
+ * HTTP/2 with --upstream-h2 (h2c by prior knowledge: the requests to each
+ * upstream are streams of one connection).
  *
  *   http_proxy --upstream HOST:PORT [--upstream HOST:PORT ...] [--port N]
  *              [--host ADDR] [--workers N] [--timeout MS] [--tls CERT KEY]
+ *              [--upstream-h2]
  *
  * Requests go to the upstreams in turn (round robin), over connections the
  * proxy keeps open (keep-alive on both sides). Each request is forwarded
@@ -355,7 +358,8 @@ static void *run(void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: http_proxy --upstream HOST:PORT [--upstream HOST:PORT ...]"
-			" [--port N] [--host ADDR] [--workers N] [--timeout MS] [--tls CERT KEY]\n");
+			" [--port N] [--host ADDR] [--workers N] [--timeout MS] [--tls CERT KEY]"
+			" [--upstream-h2]\n");
 	exit(2);
 }
 
@@ -367,6 +371,7 @@ int main(int argc, char **argv)
 	app.timeout = 60 * COIL_NSEC_PER_SEC;
 	struct coil_config cfg;
 	coil_config_init(&cfg);
+	bool upstream_h2 = false;
 	for (int i = 1; i < argc; i++) {
 		int taken = program_arg_server(argc, argv, &i, &app.cfg.port, &app.cfg.addr, &cfg.workers);
 		if (taken < 0)
@@ -379,6 +384,8 @@ int main(int argc, char **argv)
 			    !program_arg_host_port(argv[++i], up->host, sizeof up->host, &up->port))
 				usage();
 			app.nup++;
+		} else if (!strcmp(argv[i], "--upstream-h2")) {
+			upstream_h2 = true;
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			if (!program_arg_msec(argv[++i], 1, &app.timeout))
 				usage();
@@ -396,6 +403,7 @@ int main(int argc, char **argv)
 	coil_http_client_config_init(&ccfg);
 	ccfg.timeout = 0;	/* each wait is bounded by --timeout instead */
 	ccfg.max_idle = 1024;	/* per upstream: as many as clients keep busy */
+	ccfg.http2 = upstream_h2;
 	if (coil_http_client_new(&app.client, &ccfg) < 0) {
 		fprintf(stderr, "http_proxy: out of memory\n");
 		return 1;

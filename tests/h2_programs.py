@@ -4,9 +4,10 @@ speaking HTTP/2 to real clients (nghttp2-client's nghttp and h2load, curl).
 Each program runs twice: plaintext (h2c by prior knowledge, beside
 HTTP/1.1 on the same port) and with --tls CERT KEY (h2 by ALPN). Checked: nghttp -nv gets the
 answer; curl --http2-prior-knowledge / --http2 (verifying the chain)
-gets it as HTTP/2 (and --http1.1 still works); h2load -n 1000 -c 10 -m 10 has every request
+gets it as HTTP/2 (and --http1.1 still works; plaintext, curl --http2
+gets it by Upgrade: h2c, 101); h2load -n 1000 -c 10 -m 10 has every request
 succeed; a file of 1 MiB comes back whole through file_server; the proxy
-forwards to http_hello. SIGTERM must end each with status 0.
+forwards to http_hello (over HTTP/1.1, and over h2c with --upstream-h2). SIGTERM must end each with status 0.
     python3 h2_programs.py HTTP_HELLO FILE_SERVER HTTP_PROXY CERTS_SH [--workers N]
 """
 import os
@@ -54,6 +55,14 @@ def check_curl(url, ca, body=None):
     rc, out = run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
                    "--http1.1"] + tls + [url])
     assert rc == 0 and out == b"1.1 200", (rc, out)
+    if not ca:
+        # h2c by Upgrade: curl --http2 on http: sends Upgrade: h2c.
+        rc, out = run(["curl", "-sS", "-o", "-", "-w", "\n%{http_version} %{http_code}",
+                       "--http2", url])
+        got, _, tail = out.rpartition(b"\n")
+        assert rc == 0 and tail == b"2 200", (rc, out[-300:])
+        if body is not None:
+            assert got == body, (len(got), len(body))
 
 
 def check_h2load(url):
@@ -107,6 +116,9 @@ with tempfile.TemporaryDirectory(prefix="coil-h2-") as d, Programs() as programs
         check_h2load(url)
 
     both([proxy, "--upstream", "127.0.0.1:%d" % up_port], "/", proxy_checks, d, programs)
+    # The proxy speaking h2c to its upstream (its client's HTTP/2).
+    both([proxy, "--upstream", "127.0.0.1:%d" % up_port, "--upstream-h2"], "/", proxy_checks,
+         d, programs)
     stop([up], signal.SIGTERM)
     print("h2_programs: http_hello, file_server, http_proxy over h2c and h2 (TLS): "
           "nghttp, curl, h2load 1000/1000")

@@ -130,6 +130,7 @@ struct h2 {
 	int64_t conn_win;    /* what we may send */
 	int64_t stream_win0; /* the server's initial stream window */
 	uint32_t goaway_code;
+	int32_t goaway_last; /* its last stream id */
 	bool goaway;
 	bool quiet; /* a fiber floods the socket: read only, never write */
 };
@@ -248,6 +249,7 @@ static void frame_common(struct h2 *c, const struct frame *f, int *status, char 
 		c->conn_win += be32(f->payload) & 0x7fffffff;
 	} else if (f->type == GOAWAY) {
 		c->goaway = true;
+		c->goaway_last = (int32_t)(be32(f->payload) & 0x7fffffff);
 		c->goaway_code = be32(f->payload + 4);
 	} else if (f->type == HEADERS) {
 		/* Every block goes through the inflater: its table is the
@@ -682,6 +684,166 @@ static void *off_main(void *arg)
 	return NULL;
 }
 
+/* max_requests on h2: the connection's last request is answered, with a
+ * GOAWAY naming it; a stream sent past it gets no answer (refused or
+ * ignored: the client retries it elsewhere); then the close. */
+static void *max_requests_main(void *arg)
+{
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	cfg.max_requests = 3;
+	struct http_srv sv;
+	srv_start(&sv, &cfg);
+	struct h2 *c = h2_open(sv.port, 65535);
+	/* Four requests in one write: the fourth is past the limit. */
+	uint8_t b[4 * 80], blk[64];
+	size_t bn = request_block(blk, "GET", "/hello", NULL, 0), n = 0;
+	for (int32_t sid = 1; sid <= 7; sid += 2)
+		n += frame_make(b + n, HEADERS, END_HEADERS | END_STREAM, sid, blk, bn);
+	ck_assert_int_eq(coil_sock_write_all(c->fd, b, n), (ssize_t)n);
+	unsigned answered[8] = {0};
+	struct frame f;
+	while (frame_read(c, &f)) {
+		int status = 0;
+		frame_common(c, &f, &status, NULL, 0);
+		if (f.type == HEADERS && f.sid > 0 && f.sid < 8) {
+			ck_assert_int_eq(status, 200);
+			answered[f.sid]++;
+		}
+	}
+	ck_assert_uint_eq(answered[1] + answered[3] + answered[5], 3);
+	ck_assert_uint_eq(answered[7], 0);
+	ck_assert(c->goaway);
+	ck_assert_uint_eq(c->goaway_code, 0);
+	ck_assert_int_eq(c->goaway_last, 5);
+	h2_close(c);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(max_requests_ends_with_goaway)
+{
+	coil_test_run(max_requests_main, NULL);
+}
+END_TEST
+
+/* ---- h2c by Upgrade (RFC 7540 3.2) ---------------------------------------- */
+
+/* HTTP2-Settings of a client: MAX_CONCURRENT_STREAMS 100, INITIAL_WINDOW_SIZE
+ * 65535 (base64url, no padding). */
+#define UPGRADE_SETTINGS "AAMAAABkAAQAAP__"
+
+/* Send an HTTP/1.1 request (head + body) and read the answer's head into
+ * c->buf; what came after it stays in c->buf as the next frames. Returns
+ * the status. */
+static int upgrade_request(struct h2 *c, const char *head, char *first, size_t cap)
+{
+	size_t hl = strlen(head);
+	ck_assert_int_eq(coil_sock_write_all(c->fd, head, hl), (ssize_t)hl);
+	for (;;) {
+		uint8_t *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
+		if (end) {
+			size_t n = (size_t)(end + 4 - c->buf);
+			snprintf(first, cap, "%.*s", (int)n, (char *)c->buf);
+			memmove(c->buf, c->buf + n, c->len - n);
+			c->len -= n;
+			return atoi(first + 9);
+		}
+		ssize_t n = coil_sock_read(c->fd, c->buf + c->len, sizeof c->buf - c->len);
+		ck_assert_int_gt(n, 0);
+		c->len += (size_t)n;
+	}
+}
+
+static struct h2 *plain_open(int port)
+{
+	struct h2 *c = calloc(1, sizeof *c);
+	ck_assert_ptr_nonnull(c);
+	c->fd = coil_tcp_connect("127.0.0.1", (uint16_t)port);
+	ck_assert_int_ge(c->fd, 0);
+	ck_assert_int_eq(nghttp2_hd_inflate_new(&c->inf), 0);
+	c->conn_win = 65535;
+	c->stream_win0 = 65535;
+	return c;
+}
+
+static void *upgrade_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	struct http_srv sv;
+	srv_start(&sv, NULL);
+	struct h2 *c = plain_open(sv.port);
+	char head[1024];
+	/* The request becomes stream 1; its answer comes over HTTP/2. */
+	int status = upgrade_request(c,
+				     "GET /info HTTP/1.1\r\nHost: t\r\n"
+				     "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+				     "HTTP2-Settings: " UPGRADE_SETTINGS "\r\nX-MiXeD: v\r\n\r\n",
+				     head, sizeof head);
+	ck_assert_msg(status == 101, "%s", head);
+	ck_assert_ptr_nonnull(strcasestr(head, "upgrade: h2c"));
+	ck_assert_int_eq(coil_sock_write_all(c->fd, COIL_TEST_PREFACE, 24), 24);
+	ck_assert_int_eq(frame_send(c, SETTINGS, 0, 0, NULL, 0), 9);
+	struct reply r;
+	ck_assert(read_reply(c, 1, &r));
+	ck_assert_int_eq(r.status, 201);
+	/* version 20; Host kept, X-MiXeD there, Connection, Upgrade and
+	 * HTTP2-Settings left out: 2 fields. */
+	ck_assert_str_eq(r.body, "GET /info 20 t v 2 0");
+	reply_free(&r);
+	/* The connection is HTTP/2's now. */
+	get_hello(c, 3);
+	h2_close(c);
+
+	/* With a body: served as HTTP/1.1. */
+	c = plain_open(sv.port);
+	status = upgrade_request(c,
+				 "POST /echo HTTP/1.1\r\nHost: t\r\n"
+				 "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+				 "HTTP2-Settings: " UPGRADE_SETTINGS "\r\n"
+				 "Content-Length: 5\r\n\r\nhello",
+				 head, sizeof head);
+	ck_assert_msg(status == 200 && !strncmp(head, "HTTP/1.1", 8), "%s", head);
+	h2_close(c);
+
+	/* A bad HTTP2-Settings, or none: HTTP/1.1. */
+	c = plain_open(sv.port);
+	status = upgrade_request(c,
+				 "GET /hello HTTP/1.1\r\nHost: t\r\n"
+				 "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+				 "HTTP2-Settings: AAM*\r\n\r\n",
+				 head, sizeof head);
+	ck_assert_msg(status == 200, "%s", head);
+	h2_close(c);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+
+	/* http2 off: HTTP/1.1. */
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	cfg.http2 = 0;
+	srv_start(&sv, &cfg);
+	c = plain_open(sv.port);
+	status = upgrade_request(c,
+				 "GET /hello HTTP/1.1\r\nHost: t\r\n"
+				 "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+				 "HTTP2-Settings: " UPGRADE_SETTINGS "\r\n\r\n",
+				 head, sizeof head);
+	ck_assert_msg(status == 200, "%s", head);
+	h2_close(c);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(h2c_by_upgrade_answers_101_and_serves_the_request_as_stream_1)
+{
+	coil_test_run(upgrade_main, NULL);
+}
+END_TEST
+
 START_TEST(http2_off_leaves_the_preface_to_http11)
 {
 	coil_test_run(off_main, NULL);
@@ -706,6 +868,9 @@ static void attack_config(struct coil_http_config *cfg)
 	cfg->head_timeout = http_test_timeout(COIL_NSEC_PER_SEC);
 	cfg->io_timeout = http_test_timeout(500 * COIL_NSEC_PER_MSEC);
 	cfg->idle_timeout = http_test_timeout(COIL_NSEC_PER_SEC);
+	/* The floods open more streams than the per-connection limit: let
+	 * them meet the limits they test. */
+	cfg->max_requests = 1u << 20;
 }
 
 static const struct http_attack_suite attacks = {
@@ -816,8 +981,8 @@ static void control_flood(struct http_srv *sv, uint8_t type)
 	uint8_t ping[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 	size_t n = type == PING ? frame_make(unit, PING, 0, 0, ping, 8)
 				: frame_make(unit, SETTINGS, 0, 0, NULL, 0);
-	/* Both sides write under send_zc_min: a zero-copy send (COIL_FEATURES
-	 * =send_zc) waits for its peer to read, past any deadline. */
+	/* Both sides write under send_zc_min, so every send is copied and the
+	 * flood measures the server's defence, not the zero-copy choice. */
 	unsigned sent = flood(c, unit, n, 4000000, false, 0);
 	healthy_get(sv);
 	ck_assert_uint_lt(sent, 4000000); /* the server closed on us */
@@ -923,6 +1088,8 @@ int main(void)
 	tcase_add_test(tc, the_head_and_body_limits_answer_with_their_status);
 	tcase_add_test(tc, http2_off_leaves_the_preface_to_http11);
 	tcase_add_test(tc, shutdown_sends_goaway);
+	tcase_add_test(tc, max_requests_ends_with_goaway);
+	tcase_add_test(tc, h2c_by_upgrade_answers_101_and_serves_the_request_as_stream_1);
 	tcase_add_test(tc, rapid_reset_ends_with_goaway_and_leaves_nothing_behind);
 	tcase_add_test(tc, a_settings_flood_is_closed_and_leaves_nothing_behind);
 	tcase_add_test(tc, a_ping_flood_is_closed_and_leaves_nothing_behind);

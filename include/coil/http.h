@@ -1,6 +1,6 @@
 /*
- * coil/http.h: an HTTP/1.1 and HTTP/2 server, and an HTTP/1.1 client, on
- * fibers.
+ * coil/http.h: an HTTP/1.1 and HTTP/2 server, and an HTTP/1.1 and HTTP/2
+ * client, on fibers.
  *
  *     static int hello(coil_http_request *req, coil_http_response *res, void *ctx)
  *     {
@@ -30,9 +30,10 @@
  *
  * HTTP/2 (cfg.http2, on by default) is served with the same handlers: h2
  * over TLS when ALPN picks "h2", h2c when a plaintext connection starts
- * with the HTTP/2 preface. One fiber owns each connection's nghttp2 session
- * and each stream's handler runs in a fiber of its own; the limits below
- * apply to its requests too (docs/http.md says how).
+ * with the HTTP/2 preface or asks for "Upgrade: h2c". One fiber owns
+ * each connection's nghttp2 session and each stream's handler runs in a
+ * fiber of its own; the limits below apply to its requests too
+ * (docs/http.md says how).
  *
  * The parser is llhttp 8.1 (Node.js's) in strict mode, behind a scan of
  * every head that rejects what 8.1 still accepts (bare LF or CR, obs-fold,
@@ -87,14 +88,17 @@ struct coil_http_config {
 				 * of the request is read and dropped before the
 				 * close (so that the client sees the answer, not a
 				 * reset): 2 s */
-	unsigned max_requests;	/* per connection, then "Connection: close": 1000 */
+	unsigned max_requests;	/* per connection, then "Connection: close" (on
+				 * HTTP/2: GOAWAY after the last one): 1000 */
 	uint64_t max_drain;	/* body bytes a handler left unread that are read
 				 * and dropped to keep the connection; more: it
 				 * closes: 64 KiB */
 	/* HTTP/2 (docs/http.md): 1 (the default) serves it beside HTTP/1.1,
 	 * with the same handlers: h2c by prior knowledge (a plaintext
-	 * connection that starts with the HTTP/2 preface) and h2 over TLS
-	 * when ALPN picks "h2". 0: HTTP/1.1 only. */
+	 * connection that starts with the HTTP/2 preface), h2c by Upgrade
+	 * (a plaintext request without a body asking "Upgrade: h2c" is
+	 * answered 101 and becomes stream 1; one with a body is served as
+	 * HTTP/1.1) and h2 over TLS when ALPN picks "h2". 0: HTTP/1.1 only. */
 	int http2;
 	unsigned h2_max_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS: 100 */
 	/* HTTPS: a server context (coil/tls.h) makes every connection TLS,
@@ -314,6 +318,14 @@ COIL_API int coil_http_respond(coil_http_response *res, int status, const char *
  * are parsed as strictly as requests (the same scan, llhttp in strict
  * mode); redirects are not followed. A client may be shared by the fibers
  * of every worker.
+ *
+ * With cfg.http2 the same calls speak HTTP/2: the requests to a host and
+ * port are streams of one connection (a fiber of its own holds it). A
+ * request the server did not process (a stream above a GOAWAY's last
+ * stream id, or refused) is sent again on a new connection if its method
+ * is idempotent and no streamed body byte was written; a connection that
+ * ends fails its streams (-ECONNRESET; -EPROTO when the server spoke no
+ * HTTP/2); an exchange ended early resets its stream (the others go on).
  */
 struct coil_http_client_config {
 	size_t max_head;	/* a response head, bytes: 64 KiB [-EMSGSIZE] */
@@ -323,6 +335,22 @@ struct coil_http_client_config {
 	int64_t idle_timeout;	/* a kept connection unused this long is closed, not
 				 * reused: 20 s (under common servers' 60-75 s) */
 	unsigned max_idle;	/* connections kept per host and port: 16 */
+	/* HTTP/2 to every host (docs/http.md): 0 (the default): HTTP/1.1;
+	 * 1: HTTP/2, h2c by prior knowledge (the connection starts with the
+	 * preface), or h2 over TLS when tls is set. The requests to one host
+	 * and port share one connection, as streams (as many at once as the
+	 * server's SETTINGS_MAX_CONCURRENT_STREAMS allows; the others wait
+	 * for a stream to close); its own fiber reads and writes it. A
+	 * connection unused for idle_timeout is closed; max_idle does not
+	 * apply. */
+	int http2;
+	/* A client context (coil/tls.h) whose ALPN offers "h2": connections
+	 * are TLS to the request's host (SNI, verified as the context says),
+	 * and a server that does not pick "h2" fails the request with
+	 * -EPROTONOSUPPORT. Only with http2 (HTTP/1.1 over TLS is not in
+	 * this client yet). The context stays the caller's: free it after
+	 * the client. NULL (the default): plaintext. */
+	coil_tls_ctx *tls;
 };
 
 /* Fill *cfg with the defaults above. */
@@ -330,12 +358,16 @@ COIL_API void coil_http_client_config_init(struct coil_http_client_config *cfg);
 
 typedef struct coil_http_client coil_http_client;
 
-/* A client (cfg NULL: the defaults). Works outside a runtime too.
- * Returns 0, -EINVAL (out NULL, max_head < 256, max_fields 0), -ENOMEM. */
+/* A client (cfg NULL: the defaults). Works outside a runtime too (an
+ * HTTP/2 client makes its requests from fibers, like every client).
+ * Returns 0, -EINVAL (out NULL, max_head < 256, max_fields 0, http2 not
+ * 0 or 1, tls without http2), -ENOMEM. */
 COIL_API int coil_http_client_new(coil_http_client **out, const struct coil_http_client_config *cfg);
 
 /* Close the kept connections and free cl (NULL: 0). No request of it may
- * be running. Returns 0. */
+ * be running. With HTTP/2 connections open it waits for their fibers to
+ * end (at once: they are told to), so it is then called from a fiber.
+ * Returns 0. */
 COIL_API int coil_http_client_free(coil_http_client *cl);
 
 struct coil_http_client_request {
@@ -351,7 +383,8 @@ struct coil_http_client_request {
 
 struct coil_http_client_response {
 	int status;
-	int version;		/* 10 or 11 */
+	int version;		/* 10, 11, or 20 (HTTP/2: head holds "HTTP/2 200"
+				 * and the fields as "name: value" lines) */
 	char *head;		/* the head as received (the views below point here) */
 	size_t head_len;
 	char *body;		/* the decoded body, NUL-terminated (not counted) */
@@ -468,7 +501,8 @@ COIL_API ssize_t coil_http_exchange_write(coil_http_exchange *x, const void *buf
  */
 COIL_API int coil_http_exchange_response(coil_http_exchange *x);
 
-/* The response's version (10 or 11), or -EINVAL (x NULL, no head yet). */
+/* The response's version (10, 11, or 20), or -EINVAL (x NULL, no head
+ * yet). */
 COIL_API int coil_http_exchange_version(const coil_http_exchange *x);
 
 /* The number of the response's header fields, or -EINVAL (x NULL, no

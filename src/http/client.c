@@ -11,6 +11,9 @@
  * meets a dropped one (it sees the end or a reset before any byte of its
  * answer) is sent again once, on a new connection, when its method is
  * idempotent (RFC 9110 9.2.2) and no streamed body byte went out.
+ *
+ * With cfg.http2 an exchange is a stream of h2_client.c instead (x->h2):
+ * the calls here keep their checks and scopes and hand it the I/O.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +23,7 @@
 
 #include "coil.h"
 #include "coil/http.h"
+#include "http/h2_client.h"
 #include "http/parse.h"
 #include "http/scan.h"
 
@@ -40,6 +44,7 @@ struct coil_http_client {
 	struct coil_http_exchange *spare; /* ended exchanges, their buffers kept */
 	unsigned nspare;
 	uint64_t opened;
+	struct coil__h2c_pool *h2; /* cfg.http2: its connections (h2_client.c) */
 };
 
 /* Ended exchanges kept for the next ones (their buffers are the bulk of
@@ -51,6 +56,7 @@ struct coil_http_client {
 
 struct coil_http_exchange {
 	struct coil_http_client *cl;
+	struct coil__h2c_stream *h2; /* HTTP/2: the stream (fd and buf unused) */
 	int fd;
 	int err;		/* kept: every later call returns it */
 	bool reused;		/* fd came from the kept list */
@@ -99,6 +105,8 @@ void coil_http_client_config_init(struct coil_http_client_config *cfg)
 		.timeout = 60 * COIL_NSEC_PER_SEC,
 		.idle_timeout = 20 * COIL_NSEC_PER_SEC,
 		.max_idle = 16,
+		.http2 = 0,
+		.tls = NULL,
 	};
 }
 
@@ -111,12 +119,17 @@ int coil_http_client_new(coil_http_client **out, const struct coil_http_client_c
 		coil_http_client_config_init(&def);
 		cfg = &def;
 	}
-	if (cfg->max_head < 256 || cfg->max_fields == 0 || cfg->max_fields > 65536)
+	if (cfg->max_head < 256 || cfg->max_fields == 0 || cfg->max_fields > 65536 ||
+	    (cfg->http2 != 0 && cfg->http2 != 1) || (cfg->tls && !cfg->http2))
 		return -EINVAL;
 	struct coil_http_client *cl = calloc(1, sizeof *cl);
 	if (!cl)
 		return -ENOMEM;
 	cl->cfg = *cfg;
+	if (cfg->http2 && !(cl->h2 = coil__h2c_pool_new(cfg, &cl->opened))) {
+		free(cl);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&cl->lock, NULL);
 	*out = cl;
 	return 0;
@@ -126,6 +139,7 @@ int coil_http_client_free(coil_http_client *cl)
 {
 	if (!cl)
 		return 0;
+	coil__h2c_pool_free(cl->h2);
 	while (cl->kept) {
 		struct kept *k = cl->kept;
 		cl->kept = k->next;
@@ -556,6 +570,17 @@ int coil_http_exchange_start(coil_http_client *cl, const struct coil_http_client
 	}
 	if (cl->cfg.timeout > 0)
 		x->deadline = coil_now() + cl->cfg.timeout;
+	if (cl->h2) {
+		/* HTTP/2: the stream is queued on its connection, which its
+		 * owner makes (h2_client.c); errors come with the response. */
+		int r = coil__h2c_start(cl->h2, rq, method, target, x->idempotent, &x->h2);
+		if (r < 0) {
+			exchange_free(x);
+			return r;
+		}
+		*out = x;
+		return 0;
+	}
 	coil_scope s;
 	bool scoped = enter(x, &s);
 	int r = send_request(x, false);
@@ -587,6 +612,15 @@ ssize_t coil_http_exchange_write(coil_http_exchange *x, const void *buf, size_t 
 		return 0;
 	coil_scope s;
 	bool scoped = enter(x, &s);
+	if (x->h2) {
+		ssize_t w = coil__h2c_write(x->h2, buf, len);
+		if (scoped)
+			coil_scope_exit(&s);
+		if (w < 0)
+			return fail(x, (int)w);
+		x->streamed += len;
+		return w;
+	}
 	char line[24];
 	int n = x->chunked ? snprintf(line, sizeof line, "%zx\r\n", len) : 0;
 	const struct {
@@ -695,6 +729,17 @@ int coil_http_exchange_response(coil_http_exchange *x)
 		return x->p.status_code;
 	coil_scope s;
 	bool scoped = enter(x, &s);
+	if (x->h2) {
+		int st = coil__h2c_response(&x->h2);
+		if (scoped)
+			coil_scope_exit(&s);
+		if (st < 0)
+			return fail(x, st);
+		x->have_head = true;
+		x->p.status_code = st;
+		x->p.version = 20;
+		return st;
+	}
 	int r = 0;
 	if (x->answered_early || x->body_cut) {
 		/* The answer (or what came of it) is in x->buf already. */
@@ -742,6 +787,8 @@ int coil_http_exchange_version(const coil_http_exchange *x)
 
 int coil_http_exchange_header_count(const coil_http_exchange *x)
 {
+	if (x && x->h2 && x->have_head)
+		return coil__h2c_header_count(x->h2);
 	const struct coil__http_parse *p = head_of(x);
 	return p ? (int)p->nfields : -EINVAL;
 }
@@ -752,6 +799,8 @@ int coil_http_exchange_header_at(const coil_http_exchange *x, size_t i,
 	const struct coil__http_parse *p = head_of(x);
 	if (!p || !name || !value)
 		return -EINVAL;
+	if (x->h2)
+		return coil__h2c_header_at(x->h2, i, name, value);
 	if (i >= p->nfields)
 		return -ERANGE;
 	*name = p->fields[i].name;
@@ -779,6 +828,14 @@ int coil_http_exchange_header(const coil_http_exchange *x, const char *name,
 	const struct coil__http_parse *p = head_of(x);
 	if (!p || !name || !value)
 		return -EINVAL;
+	if (x->h2) {
+		size_t nl = strlen(name);
+		struct coil_http_str n;
+		for (size_t i = 0; coil__h2c_header_at(x->h2, i, &n, value) == 0; i++)
+			if (n.len == nl && !strncasecmp(n.ptr, name, nl))
+				return 0;
+		return -ENOENT;
+	}
 	return find_field(p->fields, p->nfields, name, value);
 }
 
@@ -787,6 +844,8 @@ int64_t coil_http_exchange_content_length(const coil_http_exchange *x)
 	const struct coil__http_parse *p = head_of(x);
 	if (!p)
 		return -EINVAL;
+	if (x->h2)
+		return coil__h2c_content_length(x->h2);
 	if (x->body_done && p->body_bytes == 0)
 		return 0; /* no body: HEAD, 1xx, 204, 304, or an empty one */
 	if (p->chunked || coil__http_parse_needs_eof(p))
@@ -806,6 +865,14 @@ ssize_t coil_http_exchange_read(coil_http_exchange *x, void *buf, size_t len)
 		return 0;
 	coil_scope s;
 	bool scoped = enter(x, &s);
+	if (x->h2) {
+		ssize_t n = coil__h2c_read(x->h2, buf, len);
+		if (scoped)
+			coil_scope_exit(&s);
+		if (n == 0)
+			x->body_done = true;
+		return n < 0 ? fail(x, (int)n) : n;
+	}
 	ssize_t r = 0;
 	while (!x->body_done) {
 		if (x->pos == x->len) {
@@ -850,6 +917,12 @@ int coil_http_exchange_end(coil_http_exchange *x)
 {
 	if (!x)
 		return 0;
+	if (x->h2) {
+		coil__h2c_end(x->h2); /* a stream not complete is reset */
+		x->h2 = NULL;
+		exchange_free(x);
+		return 0;
+	}
 	/* Reusable: the server keeps it, the answer was read to its end and
 	 * nothing came past it. */
 	if (!x->err && x->have_head && x->body_done && x->p.keep_alive && x->pos == x->len &&
@@ -890,9 +963,47 @@ int coil_http_client_response_header(const struct coil_http_client_response *res
 	return find_field(st->fields, st->nfields, name, value);
 }
 
+/* The head of an HTTP/2 exchange as text ("HTTP/2 200\r\nname: value\r\n"
+ * ...), its fields' views into it, into res. */
+static int take_head_h2(const struct coil_http_exchange *x, struct coil_http_client_response *res)
+{
+	struct response_state *st = calloc(1, sizeof *st);
+	res->private_ = st;
+	int n = coil_http_exchange_header_count(x);
+	size_t cap = 32;
+	struct coil_http_str name, value;
+	for (int i = 0; i < n && coil_http_exchange_header_at(x, (size_t)i, &name, &value) == 0; i++)
+		cap += name.len + value.len + 4;
+	res->head = malloc(cap);
+	if (st)
+		st->fields = malloc((n ? (size_t)n : 1) * sizeof *st->fields);
+	if (!st || !st->fields || !res->head)
+		return -ENOMEM;
+	size_t len = (size_t)snprintf(res->head, cap, "HTTP/2 %d\r\n", x->p.status_code);
+	for (int i = 0; i < n; i++) {
+		coil_http_exchange_header_at(x, (size_t)i, &name, &value);
+		char *at = res->head + len;
+		memcpy(at, name.ptr, name.len);
+		memcpy(at + name.len, ": ", 2);
+		memcpy(at + name.len + 2, value.ptr, value.len);
+		memcpy(at + name.len + 2 + value.len, "\r\n", 2);
+		st->fields[i].name = (struct coil_http_str){at, name.len};
+		st->fields[i].value = (struct coil_http_str){at + name.len + 2, value.len};
+		len += name.len + value.len + 4;
+	}
+	memcpy(res->head + len, "\r\n", 3);
+	res->head_len = len + 2;
+	st->nfields = (unsigned)n;
+	res->status = x->p.status_code;
+	res->version = 20;
+	return 0;
+}
+
 /* The head of x, its fields' views moved to the copy, into res. */
 static int take_head(const struct coil_http_exchange *x, struct coil_http_client_response *res)
 {
+	if (x->h2)
+		return take_head_h2(x, res);
 	struct response_state *st = calloc(1, sizeof *st);
 	unsigned n = x->p.nfields;
 	res->head = malloc(x->head_len + 1);

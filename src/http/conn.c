@@ -536,6 +536,9 @@ void coil__http_conn_serve(struct coil_http_server *srv, int fd)
 			linger(c);
 			break;
 		}
+		/* h2c by Upgrade: the connection is HTTP/2's from here. */
+		if (coil__h2_upgrade(c))
+			break;
 		if (!serve_request(c))
 			break;
 		if (c->served >= c->cfg->max_requests || coil__http_server_draining(srv))

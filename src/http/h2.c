@@ -41,9 +41,7 @@
 
 /* Output the owner coalesces before a write: a DATA frame's payload is
  * cut to fit with its header. Under coil_config.send_zc_min (16 KiB by
- * default): a zero-copy send waits for the kernel to let go of its
- * buffer, which a peer that never reads holds until it closes, past any
- * deadline; a copied send is bounded by io_timeout. */
+ * default), so each write is copied and bounded by io_timeout alone. */
 #define OUT_CAP 16000
 /* Response body bytes a stream holds for the data provider. */
 #define STREAM_OUT_CAP 16384
@@ -123,6 +121,7 @@ struct coil__h2_conn {
 	unsigned nstreams;		       /* open in nghttp2 */
 	unsigned nlive;			       /* allocated (handler or nghttp2 still on them) */
 	bool goaway;
+	unsigned started;   /* requests started: cfg->max_requests, then GOAWAY */
 	int64_t progress;   /* the last request or response byte moved */
 	int64_t head_since; /* a header block started, not ended; 0: none */
 	bool spawned;	    /* handlers were started since the last yield */
@@ -513,6 +512,14 @@ static void start_stream(struct coil__h2_conn *h, struct coil__h2_stream *st, bo
 		nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
 		return;
 	}
+	/* The per-connection limit of HTTP/1.1 (where it is "Connection:
+	 * close"): this stream is the last one served; the client opens a
+	 * new connection for the next (those it sent past it are refused,
+	 * hence safe to retry). */
+	if (++h->started >= h->cfg->max_requests) {
+		h->goaway = true;
+		nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR, NULL, 0);
+	}
 	if (st->reject) {
 		answer(h, st, st->reject);
 		return;
@@ -880,11 +887,20 @@ static void session_close(struct coil__h2_conn *h)
 	nghttp2_session_del(h->ng);
 }
 
-void coil__h2_serve(struct coil__http_conn *c)
+static void conn_free(struct coil__h2_conn *h)
+{
+	free(h->out);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+/* A connection with its session, its SETTINGS submitted; NULL when out
+ * of memory. */
+static struct coil__h2_conn *conn_new(struct coil__http_conn *c)
 {
 	struct coil__h2_conn *h = calloc(1, sizeof *h);
 	if (!h)
-		return;
+		return NULL;
 	h->c = c;
 	h->cfg = c->cfg;
 	pthread_mutex_init(&h->lock, NULL);
@@ -892,11 +908,16 @@ void coil__h2_serve(struct coil__http_conn *c)
 	if (c->tls && !c->tls_in)
 		c->tls_in = malloc(TLS_IN);
 	if (!h->out || (c->tls && !c->tls_in) || session_open(h) < 0) {
-		free(h->out);
-		pthread_mutex_destroy(&h->lock);
-		free(h);
-		return;
+		conn_free(h);
+		return NULL;
 	}
+	return h;
+}
+
+/* The owner's loop, until the connection ends; then h is freed. */
+static void serve(struct coil__h2_conn *h)
+{
+	struct coil__http_conn *c = h->c;
 	coil__http_server_h2(c->srv, c, h);
 	int64_t first = deadline_in(h->cfg->head_timeout);
 	h->progress = coil_now();
@@ -941,9 +962,115 @@ void coil__h2_serve(struct coil__http_conn *c)
 	}
 	coil__http_server_h2(c->srv, c, NULL);
 	session_close(h);
-	free(h->out);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
+	conn_free(h);
+}
+
+void coil__h2_serve(struct coil__http_conn *c)
+{
+	struct coil__h2_conn *h = conn_new(c);
+	if (h)
+		serve(h);
+}
+
+/* Copy the HTTP/1.1 request's head (c->parse) into stream 1 as a request
+ * of HTTP/2 would have it: names in lower case, the connection-specific
+ * fields (RFC 9113 8.2.2) and those of the upgrade left out. */
+static int upgraded_head(struct coil__h2_stream *st, const struct coil__http_parse *p)
+{
+	static const char *const drop[] = {"connection", "upgrade", "http2-settings", "keep-alive",
+					   "proxy-connection", "te", "transfer-encoding"};
+	const uint8_t *m = (const uint8_t *)p->method.ptr, *t = (const uint8_t *)p->target.ptr;
+	if (hbuf_add(st, m, p->method.len, &st->method_at) < 0 ||
+	    hbuf_add(st, t, p->target.len, &st->target_at) < 0)
+		return -ENOMEM;
+	st->method_len = p->method.len;
+	st->target_len = p->target.len;
+	st->has_method = st->has_target = true;
+	st->head_request = p->method.len == 4 && !memcmp(p->method.ptr, "HEAD", 4);
+	st->content_length = 0;
+	st->fields = malloc((p->nfields + 1) * sizeof *st->fields);
+	if (!st->fields)
+		return -ENOMEM;
+	st->fields_cap = p->nfields;
+	for (unsigned i = 0; i < p->nfields; i++) {
+		const struct coil__http_field *f = &p->fields[i];
+		bool dropped = false;
+		for (size_t k = 0; k < sizeof drop / sizeof *drop && !dropped; k++)
+			dropped = f->name.len == strlen(drop[k]) &&
+				  !strncasecmp(f->name.ptr, drop[k], f->name.len);
+		if (dropped)
+			continue;
+		size_t nat, vat;
+		if (hbuf_add(st, (const uint8_t *)f->name.ptr, f->name.len, &nat) < 0 ||
+		    hbuf_add(st, (const uint8_t *)f->value.ptr, f->value.len, &vat) < 0)
+			return -ENOMEM;
+		for (size_t k = 0; k < f->name.len; k++) {
+			char ch = st->hbuf[nat + k];
+			st->hbuf[nat + k] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+		}
+		st->fields[st->nfields].name =
+			(struct coil_http_str){(const char *)(uintptr_t)nat, f->name.len};
+		st->fields[st->nfields].value =
+			(struct coil_http_str){(const char *)(uintptr_t)vat, f->value.len};
+		st->nfields++;
+	}
+	return 0;
+}
+
+bool coil__h2_serve_upgraded(struct coil__http_conn *c, const uint8_t *settings, size_t len,
+			     const char *early, size_t early_len)
+{
+	struct coil__h2_conn *h = conn_new(c);
+	if (!h)
+		return false;
+	struct coil__h2_stream *st = stream_new(h, 1);
+	if (!st || upgraded_head(st, &c->parse) < 0 ||
+	    nghttp2_session_upgrade2(h->ng, settings, len, st->head_request, st) != 0) {
+		if (st)
+			stream_free(st);
+		nghttp2_session_del(h->ng);
+		conn_free(h);
+		return false;
+	}
+	h->nstreams++;
+	start_stream(h, st, true);
+	/* What the client sent after the request (its preface, at least
+	 * once it has read our 101) goes first. */
+	if (early_len && nghttp2_session_mem_recv(h->ng, (const uint8_t *)early, early_len) < 0)
+		h->err = -EPROTO;
+	/* Nothing of ours goes out before the client's preface: it sends it
+	 * once it has switched, and a client that reads what follows the
+	 * 101 into a buffer of its own first (curl 7.88: 32 KiB) fails when
+	 * more comes (stream 1's response within the first window). */
+	size_t got = early_len;
+	int64_t deadline = deadline_in(h->cfg->head_timeout);
+	while (!h->err && got < COIL__H2_PREFACE_LEN) {
+		const void *p;
+		ssize_t n;
+		if (c->lent_len) {
+			p = c->lent;
+			n = (ssize_t)c->lent_len;
+			c->lent_len = 0;
+		} else {
+			coil_scope s;
+			bool scoped = coil_scope_enter(&s, deadline) == 0;
+			n = coil_reader_read(c->rd, &p);
+			if (scoped)
+				coil_scope_exit(&s);
+		}
+		if (n <= 0 || nghttp2_session_mem_recv(h->ng, p, (size_t)n) < 0)
+			h->err = n < 0 ? (int)n : -EPROTO;
+		else
+			got += (size_t)n;
+	}
+	if (h->err) {
+		send_pending(h);
+		session_close(h);
+		conn_free(h);
+		return true;
+	}
+	serve(h);
+	return true;
 }
 
 /* ---- the handler's side: the request ------------------------------------ */

@@ -1,0 +1,1314 @@
+/*
+ * The HTTP/2 client (nghttp2 1.52): exchanges of coil/http.h as streams
+ * multiplexed over one connection per host and port (h2c by prior
+ * knowledge, or h2 over TLS when ALPN picks "h2").
+ *
+ * The model is the server's (h2.c) turned around. Each connection has one
+ * fiber of its own, the owner, spawned by the first request to its host;
+ * it connects, holds the nghttp2_session, reads and feeds
+ * nghttp2_session_mem_recv and writes what nghttp2_session_mem_send makes,
+ * coalesced into writes of up to OUT_CAP bytes. The fibers making
+ * requests never touch the session: they put their stream on the
+ * connection's queue under its lock (a pthread mutex held for a few
+ * instructions, never across a wait) and wake the owner by cancelling the
+ * scope of its read (a cancelled read loses nothing); they wait for the
+ * owner on their stream's semaphore, under their own scopes.
+ *
+ * Requests past the peer's MAX_CONCURRENT_STREAMS wait in nghttp2's own
+ * queue until a stream closes. Flow control both ways: a request body is
+ * handed to the data provider from the requester's buffer (its write
+ * returns once nghttp2 took every byte, as the peer's windows allow), and
+ * the response's windows are given back only as the requester reads
+ * (automatic WINDOW_UPDATE off), so a stream never buffers more than
+ * STREAM_WINDOW bytes of response body.
+ *
+ * GOAWAY: the connection takes no new stream; streams above its last
+ * stream id (and those reset with REFUSED_STREAM) were not processed, and
+ * an idempotent request among them (no streamed body byte written) is
+ * sent again on a new connection. A connection that ends (the peer
+ * closed, a read or write failed, a protocol error) fails its streams with
+ * -ECONNRESET or -EPROTO. An exchange ended before its response was read
+ * whole resets its stream (CANCEL); the other streams go on.
+ *
+ * A stream belongs to its requester and, from its submission until nghttp2
+ * closes it, to the owner too: the last of the two to let go frees it.
+ * The connection is freed by the last of its owner and its streams.
+ */
+#include "http/h2_client.h"
+
+#include <errno.h>
+#include <nghttp2/nghttp2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "coil.h"
+#include "http/parse.h"
+
+/* Output the owner coalesces before a write (as the server's). */
+#define OUT_CAP 16000
+/* Response body bytes a stream may receive unread: its window. */
+#define STREAM_WINDOW 65536
+/* The connection's receive window. */
+#define CONN_WINDOW (1 << 20)
+/* Bytes of one read. */
+#define IN_CAP 16384
+
+struct conn;
+
+struct coil__h2c_stream {
+	struct conn *h;
+	struct coil__h2c_pool *pool;
+	int32_t id;			/* 0 until submitted */
+	struct coil__h2c_stream *prev, *next; /* the connection's (under its lock) */
+	struct coil__h2c_stream *qnext;       /* the queue (under lock) */
+	bool queued;
+	coil_sem wake;
+	bool waiting;
+
+	/* The request, as nghttp2 wants it (names and values in nvbuf). */
+	nghttp2_nv *nv;
+	size_t nnv;
+	char *nvbuf;
+	bool idempotent, head_request, has_body, streaming;
+	uint64_t stream_len; /* a streamed body's announced length (or UINT64_MAX) */
+	uint64_t streamed;   /* bytes the requester wrote */
+	const void *whole;   /* a body given whole */
+	size_t whole_len;
+
+	/* Shared with the owner, under the connection's lock. */
+	bool user, owned;      /* the requester holds it; nghttp2 knows it */
+	bool submitted, closed, refused;
+	int err;	       /* the stream failed */
+	const char *src;       /* body bytes for the data provider */
+	size_t src_len, src_off;
+	bool src_end;	       /* no more after src */
+	bool deferred;	       /* the data provider waits for bytes */
+	bool cancel, rst_sent; /* the requester let go before the end */
+	int status;	       /* the final status, once its head is complete */
+	bool head_done;
+	char *in;	       /* response body received, not yet read */
+	size_t in_off, in_len;
+	bool in_eof;
+	size_t unconsumed;     /* read: window to give back */
+
+	/* The response's head, built by the owner before head_done, read-only
+	 * after. */
+	char *hbuf;
+	size_t hbuf_len, hbuf_cap, head_size;
+	struct coil__http_field *fields;
+	unsigned nfields, fields_cap;
+	int64_t content_length;
+	int block_status; /* :status of the header block being received */
+};
+
+struct conn {
+	struct coil__h2c_pool *pool;
+	struct conn *next; /* the pool's (under its lock) */
+	char *host;
+	uint16_t port;
+	bool usable;	/* new streams may come (under the pool's lock) */
+	int fd;
+	coil_tls *tls;
+	nghttp2_session *ng;
+	pthread_mutex_t lock;
+	struct coil__h2c_stream *streams; /* attached (under lock) */
+	unsigned nstreams;
+	unsigned refs;			  /* the owner + the streams (under lock) */
+	struct coil__h2c_stream *qhead, *qtail;
+	coil_scope wait;
+	bool parked, woken, closing;
+	bool dead;  /* the owner has let go of the session (under lock) */
+	int err;    /* why it ended */
+	bool goaway_recv;
+	int64_t idle_since;
+	char *out;
+	size_t out_len;
+	char in[IN_CAP];
+};
+
+struct coil__h2c_pool {
+	struct coil_http_client_config cfg;
+	uint64_t *opened;
+	pthread_mutex_t lock;
+	struct conn *conns; /* every connection whose owner runs */
+	coil_wg owners;
+};
+
+/* ---- the pool --------------------------------------------------------------- */
+
+struct coil__h2c_pool *coil__h2c_pool_new(const struct coil_http_client_config *cfg,
+					  uint64_t *opened)
+{
+	struct coil__h2c_pool *pool = calloc(1, sizeof *pool);
+	if (!pool)
+		return NULL;
+	pool->cfg = *cfg;
+	pool->opened = opened;
+	pthread_mutex_init(&pool->lock, NULL);
+	coil_wg_init(&pool->owners);
+	return pool;
+}
+
+/* Under h->lock: have the owner look at its queue, waking it. */
+static void owner_wake_locked(struct conn *h)
+{
+	if (h->parked && !h->woken) {
+		h->woken = true;
+		coil_scope_cancel(&h->wait);
+	}
+}
+
+void coil__h2c_pool_free(struct coil__h2c_pool *pool)
+{
+	if (!pool)
+		return;
+	pthread_mutex_lock(&pool->lock);
+	for (struct conn *h = pool->conns; h; h = h->next) {
+		pthread_mutex_lock(&h->lock);
+		h->closing = true;
+		owner_wake_locked(h);
+		pthread_mutex_unlock(&h->lock);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	/* Owners that have left the list may still be ending: wait for
+	 * every one. */
+	if (coil_task_current()) {
+		coil_scope s; /* the owners end at once: not refused */
+		coil_scope_enter_shielded(&s, COIL_NO_DEADLINE);
+		coil_wg_wait(&pool->owners);
+		coil_scope_exit(&s);
+	}
+	coil_wg_destroy(&pool->owners);
+	pthread_mutex_destroy(&pool->lock);
+	free(pool);
+}
+
+static void conn_unref_locked(struct conn *h, bool *free_it)
+{
+	*free_it = --h->refs == 0;
+}
+
+static void conn_free(struct conn *h)
+{
+	pthread_mutex_destroy(&h->lock);
+	free(h->host);
+	free(h->out);
+	free(h);
+}
+
+/* ---- streams ------------------------------------------------------------------ */
+
+static void stream_free(struct coil__h2c_stream *st)
+{
+	coil_sem_destroy(&st->wake);
+	free(st->nv);
+	free(st->nvbuf);
+	free(st->in);
+	free(st->hbuf);
+	free(st->fields);
+	free(st);
+}
+
+/* Under lock: detach st from its connection. Returns whether the
+ * connection is to be freed. */
+static bool detach_locked(struct coil__h2c_stream *st)
+{
+	struct conn *h = st->h;
+	if (st->queued) {
+		struct coil__h2c_stream **pp = &h->qhead, *prev = NULL;
+		while (*pp && *pp != st) {
+			prev = *pp;
+			pp = &(*pp)->qnext;
+		}
+		if (*pp) {
+			*pp = st->qnext;
+			if (h->qtail == st)
+				h->qtail = prev;
+		}
+		st->queued = false;
+	}
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		h->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	h->nstreams--;
+	if (h->nstreams == 0)
+		h->idle_since = coil_now();
+	bool f;
+	conn_unref_locked(h, &f);
+	return f;
+}
+
+/* Under lock: wake the requester if it waits. */
+static void wake_locked(struct coil__h2c_stream *st)
+{
+	if (st->waiting) {
+		st->waiting = false;
+		coil_sem_release(&st->wake);
+	}
+}
+
+/* Under lock: have the owner look at st. */
+static void post_locked(struct coil__h2c_stream *st)
+{
+	struct conn *h = st->h;
+	if (!st->queued && !h->dead) {
+		st->queued = true;
+		st->qnext = NULL;
+		if (h->qtail)
+			h->qtail->qnext = st;
+		else
+			h->qhead = st;
+		h->qtail = st;
+	}
+	owner_wake_locked(h);
+}
+
+/* Under lock, the owner: nghttp2 is done with st. Returns whether st is
+ * to be freed (its requester let go), after detaching it. */
+static bool owner_release_locked(struct coil__h2c_stream *st, bool *free_conn)
+{
+	st->owned = false;
+	st->closed = true;
+	wake_locked(st);
+	*free_conn = false;
+	if (st->user)
+		return false;
+	*free_conn = detach_locked(st);
+	return true;
+}
+
+/* The requester waits for the owner, the lock held (and held again after).
+ * Returns 0, or -ETIMEDOUT / -ECANCELED from the caller's scopes. */
+static int wait_owner(struct coil__h2c_stream *st)
+{
+	st->waiting = true;
+	pthread_mutex_unlock(&st->h->lock);
+	int r = coil_sem_acquire(&st->wake);
+	pthread_mutex_lock(&st->h->lock);
+	st->waiting = false; /* a release that came late leaves a unit: harmless */
+	return r;
+}
+
+static struct coil__h2c_stream *find_stream(struct conn *h, int32_t id)
+{
+	for (struct coil__h2c_stream *st = h->streams; st; st = st->next)
+		if (st->id == id)
+			return st;
+	return NULL;
+}
+
+/* ---- the session's callbacks (the owner) -------------------------------------- */
+
+static int hbuf_add(struct coil__h2c_stream *st, const uint8_t *p, size_t n, size_t *at)
+{
+	if (st->hbuf_len + n + 1 > st->hbuf_cap) {
+		size_t cap = st->hbuf_cap ? st->hbuf_cap * 2 : 512;
+		while (cap < st->hbuf_len + n + 1)
+			cap *= 2;
+		char *b = realloc(st->hbuf, cap);
+		if (!b)
+			return -ENOMEM;
+		st->hbuf = b;
+		st->hbuf_cap = cap;
+	}
+	*at = st->hbuf_len;
+	memcpy(st->hbuf + st->hbuf_len, p, n);
+	st->hbuf_len += n;
+	st->hbuf[st->hbuf_len++] = 0;
+	return 0;
+}
+
+/* Fail st on the wire and for its requester. */
+static int stream_fail(nghttp2_session *ng, struct coil__h2c_stream *st, int err)
+{
+	pthread_mutex_lock(&st->h->lock);
+	if (!st->err)
+		st->err = err;
+	wake_locked(st);
+	pthread_mutex_unlock(&st->h->lock);
+	if (!st->rst_sent) {
+		st->rst_sent = true;
+		nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_PROTOCOL_ERROR);
+	}
+	return 0;
+}
+
+static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+	struct coil__h2c_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	if (st)
+		st->block_status = 0;
+	return 0;
+}
+
+static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
+		     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
+{
+	struct conn *h = ud;
+	if (frame->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	struct coil__h2c_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	if (!st || st->head_done || st->err)
+		return 0; /* trailers: not kept */
+	if (namelen == 7 && !memcmp(name, ":status", 7)) {
+		int v = 0;
+		for (size_t i = 0; i < valuelen && i < 3; i++)
+			v = v * 10 + (value[i] - '0');
+		st->block_status = v;
+		return 0;
+	}
+	if (st->block_status < 200)
+		return 0; /* an interim answer's fields (1xx): dropped */
+	if (namelen && name[0] == ':')
+		return 0;
+	const struct coil_http_client_config *cfg = &h->pool->cfg;
+	st->head_size += namelen + valuelen + 32;
+	if (st->head_size > cfg->max_head || st->nfields >= cfg->max_fields)
+		return stream_fail(ng, st, -EMSGSIZE);
+	if (st->nfields == st->fields_cap) {
+		unsigned cap = st->fields_cap ? st->fields_cap * 2 : 16;
+		struct coil__http_field *f = realloc(st->fields, cap * sizeof *f);
+		if (!f)
+			return stream_fail(ng, st, -ENOMEM);
+		st->fields = f;
+		st->fields_cap = cap;
+	}
+	size_t nat, vat;
+	if (hbuf_add(st, name, namelen, &nat) < 0 || hbuf_add(st, value, valuelen, &vat) < 0)
+		return stream_fail(ng, st, -ENOMEM);
+	/* Offsets for now (hbuf moves); views once the head is complete. */
+	st->fields[st->nfields].name = (struct coil_http_str){(const char *)(uintptr_t)nat, namelen};
+	st->fields[st->nfields].value =
+		(struct coil_http_str){(const char *)(uintptr_t)vat, valuelen};
+	st->nfields++;
+	if (namelen == 14 && !memcmp(name, "content-length", 14)) {
+		int64_t v = 0; /* nghttp2 checked it is digits */
+		for (size_t i = 0; i < valuelen && v < (INT64_MAX - 9) / 10; i++)
+			v = v * 10 + (value[i] - '0');
+		st->content_length = v;
+	}
+	return 0;
+}
+
+static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+	struct conn *h = ud;
+	if (frame->hd.type == NGHTTP2_GOAWAY) {
+		/* No new stream here; those above last_stream_id are closed by
+		 * nghttp2 (REFUSED_STREAM) and retried elsewhere. */
+		h->goaway_recv = true;
+		pthread_mutex_lock(&h->pool->lock);
+		h->usable = false;
+		pthread_mutex_unlock(&h->pool->lock);
+		return 0;
+	}
+	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+		return 0;
+	struct coil__h2c_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	if (!st)
+		return 0;
+	bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+	pthread_mutex_lock(&h->lock);
+	if (frame->hd.type == NGHTTP2_HEADERS && !st->head_done && st->block_status >= 200 &&
+	    !st->err) {
+		for (unsigned i = 0; i < st->nfields; i++) {
+			st->fields[i].name.ptr = st->hbuf + (uintptr_t)st->fields[i].name.ptr;
+			st->fields[i].value.ptr = st->hbuf + (uintptr_t)st->fields[i].value.ptr;
+		}
+		st->status = st->block_status;
+		st->head_done = true;
+		wake_locked(st);
+	}
+	if (end) {
+		st->in_eof = true;
+		wake_locked(st);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data,
+			 size_t len, void *ud)
+{
+	struct conn *h = ud;
+	struct coil__h2c_stream *st = nghttp2_session_get_stream_user_data(ng, id);
+	bool keep = false;
+	if (st) {
+		pthread_mutex_lock(&h->lock);
+		if (st->user && !st->cancel && (st->in || (st->in = malloc(STREAM_WINDOW)))) {
+			if (st->in_off && st->in_len + len > STREAM_WINDOW) {
+				memmove(st->in, st->in + st->in_off, st->in_len - st->in_off);
+				st->in_len -= st->in_off;
+				st->in_off = 0;
+			}
+			/* The window we gave holds it; a peer past it is
+			 * stopped by nghttp2 first. */
+			if (st->in_len + len <= STREAM_WINDOW) {
+				memcpy(st->in + st->in_len, data, len);
+				st->in_len += len;
+				wake_locked(st);
+				keep = true;
+			}
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+	if (!keep) /* nobody reads it: the window back at once */
+		nghttp2_session_consume(ng, id, len);
+	return 0;
+}
+
+static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
+{
+	struct conn *h = ud;
+	struct coil__h2c_stream *st = nghttp2_session_get_stream_user_data(ng, id);
+	if (!st)
+		return 0;
+	nghttp2_session_set_stream_user_data(ng, id, NULL);
+	pthread_mutex_lock(&h->lock);
+	/* The connection's window back for every byte the stream holds:
+	 * what is still unread stays readable, without a window. */
+	size_t unconsumed = st->unconsumed + (st->in_len - st->in_off);
+	st->unconsumed = 0;
+	if (code == NGHTTP2_REFUSED_STREAM && !st->head_done)
+		st->refused = true; /* not processed (RFC 9113 8.7) */
+	else if (!st->in_eof && !st->err)
+		st->err = -ECONNRESET; /* reset before the response's end */
+	bool free_conn;
+	bool free_st = owner_release_locked(st, &free_conn);
+	pthread_mutex_unlock(&h->lock);
+	if (unconsumed)
+		nghttp2_session_consume_connection(ng, unconsumed);
+	if (free_st)
+		stream_free(st);
+	(void)free_conn; /* the owner holds a reference: never the last */
+	return 0;
+}
+
+/* A request nghttp2 could not send (GOAWAY came first, the connection is
+ * going away): it was not processed. */
+static int on_frame_not_send(nghttp2_session *ng, const nghttp2_frame *frame, int lib_error,
+			     void *ud)
+{
+	struct conn *h = ud;
+	if (frame->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	struct coil__h2c_stream *st = find_stream(h, frame->hd.stream_id);
+	bool free_st = false, free_conn;
+	if (st && st->owned && !nghttp2_session_find_stream(ng, frame->hd.stream_id)) {
+		st->refused = true;
+		free_st = owner_release_locked(st, &free_conn);
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (free_st)
+		stream_free(st);
+	return 0;
+}
+
+/* The request body for nghttp2: from the requester's buffer. */
+static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
+			 uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+	struct coil__h2c_stream *st = src->ptr;
+	struct conn *h = ud;
+	pthread_mutex_lock(&h->lock);
+	if (!st->user || st->cancel) {
+		pthread_mutex_unlock(&h->lock);
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+	}
+	size_t n = st->src ? st->src_len - st->src_off : 0;
+	if (n > length)
+		n = length;
+	if (n) {
+		memcpy(buf, st->src + st->src_off, n);
+		st->src_off += n;
+		if (st->src_off == st->src_len)
+			wake_locked(st); /* taken: the writer may go on */
+	}
+	bool eof = st->src_end && (!st->src || st->src_off == st->src_len);
+	if (eof)
+		wake_locked(st);
+	pthread_mutex_unlock(&h->lock);
+	if (eof) {
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	} else if (n == 0) {
+		st->deferred = true;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	return (ssize_t)n;
+}
+
+static ssize_t data_length(nghttp2_session *ng, uint8_t type, int32_t id, int32_t conn_win,
+			   int32_t stream_win, uint32_t max_frame, void *ud)
+{
+	int64_t n = OUT_CAP - 9;
+	if (n > conn_win)
+		n = conn_win;
+	if (n > stream_win)
+		n = stream_win;
+	if (n > (int64_t)max_frame)
+		n = max_frame;
+	return n > 0 ? (ssize_t)n : 1;
+}
+
+/* ---- the owner ------------------------------------------------------------------ */
+
+static void submit(struct conn *h, struct coil__h2c_stream *st)
+{
+	nghttp2_data_provider dp = {.source.ptr = st, .read_callback = data_read};
+	int32_t id = nghttp2_submit_request(h->ng, NULL, st->nv, st->nnv,
+					    st->has_body ? &dp : NULL, st);
+	st->submitted = true;
+	if (id < 0) {
+		st->err = id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE ? 0 : -ENOMEM;
+		st->refused = id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE; /* ids ran out */
+		st->closed = true;
+		wake_locked(st);
+		return;
+	}
+	st->id = id;
+	st->owned = true;
+}
+
+/* Look at the streams requesters have posted. */
+static void run_queue(struct conn *h)
+{
+	for (;;) {
+		pthread_mutex_lock(&h->lock);
+		struct coil__h2c_stream *st = h->qhead;
+		if (!st) {
+			pthread_mutex_unlock(&h->lock);
+			return;
+		}
+		h->qhead = st->qnext;
+		if (!h->qhead)
+			h->qtail = NULL;
+		st->queued = false;
+		size_t consumed = st->unconsumed;
+		st->unconsumed = 0;
+		bool resume = false, rst = false;
+		if (!st->submitted && st->user) {
+			if (h->goaway_recv) {
+				st->refused = st->closed = true;
+				wake_locked(st);
+			} else {
+				submit(h, st); /* nghttp2 copies the fields */
+			}
+		} else if (st->owned) {
+			rst = st->cancel && !st->rst_sent;
+			if (rst)
+				st->rst_sent = true;
+			resume = !rst && st->deferred &&
+				 (st->src_end || (st->src && st->src_off < st->src_len));
+			if (resume)
+				st->deferred = false;
+		}
+		int32_t id = st->id;
+		bool owned = st->owned;
+		pthread_mutex_unlock(&h->lock);
+		if (!owned)
+			continue;
+		if (consumed)
+			nghttp2_session_consume(h->ng, id, consumed);
+		if (rst)
+			nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+		if (resume)
+			nghttp2_session_resume_data(h->ng, id);
+	}
+}
+
+static int write_all(struct conn *h, const void *p, size_t n)
+{
+	ssize_t w = h->tls ? coil_tls_write_all(h->tls, p, n) : coil_sock_write_all(h->fd, p, n);
+	if (w < 0) {
+		h->err = w == -EPIPE ? -ECONNRESET : (int)w;
+		return h->err;
+	}
+	return 0;
+}
+
+/* Write what the session has to send, in writes of up to OUT_CAP. */
+static int send_pending(struct conn *h)
+{
+	for (;;) {
+		const uint8_t *p;
+		ssize_t n = nghttp2_session_mem_send(h->ng, &p);
+		if (n < 0)
+			return h->err = -EPROTO;
+		if (n == 0)
+			break;
+		if ((size_t)n > OUT_CAP - h->out_len) {
+			if (h->out_len && write_all(h, h->out, h->out_len) < 0)
+				return h->err;
+			h->out_len = 0;
+			if ((size_t)n > OUT_CAP) {
+				if (write_all(h, p, (size_t)n) < 0)
+					return h->err;
+				continue;
+			}
+		}
+		memcpy(h->out + h->out_len, p, (size_t)n);
+		h->out_len += (size_t)n;
+	}
+	if (h->out_len) {
+		size_t n = h->out_len;
+		h->out_len = 0;
+		if (write_all(h, h->out, n) < 0)
+			return h->err;
+	}
+	return 0;
+}
+
+/* Read once, waiting until deadline or a wake. Returns the count, 0 at
+ * the peer's end, -EAGAIN for a wake, or -errno. */
+static ssize_t recv_some(struct conn *h, int64_t deadline)
+{
+	pthread_mutex_lock(&h->lock);
+	if (h->qhead || h->closing) {
+		pthread_mutex_unlock(&h->lock);
+		return -EAGAIN;
+	}
+	h->parked = true;
+	h->woken = false;
+	coil_scope_enter(&h->wait, deadline);
+	pthread_mutex_unlock(&h->lock);
+	ssize_t n = h->tls ? coil_tls_read(h->tls, h->in, IN_CAP)
+			   : coil_sock_read(h->fd, h->in, IN_CAP);
+	pthread_mutex_lock(&h->lock);
+	h->parked = false;
+	bool woken = h->woken;
+	coil_scope_exit(&h->wait);
+	pthread_mutex_unlock(&h->lock);
+	if (n == -ECANCELED && woken && coil_task_cancelled() != 1)
+		return -EAGAIN;
+	return n;
+}
+
+static nghttp2_session_callbacks *callbacks(void)
+{
+	nghttp2_session_callbacks *cb;
+	if (nghttp2_session_callbacks_new(&cb) != 0)
+		return NULL;
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, on_frame_not_send);
+	nghttp2_session_callbacks_set_data_source_read_length_callback(cb, data_length);
+	return cb;
+}
+
+/* Connect (TLS: handshake, ALPN "h2") and make the session. */
+static int conn_open(struct conn *h)
+{
+	const struct coil_http_client_config *cfg = &h->pool->cfg;
+	coil_scope s;
+	bool scoped = cfg->timeout > 0 && coil_scope_enter_timeout(&s, cfg->timeout) == 0;
+	int r = coil_tcp_connect(h->host, h->port);
+	if (r >= 0) {
+		h->fd = r;
+		__atomic_add_fetch(h->pool->opened, 1, __ATOMIC_RELAXED);
+		coil_tcp_nodelay(h->fd, 1);
+		r = 0;
+		if (cfg->tls) {
+			r = coil_tls_open(&h->tls, cfg->tls, h->fd, h->host);
+			if (r == 0)
+				r = coil_tls_handshake(h->tls);
+			const char *alpn = r == 0 ? coil_tls_alpn(h->tls) : NULL;
+			if (r == 0 && (!alpn || strcmp(alpn, "h2") != 0))
+				r = -EPROTONOSUPPORT; /* the server did not pick h2 */
+		}
+	}
+	if (scoped)
+		coil_scope_exit(&s);
+	if (r < 0)
+		return r;
+	nghttp2_session_callbacks *cb = callbacks();
+	nghttp2_option *opt = NULL;
+	if (!cb || nghttp2_option_new(&opt) != 0) {
+		if (cb)
+			nghttp2_session_callbacks_del(cb);
+		return -ENOMEM;
+	}
+	nghttp2_option_set_no_auto_window_update(opt, 1); /* given back as read */
+	nghttp2_option_set_max_continuations(opt, 8);
+	nghttp2_option_set_max_settings(opt, 32);
+	nghttp2_option_set_max_outbound_ack(opt, 1000);
+	nghttp2_option_set_peer_max_concurrent_streams(opt, 100); /* until its SETTINGS */
+	r = nghttp2_session_client_new2(&h->ng, cb, h, opt);
+	nghttp2_option_del(opt);
+	nghttp2_session_callbacks_del(cb);
+	if (r != 0)
+		return -ENOMEM;
+	nghttp2_settings_entry iv[] = {
+		{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
+		{NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)cfg->max_head},
+	};
+	r = nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof *iv);
+	if (r == 0)
+		r = nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
+	return r == 0 ? 0 : -ENOMEM;
+}
+
+/* The owner's loop. Returns why the connection ends (0: idle, or the
+ * peer's GOAWAY with nothing left). */
+static int conn_loop(struct conn *h)
+{
+	const struct coil_http_client_config *cfg = &h->pool->cfg;
+	for (;;) {
+		run_queue(h);
+		if (send_pending(h) < 0)
+			return h->err;
+		pthread_mutex_lock(&h->lock);
+		bool closing = h->closing, idle = h->nstreams == 0;
+		int64_t since = h->idle_since;
+		pthread_mutex_unlock(&h->lock);
+		if (closing)
+			return -ECANCELED;
+		if (idle && h->goaway_recv)
+			return 0;
+		/* Done with no GOAWAY of the peer's: nghttp2 ended it for a
+		 * protocol error (the GOAWAY saying so was sent). */
+		if (!nghttp2_session_want_read(h->ng) && !nghttp2_session_want_write(h->ng))
+			return h->goaway_recv ? 0 : -EPROTO;
+		int64_t deadline = idle && cfg->idle_timeout > 0 ? since + cfg->idle_timeout
+							  : COIL_NO_DEADLINE;
+		ssize_t n = recv_some(h, deadline);
+		if (n == -EAGAIN)
+			continue;
+		if (n == -ETIMEDOUT) {
+			/* Idle for idle_timeout: close, unless a request has just
+			 * come (it is attached under the pool's lock). */
+			pthread_mutex_lock(&h->pool->lock);
+			pthread_mutex_lock(&h->lock);
+			bool still = h->nstreams == 0;
+			if (still)
+				h->usable = false;
+			pthread_mutex_unlock(&h->lock);
+			pthread_mutex_unlock(&h->pool->lock);
+			if (!still)
+				continue;
+			nghttp2_session_terminate_session(h->ng, NGHTTP2_NO_ERROR);
+			send_pending(h);
+			return 0;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0)
+			return (int)n;
+		ssize_t used = nghttp2_session_mem_recv(h->ng, (const uint8_t *)h->in, (size_t)n);
+		if (used < 0) {
+			/* Not HTTP/2, or a protocol error: a GOAWAY may be
+			 * queued; send it, then close. */
+			send_pending(h);
+			return -EPROTO;
+		}
+	}
+}
+
+static void *owner_main(void *arg)
+{
+	struct conn *h = arg;
+	struct coil__h2c_pool *pool = h->pool;
+	int err = conn_open(h);
+	if (err == 0)
+		err = conn_loop(h);
+	/* No new stream; the attached ones fail with err (those never sent
+	 * as refused: they may go elsewhere). */
+	pthread_mutex_lock(&pool->lock);
+	h->usable = false;
+	for (struct conn **pp = &pool->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pool->lock);
+	if (err == 0 || err == -ECANCELED || err == -ETIMEDOUT)
+		err = -ECONNRESET;
+	pthread_mutex_lock(&h->lock);
+	h->dead = true;
+	h->err = err;
+	h->qhead = h->qtail = NULL;
+	struct coil__h2c_stream *gone = NULL;
+	for (struct coil__h2c_stream *st = h->streams, *next; st; st = next) {
+		next = st->next;
+		st->queued = false;
+		if (st->owned || !st->submitted) {
+			if (!h->ng)
+				st->err = err; /* no connection: as the connect failed */
+			else if (!st->submitted)
+				st->refused = true; /* never sent: may go elsewhere */
+			else if (!st->in_eof && !st->err && !st->refused)
+				st->err = err;
+			bool free_conn;
+			if (owner_release_locked(st, &free_conn)) {
+				st->qnext = gone;
+				gone = st;
+			}
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	while (gone) {
+		struct coil__h2c_stream *st = gone;
+		gone = st->qnext;
+		stream_free(st);
+	}
+	/* The requesters touch neither the session nor the socket of a dead
+	 * connection; the owner's reference goes last (a requester letting
+	 * go may free h at once, from another worker). */
+	if (h->ng)
+		nghttp2_session_del(h->ng);
+	h->ng = NULL;
+	if (h->tls)
+		coil_tls_free(h->tls);
+	if (h->fd >= 0)
+		coil_close(h->fd);
+	pthread_mutex_lock(&h->lock);
+	bool free_it;
+	conn_unref_locked(h, &free_it);
+	pthread_mutex_unlock(&h->lock);
+	if (free_it)
+		conn_free(h);
+	coil_wg_done(&pool->owners);
+	return NULL;
+}
+
+/* A usable connection to host:port with st attached, a new one when there
+ * is none (its owner then connects). Returns 0 or -ENOMEM. */
+static int attach(struct coil__h2c_pool *pool, struct coil__h2c_stream *st, const char *host,
+		  uint16_t port)
+{
+	pthread_mutex_lock(&pool->lock);
+	struct conn *h = pool->conns;
+	while (h && !(h->usable && h->port == port && !strcmp(h->host, host)))
+		h = h->next;
+	bool fresh = !h;
+	if (fresh) {
+		h = calloc(1, sizeof *h);
+		if (h) {
+			h->host = strdup(host);
+			h->out = malloc(OUT_CAP);
+		}
+		if (!h || !h->host || !h->out) {
+			pthread_mutex_unlock(&pool->lock);
+			if (h) {
+				free(h->host);
+				free(h->out);
+				free(h);
+			}
+			return -ENOMEM;
+		}
+		h->pool = pool;
+		h->port = port;
+		h->fd = -1;
+		h->usable = true;
+		h->refs = 1; /* the owner's */
+		pthread_mutex_init(&h->lock, NULL);
+		coil_wg_add(&pool->owners, 1);
+		if (coil_task_spawn(NULL, owner_main, h) < 0) {
+			coil_wg_done(&pool->owners);
+			pthread_mutex_unlock(&pool->lock);
+			conn_free(h);
+			return -ENOMEM;
+		}
+		h->next = pool->conns;
+		pool->conns = h;
+	}
+	pthread_mutex_lock(&h->lock);
+	st->h = h;
+	st->user = true;
+	st->next = h->streams;
+	st->prev = NULL;
+	if (st->next)
+		st->next->prev = st;
+	h->streams = st;
+	h->nstreams++;
+	h->refs++;
+	post_locked(st);
+	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_unlock(&pool->lock);
+	return 0;
+}
+
+/* ---- the requester's side ---------------------------------------------------------- */
+
+static bool connection_specific(const char *name, size_t len)
+{
+	static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
+					    "transfer-encoding", "upgrade", "host"};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (len == strlen(names[i]) && !strncasecmp(name, names[i], len))
+			return true;
+	return false;
+}
+
+/* rq's head as nghttp2 fields into st (:method, :scheme, :authority,
+ * :path, then rq->headers with their names in lower case; a Host line
+ * becomes :authority). */
+static int build_fields(struct coil__h2c_stream *st, const struct coil_http_client_config *cfg,
+			const struct coil_http_client_request *rq, const char *method,
+			const char *target)
+{
+	const char *hs = rq->headers ? rq->headers : "";
+	size_t lines = 0;
+	for (const char *p = hs; (p = strstr(p, "\r\n")); p += 2)
+		lines++;
+	size_t cap = strlen(method) + strlen(target) + strlen(rq->host) + strlen(hs) + 64;
+	st->nvbuf = malloc(cap);
+	st->nv = malloc((lines + 6) * sizeof *st->nv);
+	if (!st->nvbuf || !st->nv)
+		return -ENOMEM;
+	char *b = st->nvbuf;
+	size_t used = 0;
+	/* The authority: from a Host line, else host:port. */
+	const char *auth = NULL;
+	size_t auth_len = 0;
+	for (const char *line = hs; *line;) {
+		const char *eol = strstr(line, "\r\n");
+		if (!eol)
+			return -EINVAL;
+		if (!strncasecmp(line, "host:", 5)) {
+			auth = line + 5;
+			while (*auth == ' ' || *auth == '\t')
+				auth++;
+			auth_len = (size_t)(eol - auth);
+			while (auth_len && (auth[auth_len - 1] == ' ' || auth[auth_len - 1] == '\t'))
+				auth_len--;
+		}
+		line = eol + 2;
+	}
+	char *authority = b + used;
+	if (auth) {
+		memcpy(authority, auth, auth_len);
+		used += auth_len;
+	} else {
+		int n = snprintf(authority, cap - used, "%s:%u", rq->host, (unsigned)rq->port);
+		auth_len = (size_t)n;
+		used += (size_t)n;
+	}
+	size_t n = 0;
+#define NV(name, value, vlen)                                                         \
+	st->nv[n++] = (nghttp2_nv){(uint8_t *)(name), (uint8_t *)(value), strlen(name), \
+				   (vlen), NGHTTP2_NV_FLAG_NO_COPY_NAME}
+	NV(":method", method, strlen(method));
+	NV(":scheme", cfg->tls ? "https" : "http", cfg->tls ? 5u : 4u);
+	NV(":authority", authority, auth_len);
+	NV(":path", target, strlen(target));
+#undef NV
+	/* The values of the fields above are copied by nghttp2 at submit;
+	 * method and target are the caller's: into nvbuf too. */
+	size_t ml = strlen(method), tl = strlen(target);
+	memcpy(b + used, method, ml);
+	st->nv[0].value = (uint8_t *)b + used;
+	used += ml;
+	memcpy(b + used, target, tl);
+	st->nv[3].value = (uint8_t *)b + used;
+	used += tl;
+	for (const char *line = hs; *line;) {
+		const char *eol = strstr(line, "\r\n");
+		const char *colon = memchr(line, ':', (size_t)(eol - line));
+		if (!colon || colon == line)
+			return -EINVAL;
+		size_t nl = (size_t)(colon - line);
+		const char *v = colon + 1;
+		while (v < eol && (*v == ' ' || *v == '\t'))
+			v++;
+		size_t vl = (size_t)(eol - v);
+		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+			vl--;
+		if (!connection_specific(line, nl)) {
+			char *name = b + used;
+			for (size_t i = 0; i < nl; i++)
+				name[i] = (char)(line[i] >= 'A' && line[i] <= 'Z' ? line[i] + 32
+										  : line[i]);
+			used += nl;
+			char *value = b + used;
+			memcpy(value, v, vl);
+			used += vl;
+			st->nv[n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, nl, vl,
+						   NGHTTP2_NV_FLAG_NONE};
+		}
+		line = eol + 2;
+	}
+	/* content-length when announced (nghttp2 holds the body to it) */
+	if (st->has_body && (!st->streaming || st->stream_len != UINT64_MAX)) {
+		char *v = b + used;
+		int k = snprintf(v, cap - used, "%llu",
+				 (unsigned long long)(st->streaming ? st->stream_len : st->whole_len));
+		used += (size_t)k;
+		st->nv[n++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)v, 14,
+					   (size_t)k, NGHTTP2_NV_FLAG_NO_COPY_NAME};
+	}
+	st->nnv = n;
+	return 0;
+}
+
+int coil__h2c_start(struct coil__h2c_pool *pool, const struct coil_http_client_request *rq,
+		    const char *method, const char *target, bool idempotent,
+		    struct coil__h2c_stream **out)
+{
+	struct coil__h2c_stream *st = calloc(1, sizeof *st);
+	if (!st)
+		return -ENOMEM;
+	coil_sem_init(&st->wake, 0);
+	st->pool = pool;
+	st->idempotent = idempotent;
+	st->head_request = !strcmp(method, "HEAD");
+	st->content_length = -1;
+	if (rq->body) {
+		st->has_body = rq->body_len > 0;
+		st->whole = rq->body;
+		st->whole_len = rq->body_len;
+	} else if (rq->body_len) {
+		st->has_body = st->streaming = true;
+		st->stream_len = rq->body_len == COIL_HTTP_BODY_CHUNKED ? UINT64_MAX : rq->body_len;
+	}
+	int r = build_fields(st, &pool->cfg, rq, method, target);
+	if (r == 0) {
+		st->src = st->whole;
+		st->src_len = st->whole ? st->whole_len : 0;
+		st->src_end = !st->streaming;
+		r = attach(pool, st, rq->host, rq->port);
+	}
+	if (r < 0) {
+		stream_free(st);
+		return r;
+	}
+	*out = st;
+	return 0;
+}
+
+/* Let go of st's connection (the stream stays the requester's). Returns
+ * with st->h NULL. */
+static void let_go(struct coil__h2c_stream *st)
+{
+	struct conn *h = st->h;
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	st->user = false;
+	st->src = NULL; /* the caller's buffer: no more */
+	bool owned = st->owned;
+	bool free_conn = false;
+	if (owned) {
+		/* nghttp2 still has it: the owner resets it (unless its
+		 * response is complete) and frees it once closed. */
+		st->cancel = !st->in_eof;
+		post_locked(st);
+	} else {
+		free_conn = detach_locked(st);
+	}
+	pthread_mutex_unlock(&h->lock);
+	/* Owned: the owner frees st (maybe at once, on another worker). */
+	if (free_conn)
+		conn_free(h);
+	if (!owned)
+		stream_free(st);
+}
+
+/* A copy of st for a new try on another connection, st let go. */
+static int retry(struct coil__h2c_stream **pst)
+{
+	struct coil__h2c_stream *st = *pst, *n = calloc(1, sizeof *n);
+	if (!n)
+		return -ENOMEM;
+	coil_sem_init(&n->wake, 0);
+	n->pool = st->pool;
+	n->idempotent = st->idempotent;
+	n->head_request = st->head_request;
+	n->has_body = st->has_body;
+	n->streaming = st->streaming;
+	n->stream_len = st->stream_len;
+	n->whole = st->whole;
+	n->whole_len = st->whole_len;
+	n->content_length = -1;
+	n->src = n->whole;
+	n->src_len = n->whole ? n->whole_len : 0;
+	n->src_end = !n->streaming;
+	/* Move the fields: their pointers are into nvbuf, which moves along. */
+	n->nv = st->nv;
+	n->nnv = st->nnv;
+	n->nvbuf = st->nvbuf;
+	st->nv = NULL;
+	st->nvbuf = NULL;
+	char *host = strdup(st->h->host);
+	uint16_t port = st->h->port;
+	let_go(st);
+	*pst = n;
+	int r = host ? attach(n->pool, n, host, port) : -ENOMEM;
+	free(host);
+	return r;
+}
+
+/* Whether st may be sent again elsewhere: refused (not processed) and
+ * idempotent, with no streamed body byte written. */
+static bool may_retry(const struct coil__h2c_stream *st)
+{
+	return st->refused && !st->err && !st->head_done && st->idempotent && st->streamed == 0;
+}
+
+/* The error of st as a requester sees it. */
+static int stream_error(const struct coil__h2c_stream *st)
+{
+	if (st->err)
+		return st->err;
+	if (st->refused)
+		return -ECONNRESET; /* the server did not take it */
+	if (st->h && st->h->dead && st->h->err)
+		return st->h->err;
+	return -ECONNRESET;
+}
+
+ssize_t coil__h2c_write(struct coil__h2c_stream *st, const void *buf, size_t len)
+{
+	struct conn *h = st->h;
+	if (!h)
+		return -ECONNRESET;
+	pthread_mutex_lock(&h->lock);
+	int r = 0;
+	if (st->err || st->closed) {
+		r = stream_error(st);
+	} else {
+		st->src = buf;
+		st->src_len = len;
+		st->src_off = 0;
+		post_locked(st);
+		while (!st->err && !st->closed && st->src_off < st->src_len) {
+			r = wait_owner(st);
+			if (r < 0)
+				break;
+		}
+		if (r == 0 && st->src_off < st->src_len)
+			r = stream_error(st);
+		st->streamed += st->src_off;
+		st->src = NULL; /* the caller's buffer: no more */
+	}
+	pthread_mutex_unlock(&h->lock);
+	return r < 0 ? r : (ssize_t)len;
+}
+
+int coil__h2c_response(struct coil__h2c_stream **pst)
+{
+	struct coil__h2c_stream *st = *pst;
+	if (st->streaming && st->stream_len != UINT64_MAX && st->streamed != st->stream_len)
+		return -EMSGSIZE; /* shorter than announced: reset at the end */
+	for (;;) {
+		struct conn *h = st->h;
+		if (!h)
+			return -ECONNRESET;
+		pthread_mutex_lock(&h->lock);
+		int r = 0;
+		if (!st->src_end) {
+			st->src_end = true; /* the end of a streamed body */
+			post_locked(st);
+		}
+		/* The head, and the request body taken whole (it is the
+		 * caller's until this call returns), or the end. */
+		while (!st->err && !st->closed &&
+		       (!st->head_done || (st->src && st->src_off < st->src_len))) {
+			r = wait_owner(st);
+			if (r < 0)
+				break;
+		}
+		st->src = NULL;
+		bool again = r == 0 && !st->head_done && may_retry(st);
+		if (r == 0 && !st->head_done)
+			r = stream_error(st);
+		else if (r == 0 && st->err)
+			r = st->err;
+		int status = st->status;
+		pthread_mutex_unlock(&h->lock);
+		if (again) {
+			r = retry(pst);
+			st = *pst;
+			if (r < 0)
+				return r;
+			continue;
+		}
+		return r < 0 ? r : status;
+	}
+}
+
+int coil__h2c_header_count(const struct coil__h2c_stream *st)
+{
+	return (int)st->nfields;
+}
+
+int coil__h2c_header_at(const struct coil__h2c_stream *st, size_t i, struct coil_http_str *name,
+			struct coil_http_str *value)
+{
+	if (i >= st->nfields)
+		return -ERANGE;
+	*name = st->fields[i].name;
+	*value = st->fields[i].value;
+	return 0;
+}
+
+int64_t coil__h2c_content_length(const struct coil__h2c_stream *st)
+{
+	if (st->head_request || st->status == 204 || st->status == 304)
+		return 0;
+	return st->content_length;
+}
+
+ssize_t coil__h2c_read(struct coil__h2c_stream *st, void *buf, size_t len)
+{
+	struct conn *h = st->h;
+	if (!h)
+		return -ECONNRESET;
+	pthread_mutex_lock(&h->lock);
+	ssize_t r = 0;
+	for (;;) {
+		size_t have = st->in_len - st->in_off;
+		if (have) {
+			size_t n = have < len ? have : len;
+			memcpy(buf, st->in + st->in_off, n);
+			st->in_off += n;
+			if (st->in_off == st->in_len)
+				st->in_off = st->in_len = 0;
+			/* The window back (the owner consumes it). */
+			if (st->owned) {
+				st->unconsumed += n;
+				post_locked(st);
+			}
+			r = (ssize_t)n;
+			break;
+		}
+		if (st->err) {
+			r = st->err;
+			break;
+		}
+		if (st->in_eof)
+			break;
+		if (st->closed) {
+			r = stream_error(st);
+			break;
+		}
+		int w = wait_owner(st);
+		if (w < 0) {
+			r = w;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	return r;
+}
+
+void coil__h2c_end(struct coil__h2c_stream *st)
+{
+	if (!st)
+		return;
+	if (st->h)
+		let_go(st);
+	else
+		stream_free(st);
+}

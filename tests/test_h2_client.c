@@ -1,0 +1,689 @@
+/*
+ * The HTTP/2 client (coil/http.h with cfg.http2, src/http/h2_client.c)
+ * against coil's own h2 server over 127.0.0.1: requests multiplexed on one
+ * connection (100 fibers, MAX_CONCURRENT_STREAMS 10), 4 MiB each way
+ * through the flow control, a GOAWAY mid-flight (the server's
+ * max_requests) whose unprocessed requests go to a new connection, a
+ * stream the server resets, a cancelled request, servers that speak no
+ * HTTP/2 (garbage, an immediate close), and h2 over TLS by ALPN (a server
+ * picking http/1.1 refused with -EPROTONOSUPPORT); then against nghttpd
+ * (Debian's nghttp2-server), when it is installed.
+ */
+#define _GNU_SOURCE
+#include "http_harness.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define FOUR_MIB (4u << 20)
+
+static bool target_is(coil_http_request *req, const char *t)
+{
+	struct coil_http_str s = coil_http_request_target(req);
+	return s.len == strlen(t) && memcmp(s.ptr, t, s.len) == 0;
+}
+
+/* The handlers' state: a request held until the test lets it go. */
+static coil_sem entered, go;
+static int held_result;
+static unsigned active, max_active;
+
+static int handler(coil_http_request *req, coil_http_response *res, void *ctx)
+{
+	if (target_is(req, "/hello"))
+		return coil_http_respond(res, 200, "text/plain", "Hello, World!", 13);
+	if (target_is(req, "/count")) {
+		/* How many run at once: the client honours the server's
+		 * MAX_CONCURRENT_STREAMS. */
+		unsigned now = __atomic_add_fetch(&active, 1, __ATOMIC_RELAXED);
+		unsigned m = __atomic_load_n(&max_active, __ATOMIC_RELAXED);
+		while (now > m && !__atomic_compare_exchange_n(&max_active, &m, now, false,
+							      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+		for (int i = 0; i < 5; i++)
+			coil_task_yield();
+		__atomic_sub_fetch(&active, 1, __ATOMIC_RELAXED);
+		return coil_http_respond(res, 200, NULL, "counted", 7);
+	}
+	if (target_is(req, "/info")) {
+		struct coil_http_str x = {"-", 1}, m = coil_http_request_method(req);
+		coil_http_request_header(req, "x-test", &x);
+		char out[256];
+		int n = snprintf(out, sizeof out, "%.*s %d %.*s", (int)m.len, m.ptr,
+				 coil_http_request_version(req), (int)x.len, x.ptr);
+		coil_http_response_header(res, "X-Reply", "yes");
+		return coil_http_respond(res, 201, "text/plain", out, (size_t)n);
+	}
+	if (target_is(req, "/sum")) { /* the body's length and byte sum */
+		coil_http_request_limit(req, 64u << 20);
+		static __thread char buf[65536];
+		uint64_t len = 0, sum = 0;
+		ssize_t n;
+		while ((n = coil_http_request_read(req, buf, sizeof buf)) > 0) {
+			for (ssize_t i = 0; i < n; i++)
+				sum += (unsigned char)buf[i];
+			len += (uint64_t)n;
+		}
+		if (n < 0)
+			return (int)n;
+		char out[64];
+		int k = snprintf(out, sizeof out, "%llu %llu", (unsigned long long)len,
+				 (unsigned long long)sum);
+		return coil_http_respond(res, 200, NULL, out, (size_t)k);
+	}
+	if (target_is(req, "/big")) { /* 4 MiB of i % 251 */
+		static __thread char block[65536];
+		coil_http_response_length(res, FOUR_MIB);
+		for (uint32_t off = 0; off < FOUR_MIB; off += sizeof block) {
+			for (size_t i = 0; i < sizeof block; i++)
+				block[i] = (char)((off + i) % 251);
+			if (coil_http_response_write(res, block, sizeof block) < 0)
+				return -EIO;
+		}
+		return 0;
+	}
+	if (target_is(req, "/reset")) { /* a part, then a failure: RST_STREAM */
+		if (coil_http_response_write(res, "part", 4) != 4)
+			return -EIO;
+		return -EIO;
+	}
+	if (target_is(req, "/hold")) { /* until the test lets it go */
+		coil_sem_release(&entered);
+		coil_sem_acquire(&go);
+		held_result = coil_http_respond(res, 200, NULL, "late", 4);
+		coil_sem_release(&entered);
+		return 0;
+	}
+	return coil_http_respond(res, 404, NULL, "no", 2);
+}
+
+static coil_http_client *client_new(void)
+{
+	struct coil_http_client_config cfg;
+	coil_http_client_config_init(&cfg);
+	ck_assert_int_eq(cfg.http2, 0);
+	cfg.http2 = 1;
+	coil_http_client *cl;
+	ck_assert_int_eq(coil_http_client_new(&cl, &cfg), 0);
+	return cl;
+}
+
+static int get(coil_http_client *cl, int port, const char *target,
+	       struct coil_http_client_response *res)
+{
+	struct coil_http_client_request rq = {.host = "127.0.0.1", .port = (uint16_t)port,
+					      .target = target};
+	return coil_http_client_send(cl, &rq, res);
+}
+
+static void get_hello(coil_http_client *cl, int port)
+{
+	struct coil_http_client_response res;
+	ck_assert_int_eq(get(cl, port, "/hello", &res), 0);
+	ck_assert_int_eq(res.status, 200);
+	ck_assert_int_eq(res.version, 20);
+	ck_assert_str_eq(res.body, "Hello, World!");
+	coil_http_client_response_free(&res);
+}
+
+/* ---- requests ---------------------------------------------------------------- */
+
+static void *basics_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	struct http_srv sv;
+	http_srv_start(&sv, NULL, handler, NULL);
+	coil_http_client *cl = client_new();
+	get_hello(cl, sv.port);
+
+	struct coil_http_client_request rq = {.method = "POST", .host = "127.0.0.1",
+					      .port = (uint16_t)sv.port, .target = "/info",
+					      .headers = "X-Test: one\r\nConnection: keep-alive\r\n",
+					      .body = "abc", .body_len = 3};
+	struct coil_http_client_response res;
+	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), 0);
+	ck_assert_int_eq(res.status, 201);
+	ck_assert_str_eq(res.body, "POST 20 one");
+	struct coil_http_str v;
+	ck_assert_int_eq(coil_http_client_response_header(&res, "x-reply", &v), 0);
+	ck_assert_int_eq((int)v.len, 3);
+	ck_assert_int_eq(memcmp(v.ptr, "yes", 3), 0);
+	ck_assert_int_eq(strncmp(res.head, "HTTP/2 201\r\n", 12), 0);
+	coil_http_client_response_free(&res);
+
+	/* Streamed request body, streamed response. */
+	coil_http_exchange *x;
+	rq = (struct coil_http_client_request){.method = "PUT", .host = "127.0.0.1",
+					       .port = (uint16_t)sv.port, .target = "/sum",
+					       .body_len = COIL_HTTP_BODY_CHUNKED};
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), 0);
+	ck_assert_int_eq(coil_http_exchange_write(x, "\x01\x02", 2), 2);
+	ck_assert_int_eq(coil_http_exchange_write(x, "\x03", 1), 1);
+	ck_assert_int_eq(coil_http_exchange_response(x), 200);
+	ck_assert_int_eq(coil_http_exchange_version(x), 20);
+	ck_assert_int_eq(coil_http_exchange_content_length(x), 3);
+	char buf[64];
+	ssize_t n = coil_http_exchange_read(x, buf, sizeof buf);
+	ck_assert_int_eq(n, 3);
+	ck_assert_int_eq(memcmp(buf, "3 6", 3), 0);
+	ck_assert_int_eq(coil_http_exchange_read(x, buf, sizeof buf), 0);
+	coil_http_exchange_end(x);
+
+	/* A length announced and not met: -EMSGSIZE, the stream reset. */
+	rq.body_len = 10;
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), 0);
+	ck_assert_int_eq(coil_http_exchange_write(x, "abc", 3), 3);
+	ck_assert_int_eq(coil_http_exchange_write(x, "toolongforit", 12), -EMSGSIZE);
+	ck_assert_int_eq(coil_http_exchange_response(x), -EMSGSIZE);
+	coil_http_exchange_end(x);
+
+	get_hello(cl, sv.port);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 1);
+	coil_http_client_free(cl);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(requests_and_exchanges_over_h2c)
+{
+	coil_test_run(basics_main, NULL);
+}
+END_TEST
+
+/* ---- 100 fibers on one connection, 10 streams at a time ------------------------- */
+
+struct many {
+	coil_http_client *cl;
+	int port;
+	unsigned ok;
+};
+
+static void *one_count(void *arg)
+{
+	struct many *m = arg;
+	struct coil_http_client_response res;
+	int r = get(m->cl, m->port, "/count", &res);
+	if (r == 0 && res.status == 200 && !strcmp(res.body, "counted"))
+		__atomic_add_fetch(&m->ok, 1, __ATOMIC_RELAXED);
+	else
+		fprintf(stderr, "one_count: %d %d\n", r, res.status);
+	coil_http_client_response_free(&res);
+	return NULL;
+}
+
+static void *many_main(void *arg)
+{
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	cfg.h2_max_streams = 10;
+	struct http_srv sv;
+	http_srv_start(&sv, &cfg, handler, NULL);
+	struct many m = {.cl = client_new(), .port = sv.port};
+	get_hello(m.cl, sv.port); /* the connection and its SETTINGS first */
+	active = max_active = 0;
+	coil_task t[100];
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(coil_task_spawn(&t[i], one_count, &m), 0);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
+	ck_assert_uint_eq(m.ok, 100);
+	ck_assert_uint_eq(coil_http_client_connections(m.cl), 1);
+	ck_assert_uint_le(max_active, 10);
+	ck_assert_uint_gt(max_active, 1); /* they did run side by side */
+	coil_http_client_free(m.cl);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(a_hundred_fibers_share_one_connection_within_max_concurrent_streams)
+{
+	coil_test_run(many_main, NULL);
+}
+END_TEST
+
+/* ---- flow control: 4 MiB each way ------------------------------------------------- */
+
+static void *big_main(void *arg)
+{
+	struct http_srv sv;
+	http_srv_start(&sv, NULL, handler, NULL);
+	coil_http_client *cl = client_new();
+	char *body = malloc(FOUR_MIB);
+	ck_assert_ptr_nonnull(body);
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < FOUR_MIB; i++) {
+		body[i] = (char)(i * 7);
+		sum += (unsigned char)body[i];
+	}
+	/* Up, whole. */
+	struct coil_http_client_request rq = {.method = "PUT", .host = "127.0.0.1",
+					      .port = (uint16_t)sv.port, .target = "/sum",
+					      .body = body, .body_len = FOUR_MIB};
+	struct coil_http_client_response res;
+	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), 0);
+	char want[64];
+	snprintf(want, sizeof want, "%u %llu", FOUR_MIB, (unsigned long long)sum);
+	ck_assert_str_eq(res.body, want);
+	coil_http_client_response_free(&res);
+	/* Up, streamed in pieces of 100 KiB. */
+	coil_http_exchange *x;
+	rq.body = NULL;
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), 0);
+	for (uint32_t off = 0; off < FOUR_MIB; off += 100 * 1024) {
+		size_t n = FOUR_MIB - off < 100 * 1024 ? FOUR_MIB - off : 100 * 1024;
+		ck_assert_int_eq(coil_http_exchange_write(x, body + off, n), (ssize_t)n);
+	}
+	ck_assert_int_eq(coil_http_exchange_response(x), 200);
+	char buf[64] = {0};
+	ck_assert_int_gt(coil_http_exchange_read(x, buf, sizeof buf - 1), 0);
+	ck_assert_str_eq(buf, want);
+	coil_http_exchange_end(x);
+	/* Down. */
+	ck_assert_int_eq(get(cl, sv.port, "/big", &res), 0);
+	ck_assert_int_eq(res.status, 200);
+	ck_assert_uint_eq(res.body_len, FOUR_MIB);
+	for (uint32_t i = 0; i < FOUR_MIB; i++)
+		if ((unsigned char)res.body[i] != i % 251)
+			ck_abort_msg("byte %u", i);
+	coil_http_client_response_free(&res);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 1);
+	free(body);
+	coil_http_client_free(cl);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(four_mib_each_way_through_the_flow_control)
+{
+	coil_test_run(big_main, NULL);
+}
+END_TEST
+
+/* ---- GOAWAY mid-flight -------------------------------------------------------------- */
+
+static void *one_hello(void *arg)
+{
+	struct many *m = arg;
+	struct coil_http_client_response res;
+	int r = get(m->cl, m->port, "/hello", &res);
+	if (r == 0 && res.status == 200)
+		__atomic_add_fetch(&m->ok, 1, __ATOMIC_RELAXED);
+	else
+		fprintf(stderr, "one_hello: %d\n", r);
+	coil_http_client_response_free(&res);
+	return NULL;
+}
+
+static void *goaway_main(void *arg)
+{
+	/* Each connection serves 5 requests, then GOAWAY: of 40 requests
+	 * sent at once, those past the 5th of each connection were not
+	 * processed and go to a new one. */
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	cfg.max_requests = 5;
+	struct http_srv sv;
+	http_srv_start(&sv, &cfg, handler, NULL);
+	struct many m = {.cl = client_new(), .port = sv.port};
+	coil_task t[40];
+	for (int i = 0; i < 40; i++)
+		ck_assert_int_eq(coil_task_spawn(&t[i], one_hello, &m), 0);
+	for (int i = 0; i < 40; i++)
+		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
+	ck_assert_uint_eq(m.ok, 40);
+	ck_assert_uint_ge(coil_http_client_connections(m.cl), 8);
+	coil_http_client_free(m.cl);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(goaway_mid_flight_sends_unprocessed_requests_again)
+{
+	coil_test_run(goaway_main, NULL);
+}
+END_TEST
+
+/* ---- a stream reset by the server; a cancelled request ------------------------------- */
+
+static void *reset_main(void *arg)
+{
+	struct http_srv sv;
+	http_srv_start(&sv, NULL, handler, NULL);
+	coil_http_client *cl = client_new();
+	get_hello(cl, sv.port);
+	struct coil_http_client_response res;
+	ck_assert_int_eq(get(cl, sv.port, "/reset", &res), -ECONNRESET);
+	get_hello(cl, sv.port); /* the connection goes on */
+	ck_assert_uint_eq(coil_http_client_connections(cl), 1);
+	coil_http_client_free(cl);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(a_stream_the_server_resets_fails_alone)
+{
+	coil_test_run(reset_main, NULL);
+}
+END_TEST
+
+struct held {
+	coil_http_client *cl;
+	int port;
+	int result;
+};
+
+static void *hold_request(void *arg)
+{
+	struct held *h = arg;
+	struct coil_http_client_response res;
+	h->result = get(h->cl, h->port, "/hold", &res);
+	coil_http_client_response_free(&res);
+	return NULL;
+}
+
+static void *cancel_main(void *arg)
+{
+	struct http_srv sv;
+	coil_sem_init(&entered, 0);
+	coil_sem_init(&go, 0);
+	http_srv_start(&sv, NULL, handler, NULL);
+	coil_http_client *cl = client_new();
+	struct held h = {.cl = cl, .port = sv.port};
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, hold_request, &h), 0);
+	ck_assert_int_eq(coil_sem_acquire(&entered), 0); /* its handler runs */
+	ck_assert_int_eq(coil_task_cancel(t), 0);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	ck_assert_int_eq(h.result, -ECANCELED);
+	/* The RST_STREAM went before this request's HEADERS: once it is
+	 * answered, the server knows the held stream is gone. */
+	get_hello(cl, sv.port);
+	coil_sem_release(&go);
+	ck_assert_int_eq(coil_sem_acquire(&entered), 0);
+	ck_assert_int_lt(held_result, 0); /* its answer had nowhere to go */
+	get_hello(cl, sv.port);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 1);
+	coil_http_client_free(cl);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	coil_sem_destroy(&entered);
+	coil_sem_destroy(&go);
+	return NULL;
+}
+
+START_TEST(a_cancelled_request_resets_its_stream_and_only_it)
+{
+	coil_test_run(cancel_main, NULL);
+}
+END_TEST
+
+/* ---- servers that speak no HTTP/2 ------------------------------------------------------ */
+
+struct bad {
+	int lfd;
+	const char *say; /* NULL: close at once */
+	size_t len;
+};
+
+static void *bad_server(void *arg)
+{
+	struct bad *b = arg;
+	int fd = coil_tcp_accept(b->lfd, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	if (b->say) {
+		char buf[256];
+		coil_sock_read(fd, buf, sizeof buf); /* the preface */
+		coil_sock_write_all(fd, b->say, b->len);
+		coil_sock_shutdown(fd, SHUT_WR);
+		while (coil_sock_read(fd, buf, sizeof buf) > 0)
+			; /* until the client's close */
+	}
+	coil_close(fd);
+	return NULL;
+}
+
+static int against(const char *say, size_t len)
+{
+	struct bad b = {.say = say, .len = len};
+	b.lfd = coil_tcp_listen("127.0.0.1", 0, 16, 0);
+	ck_assert_int_ge(b.lfd, 0);
+	int port = coil_sock_port(b.lfd);
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, bad_server, &b), 0);
+	coil_http_client *cl = client_new();
+	struct coil_http_client_response res;
+	int r = get(cl, port, "/", &res);
+	coil_http_client_response_free(&res);
+	coil_http_client_free(cl);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	coil_close(b.lfd);
+	return r;
+}
+
+static void *bad_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	static const char h1[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+	ck_assert_int_eq(against(h1, sizeof h1 - 1), -EPROTO);
+	/* A SETTINGS frame of 5 bytes (a multiple of 6 is due), then junk. */
+	static const char bad_settings[] = "\x00\x00\x05\x04\x00\x00\x00\x00\x00"
+					   "\x01\x02\x03\x04\x05garbage garbage";
+	ck_assert_int_eq(against(bad_settings, sizeof bad_settings - 1), -EPROTO);
+	/* A CONTINUATION out of nowhere after a good SETTINGS. */
+	static const char stray[] = "\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+				    "\x00\x00\x04\x09\x04\x00\x00\x00\x01junk";
+	ck_assert_int_eq(against(stray, sizeof stray - 1), -EPROTO);
+	ck_assert_int_eq(against(NULL, 0), -ECONNRESET);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(a_server_speaking_no_http2_fails_with_a_clear_error)
+{
+	coil_test_run(bad_main, NULL);
+}
+END_TEST
+
+/* ---- h2 over TLS, by ALPN ----------------------------------------------------------------- */
+
+static char certs[256];
+
+static void *tls_main(void *arg)
+{
+	char pem[320], key[320], ca[320];
+	snprintf(pem, sizeof pem, "%s/server.pem", certs);
+	snprintf(key, sizeof key, "%s/server.key", certs);
+	snprintf(ca, sizeof ca, "%s/ca.pem", certs);
+	static const char *const h2_h1[] = {"h2", "http/1.1"}, *const h1[] = {"http/1.1"};
+	for (int round = 0; round < 2; round++) {
+		coil_tls_ctx *sctx, *cctx;
+		ck_assert_int_eq(coil_tls_ctx_server(&sctx, pem, key), 0);
+		ck_assert_int_eq(coil_tls_ctx_set_alpn(sctx, round == 0 ? h2_h1 : h1, round == 0 ? 2 : 1),
+				 0);
+		ck_assert_int_eq(coil_tls_ctx_client(&cctx, ca), 0);
+		ck_assert_int_eq(coil_tls_ctx_set_alpn(cctx, h2_h1, 1), 0); /* "h2" */
+		struct coil_http_config cfg;
+		coil_http_config_init(&cfg);
+		cfg.tls = sctx;
+		struct http_srv sv;
+		http_srv_start(&sv, &cfg, handler, NULL);
+		struct coil_http_client_config ccfg;
+		coil_http_client_config_init(&ccfg);
+		ccfg.http2 = 1;
+		ccfg.tls = cctx;
+		coil_http_client *cl;
+		ck_assert_int_eq(coil_http_client_new(&cl, &ccfg), 0);
+		struct coil_http_client_request rq = {.host = "localhost", .port = (uint16_t)sv.port,
+						      .target = "/hello"};
+		struct coil_http_client_response res;
+		int r = coil_http_client_send(cl, &rq, &res);
+		if (round == 0) { /* the server picks h2 */
+			ck_assert_int_eq(r, 0);
+			ck_assert_int_eq(res.version, 20);
+			ck_assert_str_eq(res.body, "Hello, World!");
+		} else { /* it picks http/1.1: not for this client */
+			ck_assert_int_eq(r, -EPROTONOSUPPORT);
+		}
+		coil_http_client_response_free(&res);
+		coil_http_client_free(cl);
+		http_srv_wait_no_connections(&sv);
+		http_srv_stop(&sv);
+		coil_tls_ctx_free(cctx);
+		coil_tls_ctx_free(sctx);
+	}
+	return NULL;
+}
+
+START_TEST(h2_over_tls_by_alpn)
+{
+	coil_test_tmp_dir(certs, sizeof certs, "h2c-tls");
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "sh %s %s >/dev/null 2>&1", COIL_TLS_CERTS_SH, certs);
+	ck_assert_int_eq(system(cmd), 0);
+	coil_test_run(tls_main, NULL);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
+	(void)!system(cmd);
+}
+END_TEST
+
+/* ---- against nghttpd (nghttp2-server: scripts/install-deps) ---------------------------- */
+
+extern char **environ;
+static char docroot[256];
+
+struct nghttpd_many {
+	coil_http_client *cl;
+	int port;
+	unsigned ok;
+};
+
+static void *nghttpd_get(void *arg)
+{
+	struct nghttpd_many *m = arg;
+	struct coil_http_client_response res;
+	if (get(m->cl, m->port, "/hello.txt", &res) == 0 && res.status == 200 &&
+	    !strcmp(res.body, "hello from nghttpd\n"))
+		__atomic_add_fetch(&m->ok, 1, __ATOMIC_RELAXED);
+	coil_http_client_response_free(&res);
+	return NULL;
+}
+
+static void *nghttpd_main(void *arg)
+{
+	int port = *(int *)arg;
+	coil_http_client *cl = client_new();
+	/* Until it listens: connect, bounded (it starts in a few ms). */
+	int64_t until = coil_now() + 20 * COIL_NSEC_PER_SEC;
+	for (;;) {
+		int fd = coil_tcp_connect("127.0.0.1", (uint16_t)port);
+		if (fd >= 0) {
+			coil_close(fd);
+			break;
+		}
+		ck_assert_msg(coil_now() < until, "nghttpd does not listen: %d", fd);
+		coil_sleep(10 * COIL_NSEC_PER_MSEC);
+	}
+	struct coil_http_client_response res;
+	ck_assert_int_eq(get(cl, port, "/blob", &res), 0);
+	ck_assert_int_eq(res.status, 200);
+	ck_assert_int_eq(res.version, 20);
+	ck_assert_uint_eq(res.body_len, 1u << 20);
+	for (size_t i = 0; i < res.body_len; i++)
+		if ((unsigned char)res.body[i] != (i * 13) % 256)
+			ck_abort_msg("byte %zu", i);
+	coil_http_client_response_free(&res);
+	ck_assert_int_eq(get(cl, port, "/none", &res), 0);
+	ck_assert_int_eq(res.status, 404);
+	coil_http_client_response_free(&res);
+	struct nghttpd_many m = {.cl = cl, .port = port};
+	coil_task t[50];
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(coil_task_spawn(&t[i], nghttpd_get, &m), 0);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
+	ck_assert_uint_eq(m.ok, 50);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 1);
+	coil_http_client_free(cl);
+	return NULL;
+}
+
+START_TEST(against_nghttpd)
+{
+	coil_test_tmp_dir(docroot, sizeof docroot, "h2c-nghttpd");
+	char path[320];
+	snprintf(path, sizeof path, "%s/hello.txt", docroot);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("hello from nghttpd\n", f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/blob", docroot);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < (1u << 20); i++)
+		fputc((int)((i * 13) % 256), f);
+	fclose(f);
+	/* A free port: bound, then let go (nghttpd takes no port 0). */
+	int lfd = coil_tcp_listen("127.0.0.1", 0, 1, 0);
+	ck_assert_int_ge(lfd, 0);
+	int port = coil_sock_port(lfd);
+	coil_close(lfd);
+	char port_s[16];
+	snprintf(port_s, sizeof port_s, "%d", port);
+	char *argv[] = {"nghttpd", "--no-tls", "-a", "127.0.0.1", "-d", docroot, port_s, NULL};
+	pid_t pid;
+	int r = posix_spawnp(&pid, "nghttpd", NULL, NULL, argv, environ);
+	if (r != 0) {
+		fprintf(stderr, "against_nghttpd: no nghttpd (nghttp2-server), skipped\n");
+	} else {
+		coil_test_run(nghttpd_main, &port);
+		kill(pid, SIGTERM);
+		int status;
+		waitpid(pid, &status, 0);
+	}
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", docroot);
+	(void)!system(cmd);
+}
+END_TEST
+
+START_TEST(bad_client_settings_are_einval)
+{
+	struct coil_http_client_config cfg;
+	coil_http_client_config_init(&cfg);
+	coil_http_client *cl;
+	cfg.http2 = 2;
+	ck_assert_int_eq(coil_http_client_new(&cl, &cfg), -EINVAL);
+	cfg.http2 = 0;
+	cfg.tls = (coil_tls_ctx *)&cfg; /* never used: refused first */
+	ck_assert_int_eq(coil_http_client_new(&cl, &cfg), -EINVAL);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("h2_client");
+	TCase *tc = tcase_create("h2_client");
+	tcase_add_test(tc, requests_and_exchanges_over_h2c);
+	tcase_add_test(tc, a_hundred_fibers_share_one_connection_within_max_concurrent_streams);
+	tcase_add_test(tc, four_mib_each_way_through_the_flow_control);
+	tcase_add_test(tc, goaway_mid_flight_sends_unprocessed_requests_again);
+	tcase_add_test(tc, a_stream_the_server_resets_fails_alone);
+	tcase_add_test(tc, a_cancelled_request_resets_its_stream_and_only_it);
+	tcase_add_test(tc, a_server_speaking_no_http2_fails_with_a_clear_error);
+	tcase_add_test(tc, h2_over_tls_by_alpn);
+	tcase_add_test(tc, against_nghttpd);
+	tcase_add_test(tc, bad_client_settings_are_einval);
+	suite_add_tcase(s, tc);
+	return coil_test_main(s);
+}
