@@ -555,7 +555,6 @@ void coil__http_conn_serve(struct coil_http_server *srv, int fd)
 				coil_scope_exit(&s);
 		}
 		coil_tls_free(c->tls);
-		free(c->tls_in);
 	} else {
 		coil_reader_close(c->rd);
 	}

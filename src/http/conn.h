@@ -49,8 +49,6 @@ struct coil_http_response {
 /* The output buffer: responses wait here until it fills or the
  * connection is about to wait for input (pipelined answers go together). */
 #define COIL__HTTP_OUT_CAP 8192
-/* The decrypted bytes one read of an HTTPS connection takes (a record). */
-#define COIL__HTTP_TLS_IN 16384
 /* Room for body bytes after the largest head. */
 #define COIL__HTTP_BODY_ROOM 8192
 
@@ -60,8 +58,6 @@ struct coil__http_conn {
 	int fd;
 	coil_reader *rd;	/* plain HTTP */
 	coil_tls *tls;		/* HTTPS (cfg->tls): no reader */
-	char *tls_in;		/* h2 over TLS reads into it (HTTP/1.1 borrows
-				 * from coil_tls_read_lent), COIL__HTTP_TLS_IN */
 	const char *lent;	/* received bytes the reader lent, not yet taken */
 	size_t lent_len;
 	bool eof;		/* the client's side ended */

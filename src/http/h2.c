@@ -49,8 +49,6 @@
 #define STREAM_WINDOW 65536
 /* The connection's receive window. */
 #define CONN_WINDOW (1 << 20)
-/* Bytes of one read over TLS (a record). */
-#define TLS_IN 16384
 
 struct coil__h2_stream {
 	struct coil__h2_conn *h;
@@ -749,8 +747,7 @@ static ssize_t recv_some(struct coil__h2_conn *h, int64_t deadline, const void *
 	pthread_mutex_unlock(&h->lock);
 	ssize_t n;
 	if (c->tls) {
-		n = coil_tls_read(c->tls, c->tls_in, TLS_IN);
-		*p = c->tls_in;
+		n = coil_tls_read_lent(c->tls, p); /* no buffer pinned while parked */
 	} else {
 		n = coil_reader_read(c->rd, p);
 	}
@@ -905,9 +902,7 @@ static struct coil__h2_conn *conn_new(struct coil__http_conn *c)
 	h->cfg = c->cfg;
 	pthread_mutex_init(&h->lock, NULL);
 	h->out = malloc(OUT_CAP);
-	if (c->tls && !c->tls_in)
-		c->tls_in = malloc(TLS_IN);
-	if (!h->out || (c->tls && !c->tls_in) || session_open(h) < 0) {
+	if (!h->out || session_open(h) < 0) {
 		conn_free(h);
 		return NULL;
 	}
@@ -977,8 +972,9 @@ void coil__h2_serve(struct coil__http_conn *c)
  * fields (RFC 9113 8.2.2) and those of the upgrade left out. */
 static int upgraded_head(struct coil__h2_stream *st, const struct coil__http_parse *p)
 {
-	static const char *const drop[] = {"connection", "upgrade", "http2-settings", "keep-alive",
-					   "proxy-connection", "te", "transfer-encoding"};
+	static const char *const drop[] = {"connection",       "upgrade",	   "http2-settings",
+					   "keep-alive",       "proxy-connection", "te",
+					   "transfer-encoding"};
 	const uint8_t *m = (const uint8_t *)p->method.ptr, *t = (const uint8_t *)p->target.ptr;
 	if (hbuf_add(st, m, p->method.len, &st->method_at) < 0 ||
 	    hbuf_add(st, t, p->target.len, &st->target_at) < 0)
