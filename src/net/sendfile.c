@@ -9,10 +9,12 @@
  * call sendfile(2), waiting for room in the socket between tries. */
 #include <errno.h>
 #include <fcntl.h>
+#include <unistd.h>
+#ifdef __linux__
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <unistd.h>
+#endif
 
 #include "coil/net.h"
 #include "coil/task.h"
@@ -22,6 +24,7 @@
 #include "net/pipes.h"
 #include "sched/waitq.h"
 
+#ifdef __linux__ /* io_uring, the only backend that splices, is Linux's */
 /* cachestat(2) (Linux 6.5): how many of a range's pages are in the page
  * cache, without reading any. Debian 12's headers predate it; the number
  * is 451 on every architecture. */
@@ -123,6 +126,8 @@ static bool sock_nonblocking(int sock)
 	return fl >= 0 && (fl & O_NONBLOCK);
 }
 
+#endif
+
 static ssize_t send_spliced(struct coil__io *io, int sock, int file, int64_t off, size_t len)
 {
 	int p[2];
@@ -167,6 +172,7 @@ ssize_t coil_sock_sendfile(int sock, int file, int64_t off, size_t len)
 		len = COIL__IO_MAX;
 	if (io->can_splice) {
 		size_t sent = 0;
+#ifdef __linux__
 		if (sock_nonblocking(sock)) {
 			int r = coil__checkpoint();
 			if (r == 0)
@@ -175,6 +181,7 @@ ssize_t coil_sock_sendfile(int sock, int file, int64_t off, size_t len)
 			if (r <= 0)
 				return sent > 0 ? (ssize_t)sent : r;
 		}
+#endif
 		ssize_t n = send_spliced(io, sock, file, off + (int64_t)sent, len - sent);
 		return sent > 0 ? (ssize_t)sent + (n > 0 ? n : 0) : n;
 	}
