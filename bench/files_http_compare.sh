@@ -4,7 +4,8 @@
 #
 #   bench/files_http_compare.sh [--seconds 5] [--rounds 3] [--conns 100]
 #                               [--big-conns 20] [--backends "uring epoll"]
-#                               [--server PATH] [--tls] [--out FILE]
+#                               [--server PATH] [--baseline PATH] [--tls]
+#                               [--out FILE]
 #
 # Both serve one directory holding a 4 KiB and a 1 MiB file, keep-alive.
 # nginx (Debian's) runs as its static-file users run it: one worker
@@ -12,8 +13,8 @@
 # sendfile on, tcp_nopush on, access_log off, keepalive_requests 1000;
 # no open_file_cache (coil opens, stats and closes each file per request
 # too). coil runs examples/file_server --workers 1 on each backend of
-# --backends (io_uring sends bodies by splice through a pipe, epoll by
-# sendfile(2)). Each server is pinned to CPU 1 and wrk (Debian's, -t1) to
+# --backends (io_uring sends cached bodies by sendfile(2) on the worker,
+# others by splice through a pipe; epoll by sendfile(2)). Each server is pinned to CPU 1 and wrk (Debian's, -t1) to
 # CPU 0; in each round every server in turn (the order rotates):
 #   4k   wrk -t1 -c CONNS     -d SECONDS --latency http://.../4k.bin
 #   1m   wrk -t1 -c BIG_CONNS -d SECONDS --latency http://.../1m.bin
@@ -21,6 +22,9 @@
 # /proc/PID/stat) over the run divided by the requests wrk counted. The
 # table gives the median of the rounds and ratios to nginx (requests/s:
 # > 1 is coil faster; CPU per request: < 1 is coil cheaper).
+# --baseline PATH adds one more server, coil-uring-before: another build
+# of file_server (say, the commit before a change) on io_uring, taking
+# its turn in the same rounds.
 #
 # --tls: HTTPS on both, with the same ECDSA P-256 certificate made for the
 # run, both on Debian's libssl3 (nginx: ssl_session_tickets on; coil:
@@ -41,10 +45,11 @@ CONNS=100
 BIG_CONNS=20
 BACKENDS="uring epoll"
 SERVER=""
+BASELINE=""
 OUT=""
 TLS=0
 
-usage() { sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--seconds) SECS=$2; shift 2 ;;
@@ -53,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--big-conns) BIG_CONNS=$2; shift 2 ;;
 	--backends) BACKENDS=$2; shift 2 ;;
 	--server) SERVER=$2; shift 2 ;;
+	--baseline) BASELINE=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--tls) TLS=1; shift ;;
 	*) usage ;;
@@ -112,7 +118,7 @@ start_nginx() {
 }
 
 start_coil() {
-	COIL_BACKEND=$2 start_server "$1" 1 "$TMP/coil.out" - "$SERVER" --port "$1" --root "$TMP/www" --workers 1 "${COIL_TLS[@]}"
+	COIL_BACKEND=$2 start_server "$1" 1 "$TMP/coil.out" - "${3:-$SERVER}" --port "$1" --root "$TMP/www" --workers 1 "${COIL_TLS[@]}"
 }
 
 # One wrk run: prints "rps p50_ms p99_ms requests cpu_us_per_req MiB_per_s".
@@ -120,6 +126,7 @@ measure() { wrk_measure 0 "$3" "$SECS" "$SCHEME://127.0.0.1:$1/$2"; }
 
 SERVERS="nginx"
 for b in $BACKENDS; do SERVERS="$SERVERS coil-$b"; done
+[ -n "$BASELINE" ] && SERVERS="$SERVERS coil-uring-before"
 # The body each server sends must be the file: check once, before timing.
 check_body() {
 	local port=$1 f
@@ -135,6 +142,7 @@ for round in $(seq "$ROUNDS"); do
 		port=$(free_port)
 		case $srv in
 		nginx) start_nginx "$port" ;;
+		coil-uring-before) start_coil "$port" uring "$BASELINE" ;;
 		coil-*) start_coil "$port" "${srv#coil-}" ;;
 		esac
 		[ "$round" = 1 ] && command -v curl >/dev/null && check_body "$port"

@@ -34,8 +34,8 @@
  *   Content-Range; one that starts past the end (or "-0") is 416 with
  *   "Content-Range: bytes * /size". Several ranges get the whole file (200),
  *   as does a malformed Range or an If-Range that does not match.
- * - The body goes out with coil_http_response_sendfile (splice on
- *   io_uring, sendfile elsewhere): no copy through this program.
+ * - The body goes out with coil_http_response_sendfile (sendfile(2) for a
+ *   cached range, else splices on io_uring): no copy through this program.
  */
 #define _GNU_SOURCE /* strptime, timegm, O_PATH */
 #include <coil.h>

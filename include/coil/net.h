@@ -145,8 +145,10 @@ COIL_API ssize_t coil_sock_write_all(int fd, const void *buf, size_t len);
 COIL_API int coil_sock_shutdown(int fd, int how);
 
 /* Send up to len bytes of the file `file` from offset off to the stream
- * socket sock, without copying them through user memory (io_uring: splice
- * through a pipe coil keeps; elsewhere sendfile(2)). The file's own
+ * socket sock, without copying them through user memory (io_uring:
+ * sendfile(2) on the worker when every page of the range is in the page
+ * cache, else splice through a pipe coil keeps; elsewhere sendfile(2); a
+ * full socket is waited for on every backend). The file's own
  * position is not used or moved. Returns the bytes sent (fewer than len
  * at the end of the file, or when the socket failed after some: the next
  * call reports that), 0 when off is at or past the end, or -errno: -EBADF,

@@ -1,6 +1,7 @@
 /* The pipes that carry bytes between two fds without copying them through
- * user memory (coil_sock_sendfile on io_uring, coil_sock_splice): each
- * worker keeps a few empty ones for the next call. */
+ * user memory (coil_sock_sendfile on io_uring for a range not in the page
+ * cache, coil_sock_splice): each worker keeps a few empty ones for the
+ * next call. */
 #ifndef COIL_NET_PIPES_H
 #define COIL_NET_PIPES_H
 
