@@ -326,7 +326,7 @@ END_TEST
 static int slow_pipe[2];
 /* Ticks of the ticker fiber while the big write is under way. */
 static int ticks_while_writing;
-static volatile int writing;
+static int writing;
 
 /* The pipe's reader (a plain thread) reads nothing until the worker has
  * shown it is alive while the write waits for room: if the write blocked
@@ -342,13 +342,15 @@ static void *slow_reader(void *arg)
 	return NULL;
 }
 
-static volatile int ticking;
+static int ticking;
 
+/* The ticker may run on another worker than the writer (workers2), and
+ * the reader is a plain thread: every flag they share is atomic. */
 static void *ticker(void *arg)
 {
-	while (ticking) {
+	while (__atomic_load_n(&ticking, __ATOMIC_ACQUIRE)) {
 		coil_sleep(MS);
-		if (writing)
+		if (__atomic_load_n(&writing, __ATOMIC_ACQUIRE))
 			__atomic_add_fetch(&ticks_while_writing, 1, __ATOMIC_RELEASE);
 	}
 	return NULL;
@@ -356,22 +358,22 @@ static void *ticker(void *arg)
 
 static void *big_write_into_blocking_pipe(void *arg)
 {
-	ticking = 1;
-	ticks_while_writing = 0;
+	__atomic_store_n(&ticking, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&ticks_while_writing, 0, __ATOMIC_RELEASE);
 	coil_task t;
 	ck_assert_int_eq(coil_task_spawn(&t, ticker, NULL), 0);
 	/* 4 MiB into a 64 KiB pipe that nobody reads yet. */
 	size_t len = 4u << 20;
 	char *buf = calloc(1, len);
 	ck_assert_ptr_nonnull(buf);
-	writing = 1;
+	__atomic_store_n(&writing, 1, __ATOMIC_RELEASE);
 	for (size_t done = 0; done < len;) {
 		ssize_t n = coil_file_write(slow_pipe[1], buf + done, len - done, -1);
 		ck_assert_int_gt(n, 0);
 		done += (size_t)n;
 	}
-	writing = 0;
-	ticking = 0;
+	__atomic_store_n(&writing, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&ticking, 0, __ATOMIC_RELEASE);
 	ck_assert_int_eq(coil_task_join(t, NULL), 0);
 	free(buf);
 	ck_assert_int_ge(__atomic_load_n(&ticks_while_writing, __ATOMIC_ACQUIRE), 3);
