@@ -329,7 +329,7 @@ static long lent_server(coil_tls *t, struct peer *p)
 	ck_assert_int_eq(coil_tls_write_all(t, "pong", 4), 4);
 	long total = 0;
 	while ((n = coil_tls_read_lent(t, &d)) > 0) {
-		ck_assert_int_eq(memcmp(d, "more" + total, (size_t)n), 0);
+		ck_assert_int_eq(memcmp(d, &"more"[total], (size_t)n), 0);
 		total += n;
 	}
 	ck_assert_ptr_null(t->plain);
