@@ -4,11 +4,11 @@
  * One fiber, the connection's (the owner), holds the nghttp2_session: it
  * reads, feeds nghttp2_session_mem_recv, and writes what
  * nghttp2_session_mem_send makes, coalesced into writes of up to
- * OUT_CAP bytes (the only output it buffers). Each request's handler runs
- * in a fiber of its own and never touches the session: it works on its
- * stream's state under the connection's lock (a pthread mutex, held for a
- * few instructions, never across a wait), puts the stream on the
- * connection's queue and wakes the owner by cancelling the scope of the
+ * COIL__H2_OUT_CAP bytes (h2_out.h: the only output it buffers). Each
+ * request's handler runs in a fiber of its own and never touches the
+ * session: it works on its stream's state under the connection's lock
+ * (a pthread mutex, held for a few instructions, never across a wait),
+ * puts the stream on the connection's queue and wakes the owner by cancelling the scope of the
  * owner's read (a cancelled read loses nothing). The owner takes the
  * queue and makes the session calls (submit the response, resume its
  * data, give back the window of the bytes read). A handler waits for the
@@ -16,7 +16,7 @@
  * reads), under cfg->io_timeout.
  *
  * Flow control both ways: the client's windows hold back the data
- * provider (a handler blocks once its stream's OUT_CAP bytes wait), and
+ * provider (a handler blocks once its stream's STREAM_OUT_CAP bytes wait), and
  * the server's windows are given back only as a handler reads (automatic
  * WINDOW_UPDATE off), so a stream never buffers more than STREAM_WINDOW
  * bytes of request body.
@@ -38,11 +38,8 @@
 #include "coil.h"
 #include "http/conn.h"
 #include "http/date.h"
+#include "http/h2_out.h"
 
-/* Output the owner coalesces before a write: a DATA frame's payload is
- * cut to fit with its header. Under coil_config.send_zc_min (16 KiB by
- * default), so each write is copied and bounded by io_timeout alone. */
-#define OUT_CAP 16000
 /* Response body bytes a stream holds for the data provider. */
 #define STREAM_OUT_CAP 16384
 /* Request body bytes a stream may receive unread: its window. */
@@ -691,38 +688,15 @@ static int write_all(struct coil__h2_conn *h, const void *p, size_t n)
 	return r;
 }
 
-/* Write what the session has to send, in writes of up to OUT_CAP. */
+static int write_out(void *arg, const void *p, size_t n)
+{
+	return write_all(arg, p, n);
+}
+
+/* Write what the session has to send (h2_out.h). */
 static int send_pending(struct coil__h2_conn *h)
 {
-	for (;;) {
-		const uint8_t *p;
-		ssize_t n = nghttp2_session_mem_send(h->ng, &p);
-		if (n < 0) {
-			h->err = -EPROTO;
-			return -EPROTO;
-		}
-		if (n == 0)
-			break;
-		if ((size_t)n > OUT_CAP - h->out_len) {
-			if (h->out_len && write_all(h, h->out, h->out_len) < 0)
-				return h->err;
-			h->out_len = 0;
-			if ((size_t)n > OUT_CAP) {
-				if (write_all(h, p, (size_t)n) < 0)
-					return h->err;
-				continue;
-			}
-		}
-		memcpy(h->out + h->out_len, p, (size_t)n);
-		h->out_len += (size_t)n;
-	}
-	if (h->out_len) {
-		size_t n = h->out_len;
-		h->out_len = 0;
-		if (write_all(h, h->out, n) < 0)
-			return h->err;
-	}
-	return 0;
+	return coil__h2_out_send(h->ng, h->out, &h->out_len, write_out, h, &h->err);
 }
 
 /* Read once, waiting until deadline or a wake. Returns the bytes at *p, 0
@@ -792,7 +766,7 @@ static int64_t read_deadline(struct coil__h2_conn *h, int64_t first)
 static ssize_t data_length(nghttp2_session *ng, uint8_t type, int32_t id, int32_t conn_win,
 			   int32_t stream_win, uint32_t max_frame, void *ud)
 {
-	int64_t n = OUT_CAP - 9;
+	int64_t n = COIL__H2_OUT_CAP - 9;
 	if (n > conn_win)
 		n = conn_win;
 	if (n > stream_win)
@@ -901,7 +875,7 @@ static struct coil__h2_conn *conn_new(struct coil__http_conn *c)
 	h->c = c;
 	h->cfg = c->cfg;
 	pthread_mutex_init(&h->lock, NULL);
-	h->out = malloc(OUT_CAP);
+	h->out = malloc(COIL__H2_OUT_CAP);
 	if (!h->out || session_open(h) < 0) {
 		conn_free(h);
 		return NULL;

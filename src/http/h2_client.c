@@ -7,7 +7,7 @@
  * fiber of its own, the owner, spawned by the first request to its host;
  * it connects, holds the nghttp2_session, reads and feeds
  * nghttp2_session_mem_recv and writes what nghttp2_session_mem_send makes,
- * coalesced into writes of up to OUT_CAP bytes. The fibers making
+ * coalesced into writes of up to COIL__H2_OUT_CAP bytes (h2_out.h). The fibers making
  * requests never touch the session: they put their stream on the
  * connection's queue under its lock (a pthread mutex held for a few
  * instructions, never across a wait) and wake the owner by cancelling the
@@ -45,10 +45,9 @@
 #include <strings.h>
 
 #include "coil.h"
+#include "http/h2_out.h"
 #include "http/parse.h"
 
-/* Output the owner coalesces before a write (as the server's). */
-#define OUT_CAP 16000
 /* Response body bytes a stream may receive unread: its window. */
 #define STREAM_WINDOW 65536
 /* The connection's receive window. */
@@ -61,9 +60,9 @@ struct conn;
 struct coil__h2c_stream {
 	struct conn *h;
 	struct coil__h2c_pool *pool;
-	int32_t id;			/* 0 until submitted */
+	int32_t id;			      /* 0 until submitted */
 	struct coil__h2c_stream *prev, *next; /* the connection's (under its lock) */
-	struct coil__h2c_stream *qnext;       /* the queue (under lock) */
+	struct coil__h2c_stream *qnext;	      /* the queue (under lock) */
 	bool queued;
 	coil_sem wake;
 	bool waiting;
@@ -79,20 +78,20 @@ struct coil__h2c_stream {
 	size_t whole_len;
 
 	/* Shared with the owner, under the connection's lock. */
-	bool user, owned;      /* the requester holds it; nghttp2 knows it */
+	bool user, owned; /* the requester holds it; nghttp2 knows it */
 	bool submitted, closed, refused;
-	int err;	       /* the stream failed */
-	const char *src;       /* body bytes for the data provider */
+	int err;	 /* the stream failed */
+	const char *src; /* body bytes for the data provider */
 	size_t src_len, src_off;
 	bool src_end;	       /* no more after src */
 	bool deferred;	       /* the data provider waits for bytes */
 	bool cancel, rst_sent; /* the requester let go before the end */
 	int status;	       /* the final status, once its head is complete */
 	bool head_done;
-	char *in;	       /* response body received, not yet read */
+	char *in; /* response body received, not yet read */
 	size_t in_off, in_len;
 	bool in_eof;
-	size_t unconsumed;     /* read: window to give back */
+	size_t unconsumed; /* read: window to give back */
 
 	/* The response's head, built by the owner before head_done, read-only
 	 * after. */
@@ -109,19 +108,19 @@ struct conn {
 	struct conn *next; /* the pool's (under its lock) */
 	char *host;
 	uint16_t port;
-	bool usable;	/* new streams may come (under the pool's lock) */
+	bool usable; /* new streams may come (under the pool's lock) */
 	int fd;
 	coil_tls *tls;
 	nghttp2_session *ng;
 	pthread_mutex_t lock;
 	struct coil__h2c_stream *streams; /* attached (under lock) */
 	unsigned nstreams;
-	unsigned refs;			  /* the owner + the streams (under lock) */
+	unsigned refs; /* the owner + the streams (under lock) */
 	struct coil__h2c_stream *qhead, *qtail;
 	coil_scope wait;
 	bool parked, woken, closing;
-	bool dead;  /* the owner has let go of the session (under lock) */
-	int err;    /* why it ended */
+	bool dead; /* the owner has let go of the session (under lock) */
+	int err;   /* why it ended */
 	bool goaway_recv;
 	int64_t idle_since;
 	char *out;
@@ -383,7 +382,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 	if (hbuf_add(st, name, namelen, &nat) < 0 || hbuf_add(st, value, valuelen, &vat) < 0)
 		return stream_fail(ng, st, -ENOMEM);
 	/* Offsets for now (hbuf moves); views once the head is complete. */
-	st->fields[st->nfields].name = (struct coil_http_str){(const char *)(uintptr_t)nat, namelen};
+	st->fields[st->nfields].name =
+		(struct coil_http_str){(const char *)(uintptr_t)nat, namelen};
 	st->fields[st->nfields].value =
 		(struct coil_http_str){(const char *)(uintptr_t)vat, valuelen};
 	st->nfields++;
@@ -547,7 +547,7 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
 static ssize_t data_length(nghttp2_session *ng, uint8_t type, int32_t id, int32_t conn_win,
 			   int32_t stream_win, uint32_t max_frame, void *ud)
 {
-	int64_t n = OUT_CAP - 9;
+	int64_t n = COIL__H2_OUT_CAP - 9;
 	if (n > conn_win)
 		n = conn_win;
 	if (n > stream_win)
@@ -562,8 +562,8 @@ static ssize_t data_length(nghttp2_session *ng, uint8_t type, int32_t id, int32_
 static void submit(struct conn *h, struct coil__h2c_stream *st)
 {
 	nghttp2_data_provider dp = {.source.ptr = st, .read_callback = data_read};
-	int32_t id = nghttp2_submit_request(h->ng, NULL, st->nv, st->nnv,
-					    st->has_body ? &dp : NULL, st);
+	int32_t id =
+		nghttp2_submit_request(h->ng, NULL, st->nv, st->nnv, st->has_body ? &dp : NULL, st);
 	st->submitted = true;
 	if (id < 0) {
 		st->err = id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE ? 0 : -ENOMEM;
@@ -633,36 +633,15 @@ static int write_all(struct conn *h, const void *p, size_t n)
 	return 0;
 }
 
-/* Write what the session has to send, in writes of up to OUT_CAP. */
+static int write_out(void *arg, const void *p, size_t n)
+{
+	return write_all(arg, p, n);
+}
+
+/* Write what the session has to send (h2_out.h). */
 static int send_pending(struct conn *h)
 {
-	for (;;) {
-		const uint8_t *p;
-		ssize_t n = nghttp2_session_mem_send(h->ng, &p);
-		if (n < 0)
-			return h->err = -EPROTO;
-		if (n == 0)
-			break;
-		if ((size_t)n > OUT_CAP - h->out_len) {
-			if (h->out_len && write_all(h, h->out, h->out_len) < 0)
-				return h->err;
-			h->out_len = 0;
-			if ((size_t)n > OUT_CAP) {
-				if (write_all(h, p, (size_t)n) < 0)
-					return h->err;
-				continue;
-			}
-		}
-		memcpy(h->out + h->out_len, p, (size_t)n);
-		h->out_len += (size_t)n;
-	}
-	if (h->out_len) {
-		size_t n = h->out_len;
-		h->out_len = 0;
-		if (write_all(h, h->out, n) < 0)
-			return h->err;
-	}
-	return 0;
+	return coil__h2_out_send(h->ng, h->out, &h->out_len, write_out, h, &h->err);
 }
 
 /* Read once, waiting until deadline or a wake. Returns the count, 0 at
@@ -780,7 +759,7 @@ static int conn_loop(struct conn *h)
 		if (!nghttp2_session_want_read(h->ng) && !nghttp2_session_want_write(h->ng))
 			return h->goaway_recv ? 0 : -EPROTO;
 		int64_t deadline = idle && cfg->idle_timeout > 0 ? since + cfg->idle_timeout
-							  : COIL_NO_DEADLINE;
+								 : COIL_NO_DEADLINE;
 		ssize_t n = recv_some(h, deadline);
 		if (n == -EAGAIN)
 			continue;
@@ -896,7 +875,7 @@ static int attach(struct coil__h2c_pool *pool, struct coil__h2c_stream *st, cons
 		h = calloc(1, sizeof *h);
 		if (h) {
 			h->host = strdup(host);
-			h->out = malloc(OUT_CAP);
+			h->out = malloc(COIL__H2_OUT_CAP);
 		}
 		if (!h || !h->host || !h->out) {
 			pthread_mutex_unlock(&pool->lock);
@@ -943,8 +922,8 @@ static int attach(struct coil__h2c_pool *pool, struct coil__h2c_stream *st, cons
 
 static bool connection_specific(const char *name, size_t len)
 {
-	static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
-					    "transfer-encoding", "upgrade", "host"};
+	static const char *const names[] = {"connection",	 "keep-alive", "proxy-connection",
+					    "transfer-encoding", "upgrade",    "host"};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (len == strlen(names[i]) && !strncasecmp(name, names[i], len))
 			return true;
@@ -981,7 +960,8 @@ static int build_fields(struct coil__h2c_stream *st, const struct coil_http_clie
 			while (*auth == ' ' || *auth == '\t')
 				auth++;
 			auth_len = (size_t)(eol - auth);
-			while (auth_len && (auth[auth_len - 1] == ' ' || auth[auth_len - 1] == '\t'))
+			while (auth_len &&
+			       (auth[auth_len - 1] == ' ' || auth[auth_len - 1] == '\t'))
 				auth_len--;
 		}
 		line = eol + 2;
@@ -996,9 +976,9 @@ static int build_fields(struct coil__h2c_stream *st, const struct coil_http_clie
 		used += (size_t)n;
 	}
 	size_t n = 0;
-#define NV(name, value, vlen)                                                         \
-	st->nv[n++] = (nghttp2_nv){(uint8_t *)(name), (uint8_t *)(value), strlen(name), \
-				   (vlen), NGHTTP2_NV_FLAG_NO_COPY_NAME}
+#define NV(name, value, vlen)                                                                   \
+	st->nv[n++] = (nghttp2_nv){(uint8_t *)(name), (uint8_t *)(value), strlen(name), (vlen), \
+				   NGHTTP2_NV_FLAG_NO_COPY_NAME}
 	NV(":method", method, strlen(method));
 	NV(":scheme", cfg->tls ? "https" : "http", cfg->tls ? 5u : 4u);
 	NV(":authority", authority, auth_len);
@@ -1042,11 +1022,12 @@ static int build_fields(struct coil__h2c_stream *st, const struct coil_http_clie
 	/* content-length when announced (nghttp2 holds the body to it) */
 	if (st->has_body && (!st->streaming || st->stream_len != UINT64_MAX)) {
 		char *v = b + used;
-		int k = snprintf(v, cap - used, "%llu",
-				 (unsigned long long)(st->streaming ? st->stream_len : st->whole_len));
+		int k = snprintf(
+			v, cap - used, "%llu",
+			(unsigned long long)(st->streaming ? st->stream_len : st->whole_len));
 		used += (size_t)k;
-		st->nv[n++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)v, 14,
-					   (size_t)k, NGHTTP2_NV_FLAG_NO_COPY_NAME};
+		st->nv[n++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)v, 14, (size_t)k,
+					   NGHTTP2_NV_FLAG_NO_COPY_NAME};
 	}
 	st->nnv = n;
 	return 0;
