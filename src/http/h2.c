@@ -6,18 +6,18 @@
  * nghttp2_session_mem_send makes, coalesced into writes of up to
  * COIL__H2_OUT_CAP bytes (h2_out.h: the only output it buffers). Each
  * request's handler runs in a fiber of its own and never touches the
- * session: it works on its stream's state under the connection's lock
- * (a pthread mutex, held for a few instructions, never across a wait),
- * puts the stream on the connection's queue and wakes the owner by cancelling the scope of the
- * owner's read (a cancelled read loses nothing). The owner takes the
- * queue and makes the session calls (submit the response, resume its
- * data, give back the window of the bytes read). A handler waits for the
+ * session: it works on its stream's state under the connection's lock (a
+ * pthread mutex, held for a few instructions, never across a wait), puts the
+ * stream on the connection's queue and wakes the owner by cancelling the
+ * scope of the owner's read (a cancelled read loses nothing). The owner
+ * takes the queue and makes the session calls (submit the response, resume
+ * its data, give back the window of the bytes read). A handler waits for the
  * owner on its stream's semaphore (room for its output, input for its
  * reads), under cfg->io_timeout.
  *
- * Flow control both ways: the client's windows hold back the data
- * provider (a handler blocks once its stream's STREAM_OUT_CAP bytes wait), and
- * the server's windows are given back only as a handler reads (automatic
+ * Flow control both ways: the client's windows hold back the data provider
+ * (a handler blocks once its stream's STREAM_OUT_CAP bytes wait), and the
+ * server's windows are given back only as a handler reads (automatic
  * WINDOW_UPDATE off), so a stream never buffers more than STREAM_WINDOW
  * bytes of request body.
  *
