@@ -4,9 +4,9 @@
  * chunked both ways on one kept connection, fibers of every worker sharing a
  * client, a kept connection the server closed (an idempotent request is sent
  * again, a POST is not), an HTTP/2 client whose server picks http/1.1 or no
- * ALPN (it goes over HTTP/1.1), a plaintext server, certificates that fail
- * verification; then against `openssl s_server -www`. The certificates are
- * made for each test by tests/tls_certs.sh.
+ * ALPN (it goes over HTTP/1.1), a plaintext server, a silent one,
+ * certificates that fail verification; then against `openssl s_server
+ * -www`. The certificates are made for each test by tests/tls_certs.sh.
  */
 #define _GNU_SOURCE
 #include "http_harness.h"
@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -271,6 +272,18 @@ static void *many_get(void *arg)
 	return NULL;
 }
 
+struct free_try {
+	coil_http_client *cl;
+	int result;
+};
+
+static void *free_from_thread(void *arg)
+{
+	struct free_try *f = arg;
+	f->result = coil_http_client_free(f->cl);
+	return NULL;
+}
+
 static void *bodies_main(void *arg)
 {
 	(void)arg;
@@ -373,6 +386,16 @@ static void *bodies_main(void *arg)
 	for (int i = 0; i < 8; i++)
 		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
 	ck_assert_uint_eq(m.ok, 40);
+	/* A thread that is no fiber cannot close TLS streams: refused,
+	 * nothing freed. */
+	unsigned held = coil_http_server_connections(sv.s);
+	ck_assert_uint_gt(held, 0);
+	struct free_try f = {.cl = cl};
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, free_from_thread, &f), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(f.result, -EPERM);
+	ck_assert_uint_eq(coil_http_server_connections(sv.s), held);
 	ck_assert_int_eq(coil_http_client_free(cl), 0);
 	http_srv_wait_no_connections(&sv);
 	http_srv_stop(&sv);
@@ -613,6 +636,20 @@ static void *failures_main(void *arg)
 	}
 	http_srv_wait_no_connections(&sv);
 	http_srv_stop(&sv);
+
+	/* A listener that never answers: the handshake ends at the
+	 * client's timeout, -ETIMEDOUT. */
+	int lfd = coil_tcp_listen("127.0.0.1", 0, 4, 0);
+	ck_assert_int_ge(lfd, 0);
+	struct coil_http_client_config ccfg;
+	coil_http_client_config_init(&ccfg);
+	ccfg.tls = h1ctx;
+	ccfg.timeout = 200 * COIL_NSEC_PER_MSEC;
+	coil_http_client *quick;
+	ck_assert_int_eq(coil_http_client_new(&quick, &ccfg), 0);
+	ck_assert_int_eq(get(quick, coil_sock_port(lfd), "/hello", NULL, NULL), -ETIMEDOUT);
+	ck_assert_int_eq(coil_http_client_free(quick), 0);
+	ck_assert_int_eq(coil_close(lfd), 0);
 
 	/* Certificates that fail verification: -EKEYREJECTED, as
 	 * coil_tls_handshake says (both clients); the right one passes. */

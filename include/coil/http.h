@@ -434,13 +434,14 @@ struct coil_http_client_response {
  *   -ECANCELED   the task or a scope was cancelled
  *   -ENOMEM, -EPERM (not in a fiber), and coil_tcp_connect's errors
  *   (-ECONNREFUSED, -ENOENT for an unknown name...)
- * and over TLS (cfg.tls), as coil_tls_handshake gives them:
+ * and over TLS (cfg.tls), the first two as coil_tls_handshake gives them:
  *   -EKEYREJECTED    the server's certificate failed verification
  *                    (expired, self-signed, another host's...)
  *   -EPROTO          the server does not speak TLS (a plaintext server),
  *                    or a TLS protocol error
  *   -EPROTONOSUPPORT the server's ALPN picked a protocol the client does
- *                    not speak ("h2" without cfg.http2)
+ *                    not speak ("h2" without cfg.http2; with it, servers
+ *                    of one host that disagree within a request)
  */
 COIL_API int coil_http_client_send(coil_http_client *cl,
 				   const struct coil_http_client_request *rq,
