@@ -319,6 +319,19 @@ COIL_API int coil_http_respond(coil_http_response *res, int status, const char *
  * mode); redirects are not followed. A client may be shared by the fibers
  * of every worker.
  *
+ * With cfg.tls the connections are HTTPS: TLS streams (coil/tls.h) to the
+ * request's host, which is sent as SNI and checked against the server's
+ * certificate as the context says. The calls and their semantics are
+ * those of plaintext, with these differences: a kept TLS connection is
+ * reused by fibers of the worker that made it only (its stream belongs to
+ * that worker), and each worker keeps its own; a request body goes out
+ * without watching for an early answer (a stream is read and written by
+ * one fiber at a time): a server that answers and closes before it has
+ * read the body is seen as a reset (-ECONNRESET); one that reads and
+ * drops the rest, as coil's server does, is answered normally. A
+ * connection ends with a close_notify (waiting at most 1 s for room in
+ * the socket) unless it failed.
+ *
  * With cfg.http2 the same calls speak HTTP/2: the requests to a host and
  * port are streams of one connection (a fiber of its own holds it). A
  * request the server did not process (a stream above a GOAWAY's last
@@ -326,6 +339,15 @@ COIL_API int coil_http_respond(coil_http_response *res, int status, const char *
  * is idempotent and no streamed body byte was written; a connection that
  * ends fails its streams (-ECONNRESET; -EPROTO when the server spoke no
  * HTTP/2); an exchange ended early resets its stream (the others go on).
+ * Over TLS, a server whose ALPN picks "http/1.1" or nothing gets the
+ * request over HTTP/1.1 on a TLS connection of the kind above (the first
+ * request to it costs one connection more: the one that found out), and
+ * the client remembers that host and port (64 of them at most, the
+ * oldest forgotten first): their next requests go over HTTP/1.1 at once.
+ * A new HTTP/1.1 connection to such a host whose server picks "h2" after
+ * all makes the client forget it, and that request goes over HTTP/2;
+ * should a request meet this only when it retries, after a kept
+ * connection was dropped, it fails with -ECONNRESET.
  */
 struct coil_http_client_config {
 	size_t max_head;	/* a response head, bytes: 64 KiB [-EMSGSIZE] */
@@ -344,11 +366,12 @@ struct coil_http_client_config {
 	 * connection unused for idle_timeout is closed; max_idle does not
 	 * apply. */
 	int http2;
-	/* A client context (coil/tls.h) whose ALPN offers "h2": connections
-	 * are TLS to the request's host (SNI, verified as the context says),
-	 * and a server that does not pick "h2" fails the request with
-	 * -EPROTONOSUPPORT. Only with http2 (HTTP/1.1 over TLS is not in
-	 * this client yet). The context stays the caller's: free it after
+	/* HTTPS: a client context (coil/tls.h); connections are TLS to the
+	 * request's host (SNI, verified as the context says). Its ALPN: with
+	 * http2, "h2", "http/1.1" (a server picking "http/1.1" or nothing
+	 * gets HTTP/1.1, see above); without, "http/1.1" or none (a server
+	 * that picks another protocol, "h2", fails the request with
+	 * -EPROTONOSUPPORT). The context stays the caller's: free it after
 	 * the client. NULL (the default): plaintext. */
 	coil_tls_ctx *tls;
 };
@@ -361,13 +384,17 @@ typedef struct coil_http_client coil_http_client;
 /* A client (cfg NULL: the defaults). Works outside a runtime too (an
  * HTTP/2 client makes its requests from fibers, like every client).
  * Returns 0, -EINVAL (out NULL, max_head < 256, max_fields 0, http2 not
- * 0 or 1, tls without http2), -ENOMEM. */
+ * 0 or 1), -ENOMEM. */
 COIL_API int coil_http_client_new(coil_http_client **out, const struct coil_http_client_config *cfg);
 
 /* Close the kept connections and free cl (NULL: 0). No request of it may
  * be running. With HTTP/2 connections open it waits for their fibers to
- * end (at once: they are told to), so it is then called from a fiber.
- * Returns 0. */
+ * end (at once: they are told to), and with TLS connections kept it
+ * closes each from a fiber of its worker (a close_notify first): in both
+ * cases it is called from a fiber of the runtime that made them. Returns
+ * 0, or -EPERM (TLS connections are kept and this is no fiber: nothing
+ * was freed), -ENOMEM (no fiber to close another worker's: cl stays,
+ * with those; call again). */
 COIL_API int coil_http_client_free(coil_http_client *cl);
 
 struct coil_http_client_request {
@@ -407,6 +434,14 @@ struct coil_http_client_response {
  *   -ECANCELED   the task or a scope was cancelled
  *   -ENOMEM, -EPERM (not in a fiber), and coil_tcp_connect's errors
  *   (-ECONNREFUSED, -ENOENT for an unknown name...)
+ * and over TLS (cfg.tls), the first two as coil_tls_handshake gives them:
+ *   -EKEYREJECTED    the server's certificate failed verification
+ *                    (expired, self-signed, another host's...)
+ *   -EPROTO          the server does not speak TLS (a plaintext server),
+ *                    or a TLS protocol error
+ *   -EPROTONOSUPPORT the server's ALPN picked a protocol the client does
+ *                    not speak ("h2" without cfg.http2; with it, servers
+ *                    of one host that disagree within a request)
  */
 COIL_API int coil_http_client_send(coil_http_client *cl,
 				   const struct coil_http_client_request *rq,
@@ -477,8 +512,9 @@ COIL_API int coil_http_exchange_start(coil_http_client *cl,
  * does not want the rest, which is then not sent: this call and every
  * later write return -EALREADY, and coil_http_exchange_response returns
  * that answer. An answer that does take the body (a server answering as
- * it reads) does not stop the writes. The connection of a request whose
- * body was not all sent is never kept.
+ * it reads) does not stop the writes. Over TLS nothing is watched (see
+ * the client above). The connection of a request whose body was not all
+ * sent is never kept.
  * Returns len, or -EINVAL (x NULL, buf NULL with len > 0), -EBUSY (the
  * request has no streamed body, or its response was asked for),
  * -EMSGSIZE (more bytes than rq->body_len: nothing sent), -EALREADY (the

@@ -12,8 +12,22 @@
  * answer) is sent again once, on a new connection, when its method is
  * idempotent (RFC 9110 9.2.2) and no streamed body byte went out.
  *
+ * Over TLS (cfg.tls) a connection is a TLS stream (coil/tls.h) on the
+ * socket; its reads and writes go through the stream and it ends with a
+ * close_notify. A stream reads through a reader of the worker that first
+ * read it, so a kept TLS connection is taken only by fibers of its worker
+ * (each worker has its own), and the client's free closes each from a
+ * fiber there. A stream is read and written by one fiber at a time: the
+ * body goes out without watching for an early answer (send_watching
+ * races a read against the write on the socket itself).
+ *
  * With cfg.http2 an exchange is a stream of h2_client.c instead (x->h2):
- * the calls here keep their checks and scopes and hand it the I/O.
+ * the calls here keep their checks and scopes and hand it the I/O. Over
+ * TLS, a server that picks "http/1.1" by ALPN (or nothing) fails the h2
+ * connection with -EPROTONOSUPPORT before any request was sent on it: the
+ * exchange then goes out here, over HTTP/1.1 (fall_back), and the client
+ * remembers the host and port (h1_only) so that the next requests come
+ * here first.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,9 +45,32 @@ struct kept {
 	struct kept *next;
 	uint16_t port;
 	int fd;
+	coil_tls *tls;	/* HTTPS: its stream, read on worker (and only there) */
+	int worker;
 	int64_t since;
 	char host[];
 };
+
+/* A host and port whose server did not pick "h2" over TLS (an HTTP/2
+ * client's): its requests go over HTTP/1.1 until a new connection to it
+ * is told "h2". */
+struct h1_host {
+	struct h1_host *next;
+	uint16_t port;
+	char host[];
+};
+
+/* Hosts remembered so, per client: past it the oldest is forgotten (it
+ * then costs one connection more, the one that finds out again). */
+#define MAX_H1_HOSTS 64
+
+/* How long a close_notify may wait for room in the socket: the end of a
+ * connection that nobody waits for must not wait for its peer. */
+#define CLOSE_NOTIFY_NS (1 * COIL_NSEC_PER_SEC)
+
+/* send_request's answer for an HTTP/2 client over TLS whose new
+ * connection was told "h2" by ALPN: nothing sent, take the HTTP/2 path. */
+#define H2_PICKED 1
 
 struct coil_http_client {
 	struct coil_http_client_config cfg;
@@ -45,6 +82,8 @@ struct coil_http_client {
 	unsigned nspare;
 	uint64_t opened;
 	struct coil__h2c_pool *h2; /* cfg.http2: its connections (h2_client.c) */
+	struct h1_host *h1_hosts;  /* cfg.http2 with cfg.tls: the newest first */
+	unsigned nh1_hosts;
 };
 
 /* Ended exchanges kept for the next ones (their buffers are the bulk of
@@ -58,6 +97,7 @@ struct coil_http_exchange {
 	struct coil_http_client *cl;
 	struct coil__h2c_stream *h2; /* HTTP/2: the stream (fd and buf unused) */
 	int fd;
+	coil_tls *tls;		/* HTTPS: the stream on fd */
 	int err;		/* kept: every later call returns it */
 	bool reused;		/* fd came from the kept list */
 	bool got_any;		/* a byte of the answer came */
@@ -120,7 +160,7 @@ int coil_http_client_new(coil_http_client **out, const struct coil_http_client_c
 		cfg = &def;
 	}
 	if (cfg->max_head < 256 || cfg->max_fields == 0 || cfg->max_fields > 65536 ||
-	    (cfg->http2 != 0 && cfg->http2 != 1) || (cfg->tls && !cfg->http2))
+	    (cfg->http2 != 0 && cfg->http2 != 1))
 		return -EINVAL;
 	struct coil_http_client *cl = calloc(1, sizeof *cl);
 	if (!cl)
@@ -135,16 +175,101 @@ int coil_http_client_new(coil_http_client **out, const struct coil_http_client_c
 	return 0;
 }
 
+/* Close a connection: a TLS one with a close_notify first when it ended
+ * well (bounded by CLOSE_NOTIFY_NS besides the caller's scopes), then its
+ * stream; then the fd, through coil_close. */
+static void conn_close(int fd, coil_tls *tls, bool clean)
+{
+	if (tls) {
+		if (clean) {
+			coil_scope s;
+			bool scoped = coil_scope_enter_timeout(&s, CLOSE_NOTIFY_NS) == 0;
+			coil_tls_shutdown(tls);
+			if (scoped)
+				coil_scope_exit(&s);
+		}
+		coil_tls_free(tls);
+	}
+	if (fd >= 0)
+		coil_close(fd);
+}
+
+static void *close_kept(void *arg)
+{
+	for (struct kept *k = arg, *next; k; k = next) {
+		next = k->next;
+		conn_close(k->fd, k->tls, true);
+		free(k);
+	}
+	return NULL;
+}
+
+/* Close the kept TLS connections, each from a fiber of its worker (its
+ * stream reads through that worker's reader). Returns 0, -EPERM (some are
+ * kept and this is no fiber: none closed), or -ENOMEM (no fiber for
+ * another worker's: those stay kept). */
+static int close_kept_tls(struct coil_http_client *cl)
+{
+	bool any = false;
+	for (struct kept *k = cl->kept; k; k = k->next)
+		any |= k->tls != NULL;
+	if (!any)
+		return 0;
+	if (!coil_task_current())
+		return -EPERM;
+	int me = coil_worker_index(), n = coil_worker_count();
+	coil_scope s; /* each closer ends soon: not refused by a cancel */
+	coil_scope_enter_shielded(&s, COIL_NO_DEADLINE);
+	int r = 0;
+	for (int w = 0; w < n && r == 0; w++) {
+		struct kept *list = NULL;
+		for (struct kept **pp = &cl->kept; *pp;) {
+			struct kept *k = *pp;
+			if (k->tls && k->worker == w) {
+				*pp = k->next;
+				cl->nkept--;
+				k->next = list;
+				list = k;
+			} else {
+				pp = &k->next;
+			}
+		}
+		coil_task t;
+		if (!list || w == me) {
+			close_kept(list);
+		} else if ((r = coil_task_spawn_on((unsigned)w, &t, close_kept, list)) == 0) {
+			coil_task_join(t, NULL);
+		} else {
+			for (struct kept *k = list, *next; k; k = next) {
+				next = k->next;
+				k->next = cl->kept;
+				cl->kept = k;
+				cl->nkept++;
+			}
+		}
+	}
+	coil_scope_exit(&s);
+	return r;
+}
+
 int coil_http_client_free(coil_http_client *cl)
 {
 	if (!cl)
 		return 0;
+	int r = close_kept_tls(cl);
+	if (r < 0)
+		return r;
 	coil__h2c_pool_free(cl->h2);
 	while (cl->kept) {
 		struct kept *k = cl->kept;
 		cl->kept = k->next;
-		coil_close(k->fd);
+		conn_close(k->fd, k->tls, false);
 		free(k);
+	}
+	while (cl->h1_hosts) {
+		struct h1_host *h = cl->h1_hosts;
+		cl->h1_hosts = h->next;
+		free(h);
 	}
 	while (cl->spare) {
 		struct coil_http_exchange *x = cl->spare;
@@ -165,23 +290,38 @@ uint64_t coil_http_client_connections(const coil_http_client *cl)
 	return cl ? __atomic_load_n(&cl->opened, __ATOMIC_RELAXED) : 0;
 }
 
-/* A kept connection to host:port, or -1. Expired ones met on the way are
- * closed, and every idle_timeout / 4 the whole list is searched for them
- * (not at every call: a proxy keeps many). */
-static int take_kept(struct coil_http_client *cl, const char *host, uint16_t port)
+/* The worker a kept connection belongs to: a TLS one, the caller's;
+ * -1 for a plaintext one (any). */
+static int kept_worker(const struct coil_http_client *cl)
+{
+	return cl->cfg.tls ? coil_worker_index() : -1;
+}
+
+/* A kept connection to host:port (TLS: of the caller's worker) into *fd
+ * and *tls, or *fd -1. Expired ones met on the way are closed (TLS: those
+ * of this worker; the others wait for theirs), and every idle_timeout / 4
+ * the whole list is searched for them (not at every call: a proxy keeps
+ * many). */
+static void take_kept(struct coil_http_client *cl, const char *host, uint16_t port, int *fd,
+		      coil_tls **tls)
 {
 	int64_t now = coil_now();
 	int64_t idle = cl->cfg.idle_timeout;
+	int worker = kept_worker(cl);
 	struct kept *stale = NULL;
-	int fd = -1;
+	*fd = -1;
+	*tls = NULL;
 	pthread_mutex_lock(&cl->lock);
 	bool sweep = idle > 0 && now >= cl->next_sweep;
 	if (sweep)
 		cl->next_sweep = now + idle / 4;
 	for (struct kept **pp = &cl->kept; *pp;) {
 		struct kept *k = *pp;
-		bool old = idle > 0 && now - k->since >= idle;
-		bool match = fd < 0 && k->port == port && !strcmp(k->host, host);
+		/* A plaintext and a TLS connection never stand in for each
+		 * other, nor TLS ones of two workers. */
+		bool ours = (k->tls != NULL) == (cl->cfg.tls != NULL) && k->worker == worker;
+		bool old = ours && idle > 0 && now - k->since >= idle;
+		bool match = *fd < 0 && ours && k->port == port && !strcmp(k->host, host);
 		if (old || match) {
 			*pp = k->next;
 			cl->nkept--;
@@ -189,36 +329,34 @@ static int take_kept(struct coil_http_client *cl, const char *host, uint16_t por
 				k->next = stale;
 				stale = k;
 			} else {
-				fd = k->fd;
+				*fd = k->fd;
+				*tls = k->tls;
 				free(k);
 			}
 			continue;
 		}
-		if (fd >= 0 && !sweep)
+		if (*fd >= 0 && !sweep)
 			break;
 		pp = &k->next;
 	}
 	pthread_mutex_unlock(&cl->lock);
-	while (stale) {
-		struct kept *k = stale;
-		stale = k->next;
-		coil_close(k->fd);
-		free(k);
-	}
-	return fd;
+	close_kept(stale);
 }
 
-static void keep(struct coil_http_client *cl, const char *host, uint16_t port, int fd)
+static void keep(struct coil_http_client *cl, const char *host, uint16_t port, int fd,
+		 coil_tls *tls)
 {
 	size_t hl = strlen(host);
 	struct kept *k = malloc(sizeof *k + hl + 1);
 	if (!k) {
-		coil_close(fd);
+		conn_close(fd, tls, true);
 		return;
 	}
 	memcpy(k->host, host, hl + 1);
 	k->port = port;
 	k->fd = fd;
+	k->tls = tls;
+	k->worker = kept_worker(cl);
 	k->since = coil_now();
 	pthread_mutex_lock(&cl->lock);
 	bool room = cl->nkept < cl->cfg.max_idle; /* fewer in all: no need to count */
@@ -235,9 +373,56 @@ static void keep(struct coil_http_client *cl, const char *host, uint16_t port, i
 	}
 	pthread_mutex_unlock(&cl->lock);
 	if (!room) {
-		coil_close(fd);
+		conn_close(fd, tls, true);
 		free(k);
 	}
+}
+
+/* Whether host:port is remembered as speaking HTTP/1.1 only over TLS. */
+static bool h1_only(struct coil_http_client *cl, const char *host, uint16_t port)
+{
+	pthread_mutex_lock(&cl->lock);
+	const struct h1_host *h = cl->h1_hosts;
+	while (h && !(h->port == port && !strcmp(h->host, host)))
+		h = h->next;
+	pthread_mutex_unlock(&cl->lock);
+	return h != NULL;
+}
+
+/* Remember host:port so (on), or forget it. Out of memory it is not
+ * remembered: the next request finds out again. */
+static void h1_only_set(struct coil_http_client *cl, const char *host, uint16_t port, bool on)
+{
+	size_t hl = strlen(host);
+	struct h1_host *add = on ? malloc(sizeof *add + hl + 1) : NULL, *drop = NULL;
+	if (add) {
+		add->port = port;
+		memcpy(add->host, host, hl + 1);
+	}
+	pthread_mutex_lock(&cl->lock);
+	struct h1_host **pp = &cl->h1_hosts;
+	while (*pp && !((*pp)->port == port && !strcmp((*pp)->host, host)))
+		pp = &(*pp)->next;
+	if (*pp && !on) {
+		drop = *pp;
+		*pp = drop->next;
+		cl->nh1_hosts--;
+	} else if (*pp) {
+		drop = add; /* known already */
+	} else if (add) {
+		if (cl->nh1_hosts == MAX_H1_HOSTS) {
+			for (pp = &cl->h1_hosts; (*pp)->next;)
+				pp = &(*pp)->next;
+			drop = *pp; /* the oldest */
+			*pp = NULL;
+			cl->nh1_hosts--;
+		}
+		add->next = cl->h1_hosts;
+		cl->h1_hosts = add;
+		cl->nh1_hosts++;
+	}
+	pthread_mutex_unlock(&cl->lock);
+	free(drop);
 }
 
 static bool plain_token(const char *s)
@@ -424,23 +609,105 @@ static int send_watching(struct coil_http_exchange *x, const char *p, size_t len
 	return 0;
 }
 
+/* Plaintext bytes of a full TLS record. */
+#define TLS_RECORD 16384
+
+/* A piece of what goes out. */
+struct piece {
+	const void *p;
+	size_t len;
+};
+
+/* Send the pieces over x's TLS stream: copied into x->buf and written as
+ * one record (one write to the socket) when they fit one, else one after
+ * the other. x->buf holds nothing yet: over TLS the answer is read only
+ * once the request is out. Returns 0 or -errno (then an unknown part was
+ * sent). */
+static int tls_send(struct coil_http_exchange *x, const struct piece *ps, int n)
+{
+	size_t total = 0;
+	for (int i = 0; i < n; i++)
+		total += ps[i].len;
+	if (x->len == 0 && total <= TLS_RECORD && total <= x->cap) {
+		size_t at = 0;
+		for (int i = 0; i < n; i++) {
+			if (ps[i].len)
+				memcpy(x->buf + at, ps[i].p, ps[i].len);
+			at += ps[i].len;
+		}
+		ssize_t w = coil_tls_write_all(x->tls, x->buf, total);
+		return w < 0 ? (int)w : 0;
+	}
+	for (int i = 0; i < n; i++) {
+		ssize_t w = ps[i].len ? coil_tls_write_all(x->tls, ps[i].p, ps[i].len) : 0;
+		if (w < 0)
+			return (int)w;
+	}
+	return 0;
+}
+
+/* Connect to x's host and port; over TLS, make the handshake (the
+ * context verifies the server, SNI is the host) and check what ALPN
+ * chose: "http/1.1" or nothing. Returns 0 (x->fd, x->tls set),
+ * H2_PICKED (an HTTP/2 client told "h2": closed), or -errno: the
+ * connect's, the handshake's (-EKEYREJECTED, -EPROTO...), or
+ * -EPROTONOSUPPORT (ALPN chose another protocol: closed). */
+static int conn_open(struct coil_http_exchange *x)
+{
+	struct coil_http_client *cl = x->cl;
+	int fd = coil_tcp_connect(x->host, x->port);
+	if (fd < 0)
+		return fd;
+	__atomic_add_fetch(&cl->opened, 1, __ATOMIC_RELAXED);
+	coil_tcp_nodelay(fd, 1);
+	x->fd = fd;
+	if (!cl->cfg.tls)
+		return 0;
+	int r = coil_tls_open(&x->tls, cl->cfg.tls, fd, x->host);
+	if (r == 0)
+		r = coil_tls_handshake(x->tls);
+	const char *alpn = r == 0 ? coil_tls_alpn(x->tls) : NULL;
+	if (alpn && strcmp(alpn, "http/1.1") != 0) {
+		if (cl->h2 && !strcmp(alpn, "h2")) {
+			h1_only_set(cl, x->host, x->port, false); /* it speaks h2 now */
+			r = H2_PICKED;
+		} else {
+			r = -EPROTONOSUPPORT;
+		}
+	}
+	if (r != 0) {
+		conn_close(x->fd, x->tls, alpn != NULL); /* a close_notify after a handshake */
+		x->fd = -1;
+		x->tls = NULL;
+	}
+	return r;
+}
+
 /* Connect (or take a kept connection) and send the head, with the whole
- * body when it was given. fresh: never a kept one. */
+ * body when it was given. fresh: never a kept one. Returns 0, H2_PICKED
+ * (conn_open: nothing sent), or -errno. */
 static int send_request(struct coil_http_exchange *x, bool fresh)
 {
 	for (int tries = 0;; tries++) {
-		int fd = fresh ? -1 : take_kept(x->cl, x->host, x->port);
-		x->reused = fd >= 0;
+		x->fd = -1;
+		x->tls = NULL;
+		if (!fresh)
+			take_kept(x->cl, x->host, x->port, &x->fd, &x->tls);
+		x->reused = x->fd >= 0;
 		if (!x->reused) {
-			fd = coil_tcp_connect(x->host, x->port);
-			if (fd < 0)
-				return fd;
-			__atomic_add_fetch(&x->cl->opened, 1, __ATOMIC_RELAXED);
-			coil_tcp_nodelay(fd, 1);
+			int r = conn_open(x);
+			if (r != 0)
+				return r;
 		}
-		x->fd = fd;
-		ssize_t w = coil_sock_write_all(fd, x->req_head, x->req_head_len);
-		if (w >= 0 && x->body_len) {
+		ssize_t w;
+		if (x->tls) {
+			struct piece ps[2] = {{x->req_head, x->req_head_len},
+					      {x->body, x->body_len}};
+			w = tls_send(x, ps, 2);
+		} else {
+			w = coil_sock_write_all(x->fd, x->req_head, x->req_head_len);
+		}
+		if (w >= 0 && x->body_len && !x->tls) {
 			size_t sent;
 			int r = send_watching(x, x->body, x->body_len, &sent);
 			x->answered_early = r == 1;
@@ -450,8 +717,9 @@ static int send_request(struct coil_http_exchange *x, bool fresh)
 		}
 		if (w >= 0)
 			return 0;
-		coil_close(fd);
+		conn_close(x->fd, x->tls, false);
 		x->fd = -1;
+		x->tls = NULL;
 		/* whether a write or the read sees a closed peer first is timing */
 		if (w == -EPIPE)
 			w = -ECONNRESET;
@@ -506,9 +774,10 @@ static struct coil_http_exchange *exchange_get(struct coil_http_client *cl, cons
 static void exchange_free(struct coil_http_exchange *x)
 {
 	struct coil_http_client *cl = x->cl;
-	if (x->fd >= 0)
-		coil_close(x->fd);
+	/* A close_notify unless the exchange failed. */
+	conn_close(x->fd, x->tls, !x->err && !x->body_cut);
 	x->fd = -1;
+	x->tls = NULL;
 	pthread_mutex_lock(&cl->lock);
 	bool kept = cl->nspare < MAX_SPARE;
 	if (kept) {
@@ -570,28 +839,49 @@ int coil_http_exchange_start(coil_http_client *cl, const struct coil_http_client
 	}
 	if (cl->cfg.timeout > 0)
 		x->deadline = coil_now() + cl->cfg.timeout;
-	if (cl->h2) {
-		/* HTTP/2: the stream is queued on its connection, which its
-		 * owner makes (h2_client.c); errors come with the response. */
-		int r = coil__h2c_start(cl->h2, rq, method, target, x->idempotent, &x->h2);
-		if (r < 0) {
-			exchange_free(x);
-			return r;
-		}
-		*out = x;
-		return 0;
+	/* HTTP/2: the stream is queued on its connection, which its owner
+	 * makes (h2_client.c); errors come with the response. Over TLS a
+	 * host remembered as speaking HTTP/1.1 only comes here first, and
+	 * goes there when its new connection is told "h2". */
+	bool h2 = cl->h2 && !(cl->cfg.tls && h1_only(cl, rq->host, rq->port));
+	int r = 0;
+	if (!h2) {
+		coil_scope s;
+		bool scoped = enter(x, &s);
+		r = send_request(x, false);
+		if (scoped)
+			coil_scope_exit(&s);
+		h2 = r == H2_PICKED;
 	}
-	coil_scope s;
-	bool scoped = enter(x, &s);
-	int r = send_request(x, false);
-	if (scoped)
-		coil_scope_exit(&s);
+	if (h2)
+		r = coil__h2c_start(cl->h2, rq, method, target, x->idempotent, &x->h2);
 	if (r < 0) {
 		exchange_free(x);
 		return r;
 	}
 	*out = x;
 	return 0;
+}
+
+/* An HTTP/2 exchange over TLS whose connection failed with
+ * -EPROTONOSUPPORT: its server picked "http/1.1" by ALPN, or nothing,
+ * and no byte of the request went out. Send it over HTTP/1.1 (a kept
+ * connection, or a new one) and remember the host. Returns 0, or
+ * send_request's error (-EPROTONOSUPPORT when the new connection is told
+ * "h2" after all: a host whose servers disagree). */
+static int fall_back(struct coil_http_exchange *x)
+{
+	h1_only_set(x->cl, x->host, x->port, true);
+	coil__h2c_end(x->h2);
+	x->h2 = NULL;
+	int r = send_request(x, false);
+	return r == H2_PICKED ? -EPROTONOSUPPORT : r;
+}
+
+/* Whether the HTTP/2 error err means: go over HTTP/1.1 (fall_back). */
+static bool falls_back(const struct coil_http_exchange *x, ssize_t err)
+{
+	return err == -EPROTONOSUPPORT && x->cl->cfg.tls && x->streamed == 0;
 }
 
 ssize_t coil_http_exchange_write(coil_http_exchange *x, const void *buf, size_t len)
@@ -614,21 +904,30 @@ ssize_t coil_http_exchange_write(coil_http_exchange *x, const void *buf, size_t 
 	bool scoped = enter(x, &s);
 	if (x->h2) {
 		ssize_t w = coil__h2c_write(x->h2, buf, len);
-		if (scoped)
-			coil_scope_exit(&s);
-		if (w < 0)
-			return fail(x, (int)w);
-		x->streamed += len;
-		return w;
+		if (falls_back(x, w))
+			w = fall_back(x);
+		if (w < 0 || x->h2) {
+			if (scoped)
+				coil_scope_exit(&s);
+			if (w < 0)
+				return fail(x, (int)w);
+			x->streamed += len;
+			return w;
+		}
 	}
 	char line[24];
 	int n = x->chunked ? snprintf(line, sizeof line, "%zx\r\n", len) : 0;
-	const struct {
-		const char *p;
-		size_t len;
-	} parts[3] = {{line, (size_t)n}, {buf, len}, {"\r\n", x->chunked ? 2u : 0u}};
+	const struct piece parts[3] = {
+		{line, (size_t)n}, {buf, len}, {"\r\n", x->chunked ? 2u : 0u}};
 	int r = 0;
-	for (int i = 0; i < 3 && r == 0; i++) {
+	if (x->tls) {
+		r = tls_send(x, parts, 3);
+		/* Sent, or an unknown part of it: never sent again. */
+		x->streamed += len;
+		if (r == -EPIPE || r == -ECONNRESET)
+			r = 2;
+	}
+	for (int i = 0; i < 3 && r == 0 && !x->tls; i++) {
 		size_t sent = 0;
 		if (parts[i].len)
 			r = send_watching(x, parts[i].p, parts[i].len, &sent);
@@ -650,6 +949,25 @@ ssize_t coil_http_exchange_write(coil_http_exchange *x, const void *buf, size_t 
 	return (ssize_t)len;
 }
 
+/* Send the last chunk of a chunked body. Returns 0 (also when the server
+ * closed or answered first: its answer is read next), or -errno. */
+static int end_chunks(struct coil_http_exchange *x)
+{
+	int r;
+	if (x->tls) {
+		struct piece last = {"0\r\n\r\n", 5};
+		r = tls_send(x, &last, 1);
+		if (r == -EPIPE || r == -ECONNRESET)
+			r = 0;
+	} else {
+		size_t sent;
+		r = send_watching(x, "0\r\n\r\n", 5, &sent);
+		if (r == 1 || r == 2)
+			r = 0; /* read what came */
+	}
+	return r;
+}
+
 /* Read more of the answer into buf[len ..]; room is made by moving the
  * unread bytes down to keep (the end of the head, once it is in). */
 static ssize_t more(struct coil_http_exchange *x, size_t keep)
@@ -661,7 +979,10 @@ static ssize_t more(struct coil_http_exchange *x, size_t keep)
 		x->len -= x->pos - keep;
 		x->pos = keep;
 	}
-	ssize_t n = coil_sock_read(x->fd, x->buf + x->len, x->cap - x->len);
+	ssize_t n = x->tls ? coil_tls_read(x->tls, x->buf + x->len, x->cap - x->len)
+			   : coil_sock_read(x->fd, x->buf + x->len, x->cap - x->len);
+	if (n == -EPIPE)
+		n = -ECONNRESET; /* a stream whose last write failed: the peer is gone */
 	if (n > 0) {
 		x->len += (size_t)n;
 		x->got_any = true;
@@ -731,23 +1052,24 @@ int coil_http_exchange_response(coil_http_exchange *x)
 	bool scoped = enter(x, &s);
 	if (x->h2) {
 		int st = coil__h2c_response(&x->h2);
-		if (scoped)
-			coil_scope_exit(&s);
-		if (st < 0)
-			return fail(x, st);
-		x->have_head = true;
-		x->p.status_code = st;
-		x->p.version = 20;
-		return st;
+		if (falls_back(x, st))
+			st = fall_back(x);
+		if (st < 0 || x->h2) {
+			if (scoped)
+				coil_scope_exit(&s);
+			if (st < 0)
+				return fail(x, st);
+			x->have_head = true;
+			x->p.status_code = st;
+			x->p.version = 20;
+			return st;
+		}
 	}
 	int r = 0;
 	if (x->answered_early || x->body_cut) {
 		/* The answer (or what came of it) is in x->buf already. */
 	} else if (x->streaming && x->chunked) {
-		size_t sent;
-		r = send_watching(x, "0\r\n\r\n", 5, &sent);
-		if (r == 1 || r == 2)
-			r = 0; /* read what came */
+		r = end_chunks(x);
 	} else if (x->streaming && x->streamed != x->stream_len) {
 		r = -EMSGSIZE; /* the server waits for the rest: this connection is done */
 	}
@@ -756,10 +1078,15 @@ int coil_http_exchange_response(coil_http_exchange *x)
 		/* A kept connection the server had dropped: once more, anew. */
 		if (r == -ECONNRESET && x->reused && !x->got_any && tries == 0 && x->idempotent &&
 		    x->streamed == 0) {
-			coil_close(x->fd);
+			conn_close(x->fd, x->tls, false);
 			x->fd = -1;
+			x->tls = NULL;
 			x->len = x->pos = 0;
 			r = send_request(x, true);
+			if (r == H2_PICKED)
+				r = -ECONNRESET; /* the host is forgotten: the next try is h2 */
+			if (r == 0 && x->streaming && x->chunked)
+				r = end_chunks(x); /* an empty body's last chunk, again */
 			continue;
 		}
 		break;
@@ -924,11 +1251,13 @@ int coil_http_exchange_end(coil_http_exchange *x)
 		return 0;
 	}
 	/* Reusable: the server keeps it, the answer was read to its end and
-	 * nothing came past it. */
+	 * nothing came past it (nor waits in the TLS stream). */
 	if (!x->err && x->have_head && x->body_done && x->p.keep_alive && x->pos == x->len &&
-	    !coil__http_parse_needs_eof(&x->p) && !x->answered_early && !x->body_cut) {
-		keep(x->cl, x->host, x->port, x->fd);
+	    !coil__http_parse_needs_eof(&x->p) && !x->answered_early && !x->body_cut &&
+	    (!x->tls || coil_tls_pending(x->tls) == 0)) {
+		keep(x->cl, x->host, x->port, x->fd, x->tls);
 		x->fd = -1;
+		x->tls = NULL;
 	}
 	exchange_free(x);
 	return 0;

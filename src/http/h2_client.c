@@ -27,8 +27,11 @@
  * an idempotent request among them (no streamed body byte written) is
  * sent again on a new connection. A connection that ends (the peer
  * closed, a read or write failed, a protocol error) fails its streams with
- * -ECONNRESET or -EPROTO. An exchange ended before its response was read
- * whole resets its stream (CANCEL); the other streams go on.
+ * -ECONNRESET or -EPROTO; one over TLS whose server did not pick "h2" by
+ * ALPN fails them with -EPROTONOSUPPORT before any was sent, and client.c
+ * sends them over HTTP/1.1 instead. An exchange ended before its
+ * response was read whole resets its stream (CANCEL); the other streams
+ * go on.
  *
  * A stream belongs to its requester and, from its submission until nghttp2
  * closes it, to the owner too: the last of the two to let go frees it.
@@ -702,7 +705,7 @@ static int conn_open(struct conn *h)
 				r = coil_tls_handshake(h->tls);
 			const char *alpn = r == 0 ? coil_tls_alpn(h->tls) : NULL;
 			if (r == 0 && (!alpn || strcmp(alpn, "h2") != 0))
-				r = -EPROTONOSUPPORT; /* the server did not pick h2 */
+				r = -EPROTONOSUPPORT; /* not h2: client.c goes HTTP/1.1 */
 		}
 	}
 	if (scoped)
