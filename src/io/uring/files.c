@@ -166,9 +166,8 @@ void coil__uring_check_counts(struct coil__io *io, struct coil__uring *u)
 #endif
 }
 
-/* Several workers: this worker is about to keep state for fd (an op in
- * flight, what it learns of it); mark it once, for a close on another
- * worker to reach (io/fd.h). Without memory for the entry, every time. */
+/* Marked once while the entry says so (FD_MET: cleared when the fd is
+ * forgotten); without memory for the entry, every time. */
 __attribute__((noinline)) void coil__uring_fd_met(struct coil__io *io, struct coil__uring *u, int fd)
 {
 	if (fd < 0)

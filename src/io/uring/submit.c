@@ -312,8 +312,6 @@ static int nowait_read(struct coil__uring *u, struct coil__op *op)
 static __attribute__((noinline)) int
 submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 {
-	if (u->special[op->code] & SPECIAL_MEETS)
-		coil__uring_fd_met(io, u, op->fd);
 	unsigned f = coil__optable[op->code].flags;
 	if (u->to_pool[op->code]) {
 		if (f & COIL__OPF_CLOSES_FD) {
@@ -385,7 +383,7 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 			}
 		}
 	}
-	int r = coil__uring_op_hold(u, op);
+	int r = coil__uring_op_hold(io, u, op);
 	if (r < 0)
 		return r;
 	bool splice = op->code == COIL__OP_SPLICE;
@@ -393,6 +391,8 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 		coil__uring_op_let_go(u, op);
 		return r;
 	}
+	if (splice)
+		coil__uring_fd_met(io, u, op->u.splice.fd_out);
 	struct io_uring_sqe *sqe = coil__uring_sqe(u);
 	if (!sqe) {
 		coil__uring_op_let_go(u, op);
@@ -425,7 +425,7 @@ int coil__uring_submit(struct coil__io *io, struct coil__op *op)
 		coil__panic("op address %p does not fit the user_data tag", (void *)op);
 	if (__builtin_expect(u->special[op->code], 0))
 		return submit_special(io, u, op);
-	int r = coil__uring_op_hold(u, op);
+	int r = coil__uring_op_hold(io, u, op);
 	if (__builtin_expect(r < 0, 0))
 		return r;
 	struct io_uring_sqe *sqe = coil__uring_sqe(u);

@@ -100,8 +100,6 @@ struct coil__uring {
 /* Why an op takes the special submit. */
 enum {
 	SPECIAL_OWN = 1,	/* its own path (pool, offsets, close...) */
-	SPECIAL_MEETS = 2,	/* several workers: it names an fd, which this
-				 * worker then met (io/fd.h); never with one */
 };
 
 /* What coil learnt of an fd number, asked once and kept until coil closes
@@ -112,7 +110,7 @@ enum {
 	FD_NOWAIT_KNOWN = 16, FD_NOWAIT = 32,	/* nowait_read(): a buffered regular file */
 	FD_FIXED = 64, FD_FIXED_NO = 128,	/* in the ring's file table; could not be */
 	FD_MISS_ONE = 256, FD_MISSES = 0x0f00,	/* its inline reads that missed the cache, in a row */
-	FD_MET = 0x1000,			/* marked as met (io/fd.h) */
+	FD_MET = 0x1000,			/* marked as met by this worker (io/fd.h) */
 	FD_ZC_STREAM = 0x2000,			/* with FD_ZC: TCP (coil__uring_zc_fits) */
 };
 
@@ -228,6 +226,10 @@ int coil__uring_reap(struct coil__io *io, struct coil__uring *u);
 /* ---- files.c ---------------------------------------------------------- */
 
 struct coil__uring_fd *coil__uring_fd_grow(struct coil__uring *u, int fd);
+/* This worker keeps state for fd from now on (a request names it, it
+ * learns what fd is): marked once, until it forgets fd, for a close
+ * elsewhere to reach it (io/fd.h). */
+void coil__uring_fd_met(struct coil__io *io, struct coil__uring *u, int fd);
 
 /* fd's FD_* bits, the table grown to hold it; NULL without memory. */
 static inline uint16_t *coil__uring_fd_info(struct coil__uring *u, int fd)
@@ -277,10 +279,12 @@ static inline __attribute__((always_inline)) void coil__uring_fd_let_go(struct c
 #endif
 }
 
-/* op's SQE is about to be made: list it on op->fd if it names it. 0, or
- * as coil__uring_fd_hold. */
-static inline __attribute__((always_inline)) int coil__uring_op_hold(struct coil__uring *u,
-								   struct coil__op *op)
+/* op's SQE is about to be made: list it on op->fd if it names it, and
+ * mark the fd as met by this worker the first time (io/fd.h: one test of
+ * the entry's bits that the list's head sits beside). 0, or as
+ * coil__uring_fd_hold. */
+static inline __attribute__((always_inline)) int
+coil__uring_op_hold(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 {
 	if (!u->names_fd[op->code])
 		return 0;
@@ -289,12 +293,15 @@ static inline __attribute__((always_inline)) int coil__uring_op_hold(struct coil
 		if (r < 0)
 			return r;
 	}
-	struct coil__op **head = &u->fds[op->fd].ops, *first = *head;
-	op->be.uring.fd_pprev = head;
-	*head = op;
+	struct coil__uring_fd *e = &u->fds[op->fd];
+	struct coil__op *first = e->ops;
+	op->be.uring.fd_pprev = &e->ops;
+	e->ops = op;
 	op->be.uring.fd_next = first;
 	if (first)
 		first->be.uring.fd_pprev = &op->be.uring.fd_next;
+	if (__builtin_expect(!(e->info & FD_MET), 0))
+		coil__uring_fd_met(io, u, op->fd);
 	return 0;
 }
 
@@ -341,7 +348,6 @@ void coil__uring_prep_close_cancel(struct io_uring_sqe *sqe, int fd,
 void coil__uring_check_counts(struct coil__io *io, struct coil__uring *u);
 
 void coil__uring_fd_forget(struct coil__uring *u, int fd);
-void coil__uring_fd_met(struct coil__io *io, struct coil__uring *u, int fd);
 bool coil__uring_seekable(struct coil__uring *u, int fd);
 /* Whether a send may go SEND_ZC: a TCP one only when its bytes and those
  * the socket holds fit the peer's window (a cancel then never waits for
