@@ -57,16 +57,11 @@ static uint64_t *far_word(int fd, bool make)
 	return t ? &t[fd % FAR_CHUNK] : NULL;
 }
 
-void coil__fd_met(struct coil__worker *w, int fd)
+void coil__fd_met_far(struct coil__worker *w, int fd)
 {
-	uint32_t bit = w->list_bit;
-	if (!bit || fd < 0)
-		return;
-	uint64_t *m = fd < COIL__FD_WORDS_NEAR ? &coil__fd_words[fd] : far_word(fd, true);
-	/* Release: a closer that takes the bit sees w listed (it looks for
-	 * w in the list after). */
+	uint64_t *m = fd >= 0 && w->list_bit ? far_word(fd, true) : NULL;
 	if (m)
-		__atomic_fetch_or(m, bit, __ATOMIC_RELEASE);
+		__atomic_fetch_or(m, (uint64_t)w->list_bit << COIL__FD_MET_SHIFT, __ATOMIC_RELEASE);
 }
 
 /* A close's step on fd's word: the next generation, met by no one yet.
@@ -74,12 +69,12 @@ void coil__fd_met(struct coil__worker *w, int fd)
 static uint32_t turn_word(uint64_t *m)
 {
 	uint64_t old = __atomic_load_n(m, __ATOMIC_RELAXED);
-	/* All ones in the low half, plus one: the generation moves on and the
+	/* The low half plus one: the generation moves on (wrapping), the
 	 * bits are 0. */
-	while (!__atomic_compare_exchange_n(m, &old, (old | COIL__FD_MET_BITS) + 1, true,
-					    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+	while (!__atomic_compare_exchange_n(m, &old, (uint32_t)(old + 1), true, __ATOMIC_ACQ_REL,
+					    __ATOMIC_RELAXED)) {
 	}
-	return (uint32_t)old;
+	return (uint32_t)(old >> COIL__FD_MET_SHIFT);
 }
 
 static __attribute__((noinline)) uint32_t turn_far(int fd)
@@ -105,7 +100,7 @@ static __attribute__((noinline)) void turn_back(int fd, uint32_t met)
 {
 	uint64_t *m = fd < COIL__FD_WORDS_NEAR ? &coil__fd_words[fd] : far_word(fd, false);
 	if (m)
-		__atomic_fetch_or(m, met, __ATOMIC_RELEASE);
+		__atomic_fetch_or(m, (uint64_t)met << COIL__FD_MET_SHIFT, __ATOMIC_RELEASE);
 }
 
 /* The closing fiber waits here for the workers it asked. */
@@ -227,7 +222,7 @@ int coil__fd_close(int fd)
 		struct coil__scope shield;
 		coil__shield_enter(&shield);
 		/* Met by another worker (or by one that shares w's bit). */
-		if (__builtin_expect(met & ~__atomic_load_n(&w->list_bit_alone, __ATOMIC_RELAXED), 0))
+		if (__builtin_expect(met & __atomic_load_n(&w->list_others, __ATOMIC_RELAXED), 0))
 			reach_others(w, fd, met);
 		struct coil__op op = {.code = COIL__OP_CLOSE, .fd = fd};
 		r = coil__op_run(&op);

@@ -12,9 +12,9 @@
  * deadline, and never by a read of the new fd that took the number), and
  * they forget the fd, so a new fd of that number starts clean everywhere.
  *
- * One 64-bit word per fd number, process-wide (coil__fd_words): the high
+ * One 64-bit word per fd number, process-wide (coil__fd_words): the low
  * half is the fd's generation, bumped by every close through coil (io/fixed.h
- * compares it); the low half has the bits (sched/crew.h: list_bit) of the
+ * compares it); the high half has the bits (sched/crew.h: list_bit) of the
  * listed workers that met the fd since.
  *
  * - A worker that starts keeping state for an fd marks its bit in the fd's
@@ -28,8 +28,8 @@
  *   thread (it waits on a futex).
  *
  * A close of an fd that only the closer's worker met asks no one: its step
- * is the compare-and-swap that bumps the generation, and a compare with the
- * worker's own bit (list_bit_alone). A worker marks nothing while it is not
+ * is the compare-and-swap that bumps the generation, and a test against the
+ * bits of the other workers (list_others). A worker marks nothing while it is not
  * listed (a coil_loop's): a close from outside its loop does not reach it.
  * Words below 64Ki fds are static, the others in chunks of 64Ki made on
  * first mark; an fd past 16Mi counts as met by all. A spare bit (one shared
@@ -47,9 +47,9 @@
 #define COIL__FD_WORDS_MAX (1 << 24)
 /* The words of fds below this are static: no lookup. */
 #define COIL__FD_WORDS_NEAR 65536
-#define COIL__FD_GEN_SHIFT 32
-#define COIL__FD_MET_BITS UINT64_C(0xffffffff)
-_Static_assert(COIL__LIST_BITS <= COIL__FD_GEN_SHIFT, "a worker's bit fits the low half");
+/* Where a worker's bit goes in the word. */
+#define COIL__FD_MET_SHIFT 32
+_Static_assert(COIL__LIST_BITS <= 64 - COIL__FD_MET_SHIFT, "a worker's bit fits the high half");
 
 extern uint64_t coil__fd_words[COIL__FD_WORDS_NEAR];
 
@@ -57,13 +57,23 @@ extern uint64_t coil__fd_words[COIL__FD_WORDS_NEAR];
  * fd through coil. */
 static inline uint32_t coil__fd_gen(int fd)
 {
-	return (uint32_t)(__atomic_load_n(&coil__fd_words[fd], __ATOMIC_ACQUIRE) >>
-			  COIL__FD_GEN_SHIFT);
+	return (uint32_t)__atomic_load_n(&coil__fd_words[fd], __ATOMIC_ACQUIRE);
 }
 
 /* Worker w keeps state for fd from now on (its thread). Nothing if w is
- * not listed. */
-void coil__fd_met(struct coil__worker *w, int fd);
+ * not listed. Release: a closer that takes the bit sees w listed (it looks
+ * for w in the list after). */
+void coil__fd_met_far(struct coil__worker *w, int fd);
+static inline void coil__fd_met(struct coil__worker *w, int fd)
+{
+	if ((unsigned)fd < COIL__FD_WORDS_NEAR) {
+		if (w->list_bit)
+			__atomic_fetch_or(&coil__fd_words[fd],
+					  (uint64_t)w->list_bit << COIL__FD_MET_SHIFT, __ATOMIC_RELEASE);
+	} else {
+		coil__fd_met_far(w, fd);
+	}
+}
 
 /* One worker's part of a close (on the closer's stack). */
 struct coil__fd_gone_call {

@@ -447,16 +447,16 @@ void coil__crew_list_add(struct coil__worker *w)
 	if (i == list_len)
 		list_len++;
 	uint32_t bit = UINT32_C(1) << (i % COIL__LIST_BITS);
-	uint32_t alone = bit;
+	uint32_t others = ~bit;
 	for (unsigned j = 0; j < list_len; j++) {
 		struct coil__worker *x = list[j];
 		if (x && x != w && x->list_bit == bit) {
-			__atomic_store_n(&x->list_bit_alone, 0, __ATOMIC_RELAXED);
-			alone = 0;
+			__atomic_store_n(&x->list_others, ~UINT32_C(0), __ATOMIC_RELAXED);
+			others = ~UINT32_C(0);
 		}
 	}
 	w->list_bit = bit;
-	__atomic_store_n(&w->list_bit_alone, alone, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->list_others, others, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&list_mu);
 }
 
@@ -469,7 +469,7 @@ void coil__crew_list_remove(struct coil__worker *w)
 	while (list_len && !list[list_len - 1])
 		list_len--;
 	w->list_bit = 0;
-	__atomic_store_n(&w->list_bit_alone, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->list_others, ~UINT32_C(0), __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&list_mu);
 	/* What was posted while it was listed: answered now (its ops are
 	 * over, so a call finds nothing in flight and answers at once). */

@@ -236,8 +236,8 @@ struct coil__worker *coil__crew_place(struct coil__worker *w, bool detached);
  * COIL__LIST_BITS) in masks that other layers keep (io/fd.c: which
  * workers met an fd). A place is the lowest free one, so while at most
  * COIL__LIST_BITS workers are listed each has a bit of its own; past that
- * a bit names several, and the lister that made a bit shared clears
- * list_bit_alone of every worker it names. A remove takes the list lock,
+ * a bit names several, and the lister that made a bit shared adds it to
+ * list_others of every worker it names. A remove takes the list lock,
  * so a poster that found the worker listed (and posts under the lock)
  * has posted by then, and the worker drains its inbox after: a call
  * posted to it is always answered.

@@ -159,10 +159,11 @@ struct coil__worker {
 	void (*wake_embedder)(struct coil__worker *w);
 	size_t outside_waits;		/* fibers parked where a plain thread can wake them */
 	/* While in the list of every runtime's workers (sched/crew.h): its
-	 * bit among them, and that bit again while no other listed worker has
-	 * it (else 0; atomic: another lister clears it). Both 0 unlisted. */
+	 * bit among them (0 unlisted), and the bits that may name other
+	 * workers: all but list_bit while no other listed worker has it, else
+	 * all (atomic: another lister sets it). */
 	uint32_t list_bit;
-	uint32_t list_bit_alone;
+	uint32_t list_others;
 };
 
 /* The worker running on this thread, or NULL. initial-exec: one

@@ -106,7 +106,7 @@ int coil__uring_multi_arm(struct coil__io *io, void *key, unsigned kind, int fd,
 	int r = coil__uring_fd_hold(u, fd);
 	if (r < 0)
 		return r;
-	coil__uring_fd_met(io, u, fd);
+	coil__uring_fd_met(u, fd);
 	struct io_uring_sqe *sqe = coil__uring_sqe(u);
 	if (!sqe) {
 		coil__uring_fd_let_go(u, fd);

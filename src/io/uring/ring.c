@@ -91,6 +91,7 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 	struct coil__uring *u = calloc(1, sizeof *u);
 	if (!u)
 		return -ENOMEM;
+	u->w = io->w;
 	/* Best first: one thread submits and reaps (SINGLE_ISSUER), and task
 	 * work runs only when we wait (DEFER_TASKRUN, 6.1+); else cooperative
 	 * task work (5.19+); else whatever the kernel has. */

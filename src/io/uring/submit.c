@@ -343,6 +343,9 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 	}
 	bool fixed_rw = false;
 	if (f & COIL__OPF_SEEKS) {
+		/* What it learns of the fd here (and a read done inline) is
+		 * kept: marked before (io/fd.h). */
+		coil__uring_fd_learns(u, op->fd);
 		if (op->off >= 0 && !coil__uring_seekable(u, op->fd))
 			return -ESPIPE;
 		if (op->code == COIL__OP_READ && op->off >= 0 && (io->features & COIL_FEATURE_NOWAIT_READS)) {
@@ -383,7 +386,7 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 			}
 		}
 	}
-	int r = coil__uring_op_hold(io, u, op);
+	int r = coil__uring_op_hold(u, op);
 	if (r < 0)
 		return r;
 	bool splice = op->code == COIL__OP_SPLICE;
@@ -392,7 +395,7 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 		return r;
 	}
 	if (splice)
-		coil__uring_fd_met(io, u, op->u.splice.fd_out);
+		coil__uring_fd_met(u, op->u.splice.fd_out);
 	struct io_uring_sqe *sqe = coil__uring_sqe(u);
 	if (!sqe) {
 		coil__uring_op_let_go(u, op);
@@ -425,7 +428,7 @@ int coil__uring_submit(struct coil__io *io, struct coil__op *op)
 		coil__panic("op address %p does not fit the user_data tag", (void *)op);
 	if (__builtin_expect(u->special[op->code], 0))
 		return submit_special(io, u, op);
-	int r = coil__uring_op_hold(io, u, op);
+	int r = coil__uring_op_hold(u, op);
 	if (__builtin_expect(r < 0, 0))
 		return r;
 	struct io_uring_sqe *sqe = coil__uring_sqe(u);
