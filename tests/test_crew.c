@@ -614,7 +614,7 @@ END_TEST
 /* The same with the readers in a one-worker runtime (forced: the suite's
  * workers2 variant would make it two): it used to mark nothing, so its
  * reads waited out their deadline. */
-START_TEST(close_from_a_plain_thread_fails_a_parked_reader_of_one_worker_with_ebadf)
+START_TEST(close_from_a_plain_thread_fails_a_parked_one_worker_reader_with_ebadf)
 {
 	unsetenv("COIL_WORKERS");
 	outside_how = OUT_PLAIN;
@@ -622,7 +622,7 @@ START_TEST(close_from_a_plain_thread_fails_a_parked_reader_of_one_worker_with_eb
 }
 END_TEST
 
-START_TEST(close_from_another_runtime_fails_a_parked_reader_of_one_worker_with_ebadf)
+START_TEST(close_from_another_runtime_fails_a_parked_one_worker_reader_with_ebadf)
 {
 	unsetenv("COIL_WORKERS");
 	outside_how = OUT_RUNTIME1;
@@ -1490,8 +1490,8 @@ static Suite *crew_suite(void)
 	tcase_add_test(tc, close_fails_a_parked_reader_on_another_worker_with_ebadf);
 	tcase_add_test(tc, close_from_a_plain_thread_fails_a_parked_reader_with_ebadf);
 	tcase_add_test(tc, close_from_another_runtime_fails_a_parked_reader_with_ebadf);
-	tcase_add_test(tc, close_from_a_plain_thread_fails_a_parked_reader_of_one_worker_with_ebadf);
-	tcase_add_test(tc, close_from_another_runtime_fails_a_parked_reader_of_one_worker_with_ebadf);
+	tcase_add_test(tc, close_from_a_plain_thread_fails_a_parked_one_worker_reader_with_ebadf);
+	tcase_add_test(tc, close_from_another_runtime_fails_a_parked_one_worker_reader_with_ebadf);
 	tcase_add_test(tc, reused_fd_number_wakes_a_reader_on_a_worker_that_used_it_before);
 	tcase_add_test(tc, stale_reader_never_reads_the_fd_that_took_its_number);
 	tcase_add_test(tc, stale_reader_of_one_worker_never_reads_the_fd_a_plain_thread_reused);

@@ -69,7 +69,8 @@ static inline void coil__fd_met(struct coil__worker *w, int fd)
 	if ((unsigned)fd < COIL__FD_WORDS_NEAR) {
 		if (w->list_bit)
 			__atomic_fetch_or(&coil__fd_words[fd],
-					  (uint64_t)w->list_bit << COIL__FD_MET_SHIFT, __ATOMIC_RELEASE);
+					  (uint64_t)w->list_bit << COIL__FD_MET_SHIFT,
+					  __ATOMIC_RELEASE);
 	} else {
 		coil__fd_met_far(w, fd);
 	}
