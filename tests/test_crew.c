@@ -782,6 +782,73 @@ START_TEST(stale_reader_of_one_worker_never_reads_the_fd_a_plain_thread_reused)
 }
 END_TEST
 
+/* More workers listed than a close's bits (32): places 0 and 32 share a
+ * bit. Each worker in turn closes the fds of readers parked on all the
+ * others; the one that shares its bit must not take the other's mark for
+ * its own. */
+#define CROWD 33
+
+struct crowd {
+	struct far_reader fr[CROWD];
+	int peer[CROWD];
+	unsigned closer;
+};
+
+static void *close_crowd(void *arg)
+{
+	struct crowd *c = arg;
+	for (unsigned i = 0; i < CROWD; i++)
+		if (i != c->closer)
+			ck_assert_int_eq(coil_close(c->fr[i].fd), 0);
+	return NULL;
+}
+
+static void *crowd_main(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(coil_worker_count(), CROWD);
+	for (unsigned j = 0; j < CROWD; j++) {
+		struct crowd c = {.closer = j};
+		coil_task t[CROWD];
+		for (unsigned i = 0; i < CROWD; i++) {
+			if (i == j)
+				continue;
+			int sv[2], type = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
+			ck_assert_int_eq(socketpair(AF_UNIX, type, 0, sv), 0);
+			c.fr[i] = (struct far_reader){.fd = sv[0], .sock = true};
+			c.peer[i] = sv[1];
+			ck_assert_int_eq(coil_task_spawn_on(i, &t[i], far_read, &c.fr[i]), 0);
+			ck_assert_int_eq(write(sv[1], "x", 1), 1);
+		}
+		/* Each read one byte: now in their next read (see
+		 * start_far_reader). */
+		for (unsigned i = 0; i < CROWD; i++)
+			while (i != j && __atomic_load_n(&c.fr[i].got, __ATOMIC_ACQUIRE) < 1 &&
+			       !__atomic_load_n(&c.fr[i].done, __ATOMIC_ACQUIRE))
+				coil_sleep(MS);
+		coil_sleep(5 * MS);
+		coil_task k;
+		ck_assert_int_eq(coil_task_spawn_on(j, &k, close_crowd, &c), 0);
+		ck_assert_int_eq(coil_task_join(k, NULL), 0);
+		for (unsigned i = 0; i < CROWD; i++) {
+			if (i == j)
+				continue;
+			void *res;
+			ck_assert_int_eq(coil_task_join(t[i], &res), 0);
+			ck_assert_msg((int)(intptr_t)res == -EBADF,
+				      "reader on %u, closer on %u: %d", i, j, (int)(intptr_t)res);
+			ck_assert_int_eq(coil_close(c.peer[i]), 0);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(close_reaches_a_reader_whose_worker_shares_the_closers_bit)
+{
+	run_both_on(CROWD, crowd_main);
+}
+END_TEST
+
 struct scope_x {
 	coil_scope *scope;
 	coil_chan *ready, *never;
@@ -1495,6 +1562,7 @@ static Suite *crew_suite(void)
 	tcase_add_test(tc, reused_fd_number_wakes_a_reader_on_a_worker_that_used_it_before);
 	tcase_add_test(tc, stale_reader_never_reads_the_fd_that_took_its_number);
 	tcase_add_test(tc, stale_reader_of_one_worker_never_reads_the_fd_a_plain_thread_reused);
+	tcase_add_test(tc, close_reaches_a_reader_whose_worker_shares_the_closers_bit);
 	tcase_add_test(tc, scope_cancelled_from_another_worker);
 	tcase_add_test(tc, group_with_children_on_four_workers);
 	tcase_add_test(tc, mutex_cond_sem_wg_event_once_across_four_workers);
