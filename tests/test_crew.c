@@ -456,14 +456,16 @@ static void *far_read(void *arg)
 	return (void *)(intptr_t)r;
 }
 
-/* Start fr on worker 1 and see it read one byte (written to feed): it is
- * then in its next read. The short sleep after lets that read park; on a
- * slow machine it only makes the test weaker (the read starts after the
- * close and fails with -EBADF anyway), never wrong. */
+/* Start fr on the last worker (1 of 2; the only one of a one-worker
+ * runtime) and see it read one byte (written to feed): it is then in its
+ * next read. The short sleep after lets that read park; on a slow machine
+ * it only makes the test weaker (the read starts after the close and
+ * fails with -EBADF anyway), never wrong. */
 static coil_task start_far_reader(struct far_reader *fr, int feed)
 {
 	coil_task t;
-	ck_assert_int_eq(coil_task_spawn_on(1, &t, far_read, fr), 0);
+	unsigned last = (unsigned)coil_worker_count() - 1;
+	ck_assert_int_eq(coil_task_spawn_on(last, &t, far_read, fr), 0);
 	ck_assert_int_eq(write(feed, "x", 1), 1);
 	while (__atomic_load_n(&fr->got, __ATOMIC_ACQUIRE) < 1 &&
 	       !__atomic_load_n(&fr->done, __ATOMIC_ACQUIRE))
@@ -479,14 +481,19 @@ static void *nothing(void *arg)
 
 /* Each test runs twice: as configured, and with registered files asked for
  * (io_uring's fixed slots; the other backends ignore it). */
-static void run_both(coil_fn fn)
+static void run_both_on(unsigned workers, coil_fn fn)
 {
 	for (int fixed = 0; fixed < 2; fixed++) {
-		struct coil_config cfg = workers_cfg(2);
+		struct coil_config cfg = workers_cfg(workers);
 		if (fixed)
 			cfg.features_on = COIL_FEATURE_FIXED_FILES;
 		coil_test_run_cfg(&cfg, fn, NULL);
 	}
+}
+
+static void run_both(coil_fn fn)
+{
+	run_both_on(2, fn);
 }
 
 static void *close_far_main(void *arg)
@@ -520,7 +527,7 @@ END_TEST
 
 /* The same close from outside the readers' runtime: a plain thread, a
  * fiber of a one-worker runtime, a fiber on worker 1 of another two-worker
- * runtime (whose bit for index 1 is the reader's worker's too). */
+ * runtime. */
 enum outside { OUT_PLAIN, OUT_RUNTIME1, OUT_RUNTIME2 };
 static enum outside outside_how;
 
@@ -601,6 +608,27 @@ START_TEST(close_from_another_runtime_fails_a_parked_reader_with_ebadf)
 	run_both(close_outside_main);
 	outside_how = OUT_RUNTIME2;
 	run_both(close_outside_main);
+}
+END_TEST
+
+/* The same with the readers in a one-worker runtime (forced: the suite's
+ * workers2 variant would make it two): it used to mark nothing, so its
+ * reads waited out their deadline. */
+START_TEST(close_from_a_plain_thread_fails_a_parked_one_worker_reader_with_ebadf)
+{
+	unsetenv("COIL_WORKERS");
+	outside_how = OUT_PLAIN;
+	run_both_on(1, close_outside_main);
+}
+END_TEST
+
+START_TEST(close_from_another_runtime_fails_a_parked_one_worker_reader_with_ebadf)
+{
+	unsetenv("COIL_WORKERS");
+	outside_how = OUT_RUNTIME1;
+	run_both_on(1, close_outside_main);
+	outside_how = OUT_RUNTIME2;
+	run_both_on(1, close_outside_main);
 }
 END_TEST
 
@@ -697,6 +725,127 @@ static void *stale_main(void *arg)
 START_TEST(stale_reader_never_reads_the_fd_that_took_its_number)
 {
 	run_both(stale_main);
+}
+END_TEST
+
+/* A plain thread closes the reader's fd and makes a socket that takes the
+ * number, with data waiting. */
+struct reuse_outside {
+	int n;
+	int mine, other;
+	int done; /* atomic */
+};
+
+static void *close_and_reuse(void *arg)
+{
+	struct reuse_outside *ro = arg;
+	ck_assert_int_eq(coil_close(ro->n), 0);
+	socketpair_at(ro->n, &ro->mine, &ro->other);
+	ck_assert_int_eq(write(ro->other, "z", 1), 1);
+	__atomic_store_n(&ro->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void *stale_outside_main(void *arg)
+{
+	(void)arg;
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	struct far_reader fr = {.fd = sv[0], .sock = true};
+	coil_task t = start_far_reader(&fr, sv[1]);
+	struct reuse_outside ro = {.n = sv[0]};
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, close_and_reuse, &ro), 0);
+	void *res;
+	ck_assert_int_eq(coil_task_join(t, &res), 0);
+	ck_assert_int_eq((int)(intptr_t)res, -EBADF);
+	while (!__atomic_load_n(&ro.done, __ATOMIC_ACQUIRE))
+		coil_sleep(MS);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	/* The stale reader ended with the close; it never read the new fd. */
+	ck_assert_int_eq(__atomic_load_n(&fr.got, __ATOMIC_ACQUIRE), 1);
+	char c = 0;
+	ck_assert_int_eq(coil_sock_read(ro.mine, &c, 1), 1);
+	ck_assert_int_eq(c, 'z');
+	ck_assert_int_eq(coil_close(ro.mine), 0);
+	ck_assert_int_eq(coil_close(ro.other), 0);
+	ck_assert_int_eq(coil_close(sv[1]), 0);
+	return NULL;
+}
+
+/* The same with the reader in a one-worker runtime and the close (and the
+ * new socket) on a plain thread. */
+START_TEST(stale_reader_of_one_worker_never_reads_the_fd_a_plain_thread_reused)
+{
+	unsetenv("COIL_WORKERS");
+	run_both_on(1, stale_outside_main);
+}
+END_TEST
+
+/* More workers listed than a close's bits (32): places 0 and 32 share a
+ * bit. Each worker in turn closes the fds of readers parked on all the
+ * others; the one that shares its bit must not take the other's mark for
+ * its own. */
+#define CROWD 33
+
+struct crowd {
+	struct far_reader fr[CROWD];
+	int peer[CROWD];
+	unsigned closer;
+};
+
+static void *close_crowd(void *arg)
+{
+	struct crowd *c = arg;
+	for (unsigned i = 0; i < CROWD; i++)
+		if (i != c->closer)
+			ck_assert_int_eq(coil_close(c->fr[i].fd), 0);
+	return NULL;
+}
+
+static void *crowd_main(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(coil_worker_count(), CROWD);
+	for (unsigned j = 0; j < CROWD; j++) {
+		struct crowd c = {.closer = j};
+		coil_task t[CROWD];
+		for (unsigned i = 0; i < CROWD; i++) {
+			if (i == j)
+				continue;
+			int sv[2], type = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
+			ck_assert_int_eq(socketpair(AF_UNIX, type, 0, sv), 0);
+			c.fr[i] = (struct far_reader){.fd = sv[0], .sock = true};
+			c.peer[i] = sv[1];
+			ck_assert_int_eq(coil_task_spawn_on(i, &t[i], far_read, &c.fr[i]), 0);
+			ck_assert_int_eq(write(sv[1], "x", 1), 1);
+		}
+		/* Each read one byte: now in their next read (see
+		 * start_far_reader). */
+		for (unsigned i = 0; i < CROWD; i++)
+			while (i != j && __atomic_load_n(&c.fr[i].got, __ATOMIC_ACQUIRE) < 1 &&
+			       !__atomic_load_n(&c.fr[i].done, __ATOMIC_ACQUIRE))
+				coil_sleep(MS);
+		coil_sleep(5 * MS);
+		coil_task k;
+		ck_assert_int_eq(coil_task_spawn_on(j, &k, close_crowd, &c), 0);
+		ck_assert_int_eq(coil_task_join(k, NULL), 0);
+		for (unsigned i = 0; i < CROWD; i++) {
+			if (i == j)
+				continue;
+			void *res;
+			ck_assert_int_eq(coil_task_join(t[i], &res), 0);
+			ck_assert_msg((int)(intptr_t)res == -EBADF,
+				      "reader on %u, closer on %u: %d", i, j, (int)(intptr_t)res);
+			ck_assert_int_eq(coil_close(c.peer[i]), 0);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(close_reaches_a_reader_whose_worker_shares_the_closers_bit)
+{
+	run_both_on(CROWD, crowd_main);
 }
 END_TEST
 
@@ -1408,8 +1557,12 @@ static Suite *crew_suite(void)
 	tcase_add_test(tc, close_fails_a_parked_reader_on_another_worker_with_ebadf);
 	tcase_add_test(tc, close_from_a_plain_thread_fails_a_parked_reader_with_ebadf);
 	tcase_add_test(tc, close_from_another_runtime_fails_a_parked_reader_with_ebadf);
+	tcase_add_test(tc, close_from_a_plain_thread_fails_a_parked_one_worker_reader_with_ebadf);
+	tcase_add_test(tc, close_from_another_runtime_fails_a_parked_one_worker_reader_with_ebadf);
 	tcase_add_test(tc, reused_fd_number_wakes_a_reader_on_a_worker_that_used_it_before);
 	tcase_add_test(tc, stale_reader_never_reads_the_fd_that_took_its_number);
+	tcase_add_test(tc, stale_reader_of_one_worker_never_reads_the_fd_a_plain_thread_reused);
+	tcase_add_test(tc, close_reaches_a_reader_whose_worker_shares_the_closers_bit);
 	tcase_add_test(tc, scope_cancelled_from_another_worker);
 	tcase_add_test(tc, group_with_children_on_four_workers);
 	tcase_add_test(tc, mutex_cond_sem_wg_event_once_across_four_workers);

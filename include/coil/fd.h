@@ -15,16 +15,17 @@ extern "C" {
  * it (a new fd of that number starts clean; with COIL_FEATURE_FIXED_FILES
  * a worker's ring keeps the file of an fd closed with close(2) open).
  * Operations that other fibers have in flight on fd end first, with -EBADF,
- * on every backend and every worker of the runtime (io_uring cancels them,
- * IORING_ASYNC_CANCEL_FD, before the close; with several workers the close
- * waits until each worker that used fd has let go of it), so none of them
- * ever touches a new fd that takes the number. The same holds for a close
- * from outside the runtime (a plain thread, a fiber of another runtime):
- * it reaches every worker of every runtime of several workers that used
- * fd, and waits for them (a plain thread on a futex); a fiber of a
- * one-worker runtime is not reached from outside it (its runtime keeps no
- * such record, to stay as fast as a runtime without workers). It closes
- * also in a cancelled task (clean-up must stay possible).
+ * on every backend and every worker of the runtime (io_uring cancels them
+ * before the close; the close waits until each other worker that used fd
+ * has let go of it), so none of them ever touches a new fd that takes the
+ * number. The same holds for a close from outside the runtime (a plain
+ * thread, a fiber of another runtime): it reaches every worker of every
+ * coil_run runtime that used fd, one worker or several, and waits for
+ * them (a plain thread on a futex), so it must not be called on a thread
+ * that such a worker waits for. A fiber of a coil_loop is reached only by
+ * a close in its own loop (between ticks the loop's thread is the
+ * embedder's, which nobody may wait for). It closes also in a cancelled
+ * task (clean-up must stay possible).
  * Returns 0 or -EBADF, -EIO...
  */
 COIL_API int coil_close(int fd);

@@ -4,9 +4,9 @@
  * an op, so the backend sees it: the readiness backends fail the fd's
  * waiting ops with -EBADF and drop its registration, io_uring cancels the
  * ops still in flight on it (they complete with -EBADF too) before the
- * close. With several workers, every other worker that met the fd does the
- * same first (io/fd.h). Nothing of a closed fd carries over to a new fd of
- * that number.
+ * close. Every other worker that met the fd, of this runtime or another,
+ * does the same first (io/fd.h). Nothing of a closed fd carries over to a
+ * new fd of that number.
  */
 #include "io/fd.h"
 
@@ -25,43 +25,82 @@
 #include "sched/scope.h"
 #include "sched/sched.h"
 
-/* Per fd number: the workers (bit index mod 64) that met it since its last
- * close, in chunks made on first use and kept for the process's life (zero
- * pages until touched: resident only for the numbers used). A chunk that
- * could not be made sets met_lost: from then on a close of an fd in a
- * missing chunk asks every worker. */
-#define MET_CHUNK 65536
-static uint64_t *met_chunks[COIL__FD_MET_MAX / MET_CHUNK];
-static bool met_lost;
+/* Zero pages until touched: 512 KiB of address space, resident only for
+ * the fd numbers used. Past them, chunks made on first mark and kept for
+ * the process's life (other threads may read them at any time). A chunk
+ * that could not be made sets far_lost: from then on a close of an fd in
+ * a missing chunk asks every worker. */
+uint64_t coil__fd_words[COIL__FD_WORDS_NEAR];
+#define FAR_CHUNK COIL__FD_WORDS_NEAR
+static uint64_t *far_chunks[COIL__FD_WORDS_MAX / FAR_CHUNK]; /* [0]: the near words */
+static bool far_lost;
 
-static uint64_t *met_word(int fd, bool make)
+/* fd's word, fd >= COIL__FD_WORDS_NEAR; NULL: none (made only if make). */
+static uint64_t *far_word(int fd, bool make)
 {
-	if (fd < 0 || fd >= COIL__FD_MET_MAX)
+	if (fd >= COIL__FD_WORDS_MAX)
 		return NULL;
-	uint64_t **slot = &met_chunks[fd / MET_CHUNK];
+	uint64_t **slot = &far_chunks[fd / FAR_CHUNK];
 	uint64_t *t = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 	if (!t && make) {
-		uint64_t *fresh = calloc(MET_CHUNK, sizeof *fresh);
+		uint64_t *fresh = calloc(FAR_CHUNK, sizeof *fresh);
 		if (!fresh) {
-			__atomic_store_n(&met_lost, true, __ATOMIC_RELAXED);
+			__atomic_store_n(&far_lost, true, __ATOMIC_RELAXED);
 			return NULL;
 		}
 		if (__atomic_compare_exchange_n(slot, &t, fresh, false, __ATOMIC_ACQ_REL,
 						__ATOMIC_ACQUIRE))
 			t = fresh;
 		else
-			free(fresh); /* another worker made it: t is theirs */
+			free(fresh); /* another thread made it: t is theirs */
 	}
-	return t ? &t[fd % MET_CHUNK] : NULL;
+	return t ? &t[fd % FAR_CHUNK] : NULL;
 }
 
-void coil__fd_met(struct coil__worker *w, int fd)
+void coil__fd_met_far(struct coil__worker *w, int fd)
 {
-	uint64_t *m = met_word(fd, true);
-	/* Release: a closer that sees the mark sees this runtime counted
-	 * in coil__crews_multi too (reach_others' shortcut). */
+	uint64_t *m = fd >= 0 && w->list_bit ? far_word(fd, true) : NULL;
 	if (m)
-		__atomic_fetch_or(m, UINT64_C(1) << (w->index & 63), __ATOMIC_RELEASE);
+		__atomic_fetch_or(m, (uint64_t)w->list_bit << COIL__FD_MET_SHIFT, __ATOMIC_RELEASE);
+}
+
+/* A close's step on fd's word: the next generation, met by no one yet.
+ * Returns the bits it took. */
+static uint32_t turn_word(uint64_t *m)
+{
+	uint64_t old = __atomic_load_n(m, __ATOMIC_RELAXED);
+	/* The low half plus one: the generation moves on (wrapping), the
+	 * bits are 0. */
+	while (!__atomic_compare_exchange_n(m, &old, (uint32_t)(old + 1), true, __ATOMIC_ACQ_REL,
+					    __ATOMIC_RELAXED)) {
+	}
+	return (uint32_t)(old >> COIL__FD_MET_SHIFT);
+}
+
+static __attribute__((noinline)) uint32_t turn_far(int fd)
+{
+	uint64_t *m = far_word(fd, false);
+	if (m)
+		return turn_word(m);
+	return fd < COIL__FD_WORDS_MAX && !__atomic_load_n(&far_lost, __ATOMIC_RELAXED)
+		       ? 0 /* its chunk was never made: no one met it */
+		       : ~UINT32_C(0);
+}
+
+static inline __attribute__((always_inline)) uint32_t turn(int fd)
+{
+	if (__builtin_expect(fd < COIL__FD_WORDS_NEAR, 1))
+		return turn_word(&coil__fd_words[fd]);
+	return turn_far(fd);
+}
+
+/* A close that waits for no one took bits it does not act on: they go
+ * back, for the next close of the number to reach those workers. */
+static __attribute__((noinline)) void turn_back(int fd, uint32_t met)
+{
+	uint64_t *m = fd < COIL__FD_WORDS_NEAR ? &coil__fd_words[fd] : far_word(fd, false);
+	if (m)
+		__atomic_fetch_or(m, (uint64_t)met << COIL__FD_MET_SHIFT, __ATOMIC_RELEASE);
 }
 
 /* The closing fiber waits here for the workers it asked. */
@@ -117,24 +156,10 @@ static void gone_wait(struct coil__fd_gone *req, bool fiber)
 #define GONE_BATCH 8
 
 /* Before fd is closed by w (NULL: a plain thread; a fiber of w else):
- * every other worker that met it, in any runtime of several workers, lets
- * go of it. The workers are found in sched's list of them (crew.h), by
- * their bit (index mod 64: a bit also names the same index in other
- * runtimes, which then get a call that finds nothing). */
-static __attribute__((noinline)) void reach_others(struct coil__worker *w, int fd)
+ * every other listed worker that a bit of met names, in any runtime, lets
+ * go of it. */
+static __attribute__((noinline)) void reach_others(struct coil__worker *w, int fd, uint32_t met)
 {
-	uint64_t *m = met_word(fd, false);
-	uint64_t mask = m ? __atomic_exchange_n(m, 0, __ATOMIC_ACQ_REL)
-		      : fd < COIL__FD_MET_MAX && !__atomic_load_n(&met_lost, __ATOMIC_RELAXED)
-			      ? 0 /* its chunk was never made: no one met it */
-			      : ~UINT64_C(0);
-	if (!mask)
-		return;
-	/* Only w met it and w's runtime is the only one that marks: the
-	 * common case of a close on a worker of several. */
-	if (w && w->multi && mask == UINT64_C(1) << (w->index & 63) &&
-	    __atomic_load_n(&coil__crews_multi, __ATOMIC_ACQUIRE) == 1)
-		return;
 	bool fiber = w != NULL;
 	struct coil__fd_gone req;
 	struct coil__fd_gone_call calls[GONE_BATCH];
@@ -145,7 +170,7 @@ static __attribute__((noinline)) void reach_others(struct coil__worker *w, int f
 		unsigned k = 0, len = coil__crew_list_len();
 		for (; i < len && k < GONE_BATCH; i++) {
 			struct coil__worker *x = coil__crew_list_at(i);
-			if (!x || x == w || !((mask >> (x->index & 63)) & 1))
+			if (!x || x == w || !(x->list_bit & met))
 				continue;
 			calls[k] = (struct coil__fd_gone_call){
 				.call = {.msg = {.kind = COIL__MSG_CALL}, .fn = gone_run},
@@ -175,28 +200,30 @@ int coil__fd_close(int fd)
 {
 	if (fd < 0)
 		return -EBADF;
-	/* A ring's registered slot of fd must not outlive it (io/fixed.h). */
-	coil__fixed_closing(fd);
-	int r;
 	struct coil__worker *w = coil__tls_worker;
-	/* Runtimes of several workers mark the fds they use: a close anywhere
-	 * (a plain thread, another runtime) must reach them. None running:
-	 * one load, nothing else. */
-	bool reach = __atomic_load_n(&coil__crews_multi, __ATOMIC_RELAXED) != 0;
+	/* The generation moves (a ring's registered slot of fd must not
+	 * outlive it: io/fixed.h), and the workers that met fd are taken. */
+	uint32_t met = turn(fd);
+	int r;
 	if (!w || !w->current) {
 		/* Outside a runtime: a plain close (it does not block on
 		 * sockets, pipes or files without SO_LINGER). A worker's
 		 * thread between fibers (its wind-down) waits for no one. */
-		if (__builtin_expect(reach, 0) && !w)
-			reach_others(NULL, fd);
+		if (__builtin_expect(met != 0, 0)) {
+			if (!w)
+				reach_others(NULL, fd, met);
+			else
+				turn_back(fd, met);
+		}
 		r = close(fd) == 0 ? 0 : -errno;
 	} else {
 		/* Closing is clean-up: it runs shielded, so a cancelled task
 		 * or a passed deadline cannot skip it. */
 		struct coil__scope shield;
 		coil__shield_enter(&shield);
-		if (__builtin_expect(reach, 0))
-			reach_others(w, fd);
+		/* Met by another worker (or by one that shares w's bit). */
+		if (__builtin_expect(met & __atomic_load_n(&w->list_others, __ATOMIC_RELAXED), 0))
+			reach_others(w, fd, met);
 		struct coil__op op = {.code = COIL__OP_CLOSE, .fd = fd};
 		r = coil__op_run(&op);
 		coil__shield_exit(&shield);

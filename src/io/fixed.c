@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* Zero pages until touched: 384 KiB of address space, resident only for
+/* Zero pages until touched: 128 KiB of address space, resident only for
  * the fd numbers used. */
-uint32_t coil__fixed_gens[COIL__FIXED_MAX];
 static uint16_t holders[COIL__FIXED_MAX];
 static uint64_t epoch;
 
@@ -66,12 +65,6 @@ void coil__fixed_ring_remove(int wake_fd)
 		ring_cap = 0;
 	}
 	pthread_mutex_unlock(&rings_lock);
-}
-
-void coil__fixed_closing(int fd)
-{
-	if (fd >= 0 && fd < COIL__FIXED_MAX)
-		__atomic_add_fetch(&coil__fixed_gens[fd], 1, __ATOMIC_RELEASE);
 }
 
 void coil__fixed_closed(int fd)

@@ -8,10 +8,10 @@
  * The fd stays a real fd: every other call works as before. A slot holds
  * the file open, so a close must reach every ring that registered it:
  *
- * - coil__fixed_closing(fd), before coil_close's close, bumps fd's
- *   generation. A ring compares the generation it registered under before
- *   each op on a slot, so a new fd of that number never reaches the old
- *   file, even one that another thread opened and handed over.
+ * - coil_close bumps fd's generation before its close (io/fd.h: the high
+ *   half of fd's word). A ring compares the generation it registered under
+ *   before each op on a slot, so a new fd of that number never reaches the
+ *   old file, even one that another thread opened and handed over.
  * - coil__fixed_closed(fd), after it: if a ring still holds the old file,
  *   bump the epoch and wake every ring with a table; each compares the
  *   epoch at its next turn and drops the slots whose generation moved, so
@@ -27,14 +27,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "io/fd.h"
+
 /* fds at or past this number are never registered. */
 #define COIL__FIXED_MAX 65536
+_Static_assert(COIL__FIXED_MAX <= COIL__FD_WORDS_NEAR, "registered fds have static words");
 
 /* fd's generation (bumped by each coil_close of it), 0 <= fd < MAX. */
-extern uint32_t coil__fixed_gens[COIL__FIXED_MAX];
 static inline uint32_t coil__fixed_gen(int fd)
 {
-	return __atomic_load_n(&coil__fixed_gens[fd], __ATOMIC_ACQUIRE);
+	return coil__fd_gen(fd);
 }
 
 /* A ring registered fd / dropped its slot of fd. */
@@ -50,8 +52,7 @@ uint64_t coil__fixed_epoch(void);
 int coil__fixed_ring_add(int wake_fd);
 void coil__fixed_ring_remove(int wake_fd);
 
-/* Around every close of an fd by coil (io/fd.c). */
-void coil__fixed_closing(int fd);
+/* After every close of an fd by coil (io/fd.c). */
 void coil__fixed_closed(int fd);
 
 #endif

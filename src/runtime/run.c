@@ -114,12 +114,10 @@ static int run_worker(struct coil__worker *w, struct coil__io *io)
 {
 	int r;
 	/* Reachable by a close from outside the crew (sched/crew.h). */
-	if (w->multi)
-		coil__crew_list_add(w);
+	coil__crew_list_add(w);
 	while ((r = coil__sched_tick(w, -1, 0)) > 0) {
 	}
-	if (w->multi)
-		coil__crew_list_remove(w);
+	coil__crew_list_remove(w);
 	if (r == -EDEADLK)
 		coil__sched_abandon(w);
 	coil__readers_wind_down(io);
@@ -211,11 +209,9 @@ int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg, void **result
 	}
 
 	/* A close outside the crew must find its workers (sched/crew.h). */
-	if (n > 1) {
-		r = coil__crew_list_reserve(n);
-		if (r < 0)
-			goto out_free;
-	}
+	r = coil__crew_list_reserve(n);
+	if (r < 0)
+		goto out_free;
 	/* Workers 1..n-1 on threads of their own, each set up there. */
 	unsigned started = 0;
 	for (unsigned i = 1; i < n; i++) {
@@ -252,8 +248,7 @@ int coil_run(const struct coil_config *cfg, coil_fn fn, void *arg, void **result
 	}
 	if (n > 1 && r == 0 && crew->error)
 		r = crew->error;
-	if (n > 1)
-		coil__crew_list_release(n);
+	coil__crew_list_release(n);
 out_free:
 	runtime_free(rt);
 	return r;

@@ -383,7 +383,6 @@ void coil__crew_fiber_detached(struct coil__worker *w)
 
 /* ---- every runtime's workers (crew.h) ---------------------------------- */
 
-uint32_t coil__crews_multi;
 static pthread_mutex_t list_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct coil__worker **list;
 static unsigned list_len, list_cap, list_reserved;
@@ -424,10 +423,8 @@ int coil__crew_list_reserve(unsigned n)
 			r = -ENOMEM;
 		}
 	}
-	if (r == 0) {
+	if (r == 0)
 		list_reserved += n;
-		__atomic_add_fetch(&coil__crews_multi, 1, __ATOMIC_RELEASE);
-	}
 	pthread_mutex_unlock(&list_mu);
 	return r;
 }
@@ -436,20 +433,30 @@ void coil__crew_list_release(unsigned n)
 {
 	pthread_mutex_lock(&list_mu);
 	list_reserved -= n;
-	__atomic_sub_fetch(&coil__crews_multi, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&list_mu);
 }
 
 void coil__crew_list_add(struct coil__worker *w)
 {
 	pthread_mutex_lock(&list_mu);
-	/* Listed workers <= reserved <= capacity: a free slot is there. */
+	/* Listed workers <= reserved <= capacity: a free place is there. */
 	unsigned i = 0;
 	while (i < list_len && list[i])
 		i++;
 	list[i] = w;
 	if (i == list_len)
 		list_len++;
+	uint32_t bit = UINT32_C(1) << (i % COIL__LIST_BITS);
+	uint32_t others = ~bit;
+	for (unsigned j = 0; j < list_len; j++) {
+		struct coil__worker *x = list[j];
+		if (x && x != w && x->list_bit == bit) {
+			__atomic_store_n(&x->list_others, ~UINT32_C(0), __ATOMIC_RELAXED);
+			others = ~UINT32_C(0);
+		}
+	}
+	w->list_bit = bit;
+	__atomic_store_n(&w->list_others, others, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&list_mu);
 }
 
@@ -461,6 +468,8 @@ void coil__crew_list_remove(struct coil__worker *w)
 			list[i] = NULL;
 	while (list_len && !list[list_len - 1])
 		list_len--;
+	w->list_bit = 0;
+	__atomic_store_n(&w->list_others, ~UINT32_C(0), __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&list_mu);
 	/* What was posted while it was listed: answered now (its ops are
 	 * over, so a call finds nothing in flight and answers at once). */

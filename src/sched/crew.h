@@ -41,7 +41,8 @@
  *
  * A runtime with one worker pays nothing for this but a load of its inbox
  * per turn: it has no shared state, its objects take no locks (except
- * channels made for plain threads), and only plain threads post to it.
+ * channels made for plain threads), and only threads outside it post to
+ * it (a plain thread's wake, a close in another runtime: see below).
  */
 #ifndef COIL_SCHED_CREW_H
 #define COIL_SCHED_CREW_H
@@ -223,29 +224,33 @@ void coil__crew_poke(struct coil__fiber *f);
 struct coil__worker *coil__crew_place(struct coil__worker *w, bool detached);
 
 /*
- * Every runtime's workers, for what must reach them from outside their
- * crew (io/fd.c: a close on a plain thread or in another runtime must end
- * the fd's ops on them too). Only runtimes of several workers are listed:
- * they are the ones that mark the fds they keep state for; a one-worker
- * runtime lists nothing and pays nothing.
+ * The workers of every running runtime, for what must reach them from
+ * outside their crew (io/fd.c: a close on a plain thread or in another
+ * runtime must end the fd's ops on them too). coil_run lists each of its
+ * workers, one or several, for its turns (coil__crew_list_add before,
+ * coil__crew_list_remove after). A coil_loop's worker is not listed:
+ * between ticks its thread is the embedder's, which nobody may wait for
+ * (the embedder may be the one waiting, or the closer itself).
  *
- * coil__crews_multi counts such runtimes running (coil_run, from before
- * its workers start to after they stopped: coil__crew_list_reserve): 0, the common case, lets a
- * close skip the list with one load. A worker is listed for its turns
- * only (coil__crew_list_add before, coil__crew_list_remove after); a
- * remove takes the list lock, so a poster that found it listed (and posts
- * under the lock) has posted by then, and drains its inbox: a call posted
- * to it is always answered.
+ * A listed worker is named by a bit (w->list_bit: 1 << its place mod
+ * COIL__LIST_BITS) in masks that other layers keep (io/fd.c: which
+ * workers met an fd). A place is the lowest free one, so while at most
+ * COIL__LIST_BITS workers are listed each has a bit of its own; past that
+ * a bit names several, and the lister that made a bit shared adds it to
+ * list_others of every worker it names. A remove takes the list lock,
+ * so a poster that found the worker listed (and posts under the lock)
+ * has posted by then, and the worker drains its inbox after: a call
+ * posted to it is always answered.
  */
-extern uint32_t coil__crews_multi;
-/* A runtime of n workers starts (counted in coil__crews_multi, room made
- * for its workers in the list: -ENOMEM if there is none) / has stopped. */
+#define COIL__LIST_BITS 32
+/* A runtime of n workers starts (room made for its workers in the list:
+ * -ENOMEM if there is none) / has stopped. */
 int coil__crew_list_reserve(unsigned n);
 void coil__crew_list_release(unsigned n);
 void coil__crew_list_add(struct coil__worker *w);
 void coil__crew_list_remove(struct coil__worker *w);
 /* The list, under its lock: entries 0..coil__crew_list_len()-1, each a
- * worker or NULL (a freed slot; entries never move while listed). */
+ * worker or NULL (a freed place; entries never move while listed). */
 void coil__crew_list_lock(void);
 void coil__crew_list_unlock(void);
 unsigned coil__crew_list_len(void);

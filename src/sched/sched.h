@@ -158,6 +158,12 @@ struct coil__worker {
 	 * that sleeps between ticks, COIL__SLEEP_EMBEDDER). */
 	void (*wake_embedder)(struct coil__worker *w);
 	size_t outside_waits;		/* fibers parked where a plain thread can wake them */
+	/* While in the list of every runtime's workers (sched/crew.h): its
+	 * bit among them (0 unlisted), and the bits that may name other
+	 * workers: all but list_bit while no other listed worker has it, else
+	 * all (atomic: another lister sets it). */
+	uint32_t list_bit;
+	uint32_t list_others;
 };
 
 /* The worker running on this thread, or NULL. initial-exec: one

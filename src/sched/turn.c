@@ -260,6 +260,7 @@ int coil__sched_init(struct coil__worker *w, struct coil__crew *crew, unsigned i
 	w->crew = crew;
 	w->index = index;
 	w->multi = crew->n > 1;
+	w->list_others = ~UINT32_C(0); /* not listed (sched/crew.h) */
 #ifdef __wasi__
 	/* One thread (WASI preview 1): nothing can wake the worker but its
 	 * own backend, so it has no wake fd. */

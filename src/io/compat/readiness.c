@@ -77,12 +77,16 @@ static void fd_reset(struct coil__compat *c, int fd, uint8_t kind)
 }
 
 /* A new fd coil just made (accept, open, a socket): its kind is known.
- * With several workers it is not kept: state kept here is state a close
- * on another worker must reach (io/fd.h), and the worker that uses the fd
- * may be another anyway; the first op on it asks. */
+ * State kept here is state a close elsewhere must reach: kept, it is
+ * marked (io/fd.h). With several workers it is not kept: the worker that
+ * uses the fd may be another, and the first op on it asks. */
 static void fd_new(struct coil__compat *c, int fd, uint8_t kind)
 {
-	fd_reset(c, fd, c->multi ? COIL__KIND_UNKNOWN : kind);
+	if (c->multi)
+		kind = COIL__KIND_UNKNOWN;
+	else if (kind != COIL__KIND_UNKNOWN)
+		coil__fd_met(c->io->w, fd);
+	fd_reset(c, fd, kind);
 }
 
 /* coil is closing fd (here or on another worker): its waiters fail with
@@ -103,8 +107,7 @@ static int fd_kind(struct coil__compat *c, struct coil__fd_state *st, int fd, bo
 	if (st->kind)
 		return st->kind;
 	/* From here on this worker keeps state for fd. */
-	if (c->multi)
-		coil__fd_met(c->io->w, fd);
+	coil__fd_met(c->io->w, fd);
 	if (!socket_op) {
 		struct stat sb;
 		if (fstat(fd, &sb) != 0)

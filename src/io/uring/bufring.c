@@ -102,12 +102,11 @@ int coil__uring_multi_arm(struct coil__io *io, void *key, unsigned kind, int fd,
 		return u->error;
 	if ((uintptr_t)key & 7 || (uintptr_t)key & ~(uintptr_t)PTR_MASK)
 		coil__panic("multishot key %p does not fit the user_data tag", key);
-	if (u->special[COIL__OP_RECV] & SPECIAL_MEETS)
-		coil__uring_fd_met(io, u, fd);
 	/* It names fd until its last CQE (coil__uring_multi_cqe). */
 	int r = coil__uring_fd_hold(u, fd);
 	if (r < 0)
 		return r;
+	coil__uring_fd_met(u, fd);
 	struct io_uring_sqe *sqe = coil__uring_sqe(u);
 	if (!sqe) {
 		coil__uring_fd_let_go(u, fd);

@@ -25,14 +25,22 @@
 static void fixed_drop(struct coil__uring *u, int fd, uint16_t *i);
 
 /* A new fd (or none) has this number: forget what was known (and let go
- * of the old file if the ring's table still held it). Its requests still
- * in flight stay counted: their CQEs come all the same. */
+ * of the old file if the ring's table still held it), the mark too: its
+ * list of ops ends in unmet again. Its requests still in flight stay
+ * counted: their CQEs come all the same. */
 void coil__uring_fd_forget(struct coil__uring *u, int fd)
 {
 	if (fd >= 0 && (size_t)fd < u->nfds) {
-		if (u->fds[fd].info & FD_FIXED)
-			fixed_drop(u, fd, &u->fds[fd].info);
-		u->fds[fd].info = 0;
+		struct coil__uring_fd *e = &u->fds[fd];
+		if (e->info & FD_MET) {
+			struct coil__op **end = &e->ops;
+			while (*end)
+				end = &(*end)->be.uring.fd_next;
+			*end = &u->unmet;
+		}
+		if (e->info & FD_FIXED)
+			fixed_drop(u, fd, &e->info);
+		e->info = 0;
 	}
 }
 
@@ -47,9 +55,11 @@ struct coil__uring_fd *coil__uring_fd_grow(struct coil__uring *u, int fd)
 	if (!t)
 		return NULL;
 	memset(t + u->nfds, 0, (n - u->nfds) * sizeof *t);
+	for (size_t i = u->nfds; i < n; i++)
+		t[i].ops = &u->unmet; /* not marked yet */
 	/* The first op listed on each fd points back into the table. */
 	for (size_t i = 0; i < u->nfds; i++)
-		if (t[i].ops)
+		if (!coil__uring_ops_end(u, t[i].ops))
 			t[i].ops->be.uring.fd_pprev = &t[i].ops;
 	u->fds = t;
 	u->nfds = n;
@@ -91,14 +101,16 @@ void coil__uring_close_plan(const struct coil__uring *u, int fd, unsigned max,
 	p->multi = e->multi != 0;
 	if (e->multi)
 		p->ud[n++] = e->multi;
-	for (const struct coil__op *op = e->ops; op && named; op = op->be.uring.fd_next) {
+	bool none = coil__uring_ops_end(u, e->ops);
+	for (const struct coil__op *op = e->ops; !coil__uring_ops_end(u, op) && named;
+	     op = op->be.uring.fd_next) {
 		if (n == max)
 			named = false; /* too many to name: one walk */
 		else
 			p->ud[n++] = coil__uring_op_tag(op);
 	}
 	p->n = named ? n : 0;
-	p->one = e->reqs + (e->ops != NULL) == 1 && (!e->ops || !e->ops->be.uring.fd_next);
+	p->one = e->reqs + !none == 1 && (none || coil__uring_ops_end(u, e->ops->be.uring.fd_next));
 }
 
 void coil__uring_prep_close_cancel(struct io_uring_sqe *sqe, int fd,
@@ -142,7 +154,8 @@ int coil__uring_fd_reqs(int fd)
 	if (fd < 0 || (size_t)fd >= u->nfds)
 		return 0;
 	int n = (int)u->fds[fd].reqs;
-	for (const struct coil__op *op = u->fds[fd].ops; op; op = op->be.uring.fd_next)
+	for (const struct coil__op *op = u->fds[fd].ops; !coil__uring_ops_end(u, op);
+	     op = op->be.uring.fd_next)
 		n++;
 	return n;
 }
@@ -156,29 +169,37 @@ void coil__uring_check_counts(struct coil__io *io, struct coil__uring *u)
 #ifndef NDEBUG
 	if (io->inflight || u->multi_armed || u->error)
 		return; /* requests may still be in the kernel */
-	for (size_t fd = 0; fd < u->nfds; fd++)
-		if (u->fds[fd].reqs || u->fds[fd].ops)
+	for (size_t fd = 0; fd < u->nfds; fd++) {
+		bool listed = !coil__uring_ops_end(u, u->fds[fd].ops);
+		if (u->fds[fd].reqs || listed)
 			coil__panic("io_uring: fd %zu: %d requests counted at tear-down%s", fd,
-				    (int)u->fds[fd].reqs, u->fds[fd].ops ? ", ops listed" : "");
+				    (int)u->fds[fd].reqs, listed ? ", ops listed" : "");
+	}
 #else
 	(void)io;
 	(void)u;
 #endif
 }
 
-/* Several workers: this worker is about to keep state for fd (an op in
- * flight, what it learns of it); mark it once, for a close on another
- * worker to reach (io/fd.h). Without memory for the entry, every time. */
-__attribute__((noinline)) void coil__uring_fd_met(struct coil__io *io, struct coil__uring *u, int fd)
+/* Marked once: FD_MET, and the list of ops ends in NULL (uring.h). */
+__attribute__((noinline)) void coil__uring_fd_met(struct coil__uring *u, int fd)
 {
-	if (fd < 0)
+	struct coil__uring_fd *e = &u->fds[fd];
+	if (e->info & FD_MET)
 		return;
-	uint16_t *i = coil__uring_fd_info(u, fd);
-	if (i && (*i & FD_MET))
-		return;
-	if (i)
-		*i |= FD_MET;
-	coil__fd_met(io->w, fd);
+	e->info |= FD_MET;
+	struct coil__op **end = &e->ops;
+	while (*end != &u->unmet)
+		end = &(*end)->be.uring.fd_next;
+	*end = NULL;
+	coil__fd_met(u->w, fd);
+}
+
+void coil__uring_fd_learns(struct coil__uring *u, int fd)
+{
+	uint16_t *i = fd >= 0 ? coil__uring_fd_info(u, fd) : NULL;
+	if (i && !(*i & FD_MET))
+		coil__uring_fd_met(u, fd);
 }
 
 /* ---- registered files (COIL_FEATURE_FIXED_FILES, io/fixed.h) ----------- */
@@ -325,7 +346,8 @@ static bool fd_writes(const struct coil__uring *u, int fd)
 	if ((size_t)fd >= u->nfds)
 		return false;
 	const struct coil__uring_fd *e = &u->fds[fd];
-	for (const struct coil__op *op = e->ops; op; op = op->be.uring.fd_next) {
+	for (const struct coil__op *op = e->ops; !coil__uring_ops_end(u, op);
+	     op = op->be.uring.fd_next) {
 		switch (op->code) {
 		case COIL__OP_SEND:
 		case COIL__OP_SENDMSG:

@@ -91,6 +91,7 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 	struct coil__uring *u = calloc(1, sizeof *u);
 	if (!u)
 		return -ENOMEM;
+	u->w = io->w;
 	/* Best first: one thread submits and reaps (SINGLE_ISSUER), and task
 	 * work runs only when we wait (DEFER_TASKRUN, 6.1+); else cooperative
 	 * task work (5.19+); else whatever the kernel has. */
@@ -177,10 +178,6 @@ static int uring_init(struct coil__io *io, const struct coil__config *cfg)
 		if (u->to_pool[i] ||
 		    (f & (COIL__OPF_SEEKS | COIL__OPF_MAKES_FD | COIL__OPF_CLOSES_FD)))
 			u->special[i] |= SPECIAL_OWN;
-		/* Several workers: the ops that name an fd mark it as met on
-		 * their way (submit_special). One worker keeps its hot path. */
-		if (io->w->multi && (f & COIL__OPF_NAMES_FD))
-			u->special[i] |= SPECIAL_MEETS;
 		/* Its request holds op->fd's file in the kernel (where a
 		 * cancel by fd finds it): counted per fd (uring.h). */
 		u->names_fd[i] = coil__uring_preps[i].prep && (f & COIL__OPF_NAMES_FD);

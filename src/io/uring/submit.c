@@ -312,8 +312,6 @@ static int nowait_read(struct coil__uring *u, struct coil__op *op)
 static __attribute__((noinline)) int
 submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 {
-	if (u->special[op->code] & SPECIAL_MEETS)
-		coil__uring_fd_met(io, u, op->fd);
 	unsigned f = coil__optable[op->code].flags;
 	if (u->to_pool[op->code]) {
 		if (f & COIL__OPF_CLOSES_FD) {
@@ -345,6 +343,9 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 	}
 	bool fixed_rw = false;
 	if (f & COIL__OPF_SEEKS) {
+		/* What it learns of the fd here (and a read done inline) is
+		 * kept: marked before (io/fd.h). */
+		coil__uring_fd_learns(u, op->fd);
 		if (op->off >= 0 && !coil__uring_seekable(u, op->fd))
 			return -ESPIPE;
 		if (op->code == COIL__OP_READ && op->off >= 0 && (io->features & COIL_FEATURE_NOWAIT_READS)) {
@@ -393,6 +394,8 @@ submit_special(struct coil__io *io, struct coil__uring *u, struct coil__op *op)
 		coil__uring_op_let_go(u, op);
 		return r;
 	}
+	if (splice)
+		coil__uring_fd_met(u, op->u.splice.fd_out);
 	struct io_uring_sqe *sqe = coil__uring_sqe(u);
 	if (!sqe) {
 		coil__uring_op_let_go(u, op);

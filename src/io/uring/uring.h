@@ -45,12 +45,14 @@
 #include <stdint.h>
 
 #include "io/backend.h"
+#include "io/fd.h"
 #include "io/io.h"
 #include "io/optable.h"
 #include "io/uring/shim.h"
 
 struct coil__uring {
 	struct io_uring ring;
+	struct coil__worker *w;	/* its worker */
 	unsigned setup_flags;
 	unsigned features;	/* IORING_FEAT_* */
 	bool pool_armed;	/* a POLL_ADD on the blocking pool's notify fd is in flight */
@@ -79,6 +81,9 @@ struct coil__uring {
 	 * in flight; nfds entries. */
 	struct coil__uring_fd *fds;
 	size_t nfds;
+	/* The end of the list of ops of an fd not marked as met yet (struct
+	 * coil__uring_fd); never submitted, its fd_pprev written for nothing. */
+	struct coil__op unmet;
 	/* Per op: its request names op->fd, so it is listed in fds[].ops from
 	 * its SQE to its last CQE (a splice's fd_out is counted in its
 	 * reqs: submit_special). */
@@ -100,8 +105,6 @@ struct coil__uring {
 /* Why an op takes the special submit. */
 enum {
 	SPECIAL_OWN = 1,	/* its own path (pool, offsets, close...) */
-	SPECIAL_MEETS = 2,	/* several workers: it names an fd, which this
-				 * worker then met (io/fd.h); never with one */
 };
 
 /* What coil learnt of an fd number, asked once and kept until coil closes
@@ -112,7 +115,7 @@ enum {
 	FD_NOWAIT_KNOWN = 16, FD_NOWAIT = 32,	/* nowait_read(): a buffered regular file */
 	FD_FIXED = 64, FD_FIXED_NO = 128,	/* in the ring's file table; could not be */
 	FD_MISS_ONE = 256, FD_MISSES = 0x0f00,	/* its inline reads that missed the cache, in a row */
-	FD_MET = 0x1000,			/* marked as met (io/fd.h) */
+	FD_MET = 0x1000,			/* marked as met by this worker (io/fd.h) */
 	FD_ZC_STREAM = 0x2000,			/* with FD_ZC: TCP (coil__uring_zc_fits) */
 };
 
@@ -133,7 +136,11 @@ struct coil__uring_fd {
 	uint64_t multi;
 	/* The ops in flight naming the fd, through op->be.uring.fd_next and
 	 * fd_pprev (which points into this table for the first: files.c
-	 * mends it when the table moves). */
+	 * mends it when the table moves). The list ends in NULL once this
+	 * worker marked the fd as met (FD_MET in info), else in &u->unmet:
+	 * an op that finds the list empty (NULL, the usual case) needs no
+	 * look at info, and only one that finds something there (another op,
+	 * or unmet) does (coil__uring_op_hold). */
 	struct coil__op *ops;
 };
 
@@ -228,6 +235,12 @@ int coil__uring_reap(struct coil__io *io, struct coil__uring *u);
 /* ---- files.c ---------------------------------------------------------- */
 
 struct coil__uring_fd *coil__uring_fd_grow(struct coil__uring *u, int fd);
+/* This worker keeps state for fd (< nfds) from now on (a request names
+ * it): marked once, until it forgets fd, for a close elsewhere to reach it
+ * (io/fd.h). */
+void coil__uring_fd_met(struct coil__uring *u, int fd);
+/* The same before this worker learns what fd is, the entry made if need be. */
+void coil__uring_fd_learns(struct coil__uring *u, int fd);
 
 /* fd's FD_* bits, the table grown to hold it; NULL without memory. */
 static inline uint16_t *coil__uring_fd_info(struct coil__uring *u, int fd)
@@ -277,8 +290,16 @@ static inline __attribute__((always_inline)) void coil__uring_fd_let_go(struct c
 #endif
 }
 
-/* op's SQE is about to be made: list it on op->fd if it names it. 0, or
- * as coil__uring_fd_hold. */
+/* Whether op ends an fd's list of ops (NULL, or u->unmet). */
+static inline bool coil__uring_ops_end(const struct coil__uring *u, const struct coil__op *op)
+{
+	return !op || op == &u->unmet;
+}
+
+/* op's SQE is about to be made: list it on op->fd if it names it, and
+ * mark the fd as met by this worker the first time (io/fd.h): a list that
+ * was empty (NULL) had been marked, so the usual op costs no more than
+ * its listing. 0, or as coil__uring_fd_hold. */
 static inline __attribute__((always_inline)) int coil__uring_op_hold(struct coil__uring *u,
 								   struct coil__op *op)
 {
@@ -289,12 +310,23 @@ static inline __attribute__((always_inline)) int coil__uring_op_hold(struct coil
 		if (r < 0)
 			return r;
 	}
-	struct coil__op **head = &u->fds[op->fd].ops, *first = *head;
-	op->be.uring.fd_pprev = head;
-	*head = op;
+	struct coil__uring_fd *e = &u->fds[op->fd];
+	struct coil__op *first = e->ops;
+	op->be.uring.fd_pprev = &e->ops;
+	e->ops = op;
 	op->be.uring.fd_next = first;
-	if (first)
-		first->be.uring.fd_pprev = &op->be.uring.fd_next;
+	if (__builtin_expect(first != NULL, 0)) {
+		if (first == &u->unmet) {
+			/* The first op since this worker met the fd. */
+			op->be.uring.fd_next = NULL;
+			e->info |= FD_MET;
+			coil__fd_met(u->w, op->fd);
+		} else {
+			first->be.uring.fd_pprev = &op->be.uring.fd_next;
+			if (__builtin_expect(!(e->info & FD_MET), 0))
+				coil__uring_fd_met(u, op->fd); /* a new fd, old ops listed */
+		}
+	}
 	return 0;
 }
 
@@ -307,13 +339,14 @@ static inline __attribute__((always_inline)) void coil__uring_op_let_go(struct c
 	struct coil__op *next = op->be.uring.fd_next;
 	*op->be.uring.fd_pprev = next;
 	if (next)
-		next->be.uring.fd_pprev = op->be.uring.fd_pprev;
+		next->be.uring.fd_pprev = op->be.uring.fd_pprev; /* unmet's: unread */
 }
 
 /* Whether a request in flight here names fd: a close must cancel them. */
 static inline bool coil__uring_fd_busy(const struct coil__uring *u, int fd)
 {
-	return fd >= 0 && (size_t)fd < u->nfds && (u->fds[fd].ops || u->fds[fd].reqs != 0);
+	return fd >= 0 && (size_t)fd < u->nfds &&
+	       (!coil__uring_ops_end(u, u->fds[fd].ops) || u->fds[fd].reqs != 0);
 }
 
 /* The cancels of every request in flight on fd (coil__uring_fd_busy)
@@ -341,7 +374,6 @@ void coil__uring_prep_close_cancel(struct io_uring_sqe *sqe, int fd,
 void coil__uring_check_counts(struct coil__io *io, struct coil__uring *u);
 
 void coil__uring_fd_forget(struct coil__uring *u, int fd);
-void coil__uring_fd_met(struct coil__io *io, struct coil__uring *u, int fd);
 bool coil__uring_seekable(struct coil__uring *u, int fd);
 /* Whether a send may go SEND_ZC: a TCP one only when its bytes and those
  * the socket holds fit the peer's window (a cancel then never waits for
