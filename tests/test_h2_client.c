@@ -4,21 +4,26 @@
  * connection (100 fibers, MAX_CONCURRENT_STREAMS 10), 4 MiB each way
  * through the flow control, a GOAWAY mid-flight (the server's
  * max_requests) whose unprocessed requests go to a new connection, a
- * stream the server resets, a cancelled request, servers that speak no
- * HTTP/2 (garbage, an immediate close), and h2 over TLS by ALPN (a server
- * picking http/1.1 gets the request over HTTP/1.1: test_https_client.c
- * tests that in full); then against nghttpd
- * (Debian's nghttp2-server), when it is installed.
+ * stream the server resets, a cancelled request; a server of raw frames
+ * that resets the connection while the client writes (the answer it sent
+ * first still counts), servers that speak no HTTP/2 (garbage, an
+ * immediate close), and h2 over TLS by ALPN (a server picking http/1.1
+ * gets the request over HTTP/1.1: test_https_client.c tests that in
+ * full); then against nghttpd (Debian's nghttp2-server), when it is
+ * installed.
  */
 #define _GNU_SOURCE
 #include "http_harness.h"
 
 #include <errno.h>
+#include <linux/sockios.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #define FOUR_MIB (4u << 20)
@@ -354,6 +359,147 @@ START_TEST(goaway_mid_flight_sends_unprocessed_requests_again)
 }
 END_TEST
 
+/* ---- a write that fails with an answer already received ---------------------------- */
+
+/*
+ * A server of raw frames: it opens the windows wide, reads until it has
+ * the client's SETTINGS ACK and the HEADERS of streams 1 (a GET) and 3 (a
+ * POST of 16 MiB), then stops reading, answers stream 1, sends GOAWAY
+ * (last stream 1) and closes with the body unread: a reset. The client's
+ * owner is still writing the body (the socket buffers hold far less), so
+ * its write fails while the answer and the GOAWAY wait unread in its
+ * socket: they count, whatever the order of events.
+ */
+struct rst_srv {
+	int lfd;
+	coil_sem first; /* stream 1's HEADERS came */
+};
+
+static void *rst_server(void *arg)
+{
+	struct rst_srv *sv = arg;
+	int fd = coil_tcp_accept(sv->lfd, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	static const unsigned char open_wide[] = {
+		0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 4, 0x7f, 0xff, 0xff, 0xff, /* INITIAL_WINDOW_SIZE */
+		0, 0, 4, 8, 0, 0, 0, 0, 0, 0x7f, 0xff, 0, 0,		  /* WINDOW_UPDATE 0 */
+	};
+	ck_assert_int_eq(coil_sock_write_all(fd, open_wide, sizeof open_wide), sizeof open_wide);
+	/* Frame heads, byte by byte; payloads skipped (the preface first). */
+	static unsigned char buf[16384];
+	unsigned char hd[9];
+	size_t skip = 24, hd_len = 0;
+	bool ack = false, h1 = false, h3 = false;
+	while (!(ack && h1 && h3)) {
+		ssize_t n = coil_sock_read(fd, buf, sizeof buf);
+		ck_assert_int_gt(n, 0);
+		for (size_t i = 0; i < (size_t)n;) {
+			if (skip) {
+				size_t k = skip < (size_t)n - i ? skip : (size_t)n - i;
+				skip -= k;
+				i += k;
+				continue;
+			}
+			hd[hd_len++] = buf[i++];
+			if (hd_len < 9)
+				continue;
+			hd_len = 0;
+			skip = (size_t)hd[0] << 16 | (size_t)hd[1] << 8 | hd[2];
+			unsigned type = hd[3], flags = hd[4], id = hd[8] | (unsigned)hd[7] << 8;
+			if (type == 4 && (flags & 1))
+				ack = true;
+			if (type == 1 && id == 1 && !h1) {
+				h1 = true;
+				coil_sem_release(&sv->first);
+			}
+			if (type == 1 && id == 3)
+				h3 = true;
+		}
+	}
+	static const unsigned char answer[] = {
+		0, 0, 1, 1, 4, 0, 0, 0, 1, 0x88,		  /* HEADERS :status 200 */
+		0, 0, 2, 0, 1, 0, 0, 0, 1, 'o', 'k',		  /* DATA "ok", END_STREAM */
+		0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, /* GOAWAY 1 NO_ERROR */
+	};
+	ck_assert_int_eq(coil_sock_write_all(fd, answer, sizeof answer), sizeof answer);
+	/* Every byte at the client before the reset. */
+	int queued;
+	while (ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0)
+		coil_task_yield();
+	coil_close(fd); /* the body unread: RST */
+	return NULL;
+}
+
+struct one_req {
+	coil_http_client *cl;
+	int port;
+	char *body;
+	int result;
+};
+
+static void *post_big(void *arg)
+{
+	struct one_req *p = arg;
+	struct coil_http_client_request rq = {.method = "POST", .host = "127.0.0.1",
+					      .port = (uint16_t)p->port, .target = "/sum",
+					      .body = p->body, .body_len = 16u << 20};
+	struct coil_http_client_response res;
+	p->result = coil_http_client_send(p->cl, &rq, &res);
+	coil_http_client_response_free(&res);
+	return NULL;
+}
+
+static void *get_ok(void *arg)
+{
+	struct one_req *p = arg;
+	struct coil_http_client_response res;
+	p->result = get(p->cl, p->port, "/a", &res);
+	if (p->result == 0) {
+		ck_assert_int_eq(res.status, 200);
+		ck_assert_str_eq(res.body, "ok");
+	}
+	coil_http_client_response_free(&res);
+	return NULL;
+}
+
+static void *write_fails_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	struct rst_srv sv;
+	sv.lfd = coil_tcp_listen("127.0.0.1", 0, 4, 0);
+	ck_assert_int_ge(sv.lfd, 0);
+	int small = 16384; /* the accepted socket's too: the body fills it soon */
+	ck_assert_int_eq(setsockopt(sv.lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+	coil_sem_init(&sv.first, 0);
+	coil_task srv, tg, tp;
+	ck_assert_int_eq(coil_task_spawn(&srv, rst_server, &sv), 0);
+	coil_http_client *cl = client_new();
+	int port = coil_sock_port(sv.lfd);
+	struct one_req g = {.cl = cl, .port = port};
+	struct one_req p = {.cl = cl, .port = port, .body = calloc(1, 16u << 20)};
+	ck_assert_ptr_nonnull(p.body);
+	ck_assert_int_eq(coil_task_spawn(&tg, get_ok, &g), 0);
+	ck_assert_int_eq(coil_sem_acquire(&sv.first), 0); /* the GET is stream 1 */
+	ck_assert_int_eq(coil_task_spawn(&tp, post_big, &p), 0);
+	ck_assert_int_eq(coil_task_join(tg, NULL), 0);
+	ck_assert_int_eq(coil_task_join(tp, NULL), 0);
+	ck_assert_int_eq(g.result, 0);		  /* answered before the reset */
+	ck_assert_int_eq(p.result, -ECONNRESET); /* past GOAWAY's last, not idempotent */
+	ck_assert_int_eq(coil_task_join(srv, NULL), 0);
+	coil_http_client_free(cl);
+	free(p.body);
+	coil_sem_destroy(&sv.first);
+	coil_close(sv.lfd);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(an_answer_received_before_a_failed_write_still_counts)
+{
+	coil_test_run(write_fails_main, NULL);
+}
+END_TEST
+
 /* ---- a stream reset by the server; a cancelled request ------------------------------- */
 
 static void *reset_main(void *arg)
@@ -680,6 +826,7 @@ int main(void)
 	tcase_add_test(tc, a_hundred_fibers_share_one_connection_within_max_concurrent_streams);
 	tcase_add_test(tc, four_mib_each_way_through_the_flow_control);
 	tcase_add_test(tc, goaway_mid_flight_sends_unprocessed_requests_again);
+	tcase_add_test(tc, an_answer_received_before_a_failed_write_still_counts);
 	tcase_add_test(tc, a_stream_the_server_resets_fails_alone);
 	tcase_add_test(tc, a_cancelled_request_resets_its_stream_and_only_it);
 	tcase_add_test(tc, a_server_speaking_no_http2_fails_with_a_clear_error);

@@ -27,11 +27,13 @@
  * an idempotent request among them (no streamed body byte written) is
  * sent again on a new connection. A connection that ends (the peer
  * closed, a read or write failed, a protocol error) fails its streams with
- * -ECONNRESET or -EPROTO; one over TLS whose server did not pick "h2" by
- * ALPN fails them with -EPROTONOSUPPORT before any was sent, and client.c
- * sends them over HTTP/1.1 instead. An exchange ended before its
- * response was read whole resets its stream (CANCEL); the other streams
- * go on.
+ * -ECONNRESET or -EPROTO; when a write finds it reset, what the peer sent
+ * before is read first (answers, its GOAWAY), so that a server closing
+ * after its GOAWAY with our later frames unread loses none of the answers
+ * it gave. One over TLS whose server did not pick "h2" by ALPN fails
+ * them with -EPROTONOSUPPORT before any was sent, and client.c sends them
+ * over HTTP/1.1 instead. An exchange ended before its response was read
+ * whole resets its stream (CANCEL); the other streams go on.
  *
  * A stream belongs to its requester and, from its submission until nghttp2
  * closes it, to the owner too: the last of the two to let go frees it.
@@ -125,6 +127,7 @@ struct conn {
 	bool dead; /* the owner has let go of the session (under lock) */
 	int err;   /* why it ended */
 	bool goaway_recv;
+	bool reset; /* a write failed: the peer is gone, what it sent is read (the owner's) */
 	int64_t idle_since;
 	char *out;
 	size_t out_len;
@@ -597,7 +600,7 @@ static void run_queue(struct conn *h)
 		st->unconsumed = 0;
 		bool resume = false, rst = false;
 		if (!st->submitted && st->user) {
-			if (h->goaway_recv) {
+			if (h->goaway_recv || h->reset) {
 				st->refused = st->closed = true;
 				wake_locked(st);
 			} else {
@@ -740,6 +743,19 @@ static int conn_open(struct conn *h)
 	return r == 0 ? 0 : -ENOMEM;
 }
 
+/* A write failed with -ECONNRESET (or -EPIPE): the peer closed or reset
+ * the connection, maybe with our frames unread (a server closing after its
+ * GOAWAY). What it sent before is still in the socket, readable up to its
+ * end: the answers of streams it processed, its GOAWAY naming them. The
+ * owner reads on, writing no more, and takes no new stream. */
+static void conn_reset(struct conn *h)
+{
+	h->reset = true;
+	pthread_mutex_lock(&h->pool->lock);
+	h->usable = false;
+	pthread_mutex_unlock(&h->pool->lock);
+}
+
 /* The owner's loop. Returns why the connection ends (0: idle, or the
  * peer's GOAWAY with nothing left). */
 static int conn_loop(struct conn *h)
@@ -747,8 +763,11 @@ static int conn_loop(struct conn *h)
 	const struct coil_http_client_config *cfg = &h->pool->cfg;
 	for (;;) {
 		run_queue(h);
-		if (send_pending(h) < 0)
-			return h->err;
+		if (!h->reset && send_pending(h) < 0) {
+			if (h->err != -ECONNRESET)
+				return h->err;
+			conn_reset(h);
+		}
 		pthread_mutex_lock(&h->lock);
 		bool closing = h->closing, idle = h->nstreams == 0;
 		int64_t since = h->idle_since;
@@ -757,10 +776,13 @@ static int conn_loop(struct conn *h)
 			return -ECANCELED;
 		if (idle && h->goaway_recv)
 			return 0;
+		if (idle && h->reset)
+			return h->err;
 		/* Done with no GOAWAY of the peer's: nghttp2 ended it for a
 		 * protocol error (the GOAWAY saying so was sent). */
-		if (!nghttp2_session_want_read(h->ng) && !nghttp2_session_want_write(h->ng))
-			return h->goaway_recv ? 0 : -EPROTO;
+		if (!nghttp2_session_want_read(h->ng) &&
+		    (h->reset || !nghttp2_session_want_write(h->ng)))
+			return h->goaway_recv ? 0 : h->reset ? h->err : -EPROTO;
 		int64_t deadline = idle && cfg->idle_timeout > 0 ? since + cfg->idle_timeout
 								 : COIL_NO_DEADLINE;
 		ssize_t n = recv_some(h, deadline);
@@ -790,7 +812,8 @@ static int conn_loop(struct conn *h)
 		if (used < 0) {
 			/* Not HTTP/2, or a protocol error: a GOAWAY may be
 			 * queued; send it, then close. */
-			send_pending(h);
+			if (!h->reset)
+				send_pending(h);
 			return -EPROTO;
 		}
 	}
