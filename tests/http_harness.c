@@ -65,6 +65,8 @@ void *http_attack_main(void *arg)
 	struct coil_http_config cfg;
 	coil_http_config_init(&cfg);
 	suite->config(&cfg);
+	if (a->config)
+		a->config(&cfg);
 	struct http_srv sv;
 	suite->start(&sv, &cfg);
 	suite->healthy(&sv); /* what the runtime opens once (per worker) is open now */

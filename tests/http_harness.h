@@ -69,18 +69,25 @@ struct http_attack_suite {
 struct http_attack {
 	const struct http_attack_suite *suite;
 	http_attack_fn attack;
+	/* The attack's own settings over the suite's (NULL: none): a limit
+	 * the attack runs into, short, so that the test waits for it only
+	 * as long as its point needs. */
+	void (*config)(struct coil_http_config *cfg);
 };
 
 /* The coil_fn of an attack test: arg is a struct http_attack. */
 void *http_attack_main(void *arg);
 
 /* A Check test that runs attack through suite's harness. */
-#define HTTP_ATTACK_TEST(name, suite_, attack_)                \
-	START_TEST(name)                                       \
-	{                                                      \
-		struct http_attack a = {&(suite_), (attack_)}; \
-		coil_test_run(http_attack_main, &a);           \
-	}                                                      \
+#define HTTP_ATTACK_TEST(name, suite_, attack_) HTTP_ATTACK_TEST_CFG(name, suite_, attack_, NULL)
+
+/* The same with config (struct http_attack) over the suite's settings. */
+#define HTTP_ATTACK_TEST_CFG(name, suite_, attack_, config_)              \
+	START_TEST(name)                                                  \
+	{                                                                 \
+		struct http_attack a = {&(suite_), (attack_), (config_)}; \
+		coil_test_run(http_attack_main, &a);                      \
+	}                                                                 \
 	END_TEST
 
 #endif
