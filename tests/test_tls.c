@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -959,6 +961,60 @@ static void *stuck_main(void *arg)
 	return NULL;
 }
 
+/* ---- an answer that came before the peer reset the connection ---------------- */
+
+static const char early_answer[] = "the answer, sent before the reset";
+
+/* Answers at once, waits until the client's TCP has every byte of it, then
+ * resets the connection (SO_LINGER 0) without reading what the client
+ * sends. */
+static long answer_then_reset_server(coil_tls *t, struct peer *p)
+{
+	(void)p;
+	size_t n = sizeof early_answer - 1;
+	ck_assert_int_eq(coil_tls_write_all(t, early_answer, n), (ssize_t)n);
+	int fd = coil_tls_fd(t);
+	int queued;
+	while (ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0)
+		ck_assert_int_eq(coil_sleep(COIL_NSEC_PER_MSEC), 0);
+	struct linger hard = {.l_onoff = 1, .l_linger = 0};
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard), 0);
+	return 0;
+}
+
+/* Writes a body the server never reads until the reset fails the write,
+ * then reads the answer that arrived before the reset. */
+static long write_into_a_reset_then_read_client(coil_tls *t, struct peer *p)
+{
+	(void)p;
+	size_t len = 16u << 20;
+	char *body = calloc(1, len);
+	ck_assert_ptr_nonnull(body);
+	ssize_t w = coil_tls_write_all(t, body, len);
+	free(body);
+	ck_assert(w == -ECONNRESET || w == -EPIPE);
+	char buf[sizeof early_answer];
+	long r = read_all(t, buf, sizeof early_answer - 1);
+	if (r < 0)
+		return r;
+	ck_assert_int_eq(r, (long)sizeof early_answer - 1);
+	ck_assert(memcmp(buf, early_answer, (size_t)r) == 0);
+	return r;
+}
+
+static void *answer_before_reset_main(void *arg)
+{
+	(void)arg;
+	struct session x = {.server = answer_then_reset_server,
+			    .client = write_into_a_reset_then_read_client,
+			    .host = "localhost",
+			    .client_want = (long)sizeof early_answer - 1};
+	ck_assert_int_eq(session_run(&x), 0);
+	return NULL;
+}
+TLS_TEST(a_read_after_a_failed_write_returns_what_came_before_the_reset,
+	 answer_before_reset_main)
+
 TLS_TEST(a_write_timed_out_on_a_full_socket_loses_nothing_it_reported, stuck_main)
 
 static Suite *tls_suite(void)
@@ -982,6 +1038,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, key_update_from_an_openssl_server_is_answered_mid_read);
 	tcase_add_test(tc, https_server_sends_a_file_through_the_stream);
 	tcase_add_test(tc, a_write_timed_out_on_a_full_socket_loses_nothing_it_reported);
+	tcase_add_test(tc, a_read_after_a_failed_write_returns_what_came_before_the_reset);
 	suite_add_tcase(s, tc);
 	return s;
 }

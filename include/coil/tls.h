@@ -146,7 +146,9 @@ COIL_API int coil_tls_handshake(coil_tls *t);
  * Receive up to len bytes of application data. Records already received
  * and buffered are returned without waiting on the socket; records without
  * application data (session tickets, key updates) are handled and the
- * call goes on waiting. len 0 returns 0 at once.
+ * call goes on waiting. After a write failed because the peer reset or
+ * shut the connection, a read still returns what the peer sent before
+ * (the output that could not go is dropped). len 0 returns 0 at once.
  * Returns the count, 0 at the end (the peer's close_notify), or -EINVAL,
  * -ECONNRESET (closed without close_notify), -EPROTO, -EKEYREJECTED,
  * -ETIMEDOUT, -ECANCELED, -EBUSY, or the socket's error.

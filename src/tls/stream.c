@@ -119,6 +119,16 @@ static int flush(struct coil__tls *t)
 	return 0;
 }
 
+/* The socket takes no more of our bytes (the peer reset the connection
+ * or shut it): what t->out holds can never arrive, but what the peer sent
+ * before may still wait in the socket. A read drops the output and goes
+ * on reading; writes keep failing on the socket. Returns 0. */
+static int output_lost(struct coil__tls *t)
+{
+	t->out.off = t->out.len = 0;
+	return 0;
+}
+
 /* Have the reader lend the next bytes of the socket (OpenSSL took all of
  * the last ones: it asks for more only when t->in is empty). Returns > 0,
  * 0 (end: OpenSSL sees it next), or -errno; a cancel or deadline loses
@@ -356,6 +366,8 @@ static ssize_t read_locked(struct coil__tls *t, void *buf, size_t len, const voi
 		}
 		int e = ssl_call(t, READ, buf, len, &n);
 		int f = flush(t); /* a key update's answer, an alert */
+		if (f == -ECONNRESET || f == -EPIPE)
+			f = output_lost(t);
 		if (e == SSL_ERROR_NONE) {
 			res = (ssize_t)n; /* a flush error shows on the next call */
 			if (lend != NULL)
