@@ -23,7 +23,9 @@
 # ssl_session_tickets on; coil: http_hello --tls, http/1.1 by ALPN); wrk
 # keeps its connections in keepalive and pipelined; a third mode, close,
 # sends "Connection: close": a new connection and a full handshake (wrk
-# resumes no session) per request.
+# resumes no session) per request. Each server keeps its own cipher order
+# (nginx follows the client's, ssl_prefer_server_ciphers off; coil's
+# server puts AES-128-GCM first): the footer says what each chose.
 #
 # nginx and wrk are installed with apt-get when missing (root): for this
 # benchmark only, not for CI. Loopback only; every step is time-bounded.
@@ -108,12 +110,18 @@ measure() {
 	wrk_measure "$LG_CPUS" "$CONNS" "$SECS" "${script[@]}" "$SCHEME://127.0.0.1:$port/" "${extra[@]}" | cut -d' ' -f1-5
 }
 
+declare -A CIPHER=()
 for round in $(seq "$ROUNDS"); do
 	for srv in $(rotate "$round" nginx coil); do
 		port=$(free_port)
 		"start_$srv" "$port"
 		# warm up: connections, caches
 		wrk_warmup "$LG_CPUS" "$CONNS" "$SCHEME://127.0.0.1:$port/"
+		# the cipher a client with OpenSSL's default order (wrk's) gets
+		if [ "$TLS" = 1 ]; then
+			CIPHER[$srv]=$(timeout 5 openssl s_client -connect "127.0.0.1:$port" </dev/null 2>/dev/null |
+				sed -n 's/.*Cipher is \([^ ]*\).*/\1/p' | head -1)
+		fi
 		for mode in $MODES; do
 			r=$(measure "$port" "$mode")
 			add "$srv,$mode" "$r"
@@ -137,4 +145,8 @@ done
 	echo
 	echo "median of $ROUNDS rounds; wrk -t1 -c$CONNS -d${SECS}s (pipelined: $DEPTH deep); workers $WORKERS;" \
 		"server on CPU $SRV_CPUS, wrk on CPU $LG_CPUS; $(nproc) CPUs; $("$NGINX" -v 2>&1); $(wrk -v 2>&1 | head -1)${TLS_NOTE}"
+	if [ "$TLS" = 1 ]; then
+		echo "cipher chosen for a client with OpenSSL's default order (wrk's):" \
+			"nginx ${CIPHER[nginx]:-?}, coil ${CIPHER[coil]:-?}"
+	fi
 } | tee "${OUT:-/dev/null}"

@@ -450,6 +450,81 @@ static void *resumption_main(void *arg)
 
 TLS_TEST(second_handshake_resumes_the_session_by_ticket, resumption_main)
 
+/* ---- ciphers ---------------------------------------------------------------------- */
+
+static long cipher_server(coil_tls *t, struct peer *p)
+{
+	int r = coil_tls_handshake(t);
+	if (r < 0)
+		return r;
+	const char *c = coil_tls_cipher(t);
+	snprintf(p->data, 64, "%s", c ? c : "(none)");
+	return echo_server(t, p);
+}
+
+static long cipher_client(coil_tls *t, struct peer *c)
+{
+	ck_assert_ptr_null(coil_tls_cipher(t)); /* no handshake yet */
+	ck_assert_int_eq(coil_tls_handshake(t), 0);
+	const char *n = coil_tls_cipher(t);
+	snprintf(c->data, 64, "%s", n ? n : "(none)");
+	return hello_client(t, c);
+}
+
+/* One session between sc and a client context made by client_ctx() with
+ * the client lists given (NULL: its defaults); both sides must report
+ * want. */
+static void cipher_case(coil_tls_ctx *sc, const char *c12, const char *c13, const char *want)
+{
+	coil_tls_ctx *cc = client_ctx();
+	if (c12 || c13)
+		ck_assert_int_eq(coil_tls_ctx_set_ciphers(cc, c12, c13), 0);
+	char s_name[64], c_name[64];
+	ck_assert_int_eq(session_run(&(struct session){.sc = sc, .cc = cc,
+		.server = cipher_server, .server_data = s_name, .client = cipher_client,
+		.client_data = c_name, .host = "localhost"}), 5);
+	ck_assert_str_eq(s_name, want);
+	ck_assert_str_eq(c_name, want);
+	coil_tls_ctx_free(cc);
+}
+
+static void *ciphers_main(void *arg)
+{
+	(void)arg;
+	/* OpenSSL's client offers AES-256-GCM first: the server's order wins
+	 * and puts AES-128-GCM first. */
+	coil_tls_ctx *sc = server_ctx("server");
+	cipher_case(sc, NULL, NULL, "TLS_AES_128_GCM_SHA256");
+	/* A client that offers only another suite gets it. */
+	cipher_case(sc, NULL, "TLS_CHACHA20_POLY1305_SHA256", "TLS_CHACHA20_POLY1305_SHA256");
+	ck_assert_int_eq(coil_tls_ctx_set_ciphers(sc, NULL, "TLS_AES_128_GCM_SHA256"), -EBUSY);
+	coil_tls_ctx_free(sc);
+
+	/* A server's own order. */
+	sc = server_ctx("server");
+	ck_assert_int_eq(coil_tls_ctx_set_ciphers(sc, NULL, "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"),
+			 0);
+	cipher_case(sc, NULL, NULL, "TLS_AES_256_GCM_SHA384");
+	coil_tls_ctx_free(sc);
+
+	/* Bad lists change nothing. */
+	sc = server_ctx("server");
+	ck_assert_int_eq(coil_tls_ctx_set_ciphers(NULL, "DEFAULT", NULL), -EINVAL);
+	ck_assert_int_eq(coil_tls_ctx_set_ciphers(sc, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(coil_tls_ctx_set_ciphers(sc, "", NULL), -EINVAL);
+	ck_assert_int_eq(coil_tls_ctx_set_ciphers(sc, "NO-SUCH-CIPHER", NULL), -EINVAL);
+	ck_assert_int_eq(coil_tls_ctx_set_ciphers(sc, NULL, "TLS_NO_SUCH_SUITE"), -EINVAL);
+	/* A good TLS 1.2 list beside a refused TLS 1.3 one: neither is set. */
+	ck_assert_int_eq(coil_tls_ctx_set_ciphers(sc, "ECDHE-ECDSA-CHACHA20-POLY1305",
+						  "TLS_NO_SUCH_SUITE"),
+			 -EINVAL);
+	cipher_case(sc, NULL, NULL, "TLS_AES_128_GCM_SHA256");
+	coil_tls_ctx_free(sc);
+	return NULL;
+}
+
+TLS_TEST(the_server_prefers_aes128_gcm_and_set_ciphers_changes_its_order, ciphers_main)
+
 /* ---- verification ----------------------------------------------------------------- */
 
 static long handshake_only(coil_tls *t, struct peer *p)
@@ -1028,6 +1103,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, read_lent_lends_a_record_and_holds_no_buffer_while_waiting);
 	tcase_add_test(tc, alpn_picks_the_servers_first_protocol_the_client_offers);
 	tcase_add_test(tc, second_handshake_resumes_the_session_by_ticket);
+	tcase_add_test(tc, the_server_prefers_aes128_gcm_and_set_ciphers_changes_its_order);
 	tcase_add_test(tc, clients_refuse_expired_self_signed_and_wrong_host_with_ekeyrejected);
 	tcase_add_test(tc, verification_off_accepts_a_self_signed_server);
 	tcase_add_test(tc, contexts_report_unreadable_bad_and_mismatched_files);

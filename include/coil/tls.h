@@ -108,6 +108,22 @@ COIL_API int coil_tls_ctx_set_alpn(coil_tls_ctx *c, const char *const *protos,
 COIL_API int coil_tls_ctx_set_verify(coil_tls_ctx *c, int on);
 
 /*
+ * Set the ciphers c offers (a client) or picks from, in its own order of
+ * preference (a server), in OpenSSL's syntax: tls12 a cipher list for
+ * TLS 1.2 ("ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"),
+ * tls13 TLS 1.3 ciphersuites ("TLS_AES_256_GCM_SHA384"); NULL keeps that
+ * one as it is. A server's default puts AES-128-GCM first (Mozilla's
+ * "intermediate" order: cheaper than AES-256-GCM with SHA-384, which
+ * OpenSSL's default puts first), then the rest of OpenSSL's defaults; a
+ * client's default is OpenSSL's. coil_tls_cipher says what a handshake
+ * chose.
+ * Returns 0, or -EINVAL (c NULL, both lists NULL, a list empty, or one
+ * OpenSSL refuses or that names no cipher it has: nothing is changed),
+ * -EBUSY (a stream was opened already), -ENOMEM.
+ */
+COIL_API int coil_tls_ctx_set_ciphers(coil_tls_ctx *c, const char *tls12, const char *tls13);
+
+/*
  * Set the deadline of every handshake, ns nanoseconds from its start
  * (default 10 s; 0 or less: none but the caller's scopes). A peer that
  * stops mid-handshake then frees the stream's fiber with -ETIMEDOUT.
@@ -216,6 +232,11 @@ COIL_API int coil_tls_pending(const coil_tls *t);
 /* The ALPN protocol the handshake chose ("h2"), or NULL (none, no
  * handshake yet, or t NULL). Valid until coil_tls_free. */
 COIL_API const char *coil_tls_alpn(const coil_tls *t);
+
+/* The cipher the handshake chose, in OpenSSL's name
+ * ("TLS_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"), or NULL
+ * (no handshake yet, or t NULL). Valid until coil_tls_free. */
+COIL_API const char *coil_tls_cipher(const coil_tls *t);
 
 /* 1 if the handshake resumed a session, 0 if it was full (or not made),
  * -EINVAL (t NULL). */

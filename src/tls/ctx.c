@@ -17,6 +17,18 @@
 
 #define DEFAULT_HANDSHAKE_NS (10 * INT64_C(1000000000))
 
+/* A server's order (it wins): AES-128-GCM first, as Mozilla's
+ * "intermediate" configuration, Go and BoringSSL order them. OpenSSL's
+ * default puts AES-256-GCM with SHA-384 first: ~3% more instructions per
+ * ECDSA P-256 handshake (its transcript hash is SHA-512's) and ~40% more
+ * per encrypted byte (14 AES rounds instead of 10), for no security a
+ * 128-bit key lacks. TLS 1.2: the same set as OpenSSL's DEFAULT (which
+ * is only a keyword at the start of a list), AES-128-GCM moved first. */
+#define SERVER_TLS13 "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define SERVER_TLS12                                                                    \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ALL:!COMPLEMENTOFDEFAULT:" \
+	"!eNULL"
+
 static int ex_index = -1; /* SSL_CTX ex_data slot: the coil context */
 static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
 
@@ -123,6 +135,13 @@ static int ctx_new(struct coil__tls_ctx **out, int server)
 				 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	if (server) {
 		SSL_CTX_set_options(c->ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
+		if (SSL_CTX_set_ciphersuites(c->ssl, SERVER_TLS13) != 1 ||
+		    SSL_CTX_set_cipher_list(c->ssl, SERVER_TLS12) != 1) {
+			SSL_CTX_free(c->ssl);
+			free(c);
+			ERR_clear_error();
+			return -ENOMEM;
+		}
 		SSL_CTX_set_session_id_context(c->ssl, (const unsigned char *)"coil", 4);
 		SSL_CTX_set_alpn_select_cb(c->ssl, select_alpn, c);
 	} else {
@@ -230,6 +249,36 @@ int coil_tls_ctx_set_verify(coil_tls_ctx *c, int on)
 		return -EBUSY;
 	c->verify = on != 0;
 	SSL_CTX_set_verify(c->ssl, on ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	return 0;
+}
+
+int coil_tls_ctx_set_ciphers(coil_tls_ctx *c, const char *tls12, const char *tls13)
+{
+	if (c == NULL || (tls12 == NULL && tls13 == NULL) || (tls12 && !*tls12) ||
+	    (tls13 && !*tls13))
+		return -EINVAL;
+	if (atomic_load(&c->frozen))
+		return -EBUSY;
+	/* Check both on a scratch context first: a refused list changes
+	 * nothing (OpenSSL keeps the old list on failure, but a TLS 1.2 list
+	 * that was set cannot be taken back if the TLS 1.3 one is refused). */
+	SSL_CTX *probe = SSL_CTX_new(c->server ? TLS_server_method() : TLS_client_method());
+	if (probe == NULL) {
+		ERR_clear_error();
+		return -ENOMEM;
+	}
+	int ok = (tls12 == NULL || SSL_CTX_set_cipher_list(probe, tls12) == 1) &&
+		 (tls13 == NULL || SSL_CTX_set_ciphersuites(probe, tls13) == 1);
+	SSL_CTX_free(probe);
+	if (!ok) {
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	if ((tls12 && SSL_CTX_set_cipher_list(c->ssl, tls12) != 1) ||
+	    (tls13 && SSL_CTX_set_ciphersuites(c->ssl, tls13) != 1)) {
+		ERR_clear_error();
+		return -ENOMEM;
+	}
 	return 0;
 }
 

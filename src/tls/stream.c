@@ -563,6 +563,14 @@ const char *coil_tls_alpn(const coil_tls *t)
 	return t && t->handshaken ? t->alpn : NULL;
 }
 
+const char *coil_tls_cipher(const coil_tls *t)
+{
+	if (t == NULL || !t->handshaken)
+		return NULL;
+	const SSL_CIPHER *c = SSL_get_current_cipher(t->ssl);
+	return c ? SSL_CIPHER_get_name(c) : NULL;
+}
+
 int coil_tls_resumed(const coil_tls *t)
 {
 	if (t == NULL)
