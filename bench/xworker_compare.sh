@@ -116,3 +116,33 @@ awk -F'\t' '
 			}
 		}
 	}' "$TMPD/all.tsv"
+
+echo
+echo "Forced crossing: the same program with the second task kept on the other thread in each runtime (coil: coil_task_spawn_on, its cross-* and wake-worker rows; Go: the echoing or receiving goroutine under runtime.LockOSThread; Tokio: that task on a current_thread runtime of its own thread, or spawned there through its Handle)"
+echo
+echo "| program | runtime | row | ns (median over rounds) | min-max | coil / this |"
+echo "|---|---|---|---|---|---|"
+awk -F'\t' '
+	{ v[$3 "|" $1] = v[$3 "|" $1] " " $4 }
+	function stats(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+		MED = a[int((n + 1) / 2)]; MIN = a[1]; MAX = a[n]
+	}
+	END {
+		# program:coil row:peer row
+		np = split("pingpong-rdv:cross-pingpong-rdv:forced-pingpong-rdv pingpong-cap1:cross-pingpong-cap1:forced-pingpong-cap1 spawn-join:cross-spawn-join:forced-spawn-join wake-p50:wake-worker-p50:forced-wake-p50 wake-p99:wake-worker-p99:forced-wake-p99", pl, " ")
+		nr = split("coil coil-base go tokio", rt, " ")
+		for (p = 1; p <= np; p++) {
+			split(pl[p], three, ":")
+			if (!((three[2] "|coil") in v)) continue
+			stats(v[three[2] "|coil"]); mine = MED
+			for (k = 1; k <= nr; k++) {
+				row = rt[k] ~ /^coil/ ? three[2] : three[3]
+				key = row "|" rt[k]
+				if (!(key in v)) continue
+				stats(v[key])
+				printf "| %s | %s | %s | %.1f | %.1f-%.1f | %.2f |\n", three[1], rt[k], row, MED, MIN, MAX, mine / MED
+			}
+		}
+	}' "$TMPD/all.tsv"

@@ -10,6 +10,13 @@
 //	wake-worker-p50/p99  a goroutine sleeps 100 us, stamps the time and sends
 //	                     it to a goroutine blocked in a receive: ns from the
 //	                     stamp to the receiver running
+//	forced-pingpong-rdv  cross-pingpong-rdv with the echo goroutine locked to
+//	                     its thread (runtime.LockOSThread: the way a Go
+//	                     program keeps a goroutine on a thread), so every
+//	                     hand-off crosses threads, as coil's cross-* rows do
+//	forced-wake-p50/p99  wake-worker with the receiver locked to its thread:
+//	                     the wake must reach that sleeping thread (coil's
+//	                     wake-worker)
 //
 // Prints "name<TAB>median<TAB>min<TAB>max<TAB>iters<TAB>reps" (xworker
 // --tsv's format).
@@ -25,10 +32,14 @@ import (
 	"time"
 )
 
-func pingpong(n, capacity int) float64 {
+func pingpong(n, capacity int, locked bool) float64 {
 	ping := make(chan int, capacity)
 	pong := make(chan int, capacity)
 	go func() {
+		if locked {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+		}
 		for v := range ping {
 			pong <- v + 1
 		}
@@ -62,11 +73,15 @@ func spawnJoin(n int) float64 {
 	return float64(time.Since(t0).Nanoseconds()) / float64(n)
 }
 
-func wake(n int) (float64, float64) {
+func wake(n int, locked bool) (float64, float64) {
 	ch := make(chan time.Time, 1)
 	lat := make([]float64, n)
 	fin := make(chan struct{})
 	go func() {
+		if locked {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+		}
 		for i := 0; i < n; i++ {
 			t := <-ch
 			lat[i] = float64(time.Since(t).Nanoseconds())
@@ -106,10 +121,10 @@ func main() {
 		name string
 		cap  int
 	}{{"cross-pingpong-rdv", 0}, {"cross-pingpong-cap1", 1}} {
-		pingpong(*iters/10+1, c.cap)
+		pingpong(*iters/10+1, c.cap, false)
 		v := make([]float64, *reps)
 		for i := range v {
-			v[i] = pingpong(*iters, c.cap)
+			v[i] = pingpong(*iters, c.cap, false)
 		}
 		report(c.name, *iters, v)
 	}
@@ -120,12 +135,23 @@ func main() {
 		v[i] = spawnJoin(sj)
 	}
 	report("cross-spawn-join", sj, v)
-	wake(*wakes/10 + 1)
-	p50 := make([]float64, *reps)
-	p99 := make([]float64, *reps)
-	for i := range p50 {
-		p50[i], p99[i] = wake(*wakes)
+	for _, c := range []struct {
+		name   string
+		locked bool
+	}{{"wake-worker", false}, {"forced-wake", true}} {
+		wake(*wakes/10+1, c.locked)
+		p50 := make([]float64, *reps)
+		p99 := make([]float64, *reps)
+		for i := range p50 {
+			p50[i], p99[i] = wake(*wakes, c.locked)
+		}
+		report(c.name+"-p50", *wakes, p50)
+		report(c.name+"-p99", *wakes, p99)
 	}
-	report("wake-worker-p50", *wakes, p50)
-	report("wake-worker-p99", *wakes, p99)
+	pingpong(*iters/10+1, 0, true)
+	v = make([]float64, *reps)
+	for i := range v {
+		v[i] = pingpong(*iters, 0, true)
+	}
+	report("forced-pingpong-rdv", *iters, v)
 }
