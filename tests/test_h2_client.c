@@ -519,6 +519,7 @@ enum raw_end {
 struct raw {
 	int lfd;
 	uint32_t max_streams;
+	bool wide; /* windows open wide: a big body fills the socket */
 	enum raw_end first;
 	coil_task acceptor, conns[8];
 	unsigned nconns;
@@ -558,6 +559,12 @@ static void *raw_conn_main(void *arg)
 	if (!m)
 		settings[2] = 0; /* empty */
 	coil_sock_write_all(fd, settings, m ? sizeof settings : 9);
+	static const unsigned char wide[] = {
+		0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 4, 0x7f, 0xff, 0xff, 0xff, /* INITIAL_WINDOW_SIZE */
+		0, 0, 4, 8, 0, 0, 0, 0, 0, 0x7f, 0xff, 0, 0,		  /* WINDOW_UPDATE 0 */
+	};
+	if (sv->wide)
+		coil_sock_write_all(fd, wide, sizeof wide);
 	size_t cap = 65536, have = 0, at = 0;
 	unsigned char *buf = malloc(cap);
 	ck_assert_ptr_nonnull(buf);
@@ -629,9 +636,9 @@ static void *raw_acceptor(void *arg)
 	}
 }
 
-static void raw_start(struct raw *sv, uint32_t max_streams, enum raw_end first)
+static void raw_start(struct raw *sv, uint32_t max_streams, enum raw_end first, bool wide)
 {
-	*sv = (struct raw){.max_streams = max_streams, .first = first};
+	*sv = (struct raw){.max_streams = max_streams, .first = first, .wide = wide};
 	sv->lfd = coil_tcp_listen("127.0.0.1", 0, 16, 0);
 	ck_assert_int_ge(sv->lfd, 0);
 	coil_sem_init(&sv->ping, 0);
@@ -700,7 +707,7 @@ static void *ping_lost_main(void *arg)
 {
 	int fds = coil_test_count_fds();
 	struct raw sv;
-	raw_start(&sv, 0, RAW_SILENT_AT_PING);
+	raw_start(&sv, 0, RAW_SILENT_AT_PING, false);
 	int port = coil_sock_port(sv.lfd);
 	coil_http_client *cl =
 		ping_client(20 * COIL_NSEC_PER_MSEC, http_test_timeout(300 * COIL_NSEC_PER_MSEC));
@@ -742,11 +749,31 @@ static void *timed_get(void *arg)
 	return NULL;
 }
 
+static void *timed_post_big(void *arg)
+{
+	struct timed_req *t = arg;
+	size_t len = 16u << 20;
+	char *body = calloc(1, len);
+	ck_assert_ptr_nonnull(body);
+	struct coil_http_client_request rq = {.method = "POST", .host = "127.0.0.1",
+					      .port = (uint16_t)t->port, .target = "/two",
+					      .body = body, .body_len = len};
+	struct coil_http_client_response res;
+	t->result = coil_http_client_send(t->cl, &rq, &res);
+	coil_http_client_response_free(&res);
+	free(body);
+	coil_sem_release(&t->done);
+	return NULL;
+}
+
 static void *ping_lost_sent_main(void *arg)
 {
 	int fds = coil_test_count_fds();
+	bool big = *(bool *)arg;
 	struct raw sv;
-	raw_start(&sv, 0, RAW_SILENT_AT_REQ2);
+	raw_start(&sv, 0, RAW_SILENT_AT_REQ2, big);
+	int small = 16384; /* the accepted sockets' too: a big body fills them soon */
+	ck_assert_int_eq(setsockopt(sv.lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
 	struct timed_req t = {.port = coil_sock_port(sv.lfd)};
 	t.cl = ping_client(20 * COIL_NSEC_PER_MSEC, http_test_timeout(300 * COIL_NSEC_PER_MSEC));
 	coil_sem_init(&t.done, 0);
@@ -754,10 +781,11 @@ static void *ping_lost_sent_main(void *arg)
 	ck_assert_int_eq(get(t.cl, t.port, "/one", &res), 0);
 	coil_http_client_response_free(&res);
 	/* The second request reaches the server, which then hangs: no
-	 * answer, no PING ACK. It fails once the PING goes unanswered, long
-	 * before its 60 s. */
+	 * answer, no PING ACK, nothing read. It fails once the PING goes
+	 * unanswered, long before its 60 s; a 16 MiB body, once a write
+	 * has taken nothing for as long. */
 	coil_task task;
-	ck_assert_int_eq(coil_task_spawn(&task, timed_get, &t), 0);
+	ck_assert_int_eq(coil_task_spawn(&task, big ? timed_post_big : timed_get, &t), 0);
 	ck_assert_int_eq(acquire_within(&t.done, 20 * COIL_NSEC_PER_SEC), 0);
 	ck_assert_int_eq(coil_task_join(task, NULL), 0);
 	ck_assert_int_eq(t.result, -ETIMEDOUT);
@@ -774,7 +802,15 @@ static void *ping_lost_sent_main(void *arg)
 
 START_TEST(a_sent_request_fails_fast_when_its_connection_answers_no_ping)
 {
-	coil_test_run(ping_lost_sent_main, NULL);
+	bool big = false;
+	coil_test_run(ping_lost_sent_main, &big);
+}
+END_TEST
+
+START_TEST(an_upload_fails_fast_when_its_connection_takes_nothing)
+{
+	bool big = true;
+	coil_test_run(ping_lost_sent_main, &big);
 }
 END_TEST
 
@@ -782,7 +818,7 @@ static void *ping_kept_main(void *arg)
 {
 	int fds = coil_test_count_fds();
 	struct raw sv;
-	raw_start(&sv, 0, RAW_SERVE);
+	raw_start(&sv, 0, RAW_SERVE, false);
 	int port = coil_sock_port(sv.lfd);
 	coil_http_client *cl = ping_client(20 * COIL_NSEC_PER_MSEC, 0);
 	ck_assert_int_eq(raw_post(cl, port, "/one"), 0);
@@ -793,7 +829,7 @@ static void *ping_kept_main(void *arg)
 	coil_http_client_free(cl);
 	ck_assert_uint_eq(raw_stop(&sv), 1);
 	/* Off: no PING in as long as three came in. */
-	raw_start(&sv, 0, RAW_SERVE);
+	raw_start(&sv, 0, RAW_SERVE, false);
 	port = coil_sock_port(sv.lfd);
 	cl = ping_client(-1, 0);
 	ck_assert_int_eq(raw_post(cl, port, "/one"), 0);
@@ -865,7 +901,7 @@ static void *unsent_main(void *arg)
 {
 	int fds = coil_test_count_fds();
 	struct raw sv;
-	raw_start(&sv, 1, RAW_CLOSE_AT_REQ2); /* one stream at a time */
+	raw_start(&sv, 1, RAW_CLOSE_AT_REQ2, false); /* one stream at a time */
 	int port = coil_sock_port(sv.lfd);
 	coil_http_client *cl = ping_client(-1, 0);
 	struct coil_http_client_response res;
@@ -1229,6 +1265,7 @@ int main(void)
 	tcase_add_test(tc, an_answer_received_before_a_failed_write_still_counts);
 	tcase_add_test(tc, a_request_on_a_connection_that_answers_no_ping_goes_to_a_new_one);
 	tcase_add_test(tc, a_sent_request_fails_fast_when_its_connection_answers_no_ping);
+	tcase_add_test(tc, an_upload_fails_fast_when_its_connection_takes_nothing);
 	tcase_add_test(tc, a_connection_that_answers_pings_is_kept);
 	tcase_add_test(tc, a_ping_timeout_below_zero_is_einval);
 	tcase_add_test(tc, streams_past_max_concurrent_wait_on_the_connection_not_in_nghttp2);

@@ -380,8 +380,9 @@ struct coil_http_client_config {
 	 * without, it is sent a PING; new requests wait for its ACK before
 	 * going out, and without one within h2_ping_timeout the connection
 	 * is closed: its sent requests fail with -ETIMEDOUT, the waiting ones
-	 * go to a new connection. h2_ping_interval: 15 s (0: that; < 0: no
-	 * PING); h2_ping_timeout: 15 s (0: that). */
+	 * go to a new connection; so is one whose server takes none of a write
+	 * for h2_ping_timeout. h2_ping_interval: 15 s (0: that; < 0: no PING,
+	 * no bound on writes); h2_ping_timeout: 15 s (0: that). */
 	int64_t h2_ping_interval;
 	int64_t h2_ping_timeout;
 };

@@ -50,7 +50,8 @@
  * h2_ping_interval the owner sends a PING; until its ACK no new stream is
  * sent (they wait, safe to move), and without an ACK within
  * h2_ping_timeout the connection is lost: its sent streams fail with
- * -ETIMEDOUT, the waiting ones go to a new connection.
+ * -ETIMEDOUT, the waiting ones go to a new connection. So is one that
+ * takes none of a write for as long (the owner would never get to read).
  *
  * A stream belongs to its requester and, from its submission until nghttp2
  * closes it, to the owner too: the last of the two to let go frees it.
@@ -748,7 +749,17 @@ static void run_queue(struct conn *h)
 
 static int write_all(struct conn *h, const void *p, size_t n)
 {
+	/* With PINGs on, a peer that takes not one write (16 KB at most) in
+	 * ping_timeout is lost too: the owner, stuck here, could send no
+	 * PING nor read an answer (Go's WriteByteTimeout). */
+	coil_scope s;
+	bool bounded =
+		h->pool->ping_interval && coil_scope_enter_timeout(&s, h->pool->ping_timeout) == 0;
 	ssize_t w = h->tls ? coil_tls_write_all(h->tls, p, n) : coil_sock_write_all(h->fd, p, n);
+	if (bounded)
+		coil_scope_exit(&s);
+	if (w == -ETIMEDOUT && bounded)
+		h->lost = true;
 	if (w < 0) {
 		h->err = w == -EPIPE ? -ECONNRESET : (int)w;
 		return h->err;
