@@ -710,7 +710,7 @@ static void *ping_lost_main(void *arg)
 	raw_start(&sv, 0, RAW_SILENT_AT_PING, false);
 	int port = coil_sock_port(sv.lfd);
 	coil_http_client *cl =
-		ping_client(20 * COIL_NSEC_PER_MSEC, http_test_timeout(300 * COIL_NSEC_PER_MSEC));
+		ping_client(20 * COIL_NSEC_PER_MSEC, http_test_timeout(COIL_NSEC_PER_SEC));
 	ck_assert_int_eq(raw_post(cl, port, "/one"), 0);
 	/* Nothing read for 20 ms: a PING, which the server leaves
 	 * unanswered from here on. */
@@ -775,7 +775,7 @@ static void *ping_lost_sent_main(void *arg)
 	int small = 16384; /* the accepted sockets' too: a big body fills them soon */
 	ck_assert_int_eq(setsockopt(sv.lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
 	struct timed_req t = {.port = coil_sock_port(sv.lfd)};
-	t.cl = ping_client(20 * COIL_NSEC_PER_MSEC, http_test_timeout(300 * COIL_NSEC_PER_MSEC));
+	t.cl = ping_client(20 * COIL_NSEC_PER_MSEC, http_test_timeout(COIL_NSEC_PER_SEC));
 	coil_sem_init(&t.done, 0);
 	struct coil_http_client_response res;
 	ck_assert_int_eq(get(t.cl, t.port, "/one", &res), 0);
