@@ -6,7 +6,10 @@
  * max_requests) whose unprocessed requests go to a new connection, a
  * stream the server resets, a cancelled request; a server of raw frames
  * that resets the connection while the client writes (the answer it sent
- * first still counts), servers that speak no HTTP/2 (garbage, an
+ * first still counts), servers of raw frames that stop answering PINGs
+ * or answer them, or close with a request waiting for their one stream
+ * slot; 50 fibers on a server allowing 2 streams (white-box: nghttp2
+ * never holds more), servers that speak no HTTP/2 (garbage, an
  * immediate close), and h2 over TLS by ALPN (a server picking http/1.1
  * gets the request over HTTP/1.1: test_https_client.c tests that in
  * full); then against nghttpd (Debian's nghttp2-server), when it is
