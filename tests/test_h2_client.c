@@ -6,7 +6,10 @@
  * max_requests) whose unprocessed requests go to a new connection, a
  * stream the server resets, a cancelled request; a server of raw frames
  * that resets the connection while the client writes (the answer it sent
- * first still counts), servers that speak no HTTP/2 (garbage, an
+ * first still counts), servers of raw frames that stop answering PINGs
+ * or answer them, or close with a request waiting for their one stream
+ * slot; 50 fibers on a server allowing 2 streams (white-box: nghttp2
+ * never holds more), servers that speak no HTTP/2 (garbage, an
  * immediate close), and h2 over TLS by ALPN (a server picking http/1.1
  * gets the request over HTTP/1.1: test_https_client.c tests that in
  * full); then against nghttpd (Debian's nghttp2-server), when it is
@@ -14,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include "http_harness.h"
+#include "http/h2_client.h" /* white-box: coil__http_client_h2_peak */
 
 #include <errno.h>
 #include <linux/sockios.h>
@@ -500,6 +504,441 @@ START_TEST(an_answer_received_before_a_failed_write_still_counts)
 }
 END_TEST
 
+/* ---- servers of raw frames: PING, streams waiting for a slot ------------------------ */
+
+/*
+ * A server of raw frames, a fiber per connection: SETTINGS (with
+ * MAX_CONCURRENT_STREAMS when max_streams is set), every SETTINGS and
+ * PING acknowledged, each request answered "ok" once its END_STREAM came.
+ * Its first connection ends as `first` says; the others serve.
+ */
+enum raw_end {
+	RAW_SERVE,	    /* serve until the client closes */
+	RAW_SILENT_AT_PING, /* at the first PING: read and answer no more */
+	RAW_SILENT_AT_REQ2, /* at the second request's HEADERS: the same */
+	RAW_CLOSE_AT_REQ2,  /* at the second request's HEADERS: close */
+};
+
+struct raw {
+	int lfd;
+	uint32_t max_streams;
+	bool wide; /* windows open wide: a big body fills the socket */
+	enum raw_end first;
+	coil_task acceptor, conns[8];
+	unsigned nconns;
+	coil_sem ping;	 /* released at each PING received */
+	coil_sem at_end; /* the first connection reached its end */
+	coil_sem go;	 /* the test lets it go: it closes */
+};
+
+struct raw_conn {
+	struct raw *sv;
+	int fd;
+	bool first;
+};
+
+static void raw_answer(int fd, uint32_t id)
+{
+	unsigned char a[] = {
+		0, 0, 1, 1, 4, 0, 0, 0, 0, 0x88,      /* HEADERS :status 200 */
+		0, 0, 2, 0, 1, 0, 0, 0, 0, 'o', 'k', /* DATA "ok", END_STREAM */
+	};
+	for (int i = 0; i < 4; i++) /* the stream id of both */
+		a[5 + i] = a[15 + i] = (unsigned char)(id >> (24 - 8 * i));
+	coil_sock_write_all(fd, a, sizeof a);
+}
+
+static void *raw_conn_main(void *arg)
+{
+	struct raw_conn *c = arg;
+	struct raw *sv = c->sv;
+	int fd = c->fd;
+	enum raw_end end = c->first ? sv->first : RAW_SERVE;
+	free(c);
+	uint32_t m = sv->max_streams;
+	unsigned char settings[15] = {0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3}; /* MAX_CONCURRENT */
+	for (int i = 0; i < 4; i++)
+		settings[11 + i] = (unsigned char)(m >> (24 - 8 * i));
+	if (!m)
+		settings[2] = 0; /* empty */
+	coil_sock_write_all(fd, settings, m ? sizeof settings : 9);
+	static const unsigned char wide[] = {
+		0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 4, 0x7f, 0xff, 0xff, 0xff, /* INITIAL_WINDOW_SIZE */
+		0, 0, 4, 8, 0, 0, 0, 0, 0, 0x7f, 0xff, 0, 0,		  /* WINDOW_UPDATE 0 */
+	};
+	if (sv->wide)
+		coil_sock_write_all(fd, wide, sizeof wide);
+	size_t cap = 65536, have = 0, at = 0;
+	unsigned char *buf = malloc(cap);
+	ck_assert_ptr_nonnull(buf);
+	bool preface = false;
+	unsigned requests = 0;
+	for (;;) {
+		ssize_t n = coil_sock_read(fd, buf + have, cap - have);
+		if (n <= 0)
+			goto done;
+		have += (size_t)n;
+		if (!preface) {
+			if (have < 24)
+				continue;
+			at = 24;
+			preface = true;
+		}
+		while (have - at >= 9) {
+			unsigned char *f = buf + at;
+			size_t len = (size_t)f[0] << 16 | (size_t)f[1] << 8 | f[2];
+			if (have - at < 9 + len)
+				break;
+			unsigned type = f[3], flags = f[4];
+			uint32_t id = (uint32_t)(f[5] & 0x7f) << 24 | (uint32_t)f[6] << 16 |
+				      (uint32_t)f[7] << 8 | f[8];
+			at += 9 + len;
+			if (type == 4 && !(flags & 1)) {
+				static const unsigned char ack[] = {0, 0, 0, 4, 1, 0, 0, 0, 0};
+				coil_sock_write_all(fd, ack, sizeof ack);
+			} else if (type == 6 && !(flags & 1)) {
+				coil_sem_release(&sv->ping);
+				if (end == RAW_SILENT_AT_PING)
+					goto the_end;
+				f[4] = 1; /* the same frame, as its ACK */
+				coil_sock_write_all(fd, f, 9 + len);
+			} else if (type == 1) {
+				if (++requests == 2 && end >= RAW_SILENT_AT_REQ2)
+					goto the_end;
+				if (flags & 1)
+					raw_answer(fd, id);
+			} else if (type == 0 && (flags & 1)) {
+				raw_answer(fd, id);
+			}
+		}
+		memmove(buf, buf + at, have - at);
+		have -= at;
+		at = 0;
+	}
+the_end:
+	coil_sem_release(&sv->at_end);
+	ck_assert_int_eq(coil_sem_acquire(&sv->go), 0);
+done:
+	coil_close(fd);
+	free(buf);
+	return NULL;
+}
+
+static void *raw_acceptor(void *arg)
+{
+	struct raw *sv = arg;
+	for (;;) {
+		int fd = coil_tcp_accept(sv->lfd, NULL, NULL);
+		if (fd < 0)
+			return NULL; /* cancelled: the test is done */
+		struct raw_conn *c = malloc(sizeof *c);
+		ck_assert_ptr_nonnull(c);
+		*c = (struct raw_conn){sv, fd, sv->nconns == 0};
+		ck_assert_uint_lt(sv->nconns, 8);
+		ck_assert_int_eq(coil_task_spawn(&sv->conns[sv->nconns++], raw_conn_main, c), 0);
+	}
+}
+
+static void raw_start(struct raw *sv, uint32_t max_streams, enum raw_end first, bool wide)
+{
+	*sv = (struct raw){.max_streams = max_streams, .first = first, .wide = wide};
+	sv->lfd = coil_tcp_listen("127.0.0.1", 0, 16, 0);
+	ck_assert_int_ge(sv->lfd, 0);
+	coil_sem_init(&sv->ping, 0);
+	coil_sem_init(&sv->at_end, 0);
+	coil_sem_init(&sv->go, 0);
+	ck_assert_int_eq(coil_task_spawn(&sv->acceptor, raw_acceptor, sv), 0);
+}
+
+/* After the client is freed: the connections end, the first let go.
+ * Returns how many were accepted. */
+static unsigned raw_stop(struct raw *sv)
+{
+	ck_assert_int_eq(coil_task_cancel(sv->acceptor), 0);
+	ck_assert_int_eq(coil_task_join(sv->acceptor, NULL), 0);
+	coil_sem_release(&sv->go);
+	for (unsigned i = 0; i < sv->nconns; i++)
+		ck_assert_int_eq(coil_task_join(sv->conns[i], NULL), 0);
+	coil_close(sv->lfd);
+	coil_sem_destroy(&sv->ping);
+	coil_sem_destroy(&sv->at_end);
+	coil_sem_destroy(&sv->go);
+	return sv->nconns;
+}
+
+/* Wait for s, bounded: a PING that never comes fails the test, not its
+ * timeout. */
+static int acquire_within(coil_sem *s, int64_t ns)
+{
+	coil_scope sc;
+	ck_assert_int_eq(coil_scope_enter_timeout(&sc, http_test_timeout(ns)), 0);
+	int r = coil_sem_acquire(s);
+	coil_scope_exit(&sc);
+	return r;
+}
+
+static coil_http_client *ping_client(int64_t interval, int64_t timeout)
+{
+	struct coil_http_client_config cfg;
+	coil_http_client_config_init(&cfg);
+	ck_assert_int_eq(cfg.h2_ping_interval, 15 * COIL_NSEC_PER_SEC);
+	ck_assert_int_eq(cfg.h2_ping_timeout, 15 * COIL_NSEC_PER_SEC);
+	cfg.http2 = 1;
+	cfg.h2_ping_interval = interval;
+	cfg.h2_ping_timeout = timeout;
+	coil_http_client *cl;
+	ck_assert_int_eq(coil_http_client_new(&cl, &cfg), 0);
+	return cl;
+}
+
+static int raw_post(coil_http_client *cl, int port, const char *target)
+{
+	struct coil_http_client_request rq = {.method = "POST", .host = "127.0.0.1",
+					      .port = (uint16_t)port, .target = target,
+					      .body = "abc", .body_len = 3};
+	struct coil_http_client_response res;
+	int r = coil_http_client_send(cl, &rq, &res);
+	if (r == 0) {
+		ck_assert_int_eq(res.status, 200);
+		ck_assert_str_eq(res.body, "ok");
+	}
+	coil_http_client_response_free(&res);
+	return r;
+}
+
+static void *ping_lost_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	struct raw sv;
+	raw_start(&sv, 0, RAW_SILENT_AT_PING, false);
+	int port = coil_sock_port(sv.lfd);
+	coil_http_client *cl =
+		ping_client(20 * COIL_NSEC_PER_MSEC, http_test_timeout(COIL_NSEC_PER_SEC));
+	ck_assert_int_eq(raw_post(cl, port, "/one"), 0);
+	/* Nothing read for 20 ms: a PING, which the server leaves
+	 * unanswered from here on. */
+	ck_assert_int_eq(acquire_within(&sv.at_end, 10 * COIL_NSEC_PER_SEC), 0);
+	/* This request waits for the ACK that never comes, unsent: once the
+	 * connection is lost it goes to a new one (a POST too), well within
+	 * its 60 s. */
+	ck_assert_int_eq(raw_post(cl, port, "/two"), 0);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 2);
+	coil_http_client_free(cl);
+	ck_assert_uint_eq(raw_stop(&sv), 2);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(a_request_on_a_connection_that_answers_no_ping_goes_to_a_new_one)
+{
+	coil_test_run(ping_lost_main, NULL);
+}
+END_TEST
+
+struct timed_req {
+	coil_http_client *cl;
+	int port;
+	int result;
+	coil_sem done;
+};
+
+static void *timed_get(void *arg)
+{
+	struct timed_req *t = arg;
+	struct coil_http_client_response res;
+	t->result = get(t->cl, t->port, "/two", &res);
+	coil_http_client_response_free(&res);
+	coil_sem_release(&t->done);
+	return NULL;
+}
+
+static void *timed_post_big(void *arg)
+{
+	struct timed_req *t = arg;
+	size_t len = 16u << 20;
+	char *body = calloc(1, len);
+	ck_assert_ptr_nonnull(body);
+	struct coil_http_client_request rq = {.method = "POST", .host = "127.0.0.1",
+					      .port = (uint16_t)t->port, .target = "/two",
+					      .body = body, .body_len = len};
+	struct coil_http_client_response res;
+	t->result = coil_http_client_send(t->cl, &rq, &res);
+	coil_http_client_response_free(&res);
+	free(body);
+	coil_sem_release(&t->done);
+	return NULL;
+}
+
+static void *ping_lost_sent_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	bool big = *(bool *)arg;
+	struct raw sv;
+	raw_start(&sv, 0, RAW_SILENT_AT_REQ2, big);
+	int small = 16384; /* the accepted sockets' too: a big body fills them soon */
+	ck_assert_int_eq(setsockopt(sv.lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+	struct timed_req t = {.port = coil_sock_port(sv.lfd)};
+	t.cl = ping_client(20 * COIL_NSEC_PER_MSEC, http_test_timeout(COIL_NSEC_PER_SEC));
+	coil_sem_init(&t.done, 0);
+	struct coil_http_client_response res;
+	ck_assert_int_eq(get(t.cl, t.port, "/one", &res), 0);
+	coil_http_client_response_free(&res);
+	/* The second request reaches the server, which then hangs: no
+	 * answer, no PING ACK, nothing read. It fails once the PING goes
+	 * unanswered, long before its 60 s; a 16 MiB body, once a write
+	 * has taken nothing for as long. */
+	coil_task task;
+	ck_assert_int_eq(coil_task_spawn(&task, big ? timed_post_big : timed_get, &t), 0);
+	ck_assert_int_eq(acquire_within(&t.done, 20 * COIL_NSEC_PER_SEC), 0);
+	ck_assert_int_eq(coil_task_join(task, NULL), 0);
+	ck_assert_int_eq(t.result, -ETIMEDOUT);
+	ck_assert_int_eq(coil_sem_acquire(&sv.at_end), 0);
+	/* The next one goes to a new connection. */
+	ck_assert_int_eq(get(t.cl, t.port, "/three", &res), 0);
+	coil_http_client_response_free(&res);
+	coil_http_client_free(t.cl);
+	ck_assert_uint_eq(raw_stop(&sv), 2);
+	coil_sem_destroy(&t.done);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(a_sent_request_fails_fast_when_its_connection_answers_no_ping)
+{
+	bool big = false;
+	coil_test_run(ping_lost_sent_main, &big);
+}
+END_TEST
+
+START_TEST(an_upload_fails_fast_when_its_connection_takes_nothing)
+{
+	bool big = true;
+	coil_test_run(ping_lost_sent_main, &big);
+}
+END_TEST
+
+static void *ping_kept_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	struct raw sv;
+	raw_start(&sv, 0, RAW_SERVE, false);
+	int port = coil_sock_port(sv.lfd);
+	coil_http_client *cl = ping_client(20 * COIL_NSEC_PER_MSEC, 0);
+	ck_assert_int_eq(raw_post(cl, port, "/one"), 0);
+	for (int i = 0; i < 3; i++) /* idle, pinged, answered */
+		ck_assert_int_eq(acquire_within(&sv.ping, 10 * COIL_NSEC_PER_SEC), 0);
+	ck_assert_int_eq(raw_post(cl, port, "/two"), 0);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 1);
+	coil_http_client_free(cl);
+	ck_assert_uint_eq(raw_stop(&sv), 1);
+	/* Off: no PING in as long as three came in. */
+	raw_start(&sv, 0, RAW_SERVE, false);
+	port = coil_sock_port(sv.lfd);
+	cl = ping_client(-1, 0);
+	ck_assert_int_eq(raw_post(cl, port, "/one"), 0);
+	coil_sleep(100 * COIL_NSEC_PER_MSEC);
+	ck_assert_int_eq(raw_post(cl, port, "/two"), 0);
+	ck_assert_int_eq(coil_sem_try_acquire(&sv.ping), -EAGAIN);
+	coil_http_client_free(cl);
+	ck_assert_uint_eq(raw_stop(&sv), 1);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(a_connection_that_answers_pings_is_kept)
+{
+	coil_test_run(ping_kept_main, NULL);
+}
+END_TEST
+
+START_TEST(a_ping_timeout_below_zero_is_einval)
+{
+	struct coil_http_client_config cfg;
+	coil_http_client_config_init(&cfg);
+	cfg.http2 = 1;
+	cfg.h2_ping_timeout = -1;
+	coil_http_client *cl;
+	ck_assert_int_eq(coil_http_client_new(&cl, &cfg), -EINVAL);
+}
+END_TEST
+
+/* ---- streams wait on the connection for a slot, not in nghttp2 -------------------- */
+
+static void *bound_main(void *arg)
+{
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	cfg.h2_max_streams = 2;
+	struct http_srv sv;
+	http_srv_start(&sv, &cfg, handler, NULL);
+	struct many m = {.cl = client_new(), .port = sv.port};
+	get_hello(m.cl, sv.port); /* the server's SETTINGS first */
+	active = max_active = 0;
+	coil_task t[50];
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(coil_task_spawn(&t[i], one_count, &m), 0);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
+	ck_assert_uint_eq(m.ok, 50);
+	ck_assert_uint_eq(coil_http_client_connections(m.cl), 1);
+	ck_assert_uint_le(max_active, 2);
+	/* White-box: nghttp2 never held more than the server's 2 (the
+	 * others waited on the connection). */
+	ck_assert_uint_le(coil__http_client_h2_peak(m.cl), 2);
+	ck_assert_uint_ge(coil__http_client_h2_peak(m.cl), 1);
+	coil_http_client_free(m.cl);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(streams_past_max_concurrent_wait_on_the_connection_not_in_nghttp2)
+{
+	coil_test_run(bound_main, NULL);
+}
+END_TEST
+
+/* ---- a request never sent, on a connection that ends without GOAWAY ---------------- */
+
+static void *unsent_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	struct raw sv;
+	raw_start(&sv, 1, RAW_CLOSE_AT_REQ2, false); /* one stream at a time */
+	int port = coil_sock_port(sv.lfd);
+	coil_http_client *cl = ping_client(-1, 0);
+	struct coil_http_client_response res;
+	ck_assert_int_eq(get(cl, port, "/", &res), 0); /* its SETTINGS known */
+	coil_http_client_response_free(&res);
+	struct coil_http_client_request rq = {.method = "POST", .host = "127.0.0.1",
+					      .port = (uint16_t)port, .target = "/a",
+					      .body = "abc", .body_len = 3};
+	coil_http_exchange *a, *b;
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &a), 0);
+	ck_assert_int_eq(coil_sem_acquire(&sv.at_end), 0); /* a was sent */
+	rq.target = "/b";
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &b), 0); /* waits for a's slot */
+	coil_sem_release(&sv.go);				     /* the server closes */
+	ck_assert_int_eq(coil_http_exchange_response(a), -ECONNRESET); /* sent: maybe processed */
+	ck_assert_int_eq(coil_http_exchange_response(b), 200);	     /* never sent: again */
+	char buf[8];
+	ck_assert_int_eq(coil_http_exchange_read(b, buf, sizeof buf), 2);
+	ck_assert_int_eq(memcmp(buf, "ok", 2), 0);
+	coil_http_exchange_end(a);
+	coil_http_exchange_end(b);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 2);
+	coil_http_client_free(cl);
+	ck_assert_uint_eq(raw_stop(&sv), 2);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(a_request_never_sent_goes_to_a_new_connection_after_a_reset)
+{
+	coil_test_run(unsent_main, NULL);
+}
+END_TEST
+
 /* ---- a stream reset by the server; a cancelled request ------------------------------- */
 
 static void *reset_main(void *arg)
@@ -827,6 +1266,13 @@ int main(void)
 	tcase_add_test(tc, four_mib_each_way_through_the_flow_control);
 	tcase_add_test(tc, goaway_mid_flight_sends_unprocessed_requests_again);
 	tcase_add_test(tc, an_answer_received_before_a_failed_write_still_counts);
+	tcase_add_test(tc, a_request_on_a_connection_that_answers_no_ping_goes_to_a_new_one);
+	tcase_add_test(tc, a_sent_request_fails_fast_when_its_connection_answers_no_ping);
+	tcase_add_test(tc, an_upload_fails_fast_when_its_connection_takes_nothing);
+	tcase_add_test(tc, a_connection_that_answers_pings_is_kept);
+	tcase_add_test(tc, a_ping_timeout_below_zero_is_einval);
+	tcase_add_test(tc, streams_past_max_concurrent_wait_on_the_connection_not_in_nghttp2);
+	tcase_add_test(tc, a_request_never_sent_goes_to_a_new_connection_after_a_reset);
 	tcase_add_test(tc, a_stream_the_server_resets_fails_alone);
 	tcase_add_test(tc, a_cancelled_request_resets_its_stream_and_only_it);
 	tcase_add_test(tc, a_server_speaking_no_http2_fails_with_a_clear_error);

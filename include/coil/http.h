@@ -362,7 +362,8 @@ struct coil_http_client_config {
 	 * preface), or h2 over TLS when tls is set. The requests to one host
 	 * and port share one connection, as streams (as many at once as the
 	 * server's SETTINGS_MAX_CONCURRENT_STREAMS allows; the others wait
-	 * for a stream to close); its own fiber reads and writes it. A
+	 * on the connection for a stream to close, under their own timeout
+	 * and scopes); its own fiber reads and writes it. A
 	 * connection unused for idle_timeout is closed; max_idle does not
 	 * apply. */
 	int http2;
@@ -374,7 +375,21 @@ struct coil_http_client_config {
 	 * -EPROTONOSUPPORT). The context stays the caller's: free it after
 	 * the client. NULL (the default): plaintext. */
 	coil_tls_ctx *tls;
+	/* HTTP/2 health checks (Go's ReadIdleTimeout and PingTimeout): when
+	 * nothing came on a connection for h2_ping_interval, with streams or
+	 * without, it is sent a PING; new requests wait for its ACK before
+	 * going out, and without one within h2_ping_timeout the connection
+	 * is closed: its sent requests fail with -ETIMEDOUT, the waiting ones
+	 * go to a new connection; so is one whose server takes none of a write
+	 * for h2_ping_timeout. h2_ping_interval: 15 s (0: that; < 0: no PING,
+	 * no bound on writes); h2_ping_timeout: 15 s (0: that). */
+	int64_t h2_ping_interval;
+	int64_t h2_ping_timeout;
 };
+
+/* The defaults of h2_ping_interval and h2_ping_timeout (ns). */
+#define COIL_HTTP_H2_PING_INTERVAL INT64_C(15000000000)
+#define COIL_HTTP_H2_PING_TIMEOUT INT64_C(15000000000)
 
 /* Fill *cfg with the defaults above. */
 COIL_API void coil_http_client_config_init(struct coil_http_client_config *cfg);
@@ -384,7 +399,7 @@ typedef struct coil_http_client coil_http_client;
 /* A client (cfg NULL: the defaults). Works outside a runtime too (an
  * HTTP/2 client makes its requests from fibers, like every client).
  * Returns 0, -EINVAL (out NULL, max_head < 256, max_fields 0, http2 not
- * 0 or 1), -ENOMEM. */
+ * 0 or 1, h2_ping_timeout < 0), -ENOMEM. */
 COIL_API int coil_http_client_new(coil_http_client **out, const struct coil_http_client_config *cfg);
 
 /* Close the kept connections and free cl (NULL: 0). No request of it may
@@ -430,7 +445,9 @@ struct coil_http_client_response {
  *   -EPROTO      the response is malformed (or smuggles: see docs/http.md)
  *   -EMSGSIZE    a response head or body over its limit
  *   -ECONNRESET  the server closed or reset the connection before the end
- *   -ETIMEDOUT   cfg.timeout or a scope's deadline passed
+ *   -ETIMEDOUT   cfg.timeout or a scope's deadline passed; over HTTP/2,
+ *                also a sent request whose connection stopped answering
+ *                (no PING ACK: h2_ping_timeout)
  *   -ECANCELED   the task or a scope was cancelled
  *   -ENOMEM, -EPERM (not in a fiber), and coil_tcp_connect's errors
  *   (-ECONNREFUSED, -ENOENT for an unknown name...)

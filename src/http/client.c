@@ -147,6 +147,8 @@ void coil_http_client_config_init(struct coil_http_client_config *cfg)
 		.max_idle = 16,
 		.http2 = 0,
 		.tls = NULL,
+		.h2_ping_interval = COIL_HTTP_H2_PING_INTERVAL,
+		.h2_ping_timeout = COIL_HTTP_H2_PING_TIMEOUT,
 	};
 }
 
@@ -160,7 +162,7 @@ int coil_http_client_new(coil_http_client **out, const struct coil_http_client_c
 		cfg = &def;
 	}
 	if (cfg->max_head < 256 || cfg->max_fields == 0 || cfg->max_fields > 65536 ||
-	    (cfg->http2 != 0 && cfg->http2 != 1))
+	    (cfg->http2 != 0 && cfg->http2 != 1) || cfg->h2_ping_timeout < 0)
 		return -EINVAL;
 	struct coil_http_client *cl = calloc(1, sizeof *cl);
 	if (!cl)
@@ -283,6 +285,11 @@ int coil_http_client_free(coil_http_client *cl)
 	pthread_mutex_destroy(&cl->lock);
 	free(cl);
 	return 0;
+}
+
+unsigned coil__http_client_h2_peak(const coil_http_client *cl)
+{
+	return cl && cl->h2 ? coil__h2c_pool_peak(cl->h2) : 0;
 }
 
 uint64_t coil_http_client_connections(const coil_http_client *cl)
@@ -903,7 +910,7 @@ ssize_t coil_http_exchange_write(coil_http_exchange *x, const void *buf, size_t 
 	coil_scope s;
 	bool scoped = enter(x, &s);
 	if (x->h2) {
-		ssize_t w = coil__h2c_write(x->h2, buf, len);
+		ssize_t w = coil__h2c_write(&x->h2, buf, len);
 		if (falls_back(x, w))
 			w = fall_back(x);
 		if (w < 0 || x->h2) {

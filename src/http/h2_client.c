@@ -14,26 +14,44 @@
  * scope of its read (a cancelled read loses nothing); they wait for the
  * owner on their stream's semaphore, under their own scopes.
  *
- * Requests past the peer's MAX_CONCURRENT_STREAMS wait in nghttp2's own
- * queue until a stream closes. Flow control both ways: a request body is
- * handed to the data provider from the requester's buffer (its write
- * returns once nghttp2 took every byte, as the peer's windows allow), and
- * the response's windows are given back only as the requester reads
- * (automatic WINDOW_UPDATE off), so a stream never buffers more than
- * STREAM_WINDOW bytes of response body.
+ * Requests past the peer's MAX_CONCURRENT_STREAMS wait on the connection
+ * (its FIFO of waiting streams, each requester under its own scopes, as
+ * hyper and Go's StrictMaxConcurrentStreams do), never in nghttp2's queue:
+ * the owner hands nghttp2 a stream only when one of the peer's slots is
+ * free, so nghttp2 holds at most MAX_CONCURRENT_STREAMS of them (100, as
+ * RFC 9113 6.5.2 suggests, until the peer's SETTINGS come), a waiting
+ * request that gives up leaves no trace on the wire, and one the
+ * connection never sent can go to another.
+ *
+ * Flow control both ways: a request body is handed to the data provider
+ * from the requester's buffer (its write returns once nghttp2 took every
+ * byte, as the peer's windows allow), and the response's windows are
+ * given back only as the requester reads (automatic WINDOW_UPDATE off),
+ * so a stream never buffers more than STREAM_WINDOW bytes of response
+ * body.
  *
  * GOAWAY: the connection takes no new stream; streams above its last
  * stream id (and those reset with REFUSED_STREAM) were not processed, and
  * an idempotent request among them (no streamed body byte written) is
- * sent again on a new connection. A connection that ends (the peer
- * closed, a read or write failed, a protocol error) fails its streams with
- * -ECONNRESET or -EPROTO; when a write finds it reset, what the peer sent
- * before is read first (answers, its GOAWAY), so that a server closing
- * after its GOAWAY with our later frames unread loses none of the answers
- * it gave. One over TLS whose server did not pick "h2" by ALPN fails
- * them with -EPROTONOSUPPORT before any was sent, and client.c sends them
- * over HTTP/1.1 instead. An exchange ended before its response was read
- * whole resets its stream (CANCEL); the other streams go on.
+ * sent again on a new connection. A request whose HEADERS never left
+ * (it waited for a slot, or for a PING's answer) is sent again on a new
+ * connection whatever its method: once for one not idempotent. A
+ * connection that ends (the peer closed, a read or write failed, a
+ * protocol error) fails the streams it sent with -ECONNRESET or -EPROTO;
+ * when a write finds it reset, what the peer sent before is read first
+ * (answers, its GOAWAY), so that a server closing after its GOAWAY with
+ * our later frames unread loses none of the answers it gave. One over
+ * TLS whose server did not pick "h2" by ALPN fails them with
+ * -EPROTONOSUPPORT before any was sent, and client.c sends them over
+ * HTTP/1.1 instead. An exchange ended before its response was read whole
+ * resets its stream (CANCEL); the other streams go on.
+ *
+ * Health (Go's ReadIdleTimeout and PingTimeout): when nothing was read for
+ * h2_ping_interval the owner sends a PING; until its ACK no new stream is
+ * sent (they wait, safe to move), and without an ACK within
+ * h2_ping_timeout the connection is lost: its sent streams fail with
+ * -ETIMEDOUT, the waiting ones go to a new connection. So is one that
+ * takes none of a write for as long (the owner would never get to read).
  *
  * A stream belongs to its requester and, from its submission until nghttp2
  * closes it, to the owner too: the last of the two to let go frees it.
@@ -69,6 +87,8 @@ struct coil__h2c_stream {
 	struct coil__h2c_stream *prev, *next; /* the connection's (under its lock) */
 	struct coil__h2c_stream *qnext;	      /* the queue (under lock) */
 	bool queued;
+	struct coil__h2c_stream *wnext; /* the streams waiting for a slot (under lock) */
+	bool in_wait;
 	coil_sem wake;
 	bool waiting;
 
@@ -77,6 +97,7 @@ struct coil__h2c_stream {
 	size_t nnv;
 	char *nvbuf;
 	bool idempotent, head_request, has_body, streaming;
+	unsigned resent;     /* times it was sent again on another connection */
 	uint64_t stream_len; /* a streamed body's announced length (or UINT64_MAX) */
 	uint64_t streamed;   /* bytes the requester wrote */
 	const void *whole;   /* a body given whole */
@@ -85,6 +106,8 @@ struct coil__h2c_stream {
 	/* Shared with the owner, under the connection's lock. */
 	bool user, owned; /* the requester holds it; nghttp2 knows it */
 	bool submitted, closed, refused;
+	bool wire;	 /* its HEADERS went to the wire, or may have (the owner's) */
+	bool unsent;	 /* closed with its HEADERS never sent: safe to send elsewhere */
 	int err;	 /* the stream failed */
 	const char *src; /* body bytes for the data provider */
 	size_t src_len, src_off;
@@ -122,6 +145,8 @@ struct conn {
 	unsigned nstreams;
 	unsigned refs; /* the owner + the streams (under lock) */
 	struct coil__h2c_stream *qhead, *qtail;
+	struct coil__h2c_stream *whead, *wtail; /* waiting for a slot (FIFO) */
+	unsigned active;			/* streams nghttp2 holds (the owner's) */
 	coil_scope wait;
 	bool parked, woken, closing;
 	bool dead; /* the owner has let go of the session (under lock) */
@@ -129,6 +154,10 @@ struct conn {
 	bool goaway_recv;
 	bool reset; /* a write failed: the peer is gone, what it sent is read (the owner's) */
 	int64_t idle_since;
+	int64_t last_read; /* the owner's: when bytes last came */
+	int64_t ping_at;   /* when the PING in flight went, if ping_out */
+	bool ping_out;	   /* a PING waits for its ACK: no new stream is sent */
+	bool lost;	   /* no ACK within ping_timeout */
 	char *out;
 	size_t out_len;
 	char in[IN_CAP];
@@ -136,7 +165,9 @@ struct conn {
 
 struct coil__h2c_pool {
 	struct coil_http_client_config cfg;
+	int64_t ping_interval, ping_timeout; /* resolved: interval 0 is off */
 	uint64_t *opened;
+	unsigned peak; /* the most streams nghttp2 held on one connection (atomic) */
 	pthread_mutex_t lock;
 	struct conn *conns; /* every connection whose owner runs */
 	coil_wg owners;
@@ -151,6 +182,11 @@ struct coil__h2c_pool *coil__h2c_pool_new(const struct coil_http_client_config *
 	if (!pool)
 		return NULL;
 	pool->cfg = *cfg;
+	pool->ping_interval = cfg->h2_ping_interval < 0	   ? 0
+			      : cfg->h2_ping_interval == 0 ? COIL_HTTP_H2_PING_INTERVAL
+							   : cfg->h2_ping_interval;
+	pool->ping_timeout =
+		cfg->h2_ping_timeout > 0 ? cfg->h2_ping_timeout : COIL_HTTP_H2_PING_TIMEOUT;
 	pool->opened = opened;
 	pthread_mutex_init(&pool->lock, NULL);
 	coil_wg_init(&pool->owners);
@@ -189,6 +225,11 @@ void coil__h2c_pool_free(struct coil__h2c_pool *pool)
 	coil_wg_destroy(&pool->owners);
 	pthread_mutex_destroy(&pool->lock);
 	free(pool);
+}
+
+unsigned coil__h2c_pool_peak(const struct coil__h2c_pool *pool)
+{
+	return __atomic_load_n(&pool->peak, __ATOMIC_RELAXED);
 }
 
 static void conn_unref_locked(struct conn *h, bool *free_it)
@@ -235,6 +276,17 @@ static bool detach_locked(struct coil__h2c_stream *st)
 		}
 		st->queued = false;
 	}
+	if (st->in_wait) {
+		struct coil__h2c_stream **pp = &h->whead, *prev = NULL;
+		while (*pp != st) {
+			prev = *pp;
+			pp = &(*pp)->wnext;
+		}
+		*pp = st->wnext;
+		if (h->wtail == st)
+			h->wtail = prev;
+		st->in_wait = false;
+	}
 	if (st->prev)
 		st->prev->next = st->next;
 	else
@@ -278,6 +330,8 @@ static void post_locked(struct coil__h2c_stream *st)
  * to be freed (its requester let go), after detaching it. */
 static bool owner_release_locked(struct coil__h2c_stream *st, bool *free_conn)
 {
+	if (st->owned)
+		st->h->active--; /* a slot free */
 	st->owned = false;
 	st->closed = true;
 	wake_locked(st);
@@ -414,6 +468,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 		pthread_mutex_unlock(&h->pool->lock);
 		return 0;
 	}
+	if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+		h->ping_out = false; /* alive: the waiting streams may go */
+		return 0;
+	}
 	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
 		return 0;
 	struct coil__h2c_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
@@ -496,8 +554,20 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
 	return 0;
 }
 
+/* A request's HEADERS go to the wire: from here on it may have been
+ * processed. */
+static int before_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+	if (frame->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	struct coil__h2c_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+	if (st)
+		st->wire = true;
+	return 0;
+}
+
 /* A request nghttp2 could not send (GOAWAY came first, the connection is
- * going away): it was not processed. */
+ * going away): it was never sent. */
 static int on_frame_not_send(nghttp2_session *ng, const nghttp2_frame *frame, int lib_error,
 			     void *ud)
 {
@@ -508,7 +578,11 @@ static int on_frame_not_send(nghttp2_session *ng, const nghttp2_frame *frame, in
 	struct coil__h2c_stream *st = find_stream(h, frame->hd.stream_id);
 	bool free_st = false, free_conn;
 	if (st && st->owned && !nghttp2_session_find_stream(ng, frame->hd.stream_id)) {
-		st->refused = true;
+		if (lib_error == NGHTTP2_ERR_START_STREAM_NOT_ALLOWED ||
+		    lib_error == NGHTTP2_ERR_SESSION_CLOSING)
+			st->unsent = true;
+		else if (!st->err)
+			st->err = -EPROTO; /* it cannot be sent (its fields) */
 		free_st = owner_release_locked(st, &free_conn);
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -572,14 +646,56 @@ static void submit(struct conn *h, struct coil__h2c_stream *st)
 		nghttp2_submit_request(h->ng, NULL, st->nv, st->nnv, st->has_body ? &dp : NULL, st);
 	st->submitted = true;
 	if (id < 0) {
-		st->err = id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE ? 0 : -ENOMEM;
-		st->refused = id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE; /* ids ran out */
+		bool out_of_ids = id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE;
+		if (out_of_ids) { /* never sent: a new connection takes it */
+			pthread_mutex_lock(&h->pool->lock);
+			h->usable = false;
+			pthread_mutex_unlock(&h->pool->lock);
+		}
+		st->err = out_of_ids ? 0 : -ENOMEM;
+		st->unsent = out_of_ids;
 		st->closed = true;
 		wake_locked(st);
 		return;
 	}
 	st->id = id;
 	st->owned = true;
+	unsigned active = ++h->active, peak = __atomic_load_n(&h->pool->peak, __ATOMIC_RELAXED);
+	while (active > peak && !__atomic_compare_exchange_n(&h->pool->peak, &peak, active, false,
+							     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+/* Under lock: st closes with its HEADERS never sent (the connection takes
+ * no new stream). */
+static void unsent_locked(struct coil__h2c_stream *st)
+{
+	st->unsent = st->closed = true;
+	wake_locked(st);
+}
+
+/* Hand nghttp2 the waiting streams the peer has slots for, oldest first;
+ * none while a PING waits for its ACK (the connection may be dead: they
+ * stay safe to send elsewhere). */
+static void run_waiting(struct conn *h)
+{
+	uint32_t max =
+		nghttp2_session_get_remote_settings(h->ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+	pthread_mutex_lock(&h->lock);
+	for (struct coil__h2c_stream *st; (st = h->whead);) {
+		bool gone = h->goaway_recv || h->reset;
+		if (!gone && (h->ping_out || h->active >= max))
+			break;
+		h->whead = st->wnext;
+		if (!h->whead)
+			h->wtail = NULL;
+		st->in_wait = false;
+		if (gone)
+			unsent_locked(st);
+		else
+			submit(h, st); /* nghttp2 copies the fields */
+	}
+	pthread_mutex_unlock(&h->lock);
 }
 
 /* Look at the streams requesters have posted. */
@@ -599,13 +715,15 @@ static void run_queue(struct conn *h)
 		size_t consumed = st->unconsumed;
 		st->unconsumed = 0;
 		bool resume = false, rst = false;
-		if (!st->submitted && st->user) {
-			if (h->goaway_recv || h->reset) {
-				st->refused = st->closed = true;
-				wake_locked(st);
-			} else {
-				submit(h, st); /* nghttp2 copies the fields */
-			}
+		if (!st->submitted && st->user && !st->in_wait && !st->closed) {
+			/* Its turn comes in run_waiting. */
+			st->in_wait = true;
+			st->wnext = NULL;
+			if (h->wtail)
+				h->wtail->wnext = st;
+			else
+				h->whead = st;
+			h->wtail = st;
 		} else if (st->owned) {
 			rst = st->cancel && !st->rst_sent;
 			if (rst)
@@ -631,7 +749,17 @@ static void run_queue(struct conn *h)
 
 static int write_all(struct conn *h, const void *p, size_t n)
 {
+	/* With PINGs on, a peer that takes not one write (16 KB at most) in
+	 * ping_timeout is lost too: the owner, stuck here, could send no
+	 * PING nor read an answer (Go's WriteByteTimeout). */
+	coil_scope s;
+	bool bounded =
+		h->pool->ping_interval && coil_scope_enter_timeout(&s, h->pool->ping_timeout) == 0;
 	ssize_t w = h->tls ? coil_tls_write_all(h->tls, p, n) : coil_sock_write_all(h->fd, p, n);
+	if (bounded)
+		coil_scope_exit(&s);
+	if (w == -ETIMEDOUT && bounded)
+		h->lost = true;
 	if (w < 0) {
 		h->err = w == -EPIPE ? -ECONNRESET : (int)w;
 		return h->err;
@@ -686,6 +814,7 @@ static nghttp2_session_callbacks *callbacks(void)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
 	nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, on_frame_not_send);
+	nghttp2_session_callbacks_set_before_frame_send_callback(cb, before_frame_send);
 	nghttp2_session_callbacks_set_data_source_read_length_callback(cb, data_length);
 	return cb;
 }
@@ -757,12 +886,15 @@ static void conn_reset(struct conn *h)
 }
 
 /* The owner's loop. Returns why the connection ends (0: idle, or the
- * peer's GOAWAY with nothing left). */
+ * peer's GOAWAY with nothing left; -ETIMEDOUT with h->lost: no PING ACK). */
 static int conn_loop(struct conn *h)
 {
 	const struct coil_http_client_config *cfg = &h->pool->cfg;
+	const int64_t ping_interval = h->pool->ping_interval, ping_timeout = h->pool->ping_timeout;
+	h->last_read = coil_now();
 	for (;;) {
 		run_queue(h);
+		run_waiting(h);
 		if (!h->reset && send_pending(h) < 0) {
 			if (h->err != -ECONNRESET)
 				return h->err;
@@ -783,11 +915,27 @@ static int conn_loop(struct conn *h)
 		if (!nghttp2_session_want_read(h->ng) &&
 		    (h->reset || !nghttp2_session_want_write(h->ng)))
 			return h->goaway_recv ? 0 : h->reset ? h->err : -EPROTO;
-		int64_t deadline = idle && cfg->idle_timeout > 0 ? since + cfg->idle_timeout
+		int64_t idle_end = idle && cfg->idle_timeout > 0 ? since + cfg->idle_timeout
 								 : COIL_NO_DEADLINE;
-		ssize_t n = recv_some(h, deadline);
+		/* Nothing read for ping_interval: a PING (none once writing
+		 * failed), and its ACK due within ping_timeout. */
+		int64_t ping_due = !ping_interval || h->reset ? COIL_NO_DEADLINE
+				   : h->ping_out	      ? h->ping_at + ping_timeout
+							      : h->last_read + ping_interval;
+		ssize_t n = recv_some(h, idle_end < ping_due ? idle_end : ping_due);
 		if (n == -EAGAIN)
 			continue;
+		if (n == -ETIMEDOUT && coil_now() >= ping_due) {
+			if (h->ping_out) {
+				h->lost = true; /* the peer is gone, or hangs */
+				return -ETIMEDOUT;
+			}
+			if (nghttp2_submit_ping(h->ng, NGHTTP2_FLAG_NONE, NULL) != 0)
+				return -ENOMEM;
+			h->ping_out = true;
+			h->ping_at = coil_now();
+			continue;
+		}
 		if (n == -ETIMEDOUT) {
 			/* Idle for idle_timeout: close, unless a request has just
 			 * come (it is attached under the pool's lock). */
@@ -808,6 +956,7 @@ static int conn_loop(struct conn *h)
 			return -ECONNRESET;
 		if (n < 0)
 			return (int)n;
+		h->last_read = coil_now();
 		ssize_t used = nghttp2_session_mem_recv(h->ng, (const uint8_t *)h->in, (size_t)n);
 		if (used < 0) {
 			/* Not HTTP/2, or a protocol error: a GOAWAY may be
@@ -837,21 +986,24 @@ static void *owner_main(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&pool->lock);
-	if (err == 0 || err == -ECANCELED || err == -ETIMEDOUT)
+	if (h->lost)
+		err = -ETIMEDOUT; /* the peer stopped answering */
+	else if (err == 0 || err == -ECANCELED || err == -ETIMEDOUT)
 		err = -ECONNRESET;
 	pthread_mutex_lock(&h->lock);
 	h->dead = true;
 	h->err = err;
 	h->qhead = h->qtail = NULL;
+	h->whead = h->wtail = NULL;
 	struct coil__h2c_stream *gone = NULL;
 	for (struct coil__h2c_stream *st = h->streams, *next; st; st = next) {
 		next = st->next;
-		st->queued = false;
+		st->queued = st->in_wait = false;
 		if (st->owned || !st->submitted) {
 			if (!h->ng)
 				st->err = err; /* no connection: as the connect failed */
-			else if (!st->submitted)
-				st->refused = true; /* never sent: may go elsewhere */
+			else if (!st->wire && !st->err)
+				st->unsent = true; /* never sent: may go elsewhere */
 			else if (!st->in_eof && !st->err && !st->refused)
 				st->err = err;
 			bool free_conn;
@@ -1131,6 +1283,7 @@ static int retry(struct coil__h2c_stream **pst)
 	coil_sem_init(&n->wake, 0);
 	n->pool = st->pool;
 	n->idempotent = st->idempotent;
+	n->resent = st->resent + 1;
 	n->head_request = st->head_request;
 	n->has_body = st->has_body;
 	n->streaming = st->streaming;
@@ -1156,11 +1309,15 @@ static int retry(struct coil__h2c_stream **pst)
 	return r;
 }
 
-/* Whether st may be sent again elsewhere: refused (not processed) and
- * idempotent, with no streamed body byte written. */
+/* Whether st may be sent again elsewhere, with no streamed body byte
+ * written: refused (not processed) and idempotent, or never sent (once
+ * for a request not idempotent: a second connection ending before it
+ * sent it fails it). */
 static bool may_retry(const struct coil__h2c_stream *st)
 {
-	return st->refused && !st->err && !st->head_done && st->idempotent && st->streamed == 0;
+	if (st->err || st->head_done || st->streamed)
+		return false;
+	return (st->refused || st->unsent) && (st->idempotent || (st->unsent && st->resent == 0));
 }
 
 /* The error of st as a requester sees it. */
@@ -1168,39 +1325,52 @@ static int stream_error(const struct coil__h2c_stream *st)
 {
 	if (st->err)
 		return st->err;
-	if (st->refused)
+	if (st->refused || st->unsent)
 		return -ECONNRESET; /* the server did not take it */
 	if (st->h && st->h->dead && st->h->err)
 		return st->h->err;
 	return -ECONNRESET;
 }
 
-ssize_t coil__h2c_write(struct coil__h2c_stream *st, const void *buf, size_t len)
+ssize_t coil__h2c_write(struct coil__h2c_stream **pst, const void *buf, size_t len)
 {
-	struct conn *h = st->h;
-	if (!h)
-		return -ECONNRESET;
-	pthread_mutex_lock(&h->lock);
-	int r = 0;
-	if (st->err || st->closed) {
-		r = stream_error(st);
-	} else {
-		st->src = buf;
-		st->src_len = len;
-		st->src_off = 0;
-		post_locked(st);
-		while (!st->err && !st->closed && st->src_off < st->src_len) {
-			r = wait_owner(st);
-			if (r < 0)
-				break;
-		}
-		if (r == 0 && st->src_off < st->src_len)
+	for (;;) {
+		struct coil__h2c_stream *st = *pst;
+		struct conn *h = st->h;
+		if (!h)
+			return -ECONNRESET;
+		pthread_mutex_lock(&h->lock);
+		int r = 0;
+		bool again = false;
+		if (st->err || st->closed) {
+			again = may_retry(st);
 			r = stream_error(st);
-		st->streamed += st->src_off;
-		st->src = NULL; /* the caller's buffer: no more */
+		} else {
+			st->src = buf;
+			st->src_len = len;
+			st->src_off = 0;
+			post_locked(st);
+			while (!st->err && !st->closed && st->src_off < st->src_len) {
+				r = wait_owner(st);
+				if (r < 0)
+					break;
+			}
+			if (r == 0 && st->src_off < st->src_len) {
+				again = st->src_off == 0 && may_retry(st);
+				r = stream_error(st);
+			}
+			st->streamed += st->src_off;
+			st->src = NULL; /* the caller's buffer: no more */
+		}
+		pthread_mutex_unlock(&h->lock);
+		if (again) { /* none of it went: all of it on a new stream */
+			r = retry(pst);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		return r < 0 ? r : (ssize_t)len;
 	}
-	pthread_mutex_unlock(&h->lock);
-	return r < 0 ? r : (ssize_t)len;
 }
 
 int coil__h2c_response(struct coil__h2c_stream **pst)

@@ -30,10 +30,11 @@ void coil__h2c_pool_free(struct coil__h2c_pool *pool);
 int coil__h2c_start(struct coil__h2c_pool *pool, const struct coil_http_client_request *rq,
 		    const char *method, const char *target, bool idempotent,
 		    struct coil__h2c_stream **out);
-/* The calls of coil_http_exchange_* (the caller's scopes apply). */
-ssize_t coil__h2c_write(struct coil__h2c_stream *st, const void *buf, size_t len);
-/* Wait for the head; a refused stream may be sent again on another
- * connection, *pst then being its new stream. */
+/* The calls of coil_http_exchange_* (the caller's scopes apply). A
+ * stream refused or never sent, with nothing of its body written yet, may
+ * be sent again on another connection: *pst is then its new stream. */
+ssize_t coil__h2c_write(struct coil__h2c_stream **pst, const void *buf, size_t len);
+/* Wait for the head (a stream may move to another connection, as above). */
 int coil__h2c_response(struct coil__h2c_stream **pst);
 int coil__h2c_header_count(const struct coil__h2c_stream *st);
 int coil__h2c_header_at(const struct coil__h2c_stream *st, size_t i, struct coil_http_str *name,
@@ -43,5 +44,10 @@ ssize_t coil__h2c_read(struct coil__h2c_stream *st, void *buf, size_t len);
 /* End the exchange: a stream not complete is reset (RST_STREAM CANCEL),
  * the others on its connection go on. */
 void coil__h2c_end(struct coil__h2c_stream *st);
+
+/* White-box, for tests/test_h2_client.c: the most streams nghttp2 held
+ * at once on one connection of cl (0 without HTTP/2). */
+unsigned coil__http_client_h2_peak(const coil_http_client *cl);
+unsigned coil__h2c_pool_peak(const struct coil__h2c_pool *pool);
 
 #endif
