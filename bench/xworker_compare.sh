@@ -59,17 +59,21 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 
-echo "Crossing workers, 2 workers/threads each, $ROUNDS interleaved rounds (5 repetitions each, $ITERS round trips, $WAKES wakes); coil backend ${BACKEND:-uring}; kernel $(uname -r)"
-echo
-echo "| workload | runtime | ns (median over rounds) | min-max | ratio vs Go |"
-echo "|---|---|---|---|---|"
-awk -F'\t' '
+# Shared by the tables' awk programs: rows are "runtime round workload ns";
+# stats(list of values) sets MED, MIN and MAX.
+STATS='
 	{ v[$3 "|" $1] = v[$3 "|" $1] " " $4; seen[$3] = 1 }
 	function stats(s,   a, n, i, j, t) {
 		n = split(s, a, " ")
 		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
 		MED = a[int((n + 1) / 2)]; MIN = a[1]; MAX = a[n]
-	}
+	}'
+
+echo "Crossing workers, 2 workers/threads each, $ROUNDS interleaved rounds (5 repetitions each, $ITERS round trips, $WAKES wakes); coil backend ${BACKEND:-uring}; kernel $(uname -r)"
+echo
+echo "| workload | runtime | ns (median over rounds) | min-max | ratio vs Go |"
+echo "|---|---|---|---|---|"
+awk -F'\t' "$STATS"'
 	END {
 		nw = split("local-pingpong-rdv local-pingpong-cap1 cross-pingpong-rdv cross-pingpong-cap1 cross-spawn-join placed-spawn-join wake-worker-p50 wake-worker-p99 wake-thread-p50 wake-thread-p99 placed-wake-p50 placed-wake-p99", wl, " ")
 		nr = split("coil coil-base go tokio", rt, " ")
@@ -92,13 +96,7 @@ echo "The same program in each runtime: what coil_task_spawn places (the spawner
 echo
 echo "| program | coil row | runtime | ns (median over rounds) | min-max | ratio vs Go |"
 echo "|---|---|---|---|---|---|"
-awk -F'\t' '
-	{ v[$3 "|" $1] = v[$3 "|" $1] " " $4 }
-	function stats(s,   a, n, i, j, t) {
-		n = split(s, a, " ")
-		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-		MED = a[int((n + 1) / 2)]; MIN = a[1]; MAX = a[n]
-	}
+awk -F'\t' "$STATS"'
 	END {
 		np = split("cross-pingpong-rdv:local-pingpong-rdv cross-pingpong-cap1:local-pingpong-cap1 cross-spawn-join:placed-spawn-join wake-worker-p50:placed-wake-p50 wake-worker-p99:placed-wake-p99", pl, " ")
 		nr = split("coil coil-base go tokio", rt, " ")
@@ -122,13 +120,7 @@ echo "Forced crossing: the same program with the second task kept on the other t
 echo
 echo "| program | runtime | row | ns (median over rounds) | min-max | coil / this |"
 echo "|---|---|---|---|---|---|"
-awk -F'\t' '
-	{ v[$3 "|" $1] = v[$3 "|" $1] " " $4 }
-	function stats(s,   a, n, i, j, t) {
-		n = split(s, a, " ")
-		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-		MED = a[int((n + 1) / 2)]; MIN = a[1]; MAX = a[n]
-	}
+awk -F'\t' "$STATS"'
 	END {
 		# program:coil row:peer row
 		np = split("pingpong-rdv:cross-pingpong-rdv:forced-pingpong-rdv pingpong-cap1:cross-pingpong-cap1:forced-pingpong-cap1 spawn-join:cross-spawn-join:forced-spawn-join wake-p50:wake-worker-p50:forced-wake-p50 wake-p99:wake-worker-p99:forced-wake-p99", pl, " ")
