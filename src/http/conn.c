@@ -380,11 +380,13 @@ static __attribute__((noinline)) int drain_body(struct coil__http_conn *c)
 	return 0;
 }
 
-/* After an error answer: stop sending, then read and drop what the client
- * still sends for a while, so that our close does not reset the connection
- * before it has read the answer (a close with unread input sends RST,
- * which can destroy the answer in the client's receive queue). */
-static __attribute__((noinline)) void linger(struct coil__http_conn *c)
+/* Lingering after an error answer: the client may be in the middle of a
+ * large upload, so read a good deal of it. */
+#define LINGER_MAX ((uint64_t)64 << 20)
+
+/* Out of line: its scope stays off the connection loop's frame. */
+__attribute__((noinline)) void coil__http_conn_linger(struct coil__http_conn *c,
+						      uint64_t max_bytes)
 {
 	if (coil__http_conn_flush(c) < 0 || c->eof || c->rerr)
 		return;
@@ -397,7 +399,7 @@ static __attribute__((noinline)) void linger(struct coil__http_conn *c)
 	coil_scope s;
 	if (coil_scope_enter_timeout(&s, c->cfg->linger_timeout) != 0)
 		return;
-	for (uint64_t dropped = 0; dropped < (64u << 20);) {
+	for (uint64_t dropped = 0; dropped < max_bytes;) {
 		ssize_t n = recv_lent(c);
 		if (n <= 0)
 			break;
@@ -439,7 +441,7 @@ static bool serve_request(struct coil__http_conn *c)
 	if (c->body_status && !c->head_sent) {
 		/* The body broke a limit or the framing: answer that. */
 		coil__http_respond_error(c, c->body_status);
-		linger(c);
+		coil__http_conn_linger(c, LINGER_MAX);
 		return false;
 	}
 	if (r < 0) {
@@ -455,7 +457,7 @@ static bool serve_request(struct coil__http_conn *c)
 		/* Too much left unread to keep the connection: close it, but
 		 * not before the client had time to read the answer (a proxy
 		 * relaying an upstream's early 413, say). */
-		linger(c);
+		coil__http_conn_linger(c, LINGER_MAX);
 		return false;
 	}
 	return true;
@@ -533,7 +535,7 @@ void coil__http_conn_serve(struct coil_http_server *srv, int fd)
 			break;
 		if (status > 0) {
 			coil__http_respond_error(c, status);
-			linger(c);
+			coil__http_conn_linger(c, LINGER_MAX);
 			break;
 		}
 		/* h2c by Upgrade: the connection is HTTP/2's from here. */

@@ -126,6 +126,15 @@ int coil__http_conn_write_all(struct coil__http_conn *c, const void *p, size_t n
 int coil__http_conn_put(struct coil__http_conn *c, const void *p, size_t n);
 int coil__http_conn_flush(struct coil__http_conn *c);
 
+/* End the connection lingering: flush, stop sending (close_notify over
+ * TLS, else shutdown(SHUT_WR)), then read and drop what the client still
+ * sends, up to max_bytes and cfg->linger_timeout, so that the close that
+ * follows does not reset the connection before the client has read what
+ * we sent (a close with unread input sends RST, which can destroy that
+ * output in the client's receive queue). Nothing when the output failed or
+ * the client's side already ended or failed. Under the caller's scopes. */
+void coil__http_conn_linger(struct coil__http_conn *c, uint64_t max_bytes);
+
 /* Reset the response for the current request. */
 void coil__http_response_reset(struct coil__http_conn *c);
 

@@ -46,6 +46,11 @@
 #define STREAM_WINDOW 65536
 /* The connection's receive window. */
 #define CONN_WINDOW (1 << 20)
+/* Bytes read and dropped at the end (coil__http_conn_linger): well past
+ * what our windows let a client have in flight (CONN_WINDOW of DATA, and
+ * its control frames) and what the worker's receive buffers may hold of
+ * it already (4 MiB by default); a client that goes on sending is cut. */
+#define LINGER_MAX ((uint64_t)16 << 20)
 
 struct coil__h2_stream {
 	struct coil__h2_conn *h;
@@ -732,6 +737,8 @@ static ssize_t recv_some(struct coil__h2_conn *h, int64_t deadline, const void *
 	pthread_mutex_unlock(&h->lock);
 	if (n == -ECANCELED && woken && coil_task_cancelled() != 1)
 		return -EAGAIN;
+	if (n == 0)
+		c->eof = true;
 	if (n < 0 && n != -ETIMEDOUT && n != -ECANCELED)
 		c->rerr = (int)n;
 	return n;
@@ -918,6 +925,15 @@ static void serve(struct coil__h2_conn *h)
 		ssize_t n = recv_some(h, read_deadline(h, first), &p);
 		if (n == -EAGAIN)
 			continue;
+		if (n == -ETIMEDOUT && !h->goaway) {
+			/* Idle, or stalled: say so before the close (RFC 9113
+			 * 9.1); the streams in flight are not answered. */
+			h->goaway = true;
+			nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE,
+					      nghttp2_session_get_last_proc_stream_id(h->ng),
+					      NGHTTP2_NO_ERROR, NULL, 0);
+			send_pending(h);
+		}
 		if (n <= 0)
 			break;
 		first = 0;
@@ -932,6 +948,11 @@ static void serve(struct coil__h2_conn *h)
 	coil__http_server_h2(c->srv, c, NULL);
 	session_close(h);
 	conn_free(h);
+	/* The client may still be sending (a body, a WINDOW_UPDATE, requests
+	 * sent before it read our GOAWAY): a close now would reset the
+	 * connection, and a client that drops what it received on a reset
+	 * would lose the answers and the GOAWAY. */
+	coil__http_conn_linger(c, LINGER_MAX);
 }
 
 void coil__h2_serve(struct coil__http_conn *c)
@@ -1034,9 +1055,12 @@ bool coil__h2_serve_upgraded(struct coil__http_conn *c, const uint8_t *settings,
 			got += (size_t)n;
 	}
 	if (h->err) {
+		bool protocol = h->err == -EPROTO; /* its GOAWAY goes, then lingering */
 		send_pending(h);
 		session_close(h);
 		conn_free(h);
+		if (protocol)
+			coil__http_conn_linger(c, LINGER_MAX);
 		return true;
 	}
 	serve(h);
