@@ -930,6 +930,55 @@ START_TEST(timeouts_and_request_count_close_connections)
 }
 END_TEST
 
+/* max_requests (3) met while the client still sends: it pipelined more
+ * than the count allows, 48 MiB of it (more than the kernel buffers on
+ * loopback: 32 MiB received, 4 MiB sent), all written before it reads. The
+ * server must not close on unread input (the kernel would reset the
+ * connection and the client could lose the three answers): it shuts its
+ * side and drops what still comes, as nginx's lingering close does. */
+static void *last_request_main(void *arg)
+{
+	(void)arg;
+	int fds = coil_test_count_fds();
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	cfg.max_requests = 3;
+	/* Only the client's close may end the lingering, at any speed. */
+	cfg.linger_timeout = http_test_timeout(60 * COIL_NSEC_PER_SEC);
+	struct http_srv sv;
+	srv_start(&sv, &cfg);
+	static const char req[] = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
+	size_t one = sizeof req - 1, total = 48u << 20;
+	char *flood = malloc(total);
+	ck_assert_ptr_nonnull(flood);
+	for (size_t i = 0; i < total; i++)
+		flood[i] = req[i % one];
+	struct client *c = cl_open(sv.port);
+	ssize_t w = coil_sock_write_all(c->fd, flood, total);
+	free(flood);
+	ck_assert_msg(w == (ssize_t)total, "write: %zd", w);
+	struct resp r = {0};
+	for (int i = 1; i <= 3; i++) {
+		ck_assert_msg(cl_response(c, &r, false), "answer %d lost", i);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_int_eq(r.close, i == 3);
+	}
+	resp_free(&r);
+	ck_assert_uint_eq(c->len, 0);
+	char b;
+	ck_assert_int_eq(coil_sock_read(c->fd, &b, 1), 0); /* a clean end */
+	cl_close(c);
+	http_srv_stop(&sv);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(the_last_request_of_a_connection_lingers_while_the_client_sends)
+{
+	coil_test_run(last_request_main, NULL);
+}
+END_TEST
+
 static void *shutdown_main(void *arg)
 {
 	int fds = coil_test_count_fds();
@@ -1618,6 +1667,7 @@ int main(void)
 	tcase_add_test(tc, each_smuggling_vector_is_400_and_closes);
 	tcase_add_test(tc, limits_answer_with_their_status);
 	tcase_add_test(tc, timeouts_and_request_count_close_connections);
+	tcase_add_test(tc, the_last_request_of_a_connection_lingers_while_the_client_sends);
 	tcase_add_test(tc, shutdown_closes_idle_and_finishes_requests_in_flight);
 	tcase_add_test(tc, many_connections_are_served_together);
 	tcase_add_test(tc, slowloris_gets_408_and_leaves_nothing_behind);

@@ -451,8 +451,18 @@ static bool serve_request(struct coil__http_conn *c)
 	}
 	if (!c->ended && coil_http_response_end(&c->res, NULL, 0) < 0)
 		return false;
-	if (c->werr || c->close_after || c->body_status)
+	if (c->werr || c->body_status)
 		return false;
+	if (c->close_after) {
+		/* The client sent more than we answer (pipelined past
+		 * max_requests or a shutdown, or after its own close): a close
+		 * on unread input resets the connection, which can destroy
+		 * the answers in the client's receive queue. Drop what it
+		 * sends until it closes, as nginx lingers when input waits. */
+		if (c->pos < c->in_len || c->lent_len)
+			coil__http_conn_linger(c, LINGER_MAX);
+		return false;
+	}
 	if (!p->done && drain_body(c) < 0) {
 		/* Too much left unread to keep the connection: close it, but
 		 * not before the client had time to read the answer (a proxy
