@@ -20,8 +20,9 @@
 /* A server's order (it wins): AES-128-GCM first, as Mozilla's
  * "intermediate" configuration, Go and BoringSSL order them. OpenSSL's
  * default puts AES-256-GCM with SHA-384 first: ~3% more instructions per
- * ECDSA P-256 handshake (its transcript hash is SHA-512's) and ~40% more
- * per encrypted byte (14 AES rounds instead of 10), for no security a
+ * ECDSA P-256 handshake (its transcript hash is SHA-512's) and ~10% more
+ * per encrypted byte (14 AES rounds instead of 10: `openssl speed -evp`
+ * here, 16 KiB blocks, 3.7 against 4.0 GB/s), for no security a
  * 128-bit key lacks. TLS 1.2: the same set as OpenSSL's DEFAULT (which
  * is only a keyword at the start of a list), AES-128-GCM moved first. */
 #define SERVER_TLS13 "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
