@@ -85,9 +85,8 @@ uint32_t coil__fd_gen_far(int fd)
 }
 
 /* A close's step on fd's word: the next generation, met by no one yet.
- * Returns the word it took: the bits in the high half, the generation
- * that ends in the low. */
-static uint64_t turn_word(uint64_t *m)
+ * Returns the bits it took. */
+static uint32_t turn_word(uint64_t *m)
 {
 	uint64_t old = __atomic_load_n(m, __ATOMIC_RELAXED);
 	/* The low half plus one: the generation moves on (wrapping), the
@@ -95,20 +94,29 @@ static uint64_t turn_word(uint64_t *m)
 	while (!__atomic_compare_exchange_n(m, &old, (uint32_t)(old + 1), true, __ATOMIC_ACQ_REL,
 					    __ATOMIC_RELAXED)) {
 	}
-	return old;
+	return (uint32_t)(old >> COIL__FD_MET_SHIFT);
 }
 
-static __attribute__((noinline)) uint64_t turn_far(int fd)
+static __attribute__((noinline)) uint32_t turn_far(int fd)
 {
 	uint64_t *m = far_word(fd, false);
 	if (m)
 		return turn_word(m);
 	return fd < COIL__FD_WORDS_MAX && !__atomic_load_n(&far_lost, __ATOMIC_RELAXED)
 		       ? 0 /* its chunk was never made: no one met it */
-		       : (uint64_t)~UINT32_C(0) << COIL__FD_MET_SHIFT;
+		       : ~UINT32_C(0);
 }
 
-static inline __attribute__((always_inline)) uint64_t turn(int fd)
+/* The generation a close of fd (still open: no other close of it can come
+ * in between) ended by its turn: the one before fd's word's. 0 for an fd
+ * that has no word (marks under it noted 0). */
+static uint32_t ended_gen(int fd)
+{
+	uint64_t *m = fd < COIL__FD_WORDS_NEAR ? &coil__fd_words[fd] : far_word(fd, false);
+	return m ? (uint32_t)__atomic_load_n(m, __ATOMIC_ACQUIRE) - 1 : 0;
+}
+
+static inline __attribute__((always_inline)) uint32_t turn(int fd)
 {
 	if (__builtin_expect(fd < COIL__FD_WORDS_NEAR, 1))
 		return turn_word(&coil__fd_words[fd]);
@@ -233,12 +241,12 @@ static void gone_wait(struct coil__fd_gone *req, bool fiber)
 #define GONE_BATCH 8
 
 /* Before fd is closed by w (NULL: a plain thread; a fiber of w else):
- * every other listed worker that a bit of the word old names, in any
- * runtime, lets go of it; those nobody waits for are told. */
-static __attribute__((noinline)) void reach_others(struct coil__worker *w, int fd, uint64_t old)
+ * every other listed worker that a bit of met names, in any runtime, lets
+ * go of it; those nobody waits for are told. */
+static __attribute__((noinline)) void reach_others(struct coil__worker *w, int fd, uint32_t met)
 {
 	bool fiber = w != NULL;
-	uint32_t met = (uint32_t)(old >> COIL__FD_MET_SHIFT);
+	uint32_t gen = ended_gen(fd);
 	struct coil__fd_gone req;
 	struct coil__fd_gone_call calls[GONE_BATCH];
 	struct coil__worker *to[GONE_BATCH];
@@ -251,7 +259,7 @@ static __attribute__((noinline)) void reach_others(struct coil__worker *w, int f
 			if (!x || x == w || !(x->list_bit & met))
 				continue;
 			if (x->later) {
-				tell_later(x, fd, (uint32_t)old);
+				tell_later(x, fd, gen);
 				continue;
 			}
 			calls[k] = (struct coil__fd_gone_call){
@@ -285,8 +293,7 @@ int coil__fd_close(int fd)
 	struct coil__worker *w = coil__tls_worker;
 	/* The generation moves (a ring's registered slot of fd must not
 	 * outlive it: io/fixed.h), and the workers that met fd are taken. */
-	uint64_t old = turn(fd);
-	uint32_t met = (uint32_t)(old >> COIL__FD_MET_SHIFT);
+	uint32_t met = turn(fd);
 	int r;
 	if (!w || !w->current) {
 		/* Outside a runtime: a plain close (it does not block on
@@ -294,7 +301,7 @@ int coil__fd_close(int fd)
 		 * thread between fibers (its wind-down) waits for no one. */
 		if (__builtin_expect(met != 0, 0)) {
 			if (!w)
-				reach_others(NULL, fd, old);
+				reach_others(NULL, fd, met);
 			else
 				turn_back(fd, met);
 		}
@@ -306,7 +313,7 @@ int coil__fd_close(int fd)
 		coil__shield_enter(&shield);
 		/* Met by another worker (or by one that shares w's bit). */
 		if (__builtin_expect(met & __atomic_load_n(&w->list_others, __ATOMIC_RELAXED), 0))
-			reach_others(w, fd, old);
+			reach_others(w, fd, met);
 		struct coil__op op = {.code = COIL__OP_CLOSE, .fd = fd};
 		r = coil__op_run(&op);
 		coil__shield_exit(&shield);
