@@ -663,6 +663,170 @@ START_TEST(free_cancels_fibers_and_waits_for_their_ops)
 }
 END_TEST
 
+/* ---- closes from outside (issue 15, item 2) ------------------------------ */
+
+/* The loop's worker is not waited for by a closer elsewhere (its thread is
+ * the embedder's between ticks): it is told, and the next tick ends its
+ * ops on the fd with -EBADF. */
+
+/* Spawn a reader of fd and tick until it is parked (nothing left to do). */
+static void park_fd_reader(coil_loop *l, struct reader *r)
+{
+	ck_assert_int_eq(coil_loop_spawn(l, NULL, reader, r), 0);
+	while (coil_loop_timeout(l) == 0)
+		ck_assert_int_ge(coil_loop_tick(l, 0, 0), 0);
+	ck_assert_int_eq(coil_loop_timeout(l), -1);
+	ck_assert_int_eq(r->done, 0);
+}
+
+/* After a close elsewhere: the embedder sees work (the fd is readable, or
+ * the timeout says 0 where there is no fd), and a few ticks end the
+ * reader. Without the news the reader would wait forever: the bounds only
+ * turn that hang into a failure. */
+static void tick_until_read(coil_loop *l, struct reader *r)
+{
+	int fd = coil_loop_fd(l);
+	if (fd >= 0)
+		ck_assert(readable(fd, 10000));
+	ck_assert_int_eq(coil_loop_timeout(l), 0);
+	for (int ticks = 0; !r->done && ticks < 10; ticks++)
+		ck_assert_int_ge(coil_loop_tick(l, 0, 0), 0);
+	ck_assert_int_eq(r->done, 1);
+}
+
+struct loop_closer {
+	int fds[40];
+	int n;
+	int r[40];
+	int reuse;		/* put a new socket at fds[0] and write to it */
+	int peer;		/* the new socket's peer */
+	int done;		/* atomic */
+};
+
+static void *close_fds(void *arg)
+{
+	struct loop_closer *c = arg;
+	for (int i = 0; i < c->n; i++)
+		c->r[i] = coil_close(c->fds[i]);
+	if (c->reuse) {
+		int nv[2];
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, nv), 0);
+		if (nv[0] != c->fds[0]) {
+			ck_assert_int_eq(dup2(nv[0], c->fds[0]), c->fds[0]);
+			close(nv[0]);
+		}
+		c->peer = nv[1];
+		ck_assert_int_eq(write(c->peer, "new", 3), 3);
+	}
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+START_TEST(a_plain_threads_close_ends_a_parked_loop_reader_with_ebadf)
+{
+	coil_loop *l;
+	ck_assert_int_eq(coil_loop_new(&l, NULL), 0);
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	struct reader r = {.fd = sv[0]};
+	park_fd_reader(l, &r);
+	struct loop_closer c = {.fds = {sv[0]}, .n = 1};
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, close_fds, &c), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(c.r[0], 0);
+	tick_until_read(l, &r);
+	ck_assert_int_eq(r.got, -EBADF);
+	ck_assert_int_eq(coil_loop_free(l), 0);
+	close(sv[1]);
+}
+END_TEST
+
+/* The closer puts a new socket at the number at once and writes to it:
+ * the reader of the old one must end with -EBADF and leave the new data
+ * alone (poll(2) watches numbers: it would report the new socket ready). */
+START_TEST(a_stale_loop_reader_never_reads_the_fd_that_took_its_number)
+{
+	coil_loop *l;
+	ck_assert_int_eq(coil_loop_new(&l, NULL), 0);
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	struct reader r = {.fd = sv[0]};
+	park_fd_reader(l, &r);
+	struct loop_closer c = {.fds = {sv[0]}, .n = 1, .reuse = 1};
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, close_fds, &c), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(c.r[0], 0);
+	tick_until_read(l, &r);
+	ck_assert_int_eq(r.got, -EBADF);
+	char buf[8];
+	ck_assert_int_eq(recv(sv[0], buf, sizeof buf, MSG_DONTWAIT), 3);
+	ck_assert_int_eq(memcmp(buf, "new", 3), 0);
+	/* The loop uses the new socket as any fd. */
+	struct reader r2 = {.fd = sv[0]};
+	park_fd_reader(l, &r2);
+	ck_assert_int_eq(write(c.peer, "again", 5), 5);
+	drive(l);
+	ck_assert_int_eq(r2.got, 5);
+	ck_assert_int_eq(coil_loop_free(l), 0);
+	close(sv[0]);
+	close(sv[1]);
+	close(c.peer);
+}
+END_TEST
+
+static void *close_in_runtime(void *arg)
+{
+	close_fds(arg);
+	return NULL;
+}
+
+static void *runtime_closer(void *arg)
+{
+	coil_test_run(close_in_runtime, arg);
+	return NULL;
+}
+
+/* The embedder's thread itself waits for the closer (a plain thread, then
+ * a fiber of a coil_run runtime) and does not tick meanwhile: the closer
+ * must not wait for the loop. Also more closes than the loop's list of
+ * news holds before it ticks: it then looks at every fd it keeps. */
+START_TEST(a_close_from_outside_never_waits_for_a_loop_that_is_not_ticking)
+{
+	for (int how = 0; how < 2; how++) {
+		coil_loop *l;
+		ck_assert_int_eq(coil_loop_new(&l, NULL), 0);
+		int n = how == 0 ? 1 : 40;
+		int peers[40];
+		struct reader r[40];
+		struct loop_closer c = {.n = n};
+		for (int i = 0; i < n; i++) {
+			int sv[2];
+			ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+			r[i] = (struct reader){.fd = sv[0]};
+			c.fds[i] = sv[0];
+			peers[i] = sv[1];
+			park_fd_reader(l, &r[i]);
+		}
+		pthread_t th;
+		ck_assert_int_eq(pthread_create(&th, NULL, how == 0 ? close_fds : runtime_closer, &c), 0);
+		ck_assert_int_eq(pthread_join(th, NULL), 0); /* no tick meanwhile */
+		for (int i = 0; i < n; i++)
+			ck_assert_int_eq(c.r[i], 0);
+		tick_until_read(l, &r[0]);
+		for (int i = 0; i < n; i++) {
+			for (int ticks = 0; !r[i].done && ticks < 10; ticks++)
+				ck_assert_int_ge(coil_loop_tick(l, 0, 0), 0);
+			ck_assert_int_eq(r[i].done, 1);
+			ck_assert_int_eq(r[i].got, -EBADF);
+			close(peers[i]);
+		}
+		ck_assert_int_eq(coil_loop_free(l), 0);
+	}
+}
+END_TEST
+
 static Suite *loop_suite(void)
 {
 	Suite *s = suite_create("loop");
@@ -680,6 +844,9 @@ static Suite *loop_suite(void)
 	tcase_add_test(tc, a_plain_threads_channel_send_makes_the_fd_readable);
 	tcase_add_test(tc, a_blocking_pool_completion_makes_the_fd_readable);
 	tcase_add_test(tc, free_cancels_fibers_and_waits_for_their_ops);
+	tcase_add_test(tc, a_plain_threads_close_ends_a_parked_loop_reader_with_ebadf);
+	tcase_add_test(tc, a_stale_loop_reader_never_reads_the_fd_that_took_its_number);
+	tcase_add_test(tc, a_close_from_outside_never_waits_for_a_loop_that_is_not_ticking);
 	suite_add_tcase(s, tc);
 	return s;
 }

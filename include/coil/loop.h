@@ -26,6 +26,12 @@
  * Work that arrives after coil_loop_timeout was read and before the
  * embedder's poll starts makes the fd readable, so the poll returns.
  *
+ * A coil_close of an fd on another thread (plain, or a fiber of another
+ * runtime) never waits for a loop: it tells the loop and makes its fd
+ * readable, and at the next tick the loop's fibers parked on that fd end
+ * with -EBADF. Until then none of them reads or writes a new fd that took
+ * the number.
+ *
  * While a loop lives, its owner thread has SIGPIPE blocked (a write to a
  * closed pipe fails with EPIPE instead: no coil call raises a signal) and
  * a timer slack of 1 ns; both are given back by coil_loop_free.

@@ -67,6 +67,13 @@ struct coil__backend {
 	 * coil__fd_gone_done(c): at once, or once the kernel has taken the
 	 * cancel (io_uring). Runs on this worker's thread. */
 	void (*fd_gone)(struct coil__io *io, struct coil__fd_gone_call *c);
+	/* Optional (a coil_loop's worker, io/fd.h): fd was closed elsewhere
+	 * and its number may already name a new file; gen is the generation
+	 * that close ended. If this worker keeps fd's state of that
+	 * generation, end its ops on it with -EBADF and forget it, touching
+	 * nothing by the number. fd < 0: do so for every fd whose generation
+	 * moved since this worker met it. Runs on this worker's thread. */
+	void (*fd_closed)(struct coil__io *io, int fd, uint32_t gen);
 	/* For coil_loop: the fd an embedder polls, readable while there are
 	 * completions to reap (or -EOPNOTSUPP), and in *signal_fd the fd a
 	 * write to which makes it readable. efd is an eventfd the caller

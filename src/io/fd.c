@@ -5,8 +5,9 @@
  * waiting ops with -EBADF and drop its registration, io_uring cancels the
  * ops still in flight on it (they complete with -EBADF too) before the
  * close. Every other worker that met the fd, of this runtime or another,
- * does the same first (io/fd.h). Nothing of a closed fd carries over to a
- * new fd of that number.
+ * does the same first (io/fd.h), but a coil_loop's, which is told and does
+ * it at its next turn. Nothing of a closed fd carries over to a new fd of
+ * that number.
  */
 #include "io/fd.h"
 
@@ -14,9 +15,11 @@
 #include <linux/futex.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/spin.h"
 #include "coil/fs.h"
 #include "io/backend.h"
 #include "io/fixed.h"
@@ -64,6 +67,23 @@ void coil__fd_met_far(struct coil__worker *w, int fd)
 		__atomic_fetch_or(m, (uint64_t)w->list_bit << COIL__FD_MET_SHIFT, __ATOMIC_RELEASE);
 }
 
+uint32_t coil__fd_met_gen_far(struct coil__worker *w, int fd)
+{
+	uint64_t *m = fd >= 0 ? far_word(fd, w->list_bit != 0) : NULL;
+	if (!m)
+		return 0;
+	if (!w->list_bit)
+		return (uint32_t)__atomic_load_n(m, __ATOMIC_ACQUIRE);
+	return (uint32_t)__atomic_fetch_or(m, (uint64_t)w->list_bit << COIL__FD_MET_SHIFT,
+					   __ATOMIC_ACQ_REL);
+}
+
+uint32_t coil__fd_gen_far(int fd)
+{
+	uint64_t *m = far_word(fd, false);
+	return m ? (uint32_t)__atomic_load_n(m, __ATOMIC_ACQUIRE) : 0;
+}
+
 /* A close's step on fd's word: the next generation, met by no one yet.
  * Returns the bits it took. */
 static uint32_t turn_word(uint64_t *m)
@@ -85,6 +105,15 @@ static __attribute__((noinline)) uint32_t turn_far(int fd)
 	return fd < COIL__FD_WORDS_MAX && !__atomic_load_n(&far_lost, __ATOMIC_RELAXED)
 		       ? 0 /* its chunk was never made: no one met it */
 		       : ~UINT32_C(0);
+}
+
+/* The generation a close of fd (still open: no other close of it can come
+ * in between) ended by its turn: the one before fd's word's. 0 for an fd
+ * that has no word (marks under it noted 0). */
+static uint32_t ended_gen(int fd)
+{
+	uint64_t *m = fd < COIL__FD_WORDS_NEAR ? &coil__fd_words[fd] : far_word(fd, false);
+	return m ? (uint32_t)__atomic_load_n(m, __ATOMIC_ACQUIRE) - 1 : 0;
 }
 
 static inline __attribute__((always_inline)) uint32_t turn(int fd)
@@ -114,6 +143,62 @@ void coil__fd_gone_done(struct coil__fd_gone_call *c)
 	struct coil__fd_gone *req = c->req;
 	if (__atomic_sub_fetch(&req->left, 1, __ATOMIC_ACQ_REL) == 0)
 		coil__park_wake(&req->park, 0);
+}
+
+/* ---- workers nobody waits for (coil_loop's, io/fd.h) ---------------- */
+
+/* On the worker's thread, from its inbox: the closes since the last. */
+static void later_run(struct coil__worker *w, struct coil__call *call)
+{
+	struct coil__fd_later *l = coil__container_of(call, struct coil__fd_later, call);
+	struct coil__fd_later got;
+	coil__spin_lock(&l->lock);
+	got.n = l->n;
+	got.overflow = l->overflow;
+	memcpy(got.gone, l->gone, l->n * sizeof l->gone[0]);
+	l->n = 0;
+	l->overflow = false;
+	l->posted = false;
+	coil__spin_unlock(&l->lock);
+	struct coil__io *io = coil__tls_io;
+	/* Unbound (the loop's last drain, as it leaves the list): its ops
+	 * are over, nothing is left to end. */
+	if (!io || io->w != w || !io->backend->fd_closed)
+		return;
+	if (got.overflow) {
+		io->backend->fd_closed(io, -1, 0);
+		return;
+	}
+	for (unsigned i = 0; i < got.n; i++)
+		io->backend->fd_closed(io, got.gone[i].fd, got.gone[i].gen);
+}
+
+void coil__fd_later_init(struct coil__worker *w, struct coil__fd_later *l)
+{
+	memset(l, 0, sizeof *l);
+	l->call = (struct coil__call){.msg = {.kind = COIL__MSG_CALL}, .fn = later_run};
+	w->later = &l->call;
+}
+
+/* Tell x (listed, never waited for) that fd's generation gen ended: under
+ * the list's lock, so x is still there. */
+static void tell_later(struct coil__worker *x, int fd, uint32_t gen)
+{
+	struct coil__fd_later *l = coil__container_of(x->later, struct coil__fd_later, call);
+	coil__spin_lock(&l->lock);
+	if (l->n < COIL__FD_LATER_MAX) {
+		l->gone[l->n].fd = fd;
+		l->gone[l->n].gen = gen;
+		l->n++;
+	} else {
+		l->overflow = true;
+	}
+	bool post = !l->posted;
+	l->posted = true;
+	coil__spin_unlock(&l->lock);
+	/* Its kick makes the embedder's fd readable between ticks. */
+	if (post)
+		coil__crew_post(x, &l->call.msg);
 }
 
 /* On the asked worker's thread, from its inbox. */
@@ -157,10 +242,11 @@ static void gone_wait(struct coil__fd_gone *req, bool fiber)
 
 /* Before fd is closed by w (NULL: a plain thread; a fiber of w else):
  * every other listed worker that a bit of met names, in any runtime, lets
- * go of it. */
+ * go of it; those nobody waits for are told. */
 static __attribute__((noinline)) void reach_others(struct coil__worker *w, int fd, uint32_t met)
 {
 	bool fiber = w != NULL;
+	uint32_t gen = ended_gen(fd);
 	struct coil__fd_gone req;
 	struct coil__fd_gone_call calls[GONE_BATCH];
 	struct coil__worker *to[GONE_BATCH];
@@ -172,6 +258,10 @@ static __attribute__((noinline)) void reach_others(struct coil__worker *w, int f
 			struct coil__worker *x = coil__crew_list_at(i);
 			if (!x || x == w || !(x->list_bit & met))
 				continue;
+			if (x->later) {
+				tell_later(x, fd, gen);
+				continue;
+			}
 			calls[k] = (struct coil__fd_gone_call){
 				.call = {.msg = {.kind = COIL__MSG_CALL}, .fn = gone_run},
 				.req = &req,

@@ -29,12 +29,28 @@
  *
  * A close of an fd that only the closer's worker met asks no one: its step
  * is the compare-and-swap that bumps the generation, and a test against the
- * bits of the other workers (list_others). A worker marks nothing while it is not
- * listed (a coil_loop's): a close from outside its loop does not reach it.
- * Words below 64Ki fds are static, the others in chunks of 64Ki made on
- * first mark; an fd past 16Mi counts as met by all. A spare bit (one shared
- * by listed workers, one left by a worker that stopped, a mark by an op
- * that raced with the close) only costs a call that finds nothing.
+ * bits of the other workers (list_others). Words below 64Ki fds are static,
+ * the others in chunks of 64Ki made on first mark; an fd past 16Mi counts
+ * as met by all (generation 0). A spare bit (one shared by listed workers,
+ * one left by a worker that stopped, a mark by an op that raced with the
+ * close) only costs a call that finds nothing.
+ *
+ * A coil_loop's worker is listed too, but nobody waits for it: between
+ * ticks its thread is the embedder's, which may be the closer itself or
+ * wait for it. A closer that takes its bit records (fd, generation) in the
+ * loop's struct coil__fd_later (w->later), posts its call if it is not in
+ * the inbox yet (which makes the embedder's fd readable), and closes at
+ * once. At its next turn the loop runs its backend's fd_closed: the ops it
+ * kept on fd under that generation end with -EBADF, and it forgets fd,
+ * touching nothing by the number (which may name a new file by then). In
+ * between, what the loop kept for fd must not reach a new fd of that
+ * number: io_uring's ops in flight hold the old file, its registered slot
+ * compares the generation (io/fixed.h), and the readiness backends compare
+ * the generation a worker marked fd under (coil__fd_met_gen) with the
+ * fd's before each try of a waiter that readiness woke, and at each new
+ * op: moved, the waiters fail with -EBADF and the fd is forgotten. A close
+ * concurrent with that very try is a race of the program's, as with any
+ * read(2) racing a close(2) of its fd.
  */
 #ifndef COIL_IO_FD_H
 #define COIL_IO_FD_H
@@ -75,6 +91,49 @@ static inline void coil__fd_met(struct coil__worker *w, int fd)
 		coil__fd_met_far(w, fd);
 	}
 }
+
+/* As coil__fd_met, and returns the generation the mark was made under: a
+ * close from that generation takes w's bit (for an unlisted w, fd's
+ * generation now). */
+uint32_t coil__fd_met_gen_far(struct coil__worker *w, int fd);
+static inline uint32_t coil__fd_met_gen(struct coil__worker *w, int fd)
+{
+	if ((unsigned)fd >= COIL__FD_WORDS_NEAR)
+		return coil__fd_met_gen_far(w, fd);
+	if (!w->list_bit)
+		return coil__fd_gen(fd);
+	return (uint32_t)__atomic_fetch_or(&coil__fd_words[fd],
+					   (uint64_t)w->list_bit << COIL__FD_MET_SHIFT,
+					   __ATOMIC_ACQ_REL);
+}
+
+/* fd's generation, any fd >= 0 (0 for an fd that has no word). */
+uint32_t coil__fd_gen_far(int fd);
+static inline uint32_t coil__fd_gen_any(int fd)
+{
+	return (unsigned)fd < COIL__FD_WORDS_NEAR ? coil__fd_gen(fd) : coil__fd_gen_far(fd);
+}
+
+/* The closes a listed worker that nobody waits for (w->later: a
+ * coil_loop's) must hear of: those since its last turn, each with the
+ * generation it ended; past COIL__FD_LATER_MAX, "some": it then looks at
+ * every fd it keeps. Closers add under lock and post call when it is not
+ * in the worker's inbox yet; the worker takes them when it drains. */
+#define COIL__FD_LATER_MAX 32
+struct coil__fd_later {
+	struct coil__call call;
+	uint32_t lock;		/* base/spin.h */
+	bool posted;		/* call is in the inbox */
+	bool overflow;		/* more came than gone holds */
+	unsigned n;
+	struct {
+		int fd;
+		uint32_t gen;
+	} gone[COIL__FD_LATER_MAX];
+};
+/* Make w a worker that closers post to but never wait for (before it is
+ * listed, and before its I/O layer starts: backends look at w->later). */
+void coil__fd_later_init(struct coil__worker *w, struct coil__fd_later *l);
 
 /* One worker's part of a close (on the closer's stack). */
 struct coil__fd_gone_call {

@@ -12,6 +12,11 @@
  * kick signals, sched/crew.h). A tick drains the eventfd first, before it
  * reaps: a completion queued after the drain signals again, so the fd
  * never reads empty while work waits.
+ *
+ * The worker is in the list of every runtime's workers (sched/crew.h) for
+ * the loop's life, as one nobody waits for: a close elsewhere of an fd it
+ * met tells it and goes on (io/fd.h), and the tick after that ends its ops
+ * on the fd.
  */
 #include "coil/loop.h"
 
@@ -27,6 +32,7 @@
 #include "base/spin.h"
 #include "coil/time.h"
 #include "io/backend.h"
+#include "io/fd.h"
 #include "io/io.h"
 #include "io/reader.h"
 #include "io/setup.h"
@@ -51,6 +57,8 @@ struct coil_loop {
 	pthread_t owner;
 	bool io_ok;
 	struct coil__thread_state thread;	/* the owner's, for the loop's life */
+	struct coil__fd_later later;	/* closes elsewhere of fds it met */
+	bool listed;			/* in the crew list (sched/crew.h) */
 
 	int efd;		/* the eventfd (io_uring: registered with the ring) */
 	int notify_fd;		/* what the embedder polls, or -EOPNOTSUPP */
@@ -104,6 +112,12 @@ static int owner_check(coil_loop *l)
 
 static void loop_teardown(coil_loop *l)
 {
+	if (l->listed) {
+		/* No closer posts to it after this; what came is drained (the
+		 * ops are over: nothing left to end). */
+		coil__crew_list_remove(&l->w);
+		coil__crew_list_release(1);
+	}
 	coil__crew_wait_posters(&l->crew);
 	if (l->io_ok)
 		coil__io_fini(&l->io);
@@ -159,8 +173,13 @@ int coil_loop_new(coil_loop **out, const struct coil_config *cfg)
 		/* A post from another thread may wake any fiber: never a
 		 * deadlock, a tick waits. */
 		l->w.outside_waits = 1;
+		coil__fd_later_init(&l->w, &l->later);
 		r = coil__io_init(&l->io, &l->w, &l->cfg);
 		l->io_ok = r == 0;
+	}
+	if (r == 0 && (r = coil__crew_list_reserve(1)) == 0) {
+		coil__crew_list_add(&l->w);
+		l->listed = true;
 	}
 	if (r == 0)
 		r = coil__thread_enter(&l->thread, &l->w);

@@ -228,9 +228,10 @@ struct coil__worker *coil__crew_place(struct coil__worker *w, bool detached);
  * outside their crew (io/fd.c: a close on a plain thread or in another
  * runtime must end the fd's ops on them too). coil_run lists each of its
  * workers, one or several, for its turns (coil__crew_list_add before,
- * coil__crew_list_remove after). A coil_loop's worker is not listed:
- * between ticks its thread is the embedder's, which nobody may wait for
- * (the embedder may be the one waiting, or the closer itself).
+ * coil__crew_list_remove after). A coil_loop lists its worker for its
+ * life, with w->later set: between ticks its thread is the embedder's,
+ * which nobody may wait for (the embedder may be the one waiting, or the
+ * closer itself), so what is posted to it is never waited for.
  *
  * A listed worker is named by a bit (w->list_bit: 1 << its place mod
  * COIL__LIST_BITS) in masks that other layers keep (io/fd.c: which

@@ -93,6 +93,7 @@ struct coil__join_case {
 typedef int coil__poll_fn(void *ctx, bool block, int64_t deadline);
 
 struct coil__crew;
+struct coil__call;
 
 struct coil__worker {
 	struct coil__exec sched;	/* the scheduler: the thread's own stack */
@@ -164,6 +165,11 @@ struct coil__worker {
 	 * all (atomic: another lister sets it). */
 	uint32_t list_bit;
 	uint32_t list_others;
+	/* Listed but never waited for (a coil_loop's: between ticks its
+	 * thread is the embedder's): what another layer posts it instead of
+	 * a call it would wait for (io/fd.h: the closes it must hear of).
+	 * NULL: a worker that answers while others wait. */
+	struct coil__call *later;
 };
 
 /* The worker running on this thread, or NULL. initial-exec: one

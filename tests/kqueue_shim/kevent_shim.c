@@ -114,6 +114,21 @@ static int apply(int kq, struct shim_kq *k, const struct kevent *ch)
 		r = epoll_ctl(kq, EPOLL_CTL_MOD, fd, &ev);
 	if (r != 0 && errno == EEXIST && (ch->flags & EV_ADD))
 		r = epoll_ctl(kq, EPOLL_CTL_MOD, fd, &ev);
+	if (r != 0 && (errno == ENOENT || errno == EBADF) && (old & (SHIM_READ | SHIM_WRITE))) {
+		/* The file the filters were for is gone from the set (closed;
+		 * the number may name a new file): a real kqueue dropped its
+		 * knotes at close(2). Start from none. */
+		int err = errno;
+		*m = 0;
+		if (!(ch->flags & EV_ADD))
+			return err;
+		now = (uint8_t)(bit | ((ch->flags & EV_CLEAR) ? SHIM_CLEAR : 0));
+		ev.events = (bit == SHIM_READ ? EPOLLIN | EPOLLRDHUP : EPOLLOUT) |
+			    ((now & SHIM_CLEAR) ? EPOLLET : 0);
+		r = epoll_ctl(kq, EPOLL_CTL_ADD, fd, &ev);
+		if (r != 0 && errno == EEXIST)
+			r = epoll_ctl(kq, EPOLL_CTL_MOD, fd, &ev);
+	}
 	if (r != 0)
 		return errno;
 	*m = now;

@@ -53,6 +53,7 @@ struct coil__fd_state {
 	uint8_t mode;			/* COIL__FD_* (io/try.h): what the tries know */
 	uint8_t registered;		/* the poller's own flag */
 	uint32_t poll_slot;		/* poll(2): index + 1 in the pollfd array */
+	uint32_t gen;			/* with kind: the generation met under (io/fd.h) */
 };
 
 struct coil__poller {
@@ -86,6 +87,9 @@ struct coil__compat {
 
 	int pool_fd;			/* the blocking pool's notify fd, or -1 */
 	bool multi;			/* the runtime has several workers (io/fd.h) */
+	/* A coil_loop's worker: it hears of closes elsewhere after them, so
+	 * it compares generations before it touches an fd (io/fd.h). */
+	bool late;
 };
 
 /* The poller reports fd ready in dirs (it may report more than asked). */

@@ -31,6 +31,7 @@ enum {
 
 static int to_pool(struct coil__compat *c, struct coil__op *op);
 static void fail_waiters(struct coil__compat *c, struct coil__list *waiters, int res);
+static unsigned waiting_dirs(const struct coil__fd_state *st);
 
 /* ---- the fd table ------------------------------------------------------- */
 
@@ -76,19 +77,6 @@ static void fd_reset(struct coil__compat *c, int fd, uint8_t kind)
 	 * an fd closed behind coil's back may still hold one: keep it. */
 }
 
-/* A new fd coil just made (accept, open, a socket): its kind is known.
- * State kept here is state a close elsewhere must reach: kept, it is
- * marked (io/fd.h). With several workers it is not kept: the worker that
- * uses the fd may be another, and the first op on it asks. */
-static void fd_new(struct coil__compat *c, int fd, uint8_t kind)
-{
-	if (c->multi)
-		kind = COIL__KIND_UNKNOWN;
-	else if (kind != COIL__KIND_UNKNOWN)
-		coil__fd_met(c->io->w, fd);
-	fd_reset(c, fd, kind);
-}
-
 /* coil is closing fd (here or on another worker): its waiters fail with
  * -EBADF rather than wait on a number that may soon name another file,
  * and nothing of it is kept. */
@@ -102,12 +90,50 @@ fd_forget_all(struct coil__compat *c, int fd, struct coil__fd_state *st)
 	fd_reset(c, fd, COIL__KIND_UNKNOWN);
 }
 
+/* This worker keeps state for fd from now on (io/fd.h). A coil_loop's
+ * notes the generation it met fd under. */
+static void fd_mark(struct coil__compat *c, int fd, struct coil__fd_state *st)
+{
+	if (c->late)
+		st->gen = coil__fd_met_gen(c->io->w, fd);
+	else
+		coil__fd_met(c->io->w, fd);
+}
+
+/* A coil_loop's worker (c->late): what it keeps for fd is of an fd that
+ * was closed since (elsewhere: it hears of it at its next turn). */
+static inline bool fd_stale(const struct coil__fd_state *st, int fd)
+{
+	return st->kind && st->gen != coil__fd_gen_any(fd);
+}
+
+/* A new fd coil just made (accept, open, a socket): its kind is known.
+ * State kept here is state a close elsewhere must reach: kept, it is
+ * marked (io/fd.h). With several workers it is not kept: the worker that
+ * uses the fd may be another, and the first op on it asks. */
+static void fd_new(struct coil__compat *c, int fd, uint8_t kind)
+{
+	if (c->late) {
+		/* The number was free: whatever waits on it waits on an fd
+		 * closed elsewhere, whose news has not come yet. */
+		struct coil__fd_state *old = coil__compat_fd_if(c, fd);
+		if (old && (old->kind || waiting_dirs(old)))
+			fd_forget_all(c, fd, old);
+	}
+	if (c->multi)
+		kind = COIL__KIND_UNKNOWN;
+	fd_reset(c, fd, kind);
+	struct coil__fd_state *st;
+	if (kind != COIL__KIND_UNKNOWN && (st = coil__compat_fd_if(c, fd)))
+		fd_mark(c, fd, st);
+}
+
 static int fd_kind(struct coil__compat *c, struct coil__fd_state *st, int fd, bool socket_op)
 {
 	if (st->kind)
 		return st->kind;
 	/* From here on this worker keeps state for fd. */
-	coil__fd_met(c->io->w, fd);
+	fd_mark(c, fd, st);
 	if (!socket_op) {
 		struct stat sb;
 		if (fstat(fd, &sb) != 0)
@@ -187,12 +213,20 @@ static unsigned waiting_dirs(const struct coil__fd_state *st)
 	       (coil__list_empty(&st->wr) ? 0 : COIL__DIR_WRITE);
 }
 
-static void run_waiters(struct coil__compat *c, struct coil__fd_state *st, unsigned dir)
+/* Returns false if fd turned out stale (c->late): its waiters failed. */
+static bool run_waiters(struct coil__compat *c, int fd, struct coil__fd_state *st, unsigned dir)
 {
 	struct coil__list *waiters = dir == COIL__DIR_READ ? &st->rd : &st->wr;
 	struct coil__list *n;
 	while ((n = coil__list_first(waiters)) != NULL) {
 		struct coil__op *op = op_of(n);
+		/* Readiness may be a new fd's that took the number (poll(2)
+		 * watches numbers): a waiter of the closed one must not try
+		 * it. */
+		if (__builtin_expect(c->late, 0) && fd_stale(st, fd)) {
+			fd_forget_all(c, fd, st);
+			return false;
+		}
 		int r = try_op(c, st, op);
 		if (r == -EAGAIN)
 			break;
@@ -209,6 +243,7 @@ static void run_waiters(struct coil__compat *c, struct coil__fd_state *st, unsig
 		}
 		coil__op_complete(c->io, op, r);
 	}
+	return true;
 }
 
 static void pool_before_complete(void *ctx, struct coil__op *op)
@@ -238,15 +273,17 @@ void coil__compat_fd_ready(struct coil__compat *c, int fd, unsigned dirs)
 #ifdef __wasi__
 	if (dirs & COIL__DIR_READ) {
 		st->mode |= COIL__FD_READABLE; /* try.h */
-		run_waiters(c, st, COIL__DIR_READ);
+		bool live = run_waiters(c, fd, st, COIL__DIR_READ);
 		st->mode &= (uint8_t)~COIL__FD_READABLE;
+		if (!live)
+			return;
 	}
 #else
-	if (dirs & COIL__DIR_READ)
-		run_waiters(c, st, COIL__DIR_READ);
+	if ((dirs & COIL__DIR_READ) && !run_waiters(c, fd, st, COIL__DIR_READ))
+		return; /* forgotten */
 #endif
-	if (dirs & COIL__DIR_WRITE)
-		run_waiters(c, st, COIL__DIR_WRITE);
+	if ((dirs & COIL__DIR_WRITE) && !run_waiters(c, fd, st, COIL__DIR_WRITE))
+		return;
 	c->poller->watch(c, fd, st, waiting_dirs(st));
 }
 
@@ -322,6 +359,10 @@ static int compat_submit(struct coil__io *io, struct coil__op *op)
 	st = coil__compat_fd(c, op->fd);
 	if (!st)
 		return finish_now(op, op->fd < 0 ? -EBADF : -ENOMEM);
+	/* An fd closed elsewhere whose news has not come yet: this op is on
+	 * whatever the number names now, which starts clean. */
+	if (__builtin_expect(c->late, 0) && fd_stale(st, op->fd))
+		fd_forget_all(c, op->fd, st);
 	int kind = fd_kind(c, st, op->fd, route == COIL__ROUTE_FD);
 	if (kind < 0)
 		return finish_now(op, kind);
@@ -418,6 +459,28 @@ static void compat_fd_gone(struct coil__io *io, struct coil__fd_gone_call *call)
 	coil__fd_gone_done(call);
 }
 
+static void compat_fd_closed(struct coil__io *io, int fd, uint32_t gen)
+{
+	struct coil__compat *c = io->be.compat;
+	if (fd >= 0) {
+		struct coil__fd_state *st = coil__compat_fd_if(c, fd);
+		/* Kept under a later generation: a new fd's, already here. */
+		if (st && st->kind && st->gen == gen && fd != c->pool_fd && fd != io->w->wake_fd)
+			fd_forget_all(c, fd, st);
+		return;
+	}
+	for (int k = 0; k < c->nchunks; k++) {
+		if (!c->fd_chunks[k])
+			continue;
+		for (int i = 0; i < COIL__FD_CHUNK; i++) {
+			int f = k * COIL__FD_CHUNK + i;
+			struct coil__fd_state *st = &c->fd_chunks[k][i];
+			if (f != c->pool_fd && f != io->w->wake_fd && fd_stale(st, f))
+				fd_forget_all(c, f, st);
+		}
+	}
+}
+
 static int compat_init(struct coil__io *io, const struct coil__poller *p)
 {
 	if (!p->init)
@@ -427,6 +490,7 @@ static int compat_init(struct coil__io *io, const struct coil__poller *p)
 		return -ENOMEM;
 	c->io = io;
 	c->multi = io->w->multi;
+	c->late = io->w->later != NULL;
 	c->poller = p;
 	c->pool_fd = -1;
 	int r = p->init(c);
@@ -494,6 +558,7 @@ static int compat_embed(struct coil__io *io, int efd, int *signal_fd)
 		.poll = compat_poll,                                                   \
 		.fd_opened = compat_fd_opened,                                         \
 		.fd_gone = compat_fd_gone,                                             \
+		.fd_closed = compat_fd_closed,                                         \
 		.embed = compat_embed,                                                 \
 	}
 

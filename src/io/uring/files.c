@@ -192,7 +192,7 @@ __attribute__((noinline)) void coil__uring_fd_met(struct coil__uring *u, int fd)
 	while (*end != &u->unmet)
 		end = &(*end)->be.uring.fd_next;
 	*end = NULL;
-	coil__fd_met(u->w, fd);
+	coil__uring_mark(u, e, fd);
 }
 
 void coil__uring_fd_learns(struct coil__uring *u, int fd)
@@ -445,4 +445,52 @@ void coil__uring_fd_gone(struct coil__io *io, struct coil__fd_gone_call *call)
 					      i + 1 < k ? 0 : (uint64_t)(uintptr_t)call | UD_FD_GONE);
 	}
 	io->w->pending++; /* its CQE: the worker must poll for it */
+}
+
+/* A coil_loop's: fd was closed elsewhere, already, so the number may name
+ * a new file and nothing goes by it (a cancel by fd would find the new
+ * file's requests, or none): each request listed on fd is cancelled by its
+ * user_data (the ops' -ECANCELED is reported as -EBADF), and fd forgotten
+ * (its registered slot dropped). Getting SQEs here only submits, never
+ * reaps: the list holds still while it is walked. A splice's fd_out is
+ * not listed by name: it ends with its fd_in, or on its own. */
+static bool cancel_by_name(struct coil__uring *u, uint64_t ud, unsigned long *count)
+{
+	struct io_uring_sqe *sqe = coil__uring_sqe(u);
+	if (!sqe)
+		return false; /* the kernel takes none (-EBUSY): they end on their own */
+	io_uring_prep_cancel64(sqe, ud, 0);
+	io_uring_sqe_set_data64(sqe, 0);
+	__atomic_fetch_add(count, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+static void closed_one(struct coil__uring *u, int fd)
+{
+	struct coil__uring_fd *e = &u->fds[fd];
+	uint64_t multi = e->multi;
+	struct coil__op *op = e->ops;
+	coil__uring_fd_forget(u, fd);
+	if (multi && !cancel_by_name(u, multi, &multi_cancels))
+		return;
+	for (; !coil__uring_ops_end(u, op); op = op->be.uring.fd_next)
+		if (!cancel_by_name(u, coil__uring_op_tag(op), &op_cancels))
+			return;
+}
+
+void coil__uring_fd_closed(struct coil__io *io, int fd, uint32_t gen)
+{
+	struct coil__uring *u = io->be.uring;
+	if (fd >= 0) {
+		/* Forgotten since, or met again under a later generation (a
+		 * new fd of the number came through here): not this close's. */
+		if ((size_t)fd < u->nfds && (u->fds[fd].info & FD_MET) &&
+		    u->fds[fd].gen == (uint16_t)gen)
+			closed_one(u, fd);
+		return;
+	}
+	for (size_t f = 0; f < u->nfds; f++)
+		if ((u->fds[f].info & FD_MET) &&
+		    u->fds[f].gen != (uint16_t)coil__fd_gen_any((int)f))
+			closed_one(u, (int)f);
 }

@@ -262,6 +262,7 @@ const struct coil__backend coil__backend_uring = {
 	.poll = coil__uring_poll,
 	.fd_opened = coil__uring_fd_opened,
 	.fd_gone = coil__uring_fd_gone,
+	.fd_closed = coil__uring_fd_closed,
 	.embed = uring_embed,
 	.lend_init = coil__uring_lend_init,
 	.lend_give = coil__uring_lend_give,

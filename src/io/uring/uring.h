@@ -122,6 +122,10 @@ enum {
 /* One fd number's entry (files.c). */
 struct coil__uring_fd {
 	uint16_t info;	/* FD_* bits below */
+	/* A coil_loop's worker, with FD_MET: the low bits of the generation
+	 * it marked the fd under (io/fd.h; a stale close's news is told
+	 * from a new fd's state by it). */
+	uint16_t gen;
 	/* Requests in flight in this ring that name the fd, from the SQE to
 	 * the last CQE, are the ops listed in ops and reqs more: a multishot
 	 * request (its user_data in multi), a splice's fd_out. A close
@@ -296,6 +300,16 @@ static inline bool coil__uring_ops_end(const struct coil__uring *u, const struct
 	return !op || op == &u->unmet;
 }
 
+/* This worker keeps state for fd from now on (io/fd.h); a coil_loop's
+ * notes the generation. */
+static inline void coil__uring_mark(struct coil__uring *u, struct coil__uring_fd *e, int fd)
+{
+	if (__builtin_expect(u->w->later != NULL, 0))
+		e->gen = (uint16_t)coil__fd_met_gen(u->w, fd);
+	else
+		coil__fd_met(u->w, fd);
+}
+
 /* op's SQE is about to be made: list it on op->fd if it names it, and
  * mark the fd as met by this worker the first time (io/fd.h): a list that
  * was empty (NULL) had been marked, so the usual op costs no more than
@@ -320,7 +334,7 @@ static inline __attribute__((always_inline)) int coil__uring_op_hold(struct coil
 			/* The first op since this worker met the fd. */
 			op->be.uring.fd_next = NULL;
 			e->info |= FD_MET;
-			coil__fd_met(u->w, op->fd);
+			coil__uring_mark(u, e, op->fd);
 		} else {
 			first->be.uring.fd_pprev = &op->be.uring.fd_next;
 			if (__builtin_expect(!(e->info & FD_MET), 0))
@@ -387,6 +401,7 @@ void coil__uring_fixed_rescan(struct coil__uring *u, uint64_t epoch);
 void coil__uring_use_fixed(struct coil__uring *u, struct io_uring_sqe *sqe, int fd);
 void coil__uring_fd_opened(struct coil__io *io, int fd);
 void coil__uring_fd_gone(struct coil__io *io, struct coil__fd_gone_call *call);
+void coil__uring_fd_closed(struct coil__io *io, int fd, uint32_t gen);
 
 /* ---- bufring.c -------------------------------------------------------- */
 
