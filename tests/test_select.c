@@ -231,6 +231,29 @@ static void *quick(void *arg)
 	return arg;
 }
 
+/* A task that ends when the test says so (gate_open), not after a time:
+ * a case that must not fire yet cannot fire on a slow machine. */
+static coil_chan *gate;
+
+static void *gated(void *arg)
+{
+	int z;
+	ck_assert_int_eq(coil_chan_recv(gate, &z), 0);
+	return arg;
+}
+
+static void gate_new(void)
+{
+	ck_assert_int_eq(coil_chan_new(&gate, sizeof(int), 0), 0);
+}
+
+/* Let one gated task end. */
+static void gate_open(void)
+{
+	int z = 0;
+	ck_assert_int_eq(coil_chan_send(gate, &z), 0);
+}
+
 static void *join_select_self(void *arg)
 {
 	(void)arg;
@@ -271,7 +294,8 @@ static void *join_main(void *arg)
 	ck_assert_int_eq(coil_select(cs, 2, COIL_NO_DEADLINE, 0), 1);
 
 	/* another case fires: the task stays joinable */
-	ck_assert_int_eq(coil_task_spawn(&t, sleeper, (void *)0x44), 0);
+	gate_new();
+	ck_assert_int_eq(coil_task_spawn(&t, gated, (void *)0x44), 0);
 	v = 9;
 	ck_assert_int_eq(coil_chan_try_send(ch, &v), 0);
 	v = -1;
@@ -293,12 +317,13 @@ static void *join_main(void *arg)
 	busy[0].res = 1;
 	ck_assert_int_eq(coil_select(busy, 1, COIL_NO_DEADLINE, 0), -EBUSY);
 	ck_assert_int_eq(busy[0].res, -EBUSY);
+	gate_open();
 	ck_assert_int_eq(coil_task_join(st, NULL), 0);
 	ck_assert_int_eq(s.rc, 1);
 	ck_assert_ptr_eq(res, (void *)0x44);
 
 	/* a channel fires while a JOIN case waits: the join is unlinked */
-	ck_assert_int_eq(coil_task_spawn(&t, sleeper, (void *)0x45), 0);
+	ck_assert_int_eq(coil_task_spawn(&t, gated, (void *)0x45), 0);
 	s.cs[1] = JOIN(t, &res);
 	s.done = 0;
 	ck_assert_int_eq(coil_task_spawn(&st, select_fiber, &s), 0);
@@ -307,8 +332,10 @@ static void *join_main(void *arg)
 	ck_assert_int_eq(coil_chan_send(ch, &v), 0);
 	ck_assert_int_eq(coil_task_join(st, NULL), 0);
 	ck_assert_int_eq(s.rc, 0);
+	gate_open();
 	ck_assert_int_eq(coil_task_join(t, &res), 0);
 	ck_assert_ptr_eq(res, (void *)0x45);
+	ck_assert_int_eq(coil_chan_free(gate), 0);
 
 	/* errors */
 	struct coil_select_case e[2] = {RECV(ch, &v), JOIN(t, NULL)};
@@ -649,7 +676,8 @@ static void *cancel_main(void *arg)
 	int v = 1;
 	ck_assert_int_eq(coil_chan_try_send(b, &v), 0); /* b full */
 	coil_task j;
-	ck_assert_int_eq(coil_task_spawn(&j, sleeper, (void *)0x51), 0);
+	gate_new();
+	ck_assert_int_eq(coil_task_spawn(&j, gated, (void *)0x51), 0);
 
 	int x = -1, y = 2;
 	struct selector s = {.n = 4, .deadline = COIL_NO_DEADLINE};
@@ -674,8 +702,10 @@ static void *cancel_main(void *arg)
 	ck_assert_int_eq(v, 1);
 	ck_assert_int_eq(coil_chan_try_recv(b, &v), -EAGAIN); /* y not moved in */
 	void *res;
+	gate_open();
 	ck_assert_int_eq(coil_task_join(j, &res), 0); /* still joinable */
 	ck_assert_ptr_eq(res, (void *)0x51);
+	ck_assert_int_eq(coil_chan_free(gate), 0);
 
 	/* cancelling a scope around it */
 	ck_assert_int_eq(coil_chan_try_send(b, &v), 0);
