@@ -159,6 +159,7 @@ END_TEST
 struct owner {
 	int rc;
 	int running_after;
+	int waiting; /* its children are spawned: it waits (or is about to) */
 };
 
 static void *owner_fiber(void *arg)
@@ -168,6 +169,7 @@ static void *owner_fiber(void *arg)
 	ck_assert_int_eq(coil_group_new(&g), 0);
 	for (int i = 0; i < 10; i++)
 		ck_assert_int_eq(coil_group_spawn(g, NULL, sleeper, (void *)(intptr_t)10000), 0);
+	__atomic_store_n(&o->waiting, 1, __ATOMIC_RELEASE);
 	o->rc = coil_group_wait(g);
 	o->running_after = (int)coil_group_running(g);
 	ck_assert_int_eq(coil_group_free(g), 0);
@@ -177,11 +179,11 @@ static void *owner_fiber(void *arg)
 static void *owner_cancel_main(void *arg)
 {
 	(void)arg;
-	struct owner o = {1, -1};
+	struct owner o = {1, -1, 0};
 	g_finished = 0;
 	coil_task t;
 	ck_assert_int_eq(coil_task_spawn(&t, owner_fiber, &o), 0);
-	ck_assert_int_eq(coil_sleep(5 * COIL_NSEC_PER_MSEC), 0);
+	coil_test_wait_flag(&o.waiting);
 	ck_assert_int_eq(coil_task_cancel(t), 0);
 	ck_assert_int_eq(coil_task_join(t, NULL), 0);
 	ck_assert_int_eq(o.rc, -ECANCELED);

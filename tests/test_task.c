@@ -439,8 +439,8 @@ struct cancel_probe {
 static void *cancel_victim(void *arg)
 {
 	struct cancel_probe *p = arg;
-	p->ran = 1;
 	p->cancelled_before = coil_task_cancelled();
+	__atomic_store_n(&p->ran, 1, __ATOMIC_RELEASE);
 	p->sleep_rc = coil_sleep(3600 * COIL_NSEC_PER_SEC); /* ends only by the cancel */
 	p->cancelled_after = coil_task_cancelled();
 	p->second_sleep_rc = coil_sleep(COIL_NSEC_PER_MSEC);
@@ -454,8 +454,7 @@ static void *cancel_main(void *arg)
 	coil_task t;
 	void *res = NULL;
 	ck_assert_int_eq(coil_task_spawn(&t, cancel_victim, p), 0);
-	ck_assert_int_eq(coil_sleep(10 * COIL_NSEC_PER_MSEC), 0); /* victim parks */
-	ck_assert_int_eq(p->ran, 1);
+	coil_test_wait_flag(&p->ran); /* the victim parks now (or finds the cancel first) */
 	ck_assert_int_eq(coil_task_cancel(t), 0);
 	ck_assert_int_eq(coil_task_join(t, &res), 0);
 	ck_assert_ptr_eq(res, (void *)0x99);

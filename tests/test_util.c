@@ -158,6 +158,12 @@ int64_t coil_test_mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+void coil_test_wait_flag(const int *flag)
+{
+	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE))
+		ck_assert_int_eq(coil_sleep(COIL_NSEC_PER_MSEC), 0);
+}
+
 #if defined(__x86_64__)
 #define THIS_AUDIT_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)

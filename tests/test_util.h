@@ -54,6 +54,12 @@ char *coil_test_tmp_dir(char *buf, size_t len, const char *tag);
 /* Nanoseconds on CLOCK_MONOTONIC, read directly (not through coil). */
 int64_t coil_test_mono_ns(void);
 
+/* From a fiber: wait until another fiber (any worker) set *flag (an
+ * atomic store), looking every millisecond. For "it has started" or "it
+ * is about to wait": a sleep of a fixed time instead would be too short
+ * on a loaded machine. */
+void coil_test_wait_flag(const int *flag);
+
 /* n, divided by $COIL_TEST_COUNT_DIVISOR (at least 1): the volume of the
  * heavy cases (100k spawns, a million channel hops), so that a run meant to
  * find races under load (the stress preset) repeats them more often
