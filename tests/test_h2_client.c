@@ -939,6 +939,73 @@ START_TEST(a_request_never_sent_goes_to_a_new_connection_after_a_reset)
 }
 END_TEST
 
+/* ---- a connect that never completes ------------------------------------------------- */
+
+/* A listener that completes no connect: its backlog (1) is filled with
+ * connections never accepted, so the kernel drops a new SYN and a connect
+ * waits. Returns its fd; the filling ones go to fill[0 .. *n). */
+static int full_listener(int fill[4], int *n)
+{
+	int lfd = coil_tcp_listen("127.0.0.1", 0, 1, 0);
+	ck_assert_int_ge(lfd, 0);
+	for (*n = 0; *n < 4;) {
+		coil_scope s;
+		ck_assert_int_eq(coil_scope_enter_timeout(&s, 100 * COIL_NSEC_PER_MSEC), 0);
+		int fd = coil_tcp_connect("127.0.0.1", (uint16_t)coil_sock_port(lfd));
+		coil_scope_exit(&s);
+		if (fd < 0) {
+			ck_assert_int_eq(fd, -ETIMEDOUT); /* full */
+			break;
+		}
+		fill[(*n)++] = fd;
+	}
+	ck_assert_int_lt(*n, 4);
+	return lfd;
+}
+
+static void full_listener_close(int lfd, const int fill[4], int n)
+{
+	for (int i = 0; i < n; i++)
+		coil_close(fill[i]);
+	coil_close(lfd);
+}
+
+static void *connect_timeout_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	int fill[4], nfill;
+	int lfd = full_listener(fill, &nfill);
+	struct coil_http_client_config cfg;
+	coil_http_client_config_init(&cfg);
+	cfg.http2 = 1;
+	cfg.timeout = http_test_timeout(300 * COIL_NSEC_PER_MSEC);
+	struct timed_req a = {.port = coil_sock_port(lfd)};
+	ck_assert_int_eq(coil_http_client_new(&a.cl, &cfg), 0);
+	coil_sem_init(&a.done, 0);
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, timed_get, &a), 0);
+	/* b comes while a's connection connects: that connect's timeout
+	 * passes before b's own, and b must still see -ETIMEDOUT, as over
+	 * HTTP/1.1 (the connect timed out), not a reset. */
+	ck_assert_int_eq(coil_sleep(50 * COIL_NSEC_PER_MSEC), 0);
+	struct coil_http_client_response res;
+	ck_assert_int_eq(get(a.cl, a.port, "/", &res), -ETIMEDOUT);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	ck_assert_int_eq(a.result, -ETIMEDOUT);
+	ck_assert_uint_eq(coil_http_client_connections(a.cl), 0);
+	ck_assert_int_eq(coil_http_client_free(a.cl), 0);
+	coil_sem_destroy(&a.done);
+	full_listener_close(lfd, fill, nfill);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(a_connect_that_times_out_fails_every_request_with_etimedout)
+{
+	coil_test_run(connect_timeout_main, NULL);
+}
+END_TEST
+
 /* ---- a stream reset by the server; a cancelled request ------------------------------- */
 
 static void *reset_main(void *arg)
@@ -1273,6 +1340,7 @@ int main(void)
 	tcase_add_test(tc, a_ping_timeout_below_zero_is_einval);
 	tcase_add_test(tc, streams_past_max_concurrent_wait_on_the_connection_not_in_nghttp2);
 	tcase_add_test(tc, a_request_never_sent_goes_to_a_new_connection_after_a_reset);
+	tcase_add_test(tc, a_connect_that_times_out_fails_every_request_with_etimedout);
 	tcase_add_test(tc, a_stream_the_server_resets_fails_alone);
 	tcase_add_test(tc, a_cancelled_request_resets_its_stream_and_only_it);
 	tcase_add_test(tc, a_server_speaking_no_http2_fails_with_a_clear_error);

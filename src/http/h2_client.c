@@ -986,9 +986,12 @@ static void *owner_main(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&pool->lock);
+	/* A connect or handshake past cfg.timeout keeps -ETIMEDOUT, as over
+	 * HTTP/1.1: a request that came while it went on has a later
+	 * deadline of its own and learns of it from here. */
 	if (h->lost)
 		err = -ETIMEDOUT; /* the peer stopped answering */
-	else if (err == 0 || err == -ECANCELED || err == -ETIMEDOUT)
+	else if (err == 0 || err == -ECANCELED || (err == -ETIMEDOUT && h->ng))
 		err = -ECONNRESET;
 	pthread_mutex_lock(&h->lock);
 	h->dead = true;
