@@ -514,6 +514,7 @@ END_TEST
  */
 enum raw_end {
 	RAW_SERVE,	    /* serve until the client closes */
+	RAW_GOAWAY_EACH,    /* every connection: GOAWAY(0) at each request's HEADERS */
 	RAW_SILENT_AT_PING, /* at the first PING: read and answer no more */
 	RAW_SILENT_AT_REQ2, /* at the second request's HEADERS: the same */
 	RAW_CLOSE_AT_REQ2,  /* at the second request's HEADERS: close */
@@ -553,7 +554,7 @@ static void *raw_conn_main(void *arg)
 	struct raw_conn *c = arg;
 	struct raw *sv = c->sv;
 	int fd = c->fd;
-	enum raw_end end = c->first ? sv->first : RAW_SERVE;
+	enum raw_end end = c->first || sv->first == RAW_GOAWAY_EACH ? sv->first : RAW_SERVE;
 	free(c);
 	uint32_t m = sv->max_streams;
 	unsigned char settings[15] = {0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3}; /* MAX_CONCURRENT */
@@ -602,6 +603,11 @@ static void *raw_conn_main(void *arg)
 					goto the_end;
 				f[4] = 1; /* the same frame, as its ACK */
 				coil_sock_write_all(fd, f, 9 + len);
+			} else if (type == 1 && end == RAW_GOAWAY_EACH) {
+				static const unsigned char goaway[] = {
+					0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				}; /* last stream 0: none processed */
+				coil_sock_write_all(fd, goaway, sizeof goaway);
 			} else if (type == 1) {
 				if (++requests == 2 && end >= RAW_SILENT_AT_REQ2)
 					goto the_end;
@@ -936,6 +942,33 @@ static void *unsent_main(void *arg)
 START_TEST(a_request_never_sent_goes_to_a_new_connection_after_a_reset)
 {
 	coil_test_run(unsent_main, NULL);
+}
+END_TEST
+
+/* ---- a server refusing every request ------------------------------------------------ */
+
+static void *goaway_each_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	struct raw sv;
+	raw_start(&sv, 0, RAW_GOAWAY_EACH, false);
+	int port = coil_sock_port(sv.lfd);
+	coil_http_client *cl = ping_client(-1, 0);
+	/* Each connection refuses the GET (GOAWAY, last stream 0): it moves
+	 * to a new one three times, then fails, instead of connecting in a
+	 * loop until its timeout. */
+	struct coil_http_client_response res;
+	ck_assert_int_eq(get(cl, port, "/", &res), -ECONNRESET);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 4);
+	coil_http_client_free(cl);
+	ck_assert_uint_eq(raw_stop(&sv), 4);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(a_request_every_connection_refuses_fails_after_three_moves)
+{
+	coil_test_run(goaway_each_main, NULL);
 }
 END_TEST
 
@@ -1340,6 +1373,7 @@ int main(void)
 	tcase_add_test(tc, a_ping_timeout_below_zero_is_einval);
 	tcase_add_test(tc, streams_past_max_concurrent_wait_on_the_connection_not_in_nghttp2);
 	tcase_add_test(tc, a_request_never_sent_goes_to_a_new_connection_after_a_reset);
+	tcase_add_test(tc, a_request_every_connection_refuses_fails_after_three_moves);
 	tcase_add_test(tc, a_connect_that_times_out_fails_every_request_with_etimedout);
 	tcase_add_test(tc, a_stream_the_server_resets_fails_alone);
 	tcase_add_test(tc, a_cancelled_request_resets_its_stream_and_only_it);

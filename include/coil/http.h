@@ -336,7 +336,10 @@ COIL_API int coil_http_respond(coil_http_response *res, int status, const char *
  * port are streams of one connection (a fiber of its own holds it). A
  * request the server did not process (a stream above a GOAWAY's last
  * stream id, or refused) is sent again on a new connection if its method
- * is idempotent and no streamed body byte was written; a connection that
+ * is idempotent and no streamed body byte was written (three times at
+ * most from connections that answered none of the client's requests,
+ * then it fails with -ECONNRESET: a server refusing them all is not
+ * retried until the timeout); a connection that
  * ends fails its streams (-ECONNRESET; -EPROTO when the server spoke no
  * HTTP/2); an exchange ended early resets its stream (the others go on).
  * Over TLS, a server whose ALPN picks "http/1.1" or nothing gets the

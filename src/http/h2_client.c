@@ -77,6 +77,12 @@
 #define CONN_WINDOW (1 << 20)
 /* Bytes of one read. */
 #define IN_CAP 16384
+/* Moves of a request off connections that answered nothing (no response
+ * head, no GOAWAY naming a stream of ours processed): past them it fails,
+ * lest a server refusing every stream of every connection have us connect
+ * in a loop. Moves off one that answered others (a server's max_requests)
+ * do not count: that server makes progress. */
+#define MAX_FRUITLESS 3
 
 struct conn;
 
@@ -98,6 +104,7 @@ struct coil__h2c_stream {
 	char *nvbuf;
 	bool idempotent, head_request, has_body, streaming;
 	unsigned resent;     /* times it was sent again on another connection */
+	unsigned fruitless;  /* of them, off connections that answered nothing */
 	uint64_t stream_len; /* a streamed body's announced length (or UINT64_MAX) */
 	uint64_t streamed;   /* bytes the requester wrote */
 	const void *whole;   /* a body given whole */
@@ -158,6 +165,8 @@ struct conn {
 	int64_t ping_at;   /* when the PING in flight went, if ping_out */
 	bool ping_out;	   /* a PING waits for its ACK: no new stream is sent */
 	bool lost;	   /* no ACK within ping_timeout */
+	bool sent_any;	   /* a request's HEADERS went out (the owner's) */
+	bool answered;	   /* it answered a request of ours (under lock): MAX_FRUITLESS */
 	char *out;
 	size_t out_len;
 	char in[IN_CAP];
@@ -463,6 +472,11 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 		/* No new stream here; those above last_stream_id are closed by
 		 * nghttp2 (REFUSED_STREAM) and retried elsewhere. */
 		h->goaway_recv = true;
+		if (frame->goaway.last_stream_id > 0 && h->sent_any) { /* stream 1 processed */
+			pthread_mutex_lock(&h->lock);
+			h->answered = true;
+			pthread_mutex_unlock(&h->lock);
+		}
 		pthread_mutex_lock(&h->pool->lock);
 		h->usable = false;
 		pthread_mutex_unlock(&h->pool->lock);
@@ -487,6 +501,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 		}
 		st->status = st->block_status;
 		st->head_done = true;
+		h->answered = true;
 		wake_locked(st);
 	}
 	if (end) {
@@ -561,8 +576,10 @@ static int before_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, vo
 	if (frame->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	struct coil__h2c_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-	if (st)
+	if (st) {
 		st->wire = true;
+		((struct conn *)ud)->sent_any = true;
+	}
 	return 0;
 }
 
@@ -1287,6 +1304,9 @@ static int retry(struct coil__h2c_stream **pst)
 	n->pool = st->pool;
 	n->idempotent = st->idempotent;
 	n->resent = st->resent + 1;
+	pthread_mutex_lock(&st->h->lock);
+	n->fruitless = st->fruitless + !st->h->answered;
+	pthread_mutex_unlock(&st->h->lock);
 	n->head_request = st->head_request;
 	n->has_body = st->has_body;
 	n->streaming = st->streaming;
@@ -1312,13 +1332,16 @@ static int retry(struct coil__h2c_stream **pst)
 	return r;
 }
 
-/* Whether st may be sent again elsewhere, with no streamed body byte
- * written: refused (not processed) and idempotent, or never sent (once
- * for a request not idempotent: a second connection ending before it
- * sent it fails it). */
+/* Under lock: whether st may be sent again elsewhere, with no streamed
+ * body byte written: refused (not processed) and idempotent, or never
+ * sent (once for a request not idempotent: a second connection ending
+ * before it sent it fails it); MAX_FRUITLESS times at most off
+ * connections that answered nothing. */
 static bool may_retry(const struct coil__h2c_stream *st)
 {
 	if (st->err || st->head_done || st->streamed)
+		return false;
+	if (!st->h->answered && st->fruitless >= MAX_FRUITLESS)
 		return false;
 	return (st->refused || st->unsent) && (st->idempotent || (st->unsent && st->resent == 0));
 }
