@@ -1039,6 +1039,39 @@ START_TEST(a_connect_that_times_out_fails_every_request_with_etimedout)
 }
 END_TEST
 
+static void *free_connecting_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	int fill[4], nfill;
+	int lfd = full_listener(fill, &nfill);
+	struct coil_http_client_config cfg;
+	coil_http_client_config_init(&cfg);
+	cfg.http2 = 1;
+	cfg.timeout = 120 * COIL_NSEC_PER_SEC;
+	coil_http_client *cl;
+	ck_assert_int_eq(coil_http_client_new(&cl, &cfg), 0);
+	/* The request gives up (its caller's scope); its connection's owner
+	 * still connects. The free tells it to end, and it does at once,
+	 * not at the connect's 120 s. */
+	coil_scope s;
+	ck_assert_int_eq(coil_scope_enter_timeout(&s, 100 * COIL_NSEC_PER_MSEC), 0);
+	struct coil_http_client_response res;
+	ck_assert_int_eq(get(cl, coil_sock_port(lfd), "/", &res), -ETIMEDOUT);
+	coil_scope_exit(&s);
+	int64_t t0 = coil_now();
+	ck_assert_int_eq(coil_http_client_free(cl), 0);
+	ck_assert_int_lt(coil_now() - t0, http_test_timeout(10 * COIL_NSEC_PER_SEC));
+	full_listener_close(lfd, fill, nfill);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(a_client_freed_while_its_connection_connects_ends_it_at_once)
+{
+	coil_test_run(free_connecting_main, NULL);
+}
+END_TEST
+
 /* ---- a stream reset by the server; a cancelled request ------------------------------- */
 
 static void *reset_main(void *arg)
@@ -1375,6 +1408,7 @@ int main(void)
 	tcase_add_test(tc, a_request_never_sent_goes_to_a_new_connection_after_a_reset);
 	tcase_add_test(tc, a_request_every_connection_refuses_fails_after_three_moves);
 	tcase_add_test(tc, a_connect_that_times_out_fails_every_request_with_etimedout);
+	tcase_add_test(tc, a_client_freed_while_its_connection_connects_ends_it_at_once);
 	tcase_add_test(tc, a_stream_the_server_resets_fails_alone);
 	tcase_add_test(tc, a_cancelled_request_resets_its_stream_and_only_it);
 	tcase_add_test(tc, a_server_speaking_no_http2_fails_with_a_clear_error);

@@ -154,10 +154,11 @@ struct conn {
 	struct coil__h2c_stream *qhead, *qtail;
 	struct coil__h2c_stream *whead, *wtail; /* waiting for a slot (FIFO) */
 	unsigned active;			/* streams nghttp2 holds (the owner's) */
-	coil_scope wait;
+	coil_scope wait;			/* the owner's read, or its connect (opening) */
 	bool parked, woken, closing;
-	bool dead; /* the owner has let go of the session (under lock) */
-	int err;   /* why it ended */
+	bool opening; /* the owner connects in wait: only closing cancels it */
+	bool dead;    /* the owner has let go of the session (under lock) */
+	int err;      /* why it ended */
 	bool goaway_recv;
 	bool reset; /* a write failed: the peer is gone, what it sent is read (the owner's) */
 	int64_t idle_since;
@@ -220,6 +221,8 @@ void coil__h2c_pool_free(struct coil__h2c_pool *pool)
 		pthread_mutex_lock(&h->lock);
 		h->closing = true;
 		owner_wake_locked(h);
+		if (h->opening)
+			coil_scope_cancel(&h->wait);
 		pthread_mutex_unlock(&h->lock);
 	}
 	pthread_mutex_unlock(&pool->lock);
@@ -836,12 +839,21 @@ static nghttp2_session_callbacks *callbacks(void)
 	return cb;
 }
 
-/* Connect (TLS: handshake, ALPN "h2") and make the session. */
+/* Connect (TLS: handshake, ALPN "h2") and make the session. The connect
+ * and handshake run in h->wait, under cfg.timeout: the client's free
+ * cancels it (a request that gave up leaves its owner connecting, maybe
+ * to a host that never answers). */
 static int conn_open(struct conn *h)
 {
 	const struct coil_http_client_config *cfg = &h->pool->cfg;
-	coil_scope s;
-	bool scoped = cfg->timeout > 0 && coil_scope_enter_timeout(&s, cfg->timeout) == 0;
+	int64_t deadline = cfg->timeout > 0 ? coil_now() + cfg->timeout : COIL_NO_DEADLINE;
+	pthread_mutex_lock(&h->lock);
+	bool closing = h->closing;
+	bool scoped = !closing && coil_scope_enter(&h->wait, deadline) == 0;
+	h->opening = scoped;
+	pthread_mutex_unlock(&h->lock);
+	if (closing)
+		return -ECANCELED;
 	int r = coil_tcp_connect(h->host, h->port);
 	if (r >= 0) {
 		h->fd = r;
@@ -857,8 +869,11 @@ static int conn_open(struct conn *h)
 				r = -EPROTONOSUPPORT; /* not h2: client.c goes HTTP/1.1 */
 		}
 	}
+	pthread_mutex_lock(&h->lock);
+	h->opening = false;
 	if (scoped)
-		coil_scope_exit(&s);
+		coil_scope_exit(&h->wait);
+	pthread_mutex_unlock(&h->lock);
 	if (r < 0)
 		return r;
 	nghttp2_session_callbacks *cb = callbacks();
