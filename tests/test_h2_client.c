@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <linux/sockios.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -1072,6 +1073,47 @@ START_TEST(a_client_freed_while_its_connection_connects_ends_it_at_once)
 }
 END_TEST
 
+/* ---- the free, from a thread that is no fiber ---------------------------------------- */
+
+struct free_try {
+	coil_http_client *cl;
+	int result;
+};
+
+static void *free_from_thread(void *arg)
+{
+	struct free_try *f = arg;
+	f->result = coil_http_client_free(f->cl);
+	return NULL;
+}
+
+static void *free_thread_main(void *arg)
+{
+	struct http_srv sv;
+	http_srv_start(&sv, NULL, handler, NULL);
+	coil_http_client *cl = client_new();
+	get_hello(cl, sv.port); /* its connection stays, its owner runs */
+	/* No fiber can wait for the owner: refused, nothing freed (freeing
+	 * the pool under the running owner was a use after free). */
+	struct free_try f = {.cl = cl};
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, free_from_thread, &f), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(f.result, -EPERM);
+	get_hello(cl, sv.port);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 1);
+	ck_assert_int_eq(coil_http_client_free(cl), 0);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(the_free_with_a_connection_open_is_eperm_from_a_thread_that_is_no_fiber)
+{
+	coil_test_run(free_thread_main, NULL);
+}
+END_TEST
+
 /* ---- a stream reset by the server; a cancelled request ------------------------------- */
 
 static void *reset_main(void *arg)
@@ -1409,6 +1451,7 @@ int main(void)
 	tcase_add_test(tc, a_request_every_connection_refuses_fails_after_three_moves);
 	tcase_add_test(tc, a_connect_that_times_out_fails_every_request_with_etimedout);
 	tcase_add_test(tc, a_client_freed_while_its_connection_connects_ends_it_at_once);
+	tcase_add_test(tc, the_free_with_a_connection_open_is_eperm_from_a_thread_that_is_no_fiber);
 	tcase_add_test(tc, a_stream_the_server_resets_fails_alone);
 	tcase_add_test(tc, a_cancelled_request_resets_its_stream_and_only_it);
 	tcase_add_test(tc, a_server_speaking_no_http2_fails_with_a_clear_error);

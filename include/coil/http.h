@@ -410,9 +410,9 @@ COIL_API int coil_http_client_new(coil_http_client **out, const struct coil_http
  * end (at once: they are told to), and with TLS connections kept it
  * closes each from a fiber of its worker (a close_notify first): in both
  * cases it is called from a fiber of the runtime that made them. Returns
- * 0, or -EPERM (TLS connections are kept and this is no fiber: nothing
- * was freed), -ENOMEM (no fiber to close another worker's: cl stays,
- * with those; call again). */
+ * 0, or -EPERM (TLS connections are kept, or HTTP/2 ones open, and this is
+ * no fiber: nothing was freed), -ENOMEM (no fiber to close another
+ * worker's: cl stays, with those; call again). */
 COIL_API int coil_http_client_free(coil_http_client *cl);
 
 struct coil_http_client_request {

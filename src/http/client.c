@@ -258,6 +258,10 @@ int coil_http_client_free(coil_http_client *cl)
 {
 	if (!cl)
 		return 0;
+	/* No fiber to wait for the HTTP/2 owners: they would outlive the
+	 * pool they use. */
+	if (!coil_task_current() && coil__h2c_pool_running(cl->h2))
+		return -EPERM;
 	int r = close_kept_tls(cl);
 	if (r < 0)
 		return r;

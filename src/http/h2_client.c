@@ -239,6 +239,11 @@ void coil__h2c_pool_free(struct coil__h2c_pool *pool)
 	free(pool);
 }
 
+bool coil__h2c_pool_running(const struct coil__h2c_pool *pool)
+{
+	return pool && coil_wg_count(&pool->owners) > 0;
+}
+
 unsigned coil__h2c_pool_peak(const struct coil__h2c_pool *pool)
 {
 	return __atomic_load_n(&pool->peak, __ATOMIC_RELAXED);

@@ -23,6 +23,9 @@ struct coil__h2c_pool *coil__h2c_pool_new(const struct coil_http_client_config *
 /* Close every connection (their owners are cancelled and waited for).
  * No exchange may be running. From a fiber when a connection is open. */
 void coil__h2c_pool_free(struct coil__h2c_pool *pool);
+/* Whether an owner of pool runs (pool NULL: false): then the free is for a
+ * fiber, which waits for it. */
+bool coil__h2c_pool_running(const struct coil__h2c_pool *pool);
 
 /* Start rq (checked by the caller) on a connection to its host: the
  * stream waits for its turn under the peer's MAX_CONCURRENT_STREAMS.
