@@ -1114,6 +1114,39 @@ START_TEST(the_free_with_a_connection_open_is_eperm_from_a_thread_that_is_no_fib
 }
 END_TEST
 
+static void *free_open_main(void *arg)
+{
+	struct http_srv sv;
+	http_srv_start(&sv, NULL, handler, NULL);
+	for (int http2 = 0; http2 < 2; http2++) {
+		struct coil_http_client_config cfg;
+		coil_http_client_config_init(&cfg);
+		cfg.http2 = http2;
+		coil_http_client *cl;
+		ck_assert_int_eq(coil_http_client_new(&cl, &cfg), 0);
+		struct coil_http_client_request rq = {.host = "127.0.0.1",
+						      .port = (uint16_t)sv.port,
+						      .target = "/hello"};
+		coil_http_exchange *x;
+		ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), 0);
+		ck_assert_int_eq(coil_http_exchange_response(x), 200);
+		/* x still uses the client: refused, nothing freed (x's end
+		 * would use what was). */
+		ck_assert_int_eq(coil_http_client_free(cl), -EBUSY);
+		coil_http_exchange_end(x);
+		ck_assert_int_eq(coil_http_client_free(cl), 0);
+	}
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(the_free_with_an_exchange_not_ended_is_ebusy)
+{
+	coil_test_run(free_open_main, NULL);
+}
+END_TEST
+
 /* ---- a stream reset by the server; a cancelled request ------------------------------- */
 
 static void *reset_main(void *arg)
@@ -1452,6 +1485,7 @@ int main(void)
 	tcase_add_test(tc, a_connect_that_times_out_fails_every_request_with_etimedout);
 	tcase_add_test(tc, a_client_freed_while_its_connection_connects_ends_it_at_once);
 	tcase_add_test(tc, the_free_with_a_connection_open_is_eperm_from_a_thread_that_is_no_fiber);
+	tcase_add_test(tc, the_free_with_an_exchange_not_ended_is_ebusy);
 	tcase_add_test(tc, a_stream_the_server_resets_fails_alone);
 	tcase_add_test(tc, a_cancelled_request_resets_its_stream_and_only_it);
 	tcase_add_test(tc, a_server_speaking_no_http2_fails_with_a_clear_error);

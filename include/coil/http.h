@@ -406,13 +406,15 @@ typedef struct coil_http_client coil_http_client;
 COIL_API int coil_http_client_new(coil_http_client **out, const struct coil_http_client_config *cfg);
 
 /* Close the kept connections and free cl (NULL: 0). No request of it may
- * be running. With HTTP/2 connections open it waits for their fibers to
- * end (at once: they are told to), and with TLS connections kept it
- * closes each from a fiber of its worker (a close_notify first): in both
- * cases it is called from a fiber of the runtime that made them. Returns
+ * be running (an exchange not ended is refused). With HTTP/2 connections
+ * open it waits for their fibers to end (at once: they are told to), and
+ * with TLS connections kept it closes each from a fiber of its worker (a
+ * close_notify first): in both cases it is called from a fiber of the
+ * runtime that made them. Returns
  * 0, or -EPERM (TLS connections are kept, or HTTP/2 ones open, and this is
  * no fiber: nothing was freed), -ENOMEM (no fiber to close another
- * worker's: cl stays, with those; call again). */
+ * worker's: cl stays, with those; call again), -EBUSY (an exchange of cl
+ * is not ended: nothing was freed). */
 COIL_API int coil_http_client_free(coil_http_client *cl);
 
 struct coil_http_client_request {
