@@ -1341,6 +1341,99 @@ static void *tls_main(void *arg)
 	return NULL;
 }
 
+/* A server of raw frames over TLS for one connection: SETTINGS, each
+ * request answered "ok"; *end gets how the client's side ended: 0 for a
+ * close_notify, else coil_tls_read's error. */
+struct tls_raw {
+	int lfd;
+	coil_tls_ctx *ctx;
+	ssize_t end;
+};
+
+static void *tls_raw_main(void *arg)
+{
+	struct tls_raw *r = arg;
+	int fd = coil_tcp_accept(r->lfd, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	coil_tls *t;
+	ck_assert_int_eq(coil_tls_open(&t, r->ctx, fd, NULL), 0);
+	ck_assert_int_eq(coil_tls_handshake(t), 0);
+	static const unsigned char settings[] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
+	ck_assert_int_eq(coil_tls_write_all(t, settings, sizeof settings), sizeof settings);
+	unsigned char buf[16384];
+	size_t have = 0, at = 24; /* past the preface */
+	for (;;) {
+		ssize_t n = coil_tls_read(t, buf + have, sizeof buf - have);
+		if (n <= 0) {
+			r->end = n;
+			break;
+		}
+		have += (size_t)n;
+		while (have >= at + 9) {
+			unsigned char *f = buf + at;
+			size_t len = (size_t)f[0] << 16 | (size_t)f[1] << 8 | f[2];
+			if (have < at + 9 + len)
+				break;
+			if (f[3] == 4 && !(f[4] & 1)) {
+				static const unsigned char ack[] = {0, 0, 0, 4, 1, 0, 0, 0, 0};
+				coil_tls_write_all(t, ack, sizeof ack);
+			} else if (f[3] == 1 && (f[4] & 1)) {
+				unsigned char a[] = {0, 0, 1, 1, 4, 0, 0, 0, 0, 0x88,
+						     0, 0, 2, 0, 1, 0, 0, 0, 0, 'o', 'k'};
+				memcpy(a + 5, f + 5, 4);
+				memcpy(a + 15, f + 5, 4);
+				coil_tls_write_all(t, a, sizeof a);
+			}
+			at += 9 + len;
+		}
+		memmove(buf, buf + at, have - at);
+		have -= at;
+		at = 0;
+	}
+	coil_tls_free(t);
+	coil_close(fd);
+	return NULL;
+}
+
+static void *tls_close_main(void *arg)
+{
+	char pem[320], key[320], ca[320];
+	snprintf(pem, sizeof pem, "%s/server.pem", certs);
+	snprintf(key, sizeof key, "%s/server.key", certs);
+	snprintf(ca, sizeof ca, "%s/ca.pem", certs);
+	static const char *const h2[] = {"h2"};
+	struct tls_raw r = {.end = 1};
+	coil_tls_ctx *cctx;
+	ck_assert_int_eq(coil_tls_ctx_server(&r.ctx, pem, key), 0);
+	ck_assert_int_eq(coil_tls_ctx_set_alpn(r.ctx, h2, 1), 0);
+	ck_assert_int_eq(coil_tls_ctx_client(&cctx, ca), 0);
+	ck_assert_int_eq(coil_tls_ctx_set_alpn(cctx, h2, 1), 0);
+	r.lfd = coil_tcp_listen("127.0.0.1", 0, 4, 0);
+	ck_assert_int_ge(r.lfd, 0);
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, tls_raw_main, &r), 0);
+	struct coil_http_client_config ccfg;
+	coil_http_client_config_init(&ccfg);
+	ccfg.http2 = 1;
+	ccfg.tls = cctx;
+	coil_http_client *cl;
+	ck_assert_int_eq(coil_http_client_new(&cl, &ccfg), 0);
+	struct coil_http_client_request rq = {.host = "localhost",
+					      .port = (uint16_t)coil_sock_port(r.lfd)};
+	struct coil_http_client_response res;
+	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), 0);
+	ck_assert_str_eq(res.body, "ok");
+	coil_http_client_response_free(&res);
+	/* The connection ended well: a close_notify, as over HTTP/1.1. */
+	ck_assert_int_eq(coil_http_client_free(cl), 0);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	ck_assert_int_eq(r.end, 0);
+	coil_close(r.lfd);
+	coil_tls_ctx_free(cctx);
+	coil_tls_ctx_free(r.ctx);
+	return NULL;
+}
+
 START_TEST(h2_over_tls_by_alpn)
 {
 	coil_test_tmp_dir(certs, sizeof certs, "h2c-tls");
@@ -1348,6 +1441,18 @@ START_TEST(h2_over_tls_by_alpn)
 	snprintf(cmd, sizeof cmd, "sh %s %s >/dev/null 2>&1", COIL_TLS_CERTS_SH, certs);
 	ck_assert_int_eq(system(cmd), 0);
 	coil_test_run(tls_main, NULL);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
+	(void)!system(cmd);
+}
+END_TEST
+
+START_TEST(an_h2_connection_over_tls_ends_with_a_close_notify)
+{
+	coil_test_tmp_dir(certs, sizeof certs, "h2c-tls");
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "sh %s %s >/dev/null 2>&1", COIL_TLS_CERTS_SH, certs);
+	ck_assert_int_eq(system(cmd), 0);
+	coil_test_run(tls_close_main, NULL);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
 	(void)!system(cmd);
 }
@@ -1490,6 +1595,7 @@ int main(void)
 	tcase_add_test(tc, a_cancelled_request_resets_its_stream_and_only_it);
 	tcase_add_test(tc, a_server_speaking_no_http2_fails_with_a_clear_error);
 	tcase_add_test(tc, h2_over_tls_by_alpn);
+	tcase_add_test(tc, an_h2_connection_over_tls_ends_with_a_close_notify);
 	tcase_add_test(tc, against_nghttpd);
 	tcase_add_test(tc, bad_client_settings_are_einval);
 	suite_add_tcase(s, tc);

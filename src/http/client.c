@@ -64,10 +64,6 @@ struct h1_host {
  * then costs one connection more, the one that finds out again). */
 #define MAX_H1_HOSTS 64
 
-/* How long a close_notify may wait for room in the socket: the end of a
- * connection that nobody waits for must not wait for its peer. */
-#define CLOSE_NOTIFY_NS (1 * COIL_NSEC_PER_SEC)
-
 /* send_request's answer for an HTTP/2 client over TLS whose new
  * connection was told "h2" by ALPN: nothing sent, take the HTTP/2 path. */
 #define H2_PICKED 1
@@ -179,14 +175,14 @@ int coil_http_client_new(coil_http_client **out, const struct coil_http_client_c
 }
 
 /* Close a connection: a TLS one with a close_notify first when it ended
- * well (bounded by CLOSE_NOTIFY_NS besides the caller's scopes), then its
+ * well (bounded by COIL__HTTP_CLOSE_NOTIFY_NS besides the caller's scopes), then its
  * stream; then the fd, through coil_close. */
 static void conn_close(int fd, coil_tls *tls, bool clean)
 {
 	if (tls) {
 		if (clean) {
 			coil_scope s;
-			bool scoped = coil_scope_enter_timeout(&s, CLOSE_NOTIFY_NS) == 0;
+			bool scoped = coil_scope_enter_timeout(&s, COIL__HTTP_CLOSE_NOTIFY_NS) == 0;
 			coil_tls_shutdown(tls);
 			if (scoped)
 				coil_scope_exit(&s);

@@ -1012,6 +1012,15 @@ static void *owner_main(void *arg)
 	int err = conn_open(h);
 	if (err == 0)
 		err = conn_loop(h);
+	/* Over TLS a connection that ended well (idle, the peer's GOAWAY,
+	 * the client's free) ends with a close_notify, as client.c's do. */
+	if (h->tls && h->ng && (err == 0 || err == -ECANCELED) && !h->reset) {
+		coil_scope s;
+		bool scoped = coil_scope_enter_timeout(&s, COIL__HTTP_CLOSE_NOTIFY_NS) == 0;
+		coil_tls_shutdown(h->tls);
+		if (scoped)
+			coil_scope_exit(&s);
+	}
 	/* No new stream; the attached ones fail with err (those never sent
 	 * as refused: they may go elsewhere). */
 	pthread_mutex_lock(&pool->lock);

@@ -17,6 +17,11 @@
 struct coil__h2c_pool;
 struct coil__h2c_stream;
 
+/* How long a close_notify may wait for room in the socket (both clients):
+ * the end of a connection that nobody waits for must not wait for its
+ * peer. */
+#define COIL__HTTP_CLOSE_NOTIFY_NS (1 * COIL_NSEC_PER_SEC)
+
 /* The client's HTTP/2 connections; freed with coil__h2c_pool_free. */
 struct coil__h2c_pool *coil__h2c_pool_new(const struct coil_http_client_config *cfg,
 					  uint64_t *opened);
