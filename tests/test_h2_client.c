@@ -946,6 +946,50 @@ START_TEST(a_request_never_sent_goes_to_a_new_connection_after_a_reset)
 }
 END_TEST
 
+/* ---- an answer before the whole body ------------------------------------------------- */
+
+static void *early_answer_main(void *arg)
+{
+	struct http_srv sv;
+	http_srv_start(&sv, NULL, handler, NULL);
+	coil_http_client *cl = client_new();
+	/* /hello answers without reading the body, and the server resets
+	 * the stream with NO_ERROR (RFC 9113 8.1: the rest is not wanted).
+	 * The writes stop with -EALREADY, and the answer is read, as over
+	 * HTTP/1.1; not -ECONNRESET with the answer lost. */
+	struct coil_http_client_request rq = {.method = "PUT", .host = "127.0.0.1",
+					      .port = (uint16_t)sv.port, .target = "/hello",
+					      .body_len = 4u << 20};
+	coil_http_exchange *x;
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), 0);
+	static char piece[16384];
+	ssize_t w;
+	size_t sent = 0;
+	while ((w = coil_http_exchange_write(x, piece, sizeof piece)) > 0)
+		sent += (size_t)w;
+	ck_assert_int_eq(w, -EALREADY);
+	ck_assert_uint_lt(sent, rq.body_len);
+	ck_assert_int_eq(coil_http_exchange_write(x, piece, sizeof piece), -EALREADY);
+	ck_assert_int_eq(coil_http_exchange_response(x), 200);
+	char buf[32];
+	ck_assert_int_eq(coil_http_exchange_read(x, buf, sizeof buf), 13);
+	ck_assert_int_eq(memcmp(buf, "Hello, World!", 13), 0);
+	ck_assert_int_eq(coil_http_exchange_read(x, buf, sizeof buf), 0);
+	coil_http_exchange_end(x);
+	get_hello(cl, sv.port); /* the connection goes on */
+	ck_assert_uint_eq(coil_http_client_connections(cl), 1);
+	coil_http_client_free(cl);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(an_answer_before_the_whole_body_stops_the_writes_and_is_read)
+{
+	coil_test_run(early_answer_main, NULL);
+}
+END_TEST
+
 /* ---- a server refusing every request ------------------------------------------------ */
 
 static void *goaway_each_main(void *arg)
@@ -1586,6 +1630,7 @@ int main(void)
 	tcase_add_test(tc, a_ping_timeout_below_zero_is_einval);
 	tcase_add_test(tc, streams_past_max_concurrent_wait_on_the_connection_not_in_nghttp2);
 	tcase_add_test(tc, a_request_never_sent_goes_to_a_new_connection_after_a_reset);
+	tcase_add_test(tc, an_answer_before_the_whole_body_stops_the_writes_and_is_read);
 	tcase_add_test(tc, a_request_every_connection_refuses_fails_after_three_moves);
 	tcase_add_test(tc, a_connect_that_times_out_fails_every_request_with_etimedout);
 	tcase_add_test(tc, a_client_freed_while_its_connection_connects_ends_it_at_once);

@@ -535,7 +535,9 @@ COIL_API int coil_http_exchange_start(coil_http_client *cl,
  * later write return -EALREADY, and coil_http_exchange_response returns
  * that answer. An answer that does take the body (a server answering as
  * it reads) does not stop the writes. Over TLS nothing is watched (see
- * the client above). The connection of a request whose body was not all
+ * the client above); over HTTP/2 a stream the server closes after its
+ * whole answer (RST_STREAM NO_ERROR, RFC 9113 8.1) stops the writes so,
+ * whatever its status. The connection of a request whose body was not all
  * sent is never kept.
  * Returns len, or -EINVAL (x NULL, buf NULL with len > 0), -EBUSY (the
  * request has no streamed body, or its response was asked for),

@@ -931,6 +931,10 @@ ssize_t coil_http_exchange_write(coil_http_exchange *x, const void *buf, size_t 
 		if (w < 0 || x->h2) {
 			if (scoped)
 				coil_scope_exit(&s);
+			if (w == -EALREADY) { /* answered first: the answer is read next */
+				x->answered_early = true;
+				return w;
+			}
 			if (w < 0)
 				return fail(x, (int)w);
 			x->streamed += len;

@@ -1375,6 +1375,15 @@ static bool may_retry(const struct coil__h2c_stream *st)
 	return (st->refused || st->unsent) && (st->idempotent || (st->unsent && st->resent == 0));
 }
 
+/* Under lock: whether st closed after its whole answer, its request body
+ * not all sent: the server does not want the rest (a reset with NO_ERROR,
+ * RFC 9113 8.1). Its writes end with -EALREADY and the answer is read, as
+ * client.c does over HTTP/1.1. */
+static bool answered_first(const struct coil__h2c_stream *st)
+{
+	return st->closed && st->head_done && st->in_eof && !st->err;
+}
+
 /* The error of st as a requester sees it. */
 static int stream_error(const struct coil__h2c_stream *st)
 {
@@ -1399,7 +1408,7 @@ ssize_t coil__h2c_write(struct coil__h2c_stream **pst, const void *buf, size_t l
 		bool again = false;
 		if (st->err || st->closed) {
 			again = may_retry(st);
-			r = stream_error(st);
+			r = answered_first(st) ? -EALREADY : stream_error(st);
 		} else {
 			st->src = buf;
 			st->src_len = len;
@@ -1412,7 +1421,7 @@ ssize_t coil__h2c_write(struct coil__h2c_stream **pst, const void *buf, size_t l
 			}
 			if (r == 0 && st->src_off < st->src_len) {
 				again = st->src_off == 0 && may_retry(st);
-				r = stream_error(st);
+				r = answered_first(st) ? -EALREADY : stream_error(st);
 			}
 			st->streamed += st->src_off;
 			st->src = NULL; /* the caller's buffer: no more */
@@ -1431,8 +1440,16 @@ ssize_t coil__h2c_write(struct coil__h2c_stream **pst, const void *buf, size_t l
 int coil__h2c_response(struct coil__h2c_stream **pst)
 {
 	struct coil__h2c_stream *st = *pst;
-	if (st->streaming && st->stream_len != UINT64_MAX && st->streamed != st->stream_len)
-		return -EMSGSIZE; /* shorter than announced: reset at the end */
+	if (st->streaming && st->stream_len != UINT64_MAX && st->streamed != st->stream_len) {
+		bool answered = false;
+		if (st->h) {
+			pthread_mutex_lock(&st->h->lock);
+			answered = answered_first(st);
+			pthread_mutex_unlock(&st->h->lock);
+		}
+		if (!answered)
+			return -EMSGSIZE; /* shorter than announced: reset at the end */
+	}
 	for (;;) {
 		struct conn *h = st->h;
 		if (!h)
