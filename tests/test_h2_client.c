@@ -12,8 +12,12 @@
  * never holds more), servers that speak no HTTP/2 (garbage, an
  * immediate close), and h2 over TLS by ALPN (a server picking http/1.1
  * gets the request over HTTP/1.1: test_https_client.c tests that in
- * full); then against nghttpd (Debian's nghttp2-server), when it is
- * installed.
+ * full; a connection that ends well sends a close_notify); an answer
+ * before the whole body, a server refusing every connection's request
+ * (GOAWAY 0), a listener whose backlog is full (connects that time out,
+ * a free while one connects), the free refused (a thread that is no
+ * fiber, an exchange not ended); then against nghttpd (Debian's
+ * nghttp2-server), when it is installed.
  */
 #define _GNU_SOURCE
 #include "http_harness.h"
