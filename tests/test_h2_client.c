@@ -12,8 +12,12 @@
  * never holds more), servers that speak no HTTP/2 (garbage, an
  * immediate close), and h2 over TLS by ALPN (a server picking http/1.1
  * gets the request over HTTP/1.1: test_https_client.c tests that in
- * full); then against nghttpd (Debian's nghttp2-server), when it is
- * installed.
+ * full; a connection that ends well sends a close_notify); an answer
+ * before the whole body, a server refusing every connection's request
+ * (GOAWAY 0), a listener whose backlog is full (connects that time out,
+ * a free while one connects), the free refused (a thread that is no
+ * fiber, an exchange not ended); then against nghttpd (Debian's
+ * nghttp2-server), when it is installed.
  */
 #define _GNU_SOURCE
 #include "http_harness.h"
@@ -21,6 +25,7 @@
 
 #include <errno.h>
 #include <linux/sockios.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -514,6 +519,7 @@ END_TEST
  */
 enum raw_end {
 	RAW_SERVE,	    /* serve until the client closes */
+	RAW_GOAWAY_EACH,    /* every connection: GOAWAY(0) at each request's HEADERS */
 	RAW_SILENT_AT_PING, /* at the first PING: read and answer no more */
 	RAW_SILENT_AT_REQ2, /* at the second request's HEADERS: the same */
 	RAW_CLOSE_AT_REQ2,  /* at the second request's HEADERS: close */
@@ -553,7 +559,7 @@ static void *raw_conn_main(void *arg)
 	struct raw_conn *c = arg;
 	struct raw *sv = c->sv;
 	int fd = c->fd;
-	enum raw_end end = c->first ? sv->first : RAW_SERVE;
+	enum raw_end end = c->first || sv->first == RAW_GOAWAY_EACH ? sv->first : RAW_SERVE;
 	free(c);
 	uint32_t m = sv->max_streams;
 	unsigned char settings[15] = {0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3}; /* MAX_CONCURRENT */
@@ -602,6 +608,11 @@ static void *raw_conn_main(void *arg)
 					goto the_end;
 				f[4] = 1; /* the same frame, as its ACK */
 				coil_sock_write_all(fd, f, 9 + len);
+			} else if (type == 1 && end == RAW_GOAWAY_EACH) {
+				static const unsigned char goaway[] = {
+					0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				}; /* last stream 0: none processed */
+				coil_sock_write_all(fd, goaway, sizeof goaway);
 			} else if (type == 1) {
 				if (++requests == 2 && end >= RAW_SILENT_AT_REQ2)
 					goto the_end;
@@ -939,6 +950,251 @@ START_TEST(a_request_never_sent_goes_to_a_new_connection_after_a_reset)
 }
 END_TEST
 
+/* ---- an answer before the whole body ------------------------------------------------- */
+
+static void *early_answer_main(void *arg)
+{
+	struct http_srv sv;
+	http_srv_start(&sv, NULL, handler, NULL);
+	coil_http_client *cl = client_new();
+	/* /hello answers without reading the body, and the server resets
+	 * the stream with NO_ERROR (RFC 9113 8.1: the rest is not wanted).
+	 * The writes stop with -EALREADY, and the answer is read, as over
+	 * HTTP/1.1; not -ECONNRESET with the answer lost. */
+	struct coil_http_client_request rq = {.method = "PUT", .host = "127.0.0.1",
+					      .port = (uint16_t)sv.port, .target = "/hello",
+					      .body_len = 4u << 20};
+	coil_http_exchange *x;
+	ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), 0);
+	static char piece[16384];
+	ssize_t w;
+	size_t sent = 0;
+	while ((w = coil_http_exchange_write(x, piece, sizeof piece)) > 0)
+		sent += (size_t)w;
+	ck_assert_int_eq(w, -EALREADY);
+	ck_assert_uint_lt(sent, rq.body_len);
+	ck_assert_int_eq(coil_http_exchange_write(x, piece, sizeof piece), -EALREADY);
+	ck_assert_int_eq(coil_http_exchange_response(x), 200);
+	char buf[32];
+	ck_assert_int_eq(coil_http_exchange_read(x, buf, sizeof buf), 13);
+	ck_assert_int_eq(memcmp(buf, "Hello, World!", 13), 0);
+	ck_assert_int_eq(coil_http_exchange_read(x, buf, sizeof buf), 0);
+	coil_http_exchange_end(x);
+	get_hello(cl, sv.port); /* the connection goes on */
+	ck_assert_uint_eq(coil_http_client_connections(cl), 1);
+	coil_http_client_free(cl);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(an_answer_before_the_whole_body_stops_the_writes_and_is_read)
+{
+	coil_test_run(early_answer_main, NULL);
+}
+END_TEST
+
+/* ---- a server refusing every request ------------------------------------------------ */
+
+static void *goaway_each_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	struct raw sv;
+	raw_start(&sv, 0, RAW_GOAWAY_EACH, false);
+	int port = coil_sock_port(sv.lfd);
+	coil_http_client *cl = ping_client(-1, 0);
+	/* Each connection refuses the GET (GOAWAY, last stream 0): it moves
+	 * to a new one three times, then fails, instead of connecting in a
+	 * loop until its timeout. */
+	struct coil_http_client_response res;
+	ck_assert_int_eq(get(cl, port, "/", &res), -ECONNRESET);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 4);
+	coil_http_client_free(cl);
+	ck_assert_uint_eq(raw_stop(&sv), 4);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(a_request_every_connection_refuses_fails_after_three_moves)
+{
+	coil_test_run(goaway_each_main, NULL);
+}
+END_TEST
+
+/* ---- a connect that never completes ------------------------------------------------- */
+
+/* A listener that completes no connect: its backlog (1) is filled with
+ * connections never accepted, so the kernel drops a new SYN and a connect
+ * waits. Returns its fd; the filling ones go to fill[0 .. *n). */
+static int full_listener(int fill[4], int *n)
+{
+	int lfd = coil_tcp_listen("127.0.0.1", 0, 1, 0);
+	ck_assert_int_ge(lfd, 0);
+	for (*n = 0; *n < 4;) {
+		coil_scope s;
+		ck_assert_int_eq(coil_scope_enter_timeout(&s, 100 * COIL_NSEC_PER_MSEC), 0);
+		int fd = coil_tcp_connect("127.0.0.1", (uint16_t)coil_sock_port(lfd));
+		coil_scope_exit(&s);
+		if (fd < 0) {
+			ck_assert_int_eq(fd, -ETIMEDOUT); /* full */
+			break;
+		}
+		fill[(*n)++] = fd;
+	}
+	ck_assert_int_lt(*n, 4);
+	return lfd;
+}
+
+static void full_listener_close(int lfd, const int fill[4], int n)
+{
+	for (int i = 0; i < n; i++)
+		coil_close(fill[i]);
+	coil_close(lfd);
+}
+
+static void *connect_timeout_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	int fill[4], nfill;
+	int lfd = full_listener(fill, &nfill);
+	struct coil_http_client_config cfg;
+	coil_http_client_config_init(&cfg);
+	cfg.http2 = 1;
+	cfg.timeout = http_test_timeout(300 * COIL_NSEC_PER_MSEC);
+	struct timed_req a = {.port = coil_sock_port(lfd)};
+	ck_assert_int_eq(coil_http_client_new(&a.cl, &cfg), 0);
+	coil_sem_init(&a.done, 0);
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, timed_get, &a), 0);
+	/* b comes while a's connection connects: that connect's timeout
+	 * passes before b's own, and b must still see -ETIMEDOUT, as over
+	 * HTTP/1.1 (the connect timed out), not a reset. */
+	ck_assert_int_eq(coil_sleep(50 * COIL_NSEC_PER_MSEC), 0);
+	struct coil_http_client_response res;
+	ck_assert_int_eq(get(a.cl, a.port, "/", &res), -ETIMEDOUT);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	ck_assert_int_eq(a.result, -ETIMEDOUT);
+	ck_assert_uint_eq(coil_http_client_connections(a.cl), 0);
+	ck_assert_int_eq(coil_http_client_free(a.cl), 0);
+	coil_sem_destroy(&a.done);
+	full_listener_close(lfd, fill, nfill);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(a_connect_that_times_out_fails_every_request_with_etimedout)
+{
+	coil_test_run(connect_timeout_main, NULL);
+}
+END_TEST
+
+static void *free_connecting_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	int fill[4], nfill;
+	int lfd = full_listener(fill, &nfill);
+	struct coil_http_client_config cfg;
+	coil_http_client_config_init(&cfg);
+	cfg.http2 = 1;
+	cfg.timeout = 120 * COIL_NSEC_PER_SEC;
+	coil_http_client *cl;
+	ck_assert_int_eq(coil_http_client_new(&cl, &cfg), 0);
+	/* The request gives up (its caller's scope); its connection's owner
+	 * still connects. The free tells it to end, and it does at once,
+	 * not at the connect's 120 s. */
+	coil_scope s;
+	ck_assert_int_eq(coil_scope_enter_timeout(&s, 100 * COIL_NSEC_PER_MSEC), 0);
+	struct coil_http_client_response res;
+	ck_assert_int_eq(get(cl, coil_sock_port(lfd), "/", &res), -ETIMEDOUT);
+	coil_scope_exit(&s);
+	int64_t t0 = coil_now();
+	ck_assert_int_eq(coil_http_client_free(cl), 0);
+	ck_assert_int_lt(coil_now() - t0, http_test_timeout(10 * COIL_NSEC_PER_SEC));
+	full_listener_close(lfd, fill, nfill);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(a_client_freed_while_its_connection_connects_ends_it_at_once)
+{
+	coil_test_run(free_connecting_main, NULL);
+}
+END_TEST
+
+/* ---- the free, from a thread that is no fiber ---------------------------------------- */
+
+struct free_try {
+	coil_http_client *cl;
+	int result;
+};
+
+static void *free_from_thread(void *arg)
+{
+	struct free_try *f = arg;
+	f->result = coil_http_client_free(f->cl);
+	return NULL;
+}
+
+static void *free_thread_main(void *arg)
+{
+	struct http_srv sv;
+	http_srv_start(&sv, NULL, handler, NULL);
+	coil_http_client *cl = client_new();
+	get_hello(cl, sv.port); /* its connection stays, its owner runs */
+	/* No fiber can wait for the owner: refused, nothing freed (freeing
+	 * the pool under the running owner was a use after free). */
+	struct free_try f = {.cl = cl};
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, free_from_thread, &f), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(f.result, -EPERM);
+	get_hello(cl, sv.port);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 1);
+	ck_assert_int_eq(coil_http_client_free(cl), 0);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(the_free_with_a_connection_open_is_eperm_from_a_thread_that_is_no_fiber)
+{
+	coil_test_run(free_thread_main, NULL);
+}
+END_TEST
+
+static void *free_open_main(void *arg)
+{
+	struct http_srv sv;
+	http_srv_start(&sv, NULL, handler, NULL);
+	for (int http2 = 0; http2 < 2; http2++) {
+		struct coil_http_client_config cfg;
+		coil_http_client_config_init(&cfg);
+		cfg.http2 = http2;
+		coil_http_client *cl;
+		ck_assert_int_eq(coil_http_client_new(&cl, &cfg), 0);
+		struct coil_http_client_request rq = {.host = "127.0.0.1",
+						      .port = (uint16_t)sv.port,
+						      .target = "/hello"};
+		coil_http_exchange *x;
+		ck_assert_int_eq(coil_http_exchange_start(cl, &rq, &x), 0);
+		ck_assert_int_eq(coil_http_exchange_response(x), 200);
+		/* x still uses the client: refused, nothing freed (x's end
+		 * would use what was). */
+		ck_assert_int_eq(coil_http_client_free(cl), -EBUSY);
+		coil_http_exchange_end(x);
+		ck_assert_int_eq(coil_http_client_free(cl), 0);
+	}
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(the_free_with_an_exchange_not_ended_is_ebusy)
+{
+	coil_test_run(free_open_main, NULL);
+}
+END_TEST
+
 /* ---- a stream reset by the server; a cancelled request ------------------------------- */
 
 static void *reset_main(void *arg)
@@ -1133,6 +1389,99 @@ static void *tls_main(void *arg)
 	return NULL;
 }
 
+/* A server of raw frames over TLS for one connection: SETTINGS, each
+ * request answered "ok"; *end gets how the client's side ended: 0 for a
+ * close_notify, else coil_tls_read's error. */
+struct tls_raw {
+	int lfd;
+	coil_tls_ctx *ctx;
+	ssize_t end;
+};
+
+static void *tls_raw_main(void *arg)
+{
+	struct tls_raw *r = arg;
+	int fd = coil_tcp_accept(r->lfd, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	coil_tls *t;
+	ck_assert_int_eq(coil_tls_open(&t, r->ctx, fd, NULL), 0);
+	ck_assert_int_eq(coil_tls_handshake(t), 0);
+	static const unsigned char settings[] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
+	ck_assert_int_eq(coil_tls_write_all(t, settings, sizeof settings), sizeof settings);
+	unsigned char buf[16384];
+	size_t have = 0, at = 24; /* past the preface */
+	for (;;) {
+		ssize_t n = coil_tls_read(t, buf + have, sizeof buf - have);
+		if (n <= 0) {
+			r->end = n;
+			break;
+		}
+		have += (size_t)n;
+		while (have >= at + 9) {
+			unsigned char *f = buf + at;
+			size_t len = (size_t)f[0] << 16 | (size_t)f[1] << 8 | f[2];
+			if (have < at + 9 + len)
+				break;
+			if (f[3] == 4 && !(f[4] & 1)) {
+				static const unsigned char ack[] = {0, 0, 0, 4, 1, 0, 0, 0, 0};
+				coil_tls_write_all(t, ack, sizeof ack);
+			} else if (f[3] == 1 && (f[4] & 1)) {
+				unsigned char a[] = {0, 0, 1, 1, 4, 0, 0, 0, 0, 0x88,
+						     0, 0, 2, 0, 1, 0, 0, 0, 0, 'o', 'k'};
+				memcpy(a + 5, f + 5, 4);
+				memcpy(a + 15, f + 5, 4);
+				coil_tls_write_all(t, a, sizeof a);
+			}
+			at += 9 + len;
+		}
+		memmove(buf, buf + at, have - at);
+		have -= at;
+		at = 0;
+	}
+	coil_tls_free(t);
+	coil_close(fd);
+	return NULL;
+}
+
+static void *tls_close_main(void *arg)
+{
+	char pem[320], key[320], ca[320];
+	snprintf(pem, sizeof pem, "%s/server.pem", certs);
+	snprintf(key, sizeof key, "%s/server.key", certs);
+	snprintf(ca, sizeof ca, "%s/ca.pem", certs);
+	static const char *const h2[] = {"h2"};
+	struct tls_raw r = {.end = 1};
+	coil_tls_ctx *cctx;
+	ck_assert_int_eq(coil_tls_ctx_server(&r.ctx, pem, key), 0);
+	ck_assert_int_eq(coil_tls_ctx_set_alpn(r.ctx, h2, 1), 0);
+	ck_assert_int_eq(coil_tls_ctx_client(&cctx, ca), 0);
+	ck_assert_int_eq(coil_tls_ctx_set_alpn(cctx, h2, 1), 0);
+	r.lfd = coil_tcp_listen("127.0.0.1", 0, 4, 0);
+	ck_assert_int_ge(r.lfd, 0);
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn(&t, tls_raw_main, &r), 0);
+	struct coil_http_client_config ccfg;
+	coil_http_client_config_init(&ccfg);
+	ccfg.http2 = 1;
+	ccfg.tls = cctx;
+	coil_http_client *cl;
+	ck_assert_int_eq(coil_http_client_new(&cl, &ccfg), 0);
+	struct coil_http_client_request rq = {.host = "localhost",
+					      .port = (uint16_t)coil_sock_port(r.lfd)};
+	struct coil_http_client_response res;
+	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), 0);
+	ck_assert_str_eq(res.body, "ok");
+	coil_http_client_response_free(&res);
+	/* The connection ended well: a close_notify, as over HTTP/1.1. */
+	ck_assert_int_eq(coil_http_client_free(cl), 0);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	ck_assert_int_eq(r.end, 0);
+	coil_close(r.lfd);
+	coil_tls_ctx_free(cctx);
+	coil_tls_ctx_free(r.ctx);
+	return NULL;
+}
+
 START_TEST(h2_over_tls_by_alpn)
 {
 	coil_test_tmp_dir(certs, sizeof certs, "h2c-tls");
@@ -1140,6 +1489,18 @@ START_TEST(h2_over_tls_by_alpn)
 	snprintf(cmd, sizeof cmd, "sh %s %s >/dev/null 2>&1", COIL_TLS_CERTS_SH, certs);
 	ck_assert_int_eq(system(cmd), 0);
 	coil_test_run(tls_main, NULL);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
+	(void)!system(cmd);
+}
+END_TEST
+
+START_TEST(an_h2_connection_over_tls_ends_with_a_close_notify)
+{
+	coil_test_tmp_dir(certs, sizeof certs, "h2c-tls");
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "sh %s %s >/dev/null 2>&1", COIL_TLS_CERTS_SH, certs);
+	ck_assert_int_eq(system(cmd), 0);
+	coil_test_run(tls_close_main, NULL);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
 	(void)!system(cmd);
 }
@@ -1273,10 +1634,17 @@ int main(void)
 	tcase_add_test(tc, a_ping_timeout_below_zero_is_einval);
 	tcase_add_test(tc, streams_past_max_concurrent_wait_on_the_connection_not_in_nghttp2);
 	tcase_add_test(tc, a_request_never_sent_goes_to_a_new_connection_after_a_reset);
+	tcase_add_test(tc, an_answer_before_the_whole_body_stops_the_writes_and_is_read);
+	tcase_add_test(tc, a_request_every_connection_refuses_fails_after_three_moves);
+	tcase_add_test(tc, a_connect_that_times_out_fails_every_request_with_etimedout);
+	tcase_add_test(tc, a_client_freed_while_its_connection_connects_ends_it_at_once);
+	tcase_add_test(tc, the_free_with_a_connection_open_is_eperm_from_a_thread_that_is_no_fiber);
+	tcase_add_test(tc, the_free_with_an_exchange_not_ended_is_ebusy);
 	tcase_add_test(tc, a_stream_the_server_resets_fails_alone);
 	tcase_add_test(tc, a_cancelled_request_resets_its_stream_and_only_it);
 	tcase_add_test(tc, a_server_speaking_no_http2_fails_with_a_clear_error);
 	tcase_add_test(tc, h2_over_tls_by_alpn);
+	tcase_add_test(tc, an_h2_connection_over_tls_ends_with_a_close_notify);
 	tcase_add_test(tc, against_nghttpd);
 	tcase_add_test(tc, bad_client_settings_are_einval);
 	suite_add_tcase(s, tc);

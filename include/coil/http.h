@@ -336,7 +336,10 @@ COIL_API int coil_http_respond(coil_http_response *res, int status, const char *
  * port are streams of one connection (a fiber of its own holds it). A
  * request the server did not process (a stream above a GOAWAY's last
  * stream id, or refused) is sent again on a new connection if its method
- * is idempotent and no streamed body byte was written; a connection that
+ * is idempotent and no streamed body byte was written (three times at
+ * most from connections that answered none of the client's requests,
+ * then it fails with -ECONNRESET: a server refusing them all is not
+ * retried until the timeout); a connection that
  * ends fails its streams (-ECONNRESET; -EPROTO when the server spoke no
  * HTTP/2); an exchange ended early resets its stream (the others go on).
  * Over TLS, a server whose ALPN picks "http/1.1" or nothing gets the
@@ -403,13 +406,15 @@ typedef struct coil_http_client coil_http_client;
 COIL_API int coil_http_client_new(coil_http_client **out, const struct coil_http_client_config *cfg);
 
 /* Close the kept connections and free cl (NULL: 0). No request of it may
- * be running. With HTTP/2 connections open it waits for their fibers to
- * end (at once: they are told to), and with TLS connections kept it
- * closes each from a fiber of its worker (a close_notify first): in both
- * cases it is called from a fiber of the runtime that made them. Returns
- * 0, or -EPERM (TLS connections are kept and this is no fiber: nothing
- * was freed), -ENOMEM (no fiber to close another worker's: cl stays,
- * with those; call again). */
+ * be running (an exchange not ended is refused). With HTTP/2 connections
+ * open it waits for their fibers to end (at once: they are told to), and
+ * with TLS connections kept it closes each from a fiber of its worker (a
+ * close_notify first): in both cases it is called from a fiber of the
+ * runtime that made them. Returns
+ * 0, or -EPERM (TLS connections are kept, or HTTP/2 ones open, and this is
+ * no fiber: nothing was freed), -ENOMEM (no fiber to close another
+ * worker's: cl stays, with those; call again), -EBUSY (an exchange of cl
+ * is not ended: nothing was freed). */
 COIL_API int coil_http_client_free(coil_http_client *cl);
 
 struct coil_http_client_request {
@@ -530,7 +535,9 @@ COIL_API int coil_http_exchange_start(coil_http_client *cl,
  * later write return -EALREADY, and coil_http_exchange_response returns
  * that answer. An answer that does take the body (a server answering as
  * it reads) does not stop the writes. Over TLS nothing is watched (see
- * the client above). The connection of a request whose body was not all
+ * the client above); over HTTP/2 a stream the server closes after its
+ * whole answer (RST_STREAM NO_ERROR, RFC 9113 8.1) stops the writes so,
+ * whatever its status. The connection of a request whose body was not all
  * sent is never kept.
  * Returns len, or -EINVAL (x NULL, buf NULL with len > 0), -EBUSY (the
  * request has no streamed body, or its response was asked for),

@@ -45,7 +45,7 @@ struct kept {
 	struct kept *next;
 	uint16_t port;
 	int fd;
-	coil_tls *tls;	/* HTTPS: its stream, read on worker (and only there) */
+	coil_tls *tls; /* HTTPS: its stream, read on worker (and only there) */
 	int worker;
 	int64_t since;
 	char host[];
@@ -64,10 +64,6 @@ struct h1_host {
  * then costs one connection more, the one that finds out again). */
 #define MAX_H1_HOSTS 64
 
-/* How long a close_notify may wait for room in the socket: the end of a
- * connection that nobody waits for must not wait for its peer. */
-#define CLOSE_NOTIFY_NS (1 * COIL_NSEC_PER_SEC)
-
 /* send_request's answer for an HTTP/2 client over TLS whose new
  * connection was told "h2" by ALPN: nothing sent, take the HTTP/2 path. */
 #define H2_PICKED 1
@@ -75,12 +71,13 @@ struct h1_host {
 struct coil_http_client {
 	struct coil_http_client_config cfg;
 	pthread_mutex_t lock;
-	struct kept *kept;	/* the most recently kept first */
+	struct kept *kept; /* the most recently kept first */
 	unsigned nkept;
-	int64_t next_sweep;	/* when the list is next searched for expired ones */
+	int64_t next_sweep;		  /* when the list is next searched for expired ones */
 	struct coil_http_exchange *spare; /* ended exchanges, their buffers kept */
 	unsigned nspare;
 	uint64_t opened;
+	unsigned open;		   /* exchanges not ended (atomic): the free refuses to run */
 	struct coil__h2c_pool *h2; /* cfg.http2: its connections (h2_client.c) */
 	struct h1_host *h1_hosts;  /* cfg.http2 with cfg.tls: the newest first */
 	unsigned nh1_hosts;
@@ -97,17 +94,17 @@ struct coil_http_exchange {
 	struct coil_http_client *cl;
 	struct coil__h2c_stream *h2; /* HTTP/2: the stream (fd and buf unused) */
 	int fd;
-	coil_tls *tls;		/* HTTPS: the stream on fd */
-	int err;		/* kept: every later call returns it */
-	bool reused;		/* fd came from the kept list */
-	bool got_any;		/* a byte of the answer came */
+	coil_tls *tls; /* HTTPS: the stream on fd */
+	int err;       /* kept: every later call returns it */
+	bool reused;   /* fd came from the kept list */
+	bool got_any;  /* a byte of the answer came */
 	bool idempotent, head_request;
 	uint16_t port;
-	int64_t deadline;	/* from cfg.timeout, or 0 */
+	int64_t deadline; /* from cfg.timeout, or 0 */
 	/* The request, kept for a second try. */
 	char *req_head;
 	size_t req_head_len, req_head_cap;
-	const void *body;	/* sent whole with the head */
+	const void *body; /* sent whole with the head */
 	size_t body_len;
 	/* A streamed body. */
 	bool streaming, chunked;
@@ -178,14 +175,14 @@ int coil_http_client_new(coil_http_client **out, const struct coil_http_client_c
 }
 
 /* Close a connection: a TLS one with a close_notify first when it ended
- * well (bounded by CLOSE_NOTIFY_NS besides the caller's scopes), then its
+ * well (bounded by COIL__HTTP_CLOSE_NOTIFY_NS besides the caller's scopes), then its
  * stream; then the fd, through coil_close. */
 static void conn_close(int fd, coil_tls *tls, bool clean)
 {
 	if (tls) {
 		if (clean) {
 			coil_scope s;
-			bool scoped = coil_scope_enter_timeout(&s, CLOSE_NOTIFY_NS) == 0;
+			bool scoped = coil_scope_enter_timeout(&s, COIL__HTTP_CLOSE_NOTIFY_NS) == 0;
 			coil_tls_shutdown(tls);
 			if (scoped)
 				coil_scope_exit(&s);
@@ -258,6 +255,12 @@ int coil_http_client_free(coil_http_client *cl)
 {
 	if (!cl)
 		return 0;
+	if (__atomic_load_n(&cl->open, __ATOMIC_ACQUIRE))
+		return -EBUSY; /* their ends would use cl */
+	/* No fiber to wait for the HTTP/2 owners: they would outlive the
+	 * pool they use. */
+	if (!coil_task_current() && coil__h2c_pool_running(cl->h2))
+		return -EPERM;
 	int r = close_kept_tls(cl);
 	if (r < 0)
 		return r;
@@ -585,9 +588,13 @@ static int send_watching(struct coil_http_exchange *x, const char *p, size_t len
 			break;
 		}
 		struct coil_race_op ops[2] = {
-			{.kind = COIL_RACE_SOCK_WRITE, .fd = x->fd, .buf = (void *)(p + *sent),
+			{.kind = COIL_RACE_SOCK_WRITE,
+			 .fd = x->fd,
+			 .buf = (void *)(p + *sent),
 			 .len = len - *sent},
-			{.kind = COIL_RACE_SOCK_READ, .fd = x->fd, .buf = x->buf + x->len,
+			{.kind = COIL_RACE_SOCK_READ,
+			 .fd = x->fd,
+			 .buf = x->buf + x->len,
 			 .len = x->cap - x->len},
 		};
 		int first = coil_race(ops, 2, 0);
@@ -759,9 +766,15 @@ static struct coil_http_exchange *exchange_get(struct coil_http_client *cl, cons
 	/* Everything but the buffers anew. */
 	struct coil_http_exchange keep = *x;
 	*x = (struct coil_http_exchange){
-		.cl = cl, .fd = -1, .buf = keep.buf, .cap = keep.cap, .fields = keep.fields,
-		.req_head = keep.req_head, .req_head_cap = keep.req_head_cap,
-		.host = keep.host, .host_cap = keep.host_cap,
+		.cl = cl,
+		.fd = -1,
+		.buf = keep.buf,
+		.cap = keep.cap,
+		.fields = keep.fields,
+		.req_head = keep.req_head,
+		.req_head_cap = keep.req_head_cap,
+		.host = keep.host,
+		.host_cap = keep.host_cap,
 	};
 	size_t hl = strlen(host);
 	if (!x->buf || !x->fields || !room(&x->host, &x->host_cap, hl + 1)) {
@@ -773,6 +786,7 @@ static struct coil_http_exchange *exchange_get(struct coil_http_client *cl, cons
 		return NULL;
 	}
 	memcpy(x->host, host, hl + 1);
+	__atomic_add_fetch(&cl->open, 1, __ATOMIC_RELAXED);
 	return x;
 }
 
@@ -800,6 +814,7 @@ static void exchange_free(struct coil_http_exchange *x)
 		free(x->host);
 		free(x);
 	}
+	__atomic_sub_fetch(&cl->open, 1, __ATOMIC_RELEASE); /* its last use of cl */
 }
 
 int coil_http_exchange_start(coil_http_client *cl, const struct coil_http_client_request *rq,
@@ -916,6 +931,10 @@ ssize_t coil_http_exchange_write(coil_http_exchange *x, const void *buf, size_t 
 		if (w < 0 || x->h2) {
 			if (scoped)
 				coil_scope_exit(&s);
+			if (w == -EALREADY) { /* answered first: the answer is read next */
+				x->answered_early = true;
+				return w;
+			}
 			if (w < 0)
 				return fail(x, (int)w);
 			x->streamed += len;
@@ -1127,8 +1146,8 @@ int coil_http_exchange_header_count(const coil_http_exchange *x)
 	return p ? (int)p->nfields : -EINVAL;
 }
 
-int coil_http_exchange_header_at(const coil_http_exchange *x, size_t i,
-				 struct coil_http_str *name, struct coil_http_str *value)
+int coil_http_exchange_header_at(const coil_http_exchange *x, size_t i, struct coil_http_str *name,
+				 struct coil_http_str *value)
 {
 	const struct coil__http_parse *p = head_of(x);
 	if (!p || !name || !value)
@@ -1290,8 +1309,8 @@ void coil_http_client_response_free(struct coil_http_client_response *res)
 	memset(res, 0, sizeof *res);
 }
 
-int coil_http_client_response_header(const struct coil_http_client_response *res,
-				     const char *name, struct coil_http_str *value)
+int coil_http_client_response_header(const struct coil_http_client_response *res, const char *name,
+				     struct coil_http_str *value)
 {
 	if (!res || !name || !value || !res->private_)
 		return -EINVAL;
@@ -1308,7 +1327,8 @@ static int take_head_h2(const struct coil_http_exchange *x, struct coil_http_cli
 	int n = coil_http_exchange_header_count(x);
 	size_t cap = 32;
 	struct coil_http_str name, value;
-	for (int i = 0; i < n && coil_http_exchange_header_at(x, (size_t)i, &name, &value) == 0; i++)
+	for (int i = 0; i < n && coil_http_exchange_header_at(x, (size_t)i, &name, &value) == 0;
+	     i++)
 		cap += name.len + value.len + 4;
 	res->head = malloc(cap);
 	if (st)
@@ -1353,10 +1373,10 @@ static int take_head(const struct coil_http_exchange *x, struct coil_http_client
 	res->head_len = x->head_len;
 	for (unsigned i = 0; i < n; i++) {
 		const struct coil__http_field *f = &x->p.fields[i];
-		st->fields[i].name = (struct coil_http_str){res->head + (f->name.ptr - x->buf),
-							    f->name.len};
-		st->fields[i].value = (struct coil_http_str){res->head + (f->value.ptr - x->buf),
-							     f->value.len};
+		st->fields[i].name =
+			(struct coil_http_str){res->head + (f->name.ptr - x->buf), f->name.len};
+		st->fields[i].value =
+			(struct coil_http_str){res->head + (f->value.ptr - x->buf), f->value.len};
 	}
 	st->nfields = n;
 	res->status = x->p.status_code;

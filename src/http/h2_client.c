@@ -77,6 +77,12 @@
 #define CONN_WINDOW (1 << 20)
 /* Bytes of one read. */
 #define IN_CAP 16384
+/* Moves of a request off connections that answered nothing (no response
+ * head, no GOAWAY naming a stream of ours processed): past them it fails,
+ * lest a server refusing every stream of every connection have us connect
+ * in a loop. Moves off one that answered others (a server's max_requests)
+ * do not count: that server makes progress. */
+#define MAX_FRUITLESS 3
 
 struct conn;
 
@@ -98,6 +104,7 @@ struct coil__h2c_stream {
 	char *nvbuf;
 	bool idempotent, head_request, has_body, streaming;
 	unsigned resent;     /* times it was sent again on another connection */
+	unsigned fruitless;  /* of them, off connections that answered nothing */
 	uint64_t stream_len; /* a streamed body's announced length (or UINT64_MAX) */
 	uint64_t streamed;   /* bytes the requester wrote */
 	const void *whole;   /* a body given whole */
@@ -147,10 +154,11 @@ struct conn {
 	struct coil__h2c_stream *qhead, *qtail;
 	struct coil__h2c_stream *whead, *wtail; /* waiting for a slot (FIFO) */
 	unsigned active;			/* streams nghttp2 holds (the owner's) */
-	coil_scope wait;
+	coil_scope wait;			/* the owner's read, or its connect (opening) */
 	bool parked, woken, closing;
-	bool dead; /* the owner has let go of the session (under lock) */
-	int err;   /* why it ended */
+	bool opening; /* the owner connects in wait: only closing cancels it */
+	bool dead;    /* the owner has let go of the session (under lock) */
+	int err;      /* why it ended */
 	bool goaway_recv;
 	bool reset; /* a write failed: the peer is gone, what it sent is read (the owner's) */
 	int64_t idle_since;
@@ -158,6 +166,8 @@ struct conn {
 	int64_t ping_at;   /* when the PING in flight went, if ping_out */
 	bool ping_out;	   /* a PING waits for its ACK: no new stream is sent */
 	bool lost;	   /* no ACK within ping_timeout */
+	bool sent_any;	   /* a request's HEADERS went out (the owner's) */
+	bool answered;	   /* it answered a request of ours (under lock): MAX_FRUITLESS */
 	char *out;
 	size_t out_len;
 	char in[IN_CAP];
@@ -211,6 +221,8 @@ void coil__h2c_pool_free(struct coil__h2c_pool *pool)
 		pthread_mutex_lock(&h->lock);
 		h->closing = true;
 		owner_wake_locked(h);
+		if (h->opening)
+			coil_scope_cancel(&h->wait);
 		pthread_mutex_unlock(&h->lock);
 	}
 	pthread_mutex_unlock(&pool->lock);
@@ -225,6 +237,11 @@ void coil__h2c_pool_free(struct coil__h2c_pool *pool)
 	coil_wg_destroy(&pool->owners);
 	pthread_mutex_destroy(&pool->lock);
 	free(pool);
+}
+
+bool coil__h2c_pool_running(const struct coil__h2c_pool *pool)
+{
+	return pool && coil_wg_count(&pool->owners) > 0;
 }
 
 unsigned coil__h2c_pool_peak(const struct coil__h2c_pool *pool)
@@ -463,6 +480,11 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 		/* No new stream here; those above last_stream_id are closed by
 		 * nghttp2 (REFUSED_STREAM) and retried elsewhere. */
 		h->goaway_recv = true;
+		if (frame->goaway.last_stream_id > 0 && h->sent_any) { /* stream 1 processed */
+			pthread_mutex_lock(&h->lock);
+			h->answered = true;
+			pthread_mutex_unlock(&h->lock);
+		}
 		pthread_mutex_lock(&h->pool->lock);
 		h->usable = false;
 		pthread_mutex_unlock(&h->pool->lock);
@@ -487,6 +509,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 		}
 		st->status = st->block_status;
 		st->head_done = true;
+		h->answered = true;
 		wake_locked(st);
 	}
 	if (end) {
@@ -561,8 +584,10 @@ static int before_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, vo
 	if (frame->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	struct coil__h2c_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-	if (st)
+	if (st) {
 		st->wire = true;
+		((struct conn *)ud)->sent_any = true;
+	}
 	return 0;
 }
 
@@ -819,12 +844,21 @@ static nghttp2_session_callbacks *callbacks(void)
 	return cb;
 }
 
-/* Connect (TLS: handshake, ALPN "h2") and make the session. */
+/* Connect (TLS: handshake, ALPN "h2") and make the session. The connect
+ * and handshake run in h->wait, under cfg.timeout: the client's free
+ * cancels it (a request that gave up leaves its owner connecting, maybe
+ * to a host that never answers). */
 static int conn_open(struct conn *h)
 {
 	const struct coil_http_client_config *cfg = &h->pool->cfg;
-	coil_scope s;
-	bool scoped = cfg->timeout > 0 && coil_scope_enter_timeout(&s, cfg->timeout) == 0;
+	int64_t deadline = cfg->timeout > 0 ? coil_now() + cfg->timeout : COIL_NO_DEADLINE;
+	pthread_mutex_lock(&h->lock);
+	bool closing = h->closing;
+	bool scoped = !closing && coil_scope_enter(&h->wait, deadline) == 0;
+	h->opening = scoped;
+	pthread_mutex_unlock(&h->lock);
+	if (closing)
+		return -ECANCELED;
 	int r = coil_tcp_connect(h->host, h->port);
 	if (r >= 0) {
 		h->fd = r;
@@ -840,8 +874,11 @@ static int conn_open(struct conn *h)
 				r = -EPROTONOSUPPORT; /* not h2: client.c goes HTTP/1.1 */
 		}
 	}
+	pthread_mutex_lock(&h->lock);
+	h->opening = false;
 	if (scoped)
-		coil_scope_exit(&s);
+		coil_scope_exit(&h->wait);
+	pthread_mutex_unlock(&h->lock);
 	if (r < 0)
 		return r;
 	nghttp2_session_callbacks *cb = callbacks();
@@ -975,6 +1012,15 @@ static void *owner_main(void *arg)
 	int err = conn_open(h);
 	if (err == 0)
 		err = conn_loop(h);
+	/* Over TLS a connection that ended well (idle, the peer's GOAWAY,
+	 * the client's free) ends with a close_notify, as client.c's do. */
+	if (h->tls && h->ng && (err == 0 || err == -ECANCELED) && !h->reset) {
+		coil_scope s;
+		bool scoped = coil_scope_enter_timeout(&s, COIL__HTTP_CLOSE_NOTIFY_NS) == 0;
+		coil_tls_shutdown(h->tls);
+		if (scoped)
+			coil_scope_exit(&s);
+	}
 	/* No new stream; the attached ones fail with err (those never sent
 	 * as refused: they may go elsewhere). */
 	pthread_mutex_lock(&pool->lock);
@@ -986,9 +1032,12 @@ static void *owner_main(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&pool->lock);
+	/* A connect or handshake past cfg.timeout keeps -ETIMEDOUT, as over
+	 * HTTP/1.1: a request that came while it went on has a later
+	 * deadline of its own and learns of it from here. */
 	if (h->lost)
 		err = -ETIMEDOUT; /* the peer stopped answering */
-	else if (err == 0 || err == -ECANCELED || err == -ETIMEDOUT)
+	else if (err == 0 || err == -ECANCELED || (err == -ETIMEDOUT && h->ng))
 		err = -ECONNRESET;
 	pthread_mutex_lock(&h->lock);
 	h->dead = true;
@@ -1284,6 +1333,9 @@ static int retry(struct coil__h2c_stream **pst)
 	n->pool = st->pool;
 	n->idempotent = st->idempotent;
 	n->resent = st->resent + 1;
+	pthread_mutex_lock(&st->h->lock);
+	n->fruitless = st->fruitless + !st->h->answered;
+	pthread_mutex_unlock(&st->h->lock);
 	n->head_request = st->head_request;
 	n->has_body = st->has_body;
 	n->streaming = st->streaming;
@@ -1309,15 +1361,27 @@ static int retry(struct coil__h2c_stream **pst)
 	return r;
 }
 
-/* Whether st may be sent again elsewhere, with no streamed body byte
- * written: refused (not processed) and idempotent, or never sent (once
- * for a request not idempotent: a second connection ending before it
- * sent it fails it). */
+/* Under lock: whether st may be sent again elsewhere, with no streamed
+ * body byte written: refused (not processed) and idempotent, or never
+ * sent (once for a request not idempotent: a second connection ending
+ * before it sent it fails it); MAX_FRUITLESS times at most off
+ * connections that answered nothing. */
 static bool may_retry(const struct coil__h2c_stream *st)
 {
 	if (st->err || st->head_done || st->streamed)
 		return false;
+	if (!st->h->answered && st->fruitless >= MAX_FRUITLESS)
+		return false;
 	return (st->refused || st->unsent) && (st->idempotent || (st->unsent && st->resent == 0));
+}
+
+/* Under lock: whether st closed after its whole answer, its request body
+ * not all sent: the server does not want the rest (a reset with NO_ERROR,
+ * RFC 9113 8.1). Its writes end with -EALREADY and the answer is read, as
+ * client.c does over HTTP/1.1. */
+static bool answered_first(const struct coil__h2c_stream *st)
+{
+	return st->closed && st->head_done && st->in_eof && !st->err;
 }
 
 /* The error of st as a requester sees it. */
@@ -1344,7 +1408,7 @@ ssize_t coil__h2c_write(struct coil__h2c_stream **pst, const void *buf, size_t l
 		bool again = false;
 		if (st->err || st->closed) {
 			again = may_retry(st);
-			r = stream_error(st);
+			r = answered_first(st) ? -EALREADY : stream_error(st);
 		} else {
 			st->src = buf;
 			st->src_len = len;
@@ -1357,7 +1421,7 @@ ssize_t coil__h2c_write(struct coil__h2c_stream **pst, const void *buf, size_t l
 			}
 			if (r == 0 && st->src_off < st->src_len) {
 				again = st->src_off == 0 && may_retry(st);
-				r = stream_error(st);
+				r = answered_first(st) ? -EALREADY : stream_error(st);
 			}
 			st->streamed += st->src_off;
 			st->src = NULL; /* the caller's buffer: no more */
@@ -1376,8 +1440,16 @@ ssize_t coil__h2c_write(struct coil__h2c_stream **pst, const void *buf, size_t l
 int coil__h2c_response(struct coil__h2c_stream **pst)
 {
 	struct coil__h2c_stream *st = *pst;
-	if (st->streaming && st->stream_len != UINT64_MAX && st->streamed != st->stream_len)
-		return -EMSGSIZE; /* shorter than announced: reset at the end */
+	if (st->streaming && st->stream_len != UINT64_MAX && st->streamed != st->stream_len) {
+		bool answered = false;
+		if (st->h) {
+			pthread_mutex_lock(&st->h->lock);
+			answered = answered_first(st);
+			pthread_mutex_unlock(&st->h->lock);
+		}
+		if (!answered)
+			return -EMSGSIZE; /* shorter than announced: reset at the end */
+	}
 	for (;;) {
 		struct conn *h = st->h;
 		if (!h)

@@ -17,12 +17,20 @@
 struct coil__h2c_pool;
 struct coil__h2c_stream;
 
+/* How long a close_notify may wait for room in the socket (both clients):
+ * the end of a connection that nobody waits for must not wait for its
+ * peer. */
+#define COIL__HTTP_CLOSE_NOTIFY_NS (1 * COIL_NSEC_PER_SEC)
+
 /* The client's HTTP/2 connections; freed with coil__h2c_pool_free. */
 struct coil__h2c_pool *coil__h2c_pool_new(const struct coil_http_client_config *cfg,
 					  uint64_t *opened);
 /* Close every connection (their owners are cancelled and waited for).
  * No exchange may be running. From a fiber when a connection is open. */
 void coil__h2c_pool_free(struct coil__h2c_pool *pool);
+/* Whether an owner of pool runs (pool NULL: false): then the free is for a
+ * fiber, which waits for it. */
+bool coil__h2c_pool_running(const struct coil__h2c_pool *pool);
 
 /* Start rq (checked by the caller) on a connection to its host: the
  * stream waits for its turn under the peer's MAX_CONCURRENT_STREAMS.
