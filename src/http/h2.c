@@ -770,19 +770,6 @@ static int64_t read_deadline(struct coil__h2_conn *h, int64_t first)
 	return d;
 }
 
-static ssize_t data_length(nghttp2_session *ng, uint8_t type, int32_t id, int32_t conn_win,
-			   int32_t stream_win, uint32_t max_frame, void *ud)
-{
-	int64_t n = COIL__H2_OUT_CAP - 9;
-	if (n > conn_win)
-		n = conn_win;
-	if (n > stream_win)
-		n = stream_win;
-	if (n > (int64_t)max_frame)
-		n = max_frame;
-	return n > 0 ? (ssize_t)n : 1;
-}
-
 static nghttp2_session_callbacks *callbacks(void)
 {
 	nghttp2_session_callbacks *cb;
@@ -794,7 +781,8 @@ static nghttp2_session_callbacks *callbacks(void)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-	nghttp2_session_callbacks_set_data_source_read_length_callback(cb, data_length);
+	nghttp2_session_callbacks_set_data_source_read_length_callback(cb,
+								       coil__h2_out_data_length);
 	return cb;
 }
 

@@ -649,19 +649,6 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
 	return (ssize_t)n;
 }
 
-static ssize_t data_length(nghttp2_session *ng, uint8_t type, int32_t id, int32_t conn_win,
-			   int32_t stream_win, uint32_t max_frame, void *ud)
-{
-	int64_t n = COIL__H2_OUT_CAP - 9;
-	if (n > conn_win)
-		n = conn_win;
-	if (n > stream_win)
-		n = stream_win;
-	if (n > (int64_t)max_frame)
-		n = max_frame;
-	return n > 0 ? (ssize_t)n : 1;
-}
-
 /* ---- the owner ------------------------------------------------------------------ */
 
 static void submit(struct conn *h, struct coil__h2c_stream *st)
@@ -840,7 +827,8 @@ static nghttp2_session_callbacks *callbacks(void)
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
 	nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, on_frame_not_send);
 	nghttp2_session_callbacks_set_before_frame_send_callback(cb, before_frame_send);
-	nghttp2_session_callbacks_set_data_source_read_length_callback(cb, data_length);
+	nghttp2_session_callbacks_set_data_source_read_length_callback(cb,
+								       coil__h2_out_data_length);
 	return cb;
 }
 
