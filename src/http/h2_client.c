@@ -27,8 +27,8 @@
  * from the requester's buffer (its write returns once nghttp2 took every
  * byte, as the peer's windows allow), and the response's windows are
  * given back only as the requester reads (automatic WINDOW_UPDATE off),
- * so a stream never buffers more than STREAM_WINDOW bytes of response
- * body.
+ * so a stream never buffers more than COIL__H2_STREAM_WINDOW bytes of
+ * response body (h2_common.h).
  *
  * GOAWAY: the connection takes no new stream; streams above its last
  * stream id (and those reset with REFUSED_STREAM) were not processed, and
@@ -68,13 +68,10 @@
 #include <strings.h>
 
 #include "coil.h"
+#include "http/h2_common.h"
 #include "http/h2_out.h"
 #include "http/parse.h"
 
-/* Response body bytes a stream may receive unread: its window. */
-#define STREAM_WINDOW 65536
-/* The connection's receive window. */
-#define CONN_WINDOW (1 << 20)
 /* Bytes of one read. */
 #define IN_CAP 16384
 /* Moves of a request off connections that answered nothing (no response
@@ -130,10 +127,7 @@ struct coil__h2c_stream {
 
 	/* The response's head, built by the owner before head_done, read-only
 	 * after. */
-	char *hbuf;
-	size_t hbuf_len, hbuf_cap, head_size;
-	struct coil__http_field *fields;
-	unsigned nfields, fields_cap;
+	struct coil__h2_head head;
 	int64_t content_length;
 	int block_status; /* :status of the header block being received */
 };
@@ -270,8 +264,8 @@ static void stream_free(struct coil__h2c_stream *st)
 	free(st->nv);
 	free(st->nvbuf);
 	free(st->in);
-	free(st->hbuf);
-	free(st->fields);
+	free(st->head.buf);
+	free(st->head.fields);
 	free(st);
 }
 
@@ -381,25 +375,6 @@ static struct coil__h2c_stream *find_stream(struct conn *h, int32_t id)
 
 /* ---- the session's callbacks (the owner) -------------------------------------- */
 
-static int hbuf_add(struct coil__h2c_stream *st, const uint8_t *p, size_t n, size_t *at)
-{
-	if (st->hbuf_len + n + 1 > st->hbuf_cap) {
-		size_t cap = st->hbuf_cap ? st->hbuf_cap * 2 : 512;
-		while (cap < st->hbuf_len + n + 1)
-			cap *= 2;
-		char *b = realloc(st->hbuf, cap);
-		if (!b)
-			return -ENOMEM;
-		st->hbuf = b;
-		st->hbuf_cap = cap;
-	}
-	*at = st->hbuf_len;
-	memcpy(st->hbuf + st->hbuf_len, p, n);
-	st->hbuf_len += n;
-	st->hbuf[st->hbuf_len++] = 0;
-	return 0;
-}
-
 /* Fail st on the wire and for its requester. */
 static int stream_fail(nghttp2_session *ng, struct coil__h2c_stream *st, int err)
 {
@@ -444,32 +419,13 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 	if (namelen && name[0] == ':')
 		return 0;
 	const struct coil_http_client_config *cfg = &h->pool->cfg;
-	st->head_size += namelen + valuelen + 32;
-	if (st->head_size > cfg->max_head || st->nfields >= cfg->max_fields)
+	st->head.size += namelen + valuelen + 32;
+	if (st->head.size > cfg->max_head || st->head.nfields >= cfg->max_fields)
 		return stream_fail(ng, st, -EMSGSIZE);
-	if (st->nfields == st->fields_cap) {
-		unsigned cap = st->fields_cap ? st->fields_cap * 2 : 16;
-		struct coil__http_field *f = realloc(st->fields, cap * sizeof *f);
-		if (!f)
-			return stream_fail(ng, st, -ENOMEM);
-		st->fields = f;
-		st->fields_cap = cap;
-	}
-	size_t nat, vat;
-	if (hbuf_add(st, name, namelen, &nat) < 0 || hbuf_add(st, value, valuelen, &vat) < 0)
+	if (coil__h2_head_field(&st->head, name, namelen, value, valuelen, 0) < 0)
 		return stream_fail(ng, st, -ENOMEM);
-	/* Offsets for now (hbuf moves); views once the head is complete. */
-	st->fields[st->nfields].name =
-		(struct coil_http_str){(const char *)(uintptr_t)nat, namelen};
-	st->fields[st->nfields].value =
-		(struct coil_http_str){(const char *)(uintptr_t)vat, valuelen};
-	st->nfields++;
-	if (namelen == 14 && !memcmp(name, "content-length", 14)) {
-		int64_t v = 0; /* nghttp2 checked it is digits */
-		for (size_t i = 0; i < valuelen && v < (INT64_MAX - 9) / 10; i++)
-			v = v * 10 + (value[i] - '0');
-		st->content_length = v;
-	}
+	if (namelen == 14 && !memcmp(name, "content-length", 14))
+		st->content_length = coil__h2_head_length(value, valuelen);
 	return 0;
 }
 
@@ -503,10 +459,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 	pthread_mutex_lock(&h->lock);
 	if (frame->hd.type == NGHTTP2_HEADERS && !st->head_done && st->block_status >= 200 &&
 	    !st->err) {
-		for (unsigned i = 0; i < st->nfields; i++) {
-			st->fields[i].name.ptr = st->hbuf + (uintptr_t)st->fields[i].name.ptr;
-			st->fields[i].value.ptr = st->hbuf + (uintptr_t)st->fields[i].value.ptr;
-		}
+		coil__h2_head_done(&st->head);
 		st->status = st->block_status;
 		st->head_done = true;
 		h->answered = true;
@@ -528,15 +481,16 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 	bool keep = false;
 	if (st) {
 		pthread_mutex_lock(&h->lock);
-		if (st->user && !st->cancel && (st->in || (st->in = malloc(STREAM_WINDOW)))) {
-			if (st->in_off && st->in_len + len > STREAM_WINDOW) {
+		if (st->user && !st->cancel &&
+		    (st->in || (st->in = malloc(COIL__H2_STREAM_WINDOW)))) {
+			if (st->in_off && st->in_len + len > COIL__H2_STREAM_WINDOW) {
 				memmove(st->in, st->in + st->in_off, st->in_len - st->in_off);
 				st->in_len -= st->in_off;
 				st->in_off = 0;
 			}
 			/* The window we gave holds it; a peer past it is
 			 * stopped by nghttp2 first. */
-			if (st->in_len + len <= STREAM_WINDOW) {
+			if (st->in_len + len <= COIL__H2_STREAM_WINDOW) {
 				memcpy(st->in + st->in_len, data, len);
 				st->in_len += len;
 				wake_locked(st);
@@ -815,23 +769,6 @@ static ssize_t recv_some(struct conn *h, int64_t deadline)
 	return n;
 }
 
-static nghttp2_session_callbacks *callbacks(void)
-{
-	nghttp2_session_callbacks *cb;
-	if (nghttp2_session_callbacks_new(&cb) != 0)
-		return NULL;
-	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
-	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
-	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-	nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, on_frame_not_send);
-	nghttp2_session_callbacks_set_before_frame_send_callback(cb, before_frame_send);
-	nghttp2_session_callbacks_set_data_source_read_length_callback(cb,
-								       coil__h2_out_data_length);
-	return cb;
-}
-
 /* Connect (TLS: handshake, ALPN "h2") and make the session. The connect
  * and handshake run in h->wait, under cfg.timeout: the client's free
  * cancels it (a request that gave up leaves its owner connecting, maybe
@@ -869,32 +806,21 @@ static int conn_open(struct conn *h)
 	pthread_mutex_unlock(&h->lock);
 	if (r < 0)
 		return r;
-	nghttp2_session_callbacks *cb = callbacks();
-	nghttp2_option *opt = NULL;
-	if (!cb || nghttp2_option_new(&opt) != 0) {
-		if (cb)
-			nghttp2_session_callbacks_del(cb);
-		return -ENOMEM;
-	}
-	nghttp2_option_set_no_auto_window_update(opt, 1); /* given back as read */
-	nghttp2_option_set_max_continuations(opt, 8);
-	nghttp2_option_set_max_settings(opt, 32);
-	nghttp2_option_set_max_outbound_ack(opt, 1000);
-	nghttp2_option_set_peer_max_concurrent_streams(opt, 100); /* until its SETTINGS */
-	r = nghttp2_session_client_new2(&h->ng, cb, h, opt);
-	nghttp2_option_del(opt);
-	nghttp2_session_callbacks_del(cb);
-	if (r != 0)
-		return -ENOMEM;
+	static const struct coil__h2_callbacks cbs = {
+		.on_begin_headers = on_begin_headers,
+		.on_header = on_header,
+		.on_frame_recv = on_frame_recv,
+		.on_data_chunk_recv = on_data_chunk,
+		.on_stream_close = on_stream_close,
+		.before_frame_send = before_frame_send,
+		.on_frame_not_send = on_frame_not_send,
+	};
 	nghttp2_settings_entry iv[] = {
 		{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
+		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, COIL__H2_STREAM_WINDOW},
 		{NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)cfg->max_head},
 	};
-	r = nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof *iv);
-	if (r == 0)
-		r = nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
-	return r == 0 ? 0 : -ENOMEM;
+	return coil__h2_session_open(&h->ng, false, &cbs, iv, sizeof iv / sizeof *iv, h);
 }
 
 /* A write failed with -ECONNRESET (or -EPIPE): the peer closed or reset
@@ -1477,16 +1403,16 @@ int coil__h2c_response(struct coil__h2c_stream **pst)
 
 int coil__h2c_header_count(const struct coil__h2c_stream *st)
 {
-	return (int)st->nfields;
+	return (int)st->head.nfields;
 }
 
 int coil__h2c_header_at(const struct coil__h2c_stream *st, size_t i, struct coil_http_str *name,
 			struct coil_http_str *value)
 {
-	if (i >= st->nfields)
+	if (i >= st->head.nfields)
 		return -ERANGE;
-	*name = st->fields[i].name;
-	*value = st->fields[i].value;
+	*name = st->head.fields[i].name;
+	*value = st->head.fields[i].value;
 	return 0;
 }
 
