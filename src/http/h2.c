@@ -71,13 +71,12 @@ struct coil__h2_stream {
 	bool head_request;
 
 	/* Shared with the owner, under the connection's lock. */
-	char *in; /* request body received, not yet read */
-	size_t in_off, in_len;
-	bool in_eof;	   /* END_STREAM came */
-	size_t unconsumed; /* read by the handler: window to give back */
-	bool closed;	   /* nghttp2 closed the stream */
-	bool head_ready;   /* the handler's head may go */
-	char *out;	   /* body bytes for the data provider */
+	struct coil__h2_in in; /* request body received, not yet read */
+	bool in_eof;	       /* END_STREAM came */
+	size_t unconsumed;     /* read by the handler: window to give back */
+	bool closed;	       /* nghttp2 closed the stream */
+	bool head_ready;       /* the handler's head may go */
+	char *out;	       /* body bytes for the data provider */
 	size_t out_off, out_len;
 	bool end; /* the handler's body is complete */
 	bool rst; /* the handler asks for a reset */
@@ -255,7 +254,7 @@ static void stream_free(struct coil__h2_stream *st)
 	coil_sem_destroy(&st->wake);
 	free(st->head.buf);
 	free(st->head.fields);
-	free(st->in);
+	free(st->in.buf);
 	free(st->out);
 	free(st->rh);
 	free(st);
@@ -524,21 +523,15 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 	bool keep = false;
 	if (st && st->has_task) {
 		pthread_mutex_lock(&h->lock);
-		if (!st->in && !(st->in = malloc(COIL__H2_STREAM_WINDOW))) {
+		int r = coil__h2_in_put(&st->in, data, len);
+		if (r < 0) {
 			pthread_mutex_unlock(&h->lock);
 			nghttp2_session_consume(ng, id, len);
 			nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id,
 						  NGHTTP2_INTERNAL_ERROR);
 			return 0;
 		}
-		if (st->in_off && st->in_len + len > COIL__H2_STREAM_WINDOW) {
-			memmove(st->in, st->in + st->in_off, st->in_len - st->in_off);
-			st->in_len -= st->in_off;
-			st->in_off = 0;
-		}
-		if (st->in_len + len <= COIL__H2_STREAM_WINDOW) {
-			memcpy(st->in + st->in_len, data, len);
-			st->in_len += len;
+		if (r > 0) {
 			wake_locked(st);
 			keep = true;
 		}
@@ -579,9 +572,9 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
 	h->nstreams--;
 	pthread_mutex_lock(&h->lock);
 	st->closed = true;
-	size_t unconsumed = st->unconsumed + (st->in_len - st->in_off);
+	size_t unconsumed = st->unconsumed + (st->in.len - st->in.off);
 	st->unconsumed = 0;
-	st->in_off = st->in_len = 0;
+	st->in.off = st->in.len = 0;
 	wake_locked(st);
 	pthread_mutex_unlock(&h->lock);
 	if (unconsumed)
@@ -1049,7 +1042,7 @@ int64_t coil__h2_content_length(const struct coil__h2_stream *st)
 	if (st->content_length >= 0)
 		return st->content_length;
 	pthread_mutex_lock(&st->h->lock);
-	bool empty = st->in_eof && st->in_len == 0 && st->body_bytes == 0;
+	bool empty = st->in_eof && st->in.len == 0 && st->body_bytes == 0;
 	pthread_mutex_unlock(&st->h->lock);
 	return empty ? 0 : -1; /* none announced: as chunked */
 }
@@ -1083,7 +1076,7 @@ ssize_t coil__h2_read(struct coil__h2_stream *st, void *buf, size_t len)
 	int64_t deadline = deadline_in(h->cfg->io_timeout);
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
-		size_t n = st->in_len - st->in_off;
+		size_t n = st->in.len - st->in.off;
 		if (n) {
 			if (n > len)
 				n = len;
@@ -1091,14 +1084,11 @@ ssize_t coil__h2_read(struct coil__h2_stream *st, void *buf, size_t len)
 				pthread_mutex_unlock(&h->lock);
 				return body_fail(st, 413, -EMSGSIZE);
 			}
-			memcpy(buf, st->in + st->in_off, n);
-			st->in_off += n;
-			if (st->in_off == st->in_len)
-				st->in_off = st->in_len = 0;
+			coil__h2_in_take(&st->in, buf, n);
 			st->unconsumed += n;
 			st->body_bytes += n;
 			/* Give the window back once half of it was read. */
-			if (st->unconsumed >= COIL__H2_STREAM_WINDOW / 2 || st->in_len == 0)
+			if (st->unconsumed >= COIL__H2_STREAM_WINDOW / 2 || st->in.len == 0)
 				post_locked(st);
 			pthread_mutex_unlock(&h->lock);
 			return (ssize_t)n;

@@ -120,8 +120,7 @@ struct coil__h2c_stream {
 	bool cancel, rst_sent; /* the requester let go before the end */
 	int status;	       /* the final status, once its head is complete */
 	bool head_done;
-	char *in; /* response body received, not yet read */
-	size_t in_off, in_len;
+	struct coil__h2_in in; /* response body received, not yet read */
 	bool in_eof;
 	size_t unconsumed; /* read: window to give back */
 
@@ -263,7 +262,7 @@ static void stream_free(struct coil__h2c_stream *st)
 	coil_sem_destroy(&st->wake);
 	free(st->nv);
 	free(st->nvbuf);
-	free(st->in);
+	free(st->in.buf);
 	free(st->head.buf);
 	free(st->head.fields);
 	free(st);
@@ -481,21 +480,9 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 	bool keep = false;
 	if (st) {
 		pthread_mutex_lock(&h->lock);
-		if (st->user && !st->cancel &&
-		    (st->in || (st->in = malloc(COIL__H2_STREAM_WINDOW)))) {
-			if (st->in_off && st->in_len + len > COIL__H2_STREAM_WINDOW) {
-				memmove(st->in, st->in + st->in_off, st->in_len - st->in_off);
-				st->in_len -= st->in_off;
-				st->in_off = 0;
-			}
-			/* The window we gave holds it; a peer past it is
-			 * stopped by nghttp2 first. */
-			if (st->in_len + len <= COIL__H2_STREAM_WINDOW) {
-				memcpy(st->in + st->in_len, data, len);
-				st->in_len += len;
-				wake_locked(st);
-				keep = true;
-			}
+		if (st->user && !st->cancel && coil__h2_in_put(&st->in, data, len) > 0) {
+			wake_locked(st);
+			keep = true;
 		}
 		pthread_mutex_unlock(&h->lock);
 	}
@@ -514,7 +501,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
 	pthread_mutex_lock(&h->lock);
 	/* The connection's window back for every byte the stream holds:
 	 * what is still unread stays readable, without a window. */
-	size_t unconsumed = st->unconsumed + (st->in_len - st->in_off);
+	size_t unconsumed = st->unconsumed + (st->in.len - st->in.off);
 	st->unconsumed = 0;
 	if (code == NGHTTP2_REFUSED_STREAM && !st->head_done)
 		st->refused = true; /* not processed (RFC 9113 8.7) */
@@ -1431,13 +1418,10 @@ ssize_t coil__h2c_read(struct coil__h2c_stream *st, void *buf, size_t len)
 	pthread_mutex_lock(&h->lock);
 	ssize_t r = 0;
 	for (;;) {
-		size_t have = st->in_len - st->in_off;
+		size_t have = st->in.len - st->in.off;
 		if (have) {
 			size_t n = have < len ? have : len;
-			memcpy(buf, st->in + st->in_off, n);
-			st->in_off += n;
-			if (st->in_off == st->in_len)
-				st->in_off = st->in_len = 0;
+			coil__h2_in_take(&st->in, buf, n);
 			/* The window back (the owner consumes it). */
 			if (st->owned) {
 				st->unconsumed += n;

@@ -53,6 +53,30 @@ int coil__h2_session_open(nghttp2_session **ng, bool server, const struct coil__
 	return r == 0 ? 0 : -ENOMEM;
 }
 
+int coil__h2_in_put(struct coil__h2_in *in, const uint8_t *data, size_t n)
+{
+	if (!in->buf && !(in->buf = malloc(COIL__H2_STREAM_WINDOW)))
+		return -ENOMEM;
+	if (in->off && in->len + n > COIL__H2_STREAM_WINDOW) {
+		memmove(in->buf, in->buf + in->off, in->len - in->off);
+		in->len -= in->off;
+		in->off = 0;
+	}
+	if (in->len + n > COIL__H2_STREAM_WINDOW)
+		return 0;
+	memcpy(in->buf + in->len, data, n);
+	in->len += n;
+	return 1;
+}
+
+void coil__h2_in_take(struct coil__h2_in *in, void *buf, size_t n)
+{
+	memcpy(buf, in->buf + in->off, n);
+	in->off += n;
+	if (in->off == in->len)
+		in->off = in->len = 0;
+}
+
 int coil__h2_head_copy(struct coil__h2_head *hd, const uint8_t *p, size_t n, size_t *at)
 {
 	if (hd->len + n + 1 > hd->cap) {

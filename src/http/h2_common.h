@@ -2,7 +2,8 @@
  * What the HTTP/2 server's and client's connection owners (h2.c,
  * h2_client.c) share, each piece used the same way on both sides: their
  * receive windows, the opening of the session (nghttp2 1.52) with its
- * bounds, and the buffering of a header block as it comes. Their output
+ * bounds, a stream's received body bytes and the buffering of a header
+ * block as it comes. Their output
  * is h2_out.h. Internal to src/http; the owner alone calls these.
  */
 #ifndef COIL_HTTP_H2_COMMON_H
@@ -42,6 +43,24 @@ struct coil__h2_callbacks {
  */
 int coil__h2_session_open(nghttp2_session **ng, bool server, const struct coil__h2_callbacks *cbs,
 			  const nghttp2_settings_entry *iv, size_t n, void *ud);
+
+/*
+ * A stream's body bytes received and not yet read, under the connection's
+ * lock: at most COIL__H2_STREAM_WINDOW (the window we gave holds them; a
+ * peer past it is stopped by nghttp2 first). off < len, or both are 0.
+ * All zero is empty; free buf when done.
+ */
+struct coil__h2_in {
+	char *buf;
+	size_t off, len;
+};
+
+/* Keep the n bytes at data: 1 when kept, 0 when they do not fit, -ENOMEM
+ * (nothing kept). */
+int coil__h2_in_put(struct coil__h2_in *in, const uint8_t *data, size_t n);
+
+/* Move the first n bytes held (n at most len - off) into buf. */
+void coil__h2_in_take(struct coil__h2_in *in, void *buf, size_t n);
 
 /*
  * A header block as it comes: names and values copied into buf, each
