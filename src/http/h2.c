@@ -105,9 +105,7 @@ struct coil__h2_conn {
 	nghttp2_session *ng;
 	pthread_mutex_t lock;
 	struct coil__h2_stream *qhead, *qtail; /* the queue (under lock) */
-	coil_scope wait;		       /* around the owner's read */
-	bool parked;			       /* the owner is in wait (under lock) */
-	bool woken;			       /* wait was cancelled by a wake (under lock) */
+	struct coil__h2_park park;	       /* the owner's read (under lock) */
 	bool draining;			       /* the server shuts down (under lock) */
 	bool dead;			       /* the connection is gone (under lock) */
 	struct coil__h2_stream *streams;       /* owner only */
@@ -152,10 +150,7 @@ static void post_locked(struct coil__h2_stream *st)
 			h->qhead = st;
 		h->qtail = st;
 	}
-	if (h->parked && !h->woken) {
-		h->woken = true;
-		coil_scope_cancel(&h->wait);
-	}
+	coil__h2_wake_locked(&h->park);
 }
 
 /* Under lock: wake st's handler if it waits. */
@@ -189,10 +184,7 @@ void coil__h2_drain(struct coil__h2_conn *h)
 {
 	pthread_mutex_lock(&h->lock);
 	h->draining = true;
-	if (h->parked && !h->woken) {
-		h->woken = true;
-		coil_scope_cancel(&h->wait);
-	}
+	coil__h2_wake_locked(&h->park);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -667,9 +659,7 @@ static ssize_t recv_some(struct coil__h2_conn *h, int64_t deadline, const void *
 		pthread_mutex_unlock(&h->lock);
 		return -EAGAIN;
 	}
-	h->parked = true;
-	h->woken = false;
-	coil_scope_enter(&h->wait, deadline);
+	coil__h2_park_locked(&h->park, deadline);
 	pthread_mutex_unlock(&h->lock);
 	ssize_t n;
 	if (c->tls) {
@@ -678,11 +668,9 @@ static ssize_t recv_some(struct coil__h2_conn *h, int64_t deadline, const void *
 		n = coil_reader_read(c->rd, p);
 	}
 	pthread_mutex_lock(&h->lock);
-	h->parked = false;
-	bool woken = h->woken;
-	coil_scope_exit(&h->wait);
+	bool wake = coil__h2_unpark_locked(&h->park, n);
 	pthread_mutex_unlock(&h->lock);
-	if (n == -ECANCELED && woken && coil_task_cancelled() != 1)
+	if (wake)
 		return -EAGAIN;
 	if (n == 0)
 		c->eof = true;

@@ -147,9 +147,9 @@ struct conn {
 	struct coil__h2c_stream *qhead, *qtail;
 	struct coil__h2c_stream *whead, *wtail; /* waiting for a slot (FIFO) */
 	unsigned active;			/* streams nghttp2 holds (the owner's) */
-	coil_scope wait;			/* the owner's read, or its connect (opening) */
-	bool parked, woken, closing;
-	bool opening; /* the owner connects in wait: only closing cancels it */
+	struct coil__h2_park park;		/* the owner's read, or its connect in park.scope */
+	bool closing;
+	bool opening; /* the owner connects in park.scope: only closing cancels it */
 	bool dead;    /* the owner has let go of the session (under lock) */
 	int err;      /* why it ended */
 	bool goaway_recv;
@@ -196,15 +196,6 @@ struct coil__h2c_pool *coil__h2c_pool_new(const struct coil_http_client_config *
 	return pool;
 }
 
-/* Under h->lock: have the owner look at its queue, waking it. */
-static void owner_wake_locked(struct conn *h)
-{
-	if (h->parked && !h->woken) {
-		h->woken = true;
-		coil_scope_cancel(&h->wait);
-	}
-}
-
 void coil__h2c_pool_free(struct coil__h2c_pool *pool)
 {
 	if (!pool)
@@ -213,9 +204,9 @@ void coil__h2c_pool_free(struct coil__h2c_pool *pool)
 	for (struct conn *h = pool->conns; h; h = h->next) {
 		pthread_mutex_lock(&h->lock);
 		h->closing = true;
-		owner_wake_locked(h);
+		coil__h2_wake_locked(&h->park);
 		if (h->opening)
-			coil_scope_cancel(&h->wait);
+			coil_scope_cancel(&h->park.scope);
 		pthread_mutex_unlock(&h->lock);
 	}
 	pthread_mutex_unlock(&pool->lock);
@@ -333,7 +324,7 @@ static void post_locked(struct coil__h2c_stream *st)
 			h->qhead = st;
 		h->qtail = st;
 	}
-	owner_wake_locked(h);
+	coil__h2_wake_locked(&h->park);
 }
 
 /* Under lock, the owner: nghttp2 is done with st. Returns whether st is
@@ -740,24 +731,20 @@ static ssize_t recv_some(struct conn *h, int64_t deadline)
 		pthread_mutex_unlock(&h->lock);
 		return -EAGAIN;
 	}
-	h->parked = true;
-	h->woken = false;
-	coil_scope_enter(&h->wait, deadline);
+	coil__h2_park_locked(&h->park, deadline);
 	pthread_mutex_unlock(&h->lock);
 	ssize_t n = h->tls ? coil_tls_read(h->tls, h->in, IN_CAP)
 			   : coil_sock_read(h->fd, h->in, IN_CAP);
 	pthread_mutex_lock(&h->lock);
-	h->parked = false;
-	bool woken = h->woken;
-	coil_scope_exit(&h->wait);
+	bool wake = coil__h2_unpark_locked(&h->park, n);
 	pthread_mutex_unlock(&h->lock);
-	if (n == -ECANCELED && woken && coil_task_cancelled() != 1)
+	if (wake)
 		return -EAGAIN;
 	return n;
 }
 
 /* Connect (TLS: handshake, ALPN "h2") and make the session. The connect
- * and handshake run in h->wait, under cfg.timeout: the client's free
+ * and handshake run in h->park.scope, under cfg.timeout: the client's free
  * cancels it (a request that gave up leaves its owner connecting, maybe
  * to a host that never answers). */
 static int conn_open(struct conn *h)
@@ -766,7 +753,7 @@ static int conn_open(struct conn *h)
 	int64_t deadline = cfg->timeout > 0 ? coil_now() + cfg->timeout : COIL_NO_DEADLINE;
 	pthread_mutex_lock(&h->lock);
 	bool closing = h->closing;
-	bool scoped = !closing && coil_scope_enter(&h->wait, deadline) == 0;
+	bool scoped = !closing && coil_scope_enter(&h->park.scope, deadline) == 0;
 	h->opening = scoped;
 	pthread_mutex_unlock(&h->lock);
 	if (closing)
@@ -789,7 +776,7 @@ static int conn_open(struct conn *h)
 	pthread_mutex_lock(&h->lock);
 	h->opening = false;
 	if (scoped)
-		coil_scope_exit(&h->wait);
+		coil_scope_exit(&h->park.scope);
 	pthread_mutex_unlock(&h->lock);
 	if (r < 0)
 		return r;

@@ -53,6 +53,28 @@ int coil__h2_session_open(nghttp2_session **ng, bool server, const struct coil__
 	return r == 0 ? 0 : -ENOMEM;
 }
 
+void coil__h2_park_locked(struct coil__h2_park *pk, int64_t deadline)
+{
+	pk->parked = true;
+	pk->woken = false;
+	coil_scope_enter(&pk->scope, deadline);
+}
+
+bool coil__h2_unpark_locked(struct coil__h2_park *pk, ssize_t n)
+{
+	pk->parked = false;
+	coil_scope_exit(&pk->scope);
+	return n == -ECANCELED && pk->woken && coil_task_cancelled() != 1;
+}
+
+void coil__h2_wake_locked(struct coil__h2_park *pk)
+{
+	if (pk->parked && !pk->woken) {
+		pk->woken = true;
+		coil_scope_cancel(&pk->scope);
+	}
+}
+
 int coil__h2_in_put(struct coil__h2_in *in, const uint8_t *data, size_t n)
 {
 	if (!in->buf && !(in->buf = malloc(COIL__H2_STREAM_WINDOW)))

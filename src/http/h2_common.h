@@ -2,8 +2,8 @@
  * What the HTTP/2 server's and client's connection owners (h2.c,
  * h2_client.c) share, each piece used the same way on both sides: their
  * receive windows, the opening of the session (nghttp2 1.52) with its
- * bounds, a stream's received body bytes and the buffering of a header
- * block as it comes. Their output
+ * bounds, the owner's read that the other fibers wake, a stream's received
+ * body bytes and the buffering of a header block as it comes. Their output
  * is h2_out.h. Internal to src/http; the owner alone calls these.
  */
 #ifndef COIL_HTTP_H2_COMMON_H
@@ -13,7 +13,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
+#include "coil.h"
 #include "http/parse.h"
 
 /* Body bytes a stream may receive unread: its window. */
@@ -43,6 +45,26 @@ struct coil__h2_callbacks {
  */
 int coil__h2_session_open(nghttp2_session **ng, bool server, const struct coil__h2_callbacks *cbs,
 			  const nghttp2_settings_entry *iv, size_t n, void *ud);
+
+/*
+ * The owner's read, which the other fibers (handlers, requesters) end by
+ * cancelling its scope: a wake (a cancelled read loses nothing). Every
+ * call is made under the connection's lock; the read itself without it.
+ */
+struct coil__h2_park {
+	coil_scope scope;
+	bool parked, woken;
+};
+
+/* The owner goes to read, until deadline or a wake. */
+void coil__h2_park_locked(struct coil__h2_park *pk, int64_t deadline);
+
+/* The owner is back from its read, which returned n: whether n is a
+ * wake's (-ECANCELED by coil__h2_wake_locked, the owner not cancelled). */
+bool coil__h2_unpark_locked(struct coil__h2_park *pk, ssize_t n);
+
+/* Wake the owner if it reads (once a read). */
+void coil__h2_wake_locked(struct coil__h2_park *pk);
 
 /*
  * A stream's body bytes received and not yet read, under the connection's
