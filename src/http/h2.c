@@ -1005,11 +1005,7 @@ int coil__h2_header_count(const struct coil__h2_stream *st)
 int coil__h2_header_at(const struct coil__h2_stream *st, size_t i, struct coil_http_str *name,
 		       struct coil_http_str *value)
 {
-	if (i >= st->head.nfields)
-		return -ERANGE;
-	*name = st->head.fields[i].name;
-	*value = st->head.fields[i].value;
-	return 0;
+	return coil__h2_head_at(&st->head, i, name, value);
 }
 
 int coil__h2_header(const struct coil__h2_stream *st, const char *name, struct coil_http_str *value)

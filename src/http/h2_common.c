@@ -150,6 +150,16 @@ void coil__h2_head_done(struct coil__h2_head *hd)
 	}
 }
 
+int coil__h2_head_at(const struct coil__h2_head *hd, size_t i, struct coil_http_str *name,
+		     struct coil_http_str *value)
+{
+	if (i >= hd->nfields)
+		return -ERANGE;
+	*name = hd->fields[i].name;
+	*value = hd->fields[i].value;
+	return 0;
+}
+
 int64_t coil__h2_head_length(const uint8_t *value, size_t len)
 {
 	int64_t v = 0;

@@ -109,6 +109,11 @@ int coil__h2_head_field(struct coil__h2_head *hd, const uint8_t *name, size_t na
 /* The block is complete: the fields' offsets become views into buf. */
 void coil__h2_head_done(struct coil__h2_head *hd);
 
+/* The i-th field of a complete block into *name and *value: 0, or
+ * -ERANGE past the last. */
+int coil__h2_head_at(const struct coil__h2_head *hd, size_t i, struct coil_http_str *name,
+		     struct coil_http_str *value);
+
 /* A content-length's value, digits as nghttp2 checked them (it holds the
  * body to it), stopping short of INT64_MAX. */
 int64_t coil__h2_head_length(const uint8_t *value, size_t len);
