@@ -18,8 +18,8 @@
  * Flow control both ways: the client's windows hold back the data provider
  * (a handler blocks once its stream's STREAM_OUT_CAP bytes wait), and the
  * server's windows are given back only as a handler reads (automatic
- * WINDOW_UPDATE off), so a stream never buffers more than STREAM_WINDOW
- * bytes of request body.
+ * WINDOW_UPDATE off), so a stream never buffers more than
+ * COIL__H2_STREAM_WINDOW bytes of request body (h2_common.h).
  *
  * A stream is freed by the owner once nghttp2 closed it and its handler
  * has ended (joined). on_stream_close never fails (a fatal error there
@@ -38,18 +38,16 @@
 #include "coil.h"
 #include "http/conn.h"
 #include "http/date.h"
+#include "http/h2_common.h"
 #include "http/h2_out.h"
 
 /* Response body bytes a stream holds for the data provider. */
 #define STREAM_OUT_CAP 16384
-/* Request body bytes a stream may receive unread: its window. */
-#define STREAM_WINDOW 65536
-/* The connection's receive window. */
-#define CONN_WINDOW (1 << 20)
 /* Bytes read and dropped at the end (coil__http_conn_linger): well past
- * what our windows let a client have in flight (CONN_WINDOW of DATA, and
- * its control frames) and what the worker's receive buffers may hold of
- * it already (4 MiB by default); a client that goes on sending is cut. */
+ * what our windows let a client have in flight (COIL__H2_CONN_WINDOW of
+ * DATA, and its control frames) and what the worker's receive buffers may
+ * hold of it already (4 MiB by default); a client that goes on sending is
+ * cut. */
 #define LINGER_MAX ((uint64_t)16 << 20)
 
 struct coil__h2_stream {
@@ -65,11 +63,7 @@ struct coil__h2_stream {
 	bool waiting; /* the handler waits on wake (under lock) */
 
 	/* The request: built by the owner, read-only once the handler runs. */
-	char *hbuf; /* names and values, copied */
-	size_t hbuf_len, hbuf_cap;
-	size_t head_size; /* as SETTINGS_MAX_HEADER_LIST_SIZE counts */
-	struct coil__http_field *fields;
-	unsigned nfields, fields_cap;
+	struct coil__h2_head head;
 	size_t method_at, method_len, target_at, target_len, auth_at, auth_len;
 	bool has_method, has_target, has_auth, has_host;
 	int64_t content_length; /* -1: not announced */
@@ -77,13 +71,12 @@ struct coil__h2_stream {
 	bool head_request;
 
 	/* Shared with the owner, under the connection's lock. */
-	char *in; /* request body received, not yet read */
-	size_t in_off, in_len;
-	bool in_eof;	   /* END_STREAM came */
-	size_t unconsumed; /* read by the handler: window to give back */
-	bool closed;	   /* nghttp2 closed the stream */
-	bool head_ready;   /* the handler's head may go */
-	char *out;	   /* body bytes for the data provider */
+	struct coil__h2_in in; /* request body received, not yet read */
+	bool in_eof;	       /* END_STREAM came */
+	size_t unconsumed;     /* read by the handler: window to give back */
+	bool closed;	       /* nghttp2 closed the stream */
+	bool head_ready;       /* the handler's head may go */
+	char *out;	       /* body bytes for the data provider */
 	size_t out_off, out_len;
 	bool end; /* the handler's body is complete */
 	bool rst; /* the handler asks for a reset */
@@ -112,9 +105,7 @@ struct coil__h2_conn {
 	nghttp2_session *ng;
 	pthread_mutex_t lock;
 	struct coil__h2_stream *qhead, *qtail; /* the queue (under lock) */
-	coil_scope wait;		       /* around the owner's read */
-	bool parked;			       /* the owner is in wait (under lock) */
-	bool woken;			       /* wait was cancelled by a wake (under lock) */
+	struct coil__h2_park park;	       /* the owner's read (under lock) */
 	bool draining;			       /* the server shuts down (under lock) */
 	bool dead;			       /* the connection is gone (under lock) */
 	struct coil__h2_stream *streams;       /* owner only */
@@ -159,10 +150,7 @@ static void post_locked(struct coil__h2_stream *st)
 			h->qhead = st;
 		h->qtail = st;
 	}
-	if (h->parked && !h->woken) {
-		h->woken = true;
-		coil_scope_cancel(&h->wait);
-	}
+	coil__h2_wake_locked(&h->park);
 }
 
 /* Under lock: wake st's handler if it waits. */
@@ -196,10 +184,7 @@ void coil__h2_drain(struct coil__h2_conn *h)
 {
 	pthread_mutex_lock(&h->lock);
 	h->draining = true;
-	if (h->parked && !h->woken) {
-		h->woken = true;
-		coil_scope_cancel(&h->wait);
-	}
+	coil__h2_wake_locked(&h->park);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -259,9 +244,9 @@ static void stream_free(struct coil__h2_stream *st)
 		st->next->prev = st->prev;
 	h->nlive--;
 	coil_sem_destroy(&st->wake);
-	free(st->hbuf);
-	free(st->fields);
-	free(st->in);
+	free(st->head.buf);
+	free(st->head.fields);
+	free(st->in.buf);
 	free(st->out);
 	free(st->rh);
 	free(st);
@@ -275,25 +260,6 @@ static void stream_maybe_free(struct coil__h2_stream *st)
 }
 
 /* ---- the request's head (owner) ----------------------------------------- */
-
-static int hbuf_add(struct coil__h2_stream *st, const uint8_t *p, size_t n, size_t *at)
-{
-	if (st->hbuf_len + n + 1 > st->hbuf_cap) {
-		size_t cap = st->hbuf_cap ? st->hbuf_cap * 2 : 512;
-		while (cap < st->hbuf_len + n + 1)
-			cap *= 2;
-		char *b = realloc(st->hbuf, cap);
-		if (!b)
-			return -ENOMEM;
-		st->hbuf = b;
-		st->hbuf_cap = cap;
-	}
-	*at = st->hbuf_len;
-	memcpy(st->hbuf + st->hbuf_len, p, n);
-	st->hbuf_len += n;
-	st->hbuf[st->hbuf_len++] = 0;
-	return 0;
-}
 
 static bool name_is(const uint8_t *name, size_t len, const char *lit)
 {
@@ -331,14 +297,14 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 	const struct coil_http_config *cfg = h->cfg;
 	/* The head's limits of HTTP/1.1: its bytes (as HPACK counts them,
 	 * 32 per field), its fields, its target. */
-	st->head_size += namelen + valuelen + 32;
-	if (st->head_size > cfg->max_head) {
+	st->head.size += namelen + valuelen + 32;
+	if (st->head.size > cfg->max_head) {
 		st->reject = 431;
 		return 0;
 	}
 	if (namelen && name[0] == ':') {
 		if (name_is(name, namelen, ":method")) {
-			if (hbuf_add(st, value, valuelen, &st->method_at) < 0)
+			if (coil__h2_head_copy(&st->head, value, valuelen, &st->method_at) < 0)
 				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 			st->method_len = valuelen;
 			st->has_method = true;
@@ -348,72 +314,51 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 				st->reject = 414;
 				return 0;
 			}
-			if (hbuf_add(st, value, valuelen, &st->target_at) < 0)
+			if (coil__h2_head_copy(&st->head, value, valuelen, &st->target_at) < 0)
 				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 			st->target_len = valuelen;
 			st->has_target = true;
 		} else if (name_is(name, namelen, ":authority")) {
-			if (hbuf_add(st, value, valuelen, &st->auth_at) < 0)
+			if (coil__h2_head_copy(&st->head, value, valuelen, &st->auth_at) < 0)
 				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 			st->auth_len = valuelen;
 			st->has_auth = true;
 		}
 		return 0;
 	}
-	if (st->nfields + 2 > cfg->max_fields + 1) { /* room for host from :authority */
+	if (st->head.nfields + 2 > cfg->max_fields + 1) { /* room for host from :authority */
 		st->reject = 431;
 		return 0;
 	}
-	if (st->nfields == st->fields_cap) {
-		unsigned cap = st->fields_cap ? st->fields_cap * 2 : 16;
-		struct coil__http_field *f = realloc(st->fields, (cap + 1) * sizeof *f);
-		if (!f)
-			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-		st->fields = f;
-		st->fields_cap = cap;
-	}
-	size_t nat, vat;
-	if (hbuf_add(st, name, namelen, &nat) < 0 || hbuf_add(st, value, valuelen, &vat) < 0)
+	/* One entry spare: head_done may add host. */
+	if (coil__h2_head_field(&st->head, name, namelen, value, valuelen, 1) < 0)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	/* Offsets for now (hbuf moves); views once the head is complete. */
-	st->fields[st->nfields].name =
-		(struct coil_http_str){(const char *)(uintptr_t)nat, namelen};
-	st->fields[st->nfields].value =
-		(struct coil_http_str){(const char *)(uintptr_t)vat, valuelen};
-	st->nfields++;
 	if (name_is(name, namelen, "host"))
 		st->has_host = true;
-	if (name_is(name, namelen, "content-length")) {
-		/* nghttp2 checked it is digits and holds the body to it. */
-		int64_t v = 0;
-		for (size_t i = 0; i < valuelen && v < (INT64_MAX - 9) / 10; i++)
-			v = v * 10 + (value[i] - '0');
-		st->content_length = v;
-	}
+	if (name_is(name, namelen, "content-length"))
+		st->content_length = coil__h2_head_length(value, valuelen);
 	return 0;
 }
 
-/* The head is complete: views into hbuf; :authority as a Host field when
- * the request has none (handlers look for Host). */
+/* The head is complete: views into its buffer; :authority as a Host
+ * field when the request has none (handlers look for Host). */
 static void head_done(struct coil__h2_stream *st)
 {
-	for (unsigned i = 0; i < st->nfields; i++) {
-		st->fields[i].name.ptr = st->hbuf + (uintptr_t)st->fields[i].name.ptr;
-		st->fields[i].value.ptr = st->hbuf + (uintptr_t)st->fields[i].value.ptr;
-	}
-	if (st->has_auth && !st->has_host && st->fields) {
-		memmove(st->fields + 1, st->fields, st->nfields * sizeof *st->fields);
-		st->fields[0].name = (struct coil_http_str){"host", 4};
-		st->fields[0].value = (struct coil_http_str){st->hbuf + st->auth_at, st->auth_len};
-		st->nfields++;
+	struct coil__h2_head *hd = &st->head;
+	coil__h2_head_done(hd);
+	if (st->has_auth && !st->has_host && hd->fields) {
+		memmove(hd->fields + 1, hd->fields, hd->nfields * sizeof *hd->fields);
+		hd->fields[0].name = (struct coil_http_str){"host", 4};
+		hd->fields[0].value = (struct coil_http_str){hd->buf + st->auth_at, st->auth_len};
+		hd->nfields++;
 	} else if (st->has_auth && !st->has_host) {
-		st->fields = malloc(sizeof *st->fields);
-		if (st->fields) {
-			st->fields_cap = 0;
-			st->fields[0].name = (struct coil_http_str){"host", 4};
-			st->fields[0].value =
-				(struct coil_http_str){st->hbuf + st->auth_at, st->auth_len};
-			st->nfields = 1;
+		hd->fields = malloc(sizeof *hd->fields);
+		if (hd->fields) {
+			hd->fields_cap = 0;
+			hd->fields[0].name = (struct coil_http_str){"host", 4};
+			hd->fields[0].value =
+				(struct coil_http_str){hd->buf + st->auth_at, st->auth_len};
+			hd->nfields = 1;
 		}
 	}
 }
@@ -570,21 +515,15 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 	bool keep = false;
 	if (st && st->has_task) {
 		pthread_mutex_lock(&h->lock);
-		if (!st->in && !(st->in = malloc(STREAM_WINDOW))) {
+		int r = coil__h2_in_put(&st->in, data, len);
+		if (r < 0) {
 			pthread_mutex_unlock(&h->lock);
 			nghttp2_session_consume(ng, id, len);
 			nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id,
 						  NGHTTP2_INTERNAL_ERROR);
 			return 0;
 		}
-		if (st->in_off && st->in_len + len > STREAM_WINDOW) {
-			memmove(st->in, st->in + st->in_off, st->in_len - st->in_off);
-			st->in_len -= st->in_off;
-			st->in_off = 0;
-		}
-		if (st->in_len + len <= STREAM_WINDOW) {
-			memcpy(st->in + st->in_len, data, len);
-			st->in_len += len;
+		if (r > 0) {
 			wake_locked(st);
 			keep = true;
 		}
@@ -625,9 +564,9 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
 	h->nstreams--;
 	pthread_mutex_lock(&h->lock);
 	st->closed = true;
-	size_t unconsumed = st->unconsumed + (st->in_len - st->in_off);
+	size_t unconsumed = st->unconsumed + (st->in.len - st->in.off);
 	st->unconsumed = 0;
-	st->in_off = st->in_len = 0;
+	st->in.off = st->in.len = 0;
 	wake_locked(st);
 	pthread_mutex_unlock(&h->lock);
 	if (unconsumed)
@@ -720,9 +659,7 @@ static ssize_t recv_some(struct coil__h2_conn *h, int64_t deadline, const void *
 		pthread_mutex_unlock(&h->lock);
 		return -EAGAIN;
 	}
-	h->parked = true;
-	h->woken = false;
-	coil_scope_enter(&h->wait, deadline);
+	coil__h2_park_locked(&h->park, deadline);
 	pthread_mutex_unlock(&h->lock);
 	ssize_t n;
 	if (c->tls) {
@@ -731,11 +668,9 @@ static ssize_t recv_some(struct coil__h2_conn *h, int64_t deadline, const void *
 		n = coil_reader_read(c->rd, p);
 	}
 	pthread_mutex_lock(&h->lock);
-	h->parked = false;
-	bool woken = h->woken;
-	coil_scope_exit(&h->wait);
+	bool wake = coil__h2_unpark_locked(&h->park, n);
 	pthread_mutex_unlock(&h->lock);
-	if (n == -ECANCELED && woken && coil_task_cancelled() != 1)
+	if (wake)
 		return -EAGAIN;
 	if (n == 0)
 		c->eof = true;
@@ -770,66 +705,24 @@ static int64_t read_deadline(struct coil__h2_conn *h, int64_t first)
 	return d;
 }
 
-static ssize_t data_length(nghttp2_session *ng, uint8_t type, int32_t id, int32_t conn_win,
-			   int32_t stream_win, uint32_t max_frame, void *ud)
-{
-	int64_t n = COIL__H2_OUT_CAP - 9;
-	if (n > conn_win)
-		n = conn_win;
-	if (n > stream_win)
-		n = stream_win;
-	if (n > (int64_t)max_frame)
-		n = max_frame;
-	return n > 0 ? (ssize_t)n : 1;
-}
-
-static nghttp2_session_callbacks *callbacks(void)
-{
-	nghttp2_session_callbacks *cb;
-	if (nghttp2_session_callbacks_new(&cb) != 0)
-		return NULL;
-	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
-	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
-	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
-	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-	nghttp2_session_callbacks_set_data_source_read_length_callback(cb, data_length);
-	return cb;
-}
-
 static int session_open(struct coil__h2_conn *h)
 {
+	static const struct coil__h2_callbacks cbs = {
+		.on_begin_headers = on_begin_headers,
+		.on_header = on_header,
+		.on_frame_recv = on_frame_recv,
+		.on_data_chunk_recv = on_data_chunk,
+		.on_stream_close = on_stream_close,
+		.on_frame_send = on_frame_send,
+	};
 	const struct coil_http_config *cfg = h->cfg;
-	nghttp2_session_callbacks *cb = callbacks();
-	nghttp2_option *opt = NULL;
-	if (!cb || nghttp2_option_new(&opt) != 0) {
-		if (cb)
-			nghttp2_session_callbacks_del(cb);
-		return -ENOMEM;
-	}
-	/* The window is given back as handlers read. */
-	nghttp2_option_set_no_auto_window_update(opt, 1);
-	/* Rapid reset (CVE-2023-44487): nghttp2's own bucket, 1000 then 33/s. */
-	nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
-	nghttp2_option_set_max_continuations(opt, 8);
-	nghttp2_option_set_max_settings(opt, 32);
-	nghttp2_option_set_max_outbound_ack(opt, 1000);
-	int r = nghttp2_session_server_new2(&h->ng, cb, h, opt);
-	nghttp2_option_del(opt);
-	nghttp2_session_callbacks_del(cb);
-	if (r != 0)
-		return -ENOMEM;
 	nghttp2_settings_entry iv[] = {
 		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, cfg->h2_max_streams},
-		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
+		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, COIL__H2_STREAM_WINDOW},
 		{NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)cfg->max_head},
 		{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
 	};
-	r = nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof *iv);
-	if (r == 0)
-		r = nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
-	return r == 0 ? 0 : -ENOMEM;
+	return coil__h2_session_open(&h->ng, true, &cbs, iv, sizeof iv / sizeof *iv, h);
 }
 
 /* The end: every handler is told, cancelled if it still runs, joined. */
@@ -971,18 +864,19 @@ static int upgraded_head(struct coil__h2_stream *st, const struct coil__http_par
 					   "keep-alive",       "proxy-connection", "te",
 					   "transfer-encoding"};
 	const uint8_t *m = (const uint8_t *)p->method.ptr, *t = (const uint8_t *)p->target.ptr;
-	if (hbuf_add(st, m, p->method.len, &st->method_at) < 0 ||
-	    hbuf_add(st, t, p->target.len, &st->target_at) < 0)
+	struct coil__h2_head *hd = &st->head;
+	if (coil__h2_head_copy(hd, m, p->method.len, &st->method_at) < 0 ||
+	    coil__h2_head_copy(hd, t, p->target.len, &st->target_at) < 0)
 		return -ENOMEM;
 	st->method_len = p->method.len;
 	st->target_len = p->target.len;
 	st->has_method = st->has_target = true;
 	st->head_request = p->method.len == 4 && !memcmp(p->method.ptr, "HEAD", 4);
 	st->content_length = 0;
-	st->fields = malloc((p->nfields + 1) * sizeof *st->fields);
-	if (!st->fields)
+	hd->fields = malloc((p->nfields + 1) * sizeof *hd->fields);
+	if (!hd->fields)
 		return -ENOMEM;
-	st->fields_cap = p->nfields;
+	hd->fields_cap = p->nfields;
 	for (unsigned i = 0; i < p->nfields; i++) {
 		const struct coil__http_field *f = &p->fields[i];
 		bool dropped = false;
@@ -991,19 +885,13 @@ static int upgraded_head(struct coil__h2_stream *st, const struct coil__http_par
 				  !strncasecmp(f->name.ptr, drop[k], f->name.len);
 		if (dropped)
 			continue;
-		size_t nat, vat;
-		if (hbuf_add(st, (const uint8_t *)f->name.ptr, f->name.len, &nat) < 0 ||
-		    hbuf_add(st, (const uint8_t *)f->value.ptr, f->value.len, &vat) < 0)
+		if (coil__h2_head_field(hd, (const uint8_t *)f->name.ptr, f->name.len,
+					(const uint8_t *)f->value.ptr, f->value.len, 1) < 0)
 			return -ENOMEM;
-		for (size_t k = 0; k < f->name.len; k++) {
-			char ch = st->hbuf[nat + k];
-			st->hbuf[nat + k] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-		}
-		st->fields[st->nfields].name =
-			(struct coil_http_str){(const char *)(uintptr_t)nat, f->name.len};
-		st->fields[st->nfields].value =
-			(struct coil_http_str){(const char *)(uintptr_t)vat, f->value.len};
-		st->nfields++;
+		/* The name's offset, as the field holds it until head_done. */
+		char *name = hd->buf + (uintptr_t)hd->fields[hd->nfields - 1].name.ptr;
+		for (size_t k = 0; k < f->name.len; k++)
+			name[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] + 32 : name[k]);
 	}
 	return 0;
 }
@@ -1101,34 +989,30 @@ static void *stream_main(void *arg)
 
 struct coil_http_str coil__h2_method(const struct coil__h2_stream *st)
 {
-	return (struct coil_http_str){st->hbuf + st->method_at, st->method_len};
+	return (struct coil_http_str){st->head.buf + st->method_at, st->method_len};
 }
 
 struct coil_http_str coil__h2_target(const struct coil__h2_stream *st)
 {
-	return (struct coil_http_str){st->hbuf + st->target_at, st->target_len};
+	return (struct coil_http_str){st->head.buf + st->target_at, st->target_len};
 }
 
 int coil__h2_header_count(const struct coil__h2_stream *st)
 {
-	return (int)st->nfields;
+	return (int)st->head.nfields;
 }
 
 int coil__h2_header_at(const struct coil__h2_stream *st, size_t i, struct coil_http_str *name,
 		       struct coil_http_str *value)
 {
-	if (i >= st->nfields)
-		return -ERANGE;
-	*name = st->fields[i].name;
-	*value = st->fields[i].value;
-	return 0;
+	return coil__h2_head_at(&st->head, i, name, value);
 }
 
 int coil__h2_header(const struct coil__h2_stream *st, const char *name, struct coil_http_str *value)
 {
 	size_t n = strlen(name);
-	for (unsigned i = 0; i < st->nfields; i++) {
-		const struct coil__http_field *f = &st->fields[i];
+	for (unsigned i = 0; i < st->head.nfields; i++) {
+		const struct coil__http_field *f = &st->head.fields[i];
 		if (f->name.len == n && strncasecmp(f->name.ptr, name, n) == 0) {
 			*value = f->value;
 			return 0;
@@ -1142,7 +1026,7 @@ int64_t coil__h2_content_length(const struct coil__h2_stream *st)
 	if (st->content_length >= 0)
 		return st->content_length;
 	pthread_mutex_lock(&st->h->lock);
-	bool empty = st->in_eof && st->in_len == 0 && st->body_bytes == 0;
+	bool empty = st->in_eof && st->in.len == 0 && st->body_bytes == 0;
 	pthread_mutex_unlock(&st->h->lock);
 	return empty ? 0 : -1; /* none announced: as chunked */
 }
@@ -1176,7 +1060,7 @@ ssize_t coil__h2_read(struct coil__h2_stream *st, void *buf, size_t len)
 	int64_t deadline = deadline_in(h->cfg->io_timeout);
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
-		size_t n = st->in_len - st->in_off;
+		size_t n = st->in.len - st->in.off;
 		if (n) {
 			if (n > len)
 				n = len;
@@ -1184,14 +1068,11 @@ ssize_t coil__h2_read(struct coil__h2_stream *st, void *buf, size_t len)
 				pthread_mutex_unlock(&h->lock);
 				return body_fail(st, 413, -EMSGSIZE);
 			}
-			memcpy(buf, st->in + st->in_off, n);
-			st->in_off += n;
-			if (st->in_off == st->in_len)
-				st->in_off = st->in_len = 0;
+			coil__h2_in_take(&st->in, buf, n);
 			st->unconsumed += n;
 			st->body_bytes += n;
 			/* Give the window back once half of it was read. */
-			if (st->unconsumed >= STREAM_WINDOW / 2 || st->in_len == 0)
+			if (st->unconsumed >= COIL__H2_STREAM_WINDOW / 2 || st->in.len == 0)
 				post_locked(st);
 			pthread_mutex_unlock(&h->lock);
 			return (ssize_t)n;

@@ -27,8 +27,8 @@
  * from the requester's buffer (its write returns once nghttp2 took every
  * byte, as the peer's windows allow), and the response's windows are
  * given back only as the requester reads (automatic WINDOW_UPDATE off),
- * so a stream never buffers more than STREAM_WINDOW bytes of response
- * body.
+ * so a stream never buffers more than COIL__H2_STREAM_WINDOW bytes of
+ * response body (h2_common.h).
  *
  * GOAWAY: the connection takes no new stream; streams above its last
  * stream id (and those reset with REFUSED_STREAM) were not processed, and
@@ -68,13 +68,10 @@
 #include <strings.h>
 
 #include "coil.h"
+#include "http/h2_common.h"
 #include "http/h2_out.h"
 #include "http/parse.h"
 
-/* Response body bytes a stream may receive unread: its window. */
-#define STREAM_WINDOW 65536
-/* The connection's receive window. */
-#define CONN_WINDOW (1 << 20)
 /* Bytes of one read. */
 #define IN_CAP 16384
 /* Moves of a request off connections that answered nothing (no response
@@ -123,17 +120,13 @@ struct coil__h2c_stream {
 	bool cancel, rst_sent; /* the requester let go before the end */
 	int status;	       /* the final status, once its head is complete */
 	bool head_done;
-	char *in; /* response body received, not yet read */
-	size_t in_off, in_len;
+	struct coil__h2_in in; /* response body received, not yet read */
 	bool in_eof;
 	size_t unconsumed; /* read: window to give back */
 
 	/* The response's head, built by the owner before head_done, read-only
 	 * after. */
-	char *hbuf;
-	size_t hbuf_len, hbuf_cap, head_size;
-	struct coil__http_field *fields;
-	unsigned nfields, fields_cap;
+	struct coil__h2_head head;
 	int64_t content_length;
 	int block_status; /* :status of the header block being received */
 };
@@ -154,9 +147,9 @@ struct conn {
 	struct coil__h2c_stream *qhead, *qtail;
 	struct coil__h2c_stream *whead, *wtail; /* waiting for a slot (FIFO) */
 	unsigned active;			/* streams nghttp2 holds (the owner's) */
-	coil_scope wait;			/* the owner's read, or its connect (opening) */
-	bool parked, woken, closing;
-	bool opening; /* the owner connects in wait: only closing cancels it */
+	struct coil__h2_park park;		/* the owner's read, or its connect in park.scope */
+	bool closing;
+	bool opening; /* the owner connects in park.scope: only closing cancels it */
 	bool dead;    /* the owner has let go of the session (under lock) */
 	int err;      /* why it ended */
 	bool goaway_recv;
@@ -203,15 +196,6 @@ struct coil__h2c_pool *coil__h2c_pool_new(const struct coil_http_client_config *
 	return pool;
 }
 
-/* Under h->lock: have the owner look at its queue, waking it. */
-static void owner_wake_locked(struct conn *h)
-{
-	if (h->parked && !h->woken) {
-		h->woken = true;
-		coil_scope_cancel(&h->wait);
-	}
-}
-
 void coil__h2c_pool_free(struct coil__h2c_pool *pool)
 {
 	if (!pool)
@@ -220,9 +204,9 @@ void coil__h2c_pool_free(struct coil__h2c_pool *pool)
 	for (struct conn *h = pool->conns; h; h = h->next) {
 		pthread_mutex_lock(&h->lock);
 		h->closing = true;
-		owner_wake_locked(h);
+		coil__h2_wake_locked(&h->park);
 		if (h->opening)
-			coil_scope_cancel(&h->wait);
+			coil_scope_cancel(&h->park.scope);
 		pthread_mutex_unlock(&h->lock);
 	}
 	pthread_mutex_unlock(&pool->lock);
@@ -269,9 +253,9 @@ static void stream_free(struct coil__h2c_stream *st)
 	coil_sem_destroy(&st->wake);
 	free(st->nv);
 	free(st->nvbuf);
-	free(st->in);
-	free(st->hbuf);
-	free(st->fields);
+	free(st->in.buf);
+	free(st->head.buf);
+	free(st->head.fields);
 	free(st);
 }
 
@@ -340,7 +324,7 @@ static void post_locked(struct coil__h2c_stream *st)
 			h->qhead = st;
 		h->qtail = st;
 	}
-	owner_wake_locked(h);
+	coil__h2_wake_locked(&h->park);
 }
 
 /* Under lock, the owner: nghttp2 is done with st. Returns whether st is
@@ -380,25 +364,6 @@ static struct coil__h2c_stream *find_stream(struct conn *h, int32_t id)
 }
 
 /* ---- the session's callbacks (the owner) -------------------------------------- */
-
-static int hbuf_add(struct coil__h2c_stream *st, const uint8_t *p, size_t n, size_t *at)
-{
-	if (st->hbuf_len + n + 1 > st->hbuf_cap) {
-		size_t cap = st->hbuf_cap ? st->hbuf_cap * 2 : 512;
-		while (cap < st->hbuf_len + n + 1)
-			cap *= 2;
-		char *b = realloc(st->hbuf, cap);
-		if (!b)
-			return -ENOMEM;
-		st->hbuf = b;
-		st->hbuf_cap = cap;
-	}
-	*at = st->hbuf_len;
-	memcpy(st->hbuf + st->hbuf_len, p, n);
-	st->hbuf_len += n;
-	st->hbuf[st->hbuf_len++] = 0;
-	return 0;
-}
 
 /* Fail st on the wire and for its requester. */
 static int stream_fail(nghttp2_session *ng, struct coil__h2c_stream *st, int err)
@@ -444,32 +409,13 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 	if (namelen && name[0] == ':')
 		return 0;
 	const struct coil_http_client_config *cfg = &h->pool->cfg;
-	st->head_size += namelen + valuelen + 32;
-	if (st->head_size > cfg->max_head || st->nfields >= cfg->max_fields)
+	st->head.size += namelen + valuelen + 32;
+	if (st->head.size > cfg->max_head || st->head.nfields >= cfg->max_fields)
 		return stream_fail(ng, st, -EMSGSIZE);
-	if (st->nfields == st->fields_cap) {
-		unsigned cap = st->fields_cap ? st->fields_cap * 2 : 16;
-		struct coil__http_field *f = realloc(st->fields, cap * sizeof *f);
-		if (!f)
-			return stream_fail(ng, st, -ENOMEM);
-		st->fields = f;
-		st->fields_cap = cap;
-	}
-	size_t nat, vat;
-	if (hbuf_add(st, name, namelen, &nat) < 0 || hbuf_add(st, value, valuelen, &vat) < 0)
+	if (coil__h2_head_field(&st->head, name, namelen, value, valuelen, 0) < 0)
 		return stream_fail(ng, st, -ENOMEM);
-	/* Offsets for now (hbuf moves); views once the head is complete. */
-	st->fields[st->nfields].name =
-		(struct coil_http_str){(const char *)(uintptr_t)nat, namelen};
-	st->fields[st->nfields].value =
-		(struct coil_http_str){(const char *)(uintptr_t)vat, valuelen};
-	st->nfields++;
-	if (namelen == 14 && !memcmp(name, "content-length", 14)) {
-		int64_t v = 0; /* nghttp2 checked it is digits */
-		for (size_t i = 0; i < valuelen && v < (INT64_MAX - 9) / 10; i++)
-			v = v * 10 + (value[i] - '0');
-		st->content_length = v;
-	}
+	if (namelen == 14 && !memcmp(name, "content-length", 14))
+		st->content_length = coil__h2_head_length(value, valuelen);
 	return 0;
 }
 
@@ -503,10 +449,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 	pthread_mutex_lock(&h->lock);
 	if (frame->hd.type == NGHTTP2_HEADERS && !st->head_done && st->block_status >= 200 &&
 	    !st->err) {
-		for (unsigned i = 0; i < st->nfields; i++) {
-			st->fields[i].name.ptr = st->hbuf + (uintptr_t)st->fields[i].name.ptr;
-			st->fields[i].value.ptr = st->hbuf + (uintptr_t)st->fields[i].value.ptr;
-		}
+		coil__h2_head_done(&st->head);
 		st->status = st->block_status;
 		st->head_done = true;
 		h->answered = true;
@@ -528,20 +471,9 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 	bool keep = false;
 	if (st) {
 		pthread_mutex_lock(&h->lock);
-		if (st->user && !st->cancel && (st->in || (st->in = malloc(STREAM_WINDOW)))) {
-			if (st->in_off && st->in_len + len > STREAM_WINDOW) {
-				memmove(st->in, st->in + st->in_off, st->in_len - st->in_off);
-				st->in_len -= st->in_off;
-				st->in_off = 0;
-			}
-			/* The window we gave holds it; a peer past it is
-			 * stopped by nghttp2 first. */
-			if (st->in_len + len <= STREAM_WINDOW) {
-				memcpy(st->in + st->in_len, data, len);
-				st->in_len += len;
-				wake_locked(st);
-				keep = true;
-			}
+		if (st->user && !st->cancel && coil__h2_in_put(&st->in, data, len) > 0) {
+			wake_locked(st);
+			keep = true;
 		}
 		pthread_mutex_unlock(&h->lock);
 	}
@@ -560,7 +492,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
 	pthread_mutex_lock(&h->lock);
 	/* The connection's window back for every byte the stream holds:
 	 * what is still unread stays readable, without a window. */
-	size_t unconsumed = st->unconsumed + (st->in_len - st->in_off);
+	size_t unconsumed = st->unconsumed + (st->in.len - st->in.off);
 	st->unconsumed = 0;
 	if (code == NGHTTP2_REFUSED_STREAM && !st->head_done)
 		st->refused = true; /* not processed (RFC 9113 8.7) */
@@ -647,19 +579,6 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
 		return NGHTTP2_ERR_DEFERRED;
 	}
 	return (ssize_t)n;
-}
-
-static ssize_t data_length(nghttp2_session *ng, uint8_t type, int32_t id, int32_t conn_win,
-			   int32_t stream_win, uint32_t max_frame, void *ud)
-{
-	int64_t n = COIL__H2_OUT_CAP - 9;
-	if (n > conn_win)
-		n = conn_win;
-	if (n > stream_win)
-		n = stream_win;
-	if (n > (int64_t)max_frame)
-		n = max_frame;
-	return n > 0 ? (ssize_t)n : 1;
 }
 
 /* ---- the owner ------------------------------------------------------------------ */
@@ -812,40 +731,20 @@ static ssize_t recv_some(struct conn *h, int64_t deadline)
 		pthread_mutex_unlock(&h->lock);
 		return -EAGAIN;
 	}
-	h->parked = true;
-	h->woken = false;
-	coil_scope_enter(&h->wait, deadline);
+	coil__h2_park_locked(&h->park, deadline);
 	pthread_mutex_unlock(&h->lock);
 	ssize_t n = h->tls ? coil_tls_read(h->tls, h->in, IN_CAP)
 			   : coil_sock_read(h->fd, h->in, IN_CAP);
 	pthread_mutex_lock(&h->lock);
-	h->parked = false;
-	bool woken = h->woken;
-	coil_scope_exit(&h->wait);
+	bool wake = coil__h2_unpark_locked(&h->park, n);
 	pthread_mutex_unlock(&h->lock);
-	if (n == -ECANCELED && woken && coil_task_cancelled() != 1)
+	if (wake)
 		return -EAGAIN;
 	return n;
 }
 
-static nghttp2_session_callbacks *callbacks(void)
-{
-	nghttp2_session_callbacks *cb;
-	if (nghttp2_session_callbacks_new(&cb) != 0)
-		return NULL;
-	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
-	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
-	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-	nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, on_frame_not_send);
-	nghttp2_session_callbacks_set_before_frame_send_callback(cb, before_frame_send);
-	nghttp2_session_callbacks_set_data_source_read_length_callback(cb, data_length);
-	return cb;
-}
-
 /* Connect (TLS: handshake, ALPN "h2") and make the session. The connect
- * and handshake run in h->wait, under cfg.timeout: the client's free
+ * and handshake run in h->park.scope, under cfg.timeout: the client's free
  * cancels it (a request that gave up leaves its owner connecting, maybe
  * to a host that never answers). */
 static int conn_open(struct conn *h)
@@ -854,7 +753,7 @@ static int conn_open(struct conn *h)
 	int64_t deadline = cfg->timeout > 0 ? coil_now() + cfg->timeout : COIL_NO_DEADLINE;
 	pthread_mutex_lock(&h->lock);
 	bool closing = h->closing;
-	bool scoped = !closing && coil_scope_enter(&h->wait, deadline) == 0;
+	bool scoped = !closing && coil_scope_enter(&h->park.scope, deadline) == 0;
 	h->opening = scoped;
 	pthread_mutex_unlock(&h->lock);
 	if (closing)
@@ -877,36 +776,25 @@ static int conn_open(struct conn *h)
 	pthread_mutex_lock(&h->lock);
 	h->opening = false;
 	if (scoped)
-		coil_scope_exit(&h->wait);
+		coil_scope_exit(&h->park.scope);
 	pthread_mutex_unlock(&h->lock);
 	if (r < 0)
 		return r;
-	nghttp2_session_callbacks *cb = callbacks();
-	nghttp2_option *opt = NULL;
-	if (!cb || nghttp2_option_new(&opt) != 0) {
-		if (cb)
-			nghttp2_session_callbacks_del(cb);
-		return -ENOMEM;
-	}
-	nghttp2_option_set_no_auto_window_update(opt, 1); /* given back as read */
-	nghttp2_option_set_max_continuations(opt, 8);
-	nghttp2_option_set_max_settings(opt, 32);
-	nghttp2_option_set_max_outbound_ack(opt, 1000);
-	nghttp2_option_set_peer_max_concurrent_streams(opt, 100); /* until its SETTINGS */
-	r = nghttp2_session_client_new2(&h->ng, cb, h, opt);
-	nghttp2_option_del(opt);
-	nghttp2_session_callbacks_del(cb);
-	if (r != 0)
-		return -ENOMEM;
+	static const struct coil__h2_callbacks cbs = {
+		.on_begin_headers = on_begin_headers,
+		.on_header = on_header,
+		.on_frame_recv = on_frame_recv,
+		.on_data_chunk_recv = on_data_chunk,
+		.on_stream_close = on_stream_close,
+		.before_frame_send = before_frame_send,
+		.on_frame_not_send = on_frame_not_send,
+	};
 	nghttp2_settings_entry iv[] = {
 		{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
+		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, COIL__H2_STREAM_WINDOW},
 		{NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)cfg->max_head},
 	};
-	r = nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof *iv);
-	if (r == 0)
-		r = nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
-	return r == 0 ? 0 : -ENOMEM;
+	return coil__h2_session_open(&h->ng, false, &cbs, iv, sizeof iv / sizeof *iv, h);
 }
 
 /* A write failed with -ECONNRESET (or -EPIPE): the peer closed or reset
@@ -1489,17 +1377,13 @@ int coil__h2c_response(struct coil__h2c_stream **pst)
 
 int coil__h2c_header_count(const struct coil__h2c_stream *st)
 {
-	return (int)st->nfields;
+	return (int)st->head.nfields;
 }
 
 int coil__h2c_header_at(const struct coil__h2c_stream *st, size_t i, struct coil_http_str *name,
 			struct coil_http_str *value)
 {
-	if (i >= st->nfields)
-		return -ERANGE;
-	*name = st->fields[i].name;
-	*value = st->fields[i].value;
-	return 0;
+	return coil__h2_head_at(&st->head, i, name, value);
 }
 
 int64_t coil__h2c_content_length(const struct coil__h2c_stream *st)
@@ -1517,13 +1401,10 @@ ssize_t coil__h2c_read(struct coil__h2c_stream *st, void *buf, size_t len)
 	pthread_mutex_lock(&h->lock);
 	ssize_t r = 0;
 	for (;;) {
-		size_t have = st->in_len - st->in_off;
+		size_t have = st->in.len - st->in.off;
 		if (have) {
 			size_t n = have < len ? have : len;
-			memcpy(buf, st->in + st->in_off, n);
-			st->in_off += n;
-			if (st->in_off == st->in_len)
-				st->in_off = st->in_len = 0;
+			coil__h2_in_take(&st->in, buf, n);
 			/* The window back (the owner consumes it). */
 			if (st->owned) {
 				st->unconsumed += n;

@@ -35,3 +35,16 @@ int coil__h2_out_send(nghttp2_session *ng, char *out, size_t *len, coil__h2_writ
 	}
 	return 0;
 }
+
+ssize_t coil__h2_out_data_length(nghttp2_session *ng, uint8_t type, int32_t id, int32_t conn_win,
+				 int32_t stream_win, uint32_t max_frame, void *ud)
+{
+	int64_t n = COIL__H2_OUT_CAP - 9;
+	if (n > conn_win)
+		n = conn_win;
+	if (n > stream_win)
+		n = stream_win;
+	if (n > (int64_t)max_frame)
+		n = max_frame;
+	return n > 0 ? (ssize_t)n : 1;
+}

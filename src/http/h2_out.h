@@ -1,7 +1,8 @@
 /*
  * What an HTTP/2 session (nghttp2) has to send, coalesced into writes of up
- * to COIL__H2_OUT_CAP bytes: the one output path of the server's and the
- * client's connection owners (h2.c, h2_client.c). Internal to src/http.
+ * to COIL__H2_OUT_CAP bytes, DATA frames cut to fit: the one output path of
+ * the server's and the client's connection owners (h2.c, h2_client.c).
+ * Internal to src/http.
  */
 #ifndef COIL_HTTP_H2_OUT_H
 #define COIL_HTTP_H2_OUT_H
@@ -26,5 +27,13 @@ typedef int coil__h2_write_fn(void *arg, const void *p, size_t n);
  */
 int coil__h2_out_send(nghttp2_session *ng, char *out, size_t *len, coil__h2_write_fn *write,
 		      void *arg, int *err);
+
+/*
+ * nghttp2's data_source_read_length_callback: a DATA frame's payload cut
+ * so that the frame (its 9-byte header with it) fits in out, within the
+ * windows and the peer's frame size; never less than 1.
+ */
+ssize_t coil__h2_out_data_length(nghttp2_session *ng, uint8_t type, int32_t id, int32_t conn_win,
+				 int32_t stream_win, uint32_t max_frame, void *ud);
 
 #endif
