@@ -886,6 +886,9 @@ TLS_TEST(key_update_from_an_openssl_server_is_answered_mid_read, key_update_main
 
 /* ---- HTTPS through coil/http.h (cfg.tls) ------------------------------------------ */
 
+/* A small file's head and body leave in one record (response.c). */
+#define SMALL_FILE 4096
+
 struct https {
 	coil_tls_ctx *cc;
 	coil_task server; /* the fiber running the server: cancelled at the end */
@@ -895,11 +898,13 @@ struct https {
 static int file_handler(coil_http_request *req, coil_http_response *res, void *ctx)
 {
 	struct https *h = ctx;
-	int r = coil_http_response_length(res, BIG);
+	struct coil_http_str target = coil_http_request_target(req);
+	size_t len = target.len == 6 && !memcmp(target.ptr, "/small", 6) ? SMALL_FILE : BIG;
+	int r = coil_http_response_length(res, len);
 	if (r < 0)
 		return r;
-	ssize_t n = coil_http_response_sendfile(res, h->file, 0, BIG);
-	return n == BIG ? 0 : -EIO;
+	ssize_t n = coil_http_response_sendfile(res, h->file, 0, len);
+	return n == (ssize_t)len ? 0 : -EIO;
 }
 
 static long https_client(coil_tls *t, struct peer *c);
@@ -933,8 +938,18 @@ static long https_client(coil_tls *t, struct peer *c)
 	ck_assert_str_eq(coil_tls_alpn(t), "http/1.1");
 	unsigned char *want = pattern(3);
 	ck_assert(memcmp(body, want, BIG) == 0);
-	free(want);
 	free(buf);
+	/* A small file: head and body in the first record that comes. */
+	const char small[] = "GET /small HTTP/1.1\r\nHost: localhost\r\n\r\n";
+	ck_assert_int_eq(coil_tls_write_all(t, small, sizeof small - 1), sizeof small - 1);
+	const void *d;
+	ssize_t n = coil_tls_read_lent(t, &d);
+	ck_assert_int_gt(n, 0);
+	const char *end = memmem(d, (size_t)n, "\r\n\r\n", 4);
+	ck_assert_ptr_nonnull(end);
+	ck_assert_int_eq(n, (end + 4 - (const char *)d) + SMALL_FILE);
+	ck_assert(memcmp(end + 4, want, SMALL_FILE) == 0);
+	free(want);
 	return 0;
 }
 
