@@ -298,6 +298,11 @@ static ssize_t tls_sendfile(struct coil__http_conn *c, int file, int64_t off, si
 			c->out_len += (size_t)n;
 		return n;
 	}
+	/* What the buffer holds goes first (after a short read into it, the
+	 * rest may not fit). */
+	int r = coil__http_conn_flush(c);
+	if (r < 0)
+		return r;
 	size_t cap = len < 65536 ? len : 65536;
 	char *buf = malloc(cap);
 	if (!buf)
