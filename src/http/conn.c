@@ -380,8 +380,9 @@ static __attribute__((noinline)) int drain_body(struct coil__http_conn *c)
 	return 0;
 }
 
-/* Lingering after an error answer: the client may be in the middle of a
- * large upload, so read a good deal of it. */
+/* Lingering after an error answer, or after the last answer while the
+ * client still sends: it may be in the middle of a large upload or a deep
+ * pipeline, so read a good deal of it. */
 #define LINGER_MAX ((uint64_t)64 << 20)
 
 /* Out of line: its scope stays off the connection loop's frame. */
