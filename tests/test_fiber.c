@@ -6,6 +6,7 @@
 #include "test_util.h"
 
 #include <fenv.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "fiber/context.h"
+#include "sched/crew.h"
 #include "sched/sched.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -621,6 +623,106 @@ START_TEST(fiber_million_yields_alternate_between_two_fibers)
 }
 END_TEST
 
+/* ---- waiting awake for another worker's timer (sched/crew.h) ------------- */
+
+START_TEST(a_worker_learns_how_late_its_timers_end)
+{
+	static struct coil__worker w;
+	memset(&w, 0, sizeof w);
+	/* Up quickly: a VM's 30 us lateness is learnt within a few sleeps. */
+	for (int i = 0; i < 12; i++)
+		coil__crew_late_sample(&w, 30000);
+	ck_assert_int_ge(w.late_ns, 28000);
+	ck_assert_int_le(w.late_ns, 30000);
+	ck_assert_int_eq(coil__crew_expect_lead(&w), w.late_ns);
+	/* Down slowly: one punctual wake-up does not forget the others. */
+	int64_t before = w.late_ns;
+	coil__crew_late_sample(&w, 0);
+	ck_assert_int_ge(w.late_ns, before - before / 32);
+	ck_assert_int_lt(w.late_ns, before);
+	/* A thread descheduled for seconds teaches nothing about timers. */
+	for (int i = 0; i < 40; i++)
+		coil__crew_late_sample(&w, 5 * (int64_t)COIL_NSEC_PER_SEC);
+	ck_assert_int_le(w.late_ns, 200000);
+	/* Punctual timers bring it down to the floor of the lead. */
+	for (int i = 0; i < 2000; i++)
+		coil__crew_late_sample(&w, 1000);
+	ck_assert_int_le(w.late_ns, 2000);
+	ck_assert_int_eq(coil__crew_expect_lead(&w), COIL__CREW_EXPECT_LEAD_NS);
+}
+END_TEST
+
+/* A crew of two workers, w and o, as coil__crew_expect sees them. */
+struct two_workers {
+	struct coil__crew crew;
+	struct coil__worker w, o;
+	struct coil__worker *list[2];
+};
+
+static void two_workers_init(struct two_workers *t)
+{
+	memset(t, 0, sizeof *t);
+	t->list[0] = &t->w;
+	t->list[1] = &t->o;
+	t->crew.n = 2;
+	t->crew.workers = t->list;
+	t->crew.may_spin = true;
+	t->w.crew = t->o.crew = &t->crew;
+	t->w.sleep_cpu = t->o.sleep_cpu = -1;
+}
+
+START_TEST(an_expected_timer_is_waited_for_as_long_as_its_worker_is_late)
+{
+	static struct two_workers t;
+	two_workers_init(&t);
+	int64_t now = coil_now(), at = now + 1000000;
+	t.o.next_timer = at;
+	/* A punctual worker: the floor. */
+	ck_assert_int_eq(coil__crew_expect(&t.w, now), at);
+	ck_assert_int_eq(t.w.expect_after, COIL__CREW_EXPECT_AFTER_NS);
+	/* One that runs 80 us after its timers: awake that long and a
+	 * quarter more (fixed margins missed most posts in a VM whose
+	 * timers end 20-40 us late). */
+	t.o.late_ns = 80000;
+	ck_assert_int_eq(coil__crew_expect(&t.w, now), at);
+	ck_assert_int_eq(t.w.expect_after, 100000);
+	/* Nothing to expect: no timer, one past, or one too far away. */
+	t.o.next_timer = INT64_MAX;
+	ck_assert_int_eq(coil__crew_expect(&t.w, now), INT64_MAX);
+	t.o.next_timer = now;
+	ck_assert_int_eq(coil__crew_expect(&t.w, now), INT64_MAX);
+	t.o.next_timer = now + 10 * (int64_t)COIL_NSEC_PER_SEC;
+	ck_assert_int_eq(coil__crew_expect(&t.w, now), INT64_MAX);
+	/* A crew with more workers than CPUs never waits awake. */
+	t.o.next_timer = at;
+	t.crew.may_spin = false;
+	ck_assert_int_eq(coil__crew_expect(&t.w, now), INT64_MAX);
+}
+END_TEST
+
+START_TEST(a_worker_asleep_on_this_cpu_is_not_waited_for_awake)
+{
+	static struct two_workers t;
+	two_workers_init(&t);
+	/* Stay on one CPU for the test, so sched_getcpu does not change. */
+	cpu_set_t old, one;
+	ck_assert_int_eq(sched_getaffinity(0, sizeof old, &old), 0);
+	int cpu = sched_getcpu();
+	ck_assert_int_ge(cpu, 0);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+	int64_t now = coil_now(), at = now + 1000000;
+	t.o.next_timer = at;
+	t.o.sleep_cpu = cpu;
+	/* Awake here, w would only keep o from running. */
+	ck_assert_int_eq(coil__crew_expect(&t.w, now), INT64_MAX);
+	t.o.sleep_cpu = cpu + 1;
+	ck_assert_int_eq(coil__crew_expect(&t.w, now), at);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof old, &old), 0);
+}
+END_TEST
+
 static Suite *fiber_suite(void)
 {
 	Suite *s = suite_create("fiber");
@@ -645,6 +747,12 @@ static Suite *fiber_suite(void)
 	tcase_add_test(api, fiber_stack_trim_releases_pages_below_the_frame);
 	tcase_add_test(api, fiber_million_yields_alternate_between_two_fibers);
 	suite_add_tcase(s, api);
+
+	TCase *crew = tcase_create("crew");
+	tcase_add_test(crew, a_worker_learns_how_late_its_timers_end);
+	tcase_add_test(crew, an_expected_timer_is_waited_for_as_long_as_its_worker_is_late);
+	tcase_add_test(crew, a_worker_asleep_on_this_cpu_is_not_waited_for_awake);
+	suite_add_tcase(s, crew);
 	return s;
 }
 

@@ -231,6 +231,18 @@ bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t end)
  * 2^that - 1 chances are let go. */
 #define EXPECT_FAILS_MAX 6
 
+/* Lateness samples above this are capped: see coil__crew_late_sample. */
+#define LATE_CAP_NS 200000
+
+void coil__crew_late_sample(struct coil__worker *w, int64_t late)
+{
+	if (late > LATE_CAP_NS)
+		late = LATE_CAP_NS;
+	int64_t est = w->late_ns; /* only w writes it */
+	est += late > est ? (late - est) / 4 : -((est - late) / 64);
+	__atomic_store_n(&w->late_ns, est, __ATOMIC_RELAXED);
+}
+
 int64_t coil__crew_expect(struct coil__worker *w, int64_t now)
 {
 	struct coil__crew *c = w->crew;
@@ -240,32 +252,42 @@ int64_t coil__crew_expect(struct coil__worker *w, int64_t now)
 		w->expect_skip--;
 		return INT64_MAX;
 	}
-	int64_t best = INT64_MAX;
+	int cpu = sched_getcpu();
+	int64_t best = INT64_MAX, best_late = 0;
 	for (unsigned i = 0; i < c->n; i++) {
 		struct coil__worker *o = c->workers[i];
-		int64_t t = o == w ? INT64_MAX : __atomic_load_n(&o->next_timer, __ATOMIC_RELAXED);
-		if (t > now && t < best)
-			best = t;
+		if (o == w)
+			continue;
+		int64_t t = __atomic_load_n(&o->next_timer, __ATOMIC_RELAXED);
+		if (t <= now || t >= best)
+			continue;
+		/* It sleeps on this CPU: awake here, this worker would keep it
+		 * from running (the kernel put both threads on one CPU). */
+		if (cpu >= 0 && __atomic_load_n(&o->sleep_cpu, __ATOMIC_RELAXED) == cpu)
+			continue;
+		best = t;
+		best_late = __atomic_load_n(&o->late_ns, __ATOMIC_RELAXED);
 	}
-	return best - now <= EXPECT_HORIZON_NS ? best : INT64_MAX;
+	if (best - now > EXPECT_HORIZON_NS)
+		return INT64_MAX;
+	/* It runs that late after its timer; a quarter more for the spread. */
+	best_late += best_late / 4;
+	w->expect_after = best_late > COIL__CREW_EXPECT_AFTER_NS ? best_late : COIL__CREW_EXPECT_AFTER_NS;
+	return best;
 }
 
 bool coil__crew_expect_spin(struct coil__worker *w, uint32_t seen, int64_t expect,
 			    int64_t deadline)
 {
-	int64_t end = expect + COIL__CREW_EXPECT_AFTER_NS < deadline ? expect + COIL__CREW_EXPECT_AFTER_NS
-								    : deadline;
+	int64_t end = expect + w->expect_after < deadline ? expect + w->expect_after : deadline;
 	bool got = coil__crew_spin(w, seen, end);
 	if (got) {
 		w->expect_fails = 0;
-	} else if (w->spin_cut) {
-		/* The machine is busy: let the most chances go at once. */
-		w->expect_fails = EXPECT_FAILS_MAX;
-		w->expect_skip = (uint8_t)((1u << EXPECT_FAILS_MAX) - 1);
-	} else if (coil_now() >= end) {
-		/* Waited awake for nothing: let the next chances go, twice as
-		 * many each time in a row (a spin refused because another
-		 * worker spins teaches nothing). */
+	} else if (coil_now() >= end || w->spin_cut) {
+		/* Waited awake for nothing (or was preempted doing so): let
+		 * the next chances go, twice as many each time in a row (a
+		 * spin refused because another worker spins teaches
+		 * nothing). */
 		if (w->expect_fails < EXPECT_FAILS_MAX)
 			w->expect_fails++;
 		w->expect_skip = (uint8_t)((1u << w->expect_fails) - 1);

@@ -140,26 +140,44 @@ void coil__crew_announce(struct coil__crew *c);
  *     once and then sleeps;
  *   - when another worker sleeps towards a timer (its next_timer), what
  *     it does then often sends work here (a ticker, a timeout that
- *     hands over): this worker sleeps until COIL__CREW_EXPECT_LEAD_NS
- *     before that timer and spins until COIL__CREW_EXPECT_AFTER_NS past
- *     it (the other's own wake-up from its timer takes ~10 us). A
- *     spin that got nothing backs off: the next 1, 3, 7 ... 63
- *     chances are let go, so a ticker that never talks to this worker
- *     costs it next to nothing.
+ *     hands over): this worker sleeps until a lead before that timer and
+ *     spins until a while past it. Both come from what was measured, as
+ *     each worker learns how late its own timed sleeps end (late_ns,
+ *     below): the lead is this worker's lateness (it wakes in time), the
+ *     while past is the other's (when it will really run), each at least
+ *     COIL__CREW_EXPECT_LEAD_NS and COIL__CREW_EXPECT_AFTER_NS. Timers
+ *     end late by 1-5 us on bare metal and by 20-40 us in this VM (its
+ *     idle vCPUs wake slowly; fixed margins of 10 and 40 us missed most
+ *     expected posts here). A spin that got nothing backs off: the next
+ *     1, 3, 7 ... 63 chances are let go, so a ticker that never talks to
+ *     this worker costs it next to nothing. A worker that went to sleep
+ *     on this worker's CPU is not waited for awake: a spinner would only
+ *     keep it from running.
  *
  * Bounded: only when every worker can have a CPU (crew->may_spin), only a
  * worker with no I/O in flight (the inbox is all it watches), never on
- * past a preemption (the machine is busy: a spinner then takes the CPU
- * of whoever would send), and only while no other worker spins (a poster clears the spinning mark of the
- * worker it posts to, so a hand-off leaves the sender free to spin for
- * the answer). No PAUSE in the loop (see crew.c).
+ * past a preemption (the machine may be busy: a spinner then takes the
+ * CPU of whoever would send; a preempted spin counts as one that got
+ * nothing), and only while no other worker spins (a poster clears the
+ * spinning mark of the worker it posts to, so a hand-off leaves the
+ * sender free to spin for the answer). No PAUSE in the loop (see crew.c).
  */
 #define COIL__CREW_SPIN_NS 20000
 #define COIL__CREW_EXPECT_LEAD_NS 10000
 #define COIL__CREW_EXPECT_AFTER_NS 40000
 /* A spin whose clock reads are further apart than this was preempted: it
- * stops (w->spin_cut), and the expectation spins back off the most. */
+ * stops (w->spin_cut). */
 #define COIL__CREW_PREEMPTED_NS 20000
+
+/*
+ * How late w's timed sleeps end: a worker with several others (w->multi)
+ * that woke at now from a sleep bounded by wake_at, with nothing else
+ * having woken it, tells how late it was. w->late_ns follows the samples
+ * up quickly and down slowly, so it stays near the high end of recent
+ * lateness: what a worker that waits for w's timer must cover. Samples are
+ * capped (a descheduled thread's seconds teach nothing about timers).
+ */
+void coil__crew_late_sample(struct coil__worker *w, int64_t late);
 
 /* Spin on w's inbox until end (CLOCK_MONOTONIC ns); true if the inbox has
  * messages or the crew's epoch moved past seen. False at once if w may
@@ -167,15 +185,23 @@ void coil__crew_announce(struct coil__crew *c);
 bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t end);
 
 /* The timer of another worker that w, about to sleep at now with no I/O
- * in flight, should be awake for (INT64_MAX: none). The caller sleeps
- * until COIL__CREW_EXPECT_LEAD_NS before it at most, then calls
+ * in flight, should be awake for (INT64_MAX: none); sets w->expect_after
+ * from that worker's lateness. The caller sleeps until
+ * coil__crew_expect_lead(w) before it at most, then calls
  * coil__crew_expect_spin. */
 int64_t coil__crew_expect(struct coil__worker *w, int64_t now);
 
+/* How long before an expected timer w must end its sleep to be awake for
+ * it: its own lateness, at least COIL__CREW_EXPECT_LEAD_NS. */
+static inline int64_t coil__crew_expect_lead(const struct coil__worker *w)
+{
+	return w->late_ns > COIL__CREW_EXPECT_LEAD_NS ? w->late_ns : COIL__CREW_EXPECT_LEAD_NS;
+}
+
 /* After such a sleep ended with w's inbox empty: spin until
- * COIL__CREW_SPIN_NS past expect (never past deadline, w's own next
- * timer), and learn from what came. True if the inbox has messages or the
- * epoch moved. */
+ * w->expect_after past expect (never past deadline, w's own next timer),
+ * and learn from what came. True if the inbox has messages or the epoch
+ * moved. */
 bool coil__crew_expect_spin(struct coil__worker *w, uint32_t seen, int64_t expect,
 			    int64_t deadline);
 

@@ -144,11 +144,14 @@ struct coil__worker {
 	uint32_t sleeping;		/* COIL__SLEEP_*: see crew.h; 0: awake */
 	uint32_t spinning;		/* 1: spinning on inbox (a poster clears it) */
 	int64_t next_timer;		/* the timer its last sleep was bounded by */
+	int64_t late_ns;		/* how late its timed sleeps end: crew.h */
+	int sleep_cpu;			/* the CPU its last sleep began on */
 	char pad_near[64];
 	bool spin;			/* messages came last turn: spin before sleeping */
 	uint8_t expect_fails;		/* expectation spins in a row that got nothing */
 	uint8_t expect_skip;		/* chances to let go before the next one */
 	bool spin_cut;			/* the last spin stopped: it was preempted */
+	int64_t expect_after;		/* how long past the expected timer to spin */
 	int wake_fd;			/* eventfd: a kick from a plain thread */
 	/* Kick `to` (asleep in its poll) from this worker by the I/O layer's
 	 * own means, which may look at to->poll_ctx (io_uring: a MSG_RING

@@ -4,6 +4,7 @@
 #include "sched/sched.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -86,6 +87,17 @@ static void maybe_shut_down(struct coil__worker *w)
 	wind_down(w);
 }
 
+/* A timed sleep of a worker with others just ended: if its time did end
+ * it (nothing in the inbox), how late it woke (crew.h). */
+static void learn_lateness(struct coil__worker *w, int64_t wake_at)
+{
+	if (wake_at == INT64_MAX || !coil__inbox_empty(w))
+		return;
+	int64_t now = coil_now();
+	if (now >= wake_at)
+		coil__crew_late_sample(w, now - wake_at);
+}
+
 #define STUCK_ENTRY ((uint64_t)1 << 32)
 
 /* Whether every inbox of the crew is empty and no plain thread is posting. */
@@ -119,6 +131,7 @@ static int wait_stuck(struct coil__worker *w, uint32_t seen, int64_t wake_at)
 	if (coil__crew_sleep_begin(w, seen, COIL__SLEEP_QUIET)) {
 		r = coil__crew_sleep_quiet(w, wake_at);
 		coil__crew_sleep_end(w);
+		learn_lateness(w, wake_at);
 	}
 	__atomic_sub_fetch(&c->stuck, 1, __ATOMIC_SEQ_CST);
 	return r;
@@ -197,8 +210,9 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns, unsigned budget
 	int64_t expect = INT64_MAX, wake_at = deadline;
 	if (may_spin) {
 		expect = coil__crew_expect(w, coil_now());
-		if (expect != INT64_MAX && expect - COIL__CREW_EXPECT_LEAD_NS < wake_at)
-			wake_at = expect - COIL__CREW_EXPECT_LEAD_NS;
+		int64_t lead = coil__crew_expect_lead(w);
+		if (expect != INT64_MAX && expect - lead < wake_at)
+			wake_at = expect - lead;
 		else
 			expect = INT64_MAX;
 	}
@@ -214,14 +228,19 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns, unsigned budget
 		bool quiet = w->pending == 0;
 		bool block = idle && timeout_ns != 0 &&
 			     coil__crew_sleep_begin(w, seen, quiet ? COIL__SLEEP_QUIET : COIL__SLEEP_POLL);
-		if (block && w->multi)
+		if (block && w->multi) {
+			__atomic_store_n(&w->sleep_cpu, sched_getcpu(), __ATOMIC_RELAXED);
 			__atomic_store_n(&w->next_timer, timer, __ATOMIC_RELAXED);
+		}
 		if (block && quiet)
 			r = coil__crew_sleep_quiet(w, wake_at);
 		else
 			r = w->poll(w->poll_ctx, block, block ? wake_at : deadline);
-		if (block)
+		if (block) {
 			coil__crew_sleep_end(w);
+			if (w->multi)
+				learn_lateness(w, wake_at);
+		}
 	} else if (idle) {
 		return -EDEADLK;
 	}

@@ -1,5 +1,6 @@
 /* wasi-libc's sched.h, plus CPU sets (README): WASI has no affinity, so
- * sched_getaffinity fails with ENOSYS and coil uses one CPU's worth. */
+ * sched_getaffinity fails with ENOSYS and coil uses one CPU's worth; no CPU
+ * is known to sched_getcpu either. */
 #ifndef COIL_WASI_SHIM_SCHED_H
 #define COIL_WASI_SHIM_SCHED_H
 #include_next <sched.h>
@@ -13,4 +14,6 @@ typedef struct { unsigned long long bits; } cpu_set_t;
 #define CPU_COUNT(s) __builtin_popcountll((s)->bits)
 static inline int sched_getaffinity(int pid, unsigned long size, cpu_set_t *set)
 { (void)pid; (void)size; (void)set; errno = ENOSYS; return -1; }
+static inline int sched_getcpu(void)
+{ errno = ENOSYS; return -1; }
 #endif
