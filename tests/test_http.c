@@ -28,6 +28,8 @@ struct app {
 	coil_sem big_failed;	/* /big's write failed (big_err) */
 	int big_err;
 	int api_errors;		/* /api: checks that failed */
+	int client_fd;		/* /smallfile peeks at it (set by the test) */
+	int peeked;		/* what the peek found: bytes, or -errno */
 };
 
 static bool target_is(coil_http_request *req, const char *t)
@@ -118,6 +120,24 @@ static int handler(coil_http_request *req, coil_http_response *res, void *ctx)
 			coil_http_response_length(res, (uint64_t)st.st_size);
 		ssize_t n = coil_http_response_sendfile(res, fd, 0, (size_t)st.st_size);
 		close(fd);
+		return n == st.st_size ? 0 : -EIO;
+	}
+	if (target_is(req, "/smallfile")) {
+		/* After the body is handed over, before the response ends:
+		 * has anything reached the client yet? */
+		int fd = open(__atomic_load_n(&app->file, __ATOMIC_ACQUIRE), O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		struct stat st;
+		fstat(fd, &st);
+		if (!target_is(req, "/smallfile/chunked"))
+			coil_http_response_length(res, (uint64_t)st.st_size);
+		ssize_t n = coil_http_response_sendfile(res, fd, 0, (size_t)st.st_size);
+		close(fd);
+		char b;
+		ssize_t p = recv(__atomic_load_n(&app->client_fd, __ATOMIC_ACQUIRE), &b, 1,
+				 MSG_PEEK | MSG_DONTWAIT);
+		__atomic_store_n(&app->peeked, p < 0 ? -errno : (int)p, __ATOMIC_RELEASE);
 		return n == st.st_size ? 0 : -EIO;
 	}
 	if (target_is(req, "/cut")) { /* a body that ends short: the client sees the close */
@@ -618,6 +638,53 @@ static void *responses_main(void *arg)
 START_TEST(responses_by_length_chunked_head_and_errors)
 {
 	coil_test_run(responses_main, NULL);
+}
+END_TEST
+
+/* A file body that fits in the output buffer beside its head is read there
+ * and leaves with the head in one write when the response ends (it went
+ * out as a send of the head and a sendfile of the body: two packets). */
+static void *small_file_main(void *arg)
+{
+	(void)arg;
+	struct http_srv sv;
+	srv_start(&sv, NULL);
+	struct client *c = cl_open(sv.port);
+	struct resp r = {0};
+	char path[256];
+	coil_test_tmp_path(path, sizeof path, "http_small_file");
+	char fdata[4096];
+	for (size_t i = 0; i < sizeof fdata; i++)
+		fdata[i] = (char)(i * 5 + 1);
+	int ffd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	ck_assert_int_ge(ffd, 0);
+	ck_assert_int_eq(write(ffd, fdata, sizeof fdata), (ssize_t)sizeof fdata);
+	close(ffd);
+	__atomic_store_n(&srv_app.file, path, __ATOMIC_RELEASE);
+	__atomic_store_n(&srv_app.client_fd, c->fd, __ATOMIC_RELEASE);
+	const char *const targets[] = {"/smallfile", "/smallfile/chunked"};
+	for (int i = 0; i < 2; i++) {
+		char req[64];
+		snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", targets[i]);
+		__atomic_store_n(&srv_app.peeked, 1, __ATOMIC_RELEASE);
+		cl_sends(c, req);
+		ck_assert(cl_response(c, &r, false));
+		ck_assert_int_eq(r.status, 200);
+		ck_assert(r.chunked == (i == 1));
+		ck_assert(r.body_len == sizeof fdata && memcmp(r.body, fdata, sizeof fdata) == 0);
+		/* Nothing had left when the handler looked. */
+		ck_assert_int_eq(__atomic_load_n(&srv_app.peeked, __ATOMIC_ACQUIRE), -EAGAIN);
+	}
+	unlink(path);
+	resp_free(&r);
+	cl_close(c);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(a_small_file_leaves_with_its_head_in_one_write)
+{
+	coil_test_run(small_file_main, NULL);
 }
 END_TEST
 
@@ -1662,6 +1729,7 @@ int main(void)
 	tcase_add_test(tc, pipelined_requests_are_answered_in_order);
 	tcase_add_test(tc, bodies_by_length_and_chunked_are_read_whole);
 	tcase_add_test(tc, responses_by_length_chunked_head_and_errors);
+	tcase_add_test(tc, a_small_file_leaves_with_its_head_in_one_write);
 	tcase_add_test(tc, expect_100_continue_is_answered_at_the_first_read);
 	tcase_add_test(tc, connection_close_and_http10_are_honoured);
 	tcase_add_test(tc, each_smuggling_vector_is_400_and_closes);

@@ -279,25 +279,30 @@ ssize_t coil_http_response_write(coil_http_response *res, const void *buf, size_
 	return r < 0 ? r : (ssize_t)len;
 }
 
-/* Whether the rest of a file body goes into the output buffer (over TLS,
- * when it fits beside what waits there, the head say): head and body then
- * leave as one record and one socket write, not two (nginx buffers them so
- * too; a 4 KiB file cost coil 1.2x nginx's CPU per request without). */
-static bool tls_buffered(const struct coil__http_conn *c, size_t len)
+/* Whether the rest of a file body goes into the output buffer: when it
+ * fits beside what waits there (the head, say), head and body leave in one
+ * socket write (over TLS one record) instead of two, as nginx's corked
+ * sendfile sends them. A 4 KiB file cost coil 1.2x nginx's CPU per request
+ * over TLS without, and its own send plus a sendfile(2) in plaintext. */
+static bool body_buffered(const struct coil__http_conn *c, size_t len)
 {
-	return c->tls && len <= COIL__HTTP_OUT_CAP - c->out_len;
+	return len <= COIL__HTTP_OUT_CAP - c->out_len;
+}
+
+/* Read file's bytes into the output buffer. -ESPIPE or -EINVAL: the fd has
+ * no positions to read at (a pipe, say): the caller sends it otherwise. */
+static ssize_t file_into_buffer(struct coil__http_conn *c, int file, int64_t off, size_t len)
+{
+	ssize_t n = coil_file_read(file, c->out + c->out_len, len, off);
+	if (n > 0)
+		c->out_len += (size_t)n;
+	return n;
 }
 
 /* No kTLS here: over TLS the file's bytes are read into memory and
  * encrypted through the stream. Returns as coil_sock_sendfile. */
 static ssize_t tls_sendfile(struct coil__http_conn *c, int file, int64_t off, size_t len)
 {
-	if (tls_buffered(c, len)) {
-		ssize_t n = coil_file_read(file, c->out + c->out_len, len, off);
-		if (n > 0)
-			c->out_len += (size_t)n;
-		return n;
-	}
 	/* What the buffer holds goes first (after a short read into it, the
 	 * rest may not fit). */
 	int r = coil__http_conn_flush(c);
@@ -315,6 +320,23 @@ static ssize_t tls_sendfile(struct coil__http_conn *c, int file, int64_t off, si
 	}
 	free(buf);
 	return n;
+}
+
+/* One step of a file body: into the buffer when it fits, else through the
+ * TLS stream or by coil_sock_sendfile. Returns as coil_sock_sendfile. */
+static ssize_t send_file_part(struct coil__http_conn *c, int file, int64_t off, size_t len,
+			      bool *unbuffered)
+{
+	if (!*unbuffered && body_buffered(c, len)) {
+		ssize_t n = file_into_buffer(c, file, off, len);
+		if (n != -ESPIPE && n != -EINVAL)
+			return n;
+		*unbuffered = true; /* not a file to read at offsets */
+		int r = coil__http_conn_flush(c);
+		if (r < 0)
+			return r;
+	}
+	return c->tls ? tls_sendfile(c, file, off, len) : coil_sock_sendfile(c->fd, file, off, len);
 }
 
 ssize_t coil_http_response_sendfile(coil_http_response *res, int file, int64_t off, size_t len)
@@ -341,16 +363,16 @@ ssize_t coil_http_response_sendfile(coil_http_response *res, int file, int64_t o
 		r = coil__http_conn_put(c, line, (size_t)n);
 	}
 	/* What waits in the buffer goes first (or with the body). */
-	if (r == 0 && !tls_buffered(c, len))
+	if (r == 0 && !body_buffered(c, len))
 		r = coil__http_conn_flush(c);
 	if (r < 0)
 		return r;
 	size_t done = 0;
+	bool unbuffered = false;
 	while (done < len) {
 		coil_scope s;
 		bool scoped = coil__http_io_scope_enter(c, &s);
-		ssize_t n = c->tls ? tls_sendfile(c, file, off + (int64_t)done, len - done)
-				   : coil_sock_sendfile(c->fd, file, off + (int64_t)done, len - done);
+		ssize_t n = send_file_part(c, file, off + (int64_t)done, len - done, &unbuffered);
 		if (scoped)
 			coil_scope_exit(&s);
 		if (n < 0) {
