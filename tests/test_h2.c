@@ -9,6 +9,7 @@
  * and the process has its fds and heap back.
  */
 #define _GNU_SOURCE
+#include "h2_fail.h"
 #include "http_harness.h"
 
 #include <errno.h>
@@ -132,8 +133,9 @@ struct h2 {
 	uint32_t goaway_code;
 	int32_t goaway_last; /* its last stream id */
 	bool goaway;
-	bool quiet; /* a fiber floods the socket: read only, never write */
-	int end;    /* how the server's side ended: 0, or -ECONNRESET */
+	bool quiet;	 /* a fiber floods the socket: read only, never write */
+	int end;	 /* how the server's side ended: 0, or -ECONNRESET */
+	unsigned frames; /* read so far */
 };
 
 static void put_hd(uint8_t *p, uint32_t len, uint8_t type, uint8_t flags, int32_t sid)
@@ -213,6 +215,7 @@ static bool frame_read(struct h2 *c, struct frame *f)
 						   p[8]);
 				f->payload = p + 9;
 				c->off += 9 + len;
+				c->frames++;
 				return true;
 			}
 		}
@@ -877,13 +880,10 @@ END_TEST
  * 65535 (base64url, no padding). */
 #define UPGRADE_SETTINGS "AAMAAABkAAQAAP__"
 
-/* Send an HTTP/1.1 request (head + body) and read the answer's head into
- * c->buf; what came after it stays in c->buf as the next frames. Returns
- * the status. */
-static int upgrade_request(struct h2 *c, const char *head, char *first, size_t cap)
+/* Read an HTTP/1.1 answer's head into first; what came after it stays in
+ * c->buf as the next frames. Returns the status. */
+static int answer_head(struct h2 *c, char *first, size_t cap)
 {
-	size_t hl = strlen(head);
-	ck_assert_int_eq(coil_sock_write_all(c->fd, head, hl), (ssize_t)hl);
 	for (;;) {
 		uint8_t *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
 		if (end) {
@@ -897,6 +897,15 @@ static int upgrade_request(struct h2 *c, const char *head, char *first, size_t c
 		ck_assert_int_gt(n, 0);
 		c->len += (size_t)n;
 	}
+}
+
+/* Send an HTTP/1.1 request (head + body) and read the answer's head
+ * (answer_head). */
+static int upgrade_request(struct h2 *c, const char *head, char *first, size_t cap)
+{
+	size_t hl = strlen(head);
+	ck_assert_int_eq(coil_sock_write_all(c->fd, head, hl), (ssize_t)hl);
+	return answer_head(c, first, cap);
 }
 
 static struct h2 *plain_open(int port)
@@ -996,6 +1005,112 @@ END_TEST
 START_TEST(shutdown_sends_goaway)
 {
 	coil_test_run(shutdown_main, NULL);
+}
+END_TEST
+
+/* ---- nghttp2 out of memory (white-box: h2_fail.h) --------------------------
+ * Each allocation of the server's session failing once, in turn: at the
+ * connection's set-up (the session, its SETTINGS, its window; with h2c,
+ * the upgrade's stream 1) and past it. The exchange ends with its answer,
+ * a reset or the connection's end, never a wait; the server serves the
+ * next client, and nothing is left behind (the fds; the heap under ASan's
+ * leak checker, which the run of this test ends with). */
+
+enum oom_end {
+	OOM_ANSWERED,
+	OOM_RESET,
+	OOM_ENDED,
+	OOM_SILENT /* ended, no frame */
+};
+
+/* A GET of /hello as stream 1 of a new connection, by prior knowledge or
+ * (upgrade) in an HTTP/1.1 request asking for h2c, sent in one write
+ * before anything is read (the server may close at once), then read to its
+ * end under a deadline. */
+static enum oom_end oom_exchange(int port, bool upgrade)
+{
+	struct h2 *c = plain_open(port);
+	uint8_t out[512], block[64];
+	size_t n = 0;
+	if (upgrade) {
+		static const char head[] = "GET /hello HTTP/1.1\r\nHost: t\r\n"
+					   "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+					   "HTTP2-Settings: " UPGRADE_SETTINGS "\r\n\r\n";
+		memcpy(out, head, sizeof head - 1);
+		n = sizeof head - 1;
+	}
+	memcpy(out + n, COIL_TEST_PREFACE, 24);
+	n += 24;
+	n += frame_make(out + n, SETTINGS, 0, 0, NULL, 0);
+	if (!upgrade) {
+		size_t bl = request_block(block, "GET", "/hello", NULL, 0);
+		n += frame_make(out + n, HEADERS, END_HEADERS | END_STREAM, 1, block, bl);
+	}
+	ck_assert_int_eq(coil_sock_write_all(c->fd, out, n), (ssize_t)n);
+	coil_scope s;
+	ck_assert_int_eq(coil_scope_enter_timeout(&s, http_test_timeout(10 * COIL_NSEC_PER_SEC)),
+			 0);
+	if (upgrade) {
+		char first[512]; /* the 101 goes before the session is made */
+		int status = answer_head(c, first, sizeof first);
+		ck_assert_msg(status == 101, "%s", first);
+	}
+	struct reply r;
+	bool got = read_reply(c, 1, &r);
+	coil_scope_exit(&s);
+	enum oom_end end = got && r.rst ? OOM_RESET
+			   : got	? OOM_ANSWERED
+			   : c->frames	? OOM_ENDED
+					: OOM_SILENT;
+	if (end == OOM_ANSWERED) {
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_str_eq(r.body, "Hello, World!");
+	}
+	reply_free(&r);
+	h2_close(c);
+	return end;
+}
+
+/* Every allocation of one exchange failing in turn: those of the
+ * connection's set-up (the first setup) end it before the server sends a
+ * frame. */
+static void oom_sweep(struct http_srv *sv, bool upgrade, long setup)
+{
+	h2_fail_arm(-1);
+	ck_assert_int_eq(oom_exchange(sv->port, upgrade), OOM_ANSWERED);
+	http_srv_wait_no_connections(sv);
+	long n = h2_fail_count();
+	ck_assert_int_gt(n, setup);
+	for (long k = 0; k < n; k++) {
+		h2_fail_arm(k);
+		enum oom_end end = oom_exchange(sv->port, upgrade);
+		ck_assert_msg(k >= setup || end == OOM_SILENT,
+			      "allocation %ld of the set-up failed: the exchange ended %d", k, end);
+		http_srv_wait_no_connections(sv);
+	}
+	h2_fail_arm(-1);
+}
+
+static void *oom_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	struct http_srv sv;
+	srv_start(&sv, NULL);
+	h2_fail_route(true);
+	long setup = h2_fail_setup(true);
+	oom_sweep(&sv, false, setup);
+	oom_sweep(&sv, true, setup);
+	h2_fail_unroute();
+	healthy_get(&sv);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(each_nghttp2_allocation_failing_ends_the_exchange_and_leaks_nothing)
+{
+	coil_test_run(oom_main, NULL);
 }
 END_TEST
 
@@ -1238,6 +1353,7 @@ int main(void)
 	tcase_add_test(tc, lingering_ends_after_a_bound_of_bytes);
 	tcase_add_test(tc, idle_timeout_ends_with_goaway);
 	tcase_add_test(tc, h2c_by_upgrade_answers_101_and_serves_the_request_as_stream_1);
+	tcase_add_test(tc, each_nghttp2_allocation_failing_ends_the_exchange_and_leaks_nothing);
 	tcase_add_test(tc, rapid_reset_ends_with_goaway_and_leaves_nothing_behind);
 	tcase_add_test(tc, a_settings_flood_is_closed_and_leaves_nothing_behind);
 	tcase_add_test(tc, a_ping_flood_is_closed_and_leaves_nothing_behind);

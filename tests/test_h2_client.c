@@ -20,6 +20,7 @@
  * nghttp2-server), when it is installed.
  */
 #define _GNU_SOURCE
+#include "h2_fail.h"
 #include "http_harness.h"
 #include "http/h2_client.h" /* white-box: coil__http_client_h2_peak */
 
@@ -1606,6 +1607,68 @@ START_TEST(against_nghttpd)
 }
 END_TEST
 
+/* ---- nghttp2 out of memory (white-box: h2_fail.h) ------------------------------
+ * Each allocation of the client's session failing once, in turn: at the
+ * connection's set-up (the session, its SETTINGS, its window) and past
+ * it. The request gets its answer or an error, never a wait; nothing is
+ * left behind (the fds; the heap under ASan's leak checker, which the run
+ * of this test ends with). The server allocates as usual. */
+
+/* A GET of /hello on a client of its own, under a deadline: 0 (answered)
+ * or the request's error. */
+static int oom_get(int port)
+{
+	coil_http_client *cl = client_new();
+	struct coil_http_client_response res;
+	coil_scope s;
+	ck_assert_int_eq(coil_scope_enter_timeout(&s, http_test_timeout(10 * COIL_NSEC_PER_SEC)), 0);
+	int r = get(cl, port, "/hello", &res);
+	coil_scope_exit(&s);
+	ck_assert_msg(r != -ETIMEDOUT && r != -ECANCELED, "the request waited: %d", r);
+	if (r == 0) {
+		ck_assert_int_eq(res.status, 200);
+		ck_assert_str_eq(res.body, "Hello, World!");
+		coil_http_client_response_free(&res);
+	}
+	coil_http_client_free(cl);
+	return r;
+}
+
+static void *oom_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	struct http_srv sv;
+	http_srv_start(&sv, NULL, handler, NULL);
+	h2_fail_route(false);
+	long setup = h2_fail_setup(false);
+	h2_fail_arm(-1);
+	ck_assert_int_eq(oom_get(sv.port), 0);
+	http_srv_wait_no_connections(&sv);
+	long n = h2_fail_count();
+	ck_assert_int_gt(n, setup);
+	for (long k = 0; k < n; k++) {
+		h2_fail_arm(k);
+		int r = oom_get(sv.port);
+		/* The set-up's failures fail the request, as a failed connect
+		 * would. */
+		ck_assert_msg(k >= setup || r == -ENOMEM, "allocation %ld of the set-up failed: %d", k,
+			      r);
+		http_srv_wait_no_connections(&sv);
+	}
+	h2_fail_unroute();
+	ck_assert_int_eq(oom_get(sv.port), 0);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(each_nghttp2_allocation_failing_ends_the_request_and_leaks_nothing)
+{
+	coil_test_run(oom_main, NULL);
+}
+END_TEST
+
 START_TEST(bad_client_settings_are_einval)
 {
 	struct coil_http_client_config cfg;
@@ -1646,6 +1709,7 @@ int main(void)
 	tcase_add_test(tc, h2_over_tls_by_alpn);
 	tcase_add_test(tc, an_h2_connection_over_tls_ends_with_a_close_notify);
 	tcase_add_test(tc, against_nghttpd);
+	tcase_add_test(tc, each_nghttp2_allocation_failing_ends_the_request_and_leaks_nothing);
 	tcase_add_test(tc, bad_client_settings_are_einval);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);

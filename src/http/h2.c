@@ -725,7 +725,8 @@ static int session_open(struct coil__h2_conn *h)
 	return coil__h2_session_open(&h->ng, true, &cbs, iv, sizeof iv / sizeof *iv, h);
 }
 
-/* The end: every handler is told, cancelled if it still runs, joined. */
+/* The end: every handler is told, cancelled if it still runs, joined;
+ * the streams are freed (the session goes with conn_free). */
 static void session_close(struct coil__h2_conn *h)
 {
 	pthread_mutex_lock(&h->lock);
@@ -755,11 +756,13 @@ static void session_close(struct coil__h2_conn *h)
 	coil_scope_exit(&s);
 	while (h->streams)
 		stream_free(h->streams);
-	nghttp2_session_del(h->ng);
 }
 
+/* Free what conn_new made, in reverse: the session (none when its
+ * opening failed), the buffer, the lock. */
 static void conn_free(struct coil__h2_conn *h)
 {
+	nghttp2_session_del(h->ng);
 	free(h->out);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
@@ -903,14 +906,13 @@ bool coil__h2_serve_upgraded(struct coil__http_conn *c, const uint8_t *settings,
 	if (!h)
 		return false;
 	struct coil__h2_stream *st = stream_new(h, 1);
-	if (!st || upgraded_head(st, &c->parse) < 0 ||
-	    nghttp2_session_upgrade2(h->ng, settings, len, st->head_request, st) != 0) {
-		if (st)
-			stream_free(st);
-		nghttp2_session_del(h->ng);
-		conn_free(h);
-		return false;
-	}
+	if (!st)
+		goto out_conn;
+	/* A failed upgrade2 may leave stream 1 in the session with st as its
+	 * data: the session's delete calls back nothing. */
+	if (upgraded_head(st, &c->parse) < 0 ||
+	    nghttp2_session_upgrade2(h->ng, settings, len, st->head_request, st) != 0)
+		goto out_stream;
 	h->nstreams++;
 	start_stream(h, st, true);
 	/* What the client sent after the request (its preface, at least
@@ -953,6 +955,12 @@ bool coil__h2_serve_upgraded(struct coil__http_conn *c, const uint8_t *settings,
 	}
 	serve(h);
 	return true;
+
+out_stream:
+	stream_free(st);
+out_conn:
+	conn_free(h);
+	return false;
 }
 
 /* ---- the handler's side: the request ------------------------------------ */

@@ -238,12 +238,36 @@ static void conn_unref_locked(struct conn *h, bool *free_it)
 	*free_it = --h->refs == 0;
 }
 
+/* Free what conn_new made, in reverse (the owner let go of the session,
+ * the socket and the TLS stream before). */
 static void conn_free(struct conn *h)
 {
-	pthread_mutex_destroy(&h->lock);
-	free(h->host);
 	free(h->out);
+	free(h->host);
+	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+/* A connection to host:port whose owner is yet to start; NULL when out
+ * of memory. */
+static struct conn *conn_new(struct coil__h2c_pool *pool, const char *host, uint16_t port)
+{
+	struct conn *h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	pthread_mutex_init(&h->lock, NULL);
+	h->pool = pool;
+	h->port = port;
+	h->fd = -1;
+	h->usable = true;
+	h->refs = 1; /* the owner's */
+	h->host = strdup(host);
+	h->out = malloc(COIL__H2_OUT_CAP);
+	if (!h->host || !h->out) {
+		conn_free(h);
+		return NULL;
+	}
+	return h;
 }
 
 /* ---- streams ------------------------------------------------------------------ */
@@ -938,7 +962,7 @@ static void *owner_main(void *arg)
 		st->queued = st->in_wait = false;
 		if (st->owned || !st->submitted) {
 			if (!h->ng)
-				st->err = err; /* no connection: as the connect failed */
+				st->err = err; /* no session: as the connect failed */
 			else if (!st->wire && !st->err)
 				st->unsent = true; /* never sent: may go elsewhere */
 			else if (!st->in_eof && !st->err && !st->refused)
@@ -987,26 +1011,11 @@ static int attach(struct coil__h2c_pool *pool, struct coil__h2c_stream *st, cons
 		h = h->next;
 	bool fresh = !h;
 	if (fresh) {
-		h = calloc(1, sizeof *h);
-		if (h) {
-			h->host = strdup(host);
-			h->out = malloc(COIL__H2_OUT_CAP);
-		}
-		if (!h || !h->host || !h->out) {
+		h = conn_new(pool, host, port);
+		if (!h) {
 			pthread_mutex_unlock(&pool->lock);
-			if (h) {
-				free(h->host);
-				free(h->out);
-				free(h);
-			}
 			return -ENOMEM;
 		}
-		h->pool = pool;
-		h->port = port;
-		h->fd = -1;
-		h->usable = true;
-		h->refs = 1; /* the owner's */
-		pthread_mutex_init(&h->lock, NULL);
 		coil_wg_add(&pool->owners, 1);
 		if (coil_task_spawn(NULL, owner_main, h) < 0) {
 			coil_wg_done(&pool->owners);

@@ -7,16 +7,20 @@
 
 #include "http/h2_out.h"
 
+nghttp2_mem *coil__h2_test_mem[2];
+
 int coil__h2_session_open(nghttp2_session **ng, bool server, const struct coil__h2_callbacks *cbs,
 			  const nghttp2_settings_entry *iv, size_t n, void *ud)
 {
-	nghttp2_session_callbacks *cb = NULL;
-	nghttp2_option *opt = NULL;
-	if (nghttp2_session_callbacks_new(&cb) != 0 || nghttp2_option_new(&opt) != 0) {
-		if (cb)
-			nghttp2_session_callbacks_del(cb);
+	nghttp2_session_callbacks *cb;
+	nghttp2_option *opt;
+	nghttp2_session *s;
+	int r = -ENOMEM;
+	*ng = NULL;
+	if (nghttp2_session_callbacks_new(&cb) != 0)
 		return -ENOMEM;
-	}
+	if (nghttp2_option_new(&opt) != 0)
+		goto out_cb;
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, cbs->on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, cbs->on_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, cbs->on_frame_recv);
@@ -31,26 +35,33 @@ int coil__h2_session_open(nghttp2_session **ng, bool server, const struct coil__
 	nghttp2_option_set_max_continuations(opt, 8);
 	nghttp2_option_set_max_settings(opt, 32);
 	nghttp2_option_set_max_outbound_ack(opt, 1000);
-	int r;
+	nghttp2_mem *mem = __atomic_load_n(&coil__h2_test_mem[server], __ATOMIC_ACQUIRE);
+	int made;
 	if (server) {
 		/* Rapid reset (CVE-2023-44487): nghttp2's own bucket, 1000
 		 * then 33/s. */
 		nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
-		r = nghttp2_session_server_new2(ng, cb, ud, opt);
+		made = nghttp2_session_server_new3(&s, cb, ud, opt, mem);
 	} else {
 		/* RFC 9113 6.5.2's suggestion, until the peer's SETTINGS. */
 		nghttp2_option_set_peer_max_concurrent_streams(opt, 100);
-		r = nghttp2_session_client_new2(ng, cb, ud, opt);
+		made = nghttp2_session_client_new3(&s, cb, ud, opt, mem);
 	}
+	if (made != 0)
+		goto out_opt; /* the new freed what it had made */
+	if (nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, iv, n) != 0 ||
+	    nghttp2_session_set_local_window_size(s, NGHTTP2_FLAG_NONE, 0, COIL__H2_CONN_WINDOW) !=
+		    0) {
+		nghttp2_session_del(s);
+		goto out_opt;
+	}
+	*ng = s;
+	r = 0;
+out_opt:
 	nghttp2_option_del(opt);
+out_cb:
 	nghttp2_session_callbacks_del(cb);
-	if (r != 0)
-		return -ENOMEM;
-	r = nghttp2_submit_settings(*ng, NGHTTP2_FLAG_NONE, iv, n);
-	if (r == 0)
-		r = nghttp2_session_set_local_window_size(*ng, NGHTTP2_FLAG_NONE, 0,
-							  COIL__H2_CONN_WINDOW);
-	return r == 0 ? 0 : -ENOMEM;
+	return r;
 }
 
 void coil__h2_park_locked(struct coil__h2_park *pk, int64_t deadline)

@@ -40,11 +40,20 @@ struct coil__h2_callbacks {
  * Make *ng, the server's session (server) or the client's, for ud, and
  * submit our SETTINGS (the n entries at iv) and the connection's window
  * (COIL__H2_CONN_WINDOW). Windows are given back as the streams are read
- * (no automatic WINDOW_UPDATE). Returns 0, or -ENOMEM (*ng is left set
- * when only the SETTINGS failed).
+ * (no automatic WINDOW_UPDATE). Returns 0, or -ENOMEM with *ng NULL and
+ * nothing left to free.
  */
 int coil__h2_session_open(nghttp2_session **ng, bool server, const struct coil__h2_callbacks *cbs,
 			  const nghttp2_settings_entry *iv, size_t n, void *ud);
+
+/*
+ * White-box, for tests/test_h2.c and tests/test_h2_client.c: the
+ * allocator nghttp2 uses in the sessions opened from now on, the
+ * client's ([0]) and the server's ([1]); NULL, the default, is nghttp2's
+ * own (malloc). Stored with __atomic_store_n (release): the sessions are
+ * opened on any worker.
+ */
+extern nghttp2_mem *coil__h2_test_mem[2];
 
 /*
  * The owner's read, which the other fibers (handlers, requesters) end by
