@@ -368,7 +368,9 @@ ssize_t coil_http_response_sendfile(coil_http_response *res, int file, int64_t o
 	if (r < 0)
 		return r;
 	size_t done = 0;
-	bool unbuffered = false;
+	/* Decided once: a big body's tail is not copied after its start was
+	 * sent without. */
+	bool unbuffered = !body_buffered(c, len);
 	while (done < len) {
 		coil_scope s;
 		bool scoped = coil__http_io_scope_enter(c, &s);
