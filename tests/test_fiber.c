@@ -723,6 +723,24 @@ START_TEST(a_worker_asleep_on_this_cpu_is_not_waited_for_awake)
 }
 END_TEST
 
+/* A spin refused because another worker spins teaches nothing (crew.c),
+ * also after a spin of w's that was preempted: the refused one read that
+ * spin's mark and counted as a failure, letting the next chance go. */
+START_TEST(a_refused_spin_after_a_preempted_one_teaches_nothing)
+{
+	static struct two_workers t;
+	two_workers_init(&t);
+	/* Far away: this spin cannot be over by its time either. */
+	int64_t at = coil_now() + 10 * (int64_t)COIL_NSEC_PER_SEC;
+	t.w.expect_after = COIL__CREW_EXPECT_AFTER_NS;
+	t.w.spin_cut = true; /* w's last spin was preempted */
+	t.o.spinning = 1;
+	ck_assert(!coil__crew_expect_spin(&t.w, 0, at, INT64_MAX));
+	ck_assert_int_eq(t.w.expect_fails, 0);
+	ck_assert_int_eq(t.w.expect_skip, 0);
+}
+END_TEST
+
 /* A sleep whose deadline had passed before it began (a fiber ran past
  * its worker's timer) is no timed sleep: nothing was late, and counting
  * the overrun as lateness made the worker's late_ns jump towards its cap
@@ -810,6 +828,7 @@ static Suite *fiber_suite(void)
 	tcase_add_test(crew, a_worker_learns_how_late_its_timers_end);
 	tcase_add_test(crew, an_expected_timer_is_waited_for_as_long_as_its_worker_is_late);
 	tcase_add_test(crew, a_worker_asleep_on_this_cpu_is_not_waited_for_awake);
+	tcase_add_test(crew, a_refused_spin_after_a_preempted_one_teaches_nothing);
 	tcase_add_test(crew, a_timer_overrun_by_a_running_fiber_is_no_lateness);
 	suite_add_tcase(s, crew);
 	return s;
