@@ -723,6 +723,82 @@ START_TEST(a_worker_asleep_on_this_cpu_is_not_waited_for_awake)
 }
 END_TEST
 
+/* A spin refused because another worker spins teaches nothing (crew.c),
+ * also after a spin of w's that was preempted: the refused one read that
+ * spin's mark and counted as a failure, letting the next chance go. */
+START_TEST(a_refused_spin_after_a_preempted_one_teaches_nothing)
+{
+	static struct two_workers t;
+	two_workers_init(&t);
+	/* Far away: this spin cannot be over by its time either. */
+	int64_t at = coil_now() + 10 * (int64_t)COIL_NSEC_PER_SEC;
+	t.w.expect_after = COIL__CREW_EXPECT_AFTER_NS;
+	t.w.spin_cut = true; /* w's last spin was preempted */
+	t.o.spinning = 1;
+	ck_assert(!coil__crew_expect_spin(&t.w, 0, at, INT64_MAX));
+	ck_assert_int_eq(t.w.expect_fails, 0);
+	ck_assert_int_eq(t.w.expect_skip, 0);
+}
+END_TEST
+
+/* A sleep whose deadline had passed before it began (a fiber ran past
+ * its worker's timer) is no timed sleep: nothing was late, and counting
+ * the overrun as lateness made the worker's late_ns jump towards its cap
+ * (200 us), stretching every expectation spin of the crew around its
+ * timers. Worker 1 has no timed sleep here but that one. */
+struct overrun {
+	int64_t before, after;
+	int parked; /* the sleeper has parked with its deadline */
+};
+
+static void *short_sleeper(void *arg)
+{
+	struct overrun *o = arg;
+	__atomic_store_n(&o->parked, 1, __ATOMIC_RELEASE);
+	ck_assert_int_eq(coil_sleep(1000), 0);
+	return NULL;
+}
+
+static void *overrunner(void *arg)
+{
+	struct overrun *o = arg;
+	struct coil__worker *w = coil__tls_worker;
+	o->before = __atomic_load_n(&w->late_ns, __ATOMIC_RELAXED);
+	coil_task s;
+	ck_assert_int_eq(coil_task_spawn_on(1, &s, short_sleeper, o), 0);
+	while (!__atomic_load_n(&o->parked, __ATOMIC_ACQUIRE))
+		ck_assert_int_eq(coil_task_yield(), 0);
+	/* Its deadline (1 us) passes while this fiber runs, by far. */
+	int64_t until = coil_now() + 2000000;
+	while (coil_now() < until)
+		;
+	/* Parks with no deadline: the worker's next wait is bounded by the
+	 * sleeper's deadline, already behind it. */
+	ck_assert_int_eq(coil_task_join(s, NULL), 0);
+	o->after = __atomic_load_n(&w->late_ns, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void *overrun_main(void *arg)
+{
+	coil_task t;
+	ck_assert_int_eq(coil_task_spawn_on(1, &t, overrunner, arg), 0);
+	ck_assert_int_eq(coil_task_join(t, NULL), 0);
+	return NULL;
+}
+
+START_TEST(a_timer_overrun_by_a_running_fiber_is_no_lateness)
+{
+	struct coil_config cfg;
+	coil_config_init(&cfg);
+	cfg.workers = 2;
+	cfg.coalesce_sleeps = true; /* the sleep is a timer in sched's heap */
+	struct overrun o = {0};
+	coil_test_run_cfg(&cfg, overrun_main, &o);
+	ck_assert_int_eq(o.after, o.before);
+}
+END_TEST
+
 static Suite *fiber_suite(void)
 {
 	Suite *s = suite_create("fiber");
@@ -752,6 +828,8 @@ static Suite *fiber_suite(void)
 	tcase_add_test(crew, a_worker_learns_how_late_its_timers_end);
 	tcase_add_test(crew, an_expected_timer_is_waited_for_as_long_as_its_worker_is_late);
 	tcase_add_test(crew, a_worker_asleep_on_this_cpu_is_not_waited_for_awake);
+	tcase_add_test(crew, a_refused_spin_after_a_preempted_one_teaches_nothing);
+	tcase_add_test(crew, a_timer_overrun_by_a_running_fiber_is_no_lateness);
 	suite_add_tcase(s, crew);
 	return s;
 }

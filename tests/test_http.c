@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -30,6 +31,7 @@ struct app {
 	int api_errors;		/* /api: checks that failed */
 	int client_fd;		/* /smallfile peeks at it (set by the test) */
 	int peeked;		/* what the peek found: bytes, or -errno */
+	long fd_sent;		/* /fdkind: what the sendfile returned */
 };
 
 static bool target_is(coil_http_request *req, const char *t)
@@ -69,6 +71,57 @@ static int api_checks(coil_http_response *res, struct app *app)
 	bad += coil_http_response_end(res, NULL, 0) != -EALREADY;
 	__atomic_add_fetch(&app->api_errors, bad, __ATOMIC_RELAXED); /* read from the test's worker */
 	return 0;
+}
+
+/* An fd of a kind that is not a regular file, NULL-terminated names: a
+ * directory, /dev/null, an empty pipe, a socket, an eventfd (counter 1).
+ * Returns the fd (and *other, closed with it: -1 or a pipe's or pair's
+ * other end), or -errno. */
+static const char *const fd_kinds[] = {"dir", "null", "pipe", "socket", "eventfd", NULL};
+
+static int open_fd_kind(const char *kind, size_t kind_len, int *other)
+{
+	int p[2];
+	*other = -1;
+	if (kind_len == 3 && !memcmp(kind, "dir", 3))
+		return open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (kind_len == 4 && !memcmp(kind, "null", 4))
+		return open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (kind_len == 4 && !memcmp(kind, "pipe", 4)) {
+		if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+			return -errno;
+	} else if (kind_len == 6 && !memcmp(kind, "socket", 6)) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, p) < 0)
+			return -errno;
+	} else if (kind_len == 7 && !memcmp(kind, "eventfd", 7)) {
+		int fd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	} else {
+		return -ENOENT;
+	}
+	*other = p[1];
+	return p[0];
+}
+
+/* /fdkind/<kind>/<len>: len bytes of such an fd as the body; what the
+ * sendfile returned goes to app->fd_sent. */
+static int send_fd_kind(coil_http_request *req, coil_http_response *res, struct app *app)
+{
+	struct coil_http_str t = coil_http_request_target(req);
+	const char *kind = t.ptr + strlen("/fdkind/");
+	const char *slash = memchr(kind, '/', t.len - strlen("/fdkind/"));
+	ck_assert_ptr_nonnull(slash);
+	size_t len = strtoul(slash + 1, NULL, 10);
+	int other;
+	int fd = open_fd_kind(kind, (size_t)(slash - kind), &other);
+	ck_assert_int_ge(fd, 0);
+	coil_http_response_length(res, len);
+	ssize_t n = coil_http_response_sendfile(res, fd, 0, len);
+	coil_close(fd);
+	if (other >= 0)
+		coil_close(other);
+	__atomic_store_n(&app->fd_sent, (long)n, __ATOMIC_RELEASE);
+	return n == (ssize_t)len ? 0 : -EIO;
 }
 
 static int handler(coil_http_request *req, coil_http_response *res, void *ctx)
@@ -140,6 +193,8 @@ static int handler(coil_http_request *req, coil_http_response *res, void *ctx)
 		__atomic_store_n(&app->peeked, p < 0 ? -errno : (int)p, __ATOMIC_RELEASE);
 		return n == st.st_size ? 0 : -EIO;
 	}
+	if (target_is(req, "/fdkind/"))
+		return send_fd_kind(req, res, app);
 	if (target_is(req, "/cut")) { /* a body that ends short: the client sees the close */
 		coil_http_response_length(res, 100);
 		if (coil_http_response_write(res, "0123456789", 10) != 10)
@@ -685,6 +740,61 @@ static void *small_file_main(void *arg)
 START_TEST(a_small_file_leaves_with_its_head_in_one_write)
 {
 	coil_test_run(small_file_main, NULL);
+}
+END_TEST
+
+/* An fd that is no regular file (a directory, /dev/null, a pipe, a
+ * socket, an eventfd) given as a small body fails as it does as a big one:
+ * the small one was read into the output buffer, where a directory said
+ * -EISDIR (and the connection was cut, where -EINVAL lets the response go
+ * on) and, on io_uring, /dev/null read as an empty file and an eventfd as
+ * its counter (the rest of the body then waited for the I/O timeout). */
+static long fd_kind_sent(int port, const char *kind, size_t len)
+{
+	char req[128];
+	snprintf(req, sizeof req,
+		 "GET /fdkind/%s/%zu HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", kind, len);
+	__atomic_store_n(&srv_app.fd_sent, 1L, __ATOMIC_RELEASE);
+	struct client *c = cl_open(port);
+	cl_sends(c, req);
+	/* Whatever came: the handler has returned once the server closes. */
+	char b[4096];
+	ssize_t n;
+	while ((n = coil_sock_read(c->fd, b, sizeof b)) > 0)
+		;
+	ck_assert_msg(n == 0 || n == -ECONNRESET, "read %zd", n);
+	cl_close(c);
+	return __atomic_load_n(&srv_app.fd_sent, __ATOMIC_ACQUIRE);
+}
+
+static void *fd_kind_main(void *arg)
+{
+	(void)arg;
+	struct coil_http_config cfg;
+	coil_http_config_init(&cfg);
+	/* A body that waits for bytes that never come: an error soon. */
+	cfg.io_timeout = http_test_timeout(2 * COIL_NSEC_PER_SEC);
+	struct http_srv sv;
+	srv_start(&sv, &cfg);
+	char bad[256] = "";
+	size_t bl = 0;
+	for (int i = 0; fd_kinds[i]; i++) {
+		long small = fd_kind_sent(sv.port, fd_kinds[i], 100);
+		long big = fd_kind_sent(sv.port, fd_kinds[i], 65536);
+		ck_assert_int_lt(big, 0);
+		if (small != big)
+			bl += (size_t)snprintf(bad + bl, sizeof bad - bl,
+					       " %s: %ld small, %ld big;", fd_kinds[i], small, big);
+	}
+	ck_assert_msg(!bad[0], "%s", bad);
+	http_srv_wait_no_connections(&sv);
+	http_srv_stop(&sv);
+	return NULL;
+}
+
+START_TEST(a_small_body_of_no_regular_file_fails_as_a_big_one)
+{
+	coil_test_run(fd_kind_main, NULL);
 }
 END_TEST
 
@@ -1730,6 +1840,7 @@ int main(void)
 	tcase_add_test(tc, bodies_by_length_and_chunked_are_read_whole);
 	tcase_add_test(tc, responses_by_length_chunked_head_and_errors);
 	tcase_add_test(tc, a_small_file_leaves_with_its_head_in_one_write);
+	tcase_add_test(tc, a_small_body_of_no_regular_file_fails_as_a_big_one);
 	tcase_add_test(tc, expect_100_continue_is_answered_at_the_first_read);
 	tcase_add_test(tc, connection_close_and_http10_are_honoured);
 	tcase_add_test(tc, each_smuggling_vector_is_400_and_closes);

@@ -283,10 +283,11 @@ COIL_API int coil_http_response_end(coil_http_response *res, const void *buf, si
  * Send len bytes of the open file file, from offset off, as body bytes
  * without copying them through user memory (coil_sock_sendfile: splice on
  * io_uring, sendfile(2) elsewhere); framed as coil_http_response_write
- * frames (announce the length first to avoid chunked). A body that fits in
- * the connection's 8 KiB output buffer beside what waits there (the head)
- * is read into it instead, so that head and body leave in one write at the
- * response's end, as nginx's corked sendfile sends them. The file's own
+ * frames (announce the length first to avoid chunked). A regular file's
+ * body that fits in the connection's 8 KiB output buffer beside what waits
+ * there (the head) is read into it instead, so that head and body leave in
+ * one write at the response's end, as nginx's corked sendfile sends them
+ * (any other fd goes as a big body does, and fails as one). The file's own
  * position is not used. Returns the bytes sent: len, or fewer when the
  * file ended first (a response whose announced length is then not met
  * closes its connection at the end); the errors of coil_http_response_write;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "http/conn.h"
 #include "http/date.h"
@@ -289,8 +290,19 @@ static bool body_buffered(const struct coil__http_conn *c, size_t len)
 	return len <= COIL__HTTP_OUT_CAP - c->out_len;
 }
 
+/* Whether file is one to read into the output buffer: a regular file. What
+ * else sendfile(2) refuses, a read may not (a directory says -EISDIR; on
+ * io_uring /dev/null reads as empty and an eventfd as its counter): such
+ * an fd goes the way of a big body, whose error it then gets. */
+static bool regular_file(int file)
+{
+	struct stat st;
+	return fstat(file, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* Read file's bytes into the output buffer. -ESPIPE or -EINVAL: the fd has
- * no positions to read at (a pipe, say): the caller sends it otherwise. */
+ * no positions to read at, or not into this buffer (O_DIRECT's alignment):
+ * the caller sends it otherwise. */
 static ssize_t file_into_buffer(struct coil__http_conn *c, int file, int64_t off, size_t len)
 {
 	ssize_t n = coil_file_read(file, c->out + c->out_len, len, off);
@@ -362,15 +374,15 @@ ssize_t coil_http_response_sendfile(coil_http_response *res, int file, int64_t o
 		int n = snprintf(line, sizeof line, "%zx\r\n", len);
 		r = coil__http_conn_put(c, line, (size_t)n);
 	}
+	/* Decided once: a big body's tail is not copied after its start was
+	 * sent without. */
+	bool unbuffered = !body_buffered(c, len) || !regular_file(file);
 	/* What waits in the buffer goes first (or with the body). */
-	if (r == 0 && !body_buffered(c, len))
+	if (r == 0 && unbuffered)
 		r = coil__http_conn_flush(c);
 	if (r < 0)
 		return r;
 	size_t done = 0;
-	/* Decided once: a big body's tail is not copied after its start was
-	 * sent without. */
-	bool unbuffered = !body_buffered(c, len);
 	while (done < len) {
 		coil_scope s;
 		bool scoped = coil__http_io_scope_enter(c, &s);

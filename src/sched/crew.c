@@ -191,6 +191,9 @@ static bool other_spins(struct coil__worker *w)
 bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t end)
 {
 	struct coil__crew *c = w->crew;
+	/* This spin's mark, also when it is refused: the last one's would
+	 * teach a refused spin a preemption (coil__crew_expect_spin). */
+	w->spin_cut = false;
 	if (!c->may_spin || other_spins(w))
 		return false;
 	__atomic_store_n(&w->spinning, 1, __ATOMIC_RELAXED);
@@ -199,7 +202,6 @@ bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t end)
 	 * off its CPU (pause-loop exiting): measured here, a cross-worker
 	 * ping-pong then took 2.7 us a round trip instead of 0.58. The clock
 	 * read every 64 loads is the backoff. */
-	w->spin_cut = false;
 	int64_t last = coil_now();
 	while (!got) {
 		for (int i = 0; i < 64 && !got; i++) {

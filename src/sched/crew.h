@@ -171,8 +171,10 @@ void coil__crew_announce(struct coil__crew *c);
 
 /*
  * How late w's timed sleeps end: a worker with several others (w->multi)
- * that woke at now from a sleep bounded by wake_at, with nothing else
- * having woken it, tells how late it was. w->late_ns follows the samples
+ * that woke at now from a sleep bounded by wake_at, begun before wake_at
+ * and with nothing else having woken it, tells how late it was (a sleep
+ * begun past wake_at, after a fiber ran past the timer, tells nothing
+ * about timers). w->late_ns follows the samples
  * up quickly and down slowly, so it stays near the high end of recent
  * lateness: what a worker that waits for w's timer must cover. Samples are
  * capped (a descheduled thread's seconds teach nothing about timers).

@@ -87,11 +87,20 @@ static void maybe_shut_down(struct coil__worker *w)
 	wind_down(w);
 }
 
-/* A timed sleep of a worker with others just ended: if its time did end
- * it (nothing in the inbox), how late it woke (crew.h). */
-static void learn_lateness(struct coil__worker *w, int64_t wake_at)
+/* When a sleep towards wake_at begins: the clock, or INT64_MAX when the
+ * sleep is not timed (no clock read then). */
+static inline int64_t sleep_began(int64_t wake_at)
 {
-	if (wake_at == INT64_MAX || !coil__inbox_empty(w))
+	return wake_at == INT64_MAX ? INT64_MAX : coil_now();
+}
+
+/* A sleep of a worker with others, begun at began, just ended: if its time
+ * did end it (nothing in the inbox), how late it woke (crew.h). One whose
+ * time had passed before it began (a fiber ran past the timer) did not
+ * wait for a timer: no lateness to learn. */
+static void learn_lateness(struct coil__worker *w, int64_t began, int64_t wake_at)
+{
+	if (began >= wake_at || !coil__inbox_empty(w))
 		return;
 	int64_t now = coil_now();
 	if (now >= wake_at)
@@ -129,9 +138,10 @@ static int wait_stuck(struct coil__worker *w, uint32_t seen, int64_t wake_at)
 	int r = 0;
 	__atomic_store_n(&w->next_timer, INT64_MAX, __ATOMIC_RELAXED);
 	if (coil__crew_sleep_begin(w, seen, COIL__SLEEP_QUIET)) {
+		int64_t began = sleep_began(wake_at);
 		r = coil__crew_sleep_quiet(w, wake_at);
 		coil__crew_sleep_end(w);
-		learn_lateness(w, wake_at);
+		learn_lateness(w, began, wake_at);
 	}
 	__atomic_sub_fetch(&c->stuck, 1, __ATOMIC_SEQ_CST);
 	return r;
@@ -228,9 +238,11 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns, unsigned budget
 		bool quiet = w->pending == 0;
 		bool block = idle && timeout_ns != 0 &&
 			     coil__crew_sleep_begin(w, seen, quiet ? COIL__SLEEP_QUIET : COIL__SLEEP_POLL);
+		int64_t began = INT64_MAX;
 		if (block && w->multi) {
 			__atomic_store_n(&w->sleep_cpu, sched_getcpu(), __ATOMIC_RELAXED);
 			__atomic_store_n(&w->next_timer, timer, __ATOMIC_RELAXED);
+			began = sleep_began(wake_at);
 		}
 		if (block && quiet)
 			r = coil__crew_sleep_quiet(w, wake_at);
@@ -239,7 +251,7 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns, unsigned budget
 		if (block) {
 			coil__crew_sleep_end(w);
 			if (w->multi)
-				learn_lateness(w, wake_at);
+				learn_lateness(w, began, wake_at);
 		}
 	} else if (idle) {
 		return -EDEADLK;
