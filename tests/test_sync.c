@@ -448,7 +448,8 @@ static void *wg_worker(void *arg)
 {
 	struct wg_shared *s = arg;
 	ck_assert_int_eq(coil_sleep(COIL_NSEC_PER_MSEC), 0);
-	s->finished++;
+	/* Atomic: the workers may run on several workers at once. */
+	__atomic_add_fetch(&s->finished, 1, __ATOMIC_RELAXED);
 	ck_assert_int_eq(coil_wg_done(&s->wg), 0);
 	return NULL;
 }

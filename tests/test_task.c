@@ -153,7 +153,8 @@ static void *set_flag_after_sleep(void *arg)
 {
 	g_sleep_rc = coil_sleep((int64_t)(intptr_t)arg);
 	g_cancelled_after = coil_task_cancelled();
-	g_flag = 1;
+	/* Atomic: a detached child may run on another worker. */
+	__atomic_store_n(&g_flag, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -164,7 +165,7 @@ static void *detached_main(void *arg)
 					 (void *)(intptr_t)(5 * COIL_NSEC_PER_MSEC)),
 			 0);
 	int64_t give_up = coil_now() + 5 * COIL_NSEC_PER_SEC;
-	while (!g_flag && coil_now() < give_up)
+	while (!__atomic_load_n(&g_flag, __ATOMIC_ACQUIRE) && coil_now() < give_up)
 		ck_assert_int_eq(coil_sleep(COIL_NSEC_PER_MSEC), 0);
 	return NULL;
 }
