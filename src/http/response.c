@@ -300,9 +300,9 @@ static bool regular_file(int file)
 	return fstat(file, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Read file's bytes into the output buffer. -ESPIPE or -EINVAL: the fd has
- * no positions to read at, or not into this buffer (O_DIRECT's alignment):
- * the caller sends it otherwise. */
+/* Read file's bytes (a regular file's) into the output buffer. -EINVAL:
+ * not into this buffer (O_DIRECT's alignment); -ESPIPE is kept with it for
+ * an fd whose type changed under us: the caller sends it otherwise. */
 static ssize_t file_into_buffer(struct coil__http_conn *c, int file, int64_t off, size_t len)
 {
 	ssize_t n = coil_file_read(file, c->out + c->out_len, len, off);
@@ -343,7 +343,7 @@ static ssize_t send_file_part(struct coil__http_conn *c, int file, int64_t off, 
 		ssize_t n = file_into_buffer(c, file, off, len);
 		if (n != -ESPIPE && n != -EINVAL)
 			return n;
-		*unbuffered = true; /* not a file to read at offsets */
+		*unbuffered = true; /* not readable into the buffer */
 		int r = coil__http_conn_flush(c);
 		if (r < 0)
 			return r;
