@@ -245,6 +245,48 @@ static void *small_round_trip(void *arg)
 
 TLS_TEST(client_and_server_round_trip_and_close_notify_both_ways, small_round_trip)
 
+/* Says "bye" and close_notify, then keeps the connection open until the
+ * client's close_notify: the client's reads after ours must not wait for
+ * the socket. */
+static long bye_server(coil_tls *t, struct peer *p)
+{
+	(void)p;
+	if (coil_tls_write_all(t, "bye", 3) != 3)
+		return -EIO;
+	int r = coil_tls_shutdown(t);
+	if (r < 0)
+		return r;
+	char buf[8];
+	return coil_tls_read(t, buf, sizeof buf); /* 0: the client's close_notify */
+}
+
+static long bye_client(coil_tls *t, struct peer *c)
+{
+	(void)c;
+	char buf[8];
+	const void *lent;
+	ck_assert_int_eq(read_all(t, buf, 3), 3);
+	coil_scope s;
+	ck_assert_int_eq(coil_scope_enter_timeout(&s, 5 * COIL_NSEC_PER_SEC), 0);
+	ck_assert_int_eq(coil_tls_read(t, buf, sizeof buf), 0);
+	ck_assert_int_eq(coil_tls_read(t, buf, sizeof buf), 0);
+	ck_assert_int_eq(coil_tls_read_lent(t, &lent), 0);
+	coil_scope_exit(&s);
+	ck_assert_int_eq(coil_tls_shutdown(t), 0);
+	return 0;
+}
+
+static void *reads_after_close_notify_main(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(session_run(&(struct session){.server = bye_server,
+		.client = bye_client, .host = "localhost"}), 0);
+	return NULL;
+}
+
+TLS_TEST(every_read_after_close_notify_is_0_at_once_while_the_socket_is_open,
+	 reads_after_close_notify_main)
+
 #define BIG (1024 * 1024)
 
 /* n bytes of the pseudo-random stream of seed (malloc'ed). */
@@ -1114,6 +1156,7 @@ static Suite *tls_suite(void)
 	tcase_add_unchecked_fixture(tc, make_certs, remove_certs);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, client_and_server_round_trip_and_close_notify_both_ways);
+	tcase_add_test(tc, every_read_after_close_notify_is_0_at_once_while_the_socket_is_open);
 	tcase_add_test(tc, one_mib_each_way_with_half_close_and_short_writes);
 	tcase_add_test(tc, read_lent_lends_a_record_and_holds_no_buffer_while_waiting);
 	tcase_add_test(tc, alpn_picks_the_servers_first_protocol_the_client_offers);

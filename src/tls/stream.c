@@ -348,6 +348,17 @@ static void idle_release(struct coil__tls *t)
 	t->plain = NULL;
 }
 
+/* Whether SSL_read could only say WANT_READ: the reader lent no bytes,
+ * OpenSSL holds no record, the handshake is over and no close_notify came
+ * (after one, SSL_read says 0 again at once). Asking OpenSSL to learn it
+ * costs a failing SSL_read per request, ~3k instructions (callgrind). */
+static int nothing_to_read(struct coil__tls *t)
+{
+	return t->in_len == 0 && !t->in_eof && !SSL_has_pending(t->ssl) &&
+	       SSL_is_init_finished(t->ssl) &&
+	       !(SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN);
+}
+
 /* coil_tls_read, or with lend set coil_tls_read_lent: buf is then the
  * stream's own t->plain, taken per record and given back before waiting. */
 static ssize_t read_locked(struct coil__tls *t, void *buf, size_t len, const void **lend)
@@ -357,14 +368,17 @@ static ssize_t read_locked(struct coil__tls *t, void *buf, size_t len, const voi
 	if ((r = handshake_locked(t)) < 0)
 		return r;
 	for (;;) {
-		size_t n;
-		if (lend != NULL) {
-			if (t->plain == NULL && (t->plain = plain_get()) == NULL)
-				return -ENOMEM;
-			buf = t->plain;
-			len = RECORD_MAX;
+		size_t n = 0;
+		int e = SSL_ERROR_WANT_READ;
+		if (!nothing_to_read(t)) {
+			if (lend != NULL) {
+				if (t->plain == NULL && (t->plain = plain_get()) == NULL)
+					return -ENOMEM;
+				buf = t->plain;
+				len = RECORD_MAX;
+			}
+			e = ssl_call(t, READ, buf, len, &n);
 		}
-		int e = ssl_call(t, READ, buf, len, &n);
 		int f = flush(t); /* a key update's answer, an alert */
 		if (f == -ECONNRESET || f == -EPIPE)
 			f = output_lost(t);
