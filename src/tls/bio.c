@@ -41,8 +41,10 @@ static int bio_write(BIO *b, const char *src, int n)
 	BIO_clear_retry_flags(b);
 	if (out->off == out->len)
 		out->off = out->len = 0;
+	if (out->p == NULL && (out->p = coil__tls_block_get()) != NULL)
+		out->cap = COIL__TLS_BLOCK;
 	if (out->len + (size_t)n > out->cap) {
-		size_t cap = out->cap ? out->cap : 4096;
+		size_t cap = out->cap ? out->cap : COIL__TLS_BLOCK;
 		while (cap < out->len + (size_t)n)
 			cap *= 2;
 		unsigned char *p = realloc(out->p, cap);

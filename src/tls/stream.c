@@ -20,8 +20,7 @@
 #include "coil/scope.h"
 #include "tls/tls.h"
 
-/* Plaintext per SSL_write: one record. */
-#define RECORD_MAX 16384
+#define RECORD_MAX COIL__TLS_BLOCK
 /* Ciphertext queued before it is flushed: three records per send. */
 #define OUT_BATCH (3 * (RECORD_MAX + 512))
 /* Room for an error code that OpenSSL has no reason text for. */
@@ -100,6 +99,17 @@ static int fail(struct coil__tls *t, int e)
 	return t->err;
 }
 
+/* The output buffer goes: back to the cache if it is a block. */
+static void out_release(struct coil__tls_buf *o)
+{
+	if (o->cap == COIL__TLS_BLOCK)
+		coil__tls_block_put(o->p);
+	else
+		free(o->p);
+	o->p = NULL;
+	o->cap = 0;
+}
+
 /* Send everything queued in t->out. */
 static int flush(struct coil__tls *t)
 {
@@ -111,11 +121,8 @@ static int flush(struct coil__tls *t)
 		o->off += (size_t)w;
 	}
 	o->off = o->len = 0;
-	if (o->cap > OUT_KEEP) {
-		free(o->p);
-		o->p = NULL;
-		o->cap = 0;
-	}
+	if (o->cap > OUT_KEEP)
+		out_release(o);
 	return 0;
 }
 
@@ -286,65 +293,12 @@ int coil_tls_handshake(coil_tls *t)
 	return r;
 }
 
-/* ---- plaintext buffers of coil_tls_read_lent --------------------------------- */
-
-/*
- * A lending read holds its record buffer only while it has bytes: it is
- * taken when OpenSSL is asked for a record and given back before the
- * stream waits on the socket, so an idle stream holds none. Each thread
- * keeps a few given-back buffers: 16 KiB blocks malloc'ed and freed per
- * request would make glibc trim and grow the heap top (see http/conn.c).
- */
-#define PLAIN_CACHE 32
-
-static __thread void *plain_cache[PLAIN_CACHE];
-static __thread unsigned plain_cached;
-static pthread_key_t plain_key;
-static pthread_once_t plain_once = PTHREAD_ONCE_INIT;
-
-static void plain_cache_drop(void *unused)
-{
-	(void)unused;
-	while (plain_cached > 0)
-		free(plain_cache[--plain_cached]);
-}
-
-static void plain_key_make(void)
-{
-	pthread_key_create(&plain_key, plain_cache_drop);
-}
-
-static unsigned char *plain_get(void)
-{
-	if (plain_cached > 0)
-		return plain_cache[--plain_cached];
-	return malloc(RECORD_MAX);
-}
-
-static void plain_put(unsigned char *p)
-{
-	if (p == NULL)
-		return;
-	if (plain_cached < PLAIN_CACHE) {
-		pthread_once(&plain_once, plain_key_make);
-		if (plain_cached == 0)
-			pthread_setspecific(plain_key, plain_cache); /* any non-NULL */
-		plain_cache[plain_cached++] = p;
-		return;
-	}
-	free(p);
-}
-
 /* Give back what an idle stream needs not hold before it waits on the
  * socket: the output buffer (all of it was sent) and the lending buffer. */
 static void idle_release(struct coil__tls *t)
 {
-	if (t->out.p != NULL) {
-		free(t->out.p);
-		t->out.p = NULL;
-		t->out.cap = 0;
-	}
-	plain_put(t->plain);
+	out_release(&t->out);
+	coil__tls_block_put(t->plain);
 	t->plain = NULL;
 }
 
@@ -372,7 +326,7 @@ static ssize_t read_locked(struct coil__tls *t, void *buf, size_t len, const voi
 		int e = SSL_ERROR_WANT_READ;
 		if (!nothing_to_read(t)) {
 			if (lend != NULL) {
-				if (t->plain == NULL && (t->plain = plain_get()) == NULL)
+				if (t->plain == NULL && (t->plain = coil__tls_block_get()) == NULL)
 					return -ENOMEM;
 				buf = t->plain;
 				len = RECORD_MAX;
@@ -437,7 +391,7 @@ ssize_t coil_tls_read_lent(coil_tls *t, const void **data)
 		return r;
 	ssize_t res = read_locked(t, NULL, 0, data);
 	if (res <= 0) {
-		plain_put(t->plain); /* nothing lent */
+		coil__tls_block_put(t->plain); /* nothing lent */
 		t->plain = NULL;
 	}
 	t->busy = 0;
@@ -551,8 +505,8 @@ void coil_tls_free(coil_tls *t)
 	coil_tls_ctx_free(t->ctx);
 	if (t->rd != NULL)
 		coil_reader_close(t->rd);
-	free(t->out.p);
-	plain_put(t->plain);
+	out_release(&t->out);
+	coil__tls_block_put(t->plain);
 	if (t->alpn != t->alpn_short)
 		free(t->alpn);
 	free(t->reason_buf);

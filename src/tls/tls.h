@@ -55,7 +55,7 @@ struct coil__tls {
 	const unsigned char *in;
 	size_t in_len;
 	struct coil__tls_buf out; /* ciphertext OpenSSL wrote, to send */
-	unsigned char *plain; /* coil_tls_read_lent's buffer, RECORD_MAX */
+	unsigned char *plain; /* coil_tls_read_lent's buffer, a block */
 	char *host;
 	/* Kept small: an idle connection holds this struct. */
 	char *alpn;           /* the protocol chosen: alpn_short, or malloc'ed */
@@ -63,6 +63,16 @@ struct coil__tls {
 	const char *reason;   /* why it failed: OpenSSL's static text, or ... */
 	char *reason_buf;     /* ... an error code formatted here (rare) */
 };
+
+/* Plaintext per SSL_write: one record; also the size of a cached block. */
+#define COIL__TLS_BLOCK 16384
+
+/* A COIL__TLS_BLOCK-byte block from the thread's cache (or malloc; NULL
+ * when out of memory), and back: the lending buffer and the output buffer
+ * are taken per request and given back before a stream waits, so that an
+ * idle stream holds neither and a busy one mallocs neither. */
+unsigned char *coil__tls_block_get(void);
+void coil__tls_block_put(unsigned char *p);
 
 /* A BIO over t->in / t->out (never blocks: empty in is a retry). */
 BIO *coil__tls_bio_new(struct coil__tls *t);
