@@ -1,6 +1,7 @@
 /* The head's line scan: see scan.h for what it rejects and why. */
 #include "http/scan.h"
 
+#include <stdint.h>
 #include <string.h>
 
 enum {
@@ -28,6 +29,21 @@ int coil__http_scan(struct coil__http_scan *s, const char *buf, size_t len, size
 	size_t i = s->pos;
 	unsigned state = s->state;
 	for (; i < len; i++) {
+		/* Inside a line, skip eight bytes at a time while none is
+		 * below 14: (w - 0x0E..) & ~w & 0x80.. is zero exactly when no
+		 * byte of w is below 0x0E (a borrow only follows a byte that
+		 * is). A 100-byte head costs ~100 instructions, not ~500. */
+		if (state == IN_LINE) {
+			while (len - i >= 8) {
+				uint64_t w;
+				memcpy(&w, p + i, 8);
+				if ((w - UINT64_C(0x0E0E0E0E0E0E0E0E)) & ~w & UINT64_C(0x8080808080808080))
+					break;
+				i += 8;
+			}
+			if (i == len)
+				break;
+		}
 		unsigned char c = p[i];
 		/* The common byte, inside a line: one test for the three that
 		 * matter (NUL, LF, CR are all below 14). */
