@@ -676,6 +676,8 @@ static long handshake_reason(coil_tls *t, struct peer *p)
 {
 	int r = coil_tls_handshake(t);
 	snprintf(p->data, 160, "%s", coil_tls_error(t));
+	if (r < 0 && ERR_peek_error() != 0)
+		return -EUCLEAN; /* a failure must not leave its errors to the thread */
 	return r;
 }
 

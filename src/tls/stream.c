@@ -79,7 +79,11 @@ static int ssl_call(struct coil__tls *t, enum call what, void *buf, size_t len, 
 			t->reason = "TLS error";
 		}
 	}
-	err_clean();
+	/* A failure leaves its errors: take them away from the thread's
+	 * next OpenSSL user. A success found the queue clean and leaves it
+	 * so (the peek costs ~180 instructions, twice per request). */
+	if (e != SSL_ERROR_NONE)
+		err_clean();
 	return e;
 }
 
