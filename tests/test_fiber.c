@@ -678,25 +678,25 @@ START_TEST(an_expected_timer_is_waited_for_as_long_as_its_worker_is_late)
 	int64_t now = coil_now(), at = now + 1000000;
 	t.o.next_timer = at;
 	/* A punctual worker: the floor. */
-	ck_assert_int_eq(coil__crew_expect(&t.w, now), at);
+	ck_assert_int_eq(coil__crew_expect(&t.w, now, INT64_MAX), at);
 	ck_assert_int_eq(t.w.expect_after, COIL__CREW_EXPECT_AFTER_NS);
 	/* One that runs 80 us after its timers: awake that long and a
 	 * quarter more (fixed margins missed most posts in a VM whose
 	 * timers end 20-40 us late). */
 	t.o.late_ns = 80000;
-	ck_assert_int_eq(coil__crew_expect(&t.w, now), at);
+	ck_assert_int_eq(coil__crew_expect(&t.w, now, INT64_MAX), at);
 	ck_assert_int_eq(t.w.expect_after, 100000);
 	/* Nothing to expect: no timer, one past, or one too far away. */
 	t.o.next_timer = INT64_MAX;
-	ck_assert_int_eq(coil__crew_expect(&t.w, now), INT64_MAX);
+	ck_assert_int_eq(coil__crew_expect(&t.w, now, INT64_MAX), INT64_MAX);
 	t.o.next_timer = now;
-	ck_assert_int_eq(coil__crew_expect(&t.w, now), INT64_MAX);
+	ck_assert_int_eq(coil__crew_expect(&t.w, now, INT64_MAX), INT64_MAX);
 	t.o.next_timer = now + 10 * (int64_t)COIL_NSEC_PER_SEC;
-	ck_assert_int_eq(coil__crew_expect(&t.w, now), INT64_MAX);
+	ck_assert_int_eq(coil__crew_expect(&t.w, now, INT64_MAX), INT64_MAX);
 	/* A crew with more workers than CPUs never waits awake. */
 	t.o.next_timer = at;
 	t.crew.may_spin = false;
-	ck_assert_int_eq(coil__crew_expect(&t.w, now), INT64_MAX);
+	ck_assert_int_eq(coil__crew_expect(&t.w, now, INT64_MAX), INT64_MAX);
 }
 END_TEST
 
@@ -716,9 +716,9 @@ START_TEST(a_worker_asleep_on_this_cpu_is_not_waited_for_awake)
 	t.o.next_timer = at;
 	t.o.sleep_cpu = cpu;
 	/* Awake here, w would only keep o from running. */
-	ck_assert_int_eq(coil__crew_expect(&t.w, now), INT64_MAX);
+	ck_assert_int_eq(coil__crew_expect(&t.w, now, INT64_MAX), INT64_MAX);
 	t.o.sleep_cpu = cpu + 1;
-	ck_assert_int_eq(coil__crew_expect(&t.w, now), at);
+	ck_assert_int_eq(coil__crew_expect(&t.w, now, INT64_MAX), at);
 	ck_assert_int_eq(sched_setaffinity(0, sizeof old, &old), 0);
 }
 END_TEST
@@ -738,6 +738,92 @@ START_TEST(a_refused_spin_after_a_preempted_one_teaches_nothing)
 	ck_assert(!coil__crew_expect_spin(&t.w, 0, at, INT64_MAX));
 	ck_assert_int_eq(t.w.expect_fails, 0);
 	ck_assert_int_eq(t.w.expect_skip, 0);
+}
+END_TEST
+
+/* A spin that w's own timer cut short did not wait the window of the
+ * timer it expected (the other worker runs up to expect_after past it).
+ * Counted as a failure, it let the next chance go, so a worker whose
+ * timers fell near the other's stopped waiting for it. It counts neither
+ * way; w waits the rest of the window once its own timer has run, and
+ * that spin tells (crew.c). */
+START_TEST(a_spin_cut_by_the_workers_own_timer_waits_the_rest_of_the_window)
+{
+	static struct two_workers t;
+	two_workers_init(&t);
+	static struct coil__msg m;
+	t.w.expect_fails = 2;
+	/* The other's timer has just passed, with a long window (white-box:
+	 * no clock in the test may end it); w's own timer is due now. */
+	t.w.expect_after = 10 * (int64_t)COIL_NSEC_PER_SEC;
+	int64_t at = coil_now() - 1000;
+	ck_assert(!coil__crew_expect_spin(&t.w, 0, at, coil_now()));
+	ck_assert_int_eq(t.w.expect_fails, 2);
+	ck_assert_int_eq(t.w.expect_skip, 0);
+	/* Its own timer has run: the rest of that window, which no scan of
+	 * the others' timers finds any more (o's has passed), once. */
+	ck_assert_int_eq(coil__crew_expect(&t.w, coil_now(), INT64_MAX), at);
+	ck_assert_int_eq(coil__crew_expect(&t.w, coil_now(), INT64_MAX), INT64_MAX);
+	/* The rest tells: a post came... */
+	t.w.inbox = &m;
+	ck_assert(coil__crew_expect_spin(&t.w, 0, at, INT64_MAX));
+	ck_assert_int_eq(t.w.expect_fails, 0);
+	t.w.inbox = NULL;
+	/* ... or the window passed with nothing. */
+	t.w.expect_fails = 2;
+	t.w.expect_after = 1;
+	ck_assert(!coil__crew_expect_spin(&t.w, 0, at, INT64_MAX));
+	ck_assert_int_eq(t.w.expect_fails, 3);
+	ck_assert_int_eq(t.w.expect_skip, 7);
+	/* A cut window that has ended since is not waited for. */
+	t.w.expect_skip = 0;
+	t.w.expect_cut = at;
+	ck_assert_int_eq(coil__crew_expect(&t.w, coil_now(), INT64_MAX), INT64_MAX);
+}
+END_TEST
+
+/* Only a post tells that waiting awake paid. The epoch moves when the
+ * crew ends (shut down, all done, deadlock, an error): nothing about the
+ * other worker's timer, and counted as a success it undid the back-off. */
+START_TEST(only_a_post_tells_that_an_expectation_spin_paid)
+{
+	static struct two_workers t;
+	two_workers_init(&t);
+	static struct coil__msg m;
+	int64_t at = coil_now() + 10 * (int64_t)COIL_NSEC_PER_SEC;
+	t.w.expect_after = COIL__CREW_EXPECT_AFTER_NS;
+	t.w.expect_fails = 3;
+	t.crew.epoch = 1;
+	ck_assert(coil__crew_expect_spin(&t.w, 0, at, INT64_MAX));
+	ck_assert_int_eq(t.w.expect_fails, 3);
+	/* A post, from whoever: a kick saved. */
+	t.w.inbox = &m;
+	ck_assert(coil__crew_expect_spin(&t.w, 1, at, INT64_MAX));
+	ck_assert_int_eq(t.w.expect_fails, 0);
+}
+END_TEST
+
+/* The back-off lets go the chances it says, not turns: a turn with no
+ * other worker's timer to wait for, or with w's own timer first, used one
+ * up, so the back-off wore off as fast as the worker had idle turns. */
+START_TEST(a_turn_without_a_chance_lets_none_go)
+{
+	static struct two_workers t;
+	two_workers_init(&t);
+	int64_t now = coil_now(), at = now + 1000000;
+	t.w.expect_skip = 2;
+	t.o.next_timer = INT64_MAX;
+	ck_assert_int_eq(coil__crew_expect(&t.w, now, INT64_MAX), INT64_MAX);
+	ck_assert_int_eq(t.w.expect_skip, 2);
+	/* w wakes for its own timer before it would for o's. */
+	t.o.next_timer = at;
+	ck_assert_int_eq(coil__crew_expect(&t.w, now, at - COIL__CREW_EXPECT_LEAD_NS), INT64_MAX);
+	ck_assert_int_eq(t.w.expect_skip, 2);
+	/* Two chances let go, the third taken. */
+	ck_assert_int_eq(coil__crew_expect(&t.w, now, INT64_MAX), INT64_MAX);
+	ck_assert_int_eq(coil__crew_expect(&t.w, now, INT64_MAX), INT64_MAX);
+	ck_assert_int_eq(t.w.expect_skip, 0);
+	ck_assert_int_eq(coil__crew_expect(&t.w, now, at - COIL__CREW_EXPECT_LEAD_NS + 1), at);
 }
 END_TEST
 
@@ -829,6 +915,9 @@ static Suite *fiber_suite(void)
 	tcase_add_test(crew, an_expected_timer_is_waited_for_as_long_as_its_worker_is_late);
 	tcase_add_test(crew, a_worker_asleep_on_this_cpu_is_not_waited_for_awake);
 	tcase_add_test(crew, a_refused_spin_after_a_preempted_one_teaches_nothing);
+	tcase_add_test(crew, a_spin_cut_by_the_workers_own_timer_waits_the_rest_of_the_window);
+	tcase_add_test(crew, only_a_post_tells_that_an_expectation_spin_paid);
+	tcase_add_test(crew, a_turn_without_a_chance_lets_none_go);
 	tcase_add_test(crew, a_timer_overrun_by_a_running_fiber_is_no_lateness);
 	suite_add_tcase(s, crew);
 	return s;

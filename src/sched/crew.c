@@ -245,15 +245,19 @@ void coil__crew_late_sample(struct coil__worker *w, int64_t late)
 	__atomic_store_n(&w->late_ns, est, __ATOMIC_RELAXED);
 }
 
-int64_t coil__crew_expect(struct coil__worker *w, int64_t now)
+int64_t coil__crew_expect(struct coil__worker *w, int64_t now, int64_t deadline)
 {
 	struct coil__crew *c = w->crew;
 	if (!c->may_spin)
 		return INT64_MAX;
-	if (w->expect_skip) {
-		w->expect_skip--;
-		return INT64_MAX;
-	}
+	/* The rest of a window that w's own timer cut (coil__crew_expect_spin):
+	 * the same chance, not a new one. Its timer has passed, so the scan
+	 * below would not see it. */
+	int64_t lead = coil__crew_expect_lead(w);
+	int64_t cut = w->expect_cut;
+	w->expect_cut = 0;
+	if (cut && cut <= now && now < cut + w->expect_after && cut - lead < deadline)
+		return cut;
 	int cpu = sched_getcpu();
 	int64_t best = INT64_MAX, best_late = 0;
 	for (unsigned i = 0; i < c->n; i++) {
@@ -270,8 +274,17 @@ int64_t coil__crew_expect(struct coil__worker *w, int64_t now)
 		best = t;
 		best_late = __atomic_load_n(&o->late_ns, __ATOMIC_RELAXED);
 	}
-	if (best - now > EXPECT_HORIZON_NS)
+	/* No chance this turn: nothing to wait for, or w's own timer comes
+	 * first (it wakes for that one, and the next turn has the chance).
+	 * A chance let go is counted only where there was one, so the
+	 * back-off lasts the chances it says, however many turns pass
+	 * between them. */
+	if (best - now > EXPECT_HORIZON_NS || best - lead >= deadline)
 		return INT64_MAX;
+	if (w->expect_skip) {
+		w->expect_skip--;
+		return INT64_MAX;
+	}
 	/* It runs that late after its timer; a quarter more for the spread. */
 	best_late += best_late / 4;
 	w->expect_after = best_late > COIL__CREW_EXPECT_AFTER_NS ? best_late : COIL__CREW_EXPECT_AFTER_NS;
@@ -281,18 +294,37 @@ int64_t coil__crew_expect(struct coil__worker *w, int64_t now)
 bool coil__crew_expect_spin(struct coil__worker *w, uint32_t seen, int64_t expect,
 			    int64_t deadline)
 {
-	int64_t end = expect + w->expect_after < deadline ? expect + w->expect_after : deadline;
+	int64_t full = expect + w->expect_after;
+	int64_t end = full < deadline ? full : deadline;
 	bool got = coil__crew_spin(w, seen, end);
+	/*
+	 * What a spin tells about whether waiting awake for this timer pays:
+	 *   - a post came: yes, a kick was saved, whoever posted;
+	 *   - the whole window passed with nothing (a refused spin too, when
+	 *     w woke past it), or the spin was preempted (the machine is
+	 *     busy: a spinner takes the sender's CPU): no, let the next
+	 *     chances go, twice as many each time in a row;
+	 *   - nothing else. Not the epoch alone: the crew is ending (shut
+	 *     down, all done, deadlock, an error), which is no post of the
+	 *     other worker's. Not a spin refused because another worker
+	 *     spins. Not a spin that w's own timer cut: it did not wait the
+	 *     window (the other runs up to expect_after past its timer), so w
+	 *     waits the rest once its own timer has run (coil__crew_expect)
+	 *     and that spin tells. Counted as a failure, a cut let the next
+	 *     chance go (the same timer's, when w's came before it), so a
+	 *     worker whose timers fall near the other's stopped waiting for
+	 *     it; counted as nothing without the rest, a worker whose timers
+	 *     always do would spin for each and never learn.
+	 */
 	if (got) {
-		w->expect_fails = 0;
-	} else if (coil_now() >= end || w->spin_cut) {
-		/* Waited awake for nothing (or was preempted doing so): let
-		 * the next chances go, twice as many each time in a row (a
-		 * spin refused because another worker spins teaches
-		 * nothing). */
+		if (!coil__inbox_empty(w))
+			w->expect_fails = 0;
+	} else if (w->spin_cut || (end == full && coil_now() >= end)) {
 		if (w->expect_fails < EXPECT_FAILS_MAX)
 			w->expect_fails++;
 		w->expect_skip = (uint8_t)((1u << w->expect_fails) - 1);
+	} else if (coil_now() >= end) {
+		w->expect_cut = expect;
 	}
 	return got;
 }

@@ -150,9 +150,11 @@ void coil__crew_announce(struct coil__crew *c);
  *     idle vCPUs wake slowly; fixed margins of 10 and 40 us missed most
  *     expected posts here). A spin that got nothing backs off: the next
  *     1, 3, 7 ... 63 chances are let go, so a ticker that never talks to
- *     this worker costs it next to nothing. A worker that went to sleep
- *     on this worker's CPU is not waited for awake: a spinner would only
- *     keep it from running.
+ *     this worker costs it next to nothing. A spin that this worker's
+ *     own timer cuts counts neither way: the rest of the window is
+ *     waited once that timer has run, and that tells. A worker that went
+ *     to sleep on this worker's CPU is not waited for awake: a spinner
+ *     would only keep it from running.
  *
  * Bounded: only when every worker can have a CPU (crew->may_spin), only a
  * worker with no I/O in flight (the inbox is all it watches), never on
@@ -187,11 +189,14 @@ void coil__crew_late_sample(struct coil__worker *w, int64_t late);
 bool coil__crew_spin(struct coil__worker *w, uint32_t seen, int64_t end);
 
 /* The timer of another worker that w, about to sleep at now with no I/O
- * in flight, should be awake for (INT64_MAX: none); sets w->expect_after
- * from that worker's lateness. The caller sleeps until
- * coil__crew_expect_lead(w) before it at most, then calls
+ * in flight until deadline (its own next timer) at most, should be awake
+ * for (INT64_MAX: none, also when w must wake for its own timer before
+ * it would for that one); sets w->expect_after from that worker's
+ * lateness. A timer whose spin w's own timer cut (coil__crew_expect_spin)
+ * is returned again, past as it is, until its window ends. The caller
+ * sleeps until coil__crew_expect_lead(w) before it at most, then calls
  * coil__crew_expect_spin. */
-int64_t coil__crew_expect(struct coil__worker *w, int64_t now);
+int64_t coil__crew_expect(struct coil__worker *w, int64_t now, int64_t deadline);
 
 /* How long before an expected timer w must end its sleep to be awake for
  * it: its own lateness, at least COIL__CREW_EXPECT_LEAD_NS. */
@@ -202,8 +207,8 @@ static inline int64_t coil__crew_expect_lead(const struct coil__worker *w)
 
 /* After such a sleep ended with w's inbox empty: spin until
  * w->expect_after past expect (never past deadline, w's own next timer),
- * and learn from what came. True if the inbox has messages or the epoch
- * moved. */
+ * and learn from what came (crew.c says what counts). True if the inbox
+ * has messages or the epoch moved. */
 bool coil__crew_expect_spin(struct coil__worker *w, uint32_t seen, int64_t expect,
 			    int64_t deadline);
 

@@ -152,6 +152,7 @@ struct coil__worker {
 	uint8_t expect_skip;		/* chances to let go before the next one */
 	bool spin_cut;			/* the last spin stopped: it was preempted */
 	int64_t expect_after;		/* how long past the expected timer to spin */
+	int64_t expect_cut;		/* expected timer whose spin its own cut (0: none) */
 	int wake_fd;			/* eventfd: a kick from a plain thread */
 	/* Kick `to` (asleep in its poll) from this worker by the I/O layer's
 	 * own means, which may look at to->poll_ctx (io_uring: a MSG_RING

@@ -219,12 +219,9 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns, unsigned budget
 	}
 	int64_t expect = INT64_MAX, wake_at = deadline;
 	if (may_spin) {
-		expect = coil__crew_expect(w, coil_now());
-		int64_t lead = coil__crew_expect_lead(w);
-		if (expect != INT64_MAX && expect - lead < wake_at)
-			wake_at = expect - lead;
-		else
-			expect = INT64_MAX;
+		expect = coil__crew_expect(w, coil_now(), deadline);
+		if (expect != INT64_MAX)
+			wake_at = expect - coil__crew_expect_lead(w);
 	}
 	int r = 0;
 	if (idle && w->multi && w->pending == 0 && deadline == INT64_MAX && w->outside_waits == 0) {
