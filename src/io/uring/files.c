@@ -305,22 +305,31 @@ void coil__uring_fixed_fini(struct coil__io *io, struct coil__uring *u)
 
 /* ---- what an fd is ---------------------------------------------------- */
 
+/* What one fstat says of fd: FD_SEEK_KNOWN with FD_SEEKABLE and FD_REG
+ * (a regular file, for nowait_read), or 0 if fd is not open. Out of line:
+ * the struct stat stays off the stack of every read. */
+static __attribute__((noinline)) uint16_t fd_kind(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return 0;
+	return FD_SEEK_KNOWN | (coil__fd_takes_offsets(fd, &st) ? FD_SEEKABLE : 0) |
+	       (S_ISREG(st.st_mode) ? FD_REG : 0);
+}
+
 /* Whether fd has offsets, as pread(2) sees it (io/offsets.h): io_uring
  * ignores the offset on a pipe or socket and reads an eventfd at any;
  * pread(2) and the readiness backends say -ESPIPE, and so does coil
- * everywhere. The same fstat says whether it is a regular file (FD_REG,
- * for nowait_read). */
+ * everywhere. */
 bool coil__uring_seekable(struct coil__uring *u, int fd)
 {
 	uint16_t *i = coil__uring_fd_info(u, fd);
 	if (!i)
 		return true; /* no memory to remember: let the kernel decide */
 	if (!(*i & FD_SEEK_KNOWN)) {
-		struct stat st;
-		if (fstat(fd, &st) < 0)
+		*i |= fd_kind(fd);
+		if (!(*i & FD_SEEK_KNOWN))
 			return true; /* not an open fd: the kernel says so */
-		*i |= FD_SEEK_KNOWN | (coil__fd_takes_offsets(fd, &st) ? FD_SEEKABLE : 0) |
-		      (S_ISREG(st.st_mode) ? FD_REG : 0);
 	}
 	return *i & FD_SEEKABLE;
 }
