@@ -13,6 +13,12 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#ifdef __linux__ /* not on WASI (tests/wasi/CMakeLists.txt) */
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#endif
 
 struct fs_arg {
 	char path[128];
@@ -366,6 +372,100 @@ START_TEST(pipe_read_and_write_at_offset_minus_one)
 }
 END_TEST
 
+/* ---- an offset where pread(2) takes none, and where it takes one ------------------------ */
+
+/* What pread(2) itself says of len bytes at off on fd: the count or -errno. */
+static ssize_t pread_says(int fd, size_t len, int64_t off)
+{
+	char buf[64];
+	ck_assert_uint_le(len, sizeof buf);
+	ssize_t n = pread(fd, buf, len, (off_t)off);
+	return n < 0 ? -errno : n;
+}
+
+/* Every positional call of fd at off answers as pread(2) does: -ESPIPE. */
+static void offsets_refused(int fd, const char *what)
+{
+	uint64_t v = 1;
+	struct iovec iov = {&v, sizeof v};
+	ck_assert_int_eq(pread_says(fd, sizeof v, 0), -ESPIPE);
+	ck_assert_msg(coil_file_read(fd, &v, sizeof v, 0) == -ESPIPE, "read of %s", what);
+	ck_assert_msg(coil_file_write(fd, &v, sizeof v, 0) == -ESPIPE, "write of %s", what);
+	ck_assert_msg(coil_file_readv(fd, &iov, 1, 4096) == -ESPIPE, "readv of %s", what);
+	ck_assert_msg(coil_file_writev(fd, &iov, 1, 4096) == -ESPIPE, "writev of %s", what);
+	ck_assert_msg(coil_file_write_all(fd, &v, sizeof v, 0) == -ESPIPE, "write_all of %s", what);
+}
+
+static void *no_offsets_main(void *arg)
+{
+	(void)arg;
+#ifdef __linux__
+	/* An eventfd seeks (lseek(2) says 0) but has no offsets: io_uring
+	 * would read and write its counter whatever the offset. */
+	int ev = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+	ck_assert_int_ge(ev, 0);
+	ck_assert_int_eq(lseek(ev, 0, SEEK_CUR), 0);
+	offsets_refused(ev, "an eventfd");
+	/* Nothing was read or written: the counter is still 1. */
+	uint64_t v = 0;
+	ck_assert_int_eq(coil_file_read(ev, &v, sizeof v, -1), (ssize_t)sizeof v);
+	ck_assert_int_eq(v, 1);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	int sig = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	ck_assert_int_ge(sig, 0);
+	offsets_refused(sig, "a signalfd");
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	ck_assert_int_ge(ep, 0);
+	offsets_refused(ep, "an epoll fd");
+	ck_assert_int_eq(coil_close(ev), 0);
+	ck_assert_int_eq(coil_close(sig), 0);
+	ck_assert_int_eq(coil_close(ep), 0);
+#endif
+	return NULL;
+}
+
+START_TEST(file_offset_on_an_fd_pread_refuses_is_espipe)
+{
+	coil_test_run(no_offsets_main, NULL);
+}
+END_TEST
+
+/* A character device that takes offsets (/dev/null, /dev/zero) is read
+ * and written at one, as pread(2) and pwrite(2) do: blocking or not. */
+static void *device_offsets_main(void *arg)
+{
+	(void)arg;
+	for (int nb = 0; nb < 2; nb++) {
+		int flags = O_RDWR | (nb ? O_NONBLOCK : 0);
+		int null = coil_file_open("/dev/null", flags, 0);
+		ck_assert_int_ge(null, 0);
+		char buf[8] = "abcdefg";
+		struct iovec iov = {buf, sizeof buf};
+		ck_assert_int_eq(pread_says(null, sizeof buf, 4096), 0);
+		ck_assert_int_eq(coil_file_read(null, buf, sizeof buf, 4096), 0);
+		ck_assert_int_eq(coil_file_readv(null, &iov, 1, 0), 0);
+		ck_assert_int_eq(coil_file_write(null, buf, sizeof buf, 4096), (ssize_t)sizeof buf);
+		ck_assert_int_eq(coil_file_writev(null, &iov, 1, 0), (ssize_t)sizeof buf);
+		ck_assert_int_eq(coil_file_write_all(null, buf, sizeof buf, 1), (ssize_t)sizeof buf);
+		int zero = coil_file_open("/dev/zero", flags, 0);
+		ck_assert_int_ge(zero, 0);
+		ck_assert_int_eq(pread_says(zero, sizeof buf, 4096), (ssize_t)sizeof buf);
+		ck_assert_int_eq(coil_file_read(zero, buf, sizeof buf, 4096), (ssize_t)sizeof buf);
+		ck_assert(memcmp(buf, "\0\0\0\0\0\0\0\0", sizeof buf) == 0);
+		ck_assert_int_eq(coil_close(null), 0);
+		ck_assert_int_eq(coil_close(zero), 0);
+	}
+	return NULL;
+}
+
+START_TEST(file_offset_on_a_device_that_takes_one_is_used)
+{
+	coil_test_run(device_offsets_main, NULL);
+}
+END_TEST
+
 /* ---- opening beneath a directory ------------------------------------------------------- */
 
 /*
@@ -661,6 +761,8 @@ static Suite *fs_suite(void)
 	tcase_add_test(tc, file_stat_and_path_stat_agree_with_fstat);
 	tcase_add_test(tc, open_missing_enoent_read_dir_eisdir_closed_ebadf);
 	tcase_add_test(tc, pipe_read_and_write_at_offset_minus_one);
+	tcase_add_test(tc, file_offset_on_an_fd_pread_refuses_is_espipe);
+	tcase_add_test(tc, file_offset_on_a_device_that_takes_one_is_used);
 	tcase_add_test(tc, open_beneath_follows_inside_and_refuses_every_way_out);
 	tcase_add_test(tc, open_beneath_walk_without_openat2_gives_the_same_answers);
 	tcase_add_test(tc, open_beneath_walk_agrees_with_openat2_on_random_paths);

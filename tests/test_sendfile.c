@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -231,6 +232,108 @@ START_TEST(a_deadline_mid_body_loses_no_counted_byte)
 }
 END_TEST
 
+/* sendfile(2) looks at the fds before the offset: a file opened write-only
+ * (or O_PATH) is -EBADF at any offset, also past its end, where a readable
+ * file gives 0; so is a socket that is not an open fd. The io_uring path
+ * answered 0 past the end (its check of the end came first). */
+static void *fds_first_main(void *arg)
+{
+	(void)arg;
+	char path[256];
+	int f = make_file(path, sizeof path);
+	int wo = coil_file_open(path, O_WRONLY, 0);
+	ck_assert_int_ge(wo, 0);
+	int op = coil_file_open(path, O_PATH, 0);
+	ck_assert_int_ge(op, 0);
+	struct pair p = connect_pair();
+	/* A blocking socket too (io_uring splices to it, the readiness
+	 * backends call sendfile(2) in the pool). */
+	int bs[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bs), 0);
+	/* The last fd made: its number stays free. */
+	int gone = coil_file_open(path, O_RDONLY, 0);
+	ck_assert_int_ge(gone, 0);
+	ck_assert_int_eq(coil_close(gone), 0);
+	/* Before the end, at it, past it within its last page, far past it. */
+	const int64_t offs[] = {0, 4096, FILE_SIZE - 1, FILE_SIZE, FILE_SIZE + 100,
+				(int64_t)FILE_SIZE << 4, (int64_t)1 << 40};
+	for (int cached = 1; cached >= 0; cached--) {
+		if (!cached)
+			drop_cache(f, 0);
+		for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
+			int64_t o = offs[i];
+			ck_assert_msg(coil_sock_sendfile(p.s, wo, o, 4096) == -EBADF,
+				      "write-only file at %lld", (long long)o);
+			ck_assert_msg(coil_sock_sendfile(p.s, op, o, 4096) == -EBADF,
+				      "O_PATH file at %lld", (long long)o);
+			ck_assert_msg(coil_sock_sendfile(gone, f, o, 4096) == -EBADF,
+				      "closed socket at %lld", (long long)o);
+			ck_assert_msg(coil_sock_sendfile(bs[0], wo, o, 4096) == -EBADF,
+				      "write-only file to a blocking socket at %lld", (long long)o);
+			if (o >= FILE_SIZE) {
+				ck_assert_int_eq(coil_sock_sendfile(p.s, f, o, 4096), 0);
+				ck_assert_int_eq(coil_sock_sendfile(bs[0], f, o, 4096), 0);
+			}
+		}
+	}
+	close_pair(p);
+	ck_assert_int_eq(coil_close(bs[0]), 0);
+	ck_assert_int_eq(coil_close(bs[1]), 0);
+	ck_assert_int_eq(coil_close(wo), 0);
+	ck_assert_int_eq(coil_close(op), 0);
+	ck_assert_int_eq(coil_close(f), 0);
+	unlink(path);
+	return NULL;
+}
+
+START_TEST(sendfile_from_a_file_not_open_for_reading_is_ebadf_at_any_offset)
+{
+	coil_test_run(fds_first_main, NULL);
+}
+END_TEST
+
+/* sendfile(2) from an fd that takes no offsets (io/offsets.h: an eventfd,
+ * a socket, a pipe) is -ESPIPE and takes nothing from it; io_uring's
+ * splice said -EINVAL of the first two. */
+static void *no_offsets_main(void *arg)
+{
+	(void)arg;
+	struct pair p = connect_pair();
+	int ev = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+	ck_assert_int_ge(ev, 0);
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+	ck_assert_int_eq(write(sv[1], "abcd", 4), 4);
+	int pp[2];
+	ck_assert_int_eq(pipe2(pp, O_CLOEXEC | O_NONBLOCK), 0);
+	ck_assert_int_eq(write(pp[1], "abcd", 4), 4);
+	const int files[] = {ev, sv[0], pp[0]};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+		for (int64_t o = 0; o <= 4096; o += 4096)
+			ck_assert_msg(coil_sock_sendfile(p.s, files[i], o, 4) == -ESPIPE,
+				      "fd %zu at %lld", i, (long long)o);
+	/* Nothing was taken. */
+	uint64_t v = 0;
+	ck_assert_int_eq(read(ev, &v, sizeof v), (ssize_t)sizeof v);
+	ck_assert_int_eq(v, 1);
+	char buf[8];
+	ck_assert_int_eq(read(sv[0], buf, sizeof buf), 4);
+	ck_assert_int_eq(read(pp[0], buf, sizeof buf), 4);
+	ck_assert_int_eq(coil_close(ev), 0);
+	ck_assert_int_eq(coil_close(sv[0]), 0);
+	ck_assert_int_eq(coil_close(sv[1]), 0);
+	ck_assert_int_eq(coil_close(pp[0]), 0);
+	ck_assert_int_eq(coil_close(pp[1]), 0);
+	close_pair(p);
+	return NULL;
+}
+
+START_TEST(sendfile_from_an_fd_with_no_offsets_is_espipe)
+{
+	coil_test_run(no_offsets_main, NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sendfile");
@@ -239,6 +342,8 @@ int main(void)
 	tcase_add_test(tc, cached_or_not_the_files_bytes_arrive_exactly);
 	tcase_add_test(tc, without_cachestat_the_bytes_still_arrive_exactly);
 	tcase_add_test(tc, a_deadline_mid_body_loses_no_counted_byte);
+	tcase_add_test(tc, sendfile_from_a_file_not_open_for_reading_is_ebadf_at_any_offset);
+	tcase_add_test(tc, sendfile_from_an_fd_with_no_offsets_is_espipe);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);
 }

@@ -65,11 +65,16 @@ COIL_API int coil_file_open_beneath(int dirfd, const char *path, int flags, mode
 
 /*
  * Read up to len bytes at byte offset off (off == -1: at the file position,
- * advancing it, which also suits pipes, eventfds and signalfds; an offset on
- * a pipe or socket is -ESPIPE, on every backend). A blocking pipe or tty
- * never blocks the worker thread.
+ * advancing it, which also suits pipes, eventfds and signalfds). An offset
+ * is taken where pread(2) takes one, on every backend: on a pipe, a socket,
+ * a tty, an eventfd, signalfd, timerfd or epoll fd it is -ESPIPE and
+ * nothing is read (io_uring alone would read them); a character device
+ * that takes one (/dev/null, /dev/zero) is read at it. The same holds for
+ * every call below that takes an offset. A blocking pipe or tty never
+ * blocks the worker thread.
  * Returns the count (0 at end of file) or -EINVAL (buf NULL with len > 0,
- * off < -1), -ESPIPE, -EBADF, -EISDIR, -ECANCELED, -EPERM...
+ * off < -1), -ESPIPE (an offset where pread(2) takes none), -EBADF,
+ * -EISDIR, -ECANCELED, -EPERM...
  */
 COIL_API ssize_t coil_file_read(int fd, void *buf, size_t len, int64_t off);
 

@@ -149,11 +149,16 @@ COIL_API int coil_sock_shutdown(int fd, int how);
  * sendfile(2) on the worker when every page of the range is in the page
  * cache, else splice through a pipe coil keeps; elsewhere sendfile(2); a
  * full socket is waited for on every backend). The file's own
- * position is not used or moved. Returns the bytes sent (fewer than len
+ * position is not used or moved. The fds are checked before the offset,
+ * as sendfile(2) does, on every backend: a file not open for reading is
+ * -EBADF also past its end. Returns the bytes sent (fewer than len
  * at the end of the file, or when the socket failed after some: the next
- * call reports that), 0 when off is at or past the end, or -errno: -EBADF,
- * -EINVAL (off < 0, or fds that cannot splice), -EPIPE, -ECONNRESET,
- * -ECANCELED, -ETIMEDOUT, -EPERM (not on a fiber inside coil_run). */
+ * call reports that), 0 when off is at or past the end, or -errno:
+ * -EBADF (sock or file is not an open fd, file is not open for reading,
+ * sock not for writing), -ESPIPE (file takes no offsets, as pread(2)
+ * says: a pipe, a socket, an eventfd), -EINVAL (off < 0, or fds that
+ * cannot splice), -EPIPE, -ECONNRESET, -ECANCELED, -ETIMEDOUT, -EPERM
+ * (not on a fiber inside coil_run). */
 COIL_API ssize_t coil_sock_sendfile(int sock, int file, int64_t off, size_t len);
 
 /* Move bytes that arrive on the stream socket from to the stream socket

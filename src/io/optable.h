@@ -39,8 +39,8 @@ enum coil__opf {
 	COIL__OPF_NAMES_FD = 1 << 2,
 	/* It may name the fd's registered slot instead (io/fixed.h). */
 	COIL__OPF_FIXED_FILE = 1 << 3,
-	/* It takes op->off (>= 0: a position), which a stream refuses with
-	 * -ESPIPE on every backend. */
+	/* It takes op->off (>= 0: a position), which an fd pread(2) takes
+	 * none on refuses with -ESPIPE on every backend (io/offsets.h). */
 	COIL__OPF_SEEKS = 1 << 4,
 	/* The blocking pool may do it when io_uring lacks its opcode: it
 	 * never waits on a peer (open, stat, fsync, close). Not reads and

@@ -108,18 +108,22 @@ int coil__try_sendmsg(struct coil__op *op, uint8_t *mode)
 }
 
 /* The read/write family as one call on a stream, with RWF_* flags (0: a
- * plain readv or writev). */
+ * plain readv or writev), at op->off when it is >= 0 (a device that takes
+ * offsets: try.h). */
 static int stream_call(struct coil__op *op, bool rd, int rwf)
 {
 	struct iovec one = {op->u.rw.buf, op->u.rw.len};
 	bool vec = op->code == COIL__OP_READV || op->code == COIL__OP_WRITEV;
 	const struct iovec *iov = vec ? op->u.vec.iov : &one;
 	int cnt = vec ? op->u.vec.iovcnt : 1;
+	off_t off = op->off >= 0 ? (off_t)op->off : -1;
 #ifdef RWF_NOWAIT
 	if (rwf)
-		return neg(rd ? preadv2(op->fd, iov, cnt, -1, rwf) : pwritev2(op->fd, iov, cnt, -1, rwf));
+		return neg(rd ? preadv2(op->fd, iov, cnt, off, rwf) : pwritev2(op->fd, iov, cnt, off, rwf));
 #endif
 	(void)rwf;
+	if (off >= 0)
+		return neg(rd ? preadv(op->fd, iov, cnt, off) : pwritev(op->fd, iov, cnt, off));
 	return neg(rd ? readv(op->fd, iov, cnt) : writev(op->fd, iov, cnt));
 }
 

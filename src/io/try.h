@@ -23,6 +23,12 @@
  * sets it around the retries): the next try of a read trusts that once
  * instead of asking again (try.c: readable_now). */
 #define COIL__FD_READABLE 4u
+/* Whether the fd, not one of the pool's files, takes offsets was asked
+ * (io/offsets.h): with COIL__FD_OFFSETS it does (a character device such
+ * as /dev/null), and a positional read or write is tried at its offset;
+ * without, it is -ESPIPE before any try. */
+#define COIL__FD_OFFSETS_KNOWN 8u
+#define COIL__FD_OFFSETS 16u
 
 /* A try's answer besides a result and -EAGAIN: this fd cannot do the op
  * without blocking the worker; the blocking pool does it. */
@@ -40,8 +46,9 @@ int coil__try_recv(struct coil__op *op, uint8_t *mode);
 int coil__try_send(struct coil__op *op, uint8_t *mode);
 int coil__try_recvmsg(struct coil__op *op, uint8_t *mode);
 int coil__try_sendmsg(struct coil__op *op, uint8_t *mode);
-/* read, write, readv, writev on a stream (the offset is ignored, as
- * io_uring does; a positioned call on a stream is refused before). */
+/* read, write, readv, writev on an fd that is not a file the pool serves:
+ * at op->off where it is >= 0 (only on an fd that takes offsets: the
+ * others are refused before), else at the file position. */
 int coil__try_stream(struct coil__op *op, uint8_t *mode);
 int coil__try_close(struct coil__op *op, uint8_t *mode);
 int coil__try_shutdown(struct coil__op *op, uint8_t *mode);

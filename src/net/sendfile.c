@@ -20,6 +20,7 @@
 #include "coil/task.h"
 #include "io/backend.h"
 #include "io/io.h"
+#include "io/offsets.h"
 #include "io/op.h"
 #include "net/pipes.h"
 #include "sched/waitq.h"
@@ -79,15 +80,18 @@ static int send_cached(int sock, int file, int64_t off, size_t len, size_t *sent
 		int64_t at = off + (int64_t)*sent;
 		if (check && !range_cached(file, at, len - *sent)) {
 			/* Past the end of the file no page is cached: ask
-			 * again up to the end (a file shorter than asked). */
+			 * again up to the end (a file shorter than asked).
+			 * At or past the end, sendfile(2) reads nothing and
+			 * says 0, or what it refuses the fds for first (a
+			 * file not open for reading: -EBADF). */
 			struct stat st;
 			if (fstat(file, &st) < 0 || !S_ISREG(st.st_mode))
 				return 1;
-			if (at >= st.st_size)
-				return 0;
-			uint64_t left = (uint64_t)(st.st_size - at);
-			if (left >= len - *sent || !range_cached(file, at, (size_t)left))
-				return 1;
+			if (at < st.st_size) {
+				uint64_t left = (uint64_t)(st.st_size - at);
+				if (left >= len - *sent || !range_cached(file, at, (size_t)left))
+					return 1;
+			}
 		}
 		check = false;
 		off_t pos = (off_t)at;
@@ -118,15 +122,29 @@ static int send_cached(int sock, int file, int64_t off, size_t len, size_t *sent
 	return 0;
 }
 
-/* Whether sendfile(2) may run on the worker: only to a non-blocking
- * socket (one the user made blocking could hold the worker). */
-static bool sock_nonblocking(int sock)
+/* Whether sendfile(2) may run on the worker: 1 for a non-blocking socket,
+ * 0 for a blocking one (it could hold the worker), or -EBADF where
+ * sendfile(2) would say it before any byte: sock is not an open fd, or
+ * not open for writing (the splice path would find that only once a
+ * byte was read from the file, and say 0 at its end). */
+static int sock_nonblocking(int sock)
 {
 	int fl = fcntl(sock, F_GETFL);
-	return fl >= 0 && (fl & O_NONBLOCK);
+	if (fl < 0)
+		return -errno;
+	if ((fl & O_ACCMODE) == O_RDONLY || (fl & O_PATH))
+		return -EBADF;
+	return (fl & O_NONBLOCK) != 0;
 }
 
 #endif
+
+/* Whether file takes offsets as pread(2) (and sendfile(2)) sees it. */
+static bool takes_offsets(int file)
+{
+	struct stat st;
+	return fstat(file, &st) != 0 || coil__fd_takes_offsets(file, &st);
+}
 
 static ssize_t send_spliced(struct coil__io *io, int sock, int file, int64_t off, size_t len)
 {
@@ -140,7 +158,10 @@ static ssize_t send_spliced(struct coil__io *io, int sock, int file, int64_t off
 		size_t chunk = len - sent < COIL__PIPE_CHUNK ? len - sent : COIL__PIPE_CHUNK;
 		int in = coil__splice_once(file, off + (int64_t)sent, p[1], chunk);
 		if (in <= 0) {
-			r = in; /* 0: end of the file */
+			/* 0: the end of the file. Of a file with no offsets
+			 * (an eventfd, a socket) splice(2) may say -EINVAL,
+			 * where sendfile(2) says -ESPIPE. */
+			r = in == -EINVAL && !takes_offsets(file) ? -ESPIPE : in;
 			break;
 		}
 		int out;
@@ -173,7 +194,10 @@ ssize_t coil_sock_sendfile(int sock, int file, int64_t off, size_t len)
 	if (io->can_splice) {
 		size_t sent = 0;
 #ifdef __linux__
-		if (sock_nonblocking(sock)) {
+		int nb = sock_nonblocking(sock);
+		if (nb < 0)
+			return nb;
+		if (nb) {
 			int r = coil__checkpoint();
 			if (r == 0)
 				r = send_cached(sock, file, off, len, &sent);

@@ -15,6 +15,7 @@
 #include "io/backend.h"
 #include "io/fd.h"
 #include "io/io.h"
+#include "io/offsets.h"
 #include "io/optable.h"
 #include "io/pool.h"
 #include "io/try.h"
@@ -146,8 +147,22 @@ static int fd_kind(struct coil__compat *c, struct coil__fd_state *st, int fd, bo
 		return -errno;
 	if (fl & O_NONBLOCK)
 		return st->kind = COIL__KIND_NONBLOCK;
-	st->mode = COIL__FD_BLOCKING; /* the tries take care (io/try.h) */
+	st->mode |= COIL__FD_BLOCKING; /* the tries take care (io/try.h) */
 	return st->kind = COIL__KIND_BLOCKING;
+}
+
+/* Whether fd, not one of the pool's files, takes offsets (io/offsets.h):
+ * asked at its first positional op and kept with what the tries know. */
+static bool fd_takes_offsets(struct coil__fd_state *st, int fd)
+{
+	if (!(st->mode & COIL__FD_OFFSETS_KNOWN)) {
+		struct stat sb;
+		if (fstat(fd, &sb) != 0)
+			return true; /* the try says why */
+		st->mode |= COIL__FD_OFFSETS_KNOWN |
+			    (coil__fd_takes_offsets(fd, &sb) ? COIL__FD_OFFSETS : 0);
+	}
+	return st->mode & COIL__FD_OFFSETS;
 }
 
 /* ---- one try of each op ------------------------------------------------- */
@@ -371,8 +386,10 @@ static int compat_submit(struct coil__io *io, struct coil__op *op)
 			return to_pool(c, op);
 		return finish_now(op, -ENOTSOCK);
 	}
-	/* A stream has no offsets: as pread(2) on a pipe says. */
-	if (route == COIL__ROUTE_FILE && op->off >= 0)
+	/* An offset where pread(2) takes none (a pipe, a socket, an eventfd,
+	 * a tty) is its -ESPIPE, before any wait; a device that takes one
+	 * (/dev/null) is tried there. */
+	if (route == COIL__ROUTE_FILE && op->off >= 0 && !fd_takes_offsets(st, op->fd))
 		return finish_now(op, -ESPIPE);
 
 	struct coil__list *waiters = dir == COIL__DIR_READ ? &st->rd : &st->wr;

@@ -15,11 +15,13 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/panic.h"
 #include "io/fd.h"
 #include "io/fixed.h"
+#include "io/offsets.h"
 #include "io/uring/uring.h"
 
 static void fixed_drop(struct coil__uring *u, int fd, uint16_t *i);
@@ -303,17 +305,32 @@ void coil__uring_fixed_fini(struct coil__io *io, struct coil__uring *u)
 
 /* ---- what an fd is ---------------------------------------------------- */
 
-/* Whether fd has offsets. io_uring ignores the offset of a read or write
- * on a pipe or socket; the readiness backends and pread(2) say -ESPIPE,
- * and so does coil everywhere. */
+/* What one fstat says of fd: FD_SEEK_KNOWN with FD_SEEKABLE and FD_REG
+ * (a regular file, for nowait_read), or 0 if fd is not open. Out of line:
+ * the struct stat stays off the stack of every read. */
+static __attribute__((noinline)) uint16_t fd_kind(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return 0;
+	return FD_SEEK_KNOWN | (coil__fd_takes_offsets(fd, &st) ? FD_SEEKABLE : 0) |
+	       (S_ISREG(st.st_mode) ? FD_REG : 0);
+}
+
+/* Whether fd has offsets, as pread(2) sees it (io/offsets.h): io_uring
+ * ignores the offset on a pipe or socket and reads an eventfd at any;
+ * pread(2) and the readiness backends say -ESPIPE, and so does coil
+ * everywhere. */
 bool coil__uring_seekable(struct coil__uring *u, int fd)
 {
 	uint16_t *i = coil__uring_fd_info(u, fd);
 	if (!i)
 		return true; /* no memory to remember: let the kernel decide */
-	if (!(*i & FD_SEEK_KNOWN))
-		*i |= FD_SEEK_KNOWN |
-		      (lseek(fd, 0, SEEK_CUR) < 0 && errno == ESPIPE ? 0 : FD_SEEKABLE);
+	if (!(*i & FD_SEEK_KNOWN)) {
+		*i |= fd_kind(fd);
+		if (!(*i & FD_SEEK_KNOWN))
+			return true; /* not an open fd: the kernel says so */
+	}
 	return *i & FD_SEEKABLE;
 }
 

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include "base/panic.h"
@@ -284,10 +283,11 @@ static int nowait_read(struct coil__uring *u, struct coil__op *op)
 	if (!i)
 		return -EAGAIN;
 	if (!(*i & FD_NOWAIT_KNOWN)) {
-		struct stat st;
+		/* Its kind was asked just before (coil__uring_seekable). */
+		if (!(*i & FD_SEEK_KNOWN))
+			return -EAGAIN;
 		int fl = fcntl(op->fd, F_GETFL);
-		bool ok = fl >= 0 && !(fl & O_DIRECT) && fstat(op->fd, &st) == 0 &&
-			  S_ISREG(st.st_mode);
+		bool ok = fl >= 0 && !(fl & O_DIRECT) && (*i & FD_REG);
 		*i |= FD_NOWAIT_KNOWN | (ok ? FD_NOWAIT : 0);
 	}
 	if (!(*i & FD_NOWAIT) || (*i & FD_MISSES) == FD_MISSES)

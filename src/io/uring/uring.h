@@ -117,6 +117,7 @@ enum {
 	FD_MISS_ONE = 256, FD_MISSES = 0x0f00,	/* its inline reads that missed the cache, in a row */
 	FD_MET = 0x1000,			/* marked as met by this worker (io/fd.h) */
 	FD_ZC_STREAM = 0x2000,			/* with FD_ZC: TCP (coil__uring_zc_fits) */
+	FD_REG = 0x4000,			/* with FD_SEEK_KNOWN: a regular file */
 };
 
 /* One fd number's entry (files.c). */
