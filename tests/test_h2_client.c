@@ -17,7 +17,9 @@
  * (GOAWAY 0), a listener whose backlog is full (connects that time out,
  * a free while one connects), the free refused (a thread that is no
  * fiber, an exchange not ended); then against nghttpd (Debian's
- * nghttp2-server), when it is installed.
+ * nghttp2-server), when it is installed; and each allocation of nghttp2's
+ * failing in turn (white-box: h2_fail.h), in a whole GET and while an
+ * answer is read (-ENOMEM, never -EPROTO).
  */
 #define _GNU_SOURCE
 #include "h2_fail.h"
@@ -1650,9 +1652,10 @@ static void *oom_main(void *arg)
 		h2_fail_arm(k);
 		int r = oom_get(sv.port);
 		/* The set-up's failures fail the request, as a failed connect
-		 * would. */
+		 * would; the others answer it, or fail it as out of memory. */
 		ck_assert_msg(k >= setup || r == -ENOMEM, "allocation %ld of the set-up failed: %d", k,
 			      r);
+		ck_assert_msg(r == 0 || r == -ENOMEM, "allocation %ld failed: %d", k, r);
 		http_srv_wait_no_connections(&sv);
 	}
 	h2_fail_unroute();
@@ -1666,6 +1669,101 @@ static void *oom_main(void *arg)
 START_TEST(each_nghttp2_allocation_failing_ends_the_request_and_leaks_nothing)
 {
 	coil_test_run(oom_main, NULL);
+}
+END_TEST
+
+/*
+ * The same while the answer is read: a server of raw frames that sends
+ * nothing (not even its SETTINGS) until the client's request has come,
+ * then arms the failure and answers. The client's owner is parked in its
+ * read by then, so each allocation counted is one nghttp2_session_mem_recv
+ * makes taking the answer in (the ACKs of the SETTINGS and the PING, the
+ * fields kept in the HPACK table...), before the answer's end. The request
+ * fails with -ENOMEM, never -EPROTO: the server broke no protocol.
+ */
+struct late {
+	int lfd;
+	long k; /* the allocation to fail once the request came (atomic) */
+};
+
+static void *late_server_main(void *arg)
+{
+	struct late *l = arg;
+	/* Frames that make the client allocate: the SETTINGS and the PING
+	 * it acknowledges, header fields it keeps in its HPACK table. */
+	static const unsigned char answer[] = {
+		0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100, /* SETTINGS MAX_CONCURRENT 100 */
+		0, 0, 0, 4, 1, 0, 0, 0, 0,			/* SETTINGS ACK */
+		0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, /* PING */
+		0, 0, 25, 1, 4, 0, 0, 0, 1,			    /* HEADERS, stream 1 */
+		0x88,						    /* :status 200 */
+		0x40, 6, 'x', '-', 't', 'e', 's', 't', 3, 'y', 'e', 's', /* x-test: yes, kept */
+		0x5f, 10, 't', 'e', 'x', 't', '/', 'p', 'l', 'a', 'i', 'n', /* content-type */
+		0, 0, 13, 0, 1, 0, 0, 0, 1, /* DATA, END_STREAM */
+		'H', 'e', 'l', 'l', 'o', ',', ' ', 'W', 'o', 'r', 'l', 'd', '!',
+	};
+	unsigned char buf[4096];
+	for (;;) {
+		int fd = coil_tcp_accept(l->lfd, NULL, NULL);
+		if (fd < 0)
+			return NULL; /* cancelled: the test is done */
+		/* The preface, then frames up to the request's HEADERS (with
+		 * END_STREAM: a GET). */
+		size_t have = 0, at = 24;
+		bool request = false;
+		while (!request) {
+			ssize_t n = coil_sock_read(fd, buf + have, sizeof buf - have);
+			ck_assert_int_gt(n, 0);
+			have += (size_t)n;
+			while (!request && have >= at + 9) {
+				size_t len = (size_t)buf[at] << 16 | (size_t)buf[at + 1] << 8 |
+					     buf[at + 2];
+				if (have < at + 9 + len)
+					break;
+				request = buf[at + 3] == 1 && (buf[at + 4] & 1);
+				at += 9 + len;
+			}
+		}
+		h2_fail_arm(__atomic_load_n(&l->k, __ATOMIC_RELAXED));
+		ck_assert_int_eq(coil_sock_write_all(fd, answer, sizeof answer),
+				 (ssize_t)sizeof answer);
+		while (coil_sock_read(fd, buf, sizeof buf) > 0) /* until the client's close */
+			;
+		coil_close(fd);
+	}
+}
+
+static void *late_main(void *arg)
+{
+	int fds = coil_test_count_fds();
+	struct late l = {.k = -1};
+	l.lfd = coil_tcp_listen("127.0.0.1", 0, 16, 0);
+	ck_assert_int_ge(l.lfd, 0);
+	int port = coil_sock_port(l.lfd);
+	coil_task server;
+	ck_assert_int_eq(coil_task_spawn(&server, late_server_main, &l), 0);
+	h2_fail_route(false);
+	ck_assert_int_eq(oom_get(port), 0);
+	long n = h2_fail_count();
+	ck_assert_int_gt(n, 0);
+	for (long k = 0; k < n; k++) {
+		__atomic_store_n(&l.k, k, __ATOMIC_RELAXED);
+		int r = oom_get(port);
+		ck_assert_msg(h2_fail_count() > k, "allocation %ld was not made", k);
+		ck_assert_msg(r == -ENOMEM, "allocation %ld of the answer's failed: %d", k, r);
+		h2_fail_arm(-1);
+	}
+	h2_fail_unroute();
+	ck_assert_int_eq(coil_task_cancel(server), 0);
+	ck_assert_int_eq(coil_task_join(server, NULL), 0);
+	coil_close(l.lfd);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(an_allocation_failing_as_the_answer_is_read_is_enomem)
+{
+	coil_test_run(late_main, NULL);
 }
 END_TEST
 
@@ -1710,6 +1808,7 @@ int main(void)
 	tcase_add_test(tc, an_h2_connection_over_tls_ends_with_a_close_notify);
 	tcase_add_test(tc, against_nghttpd);
 	tcase_add_test(tc, each_nghttp2_allocation_failing_ends_the_request_and_leaks_nothing);
+	tcase_add_test(tc, an_allocation_failing_as_the_answer_is_read_is_enomem);
 	tcase_add_test(tc, bad_client_settings_are_einval);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);
