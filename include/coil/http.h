@@ -97,8 +97,9 @@ struct coil_http_config {
 	 * with the same handlers: h2c by prior knowledge (a plaintext
 	 * connection that starts with the HTTP/2 preface), h2c by Upgrade
 	 * (a plaintext request without a body asking "Upgrade: h2c" is
-	 * answered 101 and becomes stream 1; one with a body is served as
-	 * HTTP/1.1) and h2 over TLS when ALPN picks "h2". 0: HTTP/1.1 only. */
+	 * answered 101 and becomes stream 1; one with a body, or with an
+	 * HTTP2-Settings nghttp2 refuses, is served as HTTP/1.1) and h2 over
+	 * TLS when ALPN picks "h2". 0: HTTP/1.1 only. */
 	int http2;
 	unsigned h2_max_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS: 100 */
 	/* HTTPS: a server context (coil/tls.h) makes every connection TLS,
