@@ -959,15 +959,34 @@ static void *upgrade_main(void *arg)
 	ck_assert_msg(status == 200 && !strncmp(head, "HTTP/1.1", 8), "%s", head);
 	h2_close(c);
 
-	/* A bad HTTP2-Settings, or none: HTTP/1.1. */
-	c = plain_open(sv.port);
-	status = upgrade_request(c,
-				 "GET /hello HTTP/1.1\r\nHost: t\r\n"
-				 "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
-				 "HTTP2-Settings: AAM*\r\n\r\n",
-				 head, sizeof head);
-	ck_assert_msg(status == 200, "%s", head);
-	h2_close(c);
+	/* An HTTP2-Settings that nghttp2 would not take is no upgrade (RFC
+	 * 7540 3.2.1): no 101, the request is served as HTTP/1.1 (and the
+	 * connection closes after it, as after any Upgrade not taken). Not
+	 * base64url, not whole entries of 6 bytes, two fields, values out of
+	 * range: ENABLE_PUSH 2, INITIAL_WINDOW_SIZE 2^31, MAX_FRAME_SIZE 16383
+	 * and 2^24 (alone, and after good entries). */
+	static const char *const bad[] = {
+		"HTTP2-Settings: AAM*\r\n",
+		"HTTP2-Settings: AAMAAA\r\n",
+		"HTTP2-Settings: " UPGRADE_SETTINGS "\r\nHTTP2-Settings: " UPGRADE_SETTINGS "\r\n",
+		"HTTP2-Settings: AAIAAAAC\r\n",
+		"HTTP2-Settings: AASAAAAA\r\n",
+		"HTTP2-Settings: AAUAAD__\r\n",
+		"HTTP2-Settings: AAUBAAAA\r\n",
+		"HTTP2-Settings: " UPGRADE_SETTINGS "AAUBAAAA\r\n", /* a good one first */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char rq[512];
+		snprintf(rq, sizeof rq,
+			 "GET /hello HTTP/1.1\r\nHost: t\r\n"
+			 "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n%s\r\n",
+			 bad[i]);
+		c = plain_open(sv.port);
+		status = upgrade_request(c, rq, head, sizeof head);
+		ck_assert_msg(status == 200 && !strncmp(head, "HTTP/1.1", 8), "%s: %s", bad[i],
+			      head);
+		h2_close(c);
+	}
 	http_srv_wait_no_connections(&sv);
 	http_srv_stop(&sv);
 
@@ -1020,7 +1039,8 @@ enum oom_end {
 	OOM_ANSWERED,
 	OOM_RESET,
 	OOM_ENDED,
-	OOM_SILENT /* ended, no frame */
+	OOM_SILENT, /* ended, no frame */
+	OOM_HTTP11  /* h2c by upgrade: no 101, answered as HTTP/1.1 */
 };
 
 /* A GET of /hello as stream 1 of a new connection, by prior knowledge or
@@ -1051,9 +1071,16 @@ static enum oom_end oom_exchange(int port, bool upgrade)
 	ck_assert_int_eq(coil_scope_enter_timeout(&s, http_test_timeout(10 * COIL_NSEC_PER_SEC)),
 			 0);
 	if (upgrade) {
-		char first[512]; /* the 101 goes before the session is made */
+		/* The 101 goes once the session and stream 1 are made; a
+		 * failure before leaves the request to HTTP/1.1. */
+		char first[512];
 		int status = answer_head(c, first, sizeof first);
-		ck_assert_msg(status == 101, "%s", first);
+		if (status != 101) {
+			coil_scope_exit(&s);
+			ck_assert_msg(status == 200 && !strncmp(first, "HTTP/1.1", 8), "%s", first);
+			h2_close(c);
+			return OOM_HTTP11;
+		}
 	}
 	struct reply r;
 	bool got = read_reply(c, 1, &r);
@@ -1073,7 +1100,8 @@ static enum oom_end oom_exchange(int port, bool upgrade)
 
 /* Every allocation of one exchange failing in turn: those of the
  * connection's set-up (the first setup) end it before the server sends a
- * frame. */
+ * frame, or with h2c by upgrade before the 101 (the request is answered as
+ * HTTP/1.1, as are failures while stream 1 is made, and only those). */
 static void oom_sweep(struct http_srv *sv, bool upgrade, long setup)
 {
 	h2_fail_arm(-1);
@@ -1081,11 +1109,21 @@ static void oom_sweep(struct http_srv *sv, bool upgrade, long setup)
 	http_srv_wait_no_connections(sv);
 	long n = h2_fail_count();
 	ck_assert_int_gt(n, setup);
+	bool switched = false;
 	for (long k = 0; k < n; k++) {
 		h2_fail_arm(k);
 		enum oom_end end = oom_exchange(sv->port, upgrade);
-		ck_assert_msg(k >= setup || end == OOM_SILENT,
-			      "allocation %ld of the set-up failed: the exchange ended %d", k, end);
+		if (upgrade && k < setup)
+			ck_assert_msg(end == OOM_HTTP11,
+				      "allocation %ld of the set-up failed: the exchange ended %d",
+				      k, end);
+		else if (k < setup)
+			ck_assert_msg(end == OOM_SILENT,
+				      "allocation %ld of the set-up failed: the exchange ended %d",
+				      k, end);
+		/* Past the 101, HTTP/1.1 no more. */
+		ck_assert_msg(!(switched && end == OOM_HTTP11), "allocation %ld: HTTP/1.1", k);
+		switched = switched || (upgrade && end != OOM_HTTP11);
 		http_srv_wait_no_connections(sv);
 	}
 	h2_fail_arm(-1);

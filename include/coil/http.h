@@ -97,8 +97,9 @@ struct coil_http_config {
 	 * with the same handlers: h2c by prior knowledge (a plaintext
 	 * connection that starts with the HTTP/2 preface), h2c by Upgrade
 	 * (a plaintext request without a body asking "Upgrade: h2c" is
-	 * answered 101 and becomes stream 1; one with a body is served as
-	 * HTTP/1.1) and h2 over TLS when ALPN picks "h2". 0: HTTP/1.1 only. */
+	 * answered 101 and becomes stream 1; one with a body, or with an
+	 * HTTP2-Settings nghttp2 refuses, is served as HTTP/1.1) and h2 over
+	 * TLS when ALPN picks "h2". 0: HTTP/1.1 only. */
 	int http2;
 	unsigned h2_max_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS: 100 */
 	/* HTTPS: a server context (coil/tls.h) makes every connection TLS,
@@ -345,7 +346,8 @@ COIL_API int coil_http_respond(coil_http_response *res, int status, const char *
  * then it fails with -ECONNRESET: a server refusing them all is not
  * retried until the timeout); a connection that
  * ends fails its streams (-ECONNRESET; -EPROTO when the server spoke no
- * HTTP/2); an exchange ended early resets its stream (the others go on).
+ * HTTP/2; -ENOMEM when nghttp2 ran out of memory); an exchange ended
+ * early resets its stream (the others go on).
  * Over TLS, a server whose ALPN picks "http/1.1" or nothing gets the
  * request over HTTP/1.1 on a TLS connection of the kind above (the first
  * request to it costs one connection more: the one that found out), and
@@ -549,7 +551,8 @@ COIL_API int coil_http_exchange_start(coil_http_client *cl,
  * server answered first, see above: an unknown part of these bytes was
  * sent), -ECONNRESET (the server closed or reset the connection; an
  * answer it sent before may still be read with
- * coil_http_exchange_response), -ETIMEDOUT, -ECANCELED.
+ * coil_http_exchange_response), -ETIMEDOUT, -ECANCELED; over HTTP/2 also
+ * -EPROTO and -ENOMEM (the connection ended so, see the client above).
  */
 COIL_API ssize_t coil_http_exchange_write(coil_http_exchange *x, const void *buf, size_t len);
 
@@ -599,7 +602,8 @@ COIL_API int64_t coil_http_exchange_content_length(const coil_http_exchange *x);
  * -EINVAL (x NULL, buf NULL with len > 0), -EBUSY (no head yet: call
  * coil_http_exchange_response first), -EPROTO (a malformed body),
  * -ECONNRESET (the connection ended before the body did: the body is
- * truncated), -ETIMEDOUT, -ECANCELED.
+ * truncated), -ETIMEDOUT, -ECANCELED; over HTTP/2 also -ENOMEM (the
+ * connection ended so, see the client above).
  */
 COIL_API ssize_t coil_http_exchange_read(coil_http_exchange *x, void *buf, size_t len);
 

@@ -913,6 +913,17 @@ bool coil__h2_serve_upgraded(struct coil__http_conn *c, const uint8_t *settings,
 	if (upgraded_head(st, &c->parse) < 0 ||
 	    nghttp2_session_upgrade2(h->ng, settings, len, st->head_request, st) != 0)
 		goto out_stream;
+	/* The 101 goes only now, the session made and stream 1 in it: until
+	 * here a failure leaves the request to HTTP/1.1, with nothing sent.
+	 * Answers to pipelined requests before it go first. */
+	static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\n"
+					"Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+	if (coil__http_conn_flush(c) < 0 ||
+	    coil__http_conn_write_all(c, switching, sizeof switching - 1) < 0) {
+		stream_free(st);
+		conn_free(h);
+		return true; /* the connection is done */
+	}
 	h->nstreams++;
 	start_stream(h, st, true);
 	/* What the client sent after the request (its preface, at least

@@ -29,12 +29,13 @@ bool coil__h2_is_preface(const char *p, size_t n);
  * caller then closes c as an HTTP/1.1 connection. */
 void coil__h2_serve(struct coil__http_conn *c);
 
-/* Serve c as HTTP/2 after a 101 to an HTTP/1.1 request asking for h2c
- * (RFC 7540 3.2): c->parse holds that request, which becomes stream 1;
- * settings are its HTTP2-Settings (decoded); early holds the bytes the
- * client sent after the request (nghttp2 wants the preface first). Returns
- * false when out of memory before anything was sent of HTTP/2 (the
- * caller closes), true once served. */
+/* Answer 101 to an HTTP/1.1 request asking for h2c (RFC 7540 3.2) and
+ * serve c as HTTP/2: c->parse holds that request, which becomes stream 1;
+ * settings are its HTTP2-Settings (decoded, their values valid); early
+ * holds the bytes the client sent after the request (nghttp2 wants the
+ * preface first). Returns false when out of memory before the 101, with
+ * nothing sent (the caller serves the request as HTTP/1.1), true once
+ * served or the 101 could not be written. */
 bool coil__h2_serve_upgraded(struct coil__http_conn *c, const uint8_t *settings, size_t len,
 			     const char *early, size_t early_len);
 
@@ -42,7 +43,8 @@ bool coil__h2_serve_upgraded(struct coil__http_conn *c, const uint8_t *settings,
  * if so answer 101 and serve the connection as HTTP/2 (h2_upgrade.c).
  * Returns false to serve the request as HTTP/1.1: the server's http2 is
  * off, the connection is TLS, the request has a body, its Upgrade or
- * HTTP2-Settings is not one we take. */
+ * HTTP2-Settings is not one we take (a value nghttp2 rejects too), or
+ * memory ran out before the 101. */
 bool coil__h2_upgrade(struct coil__http_conn *c);
 
 /* The server shuts down: send GOAWAY, finish the streams in flight.

@@ -37,7 +37,8 @@
  * (it waited for a slot, or for a PING's answer) is sent again on a new
  * connection whatever its method: once for one not idempotent. A
  * connection that ends (the peer closed, a read or write failed, a
- * protocol error) fails the streams it sent with -ECONNRESET or -EPROTO;
+ * protocol error, nghttp2 out of memory) fails the streams it sent with
+ * -ECONNRESET, -EPROTO or -ENOMEM;
  * when a write finds it reset, what the peer sent before is read first
  * (answers, its GOAWAY), so that a server closing after its GOAWAY with
  * our later frames unread loses none of the answers it gave. One over
@@ -908,11 +909,13 @@ static int conn_loop(struct conn *h)
 		h->last_read = coil_now();
 		ssize_t used = nghttp2_session_mem_recv(h->ng, (const uint8_t *)h->in, (size_t)n);
 		if (used < 0) {
-			/* Not HTTP/2, or a protocol error: a GOAWAY may be
-			 * queued; send it, then close. */
+			/* Not HTTP/2, a protocol error (a GOAWAY may be queued;
+			 * send it, then close), or out of memory: the sent
+			 * streams fail with -ENOMEM, as a failed set-up fails
+			 * them. */
 			if (!h->reset)
 				send_pending(h);
-			return -EPROTO;
+			return coil__h2_error(used);
 		}
 	}
 }

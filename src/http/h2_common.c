@@ -64,6 +64,11 @@ out_cb:
 	return r;
 }
 
+int coil__h2_error(ssize_t lib_error)
+{
+	return lib_error == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EPROTO;
+}
+
 void coil__h2_park_locked(struct coil__h2_park *pk, int64_t deadline)
 {
 	pk->parked = true;

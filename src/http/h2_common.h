@@ -46,6 +46,11 @@ struct coil__h2_callbacks {
 int coil__h2_session_open(nghttp2_session **ng, bool server, const struct coil__h2_callbacks *cbs,
 			  const nghttp2_settings_entry *iv, size_t n, void *ud);
 
+/* A fatal error of nghttp2 (a negative NGHTTP2_ERR_*) as coil's:
+ * -ENOMEM when it ran out of memory (NGHTTP2_ERR_NOMEM), else -EPROTO
+ * (the peer broke the protocol, or the session did). */
+int coil__h2_error(ssize_t lib_error);
+
 /*
  * White-box, for tests/test_h2.c and tests/test_h2_client.c: the
  * allocator nghttp2 uses in the sessions opened from now on, the

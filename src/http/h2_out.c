@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "http/h2_common.h"
+
 int coil__h2_out_send(nghttp2_session *ng, char *out, size_t *len, coil__h2_write_fn *write,
 		      void *arg, int *err)
 {
@@ -11,7 +13,7 @@ int coil__h2_out_send(nghttp2_session *ng, char *out, size_t *len, coil__h2_writ
 		const uint8_t *p;
 		ssize_t n = nghttp2_session_mem_send(ng, &p);
 		if (n < 0)
-			return *err = -EPROTO;
+			return *err = coil__h2_error(n);
 		if (n == 0)
 			break;
 		if ((size_t)n > COIL__H2_OUT_CAP - *len) {

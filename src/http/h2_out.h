@@ -22,8 +22,8 @@ typedef int coil__h2_write_fn(void *arg, const void *p, size_t n);
  * Take everything ng has to send into out (COIL__H2_OUT_CAP bytes, *len of
  * them held), writing it through write whenever it fills and at the end;
  * a frame bigger than out goes straight through. Returns 0 once all is
- * written; -EPROTO (also in *err) when nghttp2 fails; *err when a write
- * fails.
+ * written; when nghttp2 fails, coil__h2_error's code (-ENOMEM, -EPROTO;
+ * also in *err); *err when a write fails.
  */
 int coil__h2_out_send(nghttp2_session *ng, char *out, size_t *len, coil__h2_write_fn *write,
 		      void *arg, int *err);

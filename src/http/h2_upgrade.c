@@ -11,8 +11,23 @@
  * not fit, is served as HTTP/1.1 (RFC 7540 3.2 lets a server ignore the
  * Upgrade). So are requests over TLS (h2 is chosen there by ALPN) and all
  * of them when the server's http2 is off.
+ *
+ * An HTTP2-Settings that is not a SETTINGS payload nghttp2 takes (not
+ * base64url, not whole entries, a value out of range: ENABLE_PUSH 2,
+ * INITIAL_WINDOW_SIZE past 2^31-1, MAX_FRAME_SIZE outside 2^14..2^24-1)
+ * is no upgrade either (RFC 7540 3.2.1): the request is served as
+ * HTTP/1.1, as nghttpx does (h2o answers 400). It is a valid
+ * HTTP/1.1 request whose client offered an upgrade the server may refuse,
+ * and it gets its answer, like every other upgrade coil does not take; a
+ * 400 would fail a request for a field only the upgrade reads.
+ * nghttp2_session_upgrade2 itself takes such values without failing: it
+ * queues GOAWAY(PROTOCOL_ERROR), and the client would get a 101, then
+ * the GOAWAY and the close. So they are checked before the 101, by
+ * nghttp2's own rules: nghttp2_pack_settings_payload refuses a value its
+ * sessions refuse (NGHTTP2_ERR_INVALID_ARGUMENT).
  */
 #include <errno.h>
+#include <nghttp2/nghttp2.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -85,6 +100,20 @@ static ssize_t b64url_decode(struct coil_http_str in, uint8_t *out, size_t cap)
  * more than the six RFC 9113 defines, twice over, is no client's. */
 #define MAX_SETTINGS_BYTES (6 * 12)
 
+/* Whether the n bytes at p (whole entries) are SETTINGS nghttp2 takes. */
+static bool settings_valid(const uint8_t *p, size_t n)
+{
+	nghttp2_settings_entry iv[MAX_SETTINGS_BYTES / 6];
+	size_t niv = n / 6;
+	for (size_t i = 0; i < niv; i++, p += 6) {
+		iv[i].settings_id = p[0] << 8 | p[1];
+		iv[i].value =
+			(uint32_t)p[2] << 24 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 8 | p[5];
+	}
+	uint8_t packed[MAX_SETTINGS_BYTES];
+	return nghttp2_pack_settings_payload(packed, sizeof packed, iv, niv) >= 0;
+}
+
 bool coil__h2_upgrade(struct coil__http_conn *c)
 {
 	const struct coil__http_parse *p = &c->parse;
@@ -109,14 +138,7 @@ bool coil__h2_upgrade(struct coil__http_conn *c)
 		return false;
 	uint8_t payload[MAX_SETTINGS_BYTES];
 	ssize_t n = b64url_decode(settings, payload, sizeof payload);
-	if (n < 0 || n % 6)
+	if (n < 0 || n % 6 || !settings_valid(payload, (size_t)n))
 		return false;
-	static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\n"
-					"Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
-	/* Answers to pipelined requests before it go first. */
-	if (coil__http_conn_flush(c) < 0 ||
-	    coil__http_conn_write_all(c, switching, sizeof switching - 1) < 0)
-		return true; /* the connection is done */
-	coil__h2_serve_upgraded(c, payload, (size_t)n, c->in + c->pos, c->in_len - c->pos);
-	return true;
+	return coil__h2_serve_upgraded(c, payload, (size_t)n, c->in + c->pos, c->in_len - c->pos);
 }
