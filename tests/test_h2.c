@@ -974,6 +974,9 @@ static void *upgrade_main(void *arg)
 		"HTTP2-Settings: AAUAAD__\r\n",
 		"HTTP2-Settings: AAUBAAAA\r\n",
 		"HTTP2-Settings: " UPGRADE_SETTINGS "AAUBAAAA\r\n", /* a good one first */
+		/* NO_RFC7540_PRIORITIES 0, then 1: each value in range, but
+		 * one it may not change (RFC 9218 2.1) */
+		"HTTP2-Settings: AAkAAAAAAAkAAAAB\r\n",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		char rq[512];

@@ -14,9 +14,10 @@
  *
  * An HTTP2-Settings that is not a SETTINGS payload nghttp2 takes (not
  * base64url, not whole entries, a value out of range: ENABLE_PUSH 2,
- * INITIAL_WINDOW_SIZE past 2^31-1, MAX_FRAME_SIZE outside 2^14..2^24-1)
- * is no upgrade either (RFC 7540 3.2.1): the request is served as
- * HTTP/1.1, as nghttpx does (h2o answers 400). It is a valid
+ * INITIAL_WINDOW_SIZE past 2^31-1, MAX_FRAME_SIZE outside 2^14..2^24-1,
+ * NO_RFC7540_PRIORITIES given twice with two values) is no upgrade either
+ * (RFC 7540 3.2.1): the request is served as HTTP/1.1, as nghttpx does
+ * (h2o answers 400). It is a valid
  * HTTP/1.1 request whose client offered an upgrade the server may refuse,
  * and it gets its answer, like every other upgrade coil does not take; a
  * 400 would fail a request for a field only the upgrade reads.
@@ -24,7 +25,8 @@
  * queues GOAWAY(PROTOCOL_ERROR), and the client would get a 101, then
  * the GOAWAY and the close. So they are checked before the 101, by
  * nghttp2's own rules: nghttp2_pack_settings_payload refuses a value its
- * sessions refuse (NGHTTP2_ERR_INVALID_ARGUMENT).
+ * sessions refuse (NGHTTP2_ERR_INVALID_ARGUMENT); the changed
+ * NO_RFC7540_PRIORITIES, which it cannot see, settings_valid checks.
  */
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
@@ -100,15 +102,23 @@ static ssize_t b64url_decode(struct coil_http_str in, uint8_t *out, size_t cap)
  * more than the six RFC 9113 defines, twice over, is no client's. */
 #define MAX_SETTINGS_BYTES (6 * 12)
 
-/* Whether the n bytes at p (whole entries) are SETTINGS nghttp2 takes. */
+/* Whether the n bytes at p (whole entries) are SETTINGS nghttp2 takes:
+ * values in range, and NO_RFC7540_PRIORITIES not changed once given (RFC
+ * 9218 2.1), which nghttp2 checks on receipt only, entry by entry. */
 static bool settings_valid(const uint8_t *p, size_t n)
 {
 	nghttp2_settings_entry iv[MAX_SETTINGS_BYTES / 6];
 	size_t niv = n / 6;
+	int64_t no_priorities = -1;
 	for (size_t i = 0; i < niv; i++, p += 6) {
 		iv[i].settings_id = p[0] << 8 | p[1];
 		iv[i].value =
 			(uint32_t)p[2] << 24 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 8 | p[5];
+		if (iv[i].settings_id == NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES) {
+			if (no_priorities >= 0 && no_priorities != iv[i].value)
+				return false;
+			no_priorities = iv[i].value;
+		}
 	}
 	uint8_t packed[MAX_SETTINGS_BYTES];
 	return nghttp2_pack_settings_payload(packed, sizeof packed, iv, niv) >= 0;

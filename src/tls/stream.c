@@ -1,11 +1,11 @@
 /*
  * TLS streams: OpenSSL runs on memory (tls/bio.c), coil moves the bytes.
  * Every OpenSSL call here goes through ssl_call, which clears the thread's
- * error queue before and after it (a fiber may resume after another fiber
- * of this worker left errors there) and remembers the reason of a failure;
- * every call is followed by a flush of what OpenSSL wrote (a finished
- * handshake, session tickets and key updates leave bytes without any
- * WANT_WRITE). A fiber parks only in coil_reader_read / coil_sock_write,
+ * error queue before it (a fiber may resume after another fiber of this
+ * worker left errors there) and after it when it failed, and remembers
+ * the reason of a failure; every call is followed by a flush of what
+ * OpenSSL wrote (a finished handshake, session tickets and key updates
+ * leave bytes without any WANT_WRITE). A fiber parks only in coil_reader_read / coil_sock_write,
  * never inside OpenSSL.
  */
 #include <arpa/inet.h>
