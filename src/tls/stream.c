@@ -25,7 +25,8 @@
 #define OUT_BATCH (3 * (RECORD_MAX + 512))
 /* Room for an error code that OpenSSL has no reason text for. */
 #define REASON_MAX 160
-/* An idle stream keeps at most this much output buffer. */
+/* Between writes a stream keeps at most this much output buffer (an
+ * idle one keeps none: idle_release). */
 #define OUT_KEEP (16 * 1024)
 
 enum call { HANDSHAKE, READ, WRITE, SHUTDOWN };
