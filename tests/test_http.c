@@ -976,11 +976,22 @@ static int64_t short_head_timeout(void)
  * every 20 ms of a head that never ends (2 KiB of it, 40 s at that pace),
  * another client served meanwhile. The head's deadline answers 408 while
  * the bytes still come, however steady (a deadline per read never
- * would), and no earlier than that deadline after the connect. */
-static void slowloris(struct http_srv *sv)
+ * would), and no earlier than that deadline after the connect. With
+ * after_a_request, the slow head is the second of a keep-alive
+ * connection: its deadline is its own, not the first request's. */
+static void slowloris_on(struct http_srv *sv, bool after_a_request)
 {
 	int64_t t0 = coil_now();
 	struct client *c = cl_open(sv->port);
+	if (after_a_request) {
+		cl_sends(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+		struct resp r0 = {0};
+		ck_assert(cl_response(c, &r0, false));
+		ck_assert_int_eq(r0.status, 200);
+		ck_assert(!r0.close);
+		resp_free(&r0);
+		t0 = coil_now();
+	}
 	char slow[2048];
 	int n = snprintf(slow, sizeof slow, "GET /hello HTTP/1.1\r\nHost: t\r\nX-Slow: ");
 	memset(slow + n, 'a', sizeof slow - (size_t)n);
@@ -1014,6 +1025,11 @@ static void slowloris(struct http_srv *sv)
 	cl_close(c);
 }
 
+static void slowloris(struct http_srv *sv)
+{
+	slowloris_on(sv, false);
+}
+
 /* The parts of timeouts_main, each a connection of its own to arg's
  * server, run at once: their waits for a limit overlap. */
 
@@ -1035,6 +1051,12 @@ static void *head_cut_short(void *arg)
 static void *slow_head(void *arg)
 {
 	slowloris(arg);
+	return NULL;
+}
+
+static void *slow_second_head(void *arg)
+{
+	slowloris_on(arg, true);
 	return NULL;
 }
 
@@ -1091,7 +1113,7 @@ static void *timeouts_main(void *arg)
 	cfg.max_requests = 3;
 	struct http_srv sv;
 	srv_start(&sv, &cfg);
-	static const coil_fn parts[] = {head_cut_short, slow_head, silent, idle, counted};
+	static const coil_fn parts[] = {head_cut_short, slow_head, slow_second_head, silent, idle, counted};
 	coil_task t[sizeof parts / sizeof parts[0]];
 	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
 		ck_assert_int_eq(coil_task_spawn(&t[i], parts[i], &sv), 0);

@@ -5,7 +5,7 @@
  *
  * Time limits are scopes around the waits: between requests the idle
  * timeout (the first request: the head timeout from the accept); from the
- * first byte of a head, the head timeout for the whole head (a deadline
+ * first wait for more of a head, the head timeout for the whole head (a deadline
  * per read alone would let a slow client keep the connection for ever);
  * each body read and each write, the I/O timeout.
  */
@@ -144,7 +144,7 @@ int coil__http_conn_write_all(struct coil__http_conn *c, const void *p, size_t n
 	bool scoped = coil__http_io_scope_enter(c, &s);
 	ssize_t r = c->tls ? coil_tls_write_all(c->tls, p, n) : coil_sock_write_all(c->fd, p, n);
 	if (scoped)
-		coil_scope_exit(&s);
+		coil__scope_leave(&s);
 	if (r < 0) {
 		c->werr = (int)r;
 		return (int)r;
@@ -264,7 +264,7 @@ ssize_t coil__http_conn_fill_body(struct coil__http_conn *c)
 	bool scoped = coil__http_io_scope_enter(c, &s);
 	ssize_t n = coil__http_conn_fill(c);
 	if (scoped)
-		coil_scope_exit(&s);
+		coil__scope_leave(&s);
 	return n;
 }
 
@@ -279,6 +279,10 @@ static void compact(struct coil__http_conn *c)
 	c->in_len = n;
 	c->pos = 0;
 }
+
+/* read_head's deadline when the head's own timeout starts at its first
+ * wait: a head that is already whole (most are) costs no clock read. */
+#define HEAD_DEADLINE_AT_FIRST_WAIT INT64_MIN
 
 /* Read and parse the next head, until deadline. Returns 0 (parsed), a
  * status to answer (then close), or -1: close without a word (the client
@@ -295,6 +299,10 @@ static int read_head(struct coil__http_conn *c, int64_t deadline)
 	bool scoped = false;
 	int status = -1;
 	size_t end = 0;
+	/* What the idle wait was lent (it holds no buffer): most heads are
+	 * whole in it, and then need no wait and no deadline. */
+	if (c->lent_len && c->in_len < c->in_cap)
+		take(c);
 	for (;;) {
 		status = coil__http_find_head(&s, c->in, c->in_len, &c->pos, cfg->max_head, &end);
 		c->head_at = c->pos;
@@ -303,6 +311,8 @@ static int read_head(struct coil__http_conn *c, int64_t deadline)
 		if (c->in_len == c->in_cap)
 			compact(c); /* the scan's position is relative: it holds */
 		if (!scoped) {
+			if (deadline == HEAD_DEADLINE_AT_FIRST_WAIT)
+				deadline = deadline_in(cfg->head_timeout);
 			scoped = deadline != COIL_NO_DEADLINE &&
 				 coil_scope_enter(&scope, deadline) == 0;
 		}
@@ -315,7 +325,7 @@ static int read_head(struct coil__http_conn *c, int64_t deadline)
 		}
 	}
 	if (scoped)
-		coil_scope_exit(&scope);
+		coil__scope_leave(&scope);
 	if (status != 0)
 		return status;
 	/* Room for the body after the head: move the head to the front if
@@ -407,7 +417,7 @@ __attribute__((noinline)) void coil__http_conn_linger(struct coil__http_conn *c,
 		dropped += (uint64_t)n;
 		c->lent_len = 0;
 	}
-	coil_scope_exit(&s);
+	coil__scope_leave(&s);
 }
 
 /* The request's own state, before its handler. */
@@ -485,7 +495,7 @@ static bool serve_h2(struct coil__http_conn *c, int64_t deadline)
 		bool scoped = deadline != COIL_NO_DEADLINE && coil_scope_enter(&s, deadline) == 0;
 		int r = coil_tls_handshake(c->tls);
 		if (scoped)
-			coil_scope_exit(&s);
+			coil__scope_leave(&s);
 		if (r < 0) {
 			c->rerr = r;
 			return true;
@@ -541,7 +551,7 @@ void coil__http_conn_serve(struct coil_http_server *srv, int fd)
 		if (mem_get(c) < 0)
 			break;
 		c->head_request = false; /* an error answer before the head has a body */
-		int status = read_head(c, first ? first_deadline : deadline_in(c->cfg->head_timeout));
+		int status = read_head(c, first ? first_deadline : HEAD_DEADLINE_AT_FIRST_WAIT);
 		if (status < 0)
 			break;
 		if (status > 0) {
@@ -565,7 +575,7 @@ void coil__http_conn_serve(struct coil_http_server *srv, int fd)
 			bool scoped = coil__http_io_scope_enter(c, &s);
 			coil_tls_shutdown(c->tls);
 			if (scoped)
-				coil_scope_exit(&s);
+				coil__scope_leave(&s);
 		}
 		coil_tls_free(c->tls);
 	} else {

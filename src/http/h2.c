@@ -40,6 +40,7 @@
 #include "http/date.h"
 #include "http/h2_common.h"
 #include "http/h2_out.h"
+#include "sched/scope.h"
 
 /* Response body bytes a stream holds for the data provider. */
 #define STREAM_OUT_CAP 16384
@@ -198,7 +199,7 @@ static int wait_owner(struct coil__h2_stream *st, int64_t deadline)
 	int r = coil_scope_enter(&s, deadline);
 	if (r == 0) {
 		r = coil_sem_acquire(&st->wake);
-		coil_scope_exit(&s);
+		coil__scope_leave(&s);
 	}
 	pthread_mutex_lock(&st->h->lock);
 	st->waiting = false; /* a release that came late leaves a unit: harmless */
@@ -617,7 +618,7 @@ static void run_queue(struct coil__h2_conn *h)
 			coil_scope s; /* it is returning: a join cannot be refused */
 			coil_scope_enter_shielded(&s, COIL_NO_DEADLINE);
 			coil_task_join(st->task, NULL);
-			coil_scope_exit(&s);
+			coil__scope_leave(&s);
 			st->joined = true;
 			stream_maybe_free(st);
 		}
@@ -753,7 +754,7 @@ static void session_close(struct coil__h2_conn *h)
 			st->joined = true;
 		}
 	}
-	coil_scope_exit(&s);
+	coil__scope_leave(&s);
 	while (h->streams)
 		stream_free(h->streams);
 }
@@ -948,7 +949,7 @@ bool coil__h2_serve_upgraded(struct coil__http_conn *c, const uint8_t *settings,
 			bool scoped = coil_scope_enter(&s, deadline) == 0;
 			n = coil_reader_read(c->rd, &p);
 			if (scoped)
-				coil_scope_exit(&s);
+				coil__scope_leave(&s);
 		}
 		if (n <= 0 || nghttp2_session_mem_recv(h->ng, p, (size_t)n) < 0)
 			h->err = n < 0 ? (int)n : -EPROTO;

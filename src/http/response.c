@@ -13,6 +13,7 @@
 #include "http/conn.h"
 #include "http/date.h"
 #include "http/h2.h"
+#include "sched/scope.h"
 
 static const char *reason(int status)
 {
@@ -388,7 +389,7 @@ ssize_t coil_http_response_sendfile(coil_http_response *res, int file, int64_t o
 		bool scoped = coil__http_io_scope_enter(c, &s);
 		ssize_t n = send_file_part(c, file, off + (int64_t)done, len - done, &unbuffered);
 		if (scoped)
-			coil_scope_exit(&s);
+			coil__scope_leave(&s);
 		if (n < 0) {
 			if (n == -EBADF || n == -EINVAL) {
 				if (done == 0 && !c->chunked_out)

@@ -18,6 +18,7 @@
 #include "coil.h"
 #include "http/conn.h"
 #include "http/h2.h"
+#include "sched/scope.h"
 
 struct coil_http_server {
 	struct coil_http_config cfg;
@@ -192,7 +193,7 @@ ssize_t coil__http_server_idle_wait(struct coil_http_server *srv, struct coil__h
 	ssize_t n = coil__http_conn_fill(c);
 	pthread_mutex_lock(&srv->lock);
 	c->idle_in = false;
-	coil_scope_exit(&c->idle);
+	coil__scope_leave(&c->idle);
 	pthread_mutex_unlock(&srv->lock);
 	return n;
 }
@@ -259,7 +260,7 @@ int coil_http_server_run(coil_http_server *s, coil_http_handler handler, void *c
 	}
 	pthread_mutex_unlock(&s->lock);
 	int w = coil_wg_wait(&s->live);
-	coil_scope_exit(&grace);
+	coil__scope_leave(&grace);
 	if (w != 0) {
 		/* Past the deadline: cancel the requests still in flight and
 		 * wait for their fibers (each ends at its next blocking call). */
@@ -269,12 +270,12 @@ int coil_http_server_run(coil_http_server *s, coil_http_handler handler, void *c
 		pthread_mutex_unlock(&s->lock);
 		coil_scope_enter_shielded(&grace, COIL_NO_DEADLINE);
 		coil_wg_wait(&s->live);
-		coil_scope_exit(&grace);
+		coil__scope_leave(&grace);
 	}
 	/* The last coil_wg_done may still be returning on its worker. */
 	coil_scope_enter_shielded(&grace, COIL_NO_DEADLINE);
 	barrier();
-	coil_scope_exit(&grace);
+	coil__scope_leave(&grace);
 	s->running = false;
 	return r == -ECANCELED ? 0 : r;
 }

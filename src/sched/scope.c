@@ -118,6 +118,13 @@ int coil_scope_exit(coil_scope *cs)
 	return 0;
 }
 
+void coil__scope_leave(coil_scope *cs)
+{
+	struct coil__scope *s = (struct coil__scope *)cs;
+	s->fiber->scope = s->parent;
+	s->magic = 0;
+}
+
 int coil_scope_cancel(coil_scope *cs)
 {
 	struct coil__worker *w = coil__tls_worker;

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "coil/scope.h"
+
 struct coil__fiber;
 struct coil__worker;
 
@@ -40,6 +42,12 @@ int coil__fiber_may_block_scoped(struct coil__fiber *f, int64_t *deadline);
  * public call. On a fiber; exits in the order entered. */
 void coil__shield_enter(struct coil__scope *s);
 void coil__shield_exit(struct coil__scope *s);
+
+/* coil_scope_exit for coil's own scopes, whose callers learn the outcome
+ * from the call made inside and ignore the exit's verdict: the same
+ * unlinking, without the clock read that verdict needs (a few per HTTP
+ * request). s must be the fiber's innermost scope, as for the public call. */
+void coil__scope_leave(coil_scope *s);
 
 /* Whether cancelling at scope s (NULL: the task itself) reaches f's current
  * blocking call, i.e. no shield stands between. */

@@ -18,6 +18,7 @@
 
 #include "coil/net.h"
 #include "coil/scope.h"
+#include "sched/scope.h"
 #include "tls/tls.h"
 
 #define RECORD_MAX COIL__TLS_BLOCK
@@ -213,7 +214,7 @@ static int handshake_locked(struct coil__tls *t)
 		break;
 	}
 	if (scoped)
-		coil_scope_exit(&s);
+		coil__scope_leave(&s);
 	if (r == 0) {
 		const unsigned char *p;
 		unsigned len;
