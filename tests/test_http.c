@@ -63,6 +63,9 @@ static int api_checks(coil_http_response *res, struct app *app)
 	bad += coil_http_response_header(res, "X A", "a") != -EINVAL;
 	bad += coil_http_response_header(res, "Content-Length", "5") != -EINVAL;
 	bad += coil_http_response_header(res, "Transfer-Encoding", "chunked") != -EINVAL;
+	bad += coil_http_response_header(res, "connection", "close") != -EINVAL;
+	bad += coil_http_response_header(res, "DATE", "today") != -EINVAL;
+	bad += coil_http_response_header(res, "X-Date", "today") != 0;
 	bad += coil_http_response_header(res, "X-Ok", "yes") != 0;
 	bad += coil_http_response_write(res, "abc", 3) != 3;
 	bad += coil_http_response_header(res, "X-Late", "no") != -EBUSY;

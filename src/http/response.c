@@ -178,6 +178,23 @@ static bool is_tchar(unsigned char ch)
 	return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
 }
 
+/* The fields coil writes itself (the framing, Date): a handler's own
+ * would contradict them. By length first: most names are none of them. */
+static bool written_by_coil(const char *name, size_t len)
+{
+	switch (len) {
+	case 4:
+		return !strcasecmp(name, "date");
+	case 10:
+		return !strcasecmp(name, "connection");
+	case 14:
+		return !strcasecmp(name, "content-length");
+	case 17:
+		return !strcasecmp(name, "transfer-encoding");
+	}
+	return false;
+}
+
 int coil_http_response_header(coil_http_response *res, const char *name, const char *value)
 {
 	/* HTTP/2: the stream has its own state (the connection's is the
@@ -193,8 +210,7 @@ int coil_http_response_header(coil_http_response *res, const char *name, const c
 			return -EINVAL;
 	if (strpbrk(value, "\r\n"))
 		return -EINVAL;
-	if (!strcasecmp(name, "content-length") || !strcasecmp(name, "transfer-encoding") ||
-	    !strcasecmp(name, "connection") || !strcasecmp(name, "date"))
+	if (written_by_coil(name, nl))
 		return -EINVAL;
 	if (res->h2)
 		return coil__h2_add_header(res->h2, name, value);
