@@ -502,6 +502,37 @@ START_TEST(io_buffers_read_and_write_the_same_bytes_everywhere)
 }
 END_TEST
 
+/* A buffer freed twice was listed free twice: two later allocations
+ * shared it (and frees past the count wrote beyond the free list). */
+static void *iobuf_double_free(void *arg)
+{
+	(void)arg;
+	void *a, *b[4];
+	ck_assert_int_eq(coil_iobuf_alloc(&a, 4096), 0);
+	ck_assert_int_eq(coil_iobuf_free(a), 0);
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(coil_iobuf_free(a), -EINVAL);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(coil_iobuf_alloc(&b[i], 4096), 0);
+		for (int j = 0; j < i; j++)
+			ck_assert_ptr_ne(b[i], b[j]);
+	}
+	ck_assert_int_eq(coil_iobuf_alloc(&a, 4096), -ENOMEM);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(coil_iobuf_free(b[i]), 0);
+	return NULL;
+}
+
+START_TEST(an_io_buffer_freed_twice_is_refused_and_never_lent_twice)
+{
+	struct coil_config cfg;
+	coil_config_init(&cfg);
+	cfg.io_buffers = 4;
+	cfg.io_buffer_size = 4096;
+	coil_test_run_cfg(&cfg, iobuf_double_free, NULL);
+}
+END_TEST
+
 /* ---- sendfile: a file's bytes on a socket, exact, on every backend ------------------- */
 
 #define SF_SIZE (6 << 20)
@@ -754,6 +785,7 @@ int main(void)
 	tcase_add_test(tc, servers_accept_every_connection_once_and_leave_none_open);
 	tcase_add_test(tc, a_stopped_multishot_accept_closes_what_nobody_took);
 	tcase_add_test(tc, io_buffers_read_and_write_the_same_bytes_everywhere);
+	tcase_add_test(tc, an_io_buffer_freed_twice_is_refused_and_never_lent_twice);
 	tcase_add_test(tc, sendfile_sends_the_files_bytes_exactly);
 	tcase_add_test(tc, inline_reads_give_the_same_bytes_hit_or_miss);
 	tcase_add_test(tc, a_closed_fd_lets_go_of_its_registered_file_on_every_worker);

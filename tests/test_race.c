@@ -226,6 +226,42 @@ START_TEST(cancelling_the_task_ends_the_race)
 }
 END_TEST
 
+/* A read of 0 bytes is coil_sock_read's: 0 at once, not a wait for data
+ * it cannot take (it waited for data, or for the sleep, before). */
+static void *empty_read(void *arg)
+{
+	(void)arg;
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	char buf[4];
+	struct coil_race_op ops[3] = {
+		{.kind = COIL_RACE_SLEEP, .ns = 10 * COIL_NSEC_PER_SEC},
+		{.kind = COIL_RACE_SOCK_READ, .fd = sv[0], .buf = buf, .len = 0},
+		{.kind = COIL_RACE_SOCK_READ, .fd = sv[0], .buf = buf, .len = sizeof buf},
+	};
+	ck_assert_int_eq(coil_race(ops, 3, 0), 1);
+	ck_assert_int_eq(ops[1].res, 0);
+	ck_assert_int_eq(ops[0].res, -ECANCELED);
+	ck_assert_int_eq(ops[2].res, -ECANCELED);
+	/* nothing was taken from the socket */
+	ck_assert_int_eq(coil_sock_write_all(sv[1], "abcd", 4), 4);
+	ck_assert_int_eq(coil_sock_read_exact(sv[0], buf, 4), 4);
+	/* still a cancellation point, as coil_sock_read(fd, buf, 0) is */
+	coil_scope s;
+	ck_assert_int_eq(coil_scope_enter(&s, coil_now() - 1), 0);
+	ck_assert_int_eq(coil_race(&ops[1], 1, 0), -ETIMEDOUT);
+	ck_assert_int_eq(coil_scope_exit(&s), -ETIMEDOUT);
+	coil_close(sv[0]);
+	coil_close(sv[1]);
+	return NULL;
+}
+
+START_TEST(a_zero_byte_read_wins_at_once_as_coil_sock_read_returns)
+{
+	coil_test_run(empty_read, NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("race");
@@ -237,6 +273,7 @@ int main(void)
 	tcase_add_test(tc, accepts_that_lose_are_closed_never_leaked);
 	tcase_add_test(tc, a_scope_deadline_ends_the_race);
 	tcase_add_test(tc, cancelling_the_task_ends_the_race);
+	tcase_add_test(tc, a_zero_byte_read_wins_at_once_as_coil_sock_read_returns);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);
 }

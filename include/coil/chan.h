@@ -178,7 +178,8 @@ COIL_API int coil_oneshot_send(coil_oneshot *os, const void *elem);
 /*
  * Wait for the value and copy it into out.
  * Returns 0, -EPIPE (the sending side closed without sending, or the value
- * was already received), -ECANCELED, -EINVAL, -EPERM (not inside a fiber).
+ * was already received), -ECANCELED, -ETIMEDOUT (a scope's deadline:
+ * nothing consumed), -EINVAL, -EPERM (not inside a fiber).
  */
 COIL_API int coil_oneshot_recv(coil_oneshot *os, void *out);
 

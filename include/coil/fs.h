@@ -122,8 +122,9 @@ COIL_API int coil_path_stat(const char *path, struct coil_stat *st);
  * (none left, or no memory), -EPERM (not on a fiber inside coil_run). */
 COIL_API int coil_iobuf_alloc(void **out, size_t size);
 
-/* Give buf back. Returns 0, or -EINVAL (NULL, or not an I/O buffer the
- * calling worker allocated), -EPERM (not inside coil_run). */
+/* Give buf back. Returns 0, or -EINVAL (NULL, not an I/O buffer the
+ * calling worker allocated, or one given back already), -EPERM (not
+ * inside coil_run). */
 COIL_API int coil_iobuf_free(void *buf);
 
 #ifdef __cplusplus

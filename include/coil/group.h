@@ -72,7 +72,8 @@ COIL_API int coil_group_wait(coil_group *g);
  * group: *task (if not NULL) receives its handle (no longer valid for
  * anything but comparison) and *result (if not NULL) its return value.
  * Returns 0, -ECHILD (the group has no child: none running, none finished
- * and untaken), -ECANCELED (nothing was taken; the children keep running),
+ * and untaken), -ECANCELED or -ETIMEDOUT (nothing was taken; the children
+ * keep running),
  * -EPERM (outside a fiber), -EINVAL.
  */
 COIL_API int coil_group_wait_next(coil_group *g, coil_task *task, void **result);

@@ -79,7 +79,8 @@ struct coil_http_config {
 				 * change it for its request (coil_http_request_limit) */
 	/* Time limits (nanoseconds; <= 0: none). */
 	int64_t head_timeout;	/* a whole head, from its first byte (from the
-				 * accept for the first request): 10 s [408] */
+				 * accept for the first request): 10 s [408;
+				 * no byte of a head yet: a silent close] */
 	int64_t io_timeout;	/* each read of a body and each write: 60 s */
 	int64_t idle_timeout;	/* between requests of a keep-alive connection: 75 s */
 	int64_t shutdown_timeout; /* graceful shutdown: how long requests in

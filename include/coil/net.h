@@ -86,7 +86,8 @@ COIL_API int coil_server_close(coil_server *s);
  * receives the peer's address and *peer_len its length (*peer_len must hold
  * peer's size on entry). The new fd is non-blocking and close-on-exec.
  * Returns the new fd, or -EBADF, -EINVAL (not listening, or the listener was
- * shut down), -ECANCELED, -EMFILE..., -EPERM (outside a runtime).
+ * shut down), -ECANCELED, -ETIMEDOUT (a scope's deadline), -EMFILE...,
+ * -EPERM (outside a runtime).
  */
 COIL_API int coil_tcp_accept(int listen_fd, struct sockaddr *peer,
 			     socklen_t *peer_len);
@@ -121,7 +122,7 @@ COIL_API ssize_t coil_sock_read(int fd, void *buf, size_t len);
  * Send up to len bytes on a connected socket; may send fewer (a short write).
  * Never raises SIGPIPE: a closed peer gives -EPIPE.
  * Returns the count sent, or -EINVAL, -EBADF, -EPIPE, -ECONNRESET,
- * -ECANCELED, -EPERM.
+ * -ECANCELED, -ETIMEDOUT (a scope's deadline), -EPERM.
  */
 COIL_API ssize_t coil_sock_write(int fd, const void *buf, size_t len);
 
@@ -141,7 +142,7 @@ COIL_API ssize_t coil_sock_read_exact(int fd, void *buf, size_t len);
 COIL_API ssize_t coil_sock_write_all(int fd, const void *buf, size_t len);
 
 /* Shut down one or both directions (SHUT_RD, SHUT_WR, SHUT_RDWR).
- * Returns 0, -EINVAL, -EBADF, -ENOTCONN, -ECANCELED, -EPERM. */
+ * Returns 0, -EINVAL, -EBADF, -ENOTCONN, -ECANCELED, -ETIMEDOUT, -EPERM. */
 COIL_API int coil_sock_shutdown(int fd, int how);
 
 /* Send up to len bytes of the file `file` from offset off to the stream

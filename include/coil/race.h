@@ -57,8 +57,9 @@ struct coil_race_op {
  * or -errno), or -ECANCELED / -ETIMEDOUT if the task or a scope stopped the
  * race before any op completed with a result of its own (every .res is
  * still set: check for accepts that completed anyway unless
- * COIL_RACE_CLOSE_LOSERS), or -EINVAL (bad n, kind, buffer, flags), -EPERM
- * (outside a fiber).
+ * COIL_RACE_CLOSE_LOSERS), or -EINVAL (bad n, kind, buffer, flags, a
+ * FILE_READ offset below -1), -EBADF (an op's fd < 0), -EPERM (outside a
+ * fiber); these three before any op started, with every .res untouched.
  */
 COIL_API int coil_race(struct coil_race_op *ops, int n, unsigned flags);
 

@@ -17,7 +17,9 @@
  * -ECANCELED and has not acquired anything (exception: coil_cond_wait, which
  * always returns with the mutex held). A call that acquired (it was handed
  * the lock, a unit, the notification) returns 0 even if a cancel comes right
- * after, so nothing is lost.
+ * after, so nothing is lost. An enclosing scope (coil/scope.h) acts the
+ * same way: its cancel gives -ECANCELED, its passed deadline -ETIMEDOUT,
+ * and then nothing was acquired either.
  *
  * Common errors: -EINVAL for a NULL object, -EPERM for a blocking call (or an
  * owner-checked one) outside a fiber.
@@ -57,7 +59,7 @@ COIL_API int coil_mutex_destroy(coil_mutex *m);
 /*
  * Lock m, waiting while another fiber holds it.
  * Returns 0 (the caller owns m), -EDEADLK (the caller already owns it),
- * -ECANCELED (not locked), -EPERM (outside a fiber), -EINVAL.
+ * -ECANCELED or -ETIMEDOUT (not locked), -EPERM (outside a fiber), -EINVAL.
  */
 COIL_API int coil_mutex_lock(coil_mutex *m);
 
@@ -118,7 +120,7 @@ COIL_API int coil_sem_init(coil_sem *s, size_t count);
 COIL_API int coil_sem_destroy(coil_sem *s);		/* 0, -EBUSY, -EINVAL */
 
 /* Take one unit, waiting while there is none.
- * Returns 0, -ECANCELED (nothing taken), -EPERM, -EINVAL. */
+ * Returns 0, -ECANCELED or -ETIMEDOUT (nothing taken), -EPERM, -EINVAL. */
 COIL_API int coil_sem_acquire(coil_sem *s);
 
 /* Take one unit if one is free. Returns 0, -EAGAIN, -EINVAL. */
@@ -152,7 +154,7 @@ COIL_API int coil_wg_add(coil_wg *wg, int64_t delta);
 COIL_API int coil_wg_done(coil_wg *wg);
 
 /* Wait until the counter is 0 (at once if it is).
- * Returns 0, -ECANCELED, -EPERM, -EINVAL. */
+ * Returns 0, -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL. */
 COIL_API int coil_wg_wait(coil_wg *wg);
 
 /* The counter now, or -EINVAL. */
@@ -173,7 +175,8 @@ COIL_API int coil_event_init(coil_event *e);		/* 0, -EINVAL */
 COIL_API int coil_event_destroy(coil_event *e);	/* 0, -EBUSY, -EINVAL */
 
 /* Wait for a notification (returns at once, consuming it, if a permit is
- * stored). Returns 0, -ECANCELED (nothing consumed), -EPERM, -EINVAL. */
+ * stored). Returns 0, -ECANCELED or -ETIMEDOUT (nothing consumed), -EPERM,
+ * -EINVAL. */
 COIL_API int coil_event_wait(coil_event *e);
 
 /* Wake one waiter or store the permit. Returns 0 or -EINVAL. */
@@ -194,8 +197,8 @@ typedef struct coil_once {
  * >= 0 the initialisation is done and every caller, then and later, gets 0.
  * If fn returns < 0 this caller gets that value, nothing is marked done, and
  * the next caller (a waiter, if any) runs fn again.
- * Returns 0, fn's negative result, -ECANCELED (before running fn, or while
- * waiting), -EDEADLK (fn itself called coil_once_call on o: it would wait
+ * Returns 0, fn's negative result, -ECANCELED or -ETIMEDOUT (before running
+ * fn, or while waiting), -EDEADLK (fn itself called coil_once_call on o: it would wait
  * for itself), -EPERM (outside a fiber, unless already done), -EINVAL.
  */
 COIL_API int coil_once_call(coil_once *o, int (*fn)(void *arg), void *arg);

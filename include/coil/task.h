@@ -73,7 +73,9 @@ COIL_API int coil_task_spawn_on(unsigned worker, coil_task *out, coil_fn fn, voi
  *              joined, detached, or the main fiber)
  *   -EDEADLK   t is the calling task
  *   -EBUSY     another fiber is already joining t
- *   -ECANCELED the calling task was cancelled while waiting; t stays joinable
+ *   -ECANCELED the calling task (or an enclosing scope) was cancelled while
+ *              waiting; t stays joinable
+ *   -ETIMEDOUT an enclosing scope's deadline passed; t stays joinable
  *   -EPERM     not inside a runtime
  */
 COIL_API int coil_task_join(coil_task t, void **result);

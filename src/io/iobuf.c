@@ -26,11 +26,13 @@ static int iobufs_get(struct coil__io *io, struct coil__iobufs **out)
 	b->size = (c->io_buffer_size + page - 1) / page * page;
 	b->count = c->io_buffers;
 	b->free_ids = malloc(sizeof *b->free_ids * b->count);
+	b->lent = calloc(b->count, sizeof *b->lent);
 	void *m = mmap(NULL, b->size * b->count, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (!b->free_ids || m == MAP_FAILED) {
+	if (!b->free_ids || !b->lent || m == MAP_FAILED) {
 		if (m != MAP_FAILED)
 			munmap(m, b->size * b->count);
+		free(b->lent);
 		free(b->free_ids);
 		free(b);
 		return -ENOMEM;
@@ -65,7 +67,9 @@ int coil_iobuf_alloc(void **out, size_t size)
 		return r;
 	if (b->nfree == 0)
 		return -ENOMEM;
-	*out = b->base + (size_t)b->free_ids[--b->nfree] * b->size;
+	uint32_t id = b->free_ids[--b->nfree];
+	b->lent[id] = true;
+	*out = b->base + (size_t)id * b->size;
 	return 0;
 }
 
@@ -81,9 +85,11 @@ int coil_iobuf_free(void *buf)
 	if (!b || p < b->base || p >= b->base + b->size * b->count)
 		return -EINVAL; /* not this worker's */
 	size_t off = (size_t)(p - b->base);
-	if (off % b->size)
-		return -EINVAL;
-	b->free_ids[b->nfree++] = (uint32_t)(off / b->size);
+	uint32_t id = (uint32_t)(off / b->size);
+	if (off % b->size || !b->lent[id])
+		return -EINVAL; /* not a buffer's start, or not out (freed twice) */
+	b->lent[id] = false;
+	b->free_ids[b->nfree++] = id;
 	return 0;
 }
 
@@ -95,6 +101,7 @@ void coil__iobuf_fini(struct coil__io *io)
 	/* Called after the backend's fini: a registered region is no
 	 * longer the ring's. */
 	munmap(b->base, b->size * b->count);
+	free(b->lent);
 	free(b->free_ids);
 	free(b);
 	io->iobufs = NULL;

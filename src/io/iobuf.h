@@ -3,7 +3,10 @@
  * size bytes in one page-aligned mapping, made at the first allocation and
  * handed to the backend (backend->iobuf_register: io_uring registers it as
  * fixed buffer 0, so reads and writes into it skip the per-call page
- * pinning). A free list of buffer ids; freed when the worker ends.
+ * pinning). A free list of buffer ids, and a flag per buffer that says
+ * it is out, so that a second free of one buffer is refused instead of
+ * listing it twice (two later allocations would share it) or writing past
+ * the list; freed when the worker ends.
  */
 #ifndef COIL_IO_IOBUF_H
 #define COIL_IO_IOBUF_H
@@ -20,6 +23,7 @@ struct coil__iobufs {
 	uint32_t count;
 	uint32_t *free_ids;
 	uint32_t nfree;
+	bool *lent;		/* per buffer: allocated and not freed since */
 	bool registered;	/* the backend took the region */
 };
 

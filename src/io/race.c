@@ -83,6 +83,15 @@ int coil__race_run(struct coil__op *ops, int n)
 	int rc = coil__fiber_may_block(self, &deadline);
 	if (rc < 0)
 		return rc;
+	/* A receive into no room completes at once with 0, as
+	 * coil_sock_read does (a recv of 0 bytes would wait for data it
+	 * cannot take): it wins before anything starts. */
+	for (int i = 0; i < n; i++) {
+		if (ops[i].code == COIL__OP_RECV && ops[i].u.rw.len == 0) {
+			ops[i].res = 0;
+			return i;
+		}
+	}
 	struct coil__race race = {.ops = ops, .n = n, .winner = -1, .sleep_index = -1,
 				  .sleep_deadline = INT64_MAX, .target = {.complete = race_op_done}};
 	size_t nops = 0;
