@@ -256,6 +256,62 @@ START_TEST(a_kept_connection_closed_as_it_is_reused_resends_a_get_never_a_post)
 }
 END_TEST
 
+/* ---- bytes on an idle kept connection --------------------------------------------- */
+
+/* After an answer the client kept the connection; then, while it is idle,
+ * the server sends more: a 408 and its close (what nginx and others send
+ * to an idle connection they drop), or bytes past the Content-Length it
+ * announced. Neither is the answer to the next request, which must go on
+ * a new connection (and be answered there), not get the 408 or -EPROTO. */
+static void idle_bytes(const char *later, bool later_close)
+{
+	int fds = coil_test_count_fds();
+	const struct answer answers[] = {
+		{.text = OK_KEEP, .how = LATER, .later = later, .later_close = later_close},
+		{.text = OK_KEEP, .how = KEEP},
+	};
+	struct canned sv;
+	canned_start(&sv, answers, 2);
+	coil_http_client *cl = client_new();
+	struct coil_http_client_response res;
+	expect_ok(canned_send(cl, &sv, "GET", NULL, &res), &res); /* kept */
+	coil_sem_release(&sv.cue);
+	ck_assert_int_eq(coil_sem_acquire(&sv.cued), 0);
+	expect_ok(canned_send(cl, &sv, "GET", NULL, &res), &res);
+	ck_assert_uint_eq(coil_http_client_connections(cl), 2);
+	ck_assert_uint_eq(sv.requests, 2); /* nothing went on the first */
+	coil_http_client_free(cl);
+	ck_assert_uint_eq(canned_stop(&sv), 2);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+}
+
+static void *idle_408_main(void *arg)
+{
+	(void)arg;
+	idle_bytes("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+		   true);
+	return NULL;
+}
+
+START_TEST(a_408_on_an_idle_kept_connection_is_not_the_next_answer)
+{
+	coil_test_run(idle_408_main, NULL);
+}
+END_TEST
+
+static void *idle_extra_main(void *arg)
+{
+	(void)arg;
+	idle_bytes("garbage past the length", false);
+	return NULL;
+}
+
+START_TEST(bytes_past_the_length_on_an_idle_kept_connection_are_not_the_next_answer)
+{
+	coil_test_run(idle_extra_main, NULL);
+}
+END_TEST
+
 /* ---- framing -------------------------------------------------------------------- */
 
 /* One answer per connection; r the result expected, then (r 0) the status,
@@ -849,6 +905,9 @@ int main(void)
 	Suite *s = suite_create("http_client_probe");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, a_kept_connection_closed_as_it_is_reused_resends_a_get_never_a_post);
+	tcase_add_test(tc, a_408_on_an_idle_kept_connection_is_not_the_next_answer);
+	tcase_add_test(tc,
+		       bytes_past_the_length_on_an_idle_kept_connection_are_not_the_next_answer);
 	tcase_add_test(tc, bad_framing_fails_clearly_and_an_odd_answer_is_never_kept);
 	tcase_add_test(tc, an_answer_that_never_comes_ends_at_the_deadline_and_is_not_kept);
 	tcase_add_test(tc, a_read_cancelled_mid_body_writes_nothing_after_and_is_not_kept);

@@ -316,10 +316,12 @@ COIL_API int coil_http_respond(coil_http_response *res, int status, const char *
  *     coil_http_client_free(cl);
  *
  * A client keeps the connections that stay open after a response, per
- * host and port, and reuses them for the next requests (keep-alive). A
- * request that finds its reused connection closed by the server before any
- * byte of the answer came (a race every keep-alive client meets) is sent
- * once more on a new connection if its method is idempotent. Responses
+ * host and port, and reuses them for the next requests (keep-alive). One
+ * on which anything came while it was idle (the server's end, a 408 before
+ * it, bytes past an answer's length) is closed, not reused. A request that
+ * finds its reused connection closed by the server before any byte of the
+ * answer came (a race every keep-alive client meets) is sent once more on
+ * a new connection if its method is idempotent. Responses
  * are parsed as strictly as requests (the same scan, llhttp in strict
  * mode); redirects are not followed. A client may be shared by the fibers
  * of every worker.
