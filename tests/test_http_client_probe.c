@@ -900,6 +900,34 @@ START_TEST(an_h2_stream_refused_before_any_answer_is_sent_again)
 }
 END_TEST
 
+/* A connection that answered once, then refuses every stream: the
+ * request is sent again a few times, not in a loop until its timeout
+ * (which is only the bound of a failure here). */
+static void *refuse_after_first_main(void *arg)
+{
+	(void)arg;
+	int fds = coil_test_count_fds();
+	struct h2raw sv;
+	h2raw_start(&sv, H2_REFUSE_AFTER_FIRST);
+	coil_http_client *cl = h2_client_new(http_test_timeout(10 * COIL_NSEC_PER_SEC));
+	struct coil_http_client_request rq = {.host = "127.0.0.1",
+					      .port = (uint16_t)coil_sock_port(sv.lfd)};
+	struct coil_http_client_response res;
+	expect_ok(coil_http_client_send(cl, &rq, &res), &res);
+	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), -ECONNRESET);
+	ck_assert_uint_le(sv.headers, 5); /* the first, then four tries at most */
+	ck_assert_int_eq(coil_http_client_free(cl), 0);
+	ck_assert_uint_eq(h2raw_stop(&sv), 1);
+	ck_assert_int_eq(coil_test_count_fds(), fds);
+	return NULL;
+}
+
+START_TEST(an_h2_connection_refusing_every_stream_is_not_tried_in_a_loop)
+{
+	coil_test_run(refuse_after_first_main, NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("http_client_probe");
@@ -916,6 +944,7 @@ int main(void)
 	tcase_add_test(tc, an_h2_goaway_after_the_answer_started_cuts_it_and_is_not_retried);
 	tcase_add_test(tc, an_h2_stream_refused_after_the_answer_started_is_cut_not_retried);
 	tcase_add_test(tc, an_h2_stream_refused_before_any_answer_is_sent_again);
+	tcase_add_test(tc, an_h2_connection_refusing_every_stream_is_not_tried_in_a_loop);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);
 }

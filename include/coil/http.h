@@ -342,11 +342,12 @@ COIL_API int coil_http_respond(coil_http_response *res, int status, const char *
  * With cfg.http2 the same calls speak HTTP/2: the requests to a host and
  * port are streams of one connection (a fiber of its own holds it). A
  * request the server did not process (a stream above a GOAWAY's last
- * stream id, or refused) is sent again on a new connection if its method
- * is idempotent and no streamed body byte was written (three times at
- * most from connections that answered none of the client's requests,
- * then it fails with -ECONNRESET: a server refusing them all is not
- * retried until the timeout); a connection that
+ * stream id, or refused) is sent again if its method is idempotent and
+ * no streamed body byte was written: on a new connection after a GOAWAY,
+ * on the same one after a RST_STREAM REFUSED_STREAM (three times at most
+ * from connections that answered none of the client's requests or that
+ * refused it, then it fails with -ECONNRESET: a server refusing them all
+ * is not retried until the timeout); a connection that
  * ends fails its streams (-ECONNRESET; -EPROTO when the server spoke no
  * HTTP/2; -ENOMEM when nghttp2 ran out of memory); an exchange ended
  * early resets its stream (the others go on).
