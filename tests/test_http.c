@@ -1525,7 +1525,7 @@ static void *client_main(void *arg)
 	ck_assert_uint_eq(coil_http_client_connections(cl), opened + 1);
 
 	/* The server goes away with the kept connection and comes back on
-	 * the same port: GET is sent again on a new connection; POST is not. */
+	 * the same port: the next request goes on a new connection. */
 	int port = sv.port;
 	http_srv_stop(&sv);
 	struct coil_http_config cfg;
@@ -1542,10 +1542,14 @@ static void *client_main(void *arg)
 	struct coil_http_client_request rq = {.method = "POST", .host = "127.0.0.1",
 					      .port = (uint16_t)port, .target = "/echo",
 					      .body = "x", .body_len = 1};
-	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), -ECONNRESET);
-	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), 0); /* anew */
+	/* The end of the kept connection came while it was idle: seen before
+	 * the POST goes, which goes on a new one (a POST the server drops after
+	 * reading it is never sent again: test_http_client_probe). */
+	opened = coil_http_client_connections(cl);
+	ck_assert_int_eq(coil_http_client_send(cl, &rq, &res), 0);
 	ck_assert_str_eq(res.body, "x");
 	coil_http_client_response_free(&res);
+	ck_assert_uint_eq(coil_http_client_connections(cl), opened + 1);
 
 	/* Bad requests, refused connections. */
 	rq = (struct coil_http_client_request){.host = "127.0.0.1", .port = (uint16_t)port,

@@ -317,10 +317,12 @@ COIL_API int coil_http_respond(coil_http_response *res, int status, const char *
  *     coil_http_client_free(cl);
  *
  * A client keeps the connections that stay open after a response, per
- * host and port, and reuses them for the next requests (keep-alive). A
- * request that finds its reused connection closed by the server before any
- * byte of the answer came (a race every keep-alive client meets) is sent
- * once more on a new connection if its method is idempotent. Responses
+ * host and port, and reuses them for the next requests (keep-alive). One
+ * on which anything came while it was idle (the server's end, a 408 before
+ * it, bytes past an answer's length) is closed, not reused. A request that
+ * finds its reused connection closed by the server before any byte of the
+ * answer came (a race every keep-alive client meets) is sent once more on
+ * a new connection if its method is idempotent. Responses
  * are parsed as strictly as requests (the same scan, llhttp in strict
  * mode); redirects are not followed. A client may be shared by the fibers
  * of every worker.
@@ -341,11 +343,12 @@ COIL_API int coil_http_respond(coil_http_response *res, int status, const char *
  * With cfg.http2 the same calls speak HTTP/2: the requests to a host and
  * port are streams of one connection (a fiber of its own holds it). A
  * request the server did not process (a stream above a GOAWAY's last
- * stream id, or refused) is sent again on a new connection if its method
- * is idempotent and no streamed body byte was written (three times at
- * most from connections that answered none of the client's requests,
- * then it fails with -ECONNRESET: a server refusing them all is not
- * retried until the timeout); a connection that
+ * stream id, or refused) is sent again if its method is idempotent and
+ * no streamed body byte was written: on a new connection after a GOAWAY,
+ * on the same one after a RST_STREAM REFUSED_STREAM (three times at most
+ * from connections that answered none of the client's requests or that
+ * refused it, then it fails with -ECONNRESET: a server refusing them all
+ * is not retried until the timeout); a connection that
  * ends fails its streams (-ECONNRESET; -EPROTO when the server spoke no
  * HTTP/2; -ENOMEM when nghttp2 ran out of memory); an exchange ended
  * early resets its stream (the others go on).

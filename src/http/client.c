@@ -7,7 +7,8 @@
  * (parse.c in response mode). Kept connections wait in a list under a
  * lock (a client may serve fibers of every worker), the most recent
  * first; one unused for idle_timeout is closed instead of reused, which
- * keeps us clear of the moment a server drops it. A request that still
+ * keeps us clear of the moment a server drops it, and so is one on which
+ * anything came while it was idle (idle_clean). A request that still
  * meets a dropped one (it sees the end or a reset before any byte of its
  * answer) is sent again once, on a new connection, when its method is
  * idempotent (RFC 9110 9.2.2) and no streamed body byte went out.
@@ -34,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "coil.h"
 #include "coil/http.h"
@@ -312,8 +314,8 @@ static int kept_worker(const struct coil_http_client *cl)
  * of this worker; the others wait for theirs), and every idle_timeout / 4
  * the whole list is searched for them (not at every call: a proxy keeps
  * many). */
-static void take_kept(struct coil_http_client *cl, const char *host, uint16_t port, int *fd,
-		      coil_tls **tls)
+static void take_one(struct coil_http_client *cl, const char *host, uint16_t port, int *fd,
+		     coil_tls **tls)
 {
 	int64_t now = coil_now();
 	int64_t idle = cl->cfg.idle_timeout;
@@ -351,6 +353,33 @@ static void take_kept(struct coil_http_client *cl, const char *host, uint16_t po
 	}
 	pthread_mutex_unlock(&cl->lock);
 	close_kept(stale);
+}
+
+/* Whether nothing came on a kept connection while it was idle. A server
+ * may write to one before it drops it (a 408, as nginx and Apache do), or
+ * have sent more than the length it announced: those bytes, or its end,
+ * would be taken for the answer to the next request sent on it. A peek
+ * that never waits (a TLS stream's bytes may wait in the stream too). */
+static bool idle_clean(int fd, coil_tls *tls)
+{
+	char c;
+	if (tls && coil_tls_pending(tls) != 0)
+		return false;
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+	       (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* take_one, passing over (and closing) kept connections that did not
+ * stay clean while idle. */
+static void take_kept(struct coil_http_client *cl, const char *host, uint16_t port, int *fd,
+		      coil_tls **tls)
+{
+	for (;;) {
+		take_one(cl, host, port, fd, tls);
+		if (*fd < 0 || idle_clean(*fd, *tls))
+			return;
+		conn_close(*fd, *tls, false);
+	}
 }
 
 static void keep(struct coil_http_client *cl, const char *host, uint16_t port, int fd,

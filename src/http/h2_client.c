@@ -76,10 +76,13 @@
 /* Bytes of one read. */
 #define IN_CAP 16384
 /* Moves of a request off connections that answered nothing (no response
- * head, no GOAWAY naming a stream of ours processed): past them it fails,
- * lest a server refusing every stream of every connection have us connect
- * in a loop. Moves off one that answered others (a server's max_requests)
- * do not count: that server makes progress. */
+ * head, no GOAWAY naming a stream of ours processed), or whose server
+ * refused it with RST_STREAM: past them it fails, lest a server refusing
+ * every stream of every connection have us connect in a loop, or one
+ * refusing every stream of a connection that answered before have us send
+ * HEADERS in a loop on it (the connection stays usable: the move goes
+ * back to it). Moves off one that answered others by its GOAWAY (a
+ * server's max_requests) do not count: that server makes progress. */
 #define MAX_FRUITLESS 3
 
 struct conn;
@@ -102,7 +105,8 @@ struct coil__h2c_stream {
 	char *nvbuf;
 	bool idempotent, head_request, has_body, streaming;
 	unsigned resent;     /* times it was sent again on another connection */
-	unsigned fruitless;  /* of them, off connections that answered nothing */
+	unsigned fruitless;  /* of them, off connections that answered nothing
+			      * or refused it (RST_STREAM) */
 	uint64_t stream_len; /* a streamed body's announced length (or UINT64_MAX) */
 	uint64_t streamed;   /* bytes the requester wrote */
 	const void *whole;   /* a body given whole */
@@ -111,10 +115,11 @@ struct coil__h2c_stream {
 	/* Shared with the owner, under the connection's lock. */
 	bool user, owned; /* the requester holds it; nghttp2 knows it */
 	bool submitted, closed, refused;
-	bool wire;	 /* its HEADERS went to the wire, or may have (the owner's) */
-	bool unsent;	 /* closed with its HEADERS never sent: safe to send elsewhere */
-	int err;	 /* the stream failed */
-	const char *src; /* body bytes for the data provider */
+	bool rst_refused; /* refused by a RST_STREAM, not by a GOAWAY */
+	bool wire;	  /* its HEADERS went to the wire, or may have (the owner's) */
+	bool unsent;	  /* closed with its HEADERS never sent: safe to send elsewhere */
+	int err;	  /* the stream failed */
+	const char *src;  /* body bytes for the data provider */
 	size_t src_len, src_off;
 	bool src_end;	       /* no more after src */
 	bool deferred;	       /* the data provider waits for bytes */
@@ -463,6 +468,20 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 	}
 	if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) {
 		h->ping_out = false; /* alive: the waiting streams may go */
+		return 0;
+	}
+	if (frame->hd.type == NGHTTP2_RST_STREAM &&
+	    frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) {
+		/* Its connection goes on taking streams, and a move goes back
+		 * to it: such a move counts against MAX_FRUITLESS even when
+		 * the connection answered others. */
+		struct coil__h2c_stream *st =
+			nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+		if (st) {
+			pthread_mutex_lock(&h->lock);
+			st->rst_refused = true;
+			pthread_mutex_unlock(&h->lock);
+		}
 		return 0;
 	}
 	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
@@ -1234,7 +1253,7 @@ static int retry(struct coil__h2c_stream **pst)
 	n->idempotent = st->idempotent;
 	n->resent = st->resent + 1;
 	pthread_mutex_lock(&st->h->lock);
-	n->fruitless = st->fruitless + !st->h->answered;
+	n->fruitless = st->fruitless + (!st->h->answered || st->rst_refused);
 	pthread_mutex_unlock(&st->h->lock);
 	n->head_request = st->head_request;
 	n->has_body = st->has_body;
@@ -1265,12 +1284,12 @@ static int retry(struct coil__h2c_stream **pst)
  * body byte written: refused (not processed) and idempotent, or never
  * sent (once for a request not idempotent: a second connection ending
  * before it sent it fails it); MAX_FRUITLESS times at most off
- * connections that answered nothing. */
+ * connections that answered nothing or refused it. */
 static bool may_retry(const struct coil__h2c_stream *st)
 {
 	if (st->err || st->head_done || st->streamed)
 		return false;
-	if (!st->h->answered && st->fruitless >= MAX_FRUITLESS)
+	if ((!st->h->answered || st->rst_refused) && st->fruitless >= MAX_FRUITLESS)
 		return false;
 	return (st->refused || st->unsent) && (st->idempotent || (st->unsent && st->resent == 0));
 }

@@ -129,9 +129,16 @@ static int on_headers_complete(llhttp_t *h)
 		p->content_length = p->chunked ? 0 : h->content_length;
 		p->keep_alive = llhttp_should_keep_alive(h) != 0;
 		p->head_done = true;
-		/* A response to HEAD has no body, whatever it says (llhttp
-		 * knows 1xx, 204 and 304 itself). */
-		return p->no_body ? 1 : 0;
+		/* A response to HEAD, and a 1xx (but 101), 204 or 304, has no
+		 * body, whatever its fields say (RFC 9112 6.3): llhttp 8.1
+		 * reads one when they announce a length or chunks, so a 304
+		 * with the length a GET would get (RFC 9110 8.6) would wait
+		 * for bytes that never come, a 204 with a body would return
+		 * it, and the next head after a 1xx with a length would be
+		 * taken for its body. */
+		unsigned st = h->status_code;
+		bool none = (st >= 100 && st < 200 && st != 101) || st == 204 || st == 304;
+		return p->no_body || none ? 1 : 0;
 	}
 	unsigned hosts = 0;
 	for (unsigned i = 0; i < p->nfields; i++)
@@ -151,6 +158,8 @@ static int on_headers_complete(llhttp_t *h)
 static int on_body(llhttp_t *h, const char *at, size_t len)
 {
 	struct coil__http_parse *p = of(h);
+	if (!p->dst)
+		return reject(h, 400); /* body bytes fed as a head: never (no room) */
 	p->body_bytes += len;
 	if (p->body_bytes > p->max_body)
 		return reject(h, 413);
@@ -212,6 +221,7 @@ static void clear_request(struct coil__http_parse *p)
 	p->status = 0;
 	p->status_code = 0;
 	p->no_body = false;
+	p->dst = NULL;
 }
 
 void coil__http_parse_init(struct coil__http_parse *p, struct coil__http_field *fields)
@@ -279,13 +289,10 @@ int coil__http_parse_head(struct coil__http_parse *p, const char *buf, size_t le
 	return 0;
 }
 
-ssize_t coil__http_parse_body(struct coil__http_parse *p, const char *in, size_t len, char *dst,
-			      size_t *out)
+static ssize_t body_feed(struct coil__http_parse *p, const char *in, size_t len, size_t *out)
 {
 	llhttp_t *h = ll(p);
 	size_t used = 0;
-	p->dst = dst;
-	p->dst_len = 0;
 	while (used < len && !p->done) {
 		size_t n = len - used;
 		if (p->trailers) {
@@ -324,4 +331,14 @@ ssize_t coil__http_parse_body(struct coil__http_parse *p, const char *in, size_t
 	}
 	*out = p->dst_len;
 	return (ssize_t)used;
+}
+
+ssize_t coil__http_parse_body(struct coil__http_parse *p, const char *in, size_t len, char *dst,
+			      size_t *out)
+{
+	p->dst = dst;
+	p->dst_len = 0;
+	ssize_t r = body_feed(p, in, len, out);
+	p->dst = NULL; /* the caller's buffer, only during this call */
+	return r;
 }
