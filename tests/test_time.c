@@ -222,6 +222,57 @@ START_TEST(sleepers_wake_in_deadline_order)
 }
 END_TEST
 
+/* ---- deadlines seconds ahead (the far list of sched/timers.h) ------------------------ */
+
+static void *scoped_fiber(void *arg)
+{
+	int64_t *late = arg;
+	coil_scope s;
+	int64_t deadline = coil_now() + 2150 * COIL_NSEC_PER_MSEC;
+	ck_assert_int_eq(coil_scope_enter(&s, deadline), 0);
+	ck_assert_int_eq(coil_sleep(10 * COIL_NSEC_PER_SEC), -ETIMEDOUT);
+	*late = coil_now() - deadline;
+	coil_scope_exit(&s);
+	return NULL;
+}
+
+static void *far_main(void *arg)
+{
+	struct order *o = arg;
+	/* Beyond COIL__TIMER_FAR_NS, longest first; a near sleeper beside
+	 * them, and a scope's deadline as far. */
+	struct order_sleeper s[4] = {{o, 2300, 'd'}, {o, 2200, 'c'}, {o, 2100, 'b'}, {o, 20, 'a'}};
+	struct sleepers ss = {calloc(8, sizeof(struct sleeper)), 8, 0};
+	ck_assert_ptr_nonnull(ss.s);
+	for (size_t i = 0; i < ss.n; i++) {
+		ss.s[i].ns = 2050 * COIL_NSEC_PER_MSEC + (int64_t)i * 37 * COIL_NSEC_PER_MSEC;
+		ss.s[i].until = (int)(i & 1);
+	}
+	int64_t late = -1;
+	coil_task t[4], many, scoped;
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(coil_task_spawn(&t[i], order_fiber, &s[i]), 0);
+	ck_assert_int_eq(coil_task_spawn(&many, sleepers_main, &ss), 0);
+	ck_assert_int_eq(coil_task_spawn(&scoped, scoped_fiber, &late), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
+	ck_assert_int_eq(coil_task_join(many, NULL), 0);
+	ck_assert_int_eq(coil_task_join(scoped, NULL), 0);
+	check_sleepers(&ss);
+	free(ss.s);
+	ck_assert_int_ge(late, 0); /* the scope's deadline: not early either */
+	return NULL;
+}
+
+START_TEST(deadlines_seconds_ahead_end_in_order_and_never_early)
+{
+	static struct order o;
+	memset(&o, 0, sizeof o);
+	coil_test_run(far_main, &o);
+	ck_assert_str_eq(o.log, "abcd");
+}
+END_TEST
+
 /* ---- a sleep of "forever" does not overflow into the past ------------------------- */
 
 struct forever {
@@ -293,6 +344,7 @@ static Suite *time_suite(void)
 	tcase_add_test(tc, ten_thousand_concurrent_sleepers_all_wake);
 	tcase_add_test(tc, zero_and_past_sleeps_return_zero_promptly_and_yield);
 	tcase_add_test(tc, sleepers_wake_in_deadline_order);
+	tcase_add_test(tc, deadlines_seconds_ahead_end_in_order_and_never_early);
 	tcase_add_test(tc, sleep_int64_max_does_not_overflow_into_the_past);
 	tcase_add_test(tc, sleep_outside_a_runtime_is_eperm);
 	suite_add_tcase(s, tc);

@@ -45,7 +45,7 @@ static void sift_down(struct coil__heap *h, uint32_t i)
 	place(h, i, n);
 }
 
-int coil__heap_push(struct coil__heap *h, struct coil__heap_node *node, int64_t key)
+int coil__heap_insert(struct coil__heap *h, struct coil__heap_node *node)
 {
 	if (h->n == h->cap) {
 		uint32_t cap = h->cap ? 2 * h->cap : 64;
@@ -55,12 +55,20 @@ int coil__heap_push(struct coil__heap *h, struct coil__heap_node *node, int64_t 
 		h->nodes = t;
 		h->cap = cap;
 	}
-	node->key = key;
-	node->seq = h->next_seq++;
 	h->nodes[h->n] = node;
 	node->slot = ++h->n;
 	sift_up(h, h->n - 1);
 	return 0;
+}
+
+int coil__heap_push(struct coil__heap *h, struct coil__heap_node *node, int64_t key)
+{
+	node->key = key;
+	node->seq = h->next_seq;
+	int r = coil__heap_insert(h, node);
+	if (r == 0)
+		h->next_seq++;
+	return r;
 }
 
 void coil__heap_remove(struct coil__heap *h, struct coil__heap_node *node)

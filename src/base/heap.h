@@ -1,9 +1,9 @@
 /*
  * The one indexed min-heap: nodes keyed (key, seq), so equal keys come out
  * in the order they went in (FIFO), and each node knows its slot, so
- * removing any node is O(log n). coil keeps all its timers in one of these
- * per worker: the deadlines of parked fibers, sleeps included
- * (sched/switch.h arms them, sched/turn.c expires them).
+ * removing any node is O(log n). Each worker keeps the deadlines of its
+ * parked fibers that are near in one of these, sleeps included (the far
+ * ones wait on a list: sched/timers.h).
  */
 #ifndef COIL_BASE_HEAP_H
 #define COIL_BASE_HEAP_H
@@ -25,6 +25,9 @@ struct coil__heap {
 
 /* Add node with key. Returns 0 or -ENOMEM (the heap is unchanged). */
 int coil__heap_push(struct coil__heap *h, struct coil__heap_node *node, int64_t key);
+/* Add node with the key and seq it has (a node that left a heap keeps its
+ * place among equal keys). Returns 0 or -ENOMEM (the heap is unchanged). */
+int coil__heap_insert(struct coil__heap *h, struct coil__heap_node *node);
 /* Remove node if it is in h (a no-op otherwise). */
 void coil__heap_remove(struct coil__heap *h, struct coil__heap_node *node);
 void coil__heap_fini(struct coil__heap *h);

@@ -268,9 +268,9 @@ int64_t coil_loop_timeout(coil_loop *l)
 		return -1;
 	if (l->w.runq_len > 0 || posts_waiting(l) || !coil__inbox_empty(&l->w))
 		return 0;
-	if (l->w.timers.n == 0)
+	if (coil__timers_empty(&l->w.timers))
 		return -1;
-	int64_t d = coil__heap_min_key(&l->w.timers) - coil_now();
+	int64_t d = coil__timers_next(&l->w.timers) - coil_now();
 	return d > 0 ? d : 0;
 }
 

@@ -36,7 +36,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/heap.h"
+#include "sched/timers.h"
 
 struct coil__fiber;
 
@@ -55,7 +55,7 @@ struct coil__park {
 	struct coil__park *prev, *next;		/* the object's wait list, its own use */
 	int result;
 	bool cancel_sent;			/* cancel ran for this wait */
-	struct coil__heap_node timer;
+	struct coil__timer timer;
 	struct coil__msg msg;			/* the wake, when it comes from another thread */
 	int far_result;				/* ...and its result (result is the parker's to reset) */
 	uint32_t thread_woken;			/* fiber NULL: a plain thread's futex word */

@@ -1,6 +1,6 @@
 /*
  * The scheduler of one worker (one thread): its state (the fiber table, the
- * run queue, the stack pool, the one timer heap) and the inline hot paths
+ * run queue, the stack pool, the timers) and the inline hot paths
  * every layer calls (self, may-block, make runnable, wake a park).
  *
  * The turn that runs them is sched/turn.h's.
@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/heap.h"
+#include "sched/timers.h"
 #include "base/list.h"
 #include "base/spin.h"
 #include "coil/runtime.h"
@@ -123,7 +123,7 @@ struct coil__worker {
 	struct coil__fiber *finished;	/* a fiber whose stack the next to run frees */
 
 	/* Deadlines of parked fibers, and coalesced sleeps. */
-	struct coil__heap timers;
+	struct coil__timers timers;
 
 	/* Fibers that something outside sched will wake (ops in flight):
 	 * kept by the I/O layer. While it is 0 the turn need not poll. */

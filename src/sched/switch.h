@@ -7,7 +7,7 @@
 #ifndef COIL_SCHED_SWITCH_H
 #define COIL_SCHED_SWITCH_H
 
-#include "base/heap.h"
+#include "sched/timers.h"
 #include "coil/time.h"
 #include "sched/crew.h"
 #include "sched/fiber.h"
@@ -55,7 +55,7 @@ static inline void coil__release_finished(struct coil__worker *w)
  * scheduler, which expires it. Reads the clock only when a timer exists. */
 static inline bool coil__timer_due(struct coil__worker *w)
 {
-	return w->timers.n && coil__heap_min_key(&w->timers) <= coil_now();
+	return !coil__timers_empty(&w->timers) && coil__timers_next(&w->timers) <= coil_now();
 }
 
 /* Whether the next round can start right here, on a fiber, instead of on
@@ -114,19 +114,20 @@ coil__park_inline(struct coil__park *p, int64_t deadline, int code)
 		p->fiber = self;
 	p->result = 0;
 	p->cancel_sent = false;
-	p->timer.slot = 0;
+	p->timer.near.slot = 0;
+	p->timer.far = false;
 	self->park = p;
 	self->state = COIL__FIBER_PARKED;
 	if (code < 0)
 		coil__fiber_interrupt(self, code);
-	else if (deadline != INT64_MAX && coil__heap_push(&w->timers, &p->timer, deadline) < 0)
+	else if (deadline != INT64_MAX && coil__timer_arm(&w->timers, &p->timer, deadline) < 0)
 		coil__fiber_interrupt(self, -ENOMEM);
 	coil__switch_away(w, self, false);
 	/* Woken by something else than its deadline: the timer goes here,
 	 * not in the wake (the hot path has no timer). Until now it was
 	 * harmless: an expiry finds the fiber no longer parked. */
-	if (__builtin_expect(p->timer.slot != 0, 0))
-		coil__heap_remove(&w->timers, &p->timer);
+	if (__builtin_expect(coil__timer_armed(&p->timer), 0))
+		coil__timer_disarm(&w->timers, &p->timer);
 	self->budget = 0;
 	return p->result;
 }

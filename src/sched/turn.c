@@ -44,14 +44,15 @@ void coil__fiber_entry(void *arg)
 /* End the waits whose deadline has passed. */
 static void expire_timers(struct coil__worker *w)
 {
-	if (!w->timers.n)
+	if (coil__timers_empty(&w->timers))
 		return;
 	int64_t now = coil_now();
-	struct coil__heap_node *n;
-	while ((n = coil__heap_min(&w->timers)) && n->key <= now) {
-		coil__heap_remove(&w->timers, n);
-		struct coil__park *p = coil__container_of(n, struct coil__park, timer);
-		coil__fiber_interrupt(p->fiber, -ETIMEDOUT);
+	struct coil__timer *tm, *nomem;
+	while ((tm = coil__timers_take_due(&w->timers, now, &nomem)) || nomem) {
+		/* A far timer that found no room in the heap: its wait ends
+		 * as one whose timer could not be armed does. */
+		struct coil__park *p = coil__container_of(tm ? tm : nomem, struct coil__park, timer);
+		coil__fiber_interrupt(p->fiber, tm ? -ETIMEDOUT : -ENOMEM);
 	}
 }
 
@@ -198,7 +199,7 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns, unsigned budget
 		return 0;
 	}
 	bool idle = w->runq_len == 0 && coil__inbox_empty(w);
-	int64_t timer = coil__heap_min_key(&w->timers);
+	int64_t timer = coil__timers_next(&w->timers);
 	int64_t deadline = timer;
 	if (idle && timeout_ns >= 0) {
 		int64_t now = coil_now();
@@ -300,6 +301,7 @@ int coil__sched_init(struct coil__worker *w, struct coil__crew *crew, unsigned i
 #endif
 	coil__list_init(&w->runq);
 	coil__list_init(&w->free_fibers);
+	coil__timers_init(&w->timers);
 	coil__stack_pool_init(&w->stacks, cfg->stack_size, cfg->stack_cache);
 	w->join_children = cfg->join_children;
 	w->poll = poll;
@@ -325,7 +327,7 @@ void coil__sched_fini(struct coil__worker *w)
 		coil__fibers_free_all(w);
 	coil__stack_pool_fini(&w->stacks);
 	free(w->chunks);
-	coil__heap_fini(&w->timers);
+	coil__timers_fini(&w->timers);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
 }
