@@ -97,7 +97,9 @@ def measure(name, argv, port, tls=True):
                     sys.exit(f"tls_memory: {name} closed a connection")
                 got += chunk
             conns.append(s)
-        time.sleep(0.5)
+        # Idle means quiet: an HTTPS connection of coil's keeps OpenSSL's
+        # record buffers for 2 s after its last request (src/http/conn.c).
+        time.sleep(3)
         after = rss_kib(pid)
         heap1, anon1 = rss_split(pid)
         for s in conns:

@@ -51,7 +51,7 @@ int64_t http_test_timeout(int64_t ns)
 	return ns * (k > 1 ? k : 1);
 }
 
-static size_t heap_in_use(void)
+size_t http_heap_in_use(void)
 {
 	struct mallinfo2 m = mallinfo2(); /* every arena */
 	return m.uordblks + m.hblkhd;
@@ -78,7 +78,7 @@ void *http_attack_main(void *arg)
 		suite->healthy(&sv);
 		http_srv_wait_no_connections(&sv);
 		ck_assert_int_eq(coil_test_count_fds(), fds_serving);
-		heap[round] = heap_in_use();
+		heap[round] = http_heap_in_use();
 	}
 	/* Each worker keeps the buffers of its last connections for the next
 	 * (src/http/conn.c, about 41 KiB each): the second run may land on a

@@ -50,6 +50,9 @@ int64_t http_test_timeout(int64_t ns);
  * memory does not lower. Under ASan the leak checker has the last word:
  * its mallinfo2 says nothing. */
 
+/* The heap in use, glibc's count (mallinfo2: not under ASan). */
+size_t http_heap_in_use(void);
+
 typedef void (*http_attack_fn)(struct http_srv *sv);
 
 /* What a suite's attacks share. */

@@ -61,6 +61,7 @@ struct coil__http_conn {
 	const char *lent;	/* received bytes the reader lent, not yet taken */
 	size_t lent_len;
 	bool eof;		/* the client's side ended */
+	bool tls_hot;		/* HTTPS: keeps OpenSSL's buffers (conn.c, wait_next) */
 	struct sockaddr_storage peer; /* the client's address, once asked for */
 	socklen_t peer_len;	/* 0: not asked for yet */
 	int rerr;		/* the reader's error, kept */

@@ -525,6 +525,16 @@ int coil_tls_fd(const coil_tls *t)
 	return t ? t->fd : -EINVAL;
 }
 
+void coil__tls_keep_buffers(coil_tls *t, bool keep)
+{
+	if (keep) {
+		SSL_clear_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
+	} else {
+		SSL_set_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
+		SSL_free_buffers(t->ssl); /* refused (0) while one holds data */
+	}
+}
+
 int coil_tls_pending(const coil_tls *t)
 {
 	if (t == NULL)

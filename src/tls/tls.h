@@ -4,6 +4,7 @@
 
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,6 +74,14 @@ struct coil__tls {
  * idle stream holds neither and a busy one mallocs neither. */
 unsigned char *coil__tls_block_get(void);
 void coil__tls_block_put(unsigned char *p);
+
+/* A stream gives OpenSSL's record buffers (~16 KiB each way) back after
+ * every record (SSL_MODE_RELEASE_BUFFERS): an idle stream holds none, and
+ * each record mallocs and frees them again (~1.2k instructions of an HTTPS
+ * request's ~22k). With keep, it holds them from record to record, for a
+ * connection whose records follow one another (HTTP keep-alive); without,
+ * it gives them back now and after every record again. */
+void coil__tls_keep_buffers(coil_tls *t, bool keep);
 
 /* A BIO over t->in / t->out (never blocks: empty in is a retry). */
 BIO *coil__tls_bio_new(struct coil__tls *t);
