@@ -3,9 +3,12 @@
 #include "test_util.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 START_TEST(now_is_monotonic_and_matches_clock_monotonic)
 {
@@ -273,6 +276,57 @@ START_TEST(deadlines_seconds_ahead_end_in_order_and_never_early)
 }
 END_TEST
 
+/* A coil_loop host that sleeps as coil_loop_timeout says is never told to
+ * sleep past a deadline seconds ahead (the far list's sweep bounds it), and
+ * the sleep ends, not early. */
+struct loop_sleep {
+	int64_t ns, deadline, woke;
+	int r;
+};
+
+static void *loop_sleeper(void *arg)
+{
+	struct loop_sleep *s = arg;
+	int64_t deadline = coil_now() + s->ns;
+	__atomic_store_n(&s->deadline, deadline, __ATOMIC_RELAXED);
+	s->r = coil_sleep_until(deadline);
+	s->woke = coil_now();
+	return NULL;
+}
+
+START_TEST(a_loop_host_is_never_told_to_sleep_past_a_far_deadline)
+{
+	coil_loop *l;
+	ck_assert_int_eq(coil_loop_new(&l, NULL), 0);
+	struct loop_sleep s = {.ns = 2300 * COIL_NSEC_PER_MSEC};
+	const char *coalesce = getenv("COIL_COALESCE_SLEEPS");
+	bool kernel_sleeps = coalesce && !strcmp(coalesce, "0");
+	ck_assert_int_eq(coil_loop_spawn(l, NULL, loop_sleeper, &s), 0);
+	for (int ticks = 0;; ticks++) {
+		ck_assert_int_lt(ticks, 1000);
+		int r = coil_loop_tick(l, 0, 0);
+		ck_assert_int_ge(r, 0);
+		if (r == 0)
+			break;
+		int64_t before = coil_now();
+		int64_t to = coil_loop_timeout(l);
+		if (to < 0 && kernel_sleeps) {
+			/* The sleep is an IORING_OP_TIMEOUT: the loop's fd says. */
+			struct pollfd p = {.fd = coil_loop_fd(l), .events = POLLIN};
+			ck_assert_int_ge(poll(&p, 1, -1), 0);
+			continue;
+		}
+		ck_assert_int_ge(to, 0); /* -1 would be "no timer": for ever */
+		ck_assert(to == 0 || before + to <= s.deadline); /* 0: due, or past */
+		struct timespec ts = {to / COIL_NSEC_PER_SEC, to % COIL_NSEC_PER_SEC};
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_int_eq(s.r, 0);
+	ck_assert_int_ge(s.woke, s.deadline);
+	ck_assert_int_eq(coil_loop_free(l), 0);
+}
+END_TEST
+
 /* ---- a sleep of "forever" does not overflow into the past ------------------------- */
 
 struct forever {
@@ -345,6 +399,7 @@ static Suite *time_suite(void)
 	tcase_add_test(tc, zero_and_past_sleeps_return_zero_promptly_and_yield);
 	tcase_add_test(tc, sleepers_wake_in_deadline_order);
 	tcase_add_test(tc, deadlines_seconds_ahead_end_in_order_and_never_early);
+	tcase_add_test(tc, a_loop_host_is_never_told_to_sleep_past_a_far_deadline);
 	tcase_add_test(tc, sleep_int64_max_does_not_overflow_into_the_past);
 	tcase_add_test(tc, sleep_outside_a_runtime_is_eperm);
 	suite_add_tcase(s, tc);

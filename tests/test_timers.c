@@ -6,6 +6,8 @@
  * deadline and always at the first look at or after it, and equal
  * deadlines end in the order they were armed, wherever they waited.
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -122,6 +124,52 @@ START_TEST(equal_deadlines_end_in_arm_order_wherever_they_waited)
 }
 END_TEST
 
+/* The heap's growth fails while fail_realloc is set (base/heap.c grows
+ * with realloc): this binary's realloc, the C library's otherwise. */
+static int fail_realloc;
+
+void *realloc(void *p, size_t n)
+{
+	static void *(*next)(void *, size_t);
+	if (fail_realloc)
+		return NULL;
+	if (!next)
+		next = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+	return next(p, n);
+}
+
+/* A sweep that finds no room in the heap gives each due far timer back
+ * disarmed (its wait ends with -ENOMEM, turn.c), one at a time, ends, and
+ * leaves the others armed. */
+START_TEST(a_sweep_without_memory_gives_each_timer_back_disarmed)
+{
+	struct coil__timers t;
+	start(&t);
+	struct item a = {.id = 1}, b = {.id = 2}, c = {.id = 3};
+	arm(&t, &a, T0 + 5 * SEC);
+	arm(&t, &b, T0 + 5 * SEC + 1);
+	arm(&t, &c, T0 + 30 * SEC);
+	ck_assert_uint_eq(t.nfar, 3);
+	fail_realloc = 1;
+	int nomems = 0;
+	struct coil__timer *tm, *nomem;
+	int64_t now = T0 + 4 * SEC;
+	while ((tm = coil__timers_take_due(&t, now, &nomem)) || nomem) {
+		if (tm || coil__timer_armed(nomem) || (nomem != &a.tm && nomem != &b.tm) ||
+		    ++nomems > 2)
+			break;
+	}
+	fail_realloc = 0;
+	ck_assert_int_eq(nomems, 2);
+	ck_assert(coil__timer_armed(&c.tm));
+	ck_assert_uint_eq(t.nfar, 1);
+	ck_assert_int_le(coil__timers_next(&t), T0 + 30 * SEC - COIL__TIMER_LEAD_NS);
+	coil__timer_disarm(&t, &c.tm);
+	ck_assert(coil__timers_empty(&t));
+	coil__timers_fini(&t);
+}
+END_TEST
+
 /* Random arms (near and far), disarms and clock steps, checked against a
  * list of what is armed: the worker's next wake is never after an armed
  * deadline, and a look at the timers gives each one out exactly at the
@@ -197,6 +245,7 @@ int main(void)
 	tcase_add_test(tc, a_disarmed_far_timer_leaves_nothing_to_wake_for);
 	tcase_add_test(tc, equal_deadlines_end_in_arm_order_wherever_they_waited);
 	tcase_add_test(tc, the_worker_never_wakes_after_an_armed_deadline);
+	tcase_add_test(tc, a_sweep_without_memory_gives_each_timer_back_disarmed);
 	suite_add_tcase(s, tc);
 	return coil_test_main(s);
 }

@@ -143,7 +143,7 @@ struct coil__worker {
 	struct coil__msg *inbox;	/* LIFO pushed by others, drained here */
 	uint32_t sleeping;		/* COIL__SLEEP_*: see crew.h; 0: awake */
 	uint32_t spinning;		/* 1: spinning on inbox (a poster clears it) */
-	int64_t next_timer;		/* the timer its last sleep was bounded by */
+	int64_t next_timer;		/* the first timer of its heap when it last slept */
 	int64_t late_ns;		/* how late its timed sleeps end: crew.h */
 	int sleep_cpu;			/* the CPU its last sleep began on */
 	char pad_near[64];

@@ -239,7 +239,11 @@ int coil__sched_tick(struct coil__worker *w, int64_t timeout_ns, unsigned budget
 		int64_t began = INT64_MAX;
 		if (block && w->multi) {
 			__atomic_store_n(&w->sleep_cpu, sched_getcpu(), __ATOMIC_RELAXED);
-			__atomic_store_n(&w->next_timer, timer, __ATOMIC_RELAXED);
+			/* The next timer that ends a wait: a sweep of the far
+			 * list (timer may be one) wakes this worker but runs no
+			 * fiber, so the others must not expect work from it. */
+			__atomic_store_n(&w->next_timer, coil__heap_min_key(&w->timers.near),
+					 __ATOMIC_RELAXED);
 			began = sleep_began(wake_at);
 		}
 		if (block && quiet)

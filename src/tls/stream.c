@@ -531,7 +531,12 @@ void coil__tls_keep_buffers(coil_tls *t, bool keep)
 		SSL_clear_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
 	} else {
 		SSL_set_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
-		SSL_free_buffers(t->ssl); /* refused (0) while one holds data */
+		/* Not while OpenSSL holds part of a record: 3.0.14 and later
+		 * refuse then, earlier ones free it and read into the freed
+		 * buffer when the rest comes (CVE-2024-4741). The mode frees
+		 * them after the next record instead. */
+		if (!SSL_has_pending(t->ssl))
+			SSL_free_buffers(t->ssl);
 	}
 }
 
