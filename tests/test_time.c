@@ -203,16 +203,26 @@ static void *order_fiber(void *arg)
 	return NULL;
 }
 
+static void spawn_order_sleepers(coil_task *t, struct order_sleeper *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(coil_task_spawn(&t[i], order_fiber, &s[i]), 0);
+}
+
+static void join_all(coil_task *t, int n)
+{
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
+}
+
 static void *order_main(void *arg)
 {
 	struct order *o = arg;
 	/* spawned longest first so that FIFO order would be wrong */
 	struct order_sleeper s[3] = {{o, 90, 'c'}, {o, 50, 'b'}, {o, 10, 'a'}};
 	coil_task t[3];
-	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(coil_task_spawn(&t[i], order_fiber, &s[i]), 0);
-	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
+	spawn_order_sleepers(t, s, 3);
+	join_all(t, 3);
 	return NULL;
 }
 
@@ -252,15 +262,11 @@ static void *far_main(void *arg)
 		ss.s[i].until = (int)(i & 1);
 	}
 	int64_t late = -1;
-	coil_task t[4], many, scoped;
-	for (int i = 0; i < 4; i++)
-		ck_assert_int_eq(coil_task_spawn(&t[i], order_fiber, &s[i]), 0);
-	ck_assert_int_eq(coil_task_spawn(&many, sleepers_main, &ss), 0);
-	ck_assert_int_eq(coil_task_spawn(&scoped, scoped_fiber, &late), 0);
-	for (int i = 0; i < 4; i++)
-		ck_assert_int_eq(coil_task_join(t[i], NULL), 0);
-	ck_assert_int_eq(coil_task_join(many, NULL), 0);
-	ck_assert_int_eq(coil_task_join(scoped, NULL), 0);
+	coil_task t[6];
+	spawn_order_sleepers(t, s, 4);
+	ck_assert_int_eq(coil_task_spawn(&t[4], sleepers_main, &ss), 0);
+	ck_assert_int_eq(coil_task_spawn(&t[5], scoped_fiber, &late), 0);
+	join_all(t, 6);
 	check_sleepers(&ss);
 	free(ss.s);
 	ck_assert_int_ge(late, 0); /* the scope's deadline: not early either */

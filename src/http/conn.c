@@ -205,6 +205,7 @@ static void trim_stack(void)
  * waits, as a stream does after every record by default. At least
  * COIL__TIMER_FAR_NS, so its deadline takes sched's O(1) list. */
 #define TLS_HOT_NS (2 * (int64_t)COIL_NSEC_PER_SEC)
+_Static_assert(TLS_HOT_NS >= COIL__TIMER_FAR_NS, "the hot wait's deadline must be a far one");
 
 /* Wait for the next request until deadline (read at now). */
 static ssize_t wait_next(struct coil__http_conn *c, int64_t now, int64_t deadline)

@@ -5,8 +5,8 @@
  * worker left errors there) and after it when it failed, and remembers
  * the reason of a failure; every call is followed by a flush of what
  * OpenSSL wrote (a finished handshake, session tickets and key updates
- * leave bytes without any WANT_WRITE). A fiber parks only in coil_reader_read / coil_sock_write,
- * never inside OpenSSL.
+ * leave bytes without any WANT_WRITE). A fiber parks only in
+ * coil_reader_read / coil_sock_write, never inside OpenSSL.
  */
 #include <arpa/inet.h>
 #include <errno.h>
